@@ -1,0 +1,5 @@
+"""Allow ``python -m makerkit``."""
+
+from makerkit.cli import main
+
+main()

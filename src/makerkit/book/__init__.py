@@ -1,0 +1,46 @@
+"""Limit order book and matching engine behind one contract.
+
+``PyOrderBook`` (``_pure.py``) is the readable reference. A native engine,
+when built, is selected by ``MAKERKIT_BOOK_BACKEND=auto|native|python``
+(default ``auto``: native when available); ``BACKEND`` names the choice and
+``OrderBook`` is the selected class.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from makerkit.book._pure import PyOrderBook
+from makerkit.core.errors import ConfigError, EngineUnavailable
+
+__all__ = ["BACKEND", "OrderBook", "PyOrderBook", "available_backends", "make_book"]
+
+_CLASSES: dict[str, type[Any]] = {"python": PyOrderBook}
+
+
+def available_backends() -> list[str]:
+    """Return the backends usable in this install, preferred first."""
+    return sorted(_CLASSES, key=lambda name: name != "native")
+
+
+def _resolve(name: str) -> str:
+    name = name.strip().lower()
+    if name == "auto":
+        return available_backends()[0]
+    if name not in ("native", "python"):
+        msg = f"invalid `MAKERKIT_BOOK_BACKEND`, must be auto, native or python, was {name!r}"
+        raise ConfigError(msg)
+    if name not in _CLASSES:
+        msg = "the native order book is not built in this install; use backend 'python'"
+        raise EngineUnavailable(msg)
+    return name
+
+
+BACKEND: str = _resolve(os.environ.get("MAKERKIT_BOOK_BACKEND", "auto"))
+OrderBook: type[Any] = _CLASSES[BACKEND]
+
+
+def make_book(backend: str | None = None, **kwargs: Any) -> Any:
+    """Create an order book with ``backend`` (default: the selected ``BACKEND``)."""
+    return _CLASSES[_resolve(backend or BACKEND)](**kwargs)

@@ -1,0 +1,271 @@
+"""The ``makerkit`` command line: one entry point for every job."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
+from makerkit.book import BACKEND, make_book
+from makerkit.core import MakerkitError
+from makerkit.core.clock import monotonic_ns
+from makerkit.data import load_lobster, synthetic_stream
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="makerkit",
+    help="Research, backtest and run market-making strategies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+replay_app = typer.Typer(
+    help="Replay recorded market data through the matching engine.", no_args_is_help=True
+)
+bench_app = typer.Typer(help="Benchmarks that print a table and write JSON.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", help="Book backend: python or native (default: the selected backend)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
+
+
+def _fail(exc: MakerkitError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(2)
+
+
+def _json_line(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _replay_table(report: ReplayReport, title: str) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("engine", report.engine),
+        ("messages", f"{report.messages:,}"),
+        ("levels checked", str(report.levels)),
+        ("rows checked", f"{report.rows_checked:,}"),
+        ("mismatched rows", f"{report.mismatched_rows:,}"),
+        ("seeded levels (entered the window from beyond)", f"{report.seeded_levels:,}"),
+        ("initial levels (first row)", f"{report.initial_levels:,}"),
+        ("orders unknown to the file (placeholder refs)", f"{report.placeholder_refs:,}"),
+        ("visible trades / volume", f"{report.visible_trades:,} / {report.visible_volume:,}"),
+        ("hidden trades / volume", f"{report.hidden_trades:,} / {report.hidden_volume:,}"),
+        ("cross trades", f"{report.cross_trades:,}"),
+        ("halts", f"{report.halts:,}"),
+        ("replay seconds", f"{report.seconds:.3f}"),
+        ("messages / second", f"{report.msgs_per_sec:,.0f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _replay(
+    message: Path, orderbook: Path, engine: str | None, as_json: bool, show_progress: bool
+) -> ReplayReport:
+    started = monotonic_ns()
+    try:
+        day = load_lobster(message, orderbook)
+        load_seconds = (monotonic_ns() - started) / 1e9
+        if show_progress and not as_json:
+            with Progress(
+                TextColumn("replaying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("replay", total=len(day))
+                report, _ = replay_lobster(
+                    day, engine=engine, progress=lambda done: bar.update(task, completed=done)
+                )
+        else:
+            report, _ = replay_lobster(day, engine=engine)
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    report.load_seconds = load_seconds
+    return report
+
+
+@replay_app.command("lobster")
+def replay_lobster_cmd(
+    message: Annotated[Path, typer.Argument(help="LOBSTER message file (.csv or .csv.gz).")],
+    orderbook: Annotated[Path, typer.Argument(help="The matching LOBSTER orderbook file.")],
+    engine: EngineOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay a LOBSTER day as L3 events and check every orderbook row (exit 1 on any mismatch)."""
+    report = _replay(message, orderbook, engine, as_json, show_progress=True)
+    if as_json:
+        _json_line(msgspec.to_builtins(report))
+    else:
+        out.print(_replay_table(report, f"LOBSTER replay: {message.name}"))
+        if report.first_mismatch:
+            out.print(f"[bold red]first mismatch:[/] {report.first_mismatch}", highlight=False)
+        else:
+            out.print("[bold green]every row matches the orderbook file[/]")
+    if report.mismatched_rows:
+        raise typer.Exit(1)
+
+
+def _book_table(book: Any, stats: StreamStats, rate: float, title: str, depth: int = 8) -> Table:
+    snap = book.l2(depth)
+    table = Table(title=title, title_justify="left")
+    for name, style in (
+        ("bid orders", "green"),
+        ("bid size", "green"),
+        ("bid", "bold green"),
+        ("ask", "bold red"),
+        ("ask size", "red"),
+        ("ask orders", "red"),
+    ):
+        table.add_column(name, justify="right", style=style)
+    for k in range(depth):
+        bid = snap.bids[k] if k < len(snap.bids) else None
+        ask = snap.asks[k] if k < len(snap.asks) else None
+        table.add_row(
+            str(bid.count) if bid else "",
+            f"{bid.size:,}" if bid else "",
+            str(bid.price) if bid else "",
+            str(ask.price) if ask else "",
+            f"{ask.size:,}" if ask else "",
+            str(ask.count) if ask else "",
+        )
+    table.caption = (
+        f"commands {stats.commands:,} | fills {stats.fills:,} | volume {stats.volume:,} | "
+        f"last {stats.last_price} | resting {len(book):,} | {rate:,.0f} cmd/s"
+    )
+    return table
+
+
+@app.command()
+def demo(
+    message: Annotated[
+        Path | None, typer.Argument(help="Optional LOBSTER message file to replay instead.")
+    ] = None,
+    orderbook: Annotated[Path | None, typer.Argument(help="Its LOBSTER orderbook file.")] = None,
+    events: Annotated[int, typer.Option(help="Synthetic commands to generate.")] = 300_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic stream.")] = 7,
+    engine: EngineOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the main job: stream orders through the engine with a live top-of-book table."""
+    if message is not None:
+        if orderbook is None:
+            err.print("[bold red]error:[/] give both the LOBSTER message and orderbook files")
+            raise typer.Exit(2)
+        report = _replay(message, orderbook, engine, as_json, show_progress=True)
+        if as_json:
+            _json_line(msgspec.to_builtins(report))
+        else:
+            out.print(_replay_table(report, f"LOBSTER replay: {message.name}"))
+        raise typer.Exit(1 if report.mismatched_rows else 0)
+    try:
+        stream = synthetic_stream(events, seed=seed)
+        book = make_book(engine)
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    stats = StreamStats()
+    batch = max(1, min(5_000, events // 50))
+    started = monotonic_ns()
+    title = f"makerkit demo: synthetic order stream (seed {seed}, {book.backend} engine)"
+    with Live(console=err if as_json else out, refresh_per_second=8, transient=as_json) as live:
+        for start in range(0, events, batch):
+            apply_stream(book, stream, start, min(start + batch, events), stats)
+            elapsed = (monotonic_ns() - started) / 1e9
+            live.update(_book_table(book, stats, stats.commands / max(elapsed, 1e-9), title))
+    seconds = (monotonic_ns() - started) / 1e9
+    summary = {
+        "engine": book.backend,
+        "seed": seed,
+        "commands": stats.commands,
+        "accepted": stats.accepted,
+        "fills": stats.fills,
+        "volume": stats.volume,
+        "rejects": stats.rejects,
+        "resting_orders": len(book),
+        "best_bid": book.best_bid(),
+        "best_ask": book.best_ask(),
+        "seconds": seconds,
+        "commands_per_sec": stats.commands / seconds if seconds else 0.0,
+    }
+    if as_json:
+        _json_line(summary)
+        return
+    table = Table(title="summary", show_header=False, title_justify="left")
+    for key, value in summary.items():
+        shown = f"{value:,.0f}" if isinstance(value, float) and key != "seconds" else value
+        table.add_row(key, f"{shown:,}" if isinstance(shown, int) else str(shown))
+    out.print(Group(table))
+
+
+@bench_app.command("book")
+def bench_book(
+    repeat: Annotated[int, typer.Option(help="Runs per measurement (median reported).")] = 5,
+    mix_events: Annotated[int, typer.Option(help="Commands in the synthetic mix.")] = 300_000,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure replay and command throughput of every available engine, side by side."""
+    from makerkit.cli._bench import run_book_bench
+
+    result = run_book_bench(
+        repeat=repeat, mix_events=mix_events, progress=lambda m: err.print(f"[dim]{m}[/]")
+    )
+    table = Table(title=f"order book benchmark (median of {repeat})", title_justify="left")
+    table.add_column("workload")
+    for backend in result["backends"]:
+        table.add_column(f"{backend} msgs/s", justify="right")
+    for row in result["lobster"]:
+        table.add_row(
+            f"LOBSTER {row['file']} ({row['messages']:,} msgs, checked)",
+            *(f"{row[f'{b}_msgs_per_sec']:,.0f}" for b in result["backends"]),
+        )
+    table.add_row(
+        f"synthetic mix ({mix_events:,} commands)",
+        *(f"{result['mix'][b]['ops_per_sec']:,.0f}" for b in result["backends"]),
+    )
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)
+
+
+@app.command()
+def version() -> None:
+    """Print the version and the selected book backend."""
+    from importlib.metadata import version as pkg_version
+
+    out.print(f"makerkit {pkg_version('makerkit')} (book backend: {BACKEND})")
+
+
+def main() -> None:
+    """Run the CLI (console-script entry point)."""
+    app()

@@ -1,0 +1,73 @@
+"""Value types, errors and protocols that every other layer builds on.
+
+Prices are int ticks, sizes int lots, timestamps int nanoseconds; decimals
+only enter and leave through :class:`Instrument`.
+"""
+
+from __future__ import annotations
+
+from makerkit.core._enums import (
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from makerkit.core._instrument import Instrument
+from makerkit.core._types import (
+    BookLevel,
+    CommandResult,
+    Fill,
+    L1Snapshot,
+    L2Snapshot,
+    L3Level,
+    L3Order,
+    L3Snapshot,
+    Order,
+)
+from makerkit.core.clock import Clock, LiveClock, SimClock
+from makerkit.core.errors import (
+    ConfigError,
+    DataError,
+    DuplicateOrderId,
+    EngineUnavailable,
+    InvalidPrice,
+    InvalidQuantity,
+    MakerkitError,
+    OrderRejected,
+    UnknownOrder,
+    rejection,
+)
+
+__all__ = [
+    "BookLevel",
+    "Clock",
+    "CommandResult",
+    "ConfigError",
+    "DataError",
+    "DuplicateOrderId",
+    "EngineUnavailable",
+    "Fill",
+    "Instrument",
+    "InvalidPrice",
+    "InvalidQuantity",
+    "L1Snapshot",
+    "L2Snapshot",
+    "L3Level",
+    "L3Order",
+    "L3Snapshot",
+    "LiveClock",
+    "MakerkitError",
+    "Order",
+    "OrderRejected",
+    "OrderStatus",
+    "OrderType",
+    "RejectReason",
+    "SelfTradePrevention",
+    "Side",
+    "SimClock",
+    "TimeInForce",
+    "UnknownOrder",
+    "rejection",
+]

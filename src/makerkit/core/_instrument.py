@@ -1,0 +1,102 @@
+"""Instrument definition: the one place where decimals become ticks and lots."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+from makerkit.core._enums import RejectReason
+from makerkit.core.errors import ConfigError, InvalidPrice, InvalidQuantity
+
+__all__ = ["Instrument"]
+
+DecimalLike = Decimal | str | int | float
+
+
+def _as_decimal(value: DecimalLike, name: str) -> Decimal:
+    # floats go through repr so 0.1 becomes Decimal("0.1"), not 0.1000000000000000055...
+    try:
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, ValueError) as exc:
+        msg = f"invalid `{name}`, must be a decimal number, was {value!r}"
+        raise InvalidPrice(msg, RejectReason.INVALID_FIELD) from exc
+
+
+class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A tradable symbol with its price and size grids.
+
+    ``tick_size`` and ``lot_size`` are decimal strings so that configs written
+    by hand stay exact.
+    """
+
+    symbol: str
+    tick_size: str = "0.01"
+    lot_size: str = "1"
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            msg = "invalid `symbol`, must be non-empty, was ''"
+            raise ConfigError(msg)
+        for name in ("tick_size", "lot_size"):
+            raw = getattr(self, name)
+            try:
+                value = Decimal(raw)
+            except InvalidOperation as exc:
+                msg = f"invalid `{name}`, must be a decimal string, was {raw!r}"
+                raise ConfigError(msg) from exc
+            if not value.is_finite() or value <= 0:
+                msg = f"invalid `{name}`, must be > 0, was {raw!r}"
+                raise ConfigError(msg)
+
+    @property
+    def tick(self) -> Decimal:
+        """Return the tick size as a Decimal."""
+        return Decimal(self.tick_size)
+
+    @property
+    def lot(self) -> Decimal:
+        """Return the lot size as a Decimal."""
+        return Decimal(self.lot_size)
+
+    @property
+    def price_decimals(self) -> int:
+        """Return how many decimals a price needs when printed."""
+        return max(0, -int(self.tick.normalize().as_tuple().exponent))
+
+    @property
+    def size_decimals(self) -> int:
+        """Return how many decimals a size needs when printed."""
+        return max(0, -int(self.lot.normalize().as_tuple().exponent))
+
+    def to_ticks(self, price: DecimalLike) -> int:
+        """Convert a decimal price to integer ticks, rejecting off-tick and non-positive prices."""
+        value = _as_decimal(price, "price")
+        if not value.is_finite() or value <= 0:
+            msg = f"invalid `price`, must be > 0, was {price!r}"
+            raise InvalidPrice(msg, RejectReason.NON_POSITIVE_PRICE)
+        ticks, rest = divmod(value, self.tick)
+        if rest != 0:
+            msg = f"invalid `price`, must be a multiple of tick {self.tick_size}, was {price!r}"
+            raise InvalidPrice(msg, RejectReason.OFF_TICK)
+        return int(ticks)
+
+    def to_lots(self, size: DecimalLike) -> int:
+        """Convert a decimal size to integer lots, rejecting off-lot and non-positive sizes."""
+        value = _as_decimal(size, "size")
+        if not value.is_finite() or value <= 0:
+            msg = f"invalid `size`, must be > 0, was {size!r}"
+            raise InvalidQuantity(msg, RejectReason.NON_POSITIVE_QTY)
+        lots, rest = divmod(value, self.lot)
+        if rest != 0:
+            msg = f"invalid `size`, must be a multiple of lot {self.lot_size}, was {size!r}"
+            raise InvalidQuantity(msg, RejectReason.OFF_LOT)
+        return int(lots)
+
+    def from_ticks(self, ticks: int) -> Decimal:
+        """Convert integer ticks back to a decimal price."""
+        return (self.tick * ticks).quantize(Decimal(1).scaleb(-self.price_decimals))
+
+    def from_lots(self, lots: int) -> Decimal:
+        """Convert integer lots back to a decimal size."""
+        return (self.lot * lots).quantize(Decimal(1).scaleb(-self.size_decimals))

@@ -1,0 +1,122 @@
+"""One exception tree for the whole project.
+
+Every error a user can see derives from :class:`MakerkitError`, so ``except
+MakerkitError`` is enough at any boundary (CLI, server, client)::
+
+    MakerkitError
+    ├── ConfigError                  bad configuration or arguments
+    ├── DataError                    malformed input files (names file, line, field)
+    ├── OrderRejected                a command refused with a stable RejectReason
+    │   ├── InvalidPrice             OFF_TICK, NON_POSITIVE_PRICE
+    │   ├── InvalidQuantity          OFF_LOT, NON_POSITIVE_QTY
+    │   ├── UnknownOrder             UNKNOWN_ORDER
+    │   └── DuplicateOrderId         DUPLICATE_ORDER_ID
+    └── EngineUnavailable            a requested book backend is not built
+
+Matching-engine commands do not raise on rejects (the hot path returns a result
+carrying the reason); :func:`rejection` turns a reason into the matching
+exception for layers that prefer raising.
+"""
+
+from __future__ import annotations
+
+from makerkit.core._enums import RejectReason
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DuplicateOrderId",
+    "EngineUnavailable",
+    "InvalidPrice",
+    "InvalidQuantity",
+    "MakerkitError",
+    "OrderRejected",
+    "UnknownOrder",
+    "rejection",
+]
+
+
+class MakerkitError(Exception):
+    """Root of every error raised by makerkit."""
+
+
+class ConfigError(MakerkitError, ValueError):
+    """A configuration value or command-line argument is invalid."""
+
+
+class EngineUnavailable(MakerkitError, RuntimeError):
+    """The requested order-book backend is not available in this install."""
+
+
+class DataError(MakerkitError, ValueError):
+    """An input file is malformed; the message names the file, line and field."""
+
+    def __init__(self, message: str, *, path: str = "", line: int = 0, field: str = "") -> None:
+        where = ", ".join(
+            part
+            for part in (
+                path and f"file {path}",
+                line and f"line {line}",
+                field and f"field `{field}`",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.line = line
+        self.field = field
+
+
+class OrderRejected(MakerkitError):
+    """A command was refused; ``reason`` is the stable code."""
+
+    default_reason = RejectReason.INVALID_FIELD
+
+    def __init__(self, message: str, reason: RejectReason | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else self.default_reason
+
+    @property
+    def code(self) -> str:
+        """Return the stable string code, e.g. ``"OFF_TICK"``."""
+        return self.reason.name
+
+
+class InvalidPrice(OrderRejected):
+    """The price is off the tick grid or not positive."""
+
+    default_reason = RejectReason.OFF_TICK
+
+
+class InvalidQuantity(OrderRejected):
+    """The quantity is off the lot grid or not positive."""
+
+    default_reason = RejectReason.NON_POSITIVE_QTY
+
+
+class UnknownOrder(OrderRejected):
+    """The order id does not name a live order."""
+
+    default_reason = RejectReason.UNKNOWN_ORDER
+
+
+class DuplicateOrderId(OrderRejected):
+    """The order id is already in use by a live order."""
+
+    default_reason = RejectReason.DUPLICATE_ORDER_ID
+
+
+_BY_REASON: dict[RejectReason, type[OrderRejected]] = {
+    RejectReason.OFF_TICK: InvalidPrice,
+    RejectReason.NON_POSITIVE_PRICE: InvalidPrice,
+    RejectReason.OFF_LOT: InvalidQuantity,
+    RejectReason.NON_POSITIVE_QTY: InvalidQuantity,
+    RejectReason.UNKNOWN_ORDER: UnknownOrder,
+    RejectReason.DUPLICATE_ORDER_ID: DuplicateOrderId,
+}
+
+
+def rejection(reason: RejectReason, message: str = "") -> OrderRejected:
+    """Build the exception that matches ``reason`` (the one place codes map to classes)."""
+    cls = _BY_REASON.get(reason, OrderRejected)
+    return cls(message or f"order rejected: {reason.name}", reason)
