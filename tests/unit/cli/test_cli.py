@@ -1,0 +1,106 @@
+"""The command line as a user runs it: exit codes, JSON last lines, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from makerkit.cli import app
+from tests.unit.backtest.test_lobster_replay import SMALL_DAY, write_day
+
+runner = CliRunner()
+
+
+def last_json(output: str) -> dict[str, object]:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        ["--help"],
+        ["replay", "lobster", "--help"],
+        ["demo", "--help"],
+        ["bench", "book", "--help"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+
+
+def test_replay_lobster_json_contract(tmp_path: Path) -> None:
+    message, orderbook = write_day(tmp_path, SMALL_DAY)
+    result = runner.invoke(app, ["replay", "lobster", str(message), str(orderbook), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = last_json(result.stdout)
+    for key in (
+        "messages",
+        "rows_checked",
+        "mismatched_rows",
+        "seconds",
+        "msgs_per_sec",
+        "seeded_levels",
+    ):
+        assert key in payload
+    assert payload["messages"] == payload["rows_checked"] == 12
+    assert payload["mismatched_rows"] == 0
+
+
+def test_replay_mismatch_exits_1_and_says_where(tmp_path: Path) -> None:
+    rows = list(SMALL_DAY)
+    rows[1] = (rows[1][0], rows[1][1].replace("1001000,50", "1001000,49"))
+    message, orderbook = write_day(tmp_path, rows)
+    result = runner.invoke(app, ["replay", "lobster", str(message), str(orderbook)])
+    assert result.exit_code == 1
+    assert "first mismatch" in result.stdout and "orderbook row 2" in result.stdout
+
+
+def test_bad_file_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
+    message, orderbook = write_day(tmp_path, SMALL_DAY)
+    message.write_text("34200.1,1,1,100,5800000\n")
+    result = runner.invoke(app, ["replay", "lobster", str(message), str(orderbook)])
+    assert result.exit_code == 2
+    assert "line 1" in result.stderr and "columns" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unknown_engine_is_a_clear_error(tmp_path: Path) -> None:
+    message, orderbook = write_day(tmp_path, SMALL_DAY)
+    result = runner.invoke(
+        app, ["replay", "lobster", str(message), str(orderbook), "--engine", "fast"]
+    )
+    assert result.exit_code == 2
+    assert "must be auto, native or python" in result.stderr
+
+
+def test_demo_json_summary_is_deterministic() -> None:
+    first = runner.invoke(app, ["demo", "--events", "5000", "--seed", "3", "--json"])
+    second = runner.invoke(app, ["demo", "--events", "5000", "--seed", "3", "--json"])
+    assert first.exit_code == second.exit_code == 0, first.output
+    a, b = last_json(first.stdout), last_json(second.stdout)
+    for key in ("seconds", "commands_per_sec"):
+        a.pop(key)
+        b.pop(key)
+    assert a == b
+    assert a["commands"] == 5000 and a["fills"] > 0
+
+
+def test_demo_replays_a_lobster_day(tmp_path: Path) -> None:
+    message, orderbook = write_day(tmp_path, SMALL_DAY)
+    result = runner.invoke(app, ["demo", str(message), str(orderbook), "--json"])
+    assert result.exit_code == 0, result.output
+    assert last_json(result.stdout)["mismatched_rows"] == 0
+
+
+@pytest.mark.data
+def test_bench_book_json_contract(data_root: Path) -> None:
+    result = runner.invoke(
+        app, ["bench", "book", "--repeat", "1", "--mix-events", "2000", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = last_json(result.stdout)
+    assert payload["python_msgs_per_sec"] > 0
+    assert payload["python_mix_ops_per_sec"] > 0
+    assert len(payload["lobster"]) >= 3
