@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from makerkit.backtest._gc import gc_paused
 from makerkit.book import make_book
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID, LobsterDay
@@ -393,77 +394,80 @@ def replay_lobster(
     cross_trades = halts = halt_violations = 0
     halted = False
     started = monotonic_ns()
-    none_rows = (None,) * _CHUNK
-    for start in range(0, nrows, _CHUNK):
-        stop = min(start + _CHUNK, nrows)
-        expected = _expected_chunk(day.book[start:stop], tick) if check else (none_rows,) * 4
-        rows = zip(
-            range(start, stop),
-            types[start:stop],
-            oids[start:stop],
-            sides[start:stop],
-            prices[start:stop],
-            sizes[start:stop],
-            stamps[start:stop],
-            *expected,
-            strict=False,
-        )
-        for i, t, oid, side, price, size, ts, eap, eas, ebp, ebs in rows:
-            if t == 1:
-                submit(oid, side, price, size, ts=ts)
-            elif t == 3:
-                have = remaining(oid)
-                if have == size:
-                    cancel(oid, ts=ts)
-                else:
-                    rep.settle(oid, have, side, price, size, ts)
-            elif t == 4:
-                visible_trades += 1
-                visible_volume += size
-                if halted:
-                    halt_violations += 1
-                if remaining(oid) >= size:
-                    execute(oid, size, ts=ts)
-                else:
-                    rep.settle_execution(oid, side, price, size, ts)
-            elif t == 2:
-                if remaining(oid) > size:
-                    reduce(oid, size, ts=ts)
-                else:
-                    rep.settle_reduce(oid, side, price, size, ts)
-            elif t == 5:
-                hidden_trades += 1
-                hidden_volume += size
-                if halted:
-                    halt_violations += 1
-            elif t == 6:
-                cross_trades += 1
-            else:  # 7: raw price -1 halts, 0 resumes quoting only, 1 resumes trading
-                raw = int(msgs.price[i])
-                halts += raw == -1
-                halted = raw != 1
-            if check and not top_equals(n, eap, eas, ebp, ebs):
-                for entering_side, boundary in entering.get(i, ()):
-                    if entering_side == -1:
-                        rep.sync_entering(-1, boundary, eap, eas, ts)
+    with gc_paused():
+        none_rows = (None,) * _CHUNK
+        for start in range(0, nrows, _CHUNK):
+            stop = min(start + _CHUNK, nrows)
+            expected = _expected_chunk(day.book[start:stop], tick) if check else (none_rows,) * 4
+            rows = zip(
+                range(start, stop),
+                types[start:stop],
+                oids[start:stop],
+                sides[start:stop],
+                prices[start:stop],
+                sizes[start:stop],
+                stamps[start:stop],
+                *expected,
+                strict=False,
+            )
+            for i, t, oid, side, price, size, ts, eap, eas, ebp, ebs in rows:
+                if t == 1:
+                    submit(oid, side, price, size, ts=ts)
+                elif t == 3:
+                    have = remaining(oid)
+                    if have == size:
+                        cancel(oid, ts=ts)
                     else:
-                        rep.sync_entering(1, boundary, ebp, ebs, ts)
-                if not top_equals(n, eap, eas, ebp, ebs):
-                    mismatched += 1
-                    if first_mismatch is None:
-                        got = (*top(-1, n), *top(1, n))
-                        first_mismatch = _describe_mismatch(day, i, tick, got, (eap, eas, ebp, ebs))
-            if l1 is not None:
-                a = book.best_ask()
-                b = book.best_bid()
-                l1[i] = (
-                    a[0] * tick if a else 0,
-                    a[1] if a else 0,
-                    b[0] * tick if b else 0,
-                    b[1] if b else 0,
-                )
-        if progress is not None:
-            progress(stop)
+                        rep.settle(oid, have, side, price, size, ts)
+                elif t == 4:
+                    visible_trades += 1
+                    visible_volume += size
+                    if halted:
+                        halt_violations += 1
+                    if remaining(oid) >= size:
+                        execute(oid, size, ts=ts)
+                    else:
+                        rep.settle_execution(oid, side, price, size, ts)
+                elif t == 2:
+                    if remaining(oid) > size:
+                        reduce(oid, size, ts=ts)
+                    else:
+                        rep.settle_reduce(oid, side, price, size, ts)
+                elif t == 5:
+                    hidden_trades += 1
+                    hidden_volume += size
+                    if halted:
+                        halt_violations += 1
+                elif t == 6:
+                    cross_trades += 1
+                else:  # 7: raw price -1 halts, 0 resumes quoting only, 1 resumes trading
+                    raw = int(msgs.price[i])
+                    halts += raw == -1
+                    halted = raw != 1
+                if check and not top_equals(n, eap, eas, ebp, ebs):
+                    for entering_side, boundary in entering.get(i, ()):
+                        if entering_side == -1:
+                            rep.sync_entering(-1, boundary, eap, eas, ts)
+                        else:
+                            rep.sync_entering(1, boundary, ebp, ebs, ts)
+                    if not top_equals(n, eap, eas, ebp, ebs):
+                        mismatched += 1
+                        if first_mismatch is None:
+                            got = (*top(-1, n), *top(1, n))
+                            first_mismatch = _describe_mismatch(
+                                day, i, tick, got, (eap, eas, ebp, ebs)
+                            )
+                if l1 is not None:
+                    a = book.best_ask()
+                    b = book.best_bid()
+                    l1[i] = (
+                        a[0] * tick if a else 0,
+                        a[1] if a else 0,
+                        b[0] * tick if b else 0,
+                        b[1] if b else 0,
+                    )
+            if progress is not None:
+                progress(stop)
     seconds = (monotonic_ns() - started) / 1e9
     ask_p, ask_s = top(-1, n)
     bid_p, bid_s = top(1, n)

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from makerkit.backtest._gc import gc_paused
 from makerkit.core import OrderType, RejectReason
 from makerkit.data import ACTION_ADD, ACTION_CANCEL, ACTION_MARKET, OrderStream
 
@@ -55,23 +56,24 @@ def apply_stream(
     rejects: Counter[int] = Counter()
     fills = volume = accepted = 0
     last_price = stats.last_price
-    for action, oid, side, price, qty, tif, ts in zip(*cols, strict=True):
-        if action == ACTION_ADD:
-            res = submit(oid, side, price, qty, tif=tif, ts=ts)
-        elif action == ACTION_CANCEL:
-            res = cancel(oid, ts=ts)
-        elif action == ACTION_MARKET:
-            res = submit(oid, side, 0, qty, order_type=_MARKET, ts=ts)
-        else:
-            res = modify(oid, price=price or None, qty=qty, ts=ts)
-        if res.reason and not res.fills and res.status == 4:  # REJECTED
-            rejects[res.reason] += 1
-            continue
-        accepted += 1
-        for fill in res.fills:
-            fills += 1
-            volume += fill.qty
-            last_price = fill.price
+    with gc_paused():
+        for action, oid, side, price, qty, tif, ts in zip(*cols, strict=True):
+            if action == ACTION_ADD:
+                res = submit(oid, side, price, qty, tif=tif, ts=ts)
+            elif action == ACTION_CANCEL:
+                res = cancel(oid, ts=ts)
+            elif action == ACTION_MARKET:
+                res = submit(oid, side, 0, qty, order_type=_MARKET, ts=ts)
+            else:
+                res = modify(oid, price=price or None, qty=qty, ts=ts)
+            if res.reason and not res.fills and res.status == 4:  # REJECTED
+                rejects[res.reason] += 1
+                continue
+            accepted += 1
+            for fill in res.fills:
+                fills += 1
+                volume += fill.qty
+                last_price = fill.price
     stats.commands += stop - start
     stats.accepted += accepted
     stats.fills += fills

@@ -103,7 +103,7 @@ def _reject(order_id: int, reason: RejectReason) -> CommandResult:
 class _Ladder:
     """One side of the book: sorted prices, parallel sizes, FIFO per price."""
 
-    __slots__ = ("best_first", "levels", "prices", "sizes")
+    __slots__ = ("best_first", "levels", "prices", "sizes", "verified")
 
     def __init__(self, best_first: bool) -> None:
         # asks: best (lowest) price at index 0; bids: best (highest) at index -1
@@ -111,6 +111,8 @@ class _Ladder:
         self.prices: list[int] = []
         self.sizes: list[int] = []
         self.levels: dict[int, dict[int, _Resting]] = {}
+        # (prices, sizes, depth) last found equal to the top of this side while untouched
+        self.verified: tuple[list[int], list[int], int] | None = None
 
     def best(self) -> int | None:
         prices = self.prices
@@ -119,6 +121,7 @@ class _Ladder:
         return prices[0] if self.best_first else prices[-1]
 
     def add(self, order: _Resting) -> None:
+        self.verified = None
         price = order.price
         level = self.levels.get(price)
         if level is None:
@@ -132,6 +135,7 @@ class _Ladder:
 
     def take(self, order: _Resting, qty: int) -> None:
         """Remove ``qty`` of ``order`` from its level; drop the order (and level) at zero."""
+        self.verified = None
         price = order.price
         i = bisect_left(self.prices, price)
         order.remaining -= qty
@@ -565,16 +569,36 @@ class PyOrderBook:
         bid_prices: list[int],
         bid_sizes: list[int],
     ) -> bool:
-        """Return True when the best ``depth`` levels equal the given lists (replay checks)."""
+        """Return True when the best ``depth`` levels equal the given lists (replay checks).
+
+        A side that has not changed since it was last found equal to the very
+        same list objects is not compared again, so callers must not mutate
+        lists they passed in.
+        """
         asks = self._asks
+        memo = asks.verified
+        if (
+            memo is None
+            or memo[0] is not ask_prices
+            or memo[1] is not ask_sizes
+            or memo[2] != depth
+        ):
+            if asks.sizes[:depth] != ask_sizes or asks.prices[:depth] != ask_prices:
+                return False
+            asks.verified = (ask_prices, ask_sizes, depth)
         bids = self._bids
-        end = -depth - 1
-        return (
-            asks.sizes[:depth] == ask_sizes
-            and asks.prices[:depth] == ask_prices
-            and bids.sizes[:end:-1] == bid_sizes
-            and bids.prices[:end:-1] == bid_prices
-        )
+        memo = bids.verified
+        if (
+            memo is None
+            or memo[0] is not bid_prices
+            or memo[1] is not bid_sizes
+            or memo[2] != depth
+        ):
+            end = -depth - 1
+            if bids.sizes[:end:-1] != bid_sizes or bids.prices[:end:-1] != bid_prices:
+                return False
+            bids.verified = (bid_prices, bid_sizes, depth)
+        return True
 
     def order(self, order_id: int) -> Order | None:
         """Return a snapshot of a live order, or None if it is not resting."""
