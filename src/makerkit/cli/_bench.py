@@ -16,6 +16,16 @@ from makerkit.data import load_lobster, lobster_pairs, synthetic_stream
 __all__ = ["run_book_bench"]
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _median_rate(runs: int, count: int, once: Callable[[], float]) -> tuple[float, list[float]]:
     rates = [count / once() for _ in range(runs)]
     return statistics.median(rates), rates
@@ -31,7 +41,7 @@ def run_book_bench(
     """Measure LOBSTER replay (checked) and a synthetic command mix per engine."""
     say = progress or (lambda _msg: None)
     result: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or "unknown"},
+        "machine": {"python": platform.python_version(), "cpu": _cpu_name()},
         "repeat": repeat,
         "backends": available_backends(),
         "lobster": [],
