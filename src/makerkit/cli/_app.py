@@ -16,7 +16,7 @@ from rich.table import Table
 
 from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
 from makerkit.book import BACKEND, make_book
-from makerkit.core import MakerkitError
+from makerkit.core import Instrument, MakerkitError
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import load_lobster, synthetic_stream
 
@@ -132,8 +132,16 @@ def replay_lobster_cmd(
         raise typer.Exit(1)
 
 
+_DEMO = Instrument(symbol="DEMO", tick_size="0.01")
+
+
+def _quote(level: tuple[int, int] | None) -> str | None:
+    return f"{_DEMO.from_ticks(level[0])} x {level[1]}" if level else None
+
+
 def _book_table(book: Any, stats: StreamStats, rate: float, title: str, depth: int = 8) -> Table:
     snap = book.l2(depth)
+    px = _DEMO.from_ticks
     table = Table(title=title, title_justify="left")
     for name, style in (
         ("bid orders", "green"),
@@ -150,14 +158,14 @@ def _book_table(book: Any, stats: StreamStats, rate: float, title: str, depth: i
         table.add_row(
             str(bid.count) if bid else "",
             f"{bid.size:,}" if bid else "",
-            str(bid.price) if bid else "",
-            str(ask.price) if ask else "",
+            str(px(bid.price)) if bid else "",
+            str(px(ask.price)) if ask else "",
             f"{ask.size:,}" if ask else "",
             str(ask.count) if ask else "",
         )
     table.caption = (
         f"commands {stats.commands:,} | fills {stats.fills:,} | volume {stats.volume:,} | "
-        f"last {stats.last_price} | resting {len(book):,} | {rate:,.0f} cmd/s"
+        f"last {px(stats.last_price) if stats.last_price else '-'} | resting {len(book):,} | {rate:,.0f} cmd/s"
     )
     return table
 
@@ -168,7 +176,7 @@ def demo(
         Path | None, typer.Argument(help="Optional LOBSTER message file to replay instead.")
     ] = None,
     orderbook: Annotated[Path | None, typer.Argument(help="Its LOBSTER orderbook file.")] = None,
-    events: Annotated[int, typer.Option(help="Synthetic commands to generate.")] = 300_000,
+    events: Annotated[int, typer.Option(help="Synthetic commands to generate.")] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic stream.")] = 7,
     engine: EngineOpt = None,
     as_json: JsonOpt = False,
@@ -208,14 +216,15 @@ def demo(
         "volume": stats.volume,
         "rejects": stats.rejects,
         "resting_orders": len(book),
-        "best_bid": book.best_bid(),
-        "best_ask": book.best_ask(),
+        "best_bid": _quote(book.best_bid()),
+        "best_ask": _quote(book.best_ask()),
         "seconds": seconds,
         "commands_per_sec": stats.commands / seconds if seconds else 0.0,
     }
     if as_json:
         _json_line(summary)
         return
+    out.print()
     table = Table(title="summary", show_header=False, title_justify="left")
     for key, value in summary.items():
         shown = f"{value:,.0f}" if isinstance(value, float) and key != "seconds" else value
