@@ -14,9 +14,22 @@ from typing import Any
 from makerkit.book._pure import PyOrderBook
 from makerkit.core.errors import ConfigError, EngineUnavailable
 
-__all__ = ["BACKEND", "OrderBook", "PyOrderBook", "available_backends", "make_book"]
+__all__ = [
+    "BACKEND",
+    "NativeOrderBook",
+    "OrderBook",
+    "PyOrderBook",
+    "available_backends",
+    "make_book",
+]
 
 _CLASSES: dict[str, type[Any]] = {"python": PyOrderBook}
+try:
+    from makerkit.book._native_book import NativeOrderBook
+except ImportError:  # built without a compiler: the reference engine serves alone
+    NativeOrderBook = None  # type: ignore[assignment,misc]
+else:
+    _CLASSES["native"] = NativeOrderBook
 
 
 def available_backends() -> list[str]:

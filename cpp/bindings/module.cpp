@@ -1,0 +1,346 @@
+// nanobind bindings: the only C++ that knows about Python.
+//
+// Engine mutators return small tuples (status, reason, filled, remaining,
+// seq, n_fills, n_canceled) that makerkit.book._native_book turns into the
+// project's result types; reject codes never become exceptions here, because
+// a rejected command is a normal result. Malformed batch arrays raise
+// TypeError/ValueError naming the field, from check_column() only.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "makerkit/lobster_replay.hpp"
+#include "makerkit/order_book.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using makerkit::OrderBook;
+using makerkit::Result;
+
+namespace {
+
+using ResultTuple = std::tuple<int, int, int64_t, int64_t, int64_t, size_t, size_t>;
+using Column = nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using Matrix = nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+
+ResultTuple pack(const OrderBook& book, const Result& r) {
+  return {static_cast<int>(r.status), static_cast<int>(r.reason), r.filled, r.remaining, r.seq,
+          book.last_fills().size(), book.last_canceled().size()};
+}
+
+using FillTuple = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, int64_t, int64_t,
+                             int64_t>;
+
+FillTuple fill_tuple(const makerkit::Fill& f) {
+  return {f.seq, f.maker_order_id, f.taker_order_id, f.price, f.qty, f.aggressor,
+          f.maker_account, f.taker_account, f.ts};
+}
+
+// Accept any 1-d int64 array of the right length; name the field otherwise.
+const int64_t* check_column(nb::handle obj, const char* name, int64_t rows) {
+  Column col;
+  if (!nb::try_cast(obj, col, false)) {
+    throw nb::type_error(
+        (std::string("invalid `") + name +
+         "`, must be a 1-d C-contiguous numpy int64 array")
+            .c_str());
+  }
+  if (rows >= 0 && static_cast<int64_t>(col.shape(0)) != rows) {
+    throw nb::value_error((std::string("invalid `") + name + "`, must have " +
+                           std::to_string(rows) + " rows, was " + std::to_string(col.shape(0)))
+                              .c_str());
+  }
+  return col.data();
+}
+
+std::vector<int64_t> as_vector(nb::handle seq) {
+  std::vector<int64_t> out;
+  for (nb::handle item : seq) out.push_back(nb::cast<int64_t>(item));
+  return out;
+}
+
+}  // namespace
+
+NB_MODULE(_native, m) {
+  m.doc() = "Native matching engine of makerkit (C++20). Use makerkit.book, not this module.";
+
+  nb::class_<OrderBook>(m, "Engine", "One instrument's order book. Not thread-safe.")
+      .def(nb::init<int64_t>(), "fill_history"_a = 100000)
+      .def(
+          "submit",
+          [](OrderBook& b, int64_t order_id, int64_t side, int64_t price, int64_t qty,
+             int64_t order_type, int64_t tif, int64_t account, int64_t stp, int64_t ts) {
+            return pack(b, b.submit(order_id, side, price, qty, order_type, tif, account, stp, ts));
+          },
+          "order_id"_a, "side"_a, "price"_a, "qty"_a, "order_type"_a, "tif"_a, "account"_a,
+          "stp"_a, "ts"_a)
+      .def(
+          "cancel",
+          [](OrderBook& b, int64_t order_id, int64_t ts) { return pack(b, b.cancel(order_id, ts)); },
+          "order_id"_a, "ts"_a)
+      .def(
+          "reduce",
+          [](OrderBook& b, int64_t order_id, int64_t qty, int64_t ts) {
+            return pack(b, b.reduce(order_id, qty, ts));
+          },
+          "order_id"_a, "qty"_a, "ts"_a)
+      .def(
+          "execute",
+          [](OrderBook& b, int64_t order_id, int64_t qty, int64_t ts) {
+            return pack(b, b.execute(order_id, qty, ts));
+          },
+          "order_id"_a, "qty"_a, "ts"_a)
+      .def(
+          "modify",
+          [](OrderBook& b, int64_t order_id, int64_t price, int64_t qty, int64_t ts) {
+            return pack(b, b.modify(order_id, price, qty, ts));
+          },
+          "order_id"_a, "price"_a, "qty"_a, "ts"_a,
+          "price/qty equal to KEEP leave that field unchanged")
+      .def(
+          "last_fills",
+          [](const OrderBook& b) {
+            std::vector<FillTuple> out;
+            for (const auto& f : b.last_fills()) out.push_back(fill_tuple(f));
+            return out;
+          },
+          "Fills of the last command as tuples (seq, maker, taker, price, qty, aggressor, "
+          "maker_account, taker_account, ts).")
+      .def("last_canceled", [](const OrderBook& b) { return b.last_canceled(); })
+      .def_prop_ro("seq", &OrderBook::seq)
+      .def("__len__", &OrderBook::size)
+      .def("__contains__", &OrderBook::contains, "order_id"_a)
+      .def("remaining", &OrderBook::remaining, "order_id"_a)
+      .def(
+          "best",
+          [](const OrderBook& b, int side) -> std::optional<std::tuple<int64_t, int64_t>> {
+            int64_t p = 0, s = 0;
+            if (!b.best(side, p, s)) return std::nullopt;
+            return std::make_tuple(p, s);
+          },
+          "side"_a)
+      .def(
+          "top",
+          [](const OrderBook& b, int side, size_t depth) {
+            std::vector<int64_t> prices(depth), sizes(depth);
+            const size_t n = b.top(side, depth, prices.data(), sizes.data(), nullptr);
+            prices.resize(n);
+            sizes.resize(n);
+            return std::make_tuple(prices, sizes);
+          },
+          "side"_a, "depth"_a)
+      .def(
+          "levels",
+          [](const OrderBook& b, int side, size_t depth) {
+            std::vector<int64_t> prices(depth), sizes(depth);
+            std::vector<int32_t> counts(depth);
+            const size_t n = b.top(side, depth, prices.data(), sizes.data(), counts.data());
+            std::vector<std::tuple<int64_t, int64_t, int32_t>> out;
+            for (size_t k = 0; k < n; ++k) out.emplace_back(prices[k], sizes[k], counts[k]);
+            return out;
+          },
+          "side"_a, "depth"_a)
+      .def(
+          "top_equals",
+          [](const OrderBook& b, size_t depth, nb::handle ap, nb::handle as, nb::handle bp,
+             nb::handle bs) {
+            std::vector<int64_t> prices(depth), sizes(depth);
+            const nb::handle want[4] = {ap, as, bp, bs};
+            for (int side_i = 0; side_i < 2; ++side_i) {
+              const int side = side_i == 0 ? -1 : 1;
+              const size_t n = b.top(side, depth, prices.data(), sizes.data(), nullptr);
+              const std::vector<int64_t> wp = as_vector(want[2 * side_i]);
+              const std::vector<int64_t> ws = as_vector(want[2 * side_i + 1]);
+              if (wp.size() != n || ws.size() != n) return false;
+              for (size_t k = 0; k < n; ++k)
+                if (wp[k] != prices[k] || ws[k] != sizes[k]) return false;
+            }
+            return true;
+          },
+          "depth"_a, "ask_prices"_a, "ask_sizes"_a, "bid_prices"_a, "bid_sizes"_a)
+      .def("depth_at", &OrderBook::depth_at, "side"_a, "price"_a)
+      .def(
+          "orders_at",
+          [](const OrderBook& b, int side, int64_t price) {
+            std::vector<makerkit::RestingView> views;
+            b.orders_at(side, price, views);
+            std::vector<std::tuple<int64_t, int64_t, int64_t>> out;
+            for (const auto& v : views) out.emplace_back(v.order_id, v.qty, v.account);
+            return out;
+          },
+          "side"_a, "price"_a)
+      .def(
+          "order",
+          [](const OrderBook& b, int64_t order_id)
+              -> std::optional<std::tuple<int64_t, int, int64_t, int64_t, int64_t, int64_t,
+                                          int64_t, int, int, int, int64_t>> {
+            const makerkit::Order* o = b.order(order_id);
+            if (!o) return std::nullopt;
+            return std::make_tuple(o->id, int{o->side}, o->price, o->qty, o->remaining, o->filled,
+                                   o->account, int{o->type}, int{o->tif}, int{o->stp}, o->ts);
+          },
+          "order_id"_a)
+      .def("order_ids",
+           [](const OrderBook& b) {
+             std::vector<const makerkit::Order*> all;
+             b.all_orders(all);
+             std::vector<int64_t> out;
+             out.reserve(all.size());
+             for (const auto* o : all) out.push_back(o->id);
+             return out;
+           })
+      .def("fills", [](const OrderBook& b) {
+        std::vector<makerkit::Fill> all;
+        b.fills(all);
+        std::vector<FillTuple> out;
+        out.reserve(all.size());
+        for (const auto& f : all) out.push_back(fill_tuple(f));
+        return out;
+      });
+
+  m.attr("KEEP") = makerkit::kKeep;
+
+  m.def(
+      "apply_stream",
+      [](OrderBook& b, nb::handle action, nb::handle order_id, nb::handle side, nb::handle price,
+         nb::handle qty, nb::handle tif, nb::handle ts) {
+        const int64_t rows = static_cast<int64_t>(nb::len(action));
+        const int64_t* a = check_column(action, "action", -1);
+        const int64_t* id = check_column(order_id, "order_id", rows);
+        const int64_t* sd = check_column(side, "side", rows);
+        const int64_t* px = check_column(price, "price", rows);
+        const int64_t* q = check_column(qty, "qty", rows);
+        const int64_t* tf = check_column(tif, "tif", rows);
+        const int64_t* t = check_column(ts, "ts", rows);
+        int64_t accepted = 0, fills = 0, volume = 0, last_price = -1;
+        std::vector<int64_t> rejects(16, 0);
+        {
+          nb::gil_scoped_release release;
+          for (int64_t i = 0; i < rows; ++i) {
+            Result r;
+            switch (a[i]) {
+              case 0:
+                r = b.submit(id[i], sd[i], px[i], q[i], 0, tf[i], 0, 1, t[i]);
+                break;
+              case 1:
+                r = b.cancel(id[i], t[i]);
+                break;
+              case 3:
+                r = b.submit(id[i], sd[i], 0, q[i], 1, 0, 0, 1, t[i]);
+                break;
+              case 2:
+                r = b.modify(id[i], px[i] ? px[i] : makerkit::kKeep, q[i], t[i]);
+                break;
+              default:
+                r.reason = makerkit::ErrorCode::InvalidField;
+            }
+            if (r.status == makerkit::Status::Rejected) {
+              ++rejects[static_cast<size_t>(r.reason)];
+              continue;
+            }
+            ++accepted;
+            for (const auto& f : b.last_fills()) {
+              ++fills;
+              volume += f.qty;
+              last_price = f.price;
+            }
+          }
+        }
+        return nb::make_tuple(accepted, fills, volume, last_price, rejects);
+      },
+      "book"_a, "action"_a, "order_id"_a, "side"_a, "price"_a, "qty"_a, "tif"_a, "ts"_a,
+      "Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, "
+      "rejects by reason code).");
+
+  m.def(
+      "replay_lobster",
+      [](OrderBook& b, nb::handle type, nb::handle order_id, nb::handle size, nb::handle price,
+         nb::handle direction, nb::handle ts, nb::handle book, int64_t levels, int64_t tick,
+         bool check, bool record_l1) {
+        makerkit::LobsterInput in;
+        in.rows = static_cast<int64_t>(nb::len(type));
+        in.type = check_column(type, "type", -1);
+        in.order_id = check_column(order_id, "order_id", in.rows);
+        in.size = check_column(size, "size", in.rows);
+        in.price = check_column(price, "price", in.rows);
+        in.direction = check_column(direction, "direction", in.rows);
+        in.ts = check_column(ts, "ts", in.rows);
+        Matrix mat;
+        if (!nb::try_cast(book, mat, false))
+          throw nb::type_error(
+              "invalid `book`, must be a 2-d C-contiguous numpy int64 array (rows x 4*levels)");
+        if (levels <= 0 || static_cast<int64_t>(mat.shape(1)) != 4 * levels ||
+            static_cast<int64_t>(mat.shape(0)) != in.rows)
+          throw nb::value_error(("invalid `book`, must be " + std::to_string(in.rows) + " x " +
+                                 std::to_string(4 * levels) + ", was " +
+                                 std::to_string(mat.shape(0)) + " x " +
+                                 std::to_string(mat.shape(1)))
+                                    .c_str());
+        if (tick <= 0) throw nb::value_error("invalid `tick`, must be > 0");
+        for (int64_t i = 0; i < in.rows; ++i) {
+          const int64_t t = in.type[i];
+          if (t < 1 || t > 7)
+            throw nb::value_error(("invalid `type` at row " + std::to_string(i) +
+                                   ", must be 1..7, was " + std::to_string(t))
+                                      .c_str());
+          if (in.direction[i] != 1 && in.direction[i] != -1)
+            throw nb::value_error(("invalid `direction` at row " + std::to_string(i) +
+                                   ", must be 1 or -1, was " + std::to_string(in.direction[i]))
+                                      .c_str());
+        }
+        in.book = mat.data();
+        in.levels = levels;
+        in.tick = tick;
+        in.check = check;
+        std::vector<int64_t> l1;
+        if (record_l1) {
+          l1.assign(static_cast<size_t>(in.rows) * 4, 0);
+          in.l1 = l1.data();
+        }
+        makerkit::LobsterStats st;
+        {
+          nb::gil_scoped_release release;
+          st = makerkit::replay_lobster(b, in);
+        }
+        nb::dict out;
+        out["mismatched_rows"] = st.mismatched_rows;
+        out["first_mismatch_row"] = st.first_mismatch_row;
+        out["seeded_levels"] = st.seeded_levels;
+        out["initial_levels"] = st.initial_levels;
+        out["placeholder_refs"] = st.placeholder_refs;
+        out["unresolved_refs"] = st.unresolved_refs;
+        out["dark_refs"] = st.dark_refs;
+        out["visible_trades"] = st.visible_trades;
+        out["visible_volume"] = st.visible_volume;
+        out["hidden_trades"] = st.hidden_trades;
+        out["hidden_volume"] = st.hidden_volume;
+        out["cross_trades"] = st.cross_trades;
+        out["halts"] = st.halts;
+        out["halt_violations"] = st.halt_violations;
+        out["got"] = nb::make_tuple(st.got_ask_prices, st.got_ask_sizes, st.got_bid_prices,
+                                    st.got_bid_sizes);
+        if (record_l1) {
+          auto* owned = new std::vector<int64_t>(std::move(l1));
+          nb::capsule owner(owned, [](void* p) noexcept {
+            delete static_cast<std::vector<int64_t>*>(p);
+          });
+          out["l1"] = nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(
+              owned->data(), {static_cast<size_t>(in.rows), 4}, owner);
+        } else {
+          out["l1"] = nb::none();
+        }
+        return out;
+      },
+      "book"_a, "type"_a, "order_id"_a, "size"_a, "price"_a, "direction"_a, "ts"_a,
+      "orderbook"_a, "levels"_a, "tick"_a, "check"_a = true, "record_l1"_a = false,
+      "Replay a LOBSTER day inside C++ and check every orderbook row.");
+}

@@ -1,0 +1,210 @@
+// Native limit order book and matching engine.
+//
+// Exactly the semantics of makerkit/book/_pure.py (the reference): the same
+// reject reasons in the same order of checks, the same sequence numbers and
+// the same fills. A differential test drives both with random commands.
+//
+// Layout: orders live in a pool (vector + free list) and form intrusive FIFO
+// lists per price level; levels live in a pool too; each side keeps a vector
+// of (price, level) sorted so that the best price is at the back, so that the
+// busy end of the book is cheap to insert into and pop; an open-addressing
+// hash map finds orders by id. In steady state nothing allocates.
+//
+// Not thread-safe: one writer drives a book.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "makerkit/types.hpp"
+
+namespace makerkit {
+
+using std::size_t;
+
+// Open-addressing map from positive order id to pool index (linear probing,
+// backward-shift deletion, power-of-two capacity).
+class IdMap {
+ public:
+  IdMap() { rehash(1024); }
+  int32_t find(int64_t key) const {
+    size_t i = slot(key);
+    while (true) {
+      const int64_t k = keys_[i];
+      if (k == key) return vals_[i];
+      if (k == 0) return -1;
+      i = (i + 1) & mask_;
+    }
+  }
+  void insert(int64_t key, int32_t val) {
+    if ((size_ + 1) * 2 > keys_.size()) rehash(keys_.size() * 2);
+    size_t i = slot(key);
+    while (keys_[i] != 0) i = (i + 1) & mask_;
+    keys_[i] = key;
+    vals_[i] = val;
+    ++size_;
+  }
+  void erase(int64_t key) {
+    size_t i = slot(key);
+    while (keys_[i] != key) {
+      if (keys_[i] == 0) return;
+      i = (i + 1) & mask_;
+    }
+    // backward-shift: pull later entries of the probe run into the hole
+    size_t hole = i;
+    size_t j = i;
+    while (true) {
+      j = (j + 1) & mask_;
+      if (keys_[j] == 0) break;
+      const size_t home = slot(keys_[j]);
+      const bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
+      if (movable) {
+        keys_[hole] = keys_[j];
+        vals_[hole] = vals_[j];
+        hole = j;
+      }
+    }
+    keys_[hole] = 0;
+    --size_;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  size_t slot(int64_t key) const {
+    uint64_t x = static_cast<uint64_t>(key);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return static_cast<size_t>(x) & mask_;
+  }
+  void rehash(size_t cap) {
+    std::vector<int64_t> old_keys(cap, 0);
+    std::vector<int32_t> old_vals(cap, -1);
+    old_keys.swap(keys_);
+    old_vals.swap(vals_);
+    mask_ = cap - 1;
+    size_ = 0;
+    for (size_t i = 0; i < old_keys.size(); ++i)
+      if (old_keys[i] != 0) insert(old_keys[i], old_vals[i]);
+  }
+  std::vector<int64_t> keys_;
+  std::vector<int32_t> vals_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+struct Order {
+  int64_t id;
+  int64_t account;
+  int64_t price;
+  int64_t qty;
+  int64_t remaining;
+  int64_t filled;
+  int64_t ts;
+  int32_t prev;
+  int32_t next;
+  int32_t level;
+  int8_t side;
+  uint8_t type;
+  uint8_t tif;
+  uint8_t stp;
+};
+
+struct Level {
+  int64_t price;
+  int64_t total;
+  int32_t count;
+  int32_t head;
+  int32_t tail;
+};
+
+struct RestingView {
+  int64_t order_id;
+  int64_t qty;
+  int64_t account;
+};
+
+class OrderBook {
+ public:
+  // fill_history < 0 keeps every fill; otherwise the newest fill_history.
+  explicit OrderBook(int64_t fill_history = 100000);
+
+  Result submit(int64_t order_id, int64_t side, int64_t price, int64_t qty, int64_t order_type,
+                int64_t tif, int64_t account, int64_t stp, int64_t ts);
+  Result cancel(int64_t order_id, int64_t ts);
+  Result reduce(int64_t order_id, int64_t qty, int64_t ts);
+  Result execute(int64_t order_id, int64_t qty, int64_t ts);
+  Result modify(int64_t order_id, int64_t price, int64_t qty, int64_t ts);
+
+  // fills and STP cancels produced by the last command
+  const std::vector<Fill>& last_fills() const { return last_fills_; }
+  const std::vector<int64_t>& last_canceled() const { return last_canceled_; }
+
+  int64_t seq() const { return seq_; }
+  size_t size() const { return ids_.size(); }
+  bool contains(int64_t order_id) const { return ids_.find(order_id) >= 0; }
+  int64_t remaining(int64_t order_id) const {
+    const int32_t idx = ids_.find(order_id);
+    return idx < 0 ? 0 : pool_[idx].remaining;
+  }
+  const Order* order(int64_t order_id) const {
+    const int32_t idx = ids_.find(order_id);
+    return idx < 0 ? nullptr : &pool_[idx];
+  }
+  // best level of a side: false when empty
+  bool best(int side, int64_t& price, int64_t& size) const;
+  // the best `depth` levels, best first; returns how many were written
+  size_t top(int side, size_t depth, int64_t* prices, int64_t* sizes, int32_t* counts) const;
+  size_t level_count(int side) const { return ladder(side).size(); }
+  int64_t depth_at(int side, int64_t price) const;
+  void orders_at(int side, int64_t price, std::vector<RestingView>& out) const;
+  // every live order: bids then asks, each best level first, FIFO within a level
+  void all_orders(std::vector<const Order*>& out) const;
+  // retained fill history, oldest first
+  void fills(std::vector<Fill>& out) const;
+
+ private:
+  using Ladder = std::vector<std::pair<int64_t, int32_t>>;  // (price, level), best at back
+  Ladder& ladder(int side) { return side == 1 ? bids_ : asks_; }
+  const Ladder& ladder(int side) const { return side == 1 ? bids_ : asks_; }
+  // position of price in a ladder (insertion point when absent)
+  static size_t find_pos(const Ladder& ladder, int side, int64_t price, bool& found);
+  int32_t new_order();
+  void rest(int32_t idx);                      // append to its level (creating it)
+  void take(int32_t idx, int64_t qty);         // remove qty; unlink and free at zero
+  bool crosses(int side, int64_t price) const;  // would a limit at price trade now?
+  int64_t fillable(int side, bool has_limit, int64_t limit, int64_t qty, int64_t account,
+                   int stp) const;
+  // match order idx (not resting) against the other side; true when STP stopped it
+  bool match(int32_t idx, bool has_limit, int64_t limit, int64_t ts);
+  void record(const Fill& fill);
+  Result reject(int64_t order_id, ErrorCode code) const {
+    Result r;
+    r.order_id = order_id;
+    r.status = Status::Rejected;
+    r.reason = code;
+    return r;
+  }
+  void begin_command() {
+    last_fills_.clear();
+    last_canceled_.clear();
+  }
+
+  std::vector<Order> pool_;
+  std::vector<int32_t> free_orders_;
+  std::vector<Level> levels_;
+  std::vector<int32_t> free_levels_;
+  Ladder bids_;  // ascending price: best (highest) at back
+  Ladder asks_;  // descending price: best (lowest) at back
+  IdMap ids_;
+  int64_t seq_ = 0;
+  std::vector<Fill> last_fills_;
+  std::vector<int64_t> last_canceled_;
+  std::vector<Fill> history_;
+  size_t history_head_ = 0;  // next slot to overwrite once the ring is full
+  int64_t history_cap_;
+};
+
+}  // namespace makerkit
