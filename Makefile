@@ -3,24 +3,28 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
+CPP    := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 export MAKERKIT_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run test lint typecheck imports unit bench format clean help
+.PHONY: run test lint typecheck imports unit cpp-tests bench fuzz sanitize format clean help
 
 help:
 	@echo "make run    - create .venv, install makerkit, run the main job (makerkit demo)"
 	@echo "make test   - install dev extras, then lint, type check, import contracts and the suite"
 	@echo "make bench  - order-book benchmark (table + benchmarks/results/bench_book.json)"
+	@echo "make fuzz   - 10M-operation differential run, native engine vs reference"
+	@echo "make sanitize - C++ tests and the differential test under ASan + UBSan"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml CMakeLists.txt | $(BIN)/python
+# the C++ engine is built by pip (scikit-build-core); C++ edits trigger a rebuild
+$(VENV)/.installed-run: $(CPP) | $(BIN)/python
 	$(PIP) install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml CMakeLists.txt | $(BIN)/python
+$(VENV)/.installed-dev: $(CPP) | $(BIN)/python
 	$(PIP) install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed-run
 
@@ -38,9 +42,23 @@ imports: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 unit: $(VENV)/.installed-dev
+	$(BIN)/python -c "import makerkit.book as b; print('book backends:', b.available_backends())"
 	$(BIN)/pytest -n auto
+	# the default-backend paths (CLI, golden run) once more on the reference engine
+	MAKERKIT_BOOK_BACKEND=python $(BIN)/pytest -q -n auto tests/unit/cli tests/golden
 
-test: lint typecheck imports unit
+cpp-tests:
+	cmake -S . -B build/cpp-tests -DMAKERKIT_BUILD_TESTS=ON > /dev/null
+	cmake --build build/cpp-tests -j 2 > /dev/null
+	ctest --test-dir build/cpp-tests --output-on-failure
+
+test: lint typecheck imports cpp-tests unit
+
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/fuzz_engines.py --ops 10000000
+
+sanitize: $(VENV)/.installed-dev
+	scripts/sanitize.sh
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/bench_book.py

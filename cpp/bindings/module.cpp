@@ -12,6 +12,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -131,6 +132,7 @@ NB_MODULE(_native, m) {
       .def(
           "top",
           [](const OrderBook& b, int side, size_t depth) {
+            depth = std::min(depth, b.level_count(side));
             std::vector<int64_t> prices(depth), sizes(depth);
             const size_t n = b.top(side, depth, prices.data(), sizes.data(), nullptr);
             prices.resize(n);
@@ -141,6 +143,7 @@ NB_MODULE(_native, m) {
       .def(
           "levels",
           [](const OrderBook& b, int side, size_t depth) {
+            depth = std::min(depth, b.level_count(side));
             std::vector<int64_t> prices(depth), sizes(depth);
             std::vector<int32_t> counts(depth);
             const size_t n = b.top(side, depth, prices.data(), sizes.data(), counts.data());
@@ -153,6 +156,7 @@ NB_MODULE(_native, m) {
           "top_equals",
           [](const OrderBook& b, size_t depth, nb::handle ap, nb::handle as, nb::handle bp,
              nb::handle bs) {
+            depth = std::min(depth, std::max(b.level_count(1), b.level_count(-1)));
             std::vector<int64_t> prices(depth), sizes(depth);
             const nb::handle want[4] = {ap, as, bp, bs};
             for (int side_i = 0; side_i < 2; ++side_i) {
@@ -255,7 +259,7 @@ NB_MODULE(_native, m) {
             }
           }
         }
-        return nb::make_tuple(accepted, fills, volume, last_price, rejects);
+        return std::make_tuple(accepted, fills, volume, last_price, rejects);
       },
       "book"_a, "action"_a, "order_id"_a, "side"_a, "price"_a, "qty"_a, "tif"_a, "ts"_a,
       "Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, "
@@ -311,7 +315,7 @@ NB_MODULE(_native, m) {
           nb::gil_scoped_release release;
           st = makerkit::replay_lobster(b, in);
         }
-        nb::dict out;
+        nb::typed<nb::dict, nb::str, nb::object> out;
         out["mismatched_rows"] = st.mismatched_rows;
         out["first_mismatch_row"] = st.first_mismatch_row;
         out["seeded_levels"] = st.seeded_levels;

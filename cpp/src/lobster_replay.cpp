@@ -222,12 +222,29 @@ LobsterStats replay_lobster(OrderBook& book, const LobsterInput& in) {
   std::vector<int64_t> eap(n), eas(n), ebp(n), ebs(n), gp(n), gs(n);
   const int64_t last_col = 4 * (in.levels - 1);
   bool halted = false;
-  auto side_equal = [&](int side, const int64_t* ep, const int64_t* es, size_t k) {
-    const size_t got = book.top(side, n, gp.data(), gs.data(), nullptr);
-    if (got != k) return false;
-    for (size_t j = 0; j < k; ++j)
-      if (gp[j] != ep[j] || gs[j] != es[j]) return false;
-    return true;
+  // A side is verified against row i when the book side has not changed since
+  // it matched row i-1 and row i repeats row i-1 on that side; otherwise it is
+  // compared level by level. Exact, and half the work on one-sided messages.
+  constexpr uint64_t kUnverified = UINT64_MAX;
+  uint64_t verified[2] = {kUnverified, kUnverified};  // [ask, bid]: book version that matched row i-1
+  int64_t verified_row[2] = {-1, -1};
+  auto side_ok = [&](int64_t i, int side) {
+    const int s = side == -1 ? 0 : 1;
+    const int64_t* cur = in.book + i * 4 * in.levels + 2 * s;
+    const uint64_t v = book.version(side);
+    bool ok = false;
+    if (v == verified[s] && verified_row[s] == i - 1) {
+      const int64_t* prev = cur - 4 * in.levels;
+      ok = true;
+      for (int64_t k = 0; k < in.levels && ok; ++k)
+        ok = cur[4 * k] == prev[4 * k] && cur[4 * k + 1] == prev[4 * k + 1];
+    }
+    if (!ok)
+      ok = book.top_matches(side, cur, in.levels, 4, in.tick,
+                            side == -1 ? kLobsterDummyAsk : kLobsterDummyBid);
+    verified[s] = ok ? v : kUnverified;
+    verified_row[s] = ok ? i : -1;
+    return ok;
   };
   for (int64_t i = 0; i < in.rows; ++i) {
     const int64_t t = in.type[i];
@@ -278,19 +295,21 @@ LobsterStats replay_lobster(OrderBook& book, const LobsterInput& in) {
       }
     }
     if (in.check) {
-      const size_t ka = expected_side(in, i, -1, eap.data(), eas.data());
-      const size_t kb = expected_side(in, i, 1, ebp.data(), ebs.data());
-      bool ok = side_equal(-1, eap.data(), eas.data(), ka) && side_equal(1, ebp.data(), ebs.data(), kb);
+      const int64_t* cur = in.book + i * 4 * in.levels;
+      bool ok = side_ok(i, -1) && side_ok(i, 1);
       if (!ok && i > 0) {
-        const int64_t* prev = in.book + (i - 1) * 4 * in.levels;
-        const int64_t* cur = in.book + i * 4 * in.levels;
+        const int64_t* prev = cur - 4 * in.levels;
         // a level entered from beyond the window (same rule as _entering_rows)
-        if (prev[last_col] != kLobsterDummyAsk && cur[last_col] > prev[last_col])
+        if (prev[last_col] != kLobsterDummyAsk && cur[last_col] > prev[last_col]) {
+          const size_t ka = expected_side(in, i, -1, eap.data(), eas.data());
           rep.sync_entering(-1, prev[last_col] / in.tick, eap.data(), eas.data(), ka, ts);
+        }
         if (prev[last_col + 2] != kLobsterDummyBid && cur[last_col + 2] < prev[last_col + 2] &&
-            cur[last_col + 2] != kLobsterDummyBid)
+            cur[last_col + 2] != kLobsterDummyBid) {
+          const size_t kb = expected_side(in, i, 1, ebp.data(), ebs.data());
           rep.sync_entering(1, prev[last_col + 2] / in.tick, ebp.data(), ebs.data(), kb, ts);
-        ok = side_equal(-1, eap.data(), eas.data(), ka) && side_equal(1, ebp.data(), ebs.data(), kb);
+        }
+        ok = side_ok(i, -1) && side_ok(i, 1);
       }
       if (!ok) {
         ++st.mismatched_rows;

@@ -47,13 +47,9 @@ int32_t OrderBook::new_order() {
 
 void OrderBook::rest(int32_t idx) {
   Order& o = pool_[idx];
-  Ladder& lad = ladder(o.side);
-  bool found = false;
-  const size_t pos = find_pos(lad, o.side, o.price, found);
-  int32_t lvl;
-  if (found) {
-    lvl = lad[pos].second;
-  } else {
+  touch(o.side);
+  int32_t lvl = level_ids_.find(level_key(o.side, o.price));
+  if (lvl < 0) {
     if (!free_levels_.empty()) {
       lvl = free_levels_.back();
       free_levels_.pop_back();
@@ -62,6 +58,10 @@ void OrderBook::rest(int32_t idx) {
       lvl = static_cast<int32_t>(levels_.size() - 1);
     }
     levels_[lvl] = Level{o.price, 0, 0, -1, -1};
+    level_ids_.insert(level_key(o.side, o.price), lvl);
+    Ladder& lad = ladder(o.side);
+    bool found = false;
+    const size_t pos = find_pos(lad, o.side, o.price, found);
     lad.insert(lad.begin() + static_cast<std::ptrdiff_t>(pos), {o.price, lvl});
   }
   Level& L = levels_[lvl];
@@ -80,6 +80,7 @@ void OrderBook::rest(int32_t idx) {
 
 void OrderBook::take(int32_t idx, int64_t qty) {
   Order& o = pool_[idx];
+  touch(o.side);
   Level& L = levels_[o.level];
   o.remaining -= qty;
   L.total -= qty;
@@ -100,6 +101,7 @@ void OrderBook::take(int32_t idx, int64_t qty) {
     bool found = false;
     const size_t pos = find_pos(lad, o.side, L.price, found);
     lad.erase(lad.begin() + static_cast<std::ptrdiff_t>(pos));
+    level_ids_.erase(level_key(o.side, L.price));
     free_levels_.push_back(o.level);
   }
 }
@@ -383,19 +385,15 @@ size_t OrderBook::top(int side, size_t depth, int64_t* prices, int64_t* sizes,
 }
 
 int64_t OrderBook::depth_at(int side, int64_t price) const {
-  const Ladder& lad = ladder(side);
-  bool found = false;
-  const size_t pos = find_pos(lad, side, price, found);
-  return found ? levels_[lad[pos].second].total : 0;
+  const int32_t lvl = price > 0 ? level_ids_.find(level_key(side, price)) : -1;
+  return lvl < 0 ? 0 : levels_[lvl].total;
 }
 
 void OrderBook::orders_at(int side, int64_t price, std::vector<RestingView>& out) const {
   out.clear();
-  const Ladder& lad = ladder(side);
-  bool found = false;
-  const size_t pos = find_pos(lad, side, price, found);
-  if (!found) return;
-  for (int32_t m = levels_[lad[pos].second].head; m >= 0; m = pool_[m].next)
+  const int32_t lvl = price > 0 ? level_ids_.find(level_key(side, price)) : -1;
+  if (lvl < 0) return;
+  for (int32_t m = levels_[lvl].head; m >= 0; m = pool_[m].next)
     out.push_back({pool_[m].id, pool_[m].remaining, pool_[m].account});
 }
 

@@ -143,6 +143,8 @@ class OrderBook {
   const std::vector<int64_t>& last_canceled() const { return last_canceled_; }
 
   int64_t seq() const { return seq_; }
+  // Counts every change to one side's levels; equal values mean an unchanged side.
+  uint64_t version(int side) const { return side == 1 ? bid_version_ : ask_version_; }
   size_t size() const { return ids_.size(); }
   bool contains(int64_t order_id) const { return ids_.find(order_id) >= 0; }
   int64_t remaining(int64_t order_id) const {
@@ -159,6 +161,24 @@ class OrderBook {
   size_t top(int side, size_t depth, int64_t* prices, int64_t* sizes, int32_t* counts) const;
   size_t level_count(int side) const { return ladder(side).size(); }
   int64_t depth_at(int side, int64_t price) const;
+  // Does the top of `side` equal a LOBSTER-style row? `row` points at the first
+  // price of that side, `stride` apart per level, the size right after each
+  // price; prices are in units of `tick` ticks; `dummy` marks an empty level.
+  bool top_matches(int side, const int64_t* row, int64_t levels, int64_t stride, int64_t tick,
+                   int64_t dummy) const {
+    const Ladder& lad = ladder(side);
+    const size_t n = lad.size();
+    int64_t k = 0;
+    for (; k < levels; ++k) {
+      const int64_t raw = row[k * stride];
+      if (raw == dummy) break;
+      if (static_cast<size_t>(k) >= n) return false;
+      const auto& e = lad[n - 1 - static_cast<size_t>(k)];
+      if (e.first * tick != raw || levels_[e.second].total != row[k * stride + 1]) return false;
+    }
+    // a shorter row (dummies) means the book must have no more levels than that
+    return k == levels || static_cast<size_t>(k) == n;
+  }
   void orders_at(int side, int64_t price, std::vector<RestingView>& out) const;
   // every live order: bids then asks, each best level first, FIFO within a level
   void all_orders(std::vector<const Order*>& out) const;
@@ -171,6 +191,7 @@ class OrderBook {
   const Ladder& ladder(int side) const { return side == 1 ? bids_ : asks_; }
   // position of price in a ladder (insertion point when absent)
   static size_t find_pos(const Ladder& ladder, int side, int64_t price, bool& found);
+  static int64_t level_key(int side, int64_t price) { return price * 2 + (side == 1 ? 1 : 0); }
   int32_t new_order();
   void rest(int32_t idx);                      // append to its level (creating it)
   void take(int32_t idx, int64_t qty);         // remove qty; unlink and free at zero
@@ -199,6 +220,10 @@ class OrderBook {
   Ladder bids_;  // ascending price: best (highest) at back
   Ladder asks_;  // descending price: best (lowest) at back
   IdMap ids_;
+  IdMap level_ids_;  // price * 2 + (side is buy) -> level, so adds to a level skip the search
+  uint64_t bid_version_ = 0;
+  uint64_t ask_version_ = 0;
+  void touch(int side) { ++(side == 1 ? bid_version_ : ask_version_); }
   int64_t seq_ = 0;
   std::vector<Fill> last_fills_;
   std::vector<int64_t> last_canceled_;

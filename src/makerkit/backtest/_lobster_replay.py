@@ -102,9 +102,9 @@ def _money(price_ticks: int, tick: int) -> str:
 class _Replayer:
     """Holds the book and the placeholder bookkeeping for one replay."""
 
-    def __init__(self, day: LobsterDay, engine: str | None) -> None:
+    def __init__(self, day: LobsterDay, book: Any) -> None:
         self.day = day
-        self.book: Any = make_book(engine)
+        self.book: Any = book
         self.engine: str = self.book.backend
         self.levels = day.levels
         self.tick = _infer_tick(day)
@@ -362,14 +362,21 @@ def replay_lobster(
     check: bool = True,
     record_l1: bool = False,
     progress: Callable[[int], None] | None = None,
+    batch: bool = True,
 ) -> tuple[ReplayReport, np.ndarray[Any, Any] | None]:
     """Replay ``day`` through a book; return the report and, if asked, per-row L1.
 
     The L1 record is an int64 array (rows x 4): ask price, ask size, bid price,
     bid size in LOBSTER price units (0 for an empty side). ``progress`` is
-    called with the number of messages done after each chunk.
+    called with the number of messages done after each chunk. An engine with
+    a batch API (native) replays the whole day in one call unless ``batch``
+    is False, in which case it is driven per message from Python like the
+    reference engine.
     """
-    rep = _Replayer(day, engine)
+    book = make_book(engine)
+    if batch and hasattr(book, "replay_lobster_batch"):
+        return _replay_batch(day, book, check=check, record_l1=record_l1, progress=progress)
+    rep = _Replayer(day, book)
     msgs = day.messages
     tick = rep.tick
     n = day.levels
@@ -497,3 +504,66 @@ def replay_lobster(
         final_ask=[p * tick for p in ask_p[:1]] + ask_s[:1],
     )
     return report, l1
+
+
+def _replay_batch(
+    day: LobsterDay,
+    book: Any,
+    *,
+    check: bool,
+    record_l1: bool,
+    progress: Callable[[int], None] | None,
+) -> tuple[ReplayReport, np.ndarray[Any, Any] | None]:
+    """Replay inside the engine (one call); same rules and report as the Python loop."""
+    msgs = day.messages
+    tick = _infer_tick(day)
+    started = monotonic_ns()
+    out = book.replay_lobster_batch(
+        type=msgs.type,
+        order_id=msgs.order_id,
+        size=msgs.size,
+        price=msgs.price,
+        direction=msgs.direction,
+        ts=msgs.ts_ns,
+        orderbook=np.ascontiguousarray(day.book),
+        levels=day.levels,
+        tick=tick,
+        check=check,
+        record_l1=record_l1,
+    )
+    seconds = (monotonic_ns() - started) / 1e9
+    if progress is not None:
+        progress(len(msgs))
+    first_mismatch = None
+    row = int(out["first_mismatch_row"])
+    if row >= 0:
+        want = tuple(column[0] for column in _expected_chunk(day.book[row : row + 1], tick))
+        first_mismatch = _describe_mismatch(day, row, tick, out["got"], want)
+    ask_p, ask_s = book.top(-1, 1)
+    bid_p, bid_s = book.top(1, 1)
+    report = ReplayReport(
+        engine=book.backend,
+        messages=len(msgs),
+        levels=day.levels,
+        tick=tick,
+        rows_checked=len(msgs) if check else 0,
+        mismatched_rows=int(out["mismatched_rows"]),
+        seconds=seconds,
+        msgs_per_sec=len(msgs) / seconds if seconds > 0 else 0.0,
+        seeded_levels=int(out["seeded_levels"]),
+        initial_levels=int(out["initial_levels"]),
+        placeholder_refs=int(out["placeholder_refs"]),
+        unresolved_refs=int(out["unresolved_refs"]),
+        dark_refs=int(out["dark_refs"]),
+        visible_trades=int(out["visible_trades"]),
+        visible_volume=int(out["visible_volume"]),
+        hidden_trades=int(out["hidden_trades"]),
+        hidden_volume=int(out["hidden_volume"]),
+        cross_trades=int(out["cross_trades"]),
+        halts=int(out["halts"]),
+        halt_violations=int(out["halt_violations"]),
+        first_mismatch=first_mismatch,
+        final_bid=[p * tick for p in bid_p] + bid_s,
+        final_ask=[p * tick for p in ask_p] + ask_s,
+    )
+    return report, out["l1"]

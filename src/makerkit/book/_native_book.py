@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from makerkit import _native  # type: ignore[attr-defined]
+import numpy as np
+
+from makerkit import _native
 from makerkit.core import (
     BookLevel,
     CommandResult,
@@ -135,6 +137,46 @@ class NativeOrderBook:
                 order_id, _KEEP if price is None else price, _KEEP if qty is None else qty, ts
             ),
         )
+
+    # ------------------------------------------------------------------ batch
+
+    def apply_stream_batch(
+        self,
+        action: np.ndarray[Any, Any],
+        order_id: np.ndarray[Any, Any],
+        side: np.ndarray[Any, Any],
+        price: np.ndarray[Any, Any],
+        qty: np.ndarray[Any, Any],
+        tif: np.ndarray[Any, Any],
+        ts: np.ndarray[Any, Any],
+    ) -> tuple[int, int, int, int, list[int]]:
+        """Apply a whole command stream in C++: (accepted, fills, volume, last price, rejects)."""
+        result: tuple[int, int, int, int, list[int]] = _native.apply_stream(
+            self._engine, action, order_id, side, price, qty, tif, ts
+        )
+        return result
+
+    def replay_lobster_batch(
+        self,
+        *,
+        type: np.ndarray[Any, Any],
+        order_id: np.ndarray[Any, Any],
+        size: np.ndarray[Any, Any],
+        price: np.ndarray[Any, Any],
+        direction: np.ndarray[Any, Any],
+        ts: np.ndarray[Any, Any],
+        orderbook: np.ndarray[Any, Any],
+        levels: int,
+        tick: int,
+        check: bool = True,
+        record_l1: bool = False,
+    ) -> dict[str, Any]:
+        """Replay a LOBSTER day inside C++, checking every orderbook row (see backtest)."""
+        result: dict[str, Any] = _native.replay_lobster(
+            self._engine, type, order_id, size, price, direction, ts, orderbook,
+            levels, tick, check, record_l1,
+        )  # fmt: skip
+        return result
 
     # ------------------------------------------------------------------ views
 

@@ -165,7 +165,8 @@ def _book_table(book: Any, stats: StreamStats, rate: float, title: str, depth: i
         )
     table.caption = (
         f"commands {stats.commands:,} | fills {stats.fills:,} | volume {stats.volume:,} | "
-        f"last {px(stats.last_price) if stats.last_price else '-'} | resting {len(book):,} | {rate:,.0f} cmd/s"
+        f"last {px(stats.last_price) if stats.last_price else '-'} | "
+        f"resting {len(book):,} | {rate:,.0f} cmd/s"
     )
     return table
 

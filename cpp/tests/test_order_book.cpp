@@ -1,0 +1,139 @@
+// C++ unit tests of the core matching rules (no Python). Run by `make test`
+// through ctest; the Python suite and the differential test cover the rest.
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "makerkit/lobster_replay.hpp"
+#include "makerkit/order_book.hpp"
+
+using namespace makerkit;
+
+static int failures = 0;
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                     \
+    }                                                                 \
+  } while (0)
+
+static Result limit(OrderBook& b, int64_t id, int side, int64_t px, int64_t qty, int tif = 0,
+                    int64_t account = 0, int stp = 1) {
+  return b.submit(id, side, px, qty, 0, tif, account, stp, 0);
+}
+
+static void test_price_time_priority() {
+  OrderBook b;
+  limit(b, 1, -1, 101, 5);
+  limit(b, 2, -1, 100, 5);
+  limit(b, 3, -1, 100, 5);
+  const Result r = limit(b, 4, 1, 101, 12);
+  CHECK(r.status == Status::Filled);
+  const auto& f = b.last_fills();
+  CHECK(f.size() == 3);
+  CHECK(f[0].maker_order_id == 2 && f[1].maker_order_id == 3 && f[2].maker_order_id == 1);
+  CHECK(f[2].qty == 2 && f[2].price == 101);
+  CHECK(b.remaining(1) == 3);
+  CHECK(b.size() == 1);
+}
+
+static void test_rejects_change_nothing() {
+  OrderBook b;
+  limit(b, 1, -1, 100, 5);
+  const int64_t seq = b.seq();
+  CHECK(limit(b, 1, 1, 90, 1).reason == ErrorCode::DuplicateOrderId);
+  CHECK(limit(b, 2, 1, 100, 1, 3).reason == ErrorCode::PostOnlyWouldCross);
+  CHECK(limit(b, 3, 1, 100, 6, 2).reason == ErrorCode::FokNotFillable);
+  CHECK(limit(b, 0, 1, 100, 6).reason == ErrorCode::InvalidOrderId);
+  CHECK(limit(b, 4, 1, 100, 0).reason == ErrorCode::NonPositiveQty);
+  CHECK(limit(b, 5, 1, 0, 1).reason == ErrorCode::NonPositivePrice);
+  CHECK(b.submit(6, -1, 0, 1, 1, 0, 0, 1, 0).reason == ErrorCode::NoLiquidity);
+  CHECK(b.cancel(99, 0).reason == ErrorCode::UnknownOrder);
+  CHECK(b.execute(1, 6, 0).reason == ErrorCode::QtyExceedsRemaining);
+  CHECK(b.seq() == seq);
+  CHECK(b.remaining(1) == 5);
+}
+
+static void test_modify_priority() {
+  OrderBook b;
+  limit(b, 1, 1, 100, 5);
+  limit(b, 2, 1, 100, 5);
+  b.modify(1, kKeep, 3, 0);  // size down keeps priority
+  std::vector<RestingView> v;
+  b.orders_at(1, 100, v);
+  CHECK(v.size() == 2 && v[0].order_id == 1 && v[0].qty == 3);
+  b.modify(1, kKeep, 4, 0);  // size up loses it
+  b.orders_at(1, 100, v);
+  CHECK(v[0].order_id == 2 && v[1].order_id == 1);
+  CHECK(b.depth_at(1, 100) == 9);
+}
+
+static void test_self_trade_prevention() {
+  OrderBook b;
+  limit(b, 1, -1, 100, 2, 0, 8);
+  limit(b, 2, -1, 100, 2, 0, 7);
+  Result r = limit(b, 3, 1, 100, 3, 0, 8, 2);  // cancel oldest
+  CHECK(b.last_canceled().size() == 1 && b.last_canceled()[0] == 1);
+  CHECK(r.filled == 2 && r.status == Status::PartiallyFilled);
+  limit(b, 4, -1, 101, 2, 0, 8);
+  r = limit(b, 5, -1, 99, 1, 0, 8, 1);  // cancel newest against own bid 3
+  CHECK(r.status == Status::Canceled && r.reason == ErrorCode::SelfTrade);
+}
+
+static void test_no_growth_in_steady_state() {
+  OrderBook b(16);
+  for (int64_t i = 1; i <= 200000; ++i) {
+    limit(b, i, (i & 1) ? 1 : -1, (i & 1) ? 100 - (i % 7) : 101 + (i % 7), 1 + i % 5);
+    if (i > 50) b.cancel(i - 50, 0);
+  }
+  CHECK(b.size() == 50);
+  std::vector<Fill> fills;
+  b.fills(fills);
+  CHECK(fills.size() <= 16);
+}
+
+static void test_lobster_replay_small_day() {
+  // level 1: bid 100 x 10 exists before the file; message 0 adds an ask
+  const int64_t type[] = {1, 4, 3};
+  const int64_t id[] = {5, 77, 5};
+  const int64_t size[] = {3, 4, 3};
+  const int64_t price[] = {10100, 10000, 10100};
+  const int64_t dir[] = {-1, 1, -1};
+  const int64_t ts[] = {1, 2, 3};
+  const int64_t book[] = {10100, 3, 10000, 10,  //
+                          10100, 3, 10000, 6,   //
+                          kLobsterDummyAsk, 0, 10000, 6};
+  LobsterInput in;
+  in.rows = 3;
+  in.type = type;
+  in.order_id = id;
+  in.size = size;
+  in.price = price;
+  in.direction = dir;
+  in.ts = ts;
+  in.book = book;
+  in.levels = 1;
+  in.tick = 100;
+  OrderBook b;
+  const LobsterStats st = replay_lobster(b, in);
+  CHECK(st.mismatched_rows == 0);
+  CHECK(st.initial_levels == 1);
+  CHECK(st.placeholder_refs == 1);
+  CHECK(st.visible_volume == 4);
+}
+
+int main() {
+  test_price_time_priority();
+  test_rejects_change_nothing();
+  test_modify_priority();
+  test_self_trade_prevention();
+  test_no_growth_in_steady_state();
+  test_lobster_replay_small_day();
+  if (failures) {
+    std::fprintf(stderr, "%d check(s) failed\n", failures);
+    return EXIT_FAILURE;
+  }
+  std::printf("all C++ order book tests passed\n");
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,65 @@
+"""
+Native matching engine of makerkit (C++20). Use makerkit.book, not this module.
+"""
+
+
+
+class Engine:
+    """One instrument's order book. Not thread-safe."""
+
+    def __init__(self, fill_history: int = 100000) -> None: ...
+
+    def submit(self, order_id: int, side: int, price: int, qty: int, order_type: int, tif: int, account: int, stp: int, ts: int) -> tuple[int, int, int, int, int, int, int]: ...
+
+    def cancel(self, order_id: int, ts: int) -> tuple[int, int, int, int, int, int, int]: ...
+
+    def reduce(self, order_id: int, qty: int, ts: int) -> tuple[int, int, int, int, int, int, int]: ...
+
+    def execute(self, order_id: int, qty: int, ts: int) -> tuple[int, int, int, int, int, int, int]: ...
+
+    def modify(self, order_id: int, price: int, qty: int, ts: int) -> tuple[int, int, int, int, int, int, int]:
+        """price/qty equal to KEEP leave that field unchanged"""
+
+    def last_fills(self) -> list[tuple[int, int, int, int, int, int, int, int, int]]:
+        """
+        Fills of the last command as tuples (seq, maker, taker, price, qty, aggressor, maker_account, taker_account, ts).
+        """
+
+    def last_canceled(self) -> list[int]: ...
+
+    @property
+    def seq(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, order_id: int) -> bool: ...
+
+    def remaining(self, order_id: int) -> int: ...
+
+    def best(self, side: int) -> tuple[int, int] | None: ...
+
+    def top(self, side: int, depth: int) -> tuple[list[int], list[int]]: ...
+
+    def levels(self, side: int, depth: int) -> list[tuple[int, int, int]]: ...
+
+    def top_equals(self, depth: int, ask_prices: object, ask_sizes: object, bid_prices: object, bid_sizes: object) -> bool: ...
+
+    def depth_at(self, side: int, price: int) -> int: ...
+
+    def orders_at(self, side: int, price: int) -> list[tuple[int, int, int]]: ...
+
+    def order(self, order_id: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int] | None: ...
+
+    def order_ids(self) -> list[int]: ...
+
+    def fills(self) -> list[tuple[int, int, int, int, int, int, int, int, int]]: ...
+
+KEEP: int = -9223372036854775808
+
+def apply_stream(book: Engine, action: object, order_id: object, side: object, price: object, qty: object, tif: object, ts: object) -> tuple[int, int, int, int, list[int]]:
+    """
+    Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, rejects by reason code).
+    """
+
+def replay_lobster(book: Engine, type: object, order_id: object, size: object, price: object, direction: object, ts: object, orderbook: object, levels: int, tick: int, check: bool = True, record_l1: bool = False) -> dict[str, object]:
+    """Replay a LOBSTER day inside C++ and check every orderbook row."""
