@@ -131,22 +131,21 @@ class Replayer {
 
   void sync_entering(int side, int64_t boundary, const int64_t* prices, const int64_t* sizes,
                      size_t n, int64_t ts) {
-    std::vector<std::pair<int64_t, int64_t>> fresh;
+    auto& fresh = fresh_;
+    fresh.clear();
     for (size_t k = 0; k < n; ++k)
       if (side == -1 ? prices[k] > boundary : prices[k] < boundary)
         fresh.emplace_back(prices[k], sizes[k]);
     if (fresh.empty()) return;
     const int64_t last = fresh.back().first;
     // every book level between the old boundary and the new last level
-    std::vector<int64_t> stale;
-    const size_t total = book_.level_count(side);
-    all_prices_.resize(total);
-    book_.top(side, total, all_prices_.data(), nullptr, nullptr);
-    for (const int64_t p : all_prices_) {
-      if (side == -1 ? p > last : p < last) break;
-      if (side == -1 ? p > boundary : p < boundary) stale.push_back(p);
-    }
-    for (const int64_t p : stale) {
+    stale_.clear();
+    book_.for_each_level(side, [&](int64_t p, int64_t) {
+      if (side == -1 ? p > last : p < last) return false;
+      if (side == -1 ? p > boundary : p < boundary) stale_.push_back(p);
+      return true;
+    });
+    for (const int64_t p : stale_) {
       const bool wanted = std::any_of(fresh.begin(), fresh.end(),
                                       [p](const auto& f) { return f.first == p; });
       if (!wanted) sync_level(side, p, 0, ts);
@@ -191,7 +190,8 @@ class Replayer {
   int64_t next_placeholder_ = kPlaceholderBase;
   std::unordered_map<int64_t, std::deque<int64_t>> placeholders_;
   std::vector<RestingView> scratch_;
-  std::vector<int64_t> all_prices_;
+  std::vector<int64_t> stale_;
+  std::vector<std::pair<int64_t, int64_t>> fresh_;
 };
 
 // expected side of one orderbook row, in ticks, dummies dropped
@@ -246,11 +246,19 @@ LobsterStats replay_lobster(OrderBook& book, const LobsterInput& in) {
     verified_row[s] = ok ? i : -1;
     return ok;
   };
+  // price / tick without a hardware divide per message: a double estimate, corrected exactly
+  const double inv_tick = 1.0 / static_cast<double>(in.tick);
+  auto to_ticks = [&](int64_t raw) {
+    int64_t q = static_cast<int64_t>(static_cast<double>(raw) * inv_tick);
+    while (q * in.tick > raw) --q;
+    while ((q + 1) * in.tick <= raw) ++q;
+    return q;
+  };
   for (int64_t i = 0; i < in.rows; ++i) {
     const int64_t t = in.type[i];
     const int64_t oid = in.order_id[i];
     const int side = static_cast<int>(in.direction[i]);
-    const int64_t price = in.price[i] / in.tick;
+    const int64_t price = to_ticks(in.price[i]);
     const int64_t size = in.size[i];
     const int64_t ts = in.ts[i];
     switch (t) {

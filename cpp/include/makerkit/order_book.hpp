@@ -32,24 +32,23 @@ class IdMap {
   int32_t find(int64_t key) const {
     size_t i = slot(key);
     while (true) {
-      const int64_t k = keys_[i];
-      if (k == key) return vals_[i];
-      if (k == 0) return -1;
+      const Entry& e = table_[i];
+      if (e.key == key) return e.val;
+      if (e.key == 0) return -1;
       i = (i + 1) & mask_;
     }
   }
   void insert(int64_t key, int32_t val) {
-    if ((size_ + 1) * 2 > keys_.size()) rehash(keys_.size() * 2);
+    if ((size_ + 1) * 2 > table_.size()) rehash(table_.size() * 2);
     size_t i = slot(key);
-    while (keys_[i] != 0) i = (i + 1) & mask_;
-    keys_[i] = key;
-    vals_[i] = val;
+    while (table_[i].key != 0) i = (i + 1) & mask_;
+    table_[i] = {key, val};
     ++size_;
   }
   void erase(int64_t key) {
     size_t i = slot(key);
-    while (keys_[i] != key) {
-      if (keys_[i] == 0) return;
+    while (table_[i].key != key) {
+      if (table_[i].key == 0) return;
       i = (i + 1) & mask_;
     }
     // backward-shift: pull later entries of the probe run into the hole
@@ -57,21 +56,24 @@ class IdMap {
     size_t j = i;
     while (true) {
       j = (j + 1) & mask_;
-      if (keys_[j] == 0) break;
-      const size_t home = slot(keys_[j]);
+      if (table_[j].key == 0) break;
+      const size_t home = slot(table_[j].key);
       const bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
       if (movable) {
-        keys_[hole] = keys_[j];
-        vals_[hole] = vals_[j];
+        table_[hole] = table_[j];
         hole = j;
       }
     }
-    keys_[hole] = 0;
+    table_[hole] = {0, -1};
     --size_;
   }
   size_t size() const { return size_; }
 
  private:
+  struct Entry {
+    int64_t key;  // 0 = empty (keys are positive)
+    int32_t val;
+  };
   size_t slot(int64_t key) const {
     uint64_t x = static_cast<uint64_t>(key);
     x ^= x >> 33;
@@ -80,17 +82,14 @@ class IdMap {
     return static_cast<size_t>(x) & mask_;
   }
   void rehash(size_t cap) {
-    std::vector<int64_t> old_keys(cap, 0);
-    std::vector<int32_t> old_vals(cap, -1);
-    old_keys.swap(keys_);
-    old_vals.swap(vals_);
+    std::vector<Entry> old(cap, Entry{0, -1});
+    old.swap(table_);
     mask_ = cap - 1;
     size_ = 0;
-    for (size_t i = 0; i < old_keys.size(); ++i)
-      if (old_keys[i] != 0) insert(old_keys[i], old_vals[i]);
+    for (const Entry& e : old)
+      if (e.key != 0) insert(e.key, e.val);
   }
-  std::vector<int64_t> keys_;
-  std::vector<int32_t> vals_;
+  std::vector<Entry> table_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };
@@ -161,6 +160,13 @@ class OrderBook {
   size_t top(int side, size_t depth, int64_t* prices, int64_t* sizes, int32_t* counts) const;
   size_t level_count(int side) const { return ladder(side).size(); }
   int64_t depth_at(int side, int64_t price) const;
+  // Visit (price, size) of each level from the best outwards until f returns false.
+  template <class F>
+  void for_each_level(int side, F&& f) const {
+    const Ladder& lad = ladder(side);
+    for (auto it = lad.rbegin(); it != lad.rend(); ++it)
+      if (!f(it->first, levels_[it->second].total)) return;
+  }
   // Does the top of `side` equal a LOBSTER-style row? `row` points at the first
   // price of that side, `stride` apart per level, the size right after each
   // price; prices are in units of `tick` ticks; `dummy` marks an empty level.

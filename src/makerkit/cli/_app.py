@@ -250,17 +250,41 @@ def bench_book(
     )
     table = Table(title=f"order book benchmark (median of {repeat})", title_justify="left")
     table.add_column("workload")
-    for backend in result["backends"]:
-        table.add_column(f"{backend} msgs/s", justify="right")
+    modes = result["modes"]
+    for name in modes:
+        table.add_column(f"{name} msgs/s", justify="right")
+    if "native_batch" in modes:
+        table.add_column("native batch / python", justify="right")
     for row in result["lobster"]:
+        ratio = [f"{row['native_vs_python']:.1f}x"] if "native_vs_python" in row else []
         table.add_row(
-            f"LOBSTER {row['file']} ({row['messages']:,} msgs, checked)",
-            *(f"{row[f'{b}_msgs_per_sec']:,.0f}" for b in result["backends"]),
+            f"{row['file'].split('_')[0]} L{row['levels']} ({row['messages']:,})",
+            *(f"{row[f'{name}_msgs_per_sec']:,.0f}" for name in modes),
+            *ratio,
         )
+    mix = result["mix"]
     table.add_row(
-        f"synthetic mix ({mix_events:,} commands)",
-        *(f"{result['mix'][b]['ops_per_sec']:,.0f}" for b in result["backends"]),
+        f"mix ({mix_events:,})",
+        *(f"{mix[name]['ops_per_sec']:,.0f}" if name in mix else "-" for name in modes),
+        *(
+            [f"{mix['native_batch']['ops_per_sec'] / mix['python']['ops_per_sec']:.1f}x"]
+            if "native_batch" in mix
+            else []
+        ),
     )
+    table.caption = (
+        "LOBSTER days (messages): every row checked against the orderbook file except *_nocheck; "
+        "mix: synthetic add/cancel/modify/market commands"
+    )
+    latency = Table(title="add+cancel round trip from Python (us)", title_justify="left")
+    for col in ("engine", "p50", "p99", "p99.9"):
+        latency.add_column(col, justify="right")
+    for backend, lat in result["latency"].items():
+        latency.add_row(
+            backend, f"{lat['p50_us']:.2f}", f"{lat['p99_us']:.2f}", f"{lat['p999_us']:.2f}"
+        )
+    peers = ", ".join(f"{k}: {v or 'not installed'}" for k, v in result["peers"].items())
+    table = Group(table, latency, f"peers: {peers}")  # type: ignore[assignment]
     (err if as_json else out).print(table)
     if output is not None:
         output.write_text(json.dumps(result, indent=2))
