@@ -6,12 +6,13 @@ PIP    := $(BIN)/python -m pip
 CPP    := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 export MAKERKIT_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run test lint typecheck imports unit cpp-tests bench fuzz sanitize format clean help
+.PHONY: run test lint typecheck imports unit cpp-tests bench bench-peers fuzz sanitize format clean help
 
 help:
 	@echo "make run    - create .venv, install makerkit, run the main job (makerkit demo)"
 	@echo "make test   - install dev extras, then lint, type check, import contracts and the suite"
 	@echo "make bench  - order-book benchmark (table + benchmarks/results/bench_book.json)"
+	@echo "make bench-peers - the same with hftbacktest and nautilus_trader (own venv)"
 	@echo "make fuzz   - 10M-operation differential run, native engine vs reference"
 	@echo "make sanitize - C++ tests and the differential test under ASan + UBSan"
 
@@ -62,6 +63,14 @@ sanitize: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/bench_book.py
+
+# the peers pin numpy/pandas versions of their own: they live in their own venv,
+# driven by benchmarks/peers/drive_peers.py from `make bench`
+.venv-bench/bin/python:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet "hftbacktest==2.4.4" "nautilus_trader==1.221.0"
+
+bench-peers: .venv-bench/bin/python bench
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks

@@ -266,6 +266,47 @@ NB_MODULE(_native, m) {
       "rejects by reason code).");
 
   m.def(
+      "apply_l3",
+      [](OrderBook& b, nb::handle type, nb::handle order_id, nb::handle side, nb::handle price,
+         nb::handle qty, nb::handle ts) {
+        const int64_t rows = static_cast<int64_t>(nb::len(type));
+        const int64_t* t = check_column(type, "type", -1);
+        const int64_t* id = check_column(order_id, "order_id", rows);
+        const int64_t* sd = check_column(side, "side", rows);
+        const int64_t* px = check_column(price, "price", rows);
+        const int64_t* q = check_column(qty, "qty", rows);
+        const int64_t* stamp = check_column(ts, "ts", rows);
+        int64_t rejected = 0;
+        {
+          nb::gil_scoped_release release;
+          for (int64_t i = 0; i < rows; ++i) {
+            Result r;
+            switch (t[i]) {
+              case 1:
+                r = b.submit(id[i], sd[i], px[i], q[i], 0, 0, 0, 1, stamp[i]);
+                break;
+              case 2:
+                r = b.reduce(id[i], q[i], stamp[i]);
+                break;
+              case 3:
+                r = b.cancel(id[i], stamp[i]);
+                break;
+              case 4:
+                r = b.execute(id[i], q[i], stamp[i]);
+                break;
+              default:
+                r.status = makerkit::Status::Rejected;
+            }
+            rejected += r.status == makerkit::Status::Rejected;
+          }
+        }
+        return rejected;
+      },
+      "book"_a, "type"_a, "order_id"_a, "side"_a, "price"_a, "qty"_a, "ts"_a,
+      "Apply a market-by-order feed (1 add, 2 partial cancel, 3 delete, 4 execute) inside C++; "
+      "returns the number of rejected events.");
+
+  m.def(
       "replay_lobster",
       [](OrderBook& b, nb::handle type, nb::handle order_id, nb::handle size, nb::handle price,
          nb::handle direction, nb::handle ts, nb::handle book, int64_t levels, int64_t tick,

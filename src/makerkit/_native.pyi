@@ -61,5 +61,10 @@ def apply_stream(book: Engine, action: object, order_id: object, side: object, p
     Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, rejects by reason code).
     """
 
+def apply_l3(book: Engine, type: object, order_id: object, side: object, price: object, qty: object, ts: object) -> int:
+    """
+    Apply a market-by-order feed (1 add, 2 partial cancel, 3 delete, 4 execute) inside C++; returns the number of rejected events.
+    """
+
 def replay_lobster(book: Engine, type: object, order_id: object, size: object, price: object, direction: object, ts: object, orderbook: object, levels: int, tick: int, check: bool = True, record_l1: bool = False) -> dict[str, object]:
     """Replay a LOBSTER day inside C++ and check every orderbook row."""

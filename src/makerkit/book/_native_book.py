@@ -156,6 +156,21 @@ class NativeOrderBook:
         )
         return result
 
+    def apply_l3_batch(
+        self,
+        type: np.ndarray[Any, Any],
+        order_id: np.ndarray[Any, Any],
+        side: np.ndarray[Any, Any],
+        price: np.ndarray[Any, Any],
+        qty: np.ndarray[Any, Any],
+        ts: np.ndarray[Any, Any],
+    ) -> int:
+        """Apply a market-by-order feed in C++ (1 add, 2 reduce, 3 delete, 4 execute).
+
+        Returns how many events were rejected (0 for a consistent feed).
+        """
+        return int(_native.apply_l3(self._engine, type, order_id, side, price, qty, ts))
+
     def replay_lobster_batch(
         self,
         *,

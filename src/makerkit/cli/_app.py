@@ -237,6 +237,9 @@ def demo(
 def bench_book(
     repeat: Annotated[int, typer.Option(help="Runs per measurement (median reported).")] = 5,
     mix_events: Annotated[int, typer.Option(help="Commands in the synthetic mix.")] = 300_000,
+    peer_events: Annotated[int, typer.Option(help="Events in the L3 feed shared with peers.")] = (
+        1_000_000
+    ),
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
     ] = None,
@@ -246,7 +249,10 @@ def bench_book(
     from makerkit.cli._bench import run_book_bench
 
     result = run_book_bench(
-        repeat=repeat, mix_events=mix_events, progress=lambda m: err.print(f"[dim]{m}[/]")
+        repeat=repeat,
+        mix_events=mix_events,
+        peer_events=peer_events,
+        progress=lambda m: err.print(f"[dim]{m}[/]"),
     )
     table = Table(title=f"order book benchmark (median of {repeat})", title_justify="left")
     table.add_column("workload")
@@ -283,8 +289,23 @@ def bench_book(
         latency.add_row(
             backend, f"{lat['p50_us']:.2f}", f"{lat['p99_us']:.2f}", f"{lat['p999_us']:.2f}"
         )
-    peers = ", ".join(f"{k}: {v or 'not installed'}" for k, v in result["peers"].items())
-    table = Group(table, latency, f"peers: {peers}")  # type: ignore[assignment]
+    feed = result["peers"]
+    peers = Table(
+        title=f"one L3 feed of {feed['events']:,} events (45% adds, 40% deletes, 15% executions)",
+        title_justify="left",
+    )
+    for col in ("engine", "events/s", "native batch is"):
+        peers.add_column(col, justify="right")
+    ours = feed.get("native_batch", {}).get("per_sec")
+    for name in ("python", "native_batch", "hftbacktest", "nautilus_trader"):
+        rate = feed.get(name, {}).get("per_sec")
+        note = feed.get(name, {}).get("note") or feed.get(name, {}).get("error")
+        peers.add_row(
+            name,
+            f"{rate:,.0f}" if rate else (note or "-")[:60],
+            f"{ours / rate:.1f}x faster" if rate and ours and name != "native_batch" else "",
+        )
+    table = Group(table, latency, peers)  # type: ignore[assignment]
     (err if as_json else out).print(table)
     if output is not None:
         output.write_text(json.dumps(result, indent=2))

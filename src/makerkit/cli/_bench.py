@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,11 +19,18 @@ import numpy as np
 from makerkit.backtest import apply_stream, replay_lobster
 from makerkit.book import available_backends, make_book
 from makerkit.core.clock import monotonic_ns
-from makerkit.data import load_lobster, lobster_pairs, synthetic_stream
+from makerkit.data import (
+    L3EventStream,
+    load_lobster,
+    lobster_pairs,
+    synthetic_l3_events,
+    synthetic_stream,
+)
 
 __all__ = ["run_book_bench"]
 
 PEERS = ("hftbacktest", "nautilus_trader")
+PEER_DRIVER = Path("benchmarks") / "peers" / "drive_peers.py"
 
 
 def _cpu_name() -> str:
@@ -70,6 +82,7 @@ def run_book_bench(
     *,
     repeat: int = 5,
     mix_events: int = 300_000,
+    peer_events: int = 1_000_000,
     data: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -143,9 +156,10 @@ def run_book_bench(
         say(f"per-call add+cancel latency: {backend}")
         result["latency"][backend] = _percall_latency(backend)
 
+    say(f"peer stream: {peer_events:,} L3 events")
+    result["peers"] = _peer_stream_bench(repeat, peer_events, say)
     for peer in PEERS:
-        installed = importlib.util.find_spec(peer) is not None
-        result["peers"][peer] = None if not installed else "installed; driver not wired yet"
+        result[f"{peer}_per_sec"] = result["peers"].get(peer, {}).get("per_sec")
 
     # headline figures: the slowest file, so none is flattered
     for name, values in medians.items():
@@ -156,3 +170,101 @@ def run_book_bench(
         result["percall_add_cancel_p50_us"] = result["latency"]["native"]["p50_us"]
         result["percall_add_cancel_p99_us"] = result["latency"]["native"]["p99_us"]
     return result
+
+
+def _peers_python() -> tuple[str | None, Path | None]:
+    """The interpreter that has the peers, and the driver script, when both exist."""
+    here = Path.cwd().resolve()
+    driver = next(
+        (base / PEER_DRIVER for base in (here, *here.parents) if (base / PEER_DRIVER).is_file()),
+        None,
+    )
+    if driver is None:
+        return None, None
+    env = os.environ.get("MAKERKIT_PEERS_PYTHON")
+    if env:  # "none" turns the peers off
+        return (None if env.lower() == "none" else env), driver
+    venv = driver.parents[2] / ".venv-bench" / "bin" / "python"
+    if venv.is_file():
+        return str(venv), driver
+    if all(importlib.util.find_spec(p) is not None for p in PEERS):
+        return sys.executable, driver
+    return None, driver
+
+
+def _time_l3(book_factory: Callable[[], Any], events: L3EventStream) -> float:
+    """Seconds to apply the feed to a fresh book, per call from Python or in one batch."""
+    book = book_factory()
+    cols = (events.type, events.order_id, events.side, events.price, events.qty, events.ts)
+    if hasattr(book, "apply_l3_batch"):
+        started = monotonic_ns()
+        rejected = book.apply_l3_batch(*cols)
+        seconds = (monotonic_ns() - started) / 1e9
+    else:
+        lists = [c.tolist() for c in cols]
+        submit, cancel, execute = book.submit, book.cancel, book.execute
+        rejected = 0
+        started = monotonic_ns()
+        for kind, oid, side, price, qty, ts in zip(*lists, strict=True):
+            if kind == 1:
+                res = submit(oid, side, price, qty, ts=ts)
+            elif kind == 3:
+                res = cancel(oid, ts=ts)
+            else:
+                res = execute(oid, qty, ts=ts)
+            rejected += res.status == 4
+        seconds = (monotonic_ns() - started) / 1e9
+    if rejected:
+        msg = f"{rejected} events of the benchmark feed were rejected"
+        raise RuntimeError(msg)
+    return seconds
+
+
+def _peer_stream_bench(repeat: int, n: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """Our engines and the peers on one generated L3 feed (PEERS.md's workload)."""
+    events = synthetic_l3_events(n, seed=5)
+    out: dict[str, Any] = {"events": n}
+    for backend in available_backends():
+        name = "native_batch" if backend == "native" else backend
+        say(f"L3 feed: {name}")
+
+        def once(backend: str = backend) -> float:
+            return _time_l3(lambda: make_book(backend), events)
+
+        median, rates = _median_rate(repeat, n, once)
+        out[name] = {"per_sec": median, "runs": rates}
+    python, driver = _peers_python()
+    if python is None or driver is None:
+        for peer in PEERS:
+            out[peer] = {"per_sec": None, "note": "not installed (make bench-peers)"}
+        return out
+    final = make_book()
+    _time_l3(lambda: final, events)
+    bid, ask = final.best_bid(), final.best_ask()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "l3_events.npz"
+        np.savez(
+            path, type=events.type, order_id=events.order_id, side=events.side,
+            price=events.price, qty=events.qty, remaining=events.remaining, ts=events.ts,
+            final_bid_price=bid[0], final_bid_size=bid[1],
+            final_ask_price=ask[0], final_ask_size=ask[1],
+        )  # fmt: skip
+        say(f"L3 feed: peers through {python}")
+        proc = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+            [python, str(driver), str(path), "--repeat", str(repeat), "--json"],
+            capture_output=True, text=True, check=False, timeout=1800,
+        )  # fmt: skip
+    lines = proc.stdout.strip().splitlines()
+    try:
+        peers = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        peers = {}
+    ours = out.get("native_batch", {}).get("per_sec")
+    for peer in PEERS:
+        info = peers.get(peer) or {"error": proc.stderr.strip()[-500:] or "no output"}
+        rate = info.get("updates_per_sec") or info.get("events_per_sec")
+        entry = {"per_sec": rate, **info}
+        if rate and ours:
+            entry["native_batch_vs_peer"] = ours / rate
+        out[peer] = entry
+    return out

@@ -21,7 +21,9 @@ from makerkit.data._synthetic import (
     ACTION_CANCEL,
     ACTION_MARKET,
     ACTION_MODIFY,
+    L3EventStream,
     OrderStream,
+    synthetic_l3_events,
     synthetic_stream,
 )
 
@@ -30,6 +32,7 @@ __all__ = [
     "ACTION_CANCEL",
     "ACTION_MARKET",
     "ACTION_MODIFY",
+    "L3EventStream",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
     "LobsterDay",
@@ -40,5 +43,6 @@ __all__ = [
     "load_lobster_messages",
     "load_lobster_orderbook",
     "lobster_pairs",
+    "synthetic_l3_events",
     "synthetic_stream",
 ]

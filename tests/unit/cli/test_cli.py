@@ -95,12 +95,35 @@ def test_demo_replays_a_lobster_day(tmp_path: Path) -> None:
 
 
 @pytest.mark.data
-def test_bench_book_json_contract(data_root: Path) -> None:
+def test_bench_book_json_contract(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAKERKIT_PEERS_PYTHON", "none")  # peers are a separate, slow venv
     result = runner.invoke(
-        app, ["bench", "book", "--repeat", "1", "--mix-events", "2000", "--json"]
+        app,
+        [
+            "bench",
+            "book",
+            "--repeat",
+            "1",
+            "--mix-events",
+            "2000",
+            "--peer-events",
+            "3000",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = last_json(result.stdout)
     assert payload["python_msgs_per_sec"] > 0
     assert payload["python_mix_ops_per_sec"] > 0
     assert len(payload["lobster"]) >= 3
+    assert payload["peers"]["events"] == 3000
+    assert payload["peers"]["python"]["per_sec"] > 0
+    if "native" in payload["backends"]:
+        for key in (
+            "native_batch_msgs_per_sec",
+            "native_percall_msgs_per_sec",
+            "native_vs_python",
+            "percall_add_cancel_p50_us",
+            "percall_add_cancel_p99_us",
+        ):
+            assert payload[key] > 0, key
