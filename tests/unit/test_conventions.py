@@ -18,11 +18,11 @@ PACKAGES = sorted(
 
 
 @pytest.mark.parametrize("name", PACKAGES)
-def test_public_api_is_sorted_and_complete(name: str) -> None:
+def test_public_api_is_complete(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__doc__, f"{name} needs a purpose docstring"
-    exported = module.__all__
-    assert exported == sorted(exported, key=str.casefold) or exported == sorted(exported)
+    exported = module.__all__  # its order is ruff's RUF022 (isort style)
+    assert len(exported) == len(set(exported))
     public = {
         key
         for key, value in vars(module).items()
