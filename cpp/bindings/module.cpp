@@ -63,6 +63,14 @@ const int64_t* check_column(nb::handle obj, const char* name, int64_t rows) {
   return col.data();
 }
 
+// Hand a vector to numpy without copying: the array owns it through a capsule.
+nb::ndarray<nb::numpy, int64_t, nb::ndim<2>> to_numpy(std::vector<int64_t>&& data, size_t cols) {
+  auto* owned = new std::vector<int64_t>(std::move(data));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
+  const size_t rows = cols ? owned->size() / cols : 0;
+  return nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(owned->data(), {rows, cols}, owner);
+}
+
 std::vector<int64_t> as_vector(nb::handle seq) {
   std::vector<int64_t> out;
   for (nb::handle item : seq) out.push_back(nb::cast<int64_t>(item));
@@ -227,6 +235,7 @@ NB_MODULE(_native, m) {
         const int64_t* t = check_column(ts, "ts", rows);
         int64_t accepted = 0, fills = 0, volume = 0, last_price = -1;
         std::vector<int64_t> rejects(16, 0);
+        std::vector<int64_t> fill_rows;  // n x 9, same columns as Engine.last_fills()
         {
           nb::gil_scoped_release release;
           for (int64_t i = 0; i < rows; ++i) {
@@ -256,14 +265,19 @@ NB_MODULE(_native, m) {
               ++fills;
               volume += f.qty;
               last_price = f.price;
+              fill_rows.insert(fill_rows.end(), {f.seq, f.maker_order_id, f.taker_order_id, f.price,
+                                                 f.qty, f.aggressor, f.maker_account,
+                                                 f.taker_account, f.ts});
             }
           }
         }
-        return std::make_tuple(accepted, fills, volume, last_price, rejects);
+        return std::make_tuple(accepted, fills, volume, last_price, rejects,
+                               to_numpy(std::move(fill_rows), 9));
       },
       "book"_a, "action"_a, "order_id"_a, "side"_a, "price"_a, "qty"_a, "tif"_a, "ts"_a,
       "Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, "
-      "rejects by reason code).");
+      "rejects by reason code, fills as an n x 9 int64 array: seq, maker, taker, price, qty, "
+      "aggressor, maker_account, taker_account, ts).");
 
   m.def(
       "apply_l3",
@@ -373,16 +387,8 @@ NB_MODULE(_native, m) {
         out["halt_violations"] = st.halt_violations;
         out["got"] = nb::make_tuple(st.got_ask_prices, st.got_ask_sizes, st.got_bid_prices,
                                     st.got_bid_sizes);
-        if (record_l1) {
-          auto* owned = new std::vector<int64_t>(std::move(l1));
-          nb::capsule owner(owned, [](void* p) noexcept {
-            delete static_cast<std::vector<int64_t>*>(p);
-          });
-          out["l1"] = nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(
-              owned->data(), {static_cast<size_t>(in.rows), 4}, owner);
-        } else {
-          out["l1"] = nb::none();
-        }
+        out["l1"] = record_l1 ? nb::object(nb::cast(to_numpy(std::move(l1), 4))) : nb::none();
+        out["mismatched"] = to_numpy(std::move(st.mismatch_rows), 1);
         return out;
       },
       "book"_a, "type"_a, "order_id"_a, "size"_a, "price"_a, "direction"_a, "ts"_a,

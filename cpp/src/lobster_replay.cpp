@@ -321,6 +321,7 @@ LobsterStats replay_lobster(OrderBook& book, const LobsterInput& in) {
       }
       if (!ok) {
         ++st.mismatched_rows;
+        st.mismatch_rows.push_back(i);
         if (st.first_mismatch_row < 0) {
           st.first_mismatch_row = i;
           const size_t na = book.top(-1, n, gp.data(), gs.data(), nullptr);

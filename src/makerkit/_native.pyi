@@ -2,6 +2,10 @@
 Native matching engine of makerkit (C++20). Use makerkit.book, not this module.
 """
 
+from typing import Annotated
+
+import numpy
+from numpy.typing import NDArray
 
 
 class Engine:
@@ -56,9 +60,9 @@ class Engine:
 
 KEEP: int = -9223372036854775808
 
-def apply_stream(book: Engine, action: object, order_id: object, side: object, price: object, qty: object, tif: object, ts: object) -> tuple[int, int, int, int, list[int]]:
+def apply_stream(book: Engine, action: object, order_id: object, side: object, price: object, qty: object, tif: object, ts: object) -> tuple[int, int, int, int, list[int], Annotated[NDArray[numpy.int64], dict(shape=(None, None))]]:
     """
-    Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, rejects by reason code).
+    Apply a whole command stream inside C++; returns (accepted, fills, volume, last_price, rejects by reason code, fills as an n x 9 int64 array: seq, maker, taker, price, qty, aggressor, maker_account, taker_account, ts).
     """
 
 def apply_l3(book: Engine, type: object, order_id: object, side: object, price: object, qty: object, ts: object) -> int:

@@ -32,6 +32,7 @@ struct LobsterInput {
 struct LobsterStats {
   int64_t mismatched_rows = 0;
   int64_t first_mismatch_row = -1;
+  std::vector<int64_t> mismatch_rows;  // every mismatching row (0-based)
   int64_t seeded_levels = 0;
   int64_t initial_levels = 0;
   int64_t placeholder_refs = 0;

@@ -149,9 +149,14 @@ class NativeOrderBook:
         qty: np.ndarray[Any, Any],
         tif: np.ndarray[Any, Any],
         ts: np.ndarray[Any, Any],
-    ) -> tuple[int, int, int, int, list[int]]:
-        """Apply a whole command stream in C++: (accepted, fills, volume, last price, rejects)."""
-        result: tuple[int, int, int, int, list[int]] = _native.apply_stream(
+    ) -> tuple[int, int, int, int, list[int], np.ndarray[Any, Any]]:
+        """Apply a whole command stream in C++.
+
+        Returns (accepted, fills, volume, last price, rejects by reason code,
+        fills as an n x 9 int64 array: seq, maker, taker, price, qty,
+        aggressor, maker account, taker account, ts).
+        """
+        result: tuple[int, int, int, int, list[int], np.ndarray[Any, Any]] = _native.apply_stream(
             self._engine, action, order_id, side, price, qty, tif, ts
         )
         return result
