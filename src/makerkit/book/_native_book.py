@@ -227,15 +227,7 @@ class NativeOrderBook:
 
     def l1(self) -> L1Snapshot:
         """Return the best bid and ask."""
-        bid = self.best_bid()
-        ask = self.best_ask()
-        return L1Snapshot(
-            bid_price=bid[0] if bid else None,
-            bid_size=bid[1] if bid else 0,
-            ask_price=ask[0] if ask else None,
-            ask_size=ask[1] if ask else 0,
-            seq=self.seq,
-        )
+        return L1Snapshot.from_best(self.best_bid(), self.best_ask(), self.seq)
 
     def l2(self, depth: int = 10) -> L2Snapshot:
         """Return the best ``depth`` levels per side with size and order count."""

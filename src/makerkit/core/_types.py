@@ -97,6 +97,19 @@ class L1Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     ask_size: int
     seq: int = 0
 
+    @classmethod
+    def from_best(
+        cls, bid: tuple[int, int] | None, ask: tuple[int, int] | None, seq: int = 0
+    ) -> L1Snapshot:
+        """Build from the (price, size) pairs books return for their best levels."""
+        return cls(
+            bid_price=bid[0] if bid else None,
+            bid_size=bid[1] if bid else 0,
+            ask_price=ask[0] if ask else None,
+            ask_size=ask[1] if ask else 0,
+            seq=seq,
+        )
+
     @property
     def spread(self) -> int | None:
         """Return ask minus bid in ticks, or None when a side is empty."""
