@@ -25,13 +25,30 @@ OrderBook::OrderBook(int64_t fill_history) : history_cap_(fill_history) {
 }
 
 size_t OrderBook::find_pos(const Ladder& ladder, int side, int64_t price, bool& found) {
-  // bids ascending, asks descending: in both the best price is at the back
+  // bids ascending, asks descending: in both the best price is at the back.
+  // "better(a, b)": a is closer to the touch than b.
+  auto better = [side](int64_t a, int64_t b) { return side == kBuy ? a > b : a < b; };
+  // most levels come and go near the touch: scan a few from the back first
+  const size_t n = ladder.size();
+  size_t k = 0;
+  for (; k < 8 && k < n; ++k) {
+    const int64_t p = ladder[n - 1 - k].first;
+    if (!better(p, price)) {
+      found = p == price;
+      return found ? n - 1 - k : n - k;
+    }
+  }
+  if (k == n) {
+    found = false;
+    return 0;
+  }
+  auto end = ladder.begin() + static_cast<std::ptrdiff_t>(n - k);
   auto it = side == kBuy
-                ? std::lower_bound(ladder.begin(), ladder.end(), price,
+                ? std::lower_bound(ladder.begin(), end, price,
                                    [](const auto& e, int64_t p) { return e.first < p; })
-                : std::lower_bound(ladder.begin(), ladder.end(), price,
+                : std::lower_bound(ladder.begin(), end, price,
                                    [](const auto& e, int64_t p) { return e.first > p; });
-  found = it != ladder.end() && it->first == price;
+  found = it != end && it->first == price;
   return static_cast<size_t>(it - ladder.begin());
 }
 
