@@ -92,3 +92,13 @@ class RejectReason(IntEnum):
     INVALID_FIELD = 12
     INVALID_TIF = 13
     QTY_EXCEEDS_REMAINING = 14
+    # venue and risk reasons (the matching engines never return these)
+    UNKNOWN_SYMBOL = 15
+    MAX_ORDER_QTY = 16
+    MAX_NOTIONAL = 17
+    MAX_POSITION = 18
+    PRICE_COLLAR = 19
+    RATE_LIMIT = 20
+    DUPLICATE_ORDER = 21
+    KILL_SWITCH = 22
+    NOT_AUTHORIZED = 23

@@ -6,11 +6,14 @@ MakerkitError`` is enough at any boundary (CLI, server, client)::
     MakerkitError
     ├── ConfigError                  bad configuration or arguments
     ├── DataError                    malformed input files (names file, line, field)
+    ├── NotAuthorized                missing or wrong API key, or a role too low
     ├── OrderRejected                a command refused with a stable RejectReason
     │   ├── InvalidPrice             OFF_TICK, NON_POSITIVE_PRICE
     │   ├── InvalidQuantity          OFF_LOT, NON_POSITIVE_QTY
     │   ├── UnknownOrder             UNKNOWN_ORDER
-    │   └── DuplicateOrderId         DUPLICATE_ORDER_ID
+    │   ├── UnknownSymbol            UNKNOWN_SYMBOL
+    │   ├── DuplicateOrderId         DUPLICATE_ORDER_ID
+    │   └── RiskLimitBreached        a pre-trade rule (carries rule, limit, value)
     └── EngineUnavailable            a requested book backend is not built
 
 Matching-engine commands do not raise on rejects (the hot path returns a result
@@ -30,8 +33,11 @@ __all__ = [
     "InvalidPrice",
     "InvalidQuantity",
     "MakerkitError",
+    "NotAuthorized",
     "OrderRejected",
+    "RiskLimitBreached",
     "UnknownOrder",
+    "UnknownSymbol",
     "rejection",
 ]
 
@@ -106,6 +112,36 @@ class DuplicateOrderId(OrderRejected):
     default_reason = RejectReason.DUPLICATE_ORDER_ID
 
 
+class UnknownSymbol(OrderRejected):
+    """The symbol is not listed on this venue."""
+
+    default_reason = RejectReason.UNKNOWN_SYMBOL
+
+
+class RiskLimitBreached(OrderRejected):
+    """A pre-trade risk rule refused the command; names the rule, the limit and the value."""
+
+    default_reason = RejectReason.KILL_SWITCH
+
+    def __init__(
+        self,
+        message: str,
+        reason: RejectReason | None = None,
+        *,
+        rule: str = "",
+        limit: object = None,
+        value: object = None,
+    ) -> None:
+        super().__init__(message, reason)
+        self.rule = rule
+        self.limit = limit
+        self.value = value
+
+
+class NotAuthorized(MakerkitError, PermissionError):
+    """The API key is missing or unknown, or the account's role does not allow this."""
+
+
 _BY_REASON: dict[RejectReason, type[OrderRejected]] = {
     RejectReason.OFF_TICK: InvalidPrice,
     RejectReason.NON_POSITIVE_PRICE: InvalidPrice,
@@ -113,6 +149,14 @@ _BY_REASON: dict[RejectReason, type[OrderRejected]] = {
     RejectReason.NON_POSITIVE_QTY: InvalidQuantity,
     RejectReason.UNKNOWN_ORDER: UnknownOrder,
     RejectReason.DUPLICATE_ORDER_ID: DuplicateOrderId,
+    RejectReason.UNKNOWN_SYMBOL: UnknownSymbol,
+    RejectReason.MAX_ORDER_QTY: RiskLimitBreached,
+    RejectReason.MAX_NOTIONAL: RiskLimitBreached,
+    RejectReason.MAX_POSITION: RiskLimitBreached,
+    RejectReason.PRICE_COLLAR: RiskLimitBreached,
+    RejectReason.RATE_LIMIT: RiskLimitBreached,
+    RejectReason.DUPLICATE_ORDER: RiskLimitBreached,
+    RejectReason.KILL_SWITCH: RiskLimitBreached,
 }
 
 

@@ -1,0 +1,42 @@
+"""The exchange: instruments and books, accounts, order lifecycle, fees, risk, sequenced events.
+
+One ``Venue`` is a single-writer state machine driven by commands
+(``NewOrder``, ``CancelOrder``, ``CancelAll``, ``ModifyOrder``); each returns
+an ``Outcome`` with the order's update and every event it caused.
+"""
+
+from __future__ import annotations
+
+from makerkit.venue._model import (
+    Account,
+    BookDelta,
+    CancelAll,
+    CancelOrder,
+    Event,
+    FeeSchedule,
+    FillReport,
+    ModifyOrder,
+    NewOrder,
+    OrderUpdate,
+    Outcome,
+    Role,
+    Trade,
+)
+from makerkit.venue._venue import Venue
+
+__all__ = [
+    "Account",
+    "BookDelta",
+    "CancelAll",
+    "CancelOrder",
+    "Event",
+    "FeeSchedule",
+    "FillReport",
+    "ModifyOrder",
+    "NewOrder",
+    "OrderUpdate",
+    "Outcome",
+    "Role",
+    "Trade",
+    "Venue",
+]

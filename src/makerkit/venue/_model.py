@@ -1,0 +1,176 @@
+"""Venue commands, events, accounts and fee schedules (frozen msgspec structs).
+
+Commands come in, events go out. Private events (order updates, fills) carry
+a per-account sequence number; public events (trades, book deltas) a
+per-symbol one, so a subscriber can detect a gap and resync from a snapshot.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from makerkit.core import (
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from makerkit.core.errors import ConfigError
+
+__all__ = [
+    "Account",
+    "BookDelta",
+    "CancelAll",
+    "CancelOrder",
+    "Event",
+    "FeeSchedule",
+    "FillReport",
+    "ModifyOrder",
+    "NewOrder",
+    "OrderUpdate",
+    "Outcome",
+    "Role",
+    "Trade",
+]
+
+
+class Role(StrEnum):
+    """What an account may do."""
+
+    TRADER = "trader"
+    ADMIN = "admin"
+
+
+class Account(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue client; the API key itself is never stored, only its hash."""
+
+    account_id: int
+    name: str
+    role: Role = Role.TRADER
+
+
+class FeeSchedule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Fees in parts per million of notional; negative means a rebate."""
+
+    maker_ppm: int = 0
+    taker_ppm: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("maker_ppm", "taker_ppm"):
+            value = getattr(self, name)
+            if not -1_000_000 < value < 1_000_000:
+                msg = f"invalid `{name}`, must be within +/- 1,000,000 ppm, was {value}"
+                raise ConfigError(msg)
+
+
+class NewOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Place an order; ``price`` in ticks (None for a market order), ``qty`` in lots."""
+
+    symbol: str
+    side: Side
+    qty: int
+    price: int | None = None
+    order_type: OrderType = OrderType.LIMIT
+    tif: TimeInForce = TimeInForce.GTC
+    client_order_id: str | None = None
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_NEWEST
+
+
+class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Cancel one of the account's orders by venue id or client order id."""
+
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+class CancelAll(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Cancel every open order of the account (in one symbol, or everywhere)."""
+
+    symbol: str | None = None
+
+
+class ModifyOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Change price and/or remaining size; the book's priority rules apply."""
+
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+    price: int | None = None
+    qty: int | None = None
+
+
+class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True, tag="order"):
+    """Private: the state of one order after a command touched it."""
+
+    account: int
+    seq: int
+    symbol: str
+    order_id: int
+    client_order_id: str | None
+    side: Side
+    price: int | None
+    qty: int
+    filled: int
+    remaining: int
+    status: OrderStatus
+    reason: RejectReason
+    ts_event: int
+
+
+class FillReport(msgspec.Struct, frozen=True, kw_only=True, tag="fill"):
+    """Private: one fill of one of the account's orders; ``fee`` in micro tick-lots."""
+
+    account: int
+    seq: int
+    symbol: str
+    order_id: int
+    client_order_id: str | None
+    trade_seq: int
+    side: Side
+    price: int
+    qty: int
+    liquidity: str  # maker or taker
+    fee: int
+    ts_event: int
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True, tag="trade"):
+    """Public: a trade, with the symbol's sequence number."""
+
+    symbol: str
+    seq: int
+    price: int
+    qty: int
+    aggressor: Side
+    ts_event: int
+
+
+class BookDelta(msgspec.Struct, frozen=True, kw_only=True, tag="delta"):
+    """Public: the new total size of one level (0 removes it)."""
+
+    symbol: str
+    seq: int
+    side: Side
+    price: int
+    size: int
+    ts_event: int
+
+
+Event = OrderUpdate | FillReport | Trade | BookDelta
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What one command did: the order's update (the ack) and every event it caused."""
+
+    update: OrderUpdate
+    events: tuple[Event, ...]
+
+    @property
+    def accepted(self) -> bool:
+        """Return True unless the command was rejected."""
+        return self.update.status is not OrderStatus.REJECTED

@@ -1,0 +1,596 @@
+"""The exchange: instruments and their books, accounts, order lifecycle, fees, risk.
+
+A single-writer state machine: every method is one command, time comes only
+from the injected ``Clock``, and the same commands with the same clock give
+the same events, byte for byte. Not thread-safe by design; the server
+serialises commands onto it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from makerkit.book import make_book
+from makerkit.core import (
+    Clock,
+    ConfigError,
+    Instrument,
+    NotAuthorized,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    RiskLimitBreached,
+    Side,
+)
+from makerkit.risk import RiskManager
+from makerkit.venue._model import (
+    Account,
+    BookDelta,
+    CancelAll,
+    CancelOrder,
+    Event,
+    FeeSchedule,
+    FillReport,
+    ModifyOrder,
+    NewOrder,
+    OrderUpdate,
+    Outcome,
+    Role,
+    Trade,
+)
+
+__all__ = ["Venue"]
+
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_SIDES = {1: Side.BUY, -1: Side.SELL}
+
+
+class _Order(msgspec.Struct):
+    """The venue's record of an order (mutable, internal)."""
+
+    order_id: int
+    account: int
+    symbol: str
+    client_order_id: str | None
+    side: Side
+    price: int | None
+    qty: int
+    filled: int
+    remaining: int
+    status: OrderStatus
+    reason: RejectReason
+
+
+class _Listing:
+    """One instrument with its book and public sequence."""
+
+    __slots__ = ("book", "fees", "instrument", "last_trade", "seq")
+
+    def __init__(self, instrument: Instrument, book: Any, fees: FeeSchedule) -> None:
+        self.instrument = instrument
+        self.book = book
+        self.fees = fees
+        self.seq = 0
+        self.last_trade: int | None = None
+
+
+def _hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class Venue:
+    """A multi-symbol exchange with accounts, risk and sequenced events."""
+
+    def __init__(
+        self,
+        instruments: Sequence[Instrument],
+        *,
+        clock: Clock,
+        risk: RiskManager | None = None,
+        fees: FeeSchedule | None = None,
+        symbol_fees: dict[str, FeeSchedule] | None = None,
+        backend: str | None = None,
+    ) -> None:
+        if not instruments:
+            msg = "invalid `instruments`, must list at least one instrument, was empty"
+            raise ConfigError(msg)
+        self.clock = clock
+        self.risk = risk or RiskManager()
+        default_fees = fees or FeeSchedule()
+        self._listings: dict[str, _Listing] = {}
+        for inst in instruments:
+            if inst.symbol in self._listings:
+                msg = f"invalid `instruments`, symbol {inst.symbol!r} is listed twice"
+                raise ConfigError(msg)
+            book = make_book(backend, fill_history=1000)
+            self._listings[inst.symbol] = _Listing(
+                inst, book, (symbol_fees or {}).get(inst.symbol, default_fees)
+            )
+        self._accounts: dict[int, Account] = {}
+        self._keys: dict[str, int] = {}  # sha256(api key) -> account id
+        self._account_seq: dict[int, int] = {}
+        self._orders: dict[int, _Order] = {}
+        self._open: dict[int, dict[int, None]] = {}  # account -> open order ids (ordered)
+        self._open_qty: dict[tuple[int, str, int], int] = {}  # (account, symbol, side) -> lots
+        self._by_client: dict[tuple[int, str], int] = {}  # (account, client id) -> order id
+        self._outcomes: dict[tuple[int, str], Outcome] = {}  # idempotent answers
+        self._fills: dict[int, list[FillReport]] = {}
+        self._next_order_id = 0
+
+    # ------------------------------------------------------------------ accounts
+
+    def add_account(
+        self, name: str, *, role: Role = Role.TRADER, api_key: str | None = None
+    ) -> tuple[Account, str]:
+        """Create an account; return it with its API key (shown once, stored hashed)."""
+        key = api_key or secrets.token_urlsafe(32)
+        if _hash_key(key) in self._keys:
+            msg = "invalid `api_key`, already in use"
+            raise ConfigError(msg)
+        account = Account(account_id=len(self._accounts) + 1, name=name, role=role)
+        self._accounts[account.account_id] = account
+        self._keys[_hash_key(key)] = account.account_id
+        self._account_seq[account.account_id] = 0
+        return account, key
+
+    def authenticate(self, api_key: str | None, *, admin: bool = False) -> Account:
+        """Return the account owning ``api_key``; raise NotAuthorized otherwise."""
+        account_id = self._keys.get(_hash_key(api_key or ""))
+        if account_id is None:
+            msg = "unknown or missing API key"
+            raise NotAuthorized(msg)
+        account = self._accounts[account_id]
+        if admin and account.role is not Role.ADMIN:
+            msg = f"account {account.name!r} is not an admin"
+            raise NotAuthorized(msg)
+        return account
+
+    def accounts(self) -> list[Account]:
+        """Return every account, by id."""
+        return list(self._accounts.values())
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(self, account: int, cmd: NewOrder) -> Outcome:
+        """Place an order for ``account``; idempotent per client order id."""
+        self._require_account(account)
+        if cmd.client_order_id is not None:
+            seen = self._outcomes.get((account, cmd.client_order_id))
+            if seen is not None:
+                return seen
+        ts = self.clock.now_ns()
+        listing = self._listings.get(cmd.symbol)
+        if listing is None:
+            return self._reject(account, cmd, RejectReason.UNKNOWN_SYMBOL, ts)
+        is_market = cmd.order_type == OrderType.MARKET
+        if not is_market and cmd.price is None:
+            return self._reject(account, cmd, RejectReason.NON_POSITIVE_PRICE, ts)
+        try:
+            self.risk.check_message(account, ts)
+            self.risk.check_order(
+                account,
+                cmd.symbol,
+                int(cmd.side),
+                None if is_market else cmd.price,
+                cmd.qty,
+                reference=self._reference(listing),
+                open_same_side=self._open_qty.get((account, cmd.symbol, int(cmd.side)), 0),
+                ts=ts,
+            )
+        except RiskLimitBreached as exc:
+            return self._reject(account, cmd, exc.reason, ts)
+        self._next_order_id += 1
+        order_id = self._next_order_id
+        res = listing.book.submit(
+            order_id,
+            cmd.side,
+            0 if is_market else cmd.price,
+            cmd.qty,
+            order_type=cmd.order_type,
+            tif=cmd.tif,
+            account=account,
+            stp=cmd.stp,
+            ts=ts,
+        )
+        order = _Order(
+            order_id=order_id,
+            account=account,
+            symbol=cmd.symbol,
+            client_order_id=cmd.client_order_id,
+            side=cmd.side,
+            price=None if is_market else cmd.price,
+            qty=cmd.qty,
+            filled=res.filled,
+            remaining=res.remaining,
+            status=res.status,
+            reason=res.reason,
+        )
+        events: list[Event] = []
+        if res.status is OrderStatus.REJECTED:
+            update = self._update(order, ts)
+            outcome = Outcome(update=update, events=(update,))
+            self._remember(account, cmd.client_order_id, outcome)
+            return outcome
+        self._orders[order_id] = order
+        if cmd.client_order_id is not None:
+            self._by_client[(account, cmd.client_order_id)] = order_id
+        if res.remaining:
+            self._track_open(order, +res.remaining)
+        touched: dict[tuple[int, int], None] = {}
+        if res.remaining and cmd.price is not None:
+            touched[(int(cmd.side), cmd.price)] = None
+        update = self._update(order, ts)
+        events.append(update)
+        self._apply_fills(listing, order, res, ts, events, touched)
+        self._book_deltas(listing, touched, ts, events)
+        outcome = Outcome(update=update, events=tuple(events))
+        self._remember(account, cmd.client_order_id, outcome)
+        self._after_trades(listing, ts, events)
+        return outcome
+
+    def cancel(self, account: int, cmd: CancelOrder) -> Outcome:
+        """Cancel one of the account's open orders."""
+        self._require_account(account)
+        ts = self.clock.now_ns()
+        order = self._find(account, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        if order is None or order.status not in _OPEN:
+            return self._reject_existing(account, cmd, RejectReason.UNKNOWN_ORDER, ts, order)
+        try:
+            self.risk.check_message(account, ts)
+        except RiskLimitBreached as exc:
+            # cancels are never blocked by a kill switch: only the rate limit applies
+            if exc.reason is RejectReason.RATE_LIMIT:
+                return self._reject_existing(account, cmd, exc.reason, ts, order)
+        return self._cancel_order(order, ts)
+
+    def cancel_all(self, account: int, cmd: CancelAll | None = None) -> list[Outcome]:
+        """Cancel every open order of the account (in one symbol when given)."""
+        self._require_account(account)
+        ts = self.clock.now_ns()
+        symbol = cmd.symbol if cmd is not None else None
+        return [
+            self._cancel_order(self._orders[oid], ts)
+            for oid in list(self._open.get(account, {}))
+            if symbol is None or self._orders[oid].symbol == symbol
+        ]
+
+    def modify(self, account: int, cmd: ModifyOrder) -> Outcome:
+        """Change price and/or size of one of the account's open orders."""
+        self._require_account(account)
+        ts = self.clock.now_ns()
+        order = self._find(account, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        if order is None or order.status not in _OPEN:
+            return self._reject_existing(account, cmd, RejectReason.UNKNOWN_ORDER, ts, order)
+        listing = self._listings[order.symbol]
+        new_price = cmd.price if cmd.price is not None else order.price
+        new_qty = cmd.qty if cmd.qty is not None else order.remaining
+        try:
+            self.risk.check_message(account, ts)
+            if new_price is not None and new_qty is not None:
+                self.risk.check_order(
+                    account,
+                    order.symbol,
+                    int(order.side),
+                    new_price,
+                    new_qty,
+                    reference=self._reference(listing),
+                    open_same_side=self._open_qty.get((account, order.symbol, int(order.side)), 0)
+                    - order.remaining,
+                    ts=ts,
+                )
+        except RiskLimitBreached as exc:
+            return self._reject_existing(account, cmd, exc.reason, ts, order)
+        old_price = order.price
+        res = listing.book.modify(order.order_id, price=cmd.price, qty=cmd.qty, ts=ts)
+        if res.status is OrderStatus.REJECTED:
+            return self._reject_existing(account, cmd, res.reason, ts, order)
+        self._track_open(order, -order.remaining)
+        order.price = new_price
+        order.qty = order.filled + (cmd.qty if cmd.qty is not None else order.remaining)
+        order.filled = res.filled
+        order.remaining = res.remaining
+        order.status = res.status
+        order.reason = res.reason
+        if res.remaining:
+            self._track_open(order, +res.remaining)
+        touched: dict[tuple[int, int], None] = {}
+        if old_price is not None:
+            touched[(int(order.side), old_price)] = None
+        if new_price is not None:
+            touched[(int(order.side), new_price)] = None
+        events: list[Event] = []
+        update = self._update(order, ts)
+        events.append(update)
+        self._apply_fills(listing, order, res, ts, events, touched)
+        self._book_deltas(listing, touched, ts, events)
+        self._after_trades(listing, ts, events)
+        return Outcome(update=update, events=tuple(events))
+
+    # ------------------------------------------------------------------ admin
+
+    def kill(self, account: int | None, reason: str = "manual") -> list[Outcome]:
+        """Trip a kill switch (an account's, or venue-wide with None) and cancel the orders."""
+        ts = self.clock.now_ns()
+        self.risk.trip(account, reason, ts=ts)
+        targets = [account] if account is not None else list(self._open)
+        return [out for acc in targets for out in self.cancel_all(acc)]
+
+    def reset(self, account: int | None) -> None:
+        """Lift a kill switch (an account's, or the venue-wide one with None)."""
+        self.risk.reset(account, ts=self.clock.now_ns())
+
+    # ------------------------------------------------------------------ views
+
+    def instruments(self) -> list[Instrument]:
+        """Return the listed instruments."""
+        return [listing.instrument for listing in self._listings.values()]
+
+    def book(self, symbol: str) -> Any:
+        """Return the order book of ``symbol`` (read it; do not command it)."""
+        listing = self._listings.get(symbol)
+        if listing is None:
+            msg = f"invalid `symbol`, not listed here, was {symbol!r}"
+            raise ConfigError(msg)
+        return listing.book
+
+    def public_seq(self, symbol: str) -> int:
+        """Return the last public sequence number of ``symbol``."""
+        return self._listings[symbol].seq
+
+    def order(self, account: int, order_id: int) -> OrderUpdate | None:
+        """Return the current state of one of the account's orders, or None."""
+        order = self._orders.get(order_id)
+        if order is None or order.account != account:
+            return None
+        return self._snapshot(order, self.clock.now_ns())
+
+    def open_orders(self, account: int, symbol: str | None = None) -> list[OrderUpdate]:
+        """Return the account's open orders, oldest first."""
+        ts = self.clock.now_ns()
+        return [
+            self._snapshot(self._orders[oid], ts)
+            for oid in self._open.get(account, {})
+            if symbol is None or self._orders[oid].symbol == symbol
+        ]
+
+    def fills(self, account: int, symbol: str | None = None) -> list[FillReport]:
+        """Return the account's fills, oldest first."""
+        return [f for f in self._fills.get(account, []) if symbol is None or f.symbol == symbol]
+
+    # ------------------------------------------------------------------ internals
+
+    def _require_account(self, account: int) -> None:
+        if account not in self._accounts:
+            msg = f"unknown account {account}"
+            raise NotAuthorized(msg)
+
+    def _reference(self, listing: _Listing) -> int | None:
+        bid, ask = listing.book.best_bid(), listing.book.best_ask()
+        if bid and ask:
+            return int(bid[0] + ask[0]) // 2
+        return listing.last_trade
+
+    def _next_seq(self, account: int) -> int:
+        self._account_seq[account] += 1
+        return self._account_seq[account]
+
+    def _snapshot(self, order: _Order, ts: int, seq: int = 0) -> OrderUpdate:
+        return OrderUpdate(
+            account=order.account,
+            seq=seq,
+            symbol=order.symbol,
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            side=order.side,
+            price=order.price,
+            qty=order.qty,
+            filled=order.filled,
+            remaining=order.remaining,
+            status=order.status,
+            reason=order.reason,
+            ts_event=ts,
+        )
+
+    def _update(self, order: _Order, ts: int) -> OrderUpdate:
+        return self._snapshot(order, ts, self._next_seq(order.account))
+
+    def _remember(self, account: int, client_order_id: str | None, outcome: Outcome) -> None:
+        if client_order_id is not None:
+            self._outcomes[(account, client_order_id)] = outcome
+
+    def _reject(self, account: int, cmd: NewOrder, reason: RejectReason, ts: int) -> Outcome:
+        order = _Order(
+            order_id=0,
+            account=account,
+            symbol=cmd.symbol,
+            client_order_id=cmd.client_order_id,
+            side=cmd.side,
+            price=cmd.price,
+            qty=cmd.qty,
+            filled=0,
+            remaining=0,
+            status=OrderStatus.REJECTED,
+            reason=reason,
+        )
+        update = self._update(order, ts)
+        outcome = Outcome(update=update, events=(update,))
+        self._remember(account, cmd.client_order_id, outcome)
+        return outcome
+
+    def _reject_existing(
+        self,
+        account: int,
+        cmd: CancelOrder | ModifyOrder,
+        reason: RejectReason,
+        ts: int,
+        order: _Order | None,
+    ) -> Outcome:
+        """A refused cancel/modify: the order (if any) is unchanged; the ack says why."""
+        base = order or _Order(
+            order_id=cmd.order_id or 0,
+            account=account,
+            symbol=cmd.symbol,
+            client_order_id=cmd.client_order_id,
+            side=Side.BUY,
+            price=None,
+            qty=0,
+            filled=0,
+            remaining=0,
+            status=OrderStatus.REJECTED,
+            reason=reason,
+        )
+        update = msgspec.structs.replace(
+            self._snapshot(base, ts, self._next_seq(account)),
+            status=OrderStatus.REJECTED,
+            reason=reason,
+        )
+        return Outcome(update=update, events=(update,))
+
+    def _find(
+        self, account: int, symbol: str, order_id: int | None, client_order_id: str | None
+    ) -> _Order | None:
+        if order_id is None and client_order_id is not None:
+            order_id = self._by_client.get((account, client_order_id))
+        order = self._orders.get(order_id) if order_id is not None else None
+        if order is None or order.account != account or order.symbol != symbol:
+            return None  # never reveal another account's orders
+        return order
+
+    def _track_open(self, order: _Order, delta: int) -> None:
+        key = (order.account, order.symbol, int(order.side))
+        self._open_qty[key] = self._open_qty.get(key, 0) + delta
+        opened = self._open.setdefault(order.account, {})
+        if order.remaining and order.status in _OPEN:
+            opened[order.order_id] = None
+        else:
+            opened.pop(order.order_id, None)
+
+    def _cancel_order(self, order: _Order, ts: int) -> Outcome:
+        listing = self._listings[order.symbol]
+        res = listing.book.cancel(order.order_id, ts=ts)
+        if res.status is OrderStatus.REJECTED:  # the book no longer has it
+            return self._reject_existing(
+                order.account,
+                CancelOrder(symbol=order.symbol, order_id=order.order_id),
+                res.reason,
+                ts,
+                order,
+            )
+        self._track_open(order, -order.remaining)
+        order.remaining = 0
+        order.status = OrderStatus.CANCELED
+        self._track_open(order, 0)
+        update = self._update(order, ts)
+        events: list[Event] = [update]
+        if order.price is not None:
+            self._book_deltas(listing, {(int(order.side), order.price): None}, ts, events)
+        return Outcome(update=update, events=tuple(events))
+
+    def _apply_fills(
+        self,
+        listing: _Listing,
+        taker: _Order,
+        res: Any,
+        ts: int,
+        events: list[Event],
+        touched: dict[tuple[int, int], None],
+    ) -> None:
+        """Turn the book's fills into trades, fill reports, positions and fees."""
+        fees = listing.fees
+        for oid in res.canceled:  # resting orders removed by self-trade prevention
+            maker = self._orders[oid]
+            self._track_open(maker, -maker.remaining)
+            maker.remaining = 0
+            maker.status = OrderStatus.CANCELED
+            maker.reason = RejectReason.SELF_TRADE
+            self._track_open(maker, 0)
+            if maker.price is not None:
+                touched[(int(maker.side), maker.price)] = None
+            events.append(self._update(maker, ts))
+        for fill in res.fills:
+            maker = self._orders[fill.maker_order_id]
+            maker.filled += fill.qty
+            maker.remaining -= fill.qty
+            maker.status = (
+                OrderStatus.FILLED if maker.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+            )
+            self._track_open(maker, -fill.qty)
+            touched[(int(maker.side), fill.price)] = None
+            listing.seq += 1
+            trade_seq = listing.seq
+            listing.last_trade = fill.price
+            events.append(
+                Trade(
+                    symbol=listing.instrument.symbol,
+                    seq=trade_seq,
+                    price=fill.price,
+                    qty=fill.qty,
+                    aggressor=taker.side,
+                    ts_event=ts,
+                )
+            )
+            notional = fill.price * fill.qty
+            for order, liquidity, ppm in (
+                (maker, "maker", fees.maker_ppm),
+                (taker, "taker", fees.taker_ppm),
+            ):
+                report = FillReport(
+                    account=order.account,
+                    seq=self._next_seq(order.account),
+                    symbol=order.symbol,
+                    order_id=order.order_id,
+                    client_order_id=order.client_order_id,
+                    trade_seq=trade_seq,
+                    side=order.side,
+                    price=fill.price,
+                    qty=fill.qty,
+                    liquidity=liquidity,
+                    fee=notional * ppm,
+                    ts_event=ts,
+                )
+                self._fills.setdefault(order.account, []).append(report)
+                events.append(report)
+                self.risk.on_fill(
+                    order.account,
+                    order.symbol,
+                    int(order.side),
+                    fill.price,
+                    fill.qty,
+                    report.fee,
+                    ts,
+                )
+            events.append(self._update(maker, ts))
+
+    def _book_deltas(
+        self, listing: _Listing, touched: dict[tuple[int, int], None], ts: int, events: list[Event]
+    ) -> None:
+        book = listing.book
+        for side, price in touched:
+            listing.seq += 1
+            events.append(
+                BookDelta(
+                    symbol=listing.instrument.symbol,
+                    seq=listing.seq,
+                    side=_SIDES[side],
+                    price=price,
+                    size=book.depth_at(side, price),
+                    ts_event=ts,
+                )
+            )
+
+    def _after_trades(self, listing: _Listing, ts: int, events: Iterable[Event]) -> None:
+        """Mark to the new mid; accounts whose daily-loss switch trips lose their orders."""
+        if not any(isinstance(e, Trade) for e in events):
+            return
+        reference = self._reference(listing)
+        if reference is None:
+            return
+        killed = {acc for acc in self._open if self.risk.is_killed(acc)}
+        killed.update(self.risk.mark(listing.instrument.symbol, reference, ts))
+        for account in sorted(killed):
+            self.cancel_all(account)
