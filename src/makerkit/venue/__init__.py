@@ -7,6 +7,7 @@ an ``Outcome`` with the order's update and every event it caused.
 
 from __future__ import annotations
 
+from makerkit.venue._journal import Journal, JournaledVenue
 from makerkit.venue._model import (
     Account,
     BookDelta,
@@ -32,6 +33,8 @@ __all__ = [
     "Event",
     "FeeSchedule",
     "FillReport",
+    "Journal",
+    "JournaledVenue",
     "ModifyOrder",
     "NewOrder",
     "OrderUpdate",

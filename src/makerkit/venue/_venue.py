@@ -79,10 +79,6 @@ class _Listing:
         self.last_trade: int | None = None
 
 
-def _hash_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
 class Venue:
     """A multi-symbol exchange with accounts, risk and sequenced events."""
 
@@ -128,19 +124,33 @@ class Venue:
         self, name: str, *, role: Role = Role.TRADER, api_key: str | None = None
     ) -> tuple[Account, str]:
         """Create an account; return it with its API key (shown once, stored hashed)."""
-        key = api_key or secrets.token_urlsafe(32)
-        if _hash_key(key) in self._keys:
+        key = api_key or self.new_api_key()
+        return self.add_account_hashed(name, role=role, key_hash=self.hash_key(key)), key
+
+    def add_account_hashed(self, name: str, *, role: Role, key_hash: str) -> Account:
+        """Create an account from the hash of its key (journal recovery uses this)."""
+        if key_hash in self._keys:
             msg = "invalid `api_key`, already in use"
             raise ConfigError(msg)
         account = Account(account_id=len(self._accounts) + 1, name=name, role=role)
         self._accounts[account.account_id] = account
-        self._keys[_hash_key(key)] = account.account_id
+        self._keys[key_hash] = account.account_id
         self._account_seq[account.account_id] = 0
-        return account, key
+        return account
+
+    @staticmethod
+    def new_api_key() -> str:
+        """Return a fresh random API key."""
+        return secrets.token_urlsafe(32)
+
+    @staticmethod
+    def hash_key(api_key: str) -> str:
+        """Return the stored form of an API key."""
+        return hashlib.sha256(api_key.encode()).hexdigest()
 
     def authenticate(self, api_key: str | None, *, admin: bool = False) -> Account:
         """Return the account owning ``api_key``; raise NotAuthorized otherwise."""
-        account_id = self._keys.get(_hash_key(api_key or ""))
+        account_id = self._keys.get(self.hash_key(api_key or ""))
         if account_id is None:
             msg = "unknown or missing API key"
             raise NotAuthorized(msg)
