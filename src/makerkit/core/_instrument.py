@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import msgspec
 
@@ -12,6 +13,24 @@ from makerkit.core.errors import ConfigError, InvalidPrice, InvalidQuantity
 __all__ = ["Instrument"]
 
 DecimalLike = Decimal | str | int | float
+
+
+@lru_cache(maxsize=1024)
+def _grid(tick_size: str, lot_size: str) -> tuple[int, int, int, int]:
+    """(tick in 10^-d units, d, lot in 10^-e units, e) for fast integer formatting."""
+    tick, lot = Decimal(tick_size), Decimal(lot_size)
+    d = max(0, -int(tick.normalize().as_tuple().exponent))
+    e = max(0, -int(lot.normalize().as_tuple().exponent))
+    return int(tick.scaleb(d)), d, int(lot.scaleb(e)), e
+
+
+def _format(units: int, decimals: int) -> str:
+    """Format an integer count of 10^-decimals as a decimal string."""
+    if decimals == 0:
+        return str(units)
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}"
 
 
 def _as_decimal(value: DecimalLike, name: str) -> Decimal:
@@ -92,6 +111,18 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             msg = f"invalid `size`, must be a multiple of lot {self.lot_size}, was {size!r}"
             raise InvalidQuantity(msg, RejectReason.OFF_LOT)
         return int(lots)
+
+    def price_str(self, ticks: int) -> str:
+        """Format integer ticks as a decimal string (fast path for the wire)."""
+        return _format(ticks * self._units[0], self._units[1])
+
+    def size_str(self, lots: int) -> str:
+        """Format integer lots as a decimal string (fast path for the wire)."""
+        return _format(lots * self._units[2], self._units[3])
+
+    @property
+    def _units(self) -> tuple[int, int, int, int]:
+        return _grid(self.tick_size, self.lot_size)
 
     def from_ticks(self, ticks: int) -> Decimal:
         """Convert integer ticks back to a decimal price."""

@@ -6,7 +6,8 @@ MakerkitError`` is enough at any boundary (CLI, server, client)::
     MakerkitError
     ├── ConfigError                  bad configuration or arguments
     ├── DataError                    malformed input files (names file, line, field)
-    ├── NotAuthorized                missing or wrong API key, or a role too low
+    ├── NotAuthorized                missing or wrong API key
+    │   └── Forbidden                the account's role does not allow this
     ├── OrderRejected                a command refused with a stable RejectReason
     │   ├── InvalidPrice             OFF_TICK, NON_POSITIVE_PRICE
     │   ├── InvalidQuantity          OFF_LOT, NON_POSITIVE_QTY
@@ -30,6 +31,7 @@ __all__ = [
     "DataError",
     "DuplicateOrderId",
     "EngineUnavailable",
+    "Forbidden",
     "InvalidPrice",
     "InvalidQuantity",
     "MakerkitError",
@@ -139,7 +141,11 @@ class RiskLimitBreached(OrderRejected):
 
 
 class NotAuthorized(MakerkitError, PermissionError):
-    """The API key is missing or unknown, or the account's role does not allow this."""
+    """The API key is missing or unknown."""
+
+
+class Forbidden(NotAuthorized):
+    """The account is known but its role does not allow this operation."""
 
 
 _BY_REASON: dict[RejectReason, type[OrderRejected]] = {

@@ -19,6 +19,7 @@ from makerkit.book import make_book
 from makerkit.core import (
     Clock,
     ConfigError,
+    Forbidden,
     Instrument,
     NotAuthorized,
     OrderStatus,
@@ -157,7 +158,7 @@ class Venue:
         account = self._accounts[account_id]
         if admin and account.role is not Role.ADMIN:
             msg = f"account {account.name!r} is not an admin"
-            raise NotAuthorized(msg)
+            raise Forbidden(msg)
         return account
 
     def accounts(self) -> list[Account]:

@@ -1,0 +1,11 @@
+"""REST + WebSocket gateway (FastAPI) over one journaled venue; ``makerkit serve`` runs it.
+
+Needs the ``server`` extra.
+"""
+
+from __future__ import annotations
+
+from makerkit.server._app import Settings, create_app
+from makerkit.server._service import Subscriber, VenueService
+
+__all__ = ["Settings", "Subscriber", "VenueService", "create_app"]

@@ -1,0 +1,637 @@
+"""FastAPI app: REST and WebSocket gateway over one journaled venue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.security import APIKeyHeader
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from makerkit.core import (
+    Instrument,
+    MakerkitError,
+    NotAuthorized,
+    OrderRejected,
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+    UnknownOrder,
+    UnknownSymbol,
+)
+from makerkit.risk import RiskLimits
+from makerkit.server._errors import install_error_handlers, status_for
+from makerkit.server._service import Subscriber, VenueService
+from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
+from makerkit.wire import (
+    AccountOut,
+    AccountRequest,
+    AuditOut,
+    BookOut,
+    CancelAllOut,
+    ErrorOut,
+    FillOut,
+    HealthOut,
+    InstrumentOut,
+    KillRequest,
+    LimitsRequest,
+    ModifyRequest,
+    OrderOut,
+    OrderRequest,
+    PositionOut,
+    RiskOut,
+    WsCancel,
+    WsModify,
+    WsOrder,
+    WsSubscribe,
+    parse_ws_request,
+)
+
+__all__ = ["Settings", "create_app"]
+
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+_TIF = {
+    "gtc": TimeInForce.GTC,
+    "ioc": TimeInForce.IOC,
+    "fok": TimeInForce.FOK,
+    "post_only": TimeInForce.POST_ONLY,
+}
+_STP = {s.name.lower(): s for s in SelfTradePrevention}
+_encode = msgspec.json.Encoder().encode
+
+
+class Settings(BaseSettings):
+    """Server settings; every field can come from a ``MAKERKIT_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="MAKERKIT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    journal: str = "makerkit-venue.db"
+    symbols: str = "AAA,BBB,CCC"
+    tick_size: str = "0.01"
+    lot_size: str = "1"
+    admin_key: str | None = None
+    backend: str | None = None
+    maker_fee_ppm: int = 0
+    taker_fee_ppm: int = 0
+    flush_interval_ms: float = 0.5
+    max_message_bytes: int = 64 * 1024
+
+    def instruments(self) -> list[Instrument]:
+        """The listed instruments."""
+        return [
+            Instrument(symbol=s.strip(), tick_size=self.tick_size, lot_size=self.lot_size)
+            for s in self.symbols.split(",")
+            if s.strip()
+        ]
+
+
+# ---------------------------------------------------------------------- dependencies
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_service(request: Request) -> VenueService:
+    """The app's venue service."""
+    service: VenueService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[VenueService, Depends(get_service)]
+
+
+def get_account(service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]) -> Account:
+    """The account of the request's ``X-API-Key``."""
+    return service.venue.authenticate(api_key)
+
+
+def get_admin(service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]) -> Account:
+    """The account of the request's ``X-API-Key``, which must be an admin."""
+    return service.venue.authenticate(api_key, admin=True)
+
+
+AccountDep = Annotated[Account, Depends(get_account)]
+AdminDep = Annotated[Account, Depends(get_admin)]
+
+
+# ---------------------------------------------------------------------- conversions
+
+
+def _instrument(service: VenueService, symbol: str) -> Instrument:
+    inst = service.instruments.get(symbol)
+    if inst is None:
+        msg = f"invalid `symbol`, not listed here, was {symbol!r}"
+        raise UnknownSymbol(msg)
+    return inst
+
+
+def to_new_order(service: VenueService, req: OrderRequest) -> NewOrder:
+    """Convert a wire order (decimal strings) into a venue command (ticks, lots)."""
+    inst = _instrument(service, req.symbol)
+    qty = inst.to_lots(req.qty)
+    if req.type == "limit":
+        if req.price is None:
+            msg = "invalid `price`, required for a limit order, was null"
+            raise OrderRejected(msg, RejectReason.NON_POSITIVE_PRICE)
+        price: int | None = inst.to_ticks(req.price)
+    else:
+        price = None
+    return NewOrder(
+        symbol=req.symbol,
+        side=_SIDES[req.side],
+        qty=qty,
+        price=price,
+        order_type=OrderType.LIMIT if req.type == "limit" else OrderType.MARKET,
+        tif=_TIF[req.tif],
+        client_order_id=req.client_order_id,
+        stp=_STP[req.stp],
+    )
+
+
+def _order_symbol(
+    service: VenueService, account: Account, order_id: int, symbol: str | None
+) -> str:
+    if symbol is not None:
+        return symbol
+    order = service.venue.order(account.account_id, order_id)
+    if order is None:
+        msg = f"invalid `order_id`, no such order of this account, was {order_id}"
+        raise UnknownOrder(msg)
+    return order.symbol
+
+
+def _modify_command(
+    service: VenueService,
+    symbol: str,
+    req: ModifyRequest,
+    order_id: int | None,
+    client_order_id: str | None,
+) -> ModifyOrder:
+    inst = _instrument(service, symbol)
+    return ModifyOrder(
+        symbol=symbol,
+        order_id=order_id,
+        client_order_id=client_order_id,
+        price=inst.to_ticks(req.price) if req.price is not None else None,
+        qty=inst.to_lots(req.qty) if req.qty is not None else None,
+    )
+
+
+def _raise_unknown(out: dict[str, Any]) -> dict[str, Any]:
+    if out["reason"] == RejectReason.UNKNOWN_ORDER.name:
+        msg = f"invalid `order_id`, no open order of this account, was {out['order_id']}"
+        raise UnknownOrder(msg)
+    return out
+
+
+# ---------------------------------------------------------------------- REST
+
+errors = {
+    400: {"model": ErrorOut},
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+router = APIRouter(responses=errors)  # type: ignore[arg-type]
+
+
+@router.post("/orders", response_model=OrderOut, tags=["orders"], name="submit_order")
+async def submit_order(
+    req: OrderRequest, service: ServiceDep, account: AccountDep
+) -> dict[str, Any]:
+    """Place an order; a refusal by risk or the book has status `rejected` and a reason."""
+    cmd = to_new_order(service, req)
+    out = await service.execute(lambda: service.jv.submit(account.account_id, cmd))
+    return service.order_out(out.update)
+
+
+@router.get("/orders", response_model=list[OrderOut], tags=["orders"], name="list_open_orders")
+def list_open_orders(
+    service: ServiceDep, account: AccountDep, symbol: str | None = None
+) -> list[dict[str, Any]]:
+    """The account's open orders, oldest first."""
+    return [service.order_out(o) for o in service.venue.open_orders(account.account_id, symbol)]
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="get_order")
+def get_order(order_id: int, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """One of the account's orders, open or done."""
+    order = service.venue.order(account.account_id, order_id)
+    if order is None:
+        msg = f"invalid `order_id`, no such order of this account, was {order_id}"
+        raise UnknownOrder(msg)
+    return service.order_out(order)
+
+
+@router.delete("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="cancel_order")
+async def cancel_order(
+    order_id: int, service: ServiceDep, account: AccountDep, symbol: str | None = None
+) -> dict[str, Any]:
+    """Cancel one open order."""
+    sym = _order_symbol(service, account, order_id, symbol)
+    out = await service.execute(
+        lambda: service.jv.cancel(account.account_id, CancelOrder(symbol=sym, order_id=order_id))
+    )
+    return _raise_unknown(service.order_out(out.update))
+
+
+@router.delete("/orders", response_model=CancelAllOut, tags=["orders"], name="cancel_all_orders")
+async def cancel_all_orders(
+    service: ServiceDep, account: AccountDep, symbol: str | None = None
+) -> dict[str, Any]:
+    """Cancel every open order of the account (in one symbol when given)."""
+    if symbol is not None:
+        _instrument(service, symbol)
+    outs = await service.execute(
+        lambda: service.jv.cancel_all(account.account_id, CancelAll(symbol=symbol))
+    )
+    return {"canceled": [service.order_out(o.update) for o in outs]}
+
+
+@router.patch("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="modify_order")
+async def modify_order(
+    order_id: int,
+    req: ModifyRequest,
+    service: ServiceDep,
+    account: AccountDep,
+    symbol: str | None = None,
+) -> dict[str, Any]:
+    """Change price and/or remaining size; a smaller size at the same price keeps priority."""
+    sym = _order_symbol(service, account, order_id, symbol)
+    cmd = _modify_command(service, sym, req, order_id, None)
+    out = await service.execute(lambda: service.jv.modify(account.account_id, cmd))
+    return _raise_unknown(service.order_out(out.update))
+
+
+@router.get("/fills", response_model=list[FillOut], tags=["account"], name="list_fills")
+def list_fills(
+    service: ServiceDep, account: AccountDep, symbol: str | None = None
+) -> list[dict[str, Any]]:
+    """The account's fill history, oldest first."""
+    return [service.fill_out(f) for f in service.venue.fills(account.account_id, symbol)]
+
+
+@router.get("/positions", response_model=list[PositionOut], tags=["account"], name="list_positions")
+def list_positions(service: ServiceDep, account: AccountDep) -> list[dict[str, Any]]:
+    """Positions and PnL per symbol, marked to mid."""
+    return [_position_out(service, p) for p in service.venue.risk.positions(account.account_id)]
+
+
+@router.get("/risk", response_model=RiskOut, tags=["account"], name="get_risk")
+def get_risk(service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """The account's limits, positions and kill-switch state."""
+    state = service.venue.risk.state(account.account_id, service.venue.clock.now_ns())
+    return {
+        "account_id": account.account_id,
+        "killed": state.killed,
+        "kill_reason": state.kill_reason,
+        "venue_killed": state.venue_killed,
+        "limits": msgspec.to_builtins(state.limits),
+        "positions": [_position_out(service, p) for p in state.positions],
+    }
+
+
+def _position_out(service: VenueService, p: Any) -> dict[str, Any]:
+    inst = service.instruments[p.symbol]
+    return {
+        "symbol": p.symbol,
+        "qty": inst.size_str(p.qty),
+        "avg_price": None
+        if p.avg_price is None
+        else format((inst.tick * Decimal(repr(p.avg_price))).normalize(), "f"),
+        "realized_pnl": service.money(p.symbol, p.realized),
+        "unrealized_pnl": service.money(p.symbol, p.unrealized),
+        "fees": service.money(p.symbol, p.fees, micro=True),
+        "mark": inst.price_str(p.mark) if p.mark is not None else None,
+    }
+
+
+@router.get("/book/{symbol}", response_model=BookOut, tags=["market data"], name="get_book")
+def get_book(
+    symbol: str, service: ServiceDep, depth: Annotated[int, Query(ge=1, le=10_000)] = 10
+) -> dict[str, Any]:
+    """An L2 snapshot (price, size, orders per level) with its public sequence."""
+    _instrument(service, symbol)
+    frame = service.book_frame(symbol, depth)
+    return {
+        "symbol": symbol,
+        "seq": frame["seq"],
+        "bids": [{"price": p, "size": s, "count": c} for p, s, c in frame["bids"]],
+        "asks": [{"price": p, "size": s, "count": c} for p, s, c in frame["asks"]],
+    }
+
+
+@router.get(
+    "/instruments",
+    response_model=list[InstrumentOut],
+    tags=["market data"],
+    name="list_instruments",
+)
+def list_instruments(service: ServiceDep) -> list[dict[str, Any]]:
+    """The listed instruments with their tick and lot sizes."""
+    return [
+        {"symbol": i.symbol, "tick_size": i.tick_size, "lot_size": i.lot_size}
+        for i in service.instruments.values()
+    ]
+
+
+@router.get("/health", response_model=HealthOut, tags=["ops"], name="health")
+def health(service: ServiceDep) -> dict[str, Any]:
+    """Liveness, with the number of journaled commands."""
+    return {
+        "status": "ok",
+        "symbols": len(service.instruments),
+        "accounts": len(service.venue.accounts()),
+        "journal_commands": service.jv.journal.durable_seq,
+    }
+
+
+@router.post("/admin/kill", response_model=CancelAllOut, tags=["admin"], name="admin_kill")
+async def admin_kill(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
+    """Trip a kill switch (an account's, or venue-wide) and cancel the affected orders."""
+    outs = await service.execute(lambda: service.jv.kill(req.account_id, req.reason))
+    return {"canceled": [service.order_out(o.update) for o in outs]}
+
+
+@router.post("/admin/reset", response_model=HealthOut, tags=["admin"], name="admin_reset")
+async def admin_reset(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
+    """Lift a kill switch (an account's, or venue-wide)."""
+    await service.execute(lambda: service.jv.reset(req.account_id))
+    return health(service)
+
+
+@router.put("/admin/limits", response_model=RiskOut, tags=["admin"], name="admin_set_limits")
+async def admin_set_limits(req: LimitsRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
+    """Install risk limits for an account and/or symbol (both null: the default)."""
+    fields = req.model_dump(exclude={"account_id", "symbol"})
+    limits = RiskLimits(**fields)
+    await service.execute(
+        lambda: service.jv.set_limits(limits, account=req.account_id, symbol=req.symbol)
+    )
+    target = req.account_id or 0
+    state = service.venue.risk.state(target, service.venue.clock.now_ns())
+    return {
+        "account_id": target,
+        "killed": state.killed,
+        "kill_reason": state.kill_reason,
+        "venue_killed": state.venue_killed,
+        "limits": msgspec.to_builtins(service.venue.risk.limits_for(target, req.symbol or "*")),
+        "positions": [],
+    }
+
+
+@router.post(
+    "/admin/accounts", response_model=AccountOut, tags=["admin"], name="admin_create_account"
+)
+async def admin_create_account(
+    req: AccountRequest, service: ServiceDep, _: AdminDep
+) -> dict[str, Any]:
+    """Create an account; the answer holds its API key, shown this once."""
+    account, key = await service.execute(
+        lambda: service.jv.add_account(req.name, role=Role(req.role))
+    )
+    return {
+        "account_id": account.account_id,
+        "name": account.name,
+        "role": account.role.value,
+        "api_key": key,
+    }
+
+
+@router.get(
+    "/admin/accounts", response_model=list[AccountOut], tags=["admin"], name="admin_list_accounts"
+)
+def admin_list_accounts(service: ServiceDep, _: AdminDep) -> list[dict[str, Any]]:
+    """Every account (never their keys)."""
+    return [
+        {"account_id": a.account_id, "name": a.name, "role": a.role.value}
+        for a in service.venue.accounts()
+    ]
+
+
+@router.get("/admin/audit", response_model=list[AuditOut], tags=["admin"], name="admin_audit")
+def admin_audit(
+    service: ServiceDep, _: AdminDep, account_id: int | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The newest risk decisions (rule, limit, value)."""
+    records = list(service.venue.risk.audit_for(account_id))[-limit:]
+    return [
+        {
+            "ts": r.ts,
+            "account_id": r.account,
+            "symbol": r.symbol,
+            "rule": r.rule,
+            "decision": r.decision,
+            "limit": r.limit,
+            "value": r.value,
+        }
+        for r in records
+    ]
+
+
+# ---------------------------------------------------------------------- WebSocket
+
+
+def _error_frame(code: str, message: str, req_id: object = None) -> bytes:
+    return _encode({"type": "error", "code": code, "message": message, "req_id": req_id})
+
+
+async def _sender(ws: WebSocket, sub: Subscriber) -> None:
+    while True:
+        frame = await sub.queue.get()
+        if frame is None:
+            with contextlib.suppress(Exception):
+                await ws.send_bytes(
+                    _error_frame("SLOW_CONSUMER", "send queue overflowed; resubscribe")
+                )
+                await ws.close(code=1013)
+            return
+        await ws.send_text(frame.decode())
+
+
+def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None:
+    _instrument(service, req.symbol)
+    key = (req.symbol, req.channel)
+    if req.op == "unsubscribe":
+        sub.channels.discard(key)
+        if not any(sym == req.symbol for sym, _ in sub.channels):
+            service.public[req.symbol].discard(sub)
+        return
+    sub.channels.add(key)
+    service.public[req.symbol].add(sub)
+    if req.channel == "book":
+        sub.push(_encode(service.book_frame(req.symbol)))
+    elif req.channel == "l1":
+        sub.push(_encode(service.l1_frame(req.symbol, service.l1(req.symbol))))
+
+
+async def _handle_private(
+    service: VenueService, sub: Subscriber, account: Account, req: Any
+) -> None:
+    acc = account.account_id
+    if isinstance(req, WsOrder):
+        cmd = to_new_order(service, OrderRequest(**req.model_dump(exclude={"op", "req_id"})))
+        out = await service.execute(lambda: service.jv.submit(acc, cmd))
+        sub.push(
+            _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
+        )
+    elif isinstance(req, WsCancel):
+        if req.all:
+            outs = await service.execute(
+                lambda: service.jv.cancel_all(acc, CancelAll(symbol=req.symbol))
+            )
+            sub.push(
+                _encode(
+                    {
+                        "type": "ack",
+                        "req_id": req.req_id,
+                        "canceled": [service.order_out(o.update) for o in outs],
+                    }
+                )
+            )
+            return
+        symbol = req.symbol or (
+            _order_symbol(service, account, req.order_id, None) if req.order_id is not None else ""
+        )
+        cancel = CancelOrder(
+            symbol=symbol, order_id=req.order_id, client_order_id=req.client_order_id
+        )
+        out = await service.execute(lambda: service.jv.cancel(acc, cancel))
+        sub.push(
+            _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
+        )
+    elif isinstance(req, WsModify):
+        change = _modify_command(service, req.symbol, req, req.order_id, req.client_order_id)
+        out = await service.execute(lambda: service.jv.modify(acc, change))
+        sub.push(
+            _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
+        )
+
+
+async def _session(
+    ws: WebSocket,
+    service: VenueService,
+    account: Account | None,
+    max_bytes: int,
+    cancel_on_disconnect: bool,
+) -> None:
+    sub = Subscriber(account.account_id if account else None)
+    if account is not None:
+        service.private.setdefault(account.account_id, set()).add(sub)
+    sender = asyncio.create_task(_sender(ws, sub))
+    try:
+        while not sender.done():
+            raw = await ws.receive_text()
+            if len(raw) > max_bytes:
+                sub.push(
+                    _error_frame(
+                        "MESSAGE_TOO_LARGE",
+                        f"frames are limited to {max_bytes} bytes, was {len(raw)}",
+                    )
+                )
+                continue
+            req_id = None
+            try:
+                req = parse_ws_request(raw)
+                req_id = getattr(req, "req_id", None)
+                if isinstance(req, WsSubscribe):
+                    _subscribe(service, sub, req)
+                elif account is None:
+                    sub.push(
+                        _error_frame(
+                            "NOT_AUTHORIZED",
+                            "order entry needs the private endpoint and an API key",
+                            req_id,
+                        )
+                    )
+                else:
+                    await _handle_private(service, sub, account, req)
+            except ValidationError as exc:
+                details = exc.errors()
+                where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
+                what = details[0]["msg"] if details else "malformed"
+                sub.push(_error_frame("INVALID_REQUEST", f"invalid `{where}`: {what}"))
+            except MakerkitError as exc:
+                _, code = status_for(exc)
+                sub.push(_error_frame(code, str(exc), req_id))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        for subs in service.public.values():
+            subs.discard(sub)
+        if account is not None:
+            service.private.get(account.account_id, set()).discard(sub)
+            if cancel_on_disconnect:
+                with contextlib.suppress(MakerkitError):
+                    await service.execute(lambda: service.jv.cancel_all(account.account_id))
+
+
+def create_app(settings: Settings | None = None, service: VenueService | None = None) -> FastAPI:
+    """Build the app; the service (venue + journal) starts and stops with it."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = service or VenueService(
+            settings.instruments(),
+            journal_path=settings.journal,
+            fees=FeeSchedule(maker_ppm=settings.maker_fee_ppm, taker_ppm=settings.taker_fee_ppm),
+            backend=settings.backend,
+            admin_key=settings.admin_key,
+            flush_interval_s=settings.flush_interval_ms / 1000,
+        )
+        app.state.service = svc
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    app = FastAPI(
+        title="makerkit venue",
+        version="0.1.0",
+        description=(
+            "Order entry, market data and risk for the makerkit venue. "
+            "Prices and sizes are decimal strings."
+        ),
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: str(getattr(route, "name", route)),
+    )
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.websocket("/ws/md")
+    async def ws_market_data(ws: WebSocket) -> None:
+        """Public market data: subscribe to book (snapshot + deltas), l1 and trades."""
+        await ws.accept()
+        await _session(ws, ws.app.state.service, None, settings.max_message_bytes, False)
+
+    @app.websocket("/ws/private")
+    async def ws_private(
+        ws: WebSocket, api_key: str | None = None, cancel_on_disconnect: bool = False
+    ) -> None:
+        """Private orders and fills, and order entry; key in `X-API-Key` or `?api_key=`."""
+        svc: VenueService = ws.app.state.service
+        try:
+            account = svc.venue.authenticate(api_key or ws.headers.get("x-api-key"))
+        except NotAuthorized as exc:
+            await ws.close(code=4401, reason=str(exc))
+            return
+        await ws.accept()
+        await _session(ws, svc, account, settings.max_message_bytes, cancel_on_disconnect)
+
+    return app

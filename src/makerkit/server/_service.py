@@ -1,0 +1,307 @@
+"""The server's core: one journaled venue, group commit, and event fan-out.
+
+Commands run synchronously on the event loop (the venue is single-writer, so
+they are serialised by construction). Each command's events wait in a batch;
+a flusher task commits the journal for the whole batch in one transaction,
+then publishes the batch in order and releases the waiting acks. So nothing
+is acknowledged or published before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from makerkit.core import Clock, Instrument, L1Snapshot, LiveClock, OrderStatus, Side
+from makerkit.risk import MONEY_SCALE
+from makerkit.venue import (
+    BookDelta,
+    Event,
+    FeeSchedule,
+    FillReport,
+    Journal,
+    JournaledVenue,
+    OrderUpdate,
+    Outcome,
+    Role,
+    Trade,
+)
+
+__all__ = ["Subscriber", "VenueService"]
+
+T = TypeVar("T")
+_STATUS = {s: s.name.lower() for s in OrderStatus}
+_SIDE = {Side.BUY: "buy", Side.SELL: "sell"}
+_encode = msgspec.json.Encoder().encode
+
+
+class Subscriber:
+    """One WebSocket connection's outbound queue; a slow reader is cut off, never waited for."""
+
+    def __init__(self, account: int | None = None, capacity: int = 20_000) -> None:
+        self.account = account
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=capacity)
+        self.channels: set[tuple[str, str]] = set()  # (symbol, channel)
+        self.overflowed = False
+
+    def push(self, frame: bytes) -> None:
+        """Queue a frame; on overflow mark the subscriber to be closed."""
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(None)
+
+
+class VenueService:
+    """Owns the journaled venue, the group-commit flusher and the subscribers."""
+
+    def __init__(
+        self,
+        instruments: list[Instrument],
+        *,
+        journal_path: str,
+        clock: Clock | None = None,
+        fees: FeeSchedule | None = None,
+        backend: str | None = None,
+        admin_key: str | None = None,
+        flush_interval_s: float = 0.0005,
+    ) -> None:
+        self.instruments = {inst.symbol: inst for inst in instruments}
+        self.jv = JournaledVenue(
+            instruments,
+            journal=Journal(journal_path),
+            clock=clock or LiveClock(),
+            fees=fees,
+            backend=backend,
+        )
+        self.venue = self.jv.venue
+        if admin_key and not any(a.role is Role.ADMIN for a in self.venue.accounts()):
+            self.jv.add_account("admin", role=Role.ADMIN, api_key=admin_key)
+            self.jv.flush()
+        self._flush_interval = flush_interval_s
+        self._batch: list[Event] = []
+        self._batch_done: asyncio.Future[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
+        self.private: dict[int, set[Subscriber]] = {}
+        self._last_l1: dict[str, tuple[Any, ...]] = {}
+        self.published = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the group-commit flusher."""
+        self._wake = asyncio.Event()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
+
+    async def stop(self) -> None:
+        """Flush what is pending and close the journal."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        self._commit()
+        self.jv.journal.close()
+
+    # ------------------------------------------------------------------ commands
+
+    async def execute(self, command: Callable[[], T]) -> T:
+        """Run one venue command now; return once it is durable (and published)."""
+        result = command()
+        self._collect(result)
+        if self._flusher is None:  # no event loop task (tests driving it directly)
+            self._commit()
+            return result
+        if self._batch_done is None:
+            self._batch_done = asyncio.get_running_loop().create_future()
+        done = self._batch_done
+        assert self._wake is not None  # noqa: S101 - set in start()
+        self._wake.set()
+        await asyncio.shield(done)
+        return result
+
+    def _collect(self, result: object) -> None:
+        if isinstance(result, Outcome):
+            self._batch.extend(result.events)
+        elif isinstance(result, list):
+            for item in result:
+                if isinstance(item, Outcome):
+                    self._batch.extend(item.events)
+
+    async def _flush_loop(self) -> None:
+        assert self._wake is not None  # noqa: S101 - set in start()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._flush_interval:
+                await asyncio.sleep(self._flush_interval)  # let a burst join this commit
+            self._commit()
+
+    def _commit(self) -> None:
+        self.jv.flush()
+        batch, self._batch = self._batch, []
+        done, self._batch_done = self._batch_done, None
+        touched: set[str] = set()
+        for event in batch:
+            self._publish(event)
+            if isinstance(event, (BookDelta, Trade)):
+                touched.add(event.symbol)
+        for symbol in sorted(touched):
+            self._publish_l1(symbol)
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    # ------------------------------------------------------------------ fan-out
+
+    def _publish(self, event: Event) -> None:
+        self.published += 1
+        if isinstance(event, (OrderUpdate, FillReport)):
+            subs = self.private.get(event.account)
+            if subs:
+                frame = _encode(self.private_frame(event))
+                for sub in subs:
+                    sub.push(frame)
+            return
+        subs = self.public.get(event.symbol)
+        if not subs:
+            return
+        frame = _encode(self.public_frame(event))
+        channel = "trades" if isinstance(event, Trade) else ""
+        for sub in subs:
+            if (event.symbol, "book") in sub.channels or (
+                channel and (event.symbol, channel) in sub.channels
+            ):
+                sub.push(frame)
+
+    def _publish_l1(self, symbol: str) -> None:
+        l1 = self.l1(symbol)
+        key = (l1.bid_price, l1.bid_size, l1.ask_price, l1.ask_size)
+        if self._last_l1.get(symbol) == key:
+            return
+        self._last_l1[symbol] = key
+        subs = [s for s in self.public.get(symbol, ()) if (symbol, "l1") in s.channels]
+        if subs:
+            frame = _encode(self.l1_frame(symbol, l1))
+            for sub in subs:
+                sub.push(frame)
+
+    # ------------------------------------------------------------------ frames
+
+    def l1(self, symbol: str) -> L1Snapshot:
+        """Return the symbol's best bid and ask with its public sequence."""
+        book = self.venue.book(symbol)
+        return L1Snapshot.from_best(book.best_bid(), book.best_ask(), self.venue.public_seq(symbol))
+
+    def l1_frame(self, symbol: str, l1: L1Snapshot) -> dict[str, Any]:
+        """Encode an L1 state for the wire."""
+        inst = self.instruments[symbol]
+        return {
+            "type": "l1",
+            "symbol": symbol,
+            "seq": l1.seq,
+            "bid": inst.price_str(l1.bid_price) if l1.bid_price is not None else None,
+            "bid_size": inst.size_str(l1.bid_size),
+            "ask": inst.price_str(l1.ask_price) if l1.ask_price is not None else None,
+            "ask_size": inst.size_str(l1.ask_size),
+        }
+
+    def book_frame(self, symbol: str, depth: int = 1_000_000) -> dict[str, Any]:
+        """A full L2 snapshot consistent with the symbol's public sequence."""
+        inst = self.instruments[symbol]
+        snap = self.venue.book(symbol).l2(depth)
+        return {
+            "type": "snapshot",
+            "symbol": symbol,
+            "seq": self.venue.public_seq(symbol),
+            "bids": [
+                [inst.price_str(lv.price), inst.size_str(lv.size), lv.count] for lv in snap.bids
+            ],
+            "asks": [
+                [inst.price_str(lv.price), inst.size_str(lv.size), lv.count] for lv in snap.asks
+            ],
+        }
+
+    def public_frame(self, event: BookDelta | Trade) -> dict[str, Any]:
+        """Encode a public event for the wire."""
+        inst = self.instruments[event.symbol]
+        if isinstance(event, Trade):
+            return {
+                "type": "trade",
+                "symbol": event.symbol,
+                "seq": event.seq,
+                "price": inst.price_str(event.price),
+                "qty": inst.size_str(event.qty),
+                "aggressor": _SIDE[event.aggressor],
+                "ts": event.ts_event,
+            }
+        return {
+            "type": "delta",
+            "symbol": event.symbol,
+            "seq": event.seq,
+            "side": "bid" if event.side is Side.BUY else "ask",
+            "price": inst.price_str(event.price),
+            "size": inst.size_str(event.size),
+            "ts": event.ts_event,
+        }
+
+    def order_out(self, u: OrderUpdate) -> dict[str, Any]:
+        """Encode an order update (REST body and private frame)."""
+        inst = self.instruments.get(u.symbol)
+        price = None
+        if u.price is not None:
+            price = inst.price_str(u.price) if inst else str(u.price)
+        size = inst.size_str if inst else str
+        return {
+            "order_id": u.order_id,
+            "client_order_id": u.client_order_id,
+            "symbol": u.symbol,
+            "side": _SIDE[u.side],
+            "price": price,
+            "qty": size(u.qty),
+            "filled": size(u.filled),
+            "remaining": size(u.remaining),
+            "status": _STATUS[u.status],
+            "reason": u.reason.name,
+            "seq": u.seq,
+            "ts": u.ts_event,
+        }
+
+    def fill_out(self, f: FillReport) -> dict[str, Any]:
+        """Encode a fill (REST body and private frame); fee in quote currency."""
+        inst = self.instruments[f.symbol]
+        return {
+            "order_id": f.order_id,
+            "client_order_id": f.client_order_id,
+            "symbol": f.symbol,
+            "side": _SIDE[f.side],
+            "price": inst.price_str(f.price),
+            "qty": inst.size_str(f.qty),
+            "liquidity": f.liquidity,
+            "fee": self.money(f.symbol, f.fee, micro=True),
+            "trade_seq": f.trade_seq,
+            "seq": f.seq,
+            "ts": f.ts_event,
+        }
+
+    def private_frame(self, event: OrderUpdate | FillReport) -> dict[str, Any]:
+        """Encode a private event with its type."""
+        if isinstance(event, OrderUpdate):
+            return {"type": "order", **self.order_out(event)}
+        return {"type": "fill", **self.fill_out(event)}
+
+    def money(self, symbol: str, amount: int, *, micro: bool = False) -> str:
+        """Turn tick-lots (or micro tick-lots) into a quote-currency decimal string."""
+        inst = self.instruments[symbol]
+        value = (inst.tick * inst.lot) * amount
+        if micro:
+            value = value / MONEY_SCALE
+        return format(value.normalize(), "f")

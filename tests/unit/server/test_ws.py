@@ -1,0 +1,209 @@
+"""WebSocket API: book snapshot + deltas mirror the venue; private stream and order entry."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from tests.unit.server.conftest import Venue
+
+
+def apply(mirror: dict[tuple[str, str], str], frame: dict[str, object]) -> None:
+    if frame["type"] == "snapshot":
+        mirror.clear()
+        for side, key in (("bid", "bids"), ("ask", "asks")):
+            for price, size, _ in frame[key]:  # type: ignore[attr-defined]
+                mirror[(side, price)] = size
+    elif frame["type"] == "delta":
+        key = (str(frame["side"]), str(frame["price"]))
+        if Decimal(str(frame["size"])) == 0:
+            mirror.pop(key, None)
+        else:
+            mirror[key] = str(frame["size"])
+
+
+def test_book_stream_mirrors_the_venue_after_random_orders(venue: Venue) -> None:
+    rng = random.Random(5)
+    c = venue.client
+    with c.websocket_connect("/ws/md") as ws:
+        ws.send_text(json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}))
+        snapshot = ws.receive_json()
+        assert snapshot["type"] == "snapshot" and snapshot["seq"] == 0
+        for i in range(600):
+            who = rng.choice(["alice", "bob", "carol"])
+            if i % 7 == 6:
+                orders = c.get("/orders", headers=venue.h(who)).json()
+                if orders:
+                    c.delete(f"/orders/{rng.choice(orders)['order_id']}", headers=venue.h(who))
+                continue
+            side = rng.choice(["buy", "sell"])
+            price = 100 + rng.randint(-10, 10) / 100
+            venue.order(
+                who, symbol="AAA", side=side, qty=str(rng.randint(1, 9)), price=f"{price:.2f}"
+            )
+        final_seq = c.get("/book/AAA").json()["seq"]
+        mirror: dict[tuple[str, str], str] = {}
+        apply(mirror, snapshot)
+        last = snapshot["seq"]
+        trades = 0
+        while last < final_seq:
+            frame = ws.receive_json()
+            assert frame["seq"] == last + 1, "gap in the book channel"
+            last = frame["seq"]
+            trades += frame["type"] == "trade"
+            apply(mirror, frame)
+    book = c.get("/book/AAA", params={"depth": 10_000}).json()
+    want = {("bid", lv["price"]): lv["size"] for lv in book["bids"]} | {
+        ("ask", lv["price"]): lv["size"] for lv in book["asks"]
+    }
+    assert mirror == want
+    assert trades > 10
+
+
+def test_private_order_entry_acks_and_sequenced_events(venue: Venue) -> None:
+    c = venue.client
+    with c.websocket_connect(f"/ws/private?api_key={venue.keys['alice']}") as ws:
+        ws.send_text(
+            json.dumps(
+                {
+                    "op": "order",
+                    "req_id": 1,
+                    "symbol": "AAA",
+                    "side": "sell",
+                    "qty": "3",
+                    "price": "100.10",
+                }
+            )
+        )
+        update = ws.receive_json()
+        ack = ws.receive_json()
+        assert update["type"] == "order" and update["status"] == "new"
+        assert ack == {
+            "type": "ack",
+            "req_id": 1,
+            "order": {k: v for k, v in update.items() if k != "type"},
+        }
+        venue.order("bob", symbol="AAA", side="buy", qty="2", price="100.10")
+        fill = ws.receive_json()
+        order = ws.receive_json()
+        assert (fill["type"], fill["qty"], fill["liquidity"]) == ("fill", "2", "maker")
+        assert (order["type"], order["remaining"]) == ("order", "1")
+        assert [update["seq"], fill["seq"], order["seq"]] == [1, 2, 3]
+        ws.send_text(
+            json.dumps(
+                {
+                    "op": "modify",
+                    "req_id": "m",
+                    "symbol": "AAA",
+                    "order_id": ack["order"]["order_id"],
+                    "price": "100.20",
+                }
+            )
+        )
+        assert ws.receive_json()["price"] == "100.20"
+        assert ws.receive_json()["req_id"] == "m"
+        ws.send_text(json.dumps({"op": "cancel", "req_id": 9, "all": True}))
+        assert ws.receive_json()["status"] == "canceled"
+        assert [o["status"] for o in ws.receive_json()["canceled"]] == ["canceled"]
+
+
+def test_bad_frames_get_error_frames_and_the_session_survives(venue: Venue) -> None:
+    c = venue.client
+    with c.websocket_connect(f"/ws/private?api_key={venue.keys['alice']}") as ws:
+        ws.send_text("{not json")
+        assert ws.receive_json()["code"] == "INVALID_REQUEST"
+        ws.send_text(
+            json.dumps(
+                {
+                    "op": "order",
+                    "symbol": "AAA",
+                    "side": "buy",
+                    "qty": "1",
+                    "price": "99.999",
+                    "req_id": 4,
+                }
+            )
+        )
+        err = ws.receive_json()
+        assert (err["type"], err["code"], err["req_id"]) == ("error", "OFF_TICK", 4)
+        ws.send_text(json.dumps({"op": "subscribe", "channel": "book", "symbol": "NOPE"}))
+        assert ws.receive_json()["code"] == "UNKNOWN_SYMBOL"
+        ws.send_text("x" * 70_000)
+        assert ws.receive_json()["code"] == "MESSAGE_TOO_LARGE"
+        ws.send_text(
+            json.dumps(
+                {
+                    "op": "order",
+                    "symbol": "AAA",
+                    "side": "buy",
+                    "qty": "1",
+                    "price": "99",
+                    "req_id": 5,
+                }
+            )
+        )
+        assert ws.receive_json()["status"] == "new"
+        assert ws.receive_json()["req_id"] == 5
+    with c.websocket_connect("/ws/md") as md:
+        md.send_text(
+            json.dumps({"op": "order", "symbol": "AAA", "side": "buy", "qty": "1", "price": "99"})
+        )
+        assert md.receive_json()["code"] == "NOT_AUTHORIZED"
+
+
+def test_private_stream_needs_a_key(venue: Venue) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        venue.client.websocket_connect("/ws/private?api_key=wrong") as ws,
+    ):
+        ws.receive_json()
+    assert info.value.code == 4401
+
+
+def test_cancel_on_disconnect_is_opt_in(venue: Venue) -> None:
+    c = venue.client
+    for flag, left in (("false", 1), ("true", 0)):
+        c.delete("/orders", headers=venue.h("carol"))
+        with c.websocket_connect(
+            f"/ws/private?api_key={venue.keys['carol']}&cancel_on_disconnect={flag}"
+        ) as ws:
+            ws.send_text(
+                json.dumps(
+                    {
+                        "op": "order",
+                        "symbol": "BBB",
+                        "side": "buy",
+                        "qty": "1",
+                        "price": "5",
+                        "req_id": 1,
+                    }
+                )
+            )
+            ws.receive_json()
+            ws.receive_json()
+        assert len(c.get("/orders", headers=venue.h("carol")).json()) == left
+
+
+def test_l1_and_trades_channels(venue: Venue) -> None:
+    with venue.client.websocket_connect("/ws/md") as ws:
+        ws.send_text(json.dumps({"op": "subscribe", "channel": "l1", "symbol": "BBB"}))
+        ws.send_text(json.dumps({"op": "subscribe", "channel": "trades", "symbol": "BBB"}))
+        assert ws.receive_json()["bid"] is None
+        venue.order("alice", symbol="BBB", side="buy", qty="4", price="10")
+        assert ws.receive_json() | {"seq": 0} == {
+            "type": "l1",
+            "symbol": "BBB",
+            "seq": 0,
+            "bid": "10.00",
+            "bid_size": "4",
+            "ask": None,
+            "ask_size": "0",
+        }
+        venue.order("bob", symbol="BBB", side="sell", qty="1", price="10")
+        trade = ws.receive_json()
+        assert (trade["type"], trade["price"], trade["aggressor"]) == ("trade", "10.00", "sell")
+        assert ws.receive_json()["bid_size"] == "3"
