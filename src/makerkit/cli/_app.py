@@ -314,6 +314,41 @@ def bench_book(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    journal: Annotated[
+        str, typer.Option(help="SQLite journal; the venue recovers from it on start.")
+    ] = "makerkit-venue.db",
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols to list.")] = "AAA,BBB,CCC",
+    admin_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MAKERKIT_ADMIN_KEY", help="Key of the admin account created on first start."
+        ),
+    ] = None,
+    engine: EngineOpt = None,
+) -> None:
+    """Run the venue: REST + WebSocket API with journal and recovery (needs the server extra)."""
+    try:
+        import uvicorn
+
+        from makerkit.server import Settings, create_app
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        err.print(f"[bold red]error:[/] the server needs `pip install makerkit[server]` ({exc})")
+        raise typer.Exit(2) from exc
+    settings = Settings(
+        host=host, port=port, journal=journal, symbols=symbols, admin_key=admin_key, backend=engine
+    )
+    err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="warning", ws="websockets-sansio"
+    )
+
+
+@app.command()
 def version() -> None:
     """Print the version and the selected book backend."""
     from importlib.metadata import version as pkg_version
