@@ -313,6 +313,39 @@ def bench_book(
         _json_line(result)
 
 
+@bench_app.command("server")
+def bench_server(
+    seconds: Annotated[float, typer.Option(help="Length of each load phase.")] = 5.0,
+    ws_clients: Annotated[int, typer.Option(help="Concurrent WebSocket order-entry clients.")] = 4,
+    rest_clients: Annotated[int, typer.Option(help="Concurrent REST order-entry clients.")] = 4,
+    md_subscribers: Annotated[int, typer.Option(help="Market-data subscribers.")] = 50,
+    paced_rate: Annotated[float, typer.Option(help="Orders/s in the paced phase.")] = 5000.0,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load a venue process over loopback: WS/REST order entry and market-data fan-out."""
+    from makerkit.cli._bench_server import run_server_bench
+
+    result = run_server_bench(
+        seconds=seconds,
+        ws_clients=ws_clients,
+        rest_clients=rest_clients,
+        md_subscribers=md_subscribers,
+        paced_rate=paced_rate,
+        progress=lambda m: err.print(f"[dim]{m}[/]"),
+    )
+    table = Table(title="venue load over loopback", show_header=False, title_justify="left")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)
+
+
 @app.command()
 def serve(
     host: Annotated[

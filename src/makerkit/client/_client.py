@@ -41,6 +41,12 @@ from makerkit.wire import (
 __all__ = ["BookMirror", "MarketDataStream", "PrivateStream", "VenueClient", "error_from"]
 
 
+def _messages(raw: str | bytes) -> list[dict[str, Any]]:
+    """A frame holds one message object or a JSON array of them."""
+    data = json.loads(raw)
+    return data if isinstance(data, list) else [data]
+
+
 def error_from(code: str, message: str) -> MakerkitError:
     """Turn a venue error body back into the exception the venue raised."""
     if code == "NOT_AUTHORIZED":
@@ -266,15 +272,15 @@ class MarketDataStream:
                     delay = 0.05
                     await self._subscribe(ws, self.symbols)
                     async for raw in ws:
-                        frame = json.loads(raw)
-                        if self._track(frame):
-                            self.gaps += 1
-                            await self._subscribe(ws, [frame["symbol"]], "unsubscribe")
-                            await self._subscribe(ws, [frame["symbol"]])
-                            continue
-                        yield frame
-                        if self.stopped():
-                            return
+                        for frame in _messages(raw):
+                            if self._track(frame):
+                                self.gaps += 1
+                                await self._subscribe(ws, [frame["symbol"]], "unsubscribe")
+                                await self._subscribe(ws, [frame["symbol"]])
+                                break  # the rest of this batch is stale
+                            yield frame
+                            if self.stopped():
+                                return
             except (OSError, websockets.ConnectionClosed):
                 if self.stopped():
                     return
@@ -335,17 +341,20 @@ class PrivateStream:
 
     async def _read(self) -> None:
         async for raw in self._ws:
-            frame = json.loads(raw)
-            kind = frame.get("type")
-            if kind in ("ack", "error") and frame.get("req_id") in self._pending:
-                self._pending.pop(frame["req_id"]).set_result(frame)
-                continue
-            if kind in ("order", "fill"):
-                seq = int(frame["seq"])
-                if seq != self.last_seq + 1:
-                    self.gaps += 1
-                self.last_seq = max(self.last_seq, seq)
-            await self.events.put(frame)
+            for frame in _messages(raw):
+                await self._dispatch(frame)
+
+    async def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind in ("ack", "error") and frame.get("req_id") in self._pending:
+            self._pending.pop(frame["req_id"]).set_result(frame)
+            return
+        if kind in ("order", "fill"):
+            seq = int(frame["seq"])
+            if seq != self.last_seq + 1:
+                self.gaps += 1
+            self.last_seq = max(self.last_seq, seq)
+        await self.events.put(frame)
 
     async def request(self, body: dict[str, Any]) -> dict[str, Any]:
         """Send one order-entry frame and wait for its ack; raise on an error frame."""

@@ -4,7 +4,8 @@ Commands run synchronously on the event loop (the venue is single-writer, so
 they are serialised by construction). Each command's events wait in a batch;
 a flusher task commits the journal for the whole batch in one transaction,
 then publishes the batch in order and releases the waiting acks. So nothing
-is acknowledged or published before it is durable.
+is acknowledged or published before it is durable. A subscriber gets one
+WebSocket frame per batch: a single message object, or a JSON array of them.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ class Subscriber:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=capacity)
         self.channels: set[tuple[str, str]] = set()  # (symbol, channel)
         self.overflowed = False
+        self.staged: list[bytes] = []  # messages of the batch being published
+
+    def stage(self, message: bytes) -> None:
+        """Hold a message until the batch is sent as one frame."""
+        self.staged.append(message)
+
+    def send_staged(self) -> None:
+        """Send the staged messages: one object, or a JSON array of them."""
+        staged, self.staged = self.staged, []
+        if len(staged) == 1:
+            self.push(staged[0])
+        elif staged:
+            self.push(b"[" + b",".join(staged) + b"]")
 
     def push(self, frame: bytes) -> None:
         """Queue a frame; on overflow mark the subscriber to be closed."""
@@ -151,25 +165,29 @@ class VenueService:
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
         touched: set[str] = set()
+        staged: set[Subscriber] = set()
         for event in batch:
-            self._publish(event)
+            self._publish(event, staged)
             if isinstance(event, (BookDelta, Trade)):
                 touched.add(event.symbol)
         for symbol in sorted(touched):
-            self._publish_l1(symbol)
+            self._publish_l1(symbol, staged)
+        for sub in staged:  # one frame per subscriber per batch
+            sub.send_staged()
         if done is not None and not done.done():
             done.set_result(None)
 
     # ------------------------------------------------------------------ fan-out
 
-    def _publish(self, event: Event) -> None:
+    def _publish(self, event: Event, staged: set[Subscriber]) -> None:
         self.published += 1
         if isinstance(event, (OrderUpdate, FillReport)):
             subs = self.private.get(event.account)
             if subs:
                 frame = _encode(self.private_frame(event))
                 for sub in subs:
-                    sub.push(frame)
+                    sub.stage(frame)
+                    staged.add(sub)
             return
         subs = self.public.get(event.symbol)
         if not subs:
@@ -180,9 +198,10 @@ class VenueService:
             if (event.symbol, "book") in sub.channels or (
                 channel and (event.symbol, channel) in sub.channels
             ):
-                sub.push(frame)
+                sub.stage(frame)
+                staged.add(sub)
 
-    def _publish_l1(self, symbol: str) -> None:
+    def _publish_l1(self, symbol: str, staged: set[Subscriber]) -> None:
         l1 = self.l1(symbol)
         key = (l1.bid_price, l1.bid_size, l1.ask_price, l1.ask_size)
         if self._last_l1.get(symbol) == key:
@@ -192,7 +211,8 @@ class VenueService:
         if subs:
             frame = _encode(self.l1_frame(symbol, l1))
             for sub in subs:
-                sub.push(frame)
+                sub.stage(frame)
+                staged.add(sub)
 
     # ------------------------------------------------------------------ frames
 

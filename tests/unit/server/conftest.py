@@ -51,3 +51,17 @@ def make_settings(tmp_path: Path, backend: str) -> Settings:
 def venue(tmp_path: Path, backend: str) -> Iterator[Venue]:
     with TestClient(create_app(make_settings(tmp_path, backend))) as client:
         yield Venue(client)
+
+
+class Frames:
+    """Read a WebSocket as a stream of messages (a frame may batch several)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.buffer: list[Any] = []
+
+    def next(self) -> Any:
+        if not self.buffer:
+            data = self.ws.receive_json()
+            self.buffer = data if isinstance(data, list) else [data]
+        return self.buffer.pop(0)

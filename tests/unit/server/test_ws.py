@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from tests.unit.server.conftest import Venue
+from tests.unit.server.conftest import Frames, Venue
 
 
 def apply(mirror: dict[tuple[str, str], str], frame: dict[str, object]) -> None:
@@ -30,8 +30,9 @@ def test_book_stream_mirrors_the_venue_after_random_orders(venue: Venue) -> None
     rng = random.Random(5)
     c = venue.client
     with c.websocket_connect("/ws/md") as ws:
+        ws_frames = Frames(ws)
         ws.send_text(json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}))
-        snapshot = ws.receive_json()
+        snapshot = ws_frames.next()
         assert snapshot["type"] == "snapshot" and snapshot["seq"] == 0
         for i in range(600):
             who = rng.choice(["alice", "bob", "carol"])
@@ -51,7 +52,7 @@ def test_book_stream_mirrors_the_venue_after_random_orders(venue: Venue) -> None
         last = snapshot["seq"]
         trades = 0
         while last < final_seq:
-            frame = ws.receive_json()
+            frame = ws_frames.next()
             assert frame["seq"] == last + 1, "gap in the book channel"
             last = frame["seq"]
             trades += frame["type"] == "trade"
@@ -67,6 +68,7 @@ def test_book_stream_mirrors_the_venue_after_random_orders(venue: Venue) -> None
 def test_private_order_entry_acks_and_sequenced_events(venue: Venue) -> None:
     c = venue.client
     with c.websocket_connect(f"/ws/private?api_key={venue.keys['alice']}") as ws:
+        ws_frames = Frames(ws)
         ws.send_text(
             json.dumps(
                 {
@@ -79,8 +81,8 @@ def test_private_order_entry_acks_and_sequenced_events(venue: Venue) -> None:
                 }
             )
         )
-        update = ws.receive_json()
-        ack = ws.receive_json()
+        update = ws_frames.next()
+        ack = ws_frames.next()
         assert update["type"] == "order" and update["status"] == "new"
         assert ack == {
             "type": "ack",
@@ -88,8 +90,8 @@ def test_private_order_entry_acks_and_sequenced_events(venue: Venue) -> None:
             "order": {k: v for k, v in update.items() if k != "type"},
         }
         venue.order("bob", symbol="AAA", side="buy", qty="2", price="100.10")
-        fill = ws.receive_json()
-        order = ws.receive_json()
+        fill = ws_frames.next()
+        order = ws_frames.next()
         assert (fill["type"], fill["qty"], fill["liquidity"]) == ("fill", "2", "maker")
         assert (order["type"], order["remaining"]) == ("order", "1")
         assert [update["seq"], fill["seq"], order["seq"]] == [1, 2, 3]
@@ -104,18 +106,19 @@ def test_private_order_entry_acks_and_sequenced_events(venue: Venue) -> None:
                 }
             )
         )
-        assert ws.receive_json()["price"] == "100.20"
-        assert ws.receive_json()["req_id"] == "m"
+        assert ws_frames.next()["price"] == "100.20"
+        assert ws_frames.next()["req_id"] == "m"
         ws.send_text(json.dumps({"op": "cancel", "req_id": 9, "all": True}))
-        assert ws.receive_json()["status"] == "canceled"
-        assert [o["status"] for o in ws.receive_json()["canceled"]] == ["canceled"]
+        assert ws_frames.next()["status"] == "canceled"
+        assert [o["status"] for o in ws_frames.next()["canceled"]] == ["canceled"]
 
 
 def test_bad_frames_get_error_frames_and_the_session_survives(venue: Venue) -> None:
     c = venue.client
     with c.websocket_connect(f"/ws/private?api_key={venue.keys['alice']}") as ws:
+        ws_frames = Frames(ws)
         ws.send_text("{not json")
-        assert ws.receive_json()["code"] == "INVALID_REQUEST"
+        assert ws_frames.next()["code"] == "INVALID_REQUEST"
         ws.send_text(
             json.dumps(
                 {
@@ -128,12 +131,12 @@ def test_bad_frames_get_error_frames_and_the_session_survives(venue: Venue) -> N
                 }
             )
         )
-        err = ws.receive_json()
+        err = ws_frames.next()
         assert (err["type"], err["code"], err["req_id"]) == ("error", "OFF_TICK", 4)
         ws.send_text(json.dumps({"op": "subscribe", "channel": "book", "symbol": "NOPE"}))
-        assert ws.receive_json()["code"] == "UNKNOWN_SYMBOL"
+        assert ws_frames.next()["code"] == "UNKNOWN_SYMBOL"
         ws.send_text("x" * 70_000)
-        assert ws.receive_json()["code"] == "MESSAGE_TOO_LARGE"
+        assert ws_frames.next()["code"] == "MESSAGE_TOO_LARGE"
         ws.send_text(
             json.dumps(
                 {
@@ -146,13 +149,14 @@ def test_bad_frames_get_error_frames_and_the_session_survives(venue: Venue) -> N
                 }
             )
         )
-        assert ws.receive_json()["status"] == "new"
-        assert ws.receive_json()["req_id"] == 5
+        assert ws_frames.next()["status"] == "new"
+        assert ws_frames.next()["req_id"] == 5
     with c.websocket_connect("/ws/md") as md:
+        md_frames = Frames(md)
         md.send_text(
             json.dumps({"op": "order", "symbol": "AAA", "side": "buy", "qty": "1", "price": "99"})
         )
-        assert md.receive_json()["code"] == "NOT_AUTHORIZED"
+        assert md_frames.next()["code"] == "NOT_AUTHORIZED"
 
 
 def test_private_stream_needs_a_key(venue: Venue) -> None:
@@ -171,6 +175,7 @@ def test_cancel_on_disconnect_is_opt_in(venue: Venue) -> None:
         with c.websocket_connect(
             f"/ws/private?api_key={venue.keys['carol']}&cancel_on_disconnect={flag}"
         ) as ws:
+            ws_frames = Frames(ws)
             ws.send_text(
                 json.dumps(
                     {
@@ -183,18 +188,19 @@ def test_cancel_on_disconnect_is_opt_in(venue: Venue) -> None:
                     }
                 )
             )
-            ws.receive_json()
-            ws.receive_json()
+            ws_frames.next()
+            ws_frames.next()
         assert len(c.get("/orders", headers=venue.h("carol")).json()) == left
 
 
 def test_l1_and_trades_channels(venue: Venue) -> None:
     with venue.client.websocket_connect("/ws/md") as ws:
+        ws_frames = Frames(ws)
         ws.send_text(json.dumps({"op": "subscribe", "channel": "l1", "symbol": "BBB"}))
         ws.send_text(json.dumps({"op": "subscribe", "channel": "trades", "symbol": "BBB"}))
-        assert ws.receive_json()["bid"] is None
+        assert ws_frames.next()["bid"] is None
         venue.order("alice", symbol="BBB", side="buy", qty="4", price="10")
-        assert ws.receive_json() | {"seq": 0} == {
+        assert ws_frames.next() | {"seq": 0} == {
             "type": "l1",
             "symbol": "BBB",
             "seq": 0,
@@ -204,6 +210,6 @@ def test_l1_and_trades_channels(venue: Venue) -> None:
             "ask_size": "0",
         }
         venue.order("bob", symbol="BBB", side="sell", qty="1", price="10")
-        trade = ws.receive_json()
+        trade = ws_frames.next()
         assert (trade["type"], trade["price"], trade["aggressor"]) == ("trade", "10.00", "sell")
-        assert ws.receive_json()["bid_size"] == "3"
+        assert ws_frames.next()["bid_size"] == "3"

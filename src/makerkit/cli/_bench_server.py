@@ -1,0 +1,284 @@
+"""Venue load benchmark over loopback: order entry (WS, REST) and market-data fan-out.
+
+The server runs in its own process (``makerkit serve``) with a fresh journal;
+the load generators and the 50 market-data subscribers run in this process.
+Both share the machine, so the figures are end to end on one box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from makerkit.core.clock import LiveClock, monotonic_ns
+
+__all__ = ["run_server_bench"]
+
+ADMIN = "bench-admin"
+_now_ns = LiveClock().now_ns  # delivery latency compares with the server's wall-clock event time
+
+
+def _seconds() -> float:
+    return monotonic_ns() / 1e9
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _percentiles(samples: list[int]) -> tuple[float, float]:
+    if not samples:
+        return 0.0, 0.0
+    p50, p99 = np.percentile(np.asarray(samples, dtype=np.float64), [50, 99]) / 1e6
+    return float(p50), float(p99)
+
+
+async def _ws_orders(
+    url: str, key: str, seconds: float, window: int, rate: float | None, side: str, offset: int
+) -> tuple[int, list[int]]:
+    """Place-then-cancel loop over one private WS for ``seconds``.
+
+    Returns (messages acknowledged inside the window, ack latencies in ns). At
+    most ``window`` messages are in flight; each order reserves a slot for its
+    cancel, so the reader never waits to send one.
+    """
+    import websockets
+
+    latencies: list[int] = []
+    sent_at: dict[int, int] = {}
+    acked = 0
+    req = 0
+    async with websockets.connect(f"{url}/ws/private?api_key={key}", max_size=None) as ws:
+        slots = asyncio.Semaphore(window)
+        start = _seconds()
+        end = start + seconds
+
+        async def send(body: dict[str, Any]) -> None:
+            nonlocal req
+            req += 1
+            sent_at[req] = monotonic_ns()
+            await ws.send(json.dumps({**body, "req_id": req}))
+
+        async def reader() -> None:
+            nonlocal acked
+            async for raw in ws:
+                data = json.loads(raw)
+                if isinstance(data, list):
+                    continue  # a batch of order/fill events: acks come alone
+                frame = data
+                if frame.get("type") not in ("ack", "error"):
+                    continue
+                started = sent_at.pop(frame["req_id"], None)
+                now = _seconds()
+                if started is not None and now <= end:
+                    latencies.append(monotonic_ns() - started)
+                    acked += 1
+                slots.release()
+                order = frame.get("order")
+                if order is not None and order["status"] == "new" and "canceled" not in frame:
+                    await send({"op": "cancel", "order_id": order["order_id"], "symbol": "AAA"})
+                elif order is not None and order["status"] not in ("canceled",):
+                    slots.release()  # no cancel will follow: free its reserved slot
+                if now > end and not sent_at:
+                    return
+
+        task = asyncio.create_task(reader())
+        n = 0
+        price = f"{90 - offset % 5:.2f}" if side == "buy" else f"{110 + offset % 5:.2f}"
+        while _seconds() < end:
+            await slots.acquire()
+            await slots.acquire()  # the order and its cancel
+            n += 1
+            await send(
+                {
+                    "op": "order",
+                    "symbol": "AAA",
+                    "side": side,
+                    "qty": "1",
+                    "price": price,
+                    "tif": "post_only",
+                }
+            )
+            if rate:
+                await asyncio.sleep(max(0.0, start + n / rate - _seconds()))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, timeout=30)
+        task.cancel()
+    return acked, latencies
+
+
+async def _rest_orders(base: str, key: str, seconds: float, side: str) -> tuple[int, list[int]]:
+    import httpx
+
+    latencies: list[int] = []
+    count = 0
+    price = "90.00" if side == "buy" else "110.00"
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=10) as client:
+        start = _seconds()
+        while _seconds() - start < seconds:
+            t0 = monotonic_ns()
+            r = await client.post(
+                "/orders", json={"symbol": "AAA", "side": side, "qty": "1", "price": price}
+            )
+            latencies.append(monotonic_ns() - t0)
+            count += 1
+            order_id = r.json()["order_id"]
+            t0 = monotonic_ns()
+            await client.delete(f"/orders/{order_id}", params={"symbol": "AAA"})
+            latencies.append(monotonic_ns() - t0)
+            count += 1
+    return count, latencies
+
+
+async def _subscriber(url: str, stop: asyncio.Event, out: dict[str, Any]) -> None:
+    import websockets
+
+    last = -1
+    async with websockets.connect(f"{url}/ws/md", max_size=None) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}))
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=0.2)
+            except TimeoutError:
+                continue
+            data = json.loads(raw)
+            received = _now_ns()
+            for frame in data if isinstance(data, list) else [data]:
+                if frame["type"] == "snapshot":
+                    last = frame["seq"]
+                    continue
+                if frame["seq"] != last + 1:
+                    out["gaps"] += 1
+                last = frame["seq"]
+                out["frames"] += 1
+                out["latencies"].append(received - frame["ts"])
+    out["last_seq"] = max(out.get("last_seq", -1), last)
+
+
+async def _bench(
+    base: str, seconds: float, ws_clients: int, rest_clients: int, subscribers: int, rate: float
+) -> dict[str, Any]:
+    import httpx
+
+    url = base.replace("http", "ws")
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": ADMIN}) as admin:
+        keys = [
+            (await admin.post("/admin/accounts", json={"name": f"b{i}"})).json()["api_key"]
+            for i in range(max(ws_clients, rest_clients))
+        ]
+    result: dict[str, Any] = {"seconds": seconds}
+
+    runs = await asyncio.gather(
+        *(
+            _ws_orders(url, keys[i], seconds, 64, None, "buy" if i % 2 else "sell", i)
+            for i in range(ws_clients)
+        )
+    )
+    acked = sum(r[0] for r in runs)
+    lat = [x for r in runs for x in r[1]]
+    result["ws_orders_per_sec"] = acked / seconds
+    result["ws_ack_p50_ms"], result["ws_ack_p99_ms"] = _percentiles(lat)
+
+    runs = await asyncio.gather(
+        *(
+            _rest_orders(base, keys[i], seconds, "buy" if i % 2 else "sell")
+            for i in range(rest_clients)
+        )
+    )
+    result["rest_orders_per_sec"] = sum(r[0] for r in runs) / seconds
+    result["rest_p50_ms"], result["rest_p99_ms"] = _percentiles([x for r in runs for x in r[1]])
+
+    stop = asyncio.Event()
+    stats: dict[str, Any] = {"gaps": 0, "frames": 0, "latencies": []}
+    subs = [asyncio.create_task(_subscriber(url, stop, stats)) for _ in range(subscribers)]
+    await asyncio.sleep(0.5)
+    per_client = rate / max(1, ws_clients) / 2  # each order is followed by its cancel
+    runs = await asyncio.gather(
+        *(
+            _ws_orders(url, keys[i], seconds, 256, per_client, "buy" if i % 2 else "sell", i)
+            for i in range(ws_clients)
+        )
+    )
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*subs, return_exceptions=True)
+    async with httpx.AsyncClient(base_url=base) as public:
+        final_seq = (await public.get("/book/AAA")).json()["seq"]
+    paced = sum(r[0] for r in runs)
+    result["paced_orders_per_sec"] = paced / seconds
+    result["ack_p50_ms"], result["ack_p99_ms"] = _percentiles([x for r in runs for x in r[1]])
+    result["md_subscribers"] = subscribers
+    result["md_frames"] = stats["frames"]
+    result["md_p50_ms"], result["md_p99_ms"] = _percentiles(stats["latencies"])
+    result["md_gaps"] = stats["gaps"]
+    result["lost_events"] = max(0, final_seq - stats.get("last_seq", final_seq))
+    return result
+
+
+def run_server_bench(
+    *,
+    seconds: float = 5.0,
+    ws_clients: int = 4,
+    rest_clients: int = 4,
+    md_subscribers: int = 50,
+    paced_rate: float = 5000.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Start a venue process, load it, and return the measurements."""
+    say = progress or (lambda _m: None)
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Path(tmp) / "bench.db"
+        log = Path(tmp) / "server.log"
+        command = [sys.executable, "-m", "makerkit", "serve", "--port", str(port)]
+        command += ["--journal", str(journal), "--symbols", "AAA", "--admin-key", ADMIN]
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)  # noqa: S603 - our own CLI
+        try:
+            base = f"http://127.0.0.1:{port}"
+            say(f"venue on {base}")
+            _wait_ready(base, proc, log)
+            say(f"load: {ws_clients} WS, {rest_clients} REST clients, {md_subscribers} subscribers")
+            result = asyncio.run(
+                _bench(base, seconds, ws_clients, rest_clients, md_subscribers, paced_rate)
+            )
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    result.update(
+        {"ws_clients": ws_clients, "rest_clients": rest_clients, "paced_rate": paced_rate}
+    )
+    return result
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"the venue exited: {log.read_text()[-2000:]}"
+            raise RuntimeError(msg)
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                return
+        time.sleep(0.05)
+    msg = "the venue did not start within 30 s"
+    raise RuntimeError(msg)
