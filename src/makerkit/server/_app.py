@@ -1,4 +1,8 @@
-"""FastAPI app: REST and WebSocket gateway over one journaled venue."""
+"""FastAPI app: REST and WebSocket gateway over one journaled venue.
+
+Every handler and dependency is ``async``: FastAPI runs plain functions in a
+thread pool, and the venue must only ever be touched from the event loop.
+"""
 
 from __future__ import annotations
 
@@ -101,7 +105,7 @@ class Settings(BaseSettings):
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_service(request: Request) -> VenueService:
+async def get_service(request: Request) -> VenueService:
     """The app's venue service."""
     service: VenueService = request.app.state.service
     return service
@@ -110,12 +114,16 @@ def get_service(request: Request) -> VenueService:
 ServiceDep = Annotated[VenueService, Depends(get_service)]
 
 
-def get_account(service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]) -> Account:
+async def get_account(
+    service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]
+) -> Account:
     """The account of the request's ``X-API-Key``."""
     return service.venue.authenticate(api_key)
 
 
-def get_admin(service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]) -> Account:
+async def get_admin(
+    service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]
+) -> Account:
     """The account of the request's ``X-API-Key``, which must be an admin."""
     return service.venue.authenticate(api_key, admin=True)
 
@@ -217,7 +225,7 @@ async def submit_order(
 
 
 @router.get("/orders", response_model=list[OrderOut], tags=["orders"], name="list_open_orders")
-def list_open_orders(
+async def list_open_orders(
     service: ServiceDep, account: AccountDep, symbol: str | None = None
 ) -> list[dict[str, Any]]:
     """The account's open orders, oldest first."""
@@ -225,7 +233,7 @@ def list_open_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="get_order")
-def get_order(order_id: int, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+async def get_order(order_id: int, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """One of the account's orders, open or done."""
     order = service.venue.order(account.account_id, order_id)
     if order is None:
@@ -275,7 +283,7 @@ async def modify_order(
 
 
 @router.get("/fills", response_model=list[FillOut], tags=["account"], name="list_fills")
-def list_fills(
+async def list_fills(
     service: ServiceDep, account: AccountDep, symbol: str | None = None
 ) -> list[dict[str, Any]]:
     """The account's fill history, oldest first."""
@@ -283,13 +291,13 @@ def list_fills(
 
 
 @router.get("/positions", response_model=list[PositionOut], tags=["account"], name="list_positions")
-def list_positions(service: ServiceDep, account: AccountDep) -> list[dict[str, Any]]:
+async def list_positions(service: ServiceDep, account: AccountDep) -> list[dict[str, Any]]:
     """Positions and PnL per symbol, marked to mid."""
     return [_position_out(service, p) for p in service.venue.risk.positions(account.account_id)]
 
 
 @router.get("/risk", response_model=RiskOut, tags=["account"], name="get_risk")
-def get_risk(service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+async def get_risk(service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """The account's limits, positions and kill-switch state."""
     state = service.venue.risk.state(account.account_id, service.venue.clock.now_ns())
     return {
@@ -318,7 +326,7 @@ def _position_out(service: VenueService, p: Any) -> dict[str, Any]:
 
 
 @router.get("/book/{symbol}", response_model=BookOut, tags=["market data"], name="get_book")
-def get_book(
+async def get_book(
     symbol: str, service: ServiceDep, depth: Annotated[int, Query(ge=1, le=10_000)] = 10
 ) -> dict[str, Any]:
     """An L2 snapshot (price, size, orders per level) with its public sequence."""
@@ -338,7 +346,7 @@ def get_book(
     tags=["market data"],
     name="list_instruments",
 )
-def list_instruments(service: ServiceDep) -> list[dict[str, Any]]:
+async def list_instruments(service: ServiceDep) -> list[dict[str, Any]]:
     """The listed instruments with their tick and lot sizes."""
     return [
         {"symbol": i.symbol, "tick_size": i.tick_size, "lot_size": i.lot_size}
@@ -347,7 +355,7 @@ def list_instruments(service: ServiceDep) -> list[dict[str, Any]]:
 
 
 @router.get("/health", response_model=HealthOut, tags=["ops"], name="health")
-def health(service: ServiceDep) -> dict[str, Any]:
+async def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness, with the number of journaled commands."""
     return {
         "status": "ok",
@@ -368,7 +376,7 @@ async def admin_kill(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict
 async def admin_reset(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
     """Lift a kill switch (an account's, or venue-wide)."""
     await service.execute(lambda: service.jv.reset(req.account_id))
-    return health(service)
+    return await health(service)
 
 
 @router.put("/admin/limits", response_model=RiskOut, tags=["admin"], name="admin_set_limits")
@@ -412,7 +420,7 @@ async def admin_create_account(
 @router.get(
     "/admin/accounts", response_model=list[AccountOut], tags=["admin"], name="admin_list_accounts"
 )
-def admin_list_accounts(service: ServiceDep, _: AdminDep) -> list[dict[str, Any]]:
+async def admin_list_accounts(service: ServiceDep, _: AdminDep) -> list[dict[str, Any]]:
     """Every account (never their keys)."""
     return [
         {"account_id": a.account_id, "name": a.name, "role": a.role.value}
@@ -421,7 +429,7 @@ def admin_list_accounts(service: ServiceDep, _: AdminDep) -> list[dict[str, Any]
 
 
 @router.get("/admin/audit", response_model=list[AuditOut], tags=["admin"], name="admin_audit")
-def admin_audit(
+async def admin_audit(
     service: ServiceDep, _: AdminDep, account_id: int | None = None, limit: int = 1000
 ) -> list[dict[str, Any]]:
     """The newest risk decisions (rule, limit, value)."""

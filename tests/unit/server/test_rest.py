@@ -183,3 +183,20 @@ def test_restart_recovers_orders_fills_and_keys(tmp_path: Path, backend: str) ->
         assert (
             client.get("/admin/accounts", headers={"X-API-Key": ADMIN}).json()[0]["name"] == "admin"
         )
+
+
+def test_every_handler_runs_on_the_event_loop() -> None:
+    """Plain functions would run in FastAPI's thread pool, next to the single writer."""
+    import inspect
+
+    from makerkit.server._app import router
+
+    routes = [r for r in router.routes if hasattr(r, "dependant")]
+    assert len(routes) >= 18
+    for route in routes:
+        calls = [route.endpoint] + [d.call for d in route.dependant.dependencies]
+        for call in calls:
+            if call is not None and getattr(call, "__module__", "").startswith("makerkit"):
+                assert inspect.iscoroutinefunction(call), (
+                    f"{route.path}: {call.__name__} is not async"
+                )
