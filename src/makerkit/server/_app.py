@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -195,6 +196,11 @@ def _modify_command(
     )
 
 
+def _json(body: object) -> Response:
+    """Encode with msgspec (the documented response_model still describes it)."""
+    return Response(_encode(body), media_type="application/json")
+
+
 def _raise_unknown(out: dict[str, Any]) -> dict[str, Any]:
     if out["reason"] == RejectReason.UNKNOWN_ORDER.name:
         msg = f"invalid `order_id`, no open order of this account, was {out['order_id']}"
@@ -215,13 +221,11 @@ router = APIRouter(responses=errors)  # type: ignore[arg-type]
 
 
 @router.post("/orders", response_model=OrderOut, tags=["orders"], name="submit_order")
-async def submit_order(
-    req: OrderRequest, service: ServiceDep, account: AccountDep
-) -> dict[str, Any]:
+async def submit_order(req: OrderRequest, service: ServiceDep, account: AccountDep) -> Response:
     """Place an order; a refusal by risk or the book has status `rejected` and a reason."""
     cmd = to_new_order(service, req)
     out = await service.execute(lambda: service.jv.submit(account.account_id, cmd))
-    return service.order_out(out.update)
+    return _json(service.order_out(out.update))
 
 
 @router.get("/orders", response_model=list[OrderOut], tags=["orders"], name="list_open_orders")
@@ -245,13 +249,13 @@ async def get_order(order_id: int, service: ServiceDep, account: AccountDep) -> 
 @router.delete("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="cancel_order")
 async def cancel_order(
     order_id: int, service: ServiceDep, account: AccountDep, symbol: str | None = None
-) -> dict[str, Any]:
+) -> Response:
     """Cancel one open order."""
     sym = _order_symbol(service, account, order_id, symbol)
     out = await service.execute(
         lambda: service.jv.cancel(account.account_id, CancelOrder(symbol=sym, order_id=order_id))
     )
-    return _raise_unknown(service.order_out(out.update))
+    return _json(_raise_unknown(service.order_out(out.update)))
 
 
 @router.delete("/orders", response_model=CancelAllOut, tags=["orders"], name="cancel_all_orders")
