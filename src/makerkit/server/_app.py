@@ -34,7 +34,7 @@ from makerkit.core import (
     UnknownSymbol,
 )
 from makerkit.risk import RiskLimits
-from makerkit.server._errors import install_error_handlers, status_for
+from makerkit.server._errors import install_error_handlers, log, status_for
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
 from makerkit.wire import (
@@ -456,6 +456,7 @@ async def admin_audit(
 
 
 def _error_frame(code: str, message: str, req_id: object = None) -> bytes:
+    log.info("ws error frame %s (req_id %s): %s", code, req_id, message)
     return _encode({"type": "error", "code": code, "message": message, "req_id": req_id})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -18,7 +20,9 @@ from makerkit.core import (
     UnknownSymbol,
 )
 
-__all__ = ["error_response", "install_error_handlers", "status_for"]
+__all__ = ["error_response", "install_error_handlers", "log", "status_for"]
+
+log = logging.getLogger("makerkit.server")
 
 _STATUS: list[tuple[type[Exception], int, str | None]] = [
     (Forbidden, 403, "FORBIDDEN"),
@@ -54,15 +58,20 @@ def error_response(status: int, code: str, message: str) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers; routes raise domain errors, never HTTPException."""
 
-    async def domain(_: Request, exc: Exception) -> Response:
+    async def domain(request: Request, exc: Exception) -> Response:
         status, code = status_for(exc)
+        if status >= 500:
+            log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        else:
+            log.info("%s %s -> %s %s: %s", request.method, request.url.path, status, code, exc)
         return error_response(status, code, str(exc) if status < 500 else "internal error")
 
-    async def validation(_: Request, exc: Exception) -> Response:
+    async def validation(request: Request, exc: Exception) -> Response:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = f"invalid `{where}`: {first.get('msg', 'malformed request')}"
+        log.info("%s %s -> 422 INVALID_REQUEST: %s", request.method, request.url.path, message)
         return error_response(422, "INVALID_REQUEST", message)
 
     app.add_exception_handler(MakerkitError, domain)
