@@ -8,7 +8,7 @@ of the same commands gives the same decisions.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 
@@ -100,6 +100,8 @@ class RiskManager:
         self._day: dict[int, tuple[int, int]] = {}  # account -> (day, pnl at start of day)
         self.audit: deque[AuditRecord] = deque(maxlen=audit_capacity)
         self._audit_passes = audit_passes
+        # also called with every record (the venue's journal keeps them durably)
+        self.sink: Callable[[AuditRecord], None] | None = None
 
     # ------------------------------------------------------------------ limits
 
@@ -382,17 +384,18 @@ class RiskManager:
         limit: object,
         value: object,
     ) -> None:
-        self.audit.append(
-            AuditRecord(
-                ts=ts,
-                account=account,
-                symbol=symbol,
-                rule=rule,
-                decision=decision,
-                limit=str(limit),
-                value=str(value),
-            )
+        record = AuditRecord(
+            ts=ts,
+            account=account,
+            symbol=symbol,
+            rule=rule,
+            decision=decision,
+            limit=str(limit),
+            value=str(value),
         )
+        self.audit.append(record)
+        if self.sink is not None:
+            self.sink(record)
 
     def _reject(
         self,

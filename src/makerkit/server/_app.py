@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
@@ -292,6 +292,24 @@ async def list_fills(
 ) -> list[dict[str, Any]]:
     """The account's fill history, oldest first."""
     return [service.fill_out(f) for f in service.venue.fills(account.account_id, symbol)]
+
+
+@router.get("/history", response_model=list[dict[str, Any]], tags=["account"], name="get_history")
+async def get_history(
+    service: ServiceDep,
+    account: AccountDep,
+    kind: Literal["order", "fill", "audit"] | None = None,
+    order_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> Response:
+    """Durable history from the journal: order updates, fills, risk audit; newest first."""
+    rows = service.jv.journal.history(
+        account=account.account_id, kind=kind, order_id=order_id, limit=limit
+    )
+    return Response(
+        b"[" + b",".join(payload.encode() for *_, payload in rows) + b"]",
+        media_type="application/json",
+    )
 
 
 @router.get("/positions", response_model=list[PositionOut], tags=["account"], name="list_positions")

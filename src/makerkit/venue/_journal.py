@@ -18,20 +18,28 @@ from typing import Any
 import msgspec
 
 from makerkit.core import Clock, Instrument, SimClock
-from makerkit.risk import RiskLimits, RiskManager
+from makerkit.risk import AuditRecord, RiskLimits, RiskManager
 from makerkit.venue._model import (
     Account,
     CancelAll,
     CancelOrder,
     FeeSchedule,
+    FillReport,
     ModifyOrder,
     NewOrder,
+    OrderUpdate,
     Outcome,
     Role,
+    Trade,
 )
 from makerkit.venue._venue import Venue
 
 __all__ = ["Journal", "JournaledVenue"]
+
+
+def _json(obj: object) -> str:
+    return msgspec.json.encode(obj).decode()
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
@@ -41,7 +49,21 @@ CREATE TABLE IF NOT EXISTS commands (
     kind TEXT NOT NULL,
     payload BLOB NOT NULL
 );
+-- queryable history, written in the same transaction as the commands that caused it
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,          -- order, fill, trade, audit
+    account INTEGER,
+    symbol TEXT,
+    order_id INTEGER,
+    payload TEXT NOT NULL        -- the event as JSON
+);
+CREATE INDEX IF NOT EXISTS events_by_account ON events (account, kind, id);
+CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id);
 """
+
+EventRow = tuple[int, str, int | None, str | None, int | None, str]
 
 
 class Journal:
@@ -58,6 +80,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._pending: list[tuple[int, int, str, bytes]] = []
+        self._events: list[EventRow] = []
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM commands").fetchone()
         self.durable_seq: int = row[0]
         self.appended_seq: int = row[0]
@@ -68,18 +91,47 @@ class Journal:
         self._pending.append((ts, account, kind, payload))
         return self.appended_seq
 
+    def record_event(self, row: EventRow) -> None:
+        """Buffer one history row (ts, kind, account, symbol, order id, JSON)."""
+        self._events.append(row)
+
     def flush(self) -> int:
-        """Write buffered commands in one transaction; return the durable sequence."""
-        if self._pending:
-            rows = self._pending
-            self._pending = []
+        """Write buffered commands and history in one transaction; return the durable sequence."""
+        if self._pending or self._events:
+            rows, events = self._pending, self._events
+            self._pending, self._events = [], []
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO commands (ts, account, kind, payload) VALUES (?, ?, ?, ?)", rows
             )
+            self._db.executemany(
+                "INSERT INTO events (ts, kind, account, symbol, order_id, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                events,
+            )
             self._db.execute("COMMIT")
             self.durable_seq = self.appended_seq
         return self.durable_seq
+
+    def history(
+        self,
+        *,
+        account: int | None = None,
+        kind: str | None = None,
+        order_id: int | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[int, int, str, int | None, str | None, int | None, str]]:
+        """Query durable history, newest first: (id, ts, kind, account, symbol, order id, JSON)."""
+        where, args = [], []
+        for column, value in (("account", account), ("kind", kind), ("order_id", order_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT id, ts, kind, account, symbol, order_id, payload FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        return list(self._db.execute(sql, [*args, limit]))
 
     def records(self) -> Iterator[tuple[int, int, int, str, bytes]]:
         """Yield (seq, ts, account, kind, payload) in order."""
@@ -121,6 +173,8 @@ class JournaledVenue:
             self._sim.advance_to(max(ts, self._sim.now_ns()))
             self._apply(account, kind, payload)
             self.recovered += 1
+        # from now on, history rows go to the journal with their commands
+        self.venue.risk.sink = self._audit_row
 
     # ------------------------------------------------------------------ commands
 
@@ -129,7 +183,40 @@ class JournaledVenue:
         self._sim.advance_to(now)
         result = self._apply(account, kind, payload)
         self.journal.append(now, account, kind, payload)
+        for outcome in result if isinstance(result, list) else [result]:
+            if isinstance(outcome, Outcome):
+                self._history(outcome)
         return result
+
+    def _history(self, outcome: Outcome) -> None:
+        record = self.journal.record_event
+        for event in outcome.events:
+            if isinstance(event, OrderUpdate):
+                row: EventRow = (
+                    event.ts_event,
+                    "order",
+                    event.account,
+                    event.symbol,
+                    event.order_id,
+                    _json(event),
+                )
+            elif isinstance(event, FillReport):
+                row = (
+                    event.ts_event,
+                    "fill",
+                    event.account,
+                    event.symbol,
+                    event.order_id,
+                    _json(event),
+                )
+            elif isinstance(event, Trade):
+                row = (event.ts_event, "trade", None, event.symbol, None, _json(event))
+            else:
+                continue  # book deltas are derivable; not kept as history
+            record(row)
+
+    def _audit_row(self, rec: AuditRecord) -> None:
+        self.journal.record_event((rec.ts, "audit", rec.account, rec.symbol, None, _json(rec)))
 
     def _apply(self, account: int, kind: str, payload: bytes) -> Any:
         venue = self.venue

@@ -200,3 +200,30 @@ def test_every_handler_runs_on_the_event_loop() -> None:
                 assert inspect.iscoroutinefunction(call), (
                     f"{route.path}: {call.__name__} is not async"
                 )
+
+
+def test_history_is_durable_and_queryable(tmp_path: Path, backend: str) -> None:
+    settings = make_settings(tmp_path, backend)
+    with TestClient(create_app(settings)) as client:
+        v = Venue(client)
+        oid = v.order("alice", symbol="AAA", side="sell", qty="2", price="101").json()["order_id"]
+        v.order("bob", symbol="AAA", side="buy", qty="1", price="101")
+        client.put(
+            "/admin/limits",
+            json={"account_id": v.ids["alice"], "max_order_qty": 1},
+            headers=v.h("admin"),
+        )
+        v.order("alice", symbol="AAA", side="sell", qty="5", price="102")
+        keys = dict(v.keys)
+    with TestClient(create_app(settings)) as client:  # after a restart, from SQLite
+        h = {"X-API-Key": keys["alice"]}
+        orders = client.get("/history", params={"order_id": oid, "kind": "order"}, headers=h).json()
+        assert [o["status"] for o in orders] == [1, 0]  # partially filled, then new (newest first)
+        fills = client.get("/history", params={"kind": "fill"}, headers=h).json()
+        assert [(f["order_id"], f["qty"], f["liquidity"]) for f in fills] == [(oid, 1, "maker")]
+        audit = client.get("/history", params={"kind": "audit"}, headers=h).json()
+        assert any(a["rule"] == "max_order_qty" and a["decision"] == "reject" for a in audit)
+        assert (
+            client.get("/history", headers={"X-API-Key": keys["bob"]}).json()[0]["account"]
+            == v.ids["bob"]
+        )
