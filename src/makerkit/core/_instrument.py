@@ -10,7 +10,10 @@ import msgspec
 from makerkit.core._enums import RejectReason
 from makerkit.core.errors import ConfigError, InvalidPrice, InvalidQuantity
 
-__all__ = ["Instrument"]
+__all__ = ["MAX_UNITS", "Instrument"]
+
+# prices and sizes stay far inside int64 so that price x size never overflows in C++
+MAX_UNITS = 2**31
 
 DecimalLike = Decimal | str | int | float
 
@@ -94,6 +97,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         if not value.is_finite() or value <= 0:
             msg = f"invalid `price`, must be > 0, was {price!r}"
             raise InvalidPrice(msg, RejectReason.NON_POSITIVE_PRICE)
+        if value >= self.tick * MAX_UNITS:
+            msg = f"invalid `price`, must be below {MAX_UNITS} ticks, was {price!r}"
+            raise InvalidPrice(msg, RejectReason.INVALID_FIELD)
         ticks, rest = divmod(value, self.tick)
         if rest != 0:
             msg = f"invalid `price`, must be a multiple of tick {self.tick_size}, was {price!r}"
@@ -106,6 +112,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         if not value.is_finite() or value <= 0:
             msg = f"invalid `size`, must be > 0, was {size!r}"
             raise InvalidQuantity(msg, RejectReason.NON_POSITIVE_QTY)
+        if value >= self.lot * MAX_UNITS:
+            msg = f"invalid `size`, must be below {MAX_UNITS} lots, was {size!r}"
+            raise InvalidQuantity(msg, RejectReason.INVALID_FIELD)
         lots, rest = divmod(value, self.lot)
         if rest != 0:
             msg = f"invalid `size`, must be a multiple of lot {self.lot_size}, was {size!r}"

@@ -14,7 +14,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Path,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
@@ -62,6 +71,9 @@ from makerkit.wire import (
 )
 
 __all__ = ["Settings", "create_app"]
+
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="venue order id")]
+OrderIdQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 _TIF = {
@@ -237,7 +249,7 @@ async def list_open_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="get_order")
-async def get_order(order_id: int, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+async def get_order(order_id: OrderId, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """One of the account's orders, open or done."""
     order = service.venue.order(account.account_id, order_id)
     if order is None:
@@ -248,7 +260,7 @@ async def get_order(order_id: int, service: ServiceDep, account: AccountDep) -> 
 
 @router.delete("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="cancel_order")
 async def cancel_order(
-    order_id: int, service: ServiceDep, account: AccountDep, symbol: str | None = None
+    order_id: OrderId, service: ServiceDep, account: AccountDep, symbol: str | None = None
 ) -> Response:
     """Cancel one open order."""
     sym = _order_symbol(service, account, order_id, symbol)
@@ -273,7 +285,7 @@ async def cancel_all_orders(
 
 @router.patch("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="modify_order")
 async def modify_order(
-    order_id: int,
+    order_id: OrderId,
     req: ModifyRequest,
     service: ServiceDep,
     account: AccountDep,
@@ -299,7 +311,7 @@ async def get_history(
     service: ServiceDep,
     account: AccountDep,
     kind: Literal["order", "fill", "audit"] | None = None,
-    order_id: int | None = None,
+    order_id: OrderIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> Response:
     """Durable history from the journal: order updates, fills, risk audit; newest first."""

@@ -169,15 +169,15 @@ class ErrorOut(_Strict):
 class KillRequest(_Strict):
     """Trip or reset a kill switch; ``account_id`` null means venue-wide."""
 
-    account_id: int | None = None
+    account_id: int | None = Field(default=None, ge=0, le=2**63 - 1)
     reason: str = Field(default="manual", max_length=200)
 
 
 class LimitsRequest(_Strict):
     """Risk limits in integer units (lots, ticks, tick-lots, micro tick-lots); null = off."""
 
-    account_id: int | None = None
-    symbol: str | None = None
+    account_id: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    symbol: str | None = Field(default=None, max_length=32)
     max_order_qty: int | None = Field(default=None, ge=0)
     max_notional: int | None = Field(default=None, ge=0)
     max_position: int | None = Field(default=None, ge=0)
@@ -239,7 +239,7 @@ class WsCancel(_Strict):
 
     op: Literal["cancel"]
     symbol: str | None = None
-    order_id: int | None = None
+    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     client_order_id: str | None = None
     all: bool = False
     req_id: int | str | None = None
@@ -250,7 +250,7 @@ class WsModify(ModifyRequest):
 
     op: Literal["modify"]
     symbol: str
-    order_id: int | None = None
+    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     client_order_id: str | None = None
     req_id: int | str | None = None
 

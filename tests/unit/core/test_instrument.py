@@ -98,3 +98,12 @@ def test_reason_codes_are_stable() -> None:
         ("POST_ONLY_WOULD_CROSS", 7), ("NO_LIQUIDITY", 8), ("FOK_NOT_FILLABLE", 9),
         ("SELF_TRADE", 10),
     ]  # fmt: skip
+
+
+def test_prices_and_sizes_stay_inside_the_integer_range(inst: Instrument) -> None:
+    with pytest.raises(InvalidPrice) as info:
+        inst.to_ticks("1e30")
+    assert info.value.reason is RejectReason.INVALID_FIELD
+    with pytest.raises(InvalidQuantity) as qinfo:
+        inst.to_lots(10**12)
+    assert qinfo.value.reason is RejectReason.INVALID_FIELD

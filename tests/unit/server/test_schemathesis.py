@@ -16,8 +16,8 @@ from makerkit.server import create_app  # noqa: E402
 from tests.unit.server.conftest import ADMIN, make_settings  # noqa: E402
 
 
-def test_no_input_causes_a_server_error(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path, "python"))
+def test_no_input_causes_a_server_error(tmp_path: Path, backend: str) -> None:
+    app = create_app(make_settings(tmp_path, backend))
     with TestClient(app):  # runs the lifespan: the venue service is up
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
