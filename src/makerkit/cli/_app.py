@@ -377,7 +377,12 @@ def serve(
     )
     err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="warning", ws="websockets-sansio"
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # compressing small JSON frames costs more than it saves
     )
 
 

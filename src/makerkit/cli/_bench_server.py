@@ -79,23 +79,21 @@ async def _ws_orders(
             nonlocal acked
             async for raw in ws:
                 data = json.loads(raw)
-                if isinstance(data, list):
-                    continue  # a batch of order/fill events: acks come alone
-                frame = data
-                if frame.get("type") not in ("ack", "error"):
-                    continue
-                started = sent_at.pop(frame["req_id"], None)
-                now = _seconds()
-                if started is not None and now <= end:
-                    latencies.append(monotonic_ns() - started)
-                    acked += 1
-                slots.release()
-                order = frame.get("order")
-                if order is not None and order["status"] == "new" and "canceled" not in frame:
-                    await send({"op": "cancel", "order_id": order["order_id"], "symbol": "AAA"})
-                elif order is not None and order["status"] not in ("canceled",):
-                    slots.release()  # no cancel will follow: free its reserved slot
-                if now > end and not sent_at:
+                for frame in data if isinstance(data, list) else [data]:
+                    if frame.get("type") not in ("ack", "error"):
+                        continue
+                    started = sent_at.pop(frame["req_id"], None)
+                    now = _seconds()
+                    if started is not None and now <= end:
+                        latencies.append(monotonic_ns() - started)
+                        acked += 1
+                    slots.release()
+                    order = frame.get("order")
+                    if order is not None and order["status"] == "new" and "canceled" not in frame:
+                        await send({"op": "cancel", "order_id": order["order_id"], "symbol": "AAA"})
+                    elif order is not None and order["status"] not in ("canceled",):
+                        slots.release()  # no cancel will follow: free its reserved slot
+                if _seconds() > end and not sent_at:
                     return
 
         task = asyncio.create_task(reader())

@@ -491,16 +491,27 @@ def _error_frame(code: str, message: str, req_id: object = None) -> bytes:
 
 
 async def _sender(ws: WebSocket, sub: Subscriber) -> None:
+    """Send queued messages; whatever queued up meanwhile goes out as one array frame."""
+    queue = sub.queue
     while True:
-        frame = await sub.queue.get()
-        if frame is None:
+        frames = [await queue.get()]
+        while not queue.empty() and len(frames) < 256:
+            frames.append(queue.get_nowait())
+        overflow = None in frames
+        ready = [f for f in frames if f is not None]
+        if len(ready) == 1:
+            await ws.send_text(ready[0].decode())
+        elif ready:
+            # a queued frame may already be an array: splice its elements in
+            parts = [f[1:-1] if f[:1] == b"[" else f for f in ready]
+            await ws.send_text((b"[" + b",".join(parts) + b"]").decode())
+        if overflow:
             with contextlib.suppress(Exception):
-                await ws.send_bytes(
-                    _error_frame("SLOW_CONSUMER", "send queue overflowed; resubscribe")
+                await ws.send_text(
+                    _error_frame("SLOW_CONSUMER", "send queue overflowed; resubscribe").decode()
                 )
                 await ws.close(code=1013)
             return
-        await ws.send_text(frame.decode())
 
 
 def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None:
