@@ -17,6 +17,7 @@ cmake --build "$BUILD" -j"$(nproc)" >/dev/null
 echo "== C++ unit tests under ASan/UBSan"
 "$BUILD/makerkit_cpp_tests"
 
+# libstdc++ is preloaded too: ASan intercepts __cxa_throw and needs the real one resolvable
 # a private copy of the package with the sanitized extension; python -S keeps the
 # editable install's import hook out, so this copy is what gets imported
 STAGE=$(mktemp -d)
@@ -25,7 +26,7 @@ cp -r src/makerkit "$STAGE/makerkit"
 cp "$BUILD"/_native*.so "$STAGE/makerkit/"
 SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 echo "== differential test under ASan/UBSan"
-LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 PYTHONPATH="$STAGE:$SITE:$PWD" "$PY" -S -c '
 import makerkit._native as n, sys

@@ -38,3 +38,12 @@ def data_root() -> Path:
 
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI the C++ engine must have built: the pure-Python fallback would hide a broken build."""
+    if os.environ.get("CI") and "native" not in available_backends():
+        msg = (
+            "the native engine is not built (the C++ build failed and pip fell back to pure Python)"
+        )
+        raise pytest.UsageError(msg)

@@ -266,22 +266,25 @@ LobsterStats replay_lobster(OrderBook& book, const LobsterInput& in) {
         book.submit(oid, side, price, size, 0, 0, 0, 1, ts);
         break;
       case 3: {
-        const int64_t have = book.remaining(oid);
+        const int32_t idx = book.find(oid);
+        const int64_t have = book.remaining_at(idx);
         if (have == size)
-          book.cancel(oid, ts);
+          book.cancel_at(idx, oid, ts);
         else
           rep.settle(oid, have, side, price, size, ts);
         break;
       }
-      case 4:
+      case 4: {
         ++st.visible_trades;
         st.visible_volume += size;
         if (halted) ++st.halt_violations;
-        if (book.remaining(oid) >= size)
-          book.execute(oid, size, ts);
+        const int32_t idx = book.find(oid);
+        if (book.remaining_at(idx) >= size)
+          book.execute_at(idx, oid, size, ts);
         else
           rep.settle_execution(oid, side, price, size, ts);
         break;
+      }
       case 2:
         if (book.remaining(oid) > size)
           book.reduce(oid, size, ts);

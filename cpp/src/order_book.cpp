@@ -277,9 +277,12 @@ Result OrderBook::submit(int64_t order_id, int64_t side, int64_t price, int64_t 
   return r;
 }
 
-Result OrderBook::cancel(int64_t order_id, int64_t /*ts*/) {
+Result OrderBook::cancel(int64_t order_id, int64_t ts) {
+  return cancel_at(ids_.find(order_id), order_id, ts);
+}
+
+Result OrderBook::cancel_at(int32_t idx, int64_t order_id, int64_t /*ts*/) {
   begin_command();
-  const int32_t idx = ids_.find(order_id);
   if (idx < 0) return reject(order_id, ErrorCode::UnknownOrder);
   Result r;
   r.order_id = order_id;
@@ -307,8 +310,11 @@ Result OrderBook::reduce(int64_t order_id, int64_t qty, int64_t ts) {
 }
 
 Result OrderBook::execute(int64_t order_id, int64_t qty, int64_t ts) {
+  return execute_at(ids_.find(order_id), order_id, qty, ts);
+}
+
+Result OrderBook::execute_at(int32_t idx, int64_t order_id, int64_t qty, int64_t ts) {
   begin_command();
-  const int32_t idx = ids_.find(order_id);
   if (idx < 0) return reject(order_id, ErrorCode::UnknownOrder);
   if (qty <= 0) return reject(order_id, ErrorCode::NonPositiveQty);
   if (qty > pool_[idx].remaining) return reject(order_id, ErrorCode::QtyExceedsRemaining);

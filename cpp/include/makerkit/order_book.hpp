@@ -137,6 +137,13 @@ class OrderBook {
   Result execute(int64_t order_id, int64_t qty, int64_t ts);
   Result modify(int64_t order_id, int64_t price, int64_t qty, int64_t ts);
 
+  // Handle-based variants for hot loops that already looked the order up:
+  // `idx` must come from find() with no mutation in between (-1 = unknown).
+  int32_t find(int64_t order_id) const { return ids_.find(order_id); }
+  int64_t remaining_at(int32_t idx) const { return idx < 0 ? 0 : pool_[idx].remaining; }
+  Result cancel_at(int32_t idx, int64_t order_id, int64_t ts);
+  Result execute_at(int32_t idx, int64_t order_id, int64_t qty, int64_t ts);
+
   // fills and STP cancels produced by the last command
   const std::vector<Fill>& last_fills() const { return last_fills_; }
   const std::vector<int64_t>& last_canceled() const { return last_canceled_; }
