@@ -535,7 +535,7 @@ async def _handle_private(
 ) -> None:
     acc = account.account_id
     if isinstance(req, WsOrder):
-        cmd = to_new_order(service, OrderRequest(**req.model_dump(exclude={"op", "req_id"})))
+        cmd = to_new_order(service, req)  # a WsOrder is an OrderRequest
         out = await service.execute(lambda: service.jv.submit(acc, cmd))
         sub.push(
             _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
