@@ -533,26 +533,29 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
 async def _handle_private(
     service: VenueService, sub: Subscriber, account: Account, req: Any
 ) -> None:
+    """Apply one order-entry frame; its ack is queued once the command is durable.
+
+    The session goes on reading while earlier commands wait for their commit,
+    so a client can pipeline orders into one journal transaction.
+    """
     acc = account.account_id
+    req_id = req.req_id
+
+    def ack_order(out: Any) -> None:
+        sub.push(_encode({"type": "ack", "req_id": req_id, "order": service.order_out(out.update)}))
+
     if isinstance(req, WsOrder):
         cmd = to_new_order(service, req)  # a WsOrder is an OrderRequest
-        out = await service.execute(lambda: service.jv.submit(acc, cmd))
-        sub.push(
-            _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
-        )
+        service.execute_then(lambda: service.jv.submit(acc, cmd), ack_order)
     elif isinstance(req, WsCancel):
         if req.all:
-            outs = await service.execute(
-                lambda: service.jv.cancel_all(acc, CancelAll(symbol=req.symbol))
-            )
-            sub.push(
-                _encode(
-                    {
-                        "type": "ack",
-                        "req_id": req.req_id,
-                        "canceled": [service.order_out(o.update) for o in outs],
-                    }
-                )
+
+            def ack_all(outs: Any) -> None:
+                canceled = [service.order_out(o.update) for o in outs]
+                sub.push(_encode({"type": "ack", "req_id": req_id, "canceled": canceled}))
+
+            service.execute_then(
+                lambda: service.jv.cancel_all(acc, CancelAll(symbol=req.symbol)), ack_all
             )
             return
         symbol = req.symbol or (
@@ -561,16 +564,10 @@ async def _handle_private(
         cancel = CancelOrder(
             symbol=symbol, order_id=req.order_id, client_order_id=req.client_order_id
         )
-        out = await service.execute(lambda: service.jv.cancel(acc, cancel))
-        sub.push(
-            _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
-        )
+        service.execute_then(lambda: service.jv.cancel(acc, cancel), ack_order)
     elif isinstance(req, WsModify):
         change = _modify_command(service, req.symbol, req, req.order_id, req.client_order_id)
-        out = await service.execute(lambda: service.jv.modify(acc, change))
-        sub.push(
-            _encode({"type": "ack", "req_id": req.req_id, "order": service.order_out(out.update)})
-        )
+        service.execute_then(lambda: service.jv.modify(acc, change), ack_order)
 
 
 async def _session(

@@ -102,6 +102,7 @@ class VenueService:
             self.jv.flush()
         self._flush_interval = flush_interval_s
         self._batch: list[Event] = []
+        self._after: list[Callable[[], None]] = []  # acks waiting for this batch's commit
         self._batch_done: asyncio.Future[None] | None = None
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -143,6 +144,23 @@ class VenueService:
         await asyncio.shield(done)
         return result
 
+    def execute_then(self, command: Callable[[], T], on_durable: Callable[[T], None]) -> T:
+        """Run one venue command now; call ``on_durable(result)`` once it is durable.
+
+        The caller does not wait, so one connection can pipeline many commands
+        into the same commit; callbacks run in command order after the batch's
+        events are published.
+        """
+        result = command()
+        self._collect(result)
+        self._after.append(lambda: on_durable(result))
+        if self._flusher is None:
+            self._commit()
+        else:
+            assert self._wake is not None  # noqa: S101 - set in start()
+            self._wake.set()
+        return result
+
     def _collect(self, result: object) -> None:
         if isinstance(result, Outcome):
             self._batch.extend(result.events)
@@ -174,6 +192,9 @@ class VenueService:
             self._publish_l1(symbol, staged)
         for sub in staged:  # one frame per subscriber per batch
             sub.send_staged()
+        after, self._after = self._after, []
+        for callback in after:
+            callback()
         if done is not None and not done.done():
             done.set_result(None)
 

@@ -213,3 +213,31 @@ def test_l1_and_trades_channels(venue: Venue) -> None:
         trade = ws_frames.next()
         assert (trade["type"], trade["price"], trade["aggressor"]) == ("trade", "10.00", "sell")
         assert ws_frames.next()["bid_size"] == "3"
+
+
+def test_pipelined_orders_are_acked_in_order_after_commit(venue: Venue) -> None:
+    c = venue.client
+    with c.websocket_connect(f"/ws/private?api_key={venue.keys['bob']}") as ws:
+        ws_frames = Frames(ws)
+        for i in range(50):  # sent without waiting for any ack
+            ws.send_text(
+                json.dumps(
+                    {
+                        "op": "order",
+                        "req_id": i,
+                        "symbol": "BBB",
+                        "side": "buy",
+                        "qty": "1",
+                        "price": f"{1 + i / 100:.2f}",
+                    }
+                )
+            )
+        acks = []
+        while len(acks) < 50:
+            frame = ws_frames.next()
+            if frame["type"] == "ack":
+                acks.append(frame)
+        assert [a["req_id"] for a in acks] == list(range(50))
+        assert all(a["order"]["status"] == "new" for a in acks)
+    # every acknowledged order is in the journal already
+    assert c.get("/health").json()["journal_commands"] >= 50 + 4
