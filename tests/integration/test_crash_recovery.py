@@ -79,7 +79,7 @@ def test_acknowledged_orders_and_fills_survive_kill_9(tmp_path: Path) -> None:
     ]
     acked: dict[str, dict[str, object]] = {}  # client order id -> ack
     lock = threading.Lock()
-    cycles = 3
+    cycles = int(os.environ.get("MAKERKIT_CRASH_CYCLES", "10"))
     for cycle in range(cycles):
         stop = threading.Event()
 
