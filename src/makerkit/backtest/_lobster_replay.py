@@ -103,7 +103,6 @@ class _Replayer:
     """Holds the book and the placeholder bookkeeping for one replay."""
 
     def __init__(self, day: LobsterDay, book: Any) -> None:
-        self.day = day
         self.book: Any = book
         self.engine: str = self.book.backend
         self.levels = day.levels

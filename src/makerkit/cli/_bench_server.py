@@ -162,15 +162,7 @@ def _rest_with_wrk(
         if line.startswith("Requests/sec:"):
             out["rest_orders_per_sec"] = float(parts[1])
         elif parts[:1] in (["50%"], ["99%"]):
-            value = parts[1]
-            ms = (
-                float(value[:-2])
-                if value.endswith("ms")
-                else float(value[:-2]) / 1000
-                if value.endswith("us")
-                else float(value[:-1]) * 1000
-            )
-            out["rest_p50_ms" if parts[0] == "50%" else "rest_p99_ms"] = ms
+            out["rest_p50_ms" if parts[0] == "50%" else "rest_p99_ms"] = _wrk_ms(parts[1])
     return out
 
 

@@ -109,7 +109,6 @@ class VenueService:
         self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
         self.private: dict[int, set[Subscriber]] = {}
         self._last_l1: dict[str, tuple[Any, ...]] = {}
-        self.published = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,7 +200,6 @@ class VenueService:
     # ------------------------------------------------------------------ fan-out
 
     def _publish(self, event: Event, staged: set[Subscriber]) -> None:
-        self.published += 1
         if isinstance(event, (OrderUpdate, FillReport)):
             subs = self.private.get(event.account)
             if subs:
