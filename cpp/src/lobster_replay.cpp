@@ -235,9 +235,9 @@ LobsterStats replay_lobster(OrderBook& book, const LobsterInput& in) {
     bool ok = false;
     if (v == verified[s] && verified_row[s] == i - 1) {
       const int64_t* prev = cur - 4 * in.levels;
-      ok = true;
-      for (int64_t k = 0; k < in.levels && ok; ++k)
-        ok = cur[4 * k] == prev[4 * k] && cur[4 * k + 1] == prev[4 * k + 1];
+      int64_t d = 0;
+      for (int64_t k = 0; k < 4 * in.levels; k += 4) d |= (cur[k] ^ prev[k]) | (cur[k + 1] ^ prev[k + 1]);
+      ok = d == 0;
     }
     if (!ok)
       ok = book.top_matches(side, cur, in.levels, 4, in.tick,

@@ -123,6 +123,33 @@ static void test_lobster_replay_small_day() {
   CHECK(st.visible_volume == 4);
 }
 
+
+// rows as LOBSTER lays them out: ask price, ask size, bid price, bid size per level
+static void test_top_matches_rows() {
+  OrderBook b;
+  limit(b, 1, -1, 101, 5);
+  limit(b, 2, -1, 102, 7);
+  limit(b, 3, 1, 99, 4);
+  const int64_t full[8] = {10100, 5, 9900, 4, 10200, 7, kLobsterDummyBid, 0};
+  CHECK(b.top_matches(-1, full, 2, 4, 100, kLobsterDummyAsk));
+  CHECK(b.top_matches(1, full + 2, 2, 4, 100, kLobsterDummyBid));  // one bid, then a dummy
+  CHECK(b.top_matches(1, full + 2, 1, 4, 100, kLobsterDummyBid));
+  const int64_t wrong_size[4] = {10100, 5, 9900, 3};
+  CHECK(!b.top_matches(1, wrong_size + 2, 1, 4, 100, kLobsterDummyBid));
+  CHECK(b.top_matches(-1, wrong_size, 1, 4, 100, kLobsterDummyAsk));
+  // a dummy where the book has a level is a mismatch, in the full-window path too
+  const int64_t short_row[8] = {10100, 5, 9900, 4, kLobsterDummyAsk, 0, kLobsterDummyBid, 0};
+  CHECK(!b.top_matches(-1, short_row, 2, 4, 100, kLobsterDummyAsk));
+  // a book level at the dummy price never matches a dummy
+  OrderBook d;
+  limit(d, 1, -1, 101, 5);
+  limit(d, 2, -1, kLobsterDummyAsk / 100, 0 + 1);
+  const int64_t at_dummy[8] = {10100, 5, 0, 0, kLobsterDummyAsk / 100 * 100, 1, 0, 0};
+  CHECK(d.top_matches(-1, at_dummy, 2, 4, 100, kLobsterDummyAsk / 100 * 100 + 1));
+  const int64_t dummy_row[8] = {10100, 5, 0, 0, kLobsterDummyAsk / 100 * 100, 1, 0, 0};
+  CHECK(!d.top_matches(-1, dummy_row, 2, 4, 100, kLobsterDummyAsk / 100 * 100));
+}
+
 int main() {
   test_price_time_priority();
   test_rejects_change_nothing();
@@ -130,6 +157,7 @@ int main() {
   test_self_trade_prevention();
   test_no_growth_in_steady_state();
   test_lobster_replay_small_day();
+  test_top_matches_rows();
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return EXIT_FAILURE;

@@ -74,23 +74,22 @@ class IdMap {
     int64_t key;  // 0 = empty (keys are positive)
     int32_t val;
   };
+  // Fibonacci hashing: one multiply, top bits; spreads sequential ids evenly
   size_t slot(int64_t key) const {
-    uint64_t x = static_cast<uint64_t>(key);
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return static_cast<size_t>(x) & mask_;
+    return static_cast<size_t>((static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ULL) >> shift_);
   }
   void rehash(size_t cap) {
     std::vector<Entry> old(cap, Entry{0, -1});
     old.swap(table_);
     mask_ = cap - 1;
+    shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
     size_ = 0;
     for (const Entry& e : old)
       if (e.key != 0) insert(e.key, e.val);
   }
   std::vector<Entry> table_;
   size_t mask_ = 0;
+  unsigned shift_ = 64;
   size_t size_ = 0;
 };
 
@@ -181,6 +180,17 @@ class OrderBook {
                    int64_t dummy) const {
     const Ladder& lad = ladder(side);
     const size_t n = lad.size();
+    if (levels > 0 && static_cast<size_t>(levels) <= n) {
+      // full window (the usual case): accumulate differences without a branch per level
+      int64_t diff = 0;
+      const auto* e = lad.data() + n - 1;
+      for (int64_t j = 0; j < levels; ++j, --e)
+        diff |= (e->first * tick ^ row[j * stride]) | (levels_[e->second].total ^ row[j * stride + 1]);
+      // Equal rows cannot hold a dummy unless a book level sits at the dummy
+      // price; levels are sorted, so testing the worst one compared suffices.
+      const int64_t worst = (e + 1)->first * tick;
+      return diff == 0 && (side == 1 ? worst > dummy : worst < dummy);
+    }
     int64_t k = 0;
     for (; k < levels; ++k) {
       const int64_t raw = row[k * stride];
