@@ -210,6 +210,32 @@ NB_MODULE(_native, m) {
              for (const auto* o : all) out.push_back(o->id);
              return out;
            })
+      .def(
+          "restore_order",
+          [](OrderBook& b, int64_t order_id, int64_t side, int64_t price, int64_t qty,
+             int64_t remaining, int64_t filled, int64_t account, int64_t order_type, int64_t tif,
+             int64_t stp, int64_t ts) {
+            return static_cast<int>(b.restore_order(order_id, side, price, qty, remaining, filled,
+                                                    account, order_type, tif, stp, ts));
+          },
+          "order_id"_a, "side"_a, "price"_a, "qty"_a, "remaining"_a, "filled"_a, "account"_a,
+          "order_type"_a, "tif"_a, "stp"_a, "ts"_a,
+          "Put a snapshot's live order back at the tail of its level; returns the reject "
+          "reason code (0 = restored).")
+      .def(
+          "restore_history",
+          [](OrderBook& b, int64_t seq, const std::vector<FillTuple>& fills) {
+            std::vector<makerkit::Fill> out;
+            out.reserve(fills.size());
+            for (const auto& t : fills) {
+              const auto& [fseq, maker, taker, price, qty, aggressor, maker_account,
+                           taker_account, ts] = t;
+              out.push_back(makerkit::Fill{fseq, maker, taker, price, qty, maker_account,
+                                           taker_account, ts, static_cast<int8_t>(aggressor)});
+            }
+            b.restore_history(seq, out);
+          },
+          "seq"_a, "fills"_a, "Set a snapshot's sequence number and fill history.")
       .def("fills", [](const OrderBook& b) {
         std::vector<makerkit::Fill> all;
         b.fills(all);

@@ -420,6 +420,33 @@ void OrderBook::orders_at(int side, int64_t price, std::vector<RestingView>& out
     out.push_back({pool_[m].id, pool_[m].remaining, pool_[m].account});
 }
 
+ErrorCode OrderBook::restore_order(int64_t order_id, int64_t side, int64_t price, int64_t qty,
+                                   int64_t remaining, int64_t filled, int64_t account,
+                                   int64_t order_type, int64_t tif, int64_t stp, int64_t ts) {
+  if (order_id <= 0) return ErrorCode::InvalidOrderId;
+  if (ids_.find(order_id) >= 0) return ErrorCode::DuplicateOrderId;
+  if (side != kBuy && side != kSell) return ErrorCode::InvalidField;
+  if (price <= 0) return ErrorCode::NonPositivePrice;
+  if (remaining <= 0 || qty < remaining || filled < 0) return ErrorCode::NonPositiveQty;
+  if (order_type != 0 || tif < 0 || tif > 3 || stp < 0 || stp > 3) return ErrorCode::InvalidField;
+  // a resting order never crosses the other side
+  if (crosses(static_cast<int>(side), price)) return ErrorCode::InvalidField;
+  const int32_t idx = new_order();
+  pool_[idx] = Order{order_id, account, price, qty, remaining, filled, ts, -1, -1, -1,
+                     static_cast<int8_t>(side), 0, static_cast<uint8_t>(tif),
+                     static_cast<uint8_t>(stp)};
+  rest(idx);
+  return ErrorCode::Ok;
+}
+
+void OrderBook::restore_history(int64_t seq, const std::vector<Fill>& fills) {
+  seq_ = seq;
+  history_.clear();
+  history_head_ = 0;
+  for (const Fill& f : fills) record(f);
+  last_fills_.clear();
+}
+
 void OrderBook::all_orders(std::vector<const Order*>& out) const {
   out.clear();
   for (int side : {kBuy, kSell}) {

@@ -2,6 +2,7 @@
 Native matching engine of makerkit (C++20). Use makerkit.book, not this module.
 """
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import numpy
@@ -55,6 +56,14 @@ class Engine:
     def order(self, order_id: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int] | None: ...
 
     def order_ids(self) -> list[int]: ...
+
+    def restore_order(self, order_id: int, side: int, price: int, qty: int, remaining: int, filled: int, account: int, order_type: int, tif: int, stp: int, ts: int) -> int:
+        """
+        Put a snapshot's live order back at the tail of its level; returns the reject reason code (0 = restored).
+        """
+
+    def restore_history(self, seq: int, fills: Sequence[tuple[int, int, int, int, int, int, int, int, int]]) -> None:
+        """Set a snapshot's sequence number and fill history."""
 
     def fills(self) -> list[tuple[int, int, int, int, int, int, int, int, int]]: ...
 

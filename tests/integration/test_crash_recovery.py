@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,6 +31,8 @@ def start(journal: Path, port: int) -> subprocess.Popen[bytes]:
     with log.open("ab") as sink:
         command = [sys.executable, "-m", "makerkit", "serve", "--port", str(port)]
         command += ["--journal", str(journal), "--symbols", "AAA", "--admin-key", ADMIN]
+        # frequent snapshots: most restarts recover from a snapshot plus the tail
+        command += ["--snapshot-every", "200"]
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -124,3 +127,5 @@ def test_acknowledged_orders_and_fills_survive_kill_9(tmp_path: Path) -> None:
     proc.terminate()
     proc.wait()
     assert len(acked) > 100 * cycles
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] >= 1

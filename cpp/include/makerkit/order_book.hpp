@@ -143,6 +143,15 @@ class OrderBook {
   Result cancel_at(int32_t idx, int64_t order_id, int64_t ts);
   Result execute_at(int32_t idx, int64_t order_id, int64_t qty, int64_t ts);
 
+  // Put a live order back at the tail of its level exactly as a snapshot
+  // recorded it (no matching, no sequence number); snapshots are restored
+  // order by order in priority. Refuses what no live book could hold.
+  ErrorCode restore_order(int64_t order_id, int64_t side, int64_t price, int64_t qty,
+                          int64_t remaining, int64_t filled, int64_t account, int64_t order_type,
+                          int64_t tif, int64_t stp, int64_t ts);
+  // Sequence number and fill history of a snapshot (after its orders).
+  void restore_history(int64_t seq, const std::vector<Fill>& fills);
+
   // fills and STP cancels produced by the last command
   const std::vector<Fill>& last_fills() const { return last_fills_; }
   const std::vector<int64_t>& last_canceled() const { return last_canceled_; }

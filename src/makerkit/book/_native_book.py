@@ -15,6 +15,7 @@ import numpy as np
 from makerkit import _native
 from makerkit.core import (
     BookLevel,
+    BookState,
     CommandResult,
     Fill,
     L1Snapshot,
@@ -30,6 +31,7 @@ from makerkit.core import (
     Side,
     TimeInForce,
 )
+from makerkit.core.errors import DataError
 
 __all__ = ["NativeOrderBook"]
 
@@ -62,6 +64,7 @@ class NativeOrderBook:
     backend = "native"
 
     def __init__(self, *, fill_history: int | None = 100_000) -> None:
+        self._fill_history = fill_history
         self._engine: Any = _native.Engine(-1 if fill_history is None else fill_history)
 
     @property
@@ -304,3 +307,33 @@ class NativeOrderBook:
     def fills(self) -> list[Fill]:
         """Return the retained fill history, oldest first."""
         return [_fill(t) for t in self._engine.fills()]
+
+    # ------------------------------------------------------------------ snapshots
+
+    def export_state(self) -> BookState:
+        """Return everything needed to rebuild this book exactly (see ``restore``)."""
+        return BookState(seq=self.seq, orders=tuple(self.orders()), fills=tuple(self.fills()))
+
+    def restore(self, state: BookState) -> None:
+        """Rebuild an empty book from ``state``; a bad state raises and leaves it empty."""
+        engine = self._engine
+        if len(engine) or engine.seq:
+            msg = "invalid restore, the book must be empty and unused"
+            raise DataError(msg)
+        for o in state.orders:
+            code = engine.restore_order(
+                o.order_id, int(o.side), o.price, o.qty, o.remaining, o.filled, o.account,
+                int(o.order_type), int(o.tif), int(o.stp), o.ts_event,
+            )  # fmt: skip
+            if code:
+                self.__init__(fill_history=self._fill_history)  # type: ignore[misc]
+                msg = f"invalid snapshot order {o.order_id}: {_REASON[code].name.lower()}"
+                raise DataError(msg)
+        engine.restore_history(
+            state.seq,
+            [
+                (f.seq, f.maker_order_id, f.taker_order_id, f.price, f.qty, int(f.aggressor),
+                 f.maker_account, f.taker_account, f.ts_event)
+                for f in state.fills
+            ],
+        )  # fmt: skip

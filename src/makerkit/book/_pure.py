@@ -42,6 +42,7 @@ import msgspec
 
 from makerkit.core import (
     BookLevel,
+    BookState,
     CommandResult,
     Fill,
     L1Snapshot,
@@ -57,6 +58,7 @@ from makerkit.core import (
     Side,
     TimeInForce,
 )
+from makerkit.core.errors import DataError
 
 __all__ = ["PyOrderBook"]
 
@@ -94,6 +96,26 @@ class _Resting(msgspec.Struct, gc=False):
     tif: int
     stp: int
     ts: int
+
+
+def _restore_check(o: Order, live: dict[int, _Resting], opposite: _Ladder) -> RejectReason:
+    """Why a snapshot order could not be resting in this book (same checks as the C++ engine)."""
+    if o.order_id <= 0:
+        return RejectReason.INVALID_ORDER_ID
+    if o.order_id in live:
+        return RejectReason.DUPLICATE_ORDER_ID
+    if o.side not in (_BUY, _SELL):
+        return RejectReason.INVALID_FIELD
+    if o.price <= 0:
+        return RejectReason.NON_POSITIVE_PRICE
+    if o.remaining <= 0 or o.qty < o.remaining or o.filled < 0:
+        return RejectReason.NON_POSITIVE_QTY
+    if o.order_type != _LIMIT or not 0 <= o.tif <= 3 or not 0 <= o.stp <= 3:
+        return RejectReason.INVALID_FIELD
+    best = opposite.best()
+    if best is not None and (best <= o.price if o.side == _BUY else best >= o.price):
+        return RejectReason.INVALID_FIELD  # a resting order never crosses the other side
+    return RejectReason.NONE
 
 
 def _reject(order_id: int, reason: RejectReason) -> CommandResult:
@@ -624,6 +646,37 @@ class PyOrderBook:
     def fills(self) -> list[Fill]:
         """Return the retained fill history, oldest first."""
         return list(self._fills)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def export_state(self) -> BookState:
+        """Return everything needed to rebuild this book exactly (see ``restore``)."""
+        return BookState(seq=self._seq, orders=tuple(self.orders()), fills=tuple(self._fills))
+
+    def restore(self, state: BookState) -> None:
+        """Rebuild an empty book from ``state``; a bad state raises and leaves it empty."""
+        if self._orders or self._seq:
+            msg = "invalid restore, the book must be empty and unused"
+            raise DataError(msg)
+        try:
+            for o in state.orders:
+                reason = _restore_check(
+                    o, self._orders, self._asks if o.side == _BUY else self._bids
+                )
+                if reason is not RejectReason.NONE:
+                    msg = f"invalid snapshot order {o.order_id}: {reason.name.lower()}"
+                    raise DataError(msg)
+                order = _Resting(
+                    o.order_id, int(o.side), o.price, o.qty, o.remaining, o.filled, o.account,
+                    0, int(o.tif), int(o.stp), o.ts_event,
+                )  # fmt: skip
+                self._orders[o.order_id] = order
+                (self._bids if o.side == _BUY else self._asks).add(order)
+        except DataError:
+            self.__init__(fill_history=self._fills.maxlen)  # type: ignore[misc]
+            raise
+        self._seq = state.seq
+        self._fills.extend(state.fills)
 
     @staticmethod
     def _levels(ladder: _Ladder, depth: int) -> tuple[BookLevel, ...]:

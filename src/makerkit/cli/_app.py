@@ -363,6 +363,13 @@ def serve(
         ),
     ] = None,
     engine: EngineOpt = None,
+    snapshot_every: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Snapshot the venue every N commands; recovery replays at most N (0: never).",
+        ),
+    ] = 100_000,
 ) -> None:
     """Run the venue: REST + WebSocket API with journal and recovery (needs the server extra)."""
     try:
@@ -373,7 +380,13 @@ def serve(
         err.print(f"[bold red]error:[/] the server needs `pip install makerkit[server]` ({exc})")
         raise typer.Exit(2) from exc
     settings = Settings(
-        host=host, port=port, journal=journal, symbols=symbols, admin_key=admin_key, backend=engine
+        host=host,
+        port=port,
+        journal=journal,
+        symbols=symbols,
+        admin_key=admin_key,
+        backend=engine,
+        snapshot_every=snapshot_every,
     )
     err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     uvicorn.run(

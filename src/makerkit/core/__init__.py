@@ -17,6 +17,7 @@ from makerkit.core._enums import (
 from makerkit.core._instrument import Instrument
 from makerkit.core._types import (
     BookLevel,
+    BookState,
     CommandResult,
     Fill,
     L1Snapshot,
@@ -46,6 +47,7 @@ from makerkit.core.errors import (
 
 __all__ = [
     "BookLevel",
+    "BookState",
     "Clock",
     "CommandResult",
     "ConfigError",

@@ -18,6 +18,7 @@ from makerkit.core._enums import (
 
 __all__ = [
     "BookLevel",
+    "BookState",
     "CommandResult",
     "Fill",
     "L1Snapshot",
@@ -63,6 +64,19 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     taker_account: int = 0
     ts_event: int = 0
     ts_recv: int = 0
+
+
+class BookState(msgspec.Struct, frozen=True, kw_only=True):
+    """What a book needs to carry on exactly where it stood (venue snapshots).
+
+    ``orders`` are the live orders in priority (bids then asks, best level
+    first, FIFO within a level); restoring them in that order rebuilds the
+    queues, and ``seq`` and ``fills`` continue the sequence and the history.
+    """
+
+    seq: int
+    orders: tuple[Order, ...]
+    fills: tuple[Fill, ...] = ()
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -102,6 +103,19 @@ class RiskManager:
         self._audit_passes = audit_passes
         # also called with every record (the venue's journal keeps them durably)
         self.sink: Callable[[AuditRecord], None] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the sink belongs to the owner (a journal), not to the risk state
+        state = self.__dict__.copy()
+        state["sink"] = None
+        state["audit"] = (self.audit.maxlen, msgspec.msgpack.encode(list(self.audit)))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        maxlen, records = state["audit"]
+        audit = msgspec.msgpack.decode(records, type=list[AuditRecord])
+        state["audit"] = deque(audit, maxlen=maxlen)
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ limits
 

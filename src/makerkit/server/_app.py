@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     maker_fee_ppm: int = 0
     taker_fee_ppm: int = 0
     flush_interval_ms: float = 0.5
+    # a venue snapshot every N journaled commands bounds recovery to N replays (0: never)
+    snapshot_every: int = 100_000
     max_message_bytes: int = 64 * 1024
 
     def instruments(self) -> list[Instrument]:
@@ -644,6 +646,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
             backend=settings.backend,
             admin_key=settings.admin_key,
             flush_interval_s=settings.flush_interval_ms / 1000,
+            snapshot_every=settings.snapshot_every,
         )
         app.state.service = svc
         await svc.start()

@@ -87,6 +87,7 @@ class VenueService:
         backend: str | None = None,
         admin_key: str | None = None,
         flush_interval_s: float = 0.0005,
+        snapshot_every: int = 100_000,
     ) -> None:
         self.instruments = {inst.symbol: inst for inst in instruments}
         self.jv = JournaledVenue(
@@ -95,6 +96,7 @@ class VenueService:
             clock=clock or LiveClock(),
             fees=fees,
             backend=backend,
+            snapshot_every=snapshot_every,
         )
         self.venue = self.jv.venue
         if admin_key and not any(a.role is Role.ADMIN for a in self.venue.accounts()):
@@ -178,7 +180,7 @@ class VenueService:
             self._commit()
 
     def _commit(self) -> None:
-        self.jv.flush()
+        self.jv.journal.flush()
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
         touched: set[str] = set()
@@ -196,6 +198,8 @@ class VenueService:
             callback()
         if done is not None and not done.done():
             done.set_result(None)
+        # after everyone was told: a snapshot delays no ack of this batch
+        self.jv.maybe_snapshot()
 
     # ------------------------------------------------------------------ fan-out
 

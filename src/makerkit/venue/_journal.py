@@ -10,6 +10,7 @@ command with the live clock, applies it, appends it, and makes it durable
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from makerkit.core import Clock, Instrument, SimClock
+from makerkit.core import Clock, DataError, Instrument, SimClock
 from makerkit.risk import AuditRecord, RiskLimits, RiskManager
 from makerkit.venue._model import (
     Account,
@@ -32,9 +33,11 @@ from makerkit.venue._model import (
     Role,
     Trade,
 )
-from makerkit.venue._venue import Venue
+from makerkit.venue._venue import SNAPSHOT_FORMAT, Venue
 
 __all__ = ["Journal", "JournaledVenue"]
+
+log = logging.getLogger("makerkit.venue")
 
 
 def _json(obj: object) -> str:
@@ -61,6 +64,13 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_account ON events (account, kind, id);
 CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id);
+-- the whole venue after command `seq`: recovery starts from the newest usable one
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    state BLOB NOT NULL
+);
 """
 
 EventRow = tuple[int, str, int | None, str | None, int | None, str]
@@ -133,10 +143,34 @@ class Journal:
         sql += " ORDER BY id DESC LIMIT ?"
         return list(self._db.execute(sql, [*args, limit]))
 
-    def records(self) -> Iterator[tuple[int, int, int, str, bytes]]:
-        """Yield (seq, ts, account, kind, payload) in order."""
+    def records(self, after: int = 0) -> Iterator[tuple[int, int, int, str, bytes]]:
+        """Yield (seq, ts, account, kind, payload) in order, from command ``after + 1``."""
         yield from self._db.execute(
-            "SELECT seq, ts, account, kind, payload FROM commands ORDER BY seq"
+            "SELECT seq, ts, account, kind, payload FROM commands WHERE seq > ? ORDER BY seq",
+            (after,),
+        )
+
+    def write_snapshot(self, seq: int, ts: int, fmt: str, state: bytes, *, keep: int = 2) -> None:
+        """Store the venue state after command ``seq`` (durable); keep the newest ``keep``."""
+        if seq != self.durable_seq or self._pending:
+            msg = f"invalid snapshot, journal is durable to {self.durable_seq}, not {seq}"
+            raise ValueError(msg)
+        self._db.execute("BEGIN")
+        self._db.execute(
+            "INSERT OR REPLACE INTO snapshots (seq, ts, format, state) VALUES (?, ?, ?, ?)",
+            (seq, ts, fmt, state),
+        )
+        self._db.execute(
+            "DELETE FROM snapshots WHERE seq NOT IN"
+            " (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
+            (keep,),
+        )
+        self._db.execute("COMMIT")
+
+    def snapshots(self) -> Iterator[tuple[int, int, str, bytes]]:
+        """Yield stored snapshots (seq, ts, format, state), newest first."""
+        yield from self._db.execute(
+            "SELECT seq, ts, format, state FROM snapshots ORDER BY seq DESC"
         )
 
     def close(self) -> None:
@@ -157,6 +191,7 @@ class JournaledVenue:
         default_limits: RiskLimits | None = None,
         fees: FeeSchedule | None = None,
         backend: str | None = None,
+        snapshot_every: int = 0,
     ) -> None:
         self._clock = clock
         self._sim = SimClock(0)
@@ -168,8 +203,24 @@ class JournaledVenue:
             backend=backend,
         )
         self.journal = journal
+        self.snapshot_every = snapshot_every
+        # recovery: the newest usable snapshot, then the commands after it
+        self.snapshot_seq = 0
+        for seq, _, fmt, state in journal.snapshots():
+            if fmt != SNAPSHOT_FORMAT:
+                log.warning("skipping snapshot %d of format %s", seq, fmt)
+                continue
+            try:
+                venue = Venue.restore(state, backend=backend)
+            except DataError as exc:
+                log.warning("skipping snapshot %d: %s", seq, exc)
+                continue
+            if not isinstance(venue.clock, SimClock):
+                continue
+            self.venue, self._sim, self.snapshot_seq = venue, venue.clock, seq
+            break
         self.recovered = 0
-        for _, ts, account, kind, payload in journal.records():
+        for _, ts, account, kind, payload in journal.records(after=self.snapshot_seq):
             self._sim.advance_to(max(ts, self._sim.now_ns()))
             self._apply(account, kind, payload)
             self.recovered += 1
@@ -298,5 +349,30 @@ class JournaledVenue:
         self._run(0, "limits", payload)
 
     def flush(self) -> int:
-        """Make every command so far durable; return the durable journal sequence."""
-        return self.journal.flush()
+        """Make every command so far durable; return the durable journal sequence.
+
+        Every ``snapshot_every`` commands this also stores a snapshot, so that
+        recovery replays at most that many commands.
+        """
+        seq = self.journal.flush()
+        self.maybe_snapshot()
+        return seq
+
+    def maybe_snapshot(self) -> bool:
+        """Store a snapshot if ``snapshot_every`` durable commands passed since the last one."""
+        due = self.snapshot_every > 0 and (
+            self.journal.durable_seq - self.snapshot_seq >= self.snapshot_every
+        )
+        if due:
+            self.snapshot()
+        return due
+
+    def snapshot(self) -> int:
+        """Store the venue state now (after making the journal durable); return its seq."""
+        seq = self.journal.flush()
+        if seq > self.snapshot_seq:
+            self.journal.write_snapshot(
+                seq, self._sim.now_ns(), SNAPSHOT_FORMAT, self.venue.snapshot()
+            )
+            self.snapshot_seq = seq
+        return seq

@@ -129,10 +129,22 @@ def test_idempotent_client_order_ids(backend: str) -> None:
     venue, _, alice, _, _ = make_venue(backend)
     first = venue.submit(alice, order("AAA", BUY, 9_000, 1, client_order_id="x"))
     again = venue.submit(alice, order("AAA", BUY, 9_500, 9, client_order_id="x"))
-    assert again is first and len(venue.open_orders(alice)) == 1
+    assert again.update is first.update and len(venue.open_orders(alice)) == 1
     bad = venue.submit(alice, order("ZZZ", BUY, 1, 1, client_order_id="y"))
     assert bad.update.reason is RejectReason.UNKNOWN_SYMBOL
-    assert venue.submit(alice, order("AAA", BUY, 1, 1, client_order_id="y")) is bad
+    assert venue.submit(alice, order("AAA", BUY, 1, 1, client_order_id="y")).update is bad.update
+
+
+def test_a_repeated_order_that_traded_emits_nothing_again(backend: str) -> None:
+    venue, _, alice, bob, _ = make_venue(backend)
+    venue.submit(alice, order("AAA", SELL, 9_000, 5))
+    first = venue.submit(bob, order("AAA", BUY, 9_000, 2, client_order_id="t"))
+    assert any(isinstance(e, FillReport) for e in first.events)
+    seq, fills = venue.public_seq("AAA"), (venue.fills(alice), venue.fills(bob))
+    again = venue.submit(bob, order("AAA", BUY, 9_000, 2, client_order_id="t"))
+    # the same ack; no second trade, book delta or fill report to publish
+    assert again.update == first.update and again.events == ()
+    assert venue.public_seq("AAA") == seq and (venue.fills(alice), venue.fills(bob)) == fills
 
 
 def test_accounts_cannot_touch_each_others_orders(backend: str) -> None:
