@@ -1,11 +1,14 @@
 """Venue recovery time with and without snapshots.
 
-    python benchmarks/bench_recovery.py [--commands 200000] [--every 20000] [--json]
+    python benchmarks/bench_recovery.py [--commands 200000] [--every 20000]
+        [--history-limit 100000] [--json]
 
 Writes the same journal of N order commands twice, once with no snapshots and
 once with a snapshot every ``--every`` commands, then times a restart
 (`JournaledVenue(...)` on the file) of each. Without snapshots a restart
-replays all N commands; with them at most ``--every``.
+replays all N commands; with them at most ``--every``, after loading a
+snapshot whose size is bounded by ``--history-limit`` (finished orders and
+fills per account kept in memory).
 """
 
 from __future__ import annotations
@@ -25,9 +28,15 @@ from makerkit.venue import CancelOrder, Journal, JournaledVenue, NewOrder
 INSTRUMENTS = [Instrument(symbol="AAA"), Instrument(symbol="BBB")]
 
 
-def write(path: Path, commands: int, every: int) -> int:
+def write(path: Path, commands: int, every: int, history_limit: int) -> int:
     clock = SimClock(1_700_000_000_000_000_000)
-    jv = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=clock, snapshot_every=every)
+    jv = JournaledVenue(
+        INSTRUMENTS,
+        journal=Journal(path),
+        clock=clock,
+        snapshot_every=every,
+        history_limit=history_limit,
+    )
     accounts = [jv.add_account(f"a{i}")[0].account_id for i in range(4)]
     rng = random.Random(5)
     for i in range(commands):
@@ -48,9 +57,11 @@ def write(path: Path, commands: int, every: int) -> int:
     return len(jv.venue.open_orders(accounts[0]))
 
 
-def restart(path: Path) -> tuple[float, int]:
+def restart(path: Path, history_limit: int) -> tuple[float, int]:
     started = time.perf_counter()
-    jv = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
+    jv = JournaledVenue(
+        INSTRUMENTS, journal=Journal(path), clock=SimClock(0), history_limit=history_limit
+    )
     seconds = time.perf_counter() - started
     jv.journal.close()
     return seconds, jv.recovered
@@ -60,15 +71,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=200_000)
     parser.add_argument("--every", type=int, default=20_000)
+    parser.add_argument("--history-limit", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result: dict[str, object] = {"commands": args.commands, "snapshot_every": args.every}
+    result: dict[str, object] = {
+        "commands": args.commands,
+        "snapshot_every": args.every,
+        "history_limit": args.history_limit,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name, every in (("no_snapshots", 0), ("snapshots", args.every)):
             path = Path(tmp) / f"{name}.db"
-            write(path, args.commands, every)
-            runs = [restart(path) for _ in range(args.repeat)]
+            write(path, args.commands, every, args.history_limit)
+            runs = [restart(path, args.history_limit) for _ in range(args.repeat)]
             result[f"{name}_restart_s"] = statistics.median(s for s, _ in runs)
             result[f"{name}_replayed"] = runs[0][1]
             result[f"{name}_journal_mib"] = path.stat().st_size / 2**20

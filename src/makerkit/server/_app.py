@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     flush_interval_ms: float = 0.5
     # a venue snapshot every N journaled commands bounds recovery to N replays (0: never)
     snapshot_every: int = 100_000
+    # finished orders and fills per account kept in memory; older ones live in the journal
+    history_limit: int = 100_000
     max_message_bytes: int = 64 * 1024
 
     def instruments(self) -> list[Instrument]:
@@ -186,7 +188,7 @@ def _order_symbol(
 ) -> str:
     if symbol is not None:
         return symbol
-    order = service.venue.order(account.account_id, order_id)
+    order = service.jv.order(account.account_id, order_id)
     if order is None:
         msg = f"invalid `order_id`, no such order of this account, was {order_id}"
         raise UnknownOrder(msg)
@@ -253,7 +255,7 @@ async def list_open_orders(
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="get_order")
 async def get_order(order_id: OrderId, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """One of the account's orders, open or done."""
-    order = service.venue.order(account.account_id, order_id)
+    order = service.jv.order(account.account_id, order_id)
     if order is None:
         msg = f"invalid `order_id`, no such order of this account, was {order_id}"
         raise UnknownOrder(msg)
@@ -647,6 +649,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
             admin_key=settings.admin_key,
             flush_interval_s=settings.flush_interval_ms / 1000,
             snapshot_every=settings.snapshot_every,
+            history_limit=settings.history_limit,
         )
         app.state.service = svc
         await svc.start()

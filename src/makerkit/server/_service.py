@@ -88,6 +88,7 @@ class VenueService:
         admin_key: str | None = None,
         flush_interval_s: float = 0.0005,
         snapshot_every: int = 100_000,
+        history_limit: int = 100_000,
     ) -> None:
         self.instruments = {inst.symbol: inst for inst in instruments}
         self.jv = JournaledVenue(
@@ -97,6 +98,7 @@ class VenueService:
             fees=fees,
             backend=backend,
             snapshot_every=snapshot_every,
+            history_limit=history_limit,
         )
         self.venue = self.jv.venue
         if admin_key and not any(a.role is Role.ADMIN for a in self.venue.accounts()):

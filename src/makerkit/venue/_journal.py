@@ -192,6 +192,7 @@ class JournaledVenue:
         fees: FeeSchedule | None = None,
         backend: str | None = None,
         snapshot_every: int = 0,
+        history_limit: int = 100_000,
     ) -> None:
         self._clock = clock
         self._sim = SimClock(0)
@@ -201,6 +202,7 @@ class JournaledVenue:
             risk=RiskManager(default_limits),
             fees=fees,
             backend=backend,
+            history_limit=history_limit,
         )
         self.journal = journal
         self.snapshot_every = snapshot_every
@@ -217,6 +219,7 @@ class JournaledVenue:
                 continue
             if not isinstance(venue.clock, SimClock):
                 continue
+            venue.history_limit = history_limit  # this start's setting wins
             self.venue, self._sim, self.snapshot_seq = venue, venue.clock, seq
             break
         self.recovered = 0
@@ -347,6 +350,14 @@ class JournaledVenue:
         """Change risk limits at run time (journaled)."""
         payload = msgspec.json.encode({"limits": limits, "account": account, "symbol": symbol})
         self._run(0, "limits", payload)
+
+    def order(self, account: int, order_id: int) -> OrderUpdate | None:
+        """Return the latest state of an order, from memory or, once retired, the journal."""
+        live = self.venue.order(account, order_id)
+        if live is not None:
+            return live
+        rows = self.journal.history(account=account, kind="order", order_id=order_id, limit=1)
+        return msgspec.json.decode(rows[0][6], type=OrderUpdate) if rows else None
 
     def flush(self) -> int:
         """Make every command so far durable; return the durable journal sequence.

@@ -124,7 +124,11 @@ class Venue:
         fees: FeeSchedule | None = None,
         symbol_fees: dict[str, FeeSchedule] | None = None,
         backend: str | None = None,
+        history_limit: int = 100_000,
     ) -> None:
+        if history_limit < 1:
+            msg = f"invalid `history_limit`, must be >= 1, was {history_limit}"
+            raise ConfigError(msg)
         if not instruments:
             msg = "invalid `instruments`, must list at least one instrument, was empty"
             raise ConfigError(msg)
@@ -150,6 +154,13 @@ class Venue:
         # idempotent answers: the first ack of each client order id
         self._acks: dict[tuple[int, str], OrderUpdate] = {}
         self._fills: dict[int, list[FillReport]] = {}
+        # Memory (and so snapshots and restarts) stay bounded: beyond the newest
+        # `history_limit` finished orders and fills per account, history lives
+        # in the journal only; a finished order's client id is still known, so a
+        # repeat of it is refused rather than placed twice.
+        self.history_limit = history_limit
+        self._retired: dict[tuple[int, str], int] = {}  # (account, client id) -> order id
+        self._compact_at = 2 * history_limit
         self._next_order_id = 0
 
     # ------------------------------------------------------------------ snapshots
@@ -162,6 +173,7 @@ class Venue:
         state["_orders"] = encode(list(self._orders.values()))
         state["_acks"] = encode([(a, c, u) for (a, c), u in self._acks.items()])
         state["_fills"] = encode(self._fills)
+        state["_retired"] = encode([(a, c, oid) for (a, c), oid in self._retired.items()])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -171,6 +183,8 @@ class Venue:
         state["_orders"] = {o.order_id: o for o in orders}
         state["_acks"] = {(a, c): u for a, c, u in acks}
         state["_fills"] = decode(state["_fills"], type=dict[int, list[FillReport]])
+        retired = decode(state["_retired"], type=list[tuple[int, str, int]])
+        state["_retired"] = {(a, c): oid for a, c, oid in retired}
         self.__dict__.update(state)
 
     def snapshot(self) -> bytes:
@@ -253,6 +267,11 @@ class Venue:
             if seen is not None:
                 # the same answer, and no events: nothing happened this time
                 return Outcome(update=seen, events=())
+            if (account, cmd.client_order_id) in self._retired:
+                ts = self.clock.now_ns()
+                return self._reject(
+                    account, cmd, RejectReason.DUPLICATE_ORDER_ID, ts, remember=False
+                )
         ts = self.clock.now_ns()
         listing = self._listings.get(cmd.symbol)
         if listing is None:
@@ -307,6 +326,8 @@ class Venue:
             self._remember(account, cmd.client_order_id, outcome)
             return outcome
         self._orders[order_id] = order
+        if len(self._orders) > self._compact_at:
+            self._compact()
         if cmd.client_order_id is not None:
             self._by_client[(account, cmd.client_order_id)] = order_id
         if res.remaining:
@@ -493,7 +514,37 @@ class Venue:
         if client_order_id is not None:
             self._acks[(account, client_order_id)] = outcome.update
 
-    def _reject(self, account: int, cmd: NewOrder, reason: RejectReason, ts: int) -> Outcome:
+    def _compact(self) -> None:
+        """Forget all but the newest ``history_limit`` finished orders, refusals and fills.
+
+        Runs every ``history_limit`` new orders, so it costs O(1) per order.
+        """
+        limit = self.history_limit
+        done = [oid for oid, o in self._orders.items() if o.status not in _OPEN]
+        for oid in done[: max(0, len(done) - limit)]:
+            order = self._orders.pop(oid)
+            if order.client_order_id is not None:
+                key = (order.account, order.client_order_id)
+                self._acks.pop(key, None)
+                self._by_client.pop(key, None)
+                self._retired[key] = oid
+        refused = [key for key, ack in self._acks.items() if ack.order_id == 0]
+        for key in refused[: max(0, len(refused) - limit)]:
+            del self._acks[key]  # a refused id may be tried again
+        for account, fills in self._fills.items():
+            if len(fills) > limit:
+                self._fills[account] = fills[-limit:]
+        self._compact_at = len(self._orders) + limit
+
+    def _reject(
+        self,
+        account: int,
+        cmd: NewOrder,
+        reason: RejectReason,
+        ts: int,
+        *,
+        remember: bool = True,
+    ) -> Outcome:
         order = _Order(
             order_id=0,
             account=account,
@@ -509,7 +560,8 @@ class Venue:
         )
         update = self._update(order, ts)
         outcome = Outcome(update=update, events=(update,))
-        self._remember(account, cmd.client_order_id, outcome)
+        if remember:
+            self._remember(account, cmd.client_order_id, outcome)
         return outcome
 
     def _reject_existing(

@@ -126,14 +126,20 @@ def more_commands(jv: JournaledVenue) -> list[Any]:
     return msgspec.to_builtins(out)
 
 
+@pytest.mark.parametrize("history_limit", [100_000, 20])
 @pytest.mark.parametrize("restore_backend", available_backends())
 def test_snapshot_recovery_equals_full_replay(
-    tmp_path: Path, backend: str, restore_backend: str
+    tmp_path: Path, backend: str, restore_backend: str, history_limit: int
 ) -> None:
     path = tmp_path / "venue.db"
     clock = SimClock(1_700_000_000_000_000_000)
     first = JournaledVenue(
-        INSTRUMENTS, journal=Journal(path), clock=clock, backend=backend, snapshot_every=120
+        INSTRUMENTS,
+        journal=Journal(path),
+        clock=clock,
+        backend=backend,
+        snapshot_every=120,
+        history_limit=history_limit,
     )
     drive(first, clock, flush_every=10)
     first.flush()
@@ -141,7 +147,11 @@ def test_snapshot_recovery_equals_full_replay(
     total = first.journal.durable_seq
     assert 0 < first.snapshot_seq < total
     second = JournaledVenue(
-        INSTRUMENTS, journal=Journal(path), clock=SimClock(0), backend=restore_backend
+        INSTRUMENTS,
+        journal=Journal(path),
+        clock=SimClock(0),
+        backend=restore_backend,
+        history_limit=history_limit,
     )
     # bounded: only the commands after the newest snapshot are replayed
     assert second.snapshot_seq == first.snapshot_seq
@@ -195,3 +205,21 @@ def test_journal_keeps_the_newest_snapshots(tmp_path: Path) -> None:
     jv.submit(1, NewOrder(symbol="AAA", side=Side.BUY, price=9, qty=1))
     with pytest.raises(ValueError, match="durable"):
         jv.journal.write_snapshot(jv.journal.appended_seq, 0, "x", b"")
+
+
+def test_a_retired_order_is_found_in_the_journal(tmp_path: Path) -> None:
+    clock = SimClock(1)
+    jv = JournaledVenue(
+        INSTRUMENTS, journal=Journal(tmp_path / "v.db"), clock=clock, history_limit=2
+    )
+    jv.add_account("alice", api_key="ka")
+    first = jv.submit(1, NewOrder(symbol="AAA", side=Side.BUY, price=10, qty=1)).update
+    jv.cancel(1, CancelOrder(symbol="AAA", order_id=first.order_id))
+    for i in range(8):
+        out = jv.submit(1, NewOrder(symbol="AAA", side=Side.BUY, price=11 + i, qty=1))
+        jv.cancel(1, CancelOrder(symbol="AAA", order_id=out.update.order_id))
+    jv.flush()
+    assert jv.venue.order(1, first.order_id) is None  # no longer in memory
+    found = jv.order(1, first.order_id)
+    assert found is not None and found.status.name == "CANCELED" and found.price == 10
+    assert jv.order(2, first.order_id) is None  # never another account's

@@ -288,3 +288,25 @@ def test_unknown_account_is_not_authorized(backend: str) -> None:
     venue, *_ = make_venue(backend)
     with pytest.raises(NotAuthorized):
         venue.submit(99, order("AAA", BUY, 1, 1))
+
+
+def test_history_is_bounded_and_old_client_ids_are_never_reused(backend: str) -> None:
+    venue, clock, alice, bob, _ = make_venue(backend, history_limit=5)
+    for i in range(40):
+        clock.advance_by(1)
+        venue.submit(alice, order("AAA", SELL, 9_000, 1, client_order_id=f"s{i}"))
+        venue.submit(bob, order("AAA", BUY, 9_000, 1, client_order_id=f"b{i}"))  # trades
+    venue.submit(alice, order("AAA", SELL, 9_100, 1, client_order_id="open"))
+    # memory holds the open order, at most 2x the limit of finished ones, and capped fills
+    assert len(venue._orders) <= 2 * 5 + 1 + 2
+    assert len(venue.fills(alice)) <= 2 * 5 and len(venue.fills(bob)) <= 2 * 5
+    assert venue.fills(bob)[-1].client_order_id == "b39"
+    # a recent client id gets its first answer again; a forgotten one is refused, never placed
+    recent = venue.submit(bob, order("AAA", BUY, 9_000, 1, client_order_id="b39"))
+    assert recent.events == () and recent.update.status is OrderStatus.FILLED
+    seq = venue.public_seq("AAA")
+    old = venue.submit(bob, order("AAA", BUY, 9_100, 1, client_order_id="b0"))
+    assert old.update.status is OrderStatus.REJECTED
+    assert old.update.reason is RejectReason.DUPLICATE_ORDER_ID
+    assert venue.open_orders(alice)[0].client_order_id == "open"  # untouched
+    assert venue.public_seq("AAA") == seq and venue.open_orders(bob) == []
