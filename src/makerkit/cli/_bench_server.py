@@ -287,8 +287,20 @@ async def _bench(
         result["rest_p50_ms"], result["rest_p99_ms"] = _percentiles([x for r in runs for x in r[1]])
         result["rest_load"] = "httpx (install wrk for a load generator that is not the limit)"
 
-    # 50 subscribers in two child processes; the paced order flow runs here
+    # the paced order flow alone: ack latency at the target rate
     per_client = rate / max(1, ws_clients) / 2  # each order is followed by its cancel
+    alone = await asyncio.gather(
+        *(
+            _ws_orders(url, keys[i], seconds, 256, per_client, "buy" if i % 2 else "sell", i)
+            for i in range(ws_clients)
+        )
+    )
+    result["paced_alone_orders_per_sec"] = sum(r[0] for r in alone) / seconds
+    result["paced_alone_ack_p50_ms"], result["paced_alone_ack_p99_ms"] = _percentiles(
+        [x for r in alone for x in r[1]]
+    )
+
+    # 50 subscribers in two child processes; the same paced flow runs here
     stats: dict[str, Any] = {"gaps": 0, "frames": 0, "latencies": [], "last_seqs": []}
     with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
         counts = [subscribers // 2, subscribers - subscribers // 2]

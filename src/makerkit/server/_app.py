@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     snapshot_every: int = 100_000
     # finished orders and fills per account kept in memory; older ones live in the journal
     history_limit: int = 100_000
+    # market data is sent to subscribers in ticks of this many ms (0: with every commit)
+    md_interval_ms: float = 5.0
     max_message_bytes: int = 64 * 1024
 
     def instruments(self) -> list[Instrument]:
@@ -650,6 +652,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
             flush_interval_s=settings.flush_interval_ms / 1000,
             snapshot_every=settings.snapshot_every,
             history_limit=settings.history_limit,
+            md_interval_s=settings.md_interval_ms / 1000,
         )
         app.state.service = svc
         await svc.start()

@@ -89,6 +89,7 @@ class VenueService:
         flush_interval_s: float = 0.0005,
         snapshot_every: int = 100_000,
         history_limit: int = 100_000,
+        md_interval_s: float = 0.005,
     ) -> None:
         self.instruments = {inst.symbol: inst for inst in instruments}
         self.jv = JournaledVenue(
@@ -113,6 +114,12 @@ class VenueService:
         self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
         self.private: dict[int, set[Subscriber]] = {}
         self._last_l1: dict[str, tuple[Any, ...]] = {}
+        # Market data leaves in ticks of md_interval_s: one frame per subscriber
+        # per tick instead of per commit keeps 50 subscribers from starving the
+        # order path. Private events and acks are never held back.
+        self._md_interval = md_interval_s
+        self._md_pending: list[Event] = []
+        self._md_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,6 +135,9 @@ class VenueService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         self._commit()
+        if self._md_timer is not None:
+            self._md_timer.cancel()
+        self._flush_md()
         self.jv.journal.close()
 
     # ------------------------------------------------------------------ commands
@@ -185,16 +195,21 @@ class VenueService:
         self.jv.journal.flush()
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
-        touched: set[str] = set()
         staged: set[Subscriber] = set()
+        md = self._md_pending
         for event in batch:
-            self._publish(event, staged)
             if isinstance(event, (BookDelta, Trade)):
-                touched.add(event.symbol)
-        for symbol in sorted(touched):
-            self._publish_l1(symbol, staged)
+                md.append(event)
+            else:
+                self._publish(event, staged)
         for sub in staged:  # one frame per subscriber per batch
             sub.send_staged()
+        if md and self._md_timer is None:
+            if self._md_interval > 0:
+                loop = asyncio.get_running_loop()
+                self._md_timer = loop.call_later(self._md_interval, self._flush_md)
+            else:
+                self._flush_md()
         after, self._after = self._after, []
         for callback in after:
             callback()
@@ -204,6 +219,20 @@ class VenueService:
         self.jv.maybe_snapshot()
 
     # ------------------------------------------------------------------ fan-out
+
+    def _flush_md(self) -> None:
+        """Publish the durable market data gathered since the last tick, in order."""
+        self._md_timer = None
+        pending, self._md_pending = self._md_pending, []
+        touched: dict[str, None] = {}
+        staged: set[Subscriber] = set()
+        for event in pending:
+            self._publish(event, staged)
+            touched[event.symbol] = None
+        for symbol in sorted(touched):
+            self._publish_l1(symbol, staged)
+        for sub in staged:  # one frame per subscriber per tick
+            sub.send_staged()
 
     def _publish(self, event: Event, staged: set[Subscriber]) -> None:
         if isinstance(event, (OrderUpdate, FillReport)):
