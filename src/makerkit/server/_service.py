@@ -143,7 +143,7 @@ class VenueService:
     # ------------------------------------------------------------------ commands
 
     async def execute(self, command: Callable[[], T]) -> T:
-        """Run one venue command now; return once it is durable (and published)."""
+        """Run one venue command now; return once it is durable (its market data follows)."""
         result = command()
         self._collect(result)
         if self._flusher is None:  # no event loop task (tests driving it directly)
@@ -205,8 +205,11 @@ class VenueService:
         for sub in staged:  # one frame per subscriber per batch
             sub.send_staged()
         if md and self._md_timer is None:
-            if self._md_interval > 0:
+            try:
                 loop = asyncio.get_running_loop()
+            except RuntimeError:  # driven without an event loop: nothing to wait on
+                loop = None
+            if self._md_interval > 0 and loop is not None:
                 self._md_timer = loop.call_later(self._md_interval, self._flush_md)
             else:
                 self._flush_md()
