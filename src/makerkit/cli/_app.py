@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -389,6 +390,9 @@ def serve(
         snapshot_every=snapshot_every,
     )
     err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
+    # The venue holds many long-lived objects and makes little cyclic garbage:
+    # rarer collections keep full-heap GC pauses out of the order path.
+    gc.set_threshold(100_000, 50, 100)
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -100,6 +101,7 @@ class VenueService:
             backend=backend,
             snapshot_every=snapshot_every,
             history_limit=history_limit,
+            background_snapshots=True,  # a forked writer: the venue never pauses for one
         )
         self.venue = self.jv.venue
         if admin_key and not any(a.role is Role.ADMIN for a in self.venue.accounts()):
@@ -125,6 +127,9 @@ class VenueService:
 
     async def start(self) -> None:
         """Start the group-commit flusher."""
+        # what recovery built lives as long as the venue: keep it out of GC passes
+        gc.collect()
+        gc.freeze()
         self._wake = asyncio.Event()
         self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
 
@@ -138,7 +143,7 @@ class VenueService:
         if self._md_timer is not None:
             self._md_timer.cancel()
         self._flush_md()
-        self.jv.journal.close()
+        self.jv.close()
 
     # ------------------------------------------------------------------ commands
 

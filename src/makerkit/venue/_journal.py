@@ -11,6 +11,7 @@ command with the live clock, applies it, appends it, and makes it durable
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,13 +65,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_account ON events (account, kind, id);
 CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id);
--- the whole venue after command `seq`: recovery starts from the newest usable one
-CREATE TABLE IF NOT EXISTS snapshots (
-    seq INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    format TEXT NOT NULL,
-    state BLOB NOT NULL
-);
 """
 
 EventRow = tuple[int, str, int | None, str | None, int | None, str]
@@ -91,6 +85,7 @@ class Journal:
         self._db.executescript(_SCHEMA)
         self._pending: list[tuple[int, int, str, bytes]] = []
         self._events: list[EventRow] = []
+        self._memory_snapshots: list[tuple[int, int, str, bytes]] = []
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM commands").fetchone()
         self.durable_seq: int = row[0]
         self.appended_seq: int = row[0]
@@ -150,28 +145,47 @@ class Journal:
             (after,),
         )
 
+    # Snapshots are files beside the database, not rows in it: writing tens of
+    # megabytes through the WAL would stall the next commits (and checkpoints).
+    @property
+    def snapshot_dir(self) -> Path | None:
+        """Folder of the snapshot files (None for an in-memory journal)."""
+        return None if self.path == ":memory:" else Path(self.path + ".snapshots")
+
     def write_snapshot(self, seq: int, ts: int, fmt: str, state: bytes, *, keep: int = 2) -> None:
-        """Store the venue state after command ``seq`` (durable); keep the newest ``keep``."""
+        """Store the venue state after command ``seq`` (atomically); keep the newest ``keep``."""
         if seq != self.durable_seq or self._pending:
             msg = f"invalid snapshot, journal is durable to {self.durable_seq}, not {seq}"
             raise ValueError(msg)
-        self._db.execute("BEGIN")
-        self._db.execute(
-            "INSERT OR REPLACE INTO snapshots (seq, ts, format, state) VALUES (?, ?, ?, ?)",
-            (seq, ts, fmt, state),
-        )
-        self._db.execute(
-            "DELETE FROM snapshots WHERE seq NOT IN"
-            " (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
-            (keep,),
-        )
-        self._db.execute("COMMIT")
+        folder = self.snapshot_dir
+        if folder is None:
+            self._memory_snapshots = [(seq, ts, fmt, state), *self._memory_snapshots][:keep]
+            return
+        folder.mkdir(exist_ok=True)
+        final = folder / f"snapshot-{seq:020d}.bin"
+        tmp = final.with_suffix(f".tmp{os.getpid()}")
+        with tmp.open("wb") as fh:
+            fh.write(f"{fmt}\n{ts}\n".encode())
+            fh.write(state)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(final)  # a reader sees the old set or the new file, never half
+        for old in sorted(folder.glob("snapshot-*.bin"), reverse=True)[keep:]:
+            old.unlink(missing_ok=True)
 
     def snapshots(self) -> Iterator[tuple[int, int, str, bytes]]:
         """Yield stored snapshots (seq, ts, format, state), newest first."""
-        yield from self._db.execute(
-            "SELECT seq, ts, format, state FROM snapshots ORDER BY seq DESC"
-        )
+        folder = self.snapshot_dir
+        if folder is None:
+            yield from self._memory_snapshots
+            return
+        for file in sorted(folder.glob("snapshot-*.bin"), reverse=True):
+            try:
+                seq = int(file.stem.removeprefix("snapshot-"))
+                fmt, ts, state = file.read_bytes().split(b"\n", 2)
+                yield seq, int(ts), fmt.decode(), state
+            except (OSError, ValueError) as exc:
+                log.warning("skipping unreadable snapshot %s: %s", file, exc)
 
     def close(self) -> None:
         """Flush and close the database."""
@@ -193,6 +207,7 @@ class JournaledVenue:
         backend: str | None = None,
         snapshot_every: int = 0,
         history_limit: int = 100_000,
+        background_snapshots: bool = False,
     ) -> None:
         self._clock = clock
         self._sim = SimClock(0)
@@ -206,6 +221,8 @@ class JournaledVenue:
         )
         self.journal = journal
         self.snapshot_every = snapshot_every
+        self.background_snapshots = background_snapshots
+        self._snapshot_child: tuple[int, int] | None = None  # (writer pid, its seq)
         # recovery: the newest usable snapshot, then the commands after it
         self.snapshot_seq = 0
         for seq, _, fmt, state in journal.snapshots():
@@ -370,20 +387,60 @@ class JournaledVenue:
         return seq
 
     def maybe_snapshot(self) -> bool:
-        """Store a snapshot if ``snapshot_every`` durable commands passed since the last one."""
-        due = self.snapshot_every > 0 and (
-            self.journal.durable_seq - self.snapshot_seq >= self.snapshot_every
+        """Start a snapshot if ``snapshot_every`` durable commands passed since the last one.
+
+        With ``background_snapshots`` the state is written by a forked child
+        (copy-on-write), so the venue does not pause while it is serialised.
+        """
+        self._reap_snapshot(block=False)
+        due = (
+            self.snapshot_every > 0
+            and self._snapshot_child is None
+            and self.journal.durable_seq - self.snapshot_seq >= self.snapshot_every
         )
         if due:
-            self.snapshot()
+            self.snapshot(background=self.background_snapshots)
         return due
 
-    def snapshot(self) -> int:
-        """Store the venue state now (after making the journal durable); return its seq."""
+    def snapshot(self, *, background: bool = False) -> int:
+        """Store the venue state now (after making the journal durable); return its seq.
+
+        In the background, the returned seq is that of the last finished snapshot.
+        """
         seq = self.journal.flush()
-        if seq > self.snapshot_seq:
-            self.journal.write_snapshot(
-                seq, self._sim.now_ns(), SNAPSHOT_FORMAT, self.venue.snapshot()
-            )
-            self.snapshot_seq = seq
+        if seq <= self.snapshot_seq:
+            return self.snapshot_seq
+        ts = self._sim.now_ns()
+        if background and hasattr(os, "fork") and self.journal.snapshot_dir is not None:
+            self._reap_snapshot(block=True)  # one writer at a time
+            pid = os.fork()
+            if pid == 0:  # the child: serialise the frozen copy, write it, leave
+                code = 1
+                try:
+                    self.journal.write_snapshot(seq, ts, SNAPSHOT_FORMAT, self.venue.snapshot())
+                    code = 0
+                finally:
+                    os._exit(code)
+            self._snapshot_child = (pid, seq)
+            return self.snapshot_seq
+        self.journal.write_snapshot(seq, ts, SNAPSHOT_FORMAT, self.venue.snapshot())
+        self.snapshot_seq = seq
         return seq
+
+    def _reap_snapshot(self, *, block: bool) -> None:
+        if self._snapshot_child is None:
+            return
+        pid, seq = self._snapshot_child
+        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        if done == 0:
+            return  # still writing
+        self._snapshot_child = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            self.snapshot_seq = max(self.snapshot_seq, seq)
+        else:
+            log.warning("snapshot of command %d failed in its writer process", seq)
+
+    def close(self) -> None:
+        """Wait for a snapshot being written, then flush and close the journal."""
+        self._reap_snapshot(block=True)
+        self.journal.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -172,20 +171,19 @@ def test_unusable_snapshot_falls_back_to_full_replay(tmp_path: Path) -> None:
     first.flush()
     want = state(first)
     total = first.journal.durable_seq
-    first.journal.close()
-    db = sqlite3.connect(path)
-    newest, older = (row[0] for row in db.execute("SELECT seq FROM snapshots ORDER BY seq DESC"))
-    # the newest is corrupt: recovery uses the older one
-    db.execute("UPDATE snapshots SET state = ? WHERE seq = ?", (b"garbage", newest))
-    db.commit()
+    first.close()
+    newest, older = sorted((path.parent / "venue.db.snapshots").glob("*.bin"), reverse=True)
+    # the newest is damaged: recovery uses the older one
+    newest.write_bytes(newest.read_bytes()[:100])
     second = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
-    assert second.snapshot_seq == older and second.recovered == total - older
+    older_seq = int(older.stem.removeprefix("snapshot-"))
+    assert second.snapshot_seq == older_seq and second.recovered == total - older_seq
     assert state(second) == want
-    second.journal.close()
+    second.close()
     # another format (an older release): skipped, the whole journal is replayed
-    db.execute("UPDATE snapshots SET format = 'makerkit-0.0.1/venue-0'")
-    db.commit()
-    db.close()
+    for file in (newest, older):
+        tail = file.read_bytes().partition(b"\n")[2]
+        file.write_bytes(b"makerkit-0.0.1/venue-0\n" + tail)
     third = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
     assert third.snapshot_seq == 0 and third.recovered == total
     assert state(third) == want
@@ -223,3 +221,23 @@ def test_a_retired_order_is_found_in_the_journal(tmp_path: Path) -> None:
     found = jv.order(1, first.order_id)
     assert found is not None and found.status.name == "CANCELED" and found.price == 10
     assert jv.order(2, first.order_id) is None  # never another account's
+
+
+def test_background_snapshots_do_not_pause_the_venue(tmp_path: Path) -> None:
+    path = tmp_path / "venue.db"
+    clock = SimClock(1_700_000_000_000_000_000)
+    first = JournaledVenue(
+        INSTRUMENTS,
+        journal=Journal(path),
+        clock=clock,
+        snapshot_every=100,
+        background_snapshots=True,
+    )
+    drive(first, clock, flush_every=7)
+    first.flush()
+    first.close()  # waits for the writer
+    assert first.snapshot_seq > 0
+    want = state(first)
+    second = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
+    assert second.snapshot_seq == first.snapshot_seq
+    assert state(second) == want
