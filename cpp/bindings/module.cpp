@@ -13,6 +13,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "makerkit/lobster_replay.hpp"
 #include "makerkit/order_book.hpp"
+#include "makerkit/simulator.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -75,6 +77,39 @@ std::vector<int64_t> as_vector(nb::handle seq) {
   std::vector<int64_t> out;
   for (nb::handle item : seq) out.push_back(nb::cast<int64_t>(item));
   return out;
+}
+
+// One rule set for simulator parameters; names the field that is wrong.
+void check_sim_params(const makerkit::SimParams& p) {
+  auto fail = [](const std::string& msg) { throw nb::value_error(("invalid " + msg).c_str()); };
+  if (p.limit_rate.empty()) fail("`limit_rate`, must list at least one distance");
+  if (p.cancel_rate.empty()) fail("`cancel_rate`, must list at least one distance");
+  for (double r : p.limit_rate)
+    if (!(r >= 0.0) || !std::isfinite(r)) fail("`limit_rate`, rates must be finite and >= 0");
+  for (double r : p.cancel_rate)
+    if (!(r >= 0.0) || !std::isfinite(r)) fail("`cancel_rate`, rates must be finite and >= 0");
+  if (p.improve_cdf.empty() || !(p.improve_cdf.back() > 0.0))
+    fail("`improve_cdf`, must be non-empty with a positive total weight");
+  for (size_t i = 1; i < p.improve_cdf.size(); ++i)
+    if (!(p.improve_cdf[i] >= p.improve_cdf[i - 1])) fail("`improve_cdf`, must be cumulative");
+  if (p.improve_rate.empty()) fail("`improve_rate`, must list at least one spread");
+  for (double r : p.improve_rate)
+    if (!(r >= 0.0) || !std::isfinite(r)) fail("`improve_rate`, rates must be finite and >= 0");
+  for (double r : {p.market_rate, p.hawkes_alpha, p.value_rate, p.informed})
+    if (!(r >= 0.0) || !std::isfinite(r))
+      fail("market_rate / hawkes_alpha / value_rate / informed, must be finite and >= 0");
+  if (!(p.hawkes_beta > 0.0) || !std::isfinite(p.hawkes_beta)) fail("`hawkes_beta`, must be > 0");
+  for (const auto* t : {&p.limit_size_cdf, &p.market_size_cdf}) {
+    const auto& sizes = t == &p.limit_size_cdf ? p.limit_sizes : p.market_sizes;
+    const char* name = t == &p.limit_size_cdf ? "`limit_sizes`" : "`market_sizes`";
+    if (sizes.empty() || sizes.size() != t->size())
+      fail(std::string(name) + ", must be non-empty with one cumulative weight per size");
+    for (size_t i = 0; i < sizes.size(); ++i)
+      if (sizes[i] <= 0 || !std::isfinite((*t)[i]) || (i && (*t)[i] < (*t)[i - 1]))
+        fail(std::string(name) + ", sizes must be > 0 and weights cumulative");
+    if (!(t->back() > 0.0)) fail(std::string(name) + ", total weight must be > 0");
+  }
+  if (p.start_price < 2) fail("`start_price`, must be >= 2 ticks");
 }
 
 }  // namespace
@@ -420,4 +455,72 @@ NB_MODULE(_native, m) {
       "book"_a, "type"_a, "order_id"_a, "size"_a, "price"_a, "direction"_a, "ts"_a,
       "orderbook"_a, "levels"_a, "tick"_a, "check"_a = true, "record_l1"_a = false,
       "Replay a LOBSTER day inside C++ and check every orderbook row.");
+
+  nb::class_<makerkit::Simulator>(m, "Simulator",
+                                  "Order-flow simulator driving one Engine (see simulator.hpp).")
+      .def(
+          "__init__",
+          [](makerkit::Simulator* self, OrderBook& book, std::vector<double> limit_rate,
+             std::vector<double> cancel_rate, double market_rate, double hawkes_alpha,
+             double hawkes_beta, double value_rate, double informed,
+             std::vector<int64_t> limit_sizes, std::vector<double> limit_size_cdf,
+             std::vector<int64_t> market_sizes, std::vector<double> market_size_cdf,
+             std::vector<double> improve_rate, std::vector<double> improve_cdf, int64_t start_price,
+             int64_t start_ns, uint64_t seed) {
+            makerkit::SimParams p;
+            p.limit_rate = std::move(limit_rate);
+            p.cancel_rate = std::move(cancel_rate);
+            p.market_rate = market_rate;
+            p.hawkes_alpha = hawkes_alpha;
+            p.hawkes_beta = hawkes_beta;
+            p.value_rate = value_rate;
+            p.informed = informed;
+            p.limit_sizes = std::move(limit_sizes);
+            p.limit_size_cdf = std::move(limit_size_cdf);
+            p.market_sizes = std::move(market_sizes);
+            p.market_size_cdf = std::move(market_size_cdf);
+            p.improve_rate = std::move(improve_rate);
+            p.improve_cdf = std::move(improve_cdf);
+            p.start_price = start_price;
+            p.start_ns = start_ns;
+            check_sim_params(p);
+            new (self) makerkit::Simulator(book, std::move(p), seed);
+          },
+          "book"_a, "limit_rate"_a, "cancel_rate"_a, "market_rate"_a, "hawkes_alpha"_a,
+          "hawkes_beta"_a, "value_rate"_a, "informed"_a, "limit_sizes"_a, "limit_size_cdf"_a,
+          "market_sizes"_a, "market_size_cdf"_a, "improve_rate"_a, "improve_cdf"_a,
+          "start_price"_a, "start_ns"_a, "seed"_a,
+          nb::keep_alive<1, 2>())
+      .def(
+          "run",
+          [](makerkit::Simulator& sim, int64_t events, bool record) {
+            if (events < 0) throw nb::value_error("invalid `events`, must be >= 0");
+            makerkit::SimOutput out;
+            {
+              nb::gil_scoped_release release;
+              sim.run(events, record, out);
+            }
+            nb::typed<nb::dict, nb::str, nb::object> res;
+            res["fills"] = out.fills;
+            res["volume"] = out.volume;
+            res["rejected"] = out.rejected;
+            res["proposals"] = out.proposals;
+            if (record) {
+              std::vector<int64_t> cols;
+              const size_t n = out.action.size();
+              cols.reserve(6 * n);
+              for (auto* v : {&out.action, &out.order_id, &out.side, &out.price, &out.qty, &out.ts})
+                cols.insert(cols.end(), v->begin(), v->end());
+              res["columns"] = to_numpy(std::move(cols), n);  // 6 x n: one row per column
+              res["l1"] = to_numpy(std::move(out.l1), 4);
+            }
+            return res;
+          },
+          "events"_a, "record"_a = true,
+          "Emit `events` more commands; with `record`, return them (6 x n: action, order_id, "
+          "side, price, qty, ts) and the L1 after each (n x 4).")
+      .def_prop_rw("value", &makerkit::Simulator::value, &makerkit::Simulator::set_value,
+                   "The fundamental value in ticks (the informed flow trades towards it).")
+      .def_prop_ro("seconds", &makerkit::Simulator::seconds)
+      .def_prop_ro("live_orders", &makerkit::Simulator::live_orders);
 }

@@ -6,6 +6,7 @@
 
 #include "makerkit/lobster_replay.hpp"
 #include "makerkit/order_book.hpp"
+#include "makerkit/simulator.hpp"
 
 using namespace makerkit;
 
@@ -150,6 +151,42 @@ static void test_top_matches_rows() {
   CHECK(!d.top_matches(-1, dummy_row, 2, 4, 100, kLobsterDummyAsk / 100 * 100));
 }
 
+
+static SimParams small_market() {
+  SimParams p;
+  for (int d = 0; d < 12; ++d) {
+    p.limit_rate.push_back(1.0 / (d + 1));
+    p.cancel_rate.push_back(0.2);
+  }
+  p.market_rate = 0.5;
+  p.hawkes_alpha = 0.5;
+  p.hawkes_beta = 2.0;
+  p.value_rate = 1.0;
+  p.informed = 1.0;
+  p.limit_sizes = {1, 3};
+  p.limit_size_cdf = {0.6, 1.0};
+  p.market_sizes = {1, 2};
+  p.market_size_cdf = {0.5, 1.0};
+  p.improve_rate = {0.0, 0.2, 0.4};
+  p.improve_cdf = {0.7, 1.0};
+  return p;
+}
+
+static void test_simulator_is_deterministic_and_consistent() {
+  OrderBook a(0), b(0);
+  Simulator sa(a, small_market(), 9), sb(b, small_market(), 9);
+  SimOutput oa, ob;
+  sa.run(50000, true, oa);
+  sb.run(20000, true, ob);
+  sb.run(30000, true, ob);  // in two chunks: the same market
+  CHECK(oa.action == ob.action && oa.price == ob.price && oa.ts == ob.ts && oa.l1 == ob.l1);
+  // only a market order meeting an empty side is refused, and rarely
+  CHECK(oa.action.size() == 50000 && oa.fills > 0 && oa.rejected < 50);
+  CHECK(sa.live_orders() == a.size());  // it tracks exactly the orders resting in the book
+  int64_t bid = 0, ask = 0, size = 0;
+  CHECK(!a.best(1, bid, size) || !a.best(-1, ask, size) || bid < ask);
+}
+
 int main() {
   test_price_time_priority();
   test_rejects_change_nothing();
@@ -158,6 +195,7 @@ int main() {
   test_no_growth_in_steady_state();
   test_lobster_replay_small_day();
   test_top_matches_rows();
+  test_simulator_is_deterministic_and_consistent();
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return EXIT_FAILURE;

@@ -81,3 +81,26 @@ def apply_l3(book: Engine, type: object, order_id: object, side: object, price: 
 
 def replay_lobster(book: Engine, type: object, order_id: object, size: object, price: object, direction: object, ts: object, orderbook: object, levels: int, tick: int, check: bool = True, record_l1: bool = False) -> dict[str, object]:
     """Replay a LOBSTER day inside C++ and check every orderbook row."""
+
+class Simulator:
+    """Order-flow simulator driving one Engine (see simulator.hpp)."""
+
+    def __init__(self, book: Engine, limit_rate: Sequence[float], cancel_rate: Sequence[float], market_rate: float, hawkes_alpha: float, hawkes_beta: float, value_rate: float, informed: float, limit_sizes: Sequence[int], limit_size_cdf: Sequence[float], market_sizes: Sequence[int], market_size_cdf: Sequence[float], improve_rate: Sequence[float], improve_cdf: Sequence[float], start_price: int, start_ns: int, seed: int) -> None: ...
+
+    def run(self, events: int, record: bool = True) -> dict[str, object]:
+        """
+        Emit `events` more commands; with `record`, return them (6 x n: action, order_id, side, price, qty, ts) and the L1 after each (n x 4).
+        """
+
+    @property
+    def value(self) -> int:
+        """The fundamental value in ticks (the informed flow trades towards it)."""
+
+    @value.setter
+    def value(self, arg: int, /) -> None: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def live_orders(self) -> int: ...

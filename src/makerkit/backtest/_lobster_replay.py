@@ -21,7 +21,6 @@ placeholder quantity at that price.
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import gcd
 from operator import itemgetter
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 from makerkit.backtest._gc import gc_paused
 from makerkit.book import make_book
 from makerkit.core.clock import monotonic_ns
-from makerkit.data import LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID, LobsterDay
+from makerkit.data import LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID, LobsterDay, lobster_tick
 
 __all__ = ["ReplayReport", "replay_lobster"]
 
@@ -82,19 +81,6 @@ class ReplayReport(msgspec.Struct, kw_only=True):
         return self.mismatched_rows == 0
 
 
-def _infer_tick(day: LobsterDay) -> int:
-    """Return the largest price grid that holds every visible price."""
-    msgs = day.messages
-    visible = msgs.price[(msgs.type >= 1) & (msgs.type <= 4)]
-    book_prices = day.book[:, 0::2]
-    real = book_prices[(book_prices != LOBSTER_DUMMY_ASK) & (book_prices != LOBSTER_DUMMY_BID)]
-    tick = 0
-    for arr in (visible, real):
-        if arr.size:
-            tick = gcd(tick, int(np.gcd.reduce(np.abs(arr))))
-    return tick or 1
-
-
 def _money(price_ticks: int, tick: int) -> str:
     return f"{price_ticks * tick / 10_000:.4f}".rstrip("0").rstrip(".")
 
@@ -106,7 +92,7 @@ class _Replayer:
         self.book: Any = book
         self.engine: str = self.book.backend
         self.levels = day.levels
-        self.tick = _infer_tick(day)
+        self.tick = lobster_tick(day)
         self.placeholders: dict[tuple[int, int], list[int]] = {}
         self.next_placeholder = _PLACEHOLDER_BASE
         self.seeded_levels = 0
@@ -515,7 +501,7 @@ def _replay_batch(
 ) -> tuple[ReplayReport, np.ndarray[Any, Any] | None]:
     """Replay inside the engine (one call); same rules and report as the Python loop."""
     msgs = day.messages
-    tick = _infer_tick(day)
+    tick = lobster_tick(day)
     started = monotonic_ns()
     out = book.replay_lobster_batch(
         type=msgs.type,

@@ -34,8 +34,10 @@ replay_app = typer.Typer(
     help="Replay recorded market data through the matching engine.", no_args_is_help=True
 )
 bench_app = typer.Typer(help="Benchmarks that print a table and write JSON.", no_args_is_help=True)
+data_app = typer.Typer(help="Market data: calibrate and run the simulator.", no_args_is_help=True)
 app.add_typer(replay_app, name="replay")
 app.add_typer(bench_app, name="bench")
+app.add_typer(data_app, name="data")
 
 out = Console()
 err = Console(stderr=True)
@@ -414,3 +416,98 @@ def version() -> None:
 def main() -> None:
     """Run the CLI (console-script entry point)."""
     app()
+
+
+# ---------------------------------------------------------------------- data
+
+
+def _facts_table(title: str, columns: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("fact", style="bold")
+    for name in columns:
+        table.add_column(name, justify="right")
+    rows = [
+        ("mean spread (ticks)", "mean_spread_ticks", "{:.2f}"),
+        ("level-1 depth (lots)", "depth", "{:.1f}"),
+        ("adds", "add_share", "{:.1%}"),
+        ("cancels", "cancel_share", "{:.1%}"),
+        ("market orders", "market_share", "{:.1%}"),
+        ("mean market order (lots)", "mean_trade_size", "{:.1f}"),
+        ("median market order (lots)", "median_trade_size", "{:.1f}"),
+    ]
+    for label, field, fmt in rows:
+        cells = []
+        for facts in columns.values():
+            value = getattr(facts, field)
+            cells.append(fmt.format(value[0] if isinstance(value, tuple) else value))
+        table.add_row(label, *cells)
+    return table
+
+
+@data_app.command("calibrate")
+def data_calibrate(
+    message: Annotated[Path, typer.Argument(help="LOBSTER message file (.csv or .csv.gz).")],
+    orderbook: Annotated[Path, typer.Argument(help="The matching orderbook file.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the parameters (JSON) here.")
+    ] = None,
+    events: Annotated[int, typer.Option(help="Simulated commands to compare with.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the order-flow simulator to a LOBSTER day and compare their stylised facts."""
+    from makerkit.data import MarketSimulator
+    from makerkit.data._calibrate import calibrate_lobster, lobster_facts, simulated_facts
+
+    try:
+        day = load_lobster(message, orderbook)
+        params = calibrate_lobster(day)
+        sim = MarketSimulator(params, seed=seed)
+        sim.run(min(events // 4, 50_000), record=False)  # forget the seeded book
+        facts = {"data": lobster_facts(day), "simulation": simulated_facts(sim.run(events))}
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    if output is not None:
+        output.write_bytes(msgspec.json.format(msgspec.json.encode(params)))
+        err.print(f"parameters written to {output}")
+    (err if as_json else out).print(_facts_table(f"{message.name} vs its simulation", facts))
+    if as_json:
+        _json_line({"params": msgspec.to_builtins(params), **msgspec.to_builtins(facts)})
+
+
+@bench_app.command("sim")
+def bench_sim(
+    events: Annotated[int, typer.Option(help="Simulated commands per run.")] = 2_000_000,
+    repeat: Annotated[int, typer.Option(help="Runs (median reported).")] = 3,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulator speed: commands generated and matched per second, per engine."""
+    from makerkit.book import available_backends
+    from makerkit.data import MarketSimulator, SimParams
+
+    result: dict[str, Any] = {"events": events, "repeat": repeat}
+    for engine in available_backends():
+        n = events if engine == "native" else max(events // 20, 1)
+        rates = []
+        for run in range(repeat):
+            sim = MarketSimulator(SimParams.default(), seed=run, engine=engine)
+            started = monotonic_ns()
+            sim.run(n, record=False)
+            rates.append(n / ((monotonic_ns() - started) / 1e9))
+        result[f"{engine}_events_per_sec"] = sorted(rates)[len(rates) // 2]
+        result[f"{engine}_runs"] = rates
+    best = "native" if "native_events_per_sec" in result else "python"
+    result["sim_events_per_sec"] = result[f"{best}_events_per_sec"]
+    table = Table(title="order-flow simulator (generate + match)", title_justify="left")
+    table.add_column("engine")
+    table.add_column("events/s", justify="right")
+    for engine in available_backends():
+        table.add_row(engine, f"{result[f'{engine}_events_per_sec']:,.0f}")
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)

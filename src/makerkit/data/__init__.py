@@ -1,7 +1,8 @@
-"""Market data: file loaders and synthetic order streams.
+"""Market data: file loaders, synthetic order streams and the order-flow simulator.
 
-Loaders turn external formats into validated integer arrays; nothing here
-matches orders (that is ``book``) or drives a book (that is ``backtest``).
+Loaders turn external formats into validated integer arrays. The simulator
+is the one part that drives a book (its own): its flow must be matched by the
+real engine to be realistic.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from makerkit.data._lobster import (
     load_lobster,
     load_lobster_messages,
     load_lobster_orderbook,
+    lobster_tick,
 )
 from makerkit.data._paths import data_dir, lobster_pairs
+from makerkit.data._simulator import MarketSimulator, SimParams, SimRun, simulate
 from makerkit.data._synthetic import (
     ACTION_ADD,
     ACTION_CANCEL,
@@ -37,12 +40,17 @@ __all__ = [
     "L3EventStream",
     "LobsterDay",
     "LobsterMessages",
+    "MarketSimulator",
     "OrderStream",
+    "SimParams",
+    "SimRun",
     "data_dir",
     "load_lobster",
     "load_lobster_messages",
     "load_lobster_orderbook",
     "lobster_pairs",
+    "lobster_tick",
+    "simulate",
     "synthetic_l3_events",
     "synthetic_stream",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import re
 import warnings
+from math import gcd
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "load_lobster",
     "load_lobster_messages",
     "load_lobster_orderbook",
+    "lobster_tick",
 ]
 
 LOBSTER_DUMMY_ASK = 9_999_999_999
@@ -229,3 +231,16 @@ def load_lobster(message_path: str | Path, orderbook_path: str | Path) -> Lobste
         levels=book.shape[1] // 4,
         orderbook_path=str(orderbook_path),
     )
+
+
+def lobster_tick(day: LobsterDay) -> int:
+    """Return the largest price grid that holds every visible price (LOBSTER units)."""
+    msgs = day.messages
+    visible = msgs.price[(msgs.type >= 1) & (msgs.type <= 4)]
+    book_prices = day.book[:, 0::2]
+    real = book_prices[(book_prices != LOBSTER_DUMMY_ASK) & (book_prices != LOBSTER_DUMMY_BID)]
+    tick = 0
+    for arr in (visible, real):
+        if arr.size:
+            tick = gcd(tick, int(np.gcd.reduce(np.abs(arr))))
+    return tick or 1

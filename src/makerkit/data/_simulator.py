@@ -1,0 +1,436 @@
+"""Order-flow simulator: a zero-intelligence market with informed flow.
+
+The model (Cont, Stoikov and Talreja 2010, plus self-exciting market orders
+and an informed component) is described in ``cpp/include/makerkit/simulator.hpp``.
+``MarketSimulator`` runs it in C++ against the native engine (millions of
+events per second, for research) or, with the same random numbers, in Python
+against any book (the reference, and the live market driver). Both emit the
+same ``OrderStream``; replaying it through either engine gives the same fills.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from itertools import pairwise
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from makerkit.book import available_backends, make_book
+from makerkit.core import OrderType, TimeInForce
+from makerkit.core.errors import ConfigError
+from makerkit.data._synthetic import OrderStream
+
+__all__ = ["MarketSimulator", "SimParams", "SimRun", "simulate"]
+
+I64 = npt.NDArray[np.int64]
+_MASK = (1 << 64) - 1
+
+
+class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Rates per second and size tables of the simulated market (prices in ticks).
+
+    ``limit_rate[d]``: limit orders per side d ticks behind their own side's
+    best quote (0 joins it); ``improve_rate[s - 1]``: per side at a spread of
+    s ticks (the last entry for wider or one-sided books), inside the spread,
+    improving the best by 1, 2, ... ticks with cumulative weights
+    ``improve_cdf`` (never crossing). ``cancel_rate[d]``: cancellations per resting order at d ticks
+    from its own side's best (the last entry for anything deeper).
+    ``market_rate`` (both sides) plus a Hawkes excitation (``hawkes_alpha`` per
+    market order, decaying at ``hawkes_beta``/s). ``value_rate``: one-tick moves
+    of the fundamental value; ``informed``: how strongly market orders trade
+    towards it. Size tables: lots with cumulative weights.
+    """
+
+    limit_rate: tuple[float, ...]
+    cancel_rate: tuple[float, ...]
+    market_rate: float
+    hawkes_alpha: float = 0.0
+    hawkes_beta: float = 1.0
+    value_rate: float = 0.0
+    informed: float = 0.0
+    limit_sizes: tuple[int, ...] = (1,)
+    limit_size_cdf: tuple[float, ...] = (1.0,)
+    market_sizes: tuple[int, ...] = (1,)
+    market_size_cdf: tuple[float, ...] = (1.0,)
+    improve_rate: tuple[float, ...] = (0.0,)
+    improve_cdf: tuple[float, ...] = (1.0,)
+    start_price: int = 10_000
+    start_ns: int = 34_200_000_000_000
+
+    def __post_init__(self) -> None:
+        def fail(what: str) -> None:
+            msg = f"invalid {what}"
+            raise ConfigError(msg)
+
+        if not self.limit_rate or not self.cancel_rate:
+            fail("`limit_rate` / `cancel_rate`, must list at least one distance")
+        for name in ("limit_rate", "cancel_rate"):
+            if any(not (math.isfinite(r) and r >= 0) for r in getattr(self, name)):
+                fail(f"`{name}`, rates must be finite and >= 0")
+        if not self.improve_cdf or any(b < a for a, b in pairwise(self.improve_cdf)):
+            fail("`improve_cdf`, must be non-empty and cumulative")
+        if not self.improve_cdf[-1] > 0:
+            fail("`improve_cdf`, total weight must be > 0")
+        if not self.improve_rate or any(
+            not (math.isfinite(r) and r >= 0) for r in self.improve_rate
+        ):
+            fail("`improve_rate`, must list finite rates >= 0 by spread")
+        for name in ("market_rate", "hawkes_alpha", "value_rate", "informed"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                fail(f"`{name}`, must be finite and >= 0, was {value}")
+        if not (math.isfinite(self.hawkes_beta) and self.hawkes_beta > 0):
+            fail(f"`hawkes_beta`, must be > 0, was {self.hawkes_beta}")
+        if self.hawkes_alpha >= self.hawkes_beta:
+            fail("`hawkes_alpha`, must be below `hawkes_beta` (else market orders explode)")
+        for sizes, cdf, name in (
+            (self.limit_sizes, self.limit_size_cdf, "limit_sizes"),
+            (self.market_sizes, self.market_size_cdf, "market_sizes"),
+        ):
+            if not sizes or len(sizes) != len(cdf):
+                fail(f"`{name}`, must be non-empty with one cumulative weight per size")
+            if any(s <= 0 for s in sizes) or any(b < a for a, b in pairwise(cdf)):
+                fail(f"`{name}`, sizes must be > 0 and weights cumulative")
+            if not cdf[-1] > 0:
+                fail(f"`{name}`, total weight must be > 0")
+        if self.start_price < 2:
+            fail(f"`start_price`, must be >= 2 ticks, was {self.start_price}")
+
+    @classmethod
+    def default(cls, *, start_price: int = 10_000, informed: float = 1.0) -> SimParams:
+        """A market shaped like a calibrated large-tick stock: a few ticks wide, mildly informed."""
+        k = 20
+        return cls(
+            limit_rate=tuple(round(0.6 * 0.85**d, 6) for d in range(k)),
+            cancel_rate=tuple(round(0.12 + 0.04 * min(d, 5) / 5, 6) for d in range(k)),
+            market_rate=0.4,
+            hawkes_alpha=0.8,
+            hawkes_beta=2.0,
+            value_rate=1.0,
+            informed=informed,
+            limit_sizes=(1, 2, 3, 5, 10),
+            limit_size_cdf=(0.35, 0.6, 0.75, 0.92, 1.0),
+            market_sizes=(1, 2, 3, 5, 8),
+            market_size_cdf=(0.4, 0.65, 0.8, 0.93, 1.0),
+            improve_rate=(0.0, 0.08, 0.15, 0.25, 0.35, 0.5),
+            improve_cdf=(0.6, 0.85, 1.0),
+            start_price=start_price,
+        )
+
+
+class SimRun(msgspec.Struct, frozen=True, kw_only=True):
+    """What one run emitted: the commands, the L1 after each, and counters."""
+
+    stream: OrderStream
+    l1: I64  # n x 4: bid, bid size, ask, ask size (0 where a side is empty)
+    fills: int
+    volume: int
+    rejected: int
+    proposals: int
+    seconds: float  # simulated time at the end of the run
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+
+class _Book(Protocol):
+    def submit(self, order_id: int, side: int, price: int, qty: int, **kw: Any) -> Any: ...
+    def cancel(self, order_id: int, *, ts: int = 0) -> Any: ...
+    def remaining(self, order_id: int) -> int: ...
+    def best_bid(self) -> tuple[int, int] | None: ...
+    def best_ask(self) -> tuple[int, int] | None: ...
+    def order(self, order_id: int) -> Any: ...
+
+
+def _empty_stream() -> OrderStream:
+    z = np.zeros(0, dtype=np.int64)
+    return OrderStream(action=z, order_id=z, side=z, price=z, qty=z, tif=z, ts=z)
+
+
+class _PySim:
+    """The C++ algorithm, draw for draw, over any book with the engine contract."""
+
+    def __init__(self, book: _Book, p: SimParams, seed: int) -> None:
+        self.book = book
+        self.p = p
+        self.state = seed & _MASK
+        acc, cdf = 0.0, []
+        for r in p.limit_rate:
+            acc += r
+            cdf.append(acc)
+        self.limit_cdf = cdf
+        self.limit_total = acc
+        self.theta_max = max(p.cancel_rate)
+        self.value = p.start_price
+        self.excitation = 0.0
+        self.t = 0.0
+        self.next_id = 1
+        self.seeded = False
+        self.live: list[int] = []
+        self.pos: dict[int, int] = {}
+        self.rows: list[tuple[int, int, int, int, int, int]] = []
+        self.l1: list[tuple[int, int, int, int]] = []
+        self.counts = {"fills": 0, "volume": 0, "rejected": 0, "proposals": 0}
+        self.record = True
+        self.emitted = 0
+
+    def uniform(self) -> float:
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & _MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return ((z ^ (z >> 31)) >> 11) * 2.0**-53
+
+    @staticmethod
+    def pick(cdf: list[float] | tuple[float, ...], u: float) -> int:
+        return min(bisect_right(cdf, u * cdf[-1]), len(cdf) - 1)
+
+    def now_ns(self) -> int:
+        return self.p.start_ns + int(self.t * 1e9)
+
+    def run(self, events: int, record: bool) -> None:
+        p = self.p
+        self.record, self.emitted = record, 0
+        self.seed_book(events)
+        k_levels = len(p.cancel_rate)
+        uniform = self.uniform
+        while self.emitted < events:
+            mu = p.market_rate + self.excitation
+            cancel_total = self.theta_max * len(self.live)
+            improve = self.improve_now()
+            side_rate = self.limit_total + improve
+            total = 2.0 * side_rate + cancel_total + mu + p.value_rate
+            if not total > 0.0:
+                break
+            dt = -math.log1p(-uniform()) / total
+            self.t += dt
+            self.excitation *= math.exp(-p.hawkes_beta * dt)
+            self.counts["proposals"] += 1
+            x = uniform() * total
+            if x < 2.0 * side_rate:
+                self.add_limit(1 if x < side_rate else -1, improve)
+                continue
+            x -= 2.0 * side_rate
+            if x < cancel_total:
+                k = min(int(uniform() * len(self.live)), len(self.live) - 1)
+                oid = self.live[k]
+                o = self.book.order(oid)
+                side, price = int(o.side), o.price
+                best = (self.book.best_bid() if side == 1 else self.book.best_ask()) or (0, 0)
+                d = best[0] - price if side == 1 else price - best[0]
+                bucket = min(max(d, 0), k_levels - 1)
+                if uniform() * self.theta_max < p.cancel_rate[bucket]:
+                    self.book.cancel(oid, ts=self.now_ns())
+                    self.forget(oid)
+                    self.emit(1, oid, side, 0, 0)
+                continue
+            x -= cancel_total
+            if x < mu:
+                if uniform() * mu < p.market_rate + self.excitation:
+                    self.market_order()
+                continue
+            self.value = max(self.value + (1 if uniform() < 0.5 else -1), 2)
+
+    def draw(self, sizes: tuple[int, ...], cdf: tuple[float, ...]) -> int:
+        return sizes[self.pick(cdf, self.uniform())]
+
+    def seed_book(self, events: int) -> None:
+        if self.seeded:
+            return
+        self.seeded = True
+        p = self.p
+        for j in range(len(p.cancel_rate)):
+            if self.emitted >= events:
+                break
+            self.place(1, max(1, self.value - 1 - j), self.draw(p.limit_sizes, p.limit_size_cdf))
+            self.place(-1, self.value + 1 + j, self.draw(p.limit_sizes, p.limit_size_cdf))
+
+    def improve_now(self) -> float:
+        rates = self.p.improve_rate
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        if bid is None or ask is None:
+            return rates[-1]
+        spread = ask[0] - bid[0]
+        return 0.0 if spread <= 1 else rates[min(spread - 1, len(rates) - 1)]
+
+    def add_limit(self, side: int, improve: float) -> None:
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        value = self.value
+        if side == 1:
+            own = bid[0] if bid else (min(ask[0] - 1, value - 1) if ask else value - 1)
+        else:
+            own = ask[0] if ask else (max(bid[0] + 1, value + 1) if bid else value + 1)
+        if self.uniform() * (self.limit_total + improve) < improve:
+            j = self.pick(self.p.improve_cdf, self.uniform()) + 1
+            if side == 1 and ask:
+                j = min(j, ask[0] - 1 - own)
+            if side == -1 and bid:
+                j = min(j, own - bid[0] - 1)
+            price = own + side * max(j, 0)
+        else:
+            price = own - side * self.pick(self.limit_cdf, self.uniform())
+        price = max(price, 1)
+        if (side == 1 and ask and price >= ask[0]) or (side == -1 and bid and price <= bid[0]):
+            return
+        self.place(side, price, self.draw(self.p.limit_sizes, self.p.limit_size_cdf))
+
+    def place(self, side: int, price: int, qty: int) -> None:
+        oid = self.next_id
+        self.next_id += 1
+        res = self.book.submit(oid, side, price, qty, ts=self.now_ns())
+        if res.reason:
+            self.counts["rejected"] += 1
+        elif self.book.remaining(oid) > 0:
+            self.remember(oid)
+        self.collect(res.fills)
+        self.emit(0, oid, side, price, qty)
+
+    def market_order(self) -> None:
+        p = self.p
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        gap = self.value - (bid[0] + ask[0]) / 2.0 if bid is not None and ask is not None else 0.0
+        arg = -p.informed * gap
+        p_buy = 0.0 if arg > 700 else 1.0 / (1.0 + math.exp(arg))
+        side = 1 if self.uniform() < p_buy else -1
+        qty = self.draw(p.market_sizes, p.market_size_cdf)
+        oid = self.next_id
+        self.next_id += 1
+        res = self.book.submit(
+            oid, side, 0, qty, order_type=OrderType.MARKET, tif=TimeInForce.GTC, ts=self.now_ns()
+        )
+        if res.reason:
+            self.counts["rejected"] += 1
+        self.collect(res.fills)
+        self.excitation += p.hawkes_alpha
+        self.emit(3, oid, side, 0, qty)
+
+    def collect(self, fills: Any) -> None:
+        for f in fills:
+            self.counts["fills"] += 1
+            self.counts["volume"] += f.qty
+            if self.book.remaining(f.maker_order_id) == 0:
+                self.forget(f.maker_order_id)
+
+    def remember(self, oid: int) -> None:
+        self.pos[oid] = len(self.live)
+        self.live.append(oid)
+
+    def forget(self, oid: int) -> None:
+        k = self.pos.pop(oid, None)
+        if k is None:
+            return
+        last = self.live.pop()
+        if last != oid:
+            self.live[k] = last
+            self.pos[last] = k
+
+    def emit(self, action: int, oid: int, side: int, price: int, qty: int) -> None:
+        self.emitted += 1
+        if not self.record:
+            return
+        self.rows.append((action, oid, side, price, qty, self.now_ns()))
+        bid, ask = self.book.best_bid() or (0, 0), self.book.best_ask() or (0, 0)
+        self.l1.append((bid[0], bid[1], ask[0], ask[1]))
+
+
+class MarketSimulator:
+    """A simulated market on its own book; ``run`` emits more of it, chunk by chunk.
+
+    ``engine``: ``native`` (C++ loop, the default when built) or ``python``
+    (the same draws in Python). ``value`` is the fundamental price in ticks:
+    set it to anchor the flow on a real quote.
+    """
+
+    def __init__(self, params: SimParams, *, seed: int = 7, engine: str | None = None) -> None:
+        if engine is None:
+            engine = available_backends()[0]
+        if engine not in ("native", "python"):
+            msg = f"invalid `engine`, must be native or python, was {engine!r}"
+            raise ConfigError(msg)
+        self.params = params
+        self.engine = engine
+        self.book = make_book(engine, fill_history=0)
+        self._py: _PySim | None = None
+        self._native: Any = None
+        if engine == "native":
+            from makerkit import _native
+
+            p = params
+            self._native = _native.Simulator(
+                self.book.engine, list(p.limit_rate), list(p.cancel_rate), p.market_rate,
+                p.hawkes_alpha, p.hawkes_beta, p.value_rate, p.informed, list(p.limit_sizes),
+                list(p.limit_size_cdf), list(p.market_sizes), list(p.market_size_cdf),
+                list(p.improve_rate), list(p.improve_cdf), p.start_price, p.start_ns, seed & _MASK,
+            )  # fmt: skip
+        else:
+            self._py = _PySim(self.book, params, seed)
+
+    @property
+    def value(self) -> int:
+        """The fundamental value in ticks."""
+        return int(self._native.value) if self._native is not None else self._sim().value
+
+    @value.setter
+    def value(self, ticks: int) -> None:
+        if self._native is not None:
+            self._native.value = ticks
+        else:
+            self._sim().value = max(int(ticks), 2)
+
+    @property
+    def seconds(self) -> float:
+        """Simulated seconds so far."""
+        return float(self._native.seconds) if self._native is not None else self._sim().t
+
+    def _sim(self) -> _PySim:
+        assert self._py is not None  # noqa: S101 - python engine only
+        return self._py
+
+    def run(self, events: int, *, record: bool = True) -> SimRun:
+        """Emit ``events`` more commands (``record=False``: counters only, fastest)."""
+        if events < 0:
+            msg = f"invalid `events`, must be >= 0, was {events}"
+            raise ConfigError(msg)
+        if self._native is not None:
+            out = self._native.run(events, record)
+            if record and out["l1"].shape[0]:
+                cols = out["columns"]
+                stream = OrderStream(
+                    action=cols[0], order_id=cols[1], side=cols[2], price=cols[3], qty=cols[4],
+                    tif=np.zeros(cols.shape[1], dtype=np.int64), ts=cols[5],
+                )  # fmt: skip
+                l1 = out["l1"]
+            else:
+                stream, l1 = _empty_stream(), np.zeros((0, 4), dtype=np.int64)
+            counts = {k: int(out[k]) for k in ("fills", "volume", "rejected", "proposals")}
+        else:
+            sim = self._sim()
+            sim.rows, sim.l1 = [], []
+            sim.counts = dict.fromkeys(sim.counts, 0)
+            sim.run(events, record)
+            if sim.rows:
+                cols = np.asarray(sim.rows, dtype=np.int64).T
+                stream = OrderStream(
+                    action=cols[0].copy(), order_id=cols[1].copy(), side=cols[2].copy(),
+                    price=cols[3].copy(), qty=cols[4].copy(),
+                    tif=np.zeros(cols.shape[1], dtype=np.int64), ts=cols[5].copy(),
+                )  # fmt: skip
+                l1 = np.asarray(sim.l1, dtype=np.int64).reshape(-1, 4)
+            else:
+                stream, l1 = _empty_stream(), np.zeros((0, 4), dtype=np.int64)
+            counts = dict(sim.counts)
+        return SimRun(stream=stream, l1=l1, seconds=self.seconds, **counts)
+
+
+def simulate(
+    params: SimParams | None = None,
+    events: int = 100_000,
+    *,
+    seed: int = 7,
+    engine: str | None = None,
+) -> SimRun:
+    """Run a fresh simulated market for ``events`` commands (deterministic per seed)."""
+    return MarketSimulator(params or SimParams.default(), seed=seed, engine=engine).run(events)

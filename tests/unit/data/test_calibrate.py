@@ -1,0 +1,62 @@
+"""Calibration: a simulation fitted to a LOBSTER day reproduces its stylised facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from makerkit.core import DataError
+from makerkit.data import MarketSimulator, load_lobster
+from makerkit.data._calibrate import calibrate_lobster, lobster_facts, simulated_facts
+
+AMZN = "AMZN_2012-06-21_34200000_57600000_{}_5.csv.gz"
+GOOG = "GOOG_2012-06-21_34200000_57600000_{}_10.csv.gz"
+
+
+def facts_of(data_root: Path, name: str) -> tuple[object, object]:
+    day = load_lobster(
+        data_root / "lobster" / name.format("message"),
+        data_root / "lobster" / name.format("orderbook"),
+    )
+    params = calibrate_lobster(day)
+    sim = MarketSimulator(params, seed=1)
+    sim.run(50_000, record=False)  # warm-up: forget the seeded book
+    return lobster_facts(day), simulated_facts(sim.run(200_000))
+
+
+def test_calibrated_amzn_day_within_tolerance(data_root: Path) -> None:
+    data, sim = facts_of(data_root, AMZN)
+    assert sim.mean_spread_ticks == pytest.approx(data.mean_spread_ticks, rel=0.25)
+    assert sim.depth[0] == pytest.approx(data.depth[0], rel=0.25)
+    for share in ("add_share", "cancel_share", "market_share"):
+        assert getattr(sim, share) == pytest.approx(getattr(data, share), abs=0.05)
+    assert sim.mean_trade_size == pytest.approx(data.mean_trade_size, rel=0.1)
+
+
+def test_calibrated_goog_day_close(data_root: Path) -> None:
+    # GOOG's wide, jumpy spread is harder: its simulated spread runs ~30% wide
+    data, sim = facts_of(data_root, GOOG)
+    assert sim.mean_spread_ticks == pytest.approx(data.mean_spread_ticks, rel=0.4)
+    assert sim.depth[0] == pytest.approx(data.depth[0], rel=0.25)
+    for share in ("add_share", "cancel_share", "market_share"):
+        assert getattr(sim, share) == pytest.approx(getattr(data, share), abs=0.05)
+
+
+def test_too_short_a_day_is_refused(data_root: Path) -> None:
+    day = load_lobster(
+        data_root / "lobster" / AMZN.format("message"),
+        data_root / "lobster" / AMZN.format("orderbook"),
+    )
+    short = type(day)(
+        messages=type(day.messages)(
+            **{
+                f: getattr(day.messages, f)[:500]
+                for f in ("ts_ns", "type", "order_id", "size", "price", "direction")
+            }
+        ),
+        book=day.book[:500],
+        levels=day.levels,
+    )
+    with pytest.raises(DataError, match="need >= 1000"):
+        calibrate_lobster(short)
