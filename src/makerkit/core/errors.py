@@ -75,6 +75,19 @@ class DataError(MakerkitError, ValueError):
         self.field = field
 
 
+class SourceError(MakerkitError, RuntimeError):
+    """A market-data source failed (offline, HTTP error, rate limit, missing key).
+
+    The message names the source and what to do; ``retryable`` says whether
+    trying again later can help (timeouts, 5xx, rate limits).
+    """
+
+    def __init__(self, source: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.retryable = retryable
+
+
 class OrderRejected(MakerkitError):
     """A command was refused; ``reason`` is the stable code."""
 
