@@ -7,6 +7,19 @@ real engine to be realistic.
 
 from __future__ import annotations
 
+from makerkit.data._binance import (
+    BinanceCapture,
+    BinanceReplay,
+    L2Book,
+    load_binance_capture,
+    replay_binance,
+)
+from makerkit.data._calibrate import (
+    StylisedFacts,
+    calibrate_lobster,
+    lobster_facts,
+    simulated_facts,
+)
 from makerkit.data._lobster import (
     LOBSTER_DUMMY_ASK,
     LOBSTER_DUMMY_BID,
@@ -29,6 +42,7 @@ from makerkit.data._synthetic import (
     synthetic_l3_events,
     synthetic_stream,
 )
+from makerkit.data._types import Bars, CorporateAction, MarketDataSource, Quote
 
 __all__ = [
     "ACTION_ADD",
@@ -37,20 +51,33 @@ __all__ = [
     "ACTION_MODIFY",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
+    "Bars",
+    "BinanceCapture",
+    "BinanceReplay",
+    "CorporateAction",
+    "L2Book",
     "L3EventStream",
     "LobsterDay",
     "LobsterMessages",
+    "MarketDataSource",
     "MarketSimulator",
     "OrderStream",
+    "Quote",
     "SimParams",
     "SimRun",
+    "StylisedFacts",
+    "calibrate_lobster",
     "data_dir",
+    "load_binance_capture",
     "load_lobster",
     "load_lobster_messages",
     "load_lobster_orderbook",
+    "lobster_facts",
     "lobster_pairs",
     "lobster_tick",
+    "replay_binance",
     "simulate",
+    "simulated_facts",
     "synthetic_l3_events",
     "synthetic_stream",
 ]

@@ -1,0 +1,288 @@
+"""Binance depth-stream captures: rebuild the book as Binance documents it, and check it.
+
+A capture is one event per line, ``<local receive ns> <json>``: combined-stream
+messages (``<sym>@depth...`` diffs, ``@bookTicker``, ``@trade``) and one REST
+depth snapshot (``lastUpdateId``). The procedure: buffer diffs (the one that
+bridges the snapshot may arrive before it), drop diffs with ``u <= lastUpdateId``,
+require the first applied diff to span ``lastUpdateId + 1``, then continuity:
+``U == previous u + 1`` (spot) or ``pu == previous u`` (futures). A break is a
+gap: it is reported, and the book is not trusted until a new snapshot.
+
+Prices and quantities are decimal strings; inside they are integers in units
+of 10^-8 (``SCALE``), exact for every Binance symbol.
+"""
+
+from __future__ import annotations
+
+import gzip
+import heapq
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from makerkit.core.errors import DataError
+
+__all__ = [
+    "SCALE",
+    "BinanceCapture",
+    "BinanceReplay",
+    "L2Book",
+    "load_binance_capture",
+    "replay_binance",
+]
+
+SCALE = 10**8
+I64 = npt.NDArray[np.int64]
+
+
+def _units(text: str) -> int:
+    """'61737.63000000' -> 6173763000000 (exact, no float)."""
+    whole, _, frac = text.partition(".")
+    if len(frac) > 8 or not (whole.lstrip("-").isdigit() and (not frac or frac.isdigit())):
+        msg = f"not a decimal with at most 8 places: {text!r}"
+        raise ValueError(msg)
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * SCALE + int((frac or "0").ljust(8, "0")))
+
+
+class _Diff(msgspec.Struct, frozen=True):
+    line: int
+    local_ns: int
+    event_ms: int
+    first: int  # U
+    last: int  # u
+    prev: int | None  # pu (futures only)
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+
+
+class _Ticker(msgspec.Struct, frozen=True):
+    line: int
+    local_ns: int
+    update_id: int
+    bid: int
+    bid_qty: int
+    ask: int
+    ask_qty: int
+
+
+class BinanceCapture(msgspec.Struct, frozen=True, kw_only=True):
+    """A parsed capture: diffs, tickers and trades in file order, and the snapshot."""
+
+    path: str
+    symbol: str
+    diffs: list[_Diff]
+    tickers: list[_Ticker]
+    snapshot_line: int
+    snapshot_id: int
+    snapshot_bids: list[tuple[int, int]]
+    snapshot_asks: list[tuple[int, int]]
+    trade_ns: I64  # local receive time
+    trade_price: I64  # units of 1e-8
+    trade_qty: I64
+    trade_buyer_maker: npt.NDArray[np.bool_]
+
+
+def _levels(raw: Any, path: str, line: int, field: str) -> list[tuple[int, int]]:
+    try:
+        return [(_units(p), _units(q)) for p, q in raw]
+    except (TypeError, ValueError) as exc:
+        raise DataError(str(exc), path=path, line=line, field=field) from exc
+
+
+def load_binance_capture(path: str | Path) -> BinanceCapture:
+    """Parse a capture file (``.gz`` or plain); malformed lines raise DataError naming them."""
+    p = Path(path)
+    name = str(p)
+    try:
+        raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+    except (OSError, EOFError) as exc:
+        why = f"cannot read the capture: {exc}"
+        raise DataError(why, path=name) from exc
+    diffs: list[_Diff] = []
+    tickers: list[_Ticker] = []
+    trades: list[tuple[int, int, int, bool]] = []
+    snapshot: dict[str, Any] | None = None
+    snapshot_line = 0
+    symbol = ""
+    decode = msgspec.json.decode
+    for n, text in enumerate(raw.splitlines(), start=1):
+        if not text.strip():
+            continue
+        stamp, _, body = text.partition(b" ")
+        try:
+            local = int(stamp)
+            msg = decode(body)
+        except (ValueError, msgspec.DecodeError) as exc:
+            why = f"not '<ns> <json>': {exc}"
+            raise DataError(why, path=name, line=n) from exc
+        if "lastUpdateId" in msg:
+            if snapshot is not None:
+                why = "a second REST snapshot; split the capture"
+                raise DataError(why, path=name, line=n)
+            snapshot, snapshot_line = msg, n
+            continue
+        stream, data = msg.get("stream", ""), msg.get("data")
+        if not isinstance(data, dict):
+            why = "neither a snapshot nor a combined-stream message"
+            raise DataError(why, path=name, line=n)
+        symbol = symbol or str(data.get("s", ""))
+        try:
+            if "@depth" in stream:
+                diffs.append(
+                    _Diff(
+                        n, local, int(data["E"]), int(data["U"]), int(data["u"]),
+                        int(data["pu"]) if "pu" in data else None,
+                        _levels(data["b"], name, n, "b"), _levels(data["a"], name, n, "a"),
+                    )
+                )  # fmt: skip
+            elif stream.endswith("@bookTicker"):
+                tickers.append(
+                    _Ticker(
+                        n, local, int(data["u"]), _units(data["b"]), _units(data["B"]),
+                        _units(data["a"]), _units(data["A"]),
+                    )
+                )  # fmt: skip
+            elif stream.endswith("@trade"):
+                trades.append((local, _units(data["p"]), _units(data["q"]), bool(data["m"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            why = f"bad {stream} message: {exc}"
+            raise DataError(why, path=name, line=n) from exc
+    if snapshot is None:
+        why = "no REST depth snapshot (lastUpdateId) in the capture"
+        raise DataError(why, path=name)
+    cols: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) if trades else [()] * 4
+    return BinanceCapture(
+        path=name,
+        symbol=symbol,
+        diffs=diffs,
+        tickers=tickers,
+        snapshot_line=snapshot_line,
+        snapshot_id=int(snapshot["lastUpdateId"]),
+        snapshot_bids=_levels(snapshot.get("bids", []), name, snapshot_line, "bids"),
+        snapshot_asks=_levels(snapshot.get("asks", []), name, snapshot_line, "asks"),
+        trade_ns=np.asarray(cols[0], dtype=np.int64),
+        trade_price=np.asarray(cols[1], dtype=np.int64),
+        trade_qty=np.asarray(cols[2], dtype=np.int64),
+        trade_buyer_maker=np.asarray(cols[3], dtype=bool),
+    )
+
+
+class L2Book:
+    """Aggregated levels (price -> quantity) with the best of each side in O(log n)."""
+
+    def __init__(self) -> None:
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self._bid_heap: list[int] = []  # negated prices; stale entries skipped lazily
+        self._ask_heap: list[int] = []
+
+    def set(self, side: int, price: int, qty: int) -> None:
+        """Set a level's quantity (0 removes it), as a depth diff does."""
+        levels = self.bids if side == 1 else self.asks
+        if qty == 0:
+            levels.pop(price, None)
+            return
+        if price not in levels:
+            heapq.heappush(
+                self._bid_heap if side == 1 else self._ask_heap, -price if side == 1 else price
+            )
+        levels[price] = qty
+
+    def best(self, side: int) -> tuple[int, int] | None:
+        """(price, quantity) of the best level of a side, or None."""
+        heap, levels, sign = (
+            (self._bid_heap, self.bids, -1) if side == 1 else (self._ask_heap, self.asks, 1)
+        )
+        while heap:
+            price = sign * heap[0]
+            if price in levels:
+                return price, levels[price]
+            heapq.heappop(heap)
+        return None
+
+
+class BinanceReplay(msgspec.Struct, frozen=True, kw_only=True):
+    """What a replay found: applied diffs, gaps, and the bookTicker agreement."""
+
+    diffs: int
+    dropped_before_snapshot: int
+    applied: int
+    gaps: int
+    gap_lines: tuple[int, ...]
+    crossed: int  # states where best bid >= best ask
+    tickers: int
+    comparable: int  # tickers whose u is the u of an applied diff
+    matches: int
+    first_mismatch_line: int  # 0 if none
+    final_bid: tuple[int, int] | None
+    final_ask: tuple[int, int] | None
+
+
+def replay_binance(capture: BinanceCapture) -> BinanceReplay:
+    """Rebuild the book from the snapshot and the diffs; compare with every comparable ticker."""
+    book = L2Book()
+    for price, qty in capture.snapshot_bids:
+        book.set(1, price, qty)
+    for price, qty in capture.snapshot_asks:
+        book.set(-1, price, qty)
+    last_id = capture.snapshot_id
+    synced = False
+    trusted = True
+    dropped = applied = gaps = crossed = 0
+    gap_lines: list[int] = []
+    state_at: dict[int, tuple[tuple[int, int] | None, tuple[int, int] | None]] = {}
+    for diff in capture.diffs:
+        if diff.last <= capture.snapshot_id:
+            dropped += 1
+            continue
+        if not synced:
+            ok = diff.first <= last_id + 1 <= diff.last
+            synced = True
+        elif diff.prev is not None:
+            ok = diff.prev == last_id
+        else:
+            ok = diff.first == last_id + 1
+        if not ok:
+            gaps += 1
+            gap_lines.append(diff.line)
+            trusted = False  # until a new snapshot: this file has none
+        for price, qty in diff.bids:
+            book.set(1, price, qty)
+        for price, qty in diff.asks:
+            book.set(-1, price, qty)
+        last_id = diff.last
+        applied += 1
+        bid, ask = book.best(1), book.best(-1)
+        if bid is not None and ask is not None and bid[0] >= ask[0]:
+            crossed += 1
+        if trusted:
+            state_at[diff.last] = (bid, ask)
+    comparable = matches = 0
+    first_bad = 0
+    for t in capture.tickers:
+        state = state_at.get(t.update_id)
+        if state is None:
+            continue
+        comparable += 1
+        if state == ((t.bid, t.bid_qty), (t.ask, t.ask_qty)):
+            matches += 1
+        elif not first_bad:
+            first_bad = t.line
+    return BinanceReplay(
+        diffs=len(capture.diffs),
+        dropped_before_snapshot=dropped,
+        applied=applied,
+        gaps=gaps,
+        gap_lines=tuple(gap_lines),
+        crossed=crossed,
+        tickers=len(capture.tickers),
+        comparable=comparable,
+        matches=matches,
+        first_mismatch_line=first_bad,
+        final_bid=book.best(1),
+        final_ask=book.best(-1),
+    )
