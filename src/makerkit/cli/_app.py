@@ -511,3 +511,84 @@ def bench_sim(
         output.write_text(json.dumps(result, indent=2))
     if as_json:
         _json_line(result)
+
+
+@data_app.command("simulate")
+def data_simulate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file (l3 schema).")],
+    events: Annotated[int, typer.Option(help="Commands to simulate.")] = 1_000_000,
+    params: Annotated[
+        Path | None, typer.Option(help="Parameters (JSON, e.g. from `data calibrate -o`).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
+    engine: EngineOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate a market and store its order stream as Parquet."""
+    from makerkit.data import MarketSimulator, SimParams
+    from makerkit.data._store import save_table, stream_l3_columns
+
+    try:
+        p = (
+            msgspec.json.decode(params.read_bytes(), type=SimParams)
+            if params is not None
+            else SimParams.default()
+        )
+        run = MarketSimulator(p, seed=seed, engine=engine).run(events)
+        meta = {"source": "simulator", "seed": seed, "params": msgspec.to_builtins(p)}
+        save_table(output, "l3", stream_l3_columns(run.stream), meta)
+    except (MakerkitError, OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    summary = {
+        "output": str(output), "events": len(run), "fills": run.fills, "volume": run.volume,
+        "seconds_simulated": run.seconds,
+    }  # fmt: skip
+    (err if as_json else out).print(
+        f"{len(run):,} commands ({run.fills:,} fills, {run.seconds:,.0f} s of market) -> {output}"
+    )
+    if as_json:
+        _json_line(summary)
+
+
+@data_app.command("convert")
+def data_convert(
+    source: Annotated[Path, typer.Argument(help="LOBSTER message file or Binance capture.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file to write.")],
+    orderbook: Annotated[
+        Path | None, typer.Option(help="LOBSTER orderbook file (default: next to the messages).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert recorded market data to the Parquet store (atomic writes).
+
+    LOBSTER -> l3 events; a Binance capture -> l2 updates, plus trades in
+    OUTPUT's name with `_trades` appended.
+    """
+    from makerkit.data import load_binance_capture
+    from makerkit.data._store import (
+        binance_l2_columns,
+        binance_trade_columns,
+        lobster_l3_columns,
+        save_table,
+    )
+
+    written: list[str] = []
+    try:
+        if "message" in source.name:
+            book = orderbook or source.with_name(source.name.replace("message", "orderbook"))
+            cols, meta = lobster_l3_columns(load_lobster(source, book))
+            written.append(str(save_table(output, "l3", cols, meta)))
+        else:
+            capture = load_binance_capture(source)
+            meta = {"source": "binance", "file": str(source), "symbol": capture.symbol,
+                    "price_unit": "1e-8", "qty_unit": "1e-8"}  # fmt: skip
+            written.append(str(save_table(output, "l2", binance_l2_columns(capture), meta)))
+            trades = output.with_name(output.stem + "_trades" + output.suffix)
+            written.append(str(save_table(trades, "trades", binance_trade_columns(capture), meta)))
+    except (MakerkitError, OSError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    (err if as_json else out).print("written: " + ", ".join(written))
+    if as_json:
+        _json_line({"written": written})

@@ -24,6 +24,10 @@ def test_every_command_has_help() -> None:
         ["replay", "lobster", "--help"],
         ["demo", "--help"],
         ["bench", "book", "--help"],
+        ["bench", "sim", "--help"],
+        ["data", "calibrate", "--help"],
+        ["data", "simulate", "--help"],
+        ["data", "convert", "--help"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -127,3 +131,61 @@ def test_bench_book_json_contract(data_root: Path, monkeypatch: pytest.MonkeyPat
             "percall_add_cancel_p99_us",
         ):
             assert payload[key] > 0, key
+
+
+def test_data_commands_end_to_end(data_root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    msg = data_root / "lobster/AMZN_2012-06-21_34200000_57600000_message_5.csv.gz"
+    book = data_root / "lobster/AMZN_2012-06-21_34200000_57600000_orderbook_5.csv.gz"
+    params = tmp_path / "amzn.json"
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "calibrate",
+            str(msg),
+            str(book),
+            "-o",
+            str(params),
+            "--events",
+            "40000",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    facts = last_json(result.stdout)
+    assert facts["data"]["add_share"] == pytest.approx(facts["simulation"]["add_share"], abs=0.05)
+    out = tmp_path / "sim.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "simulate",
+            "--params",
+            str(params),
+            "--events",
+            "20000",
+            "-o",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert last_json(result.stdout)["events"] == 20000 and out.stat().st_size > 1000
+    result = runner.invoke(app, ["data", "convert", str(msg), "-o", str(tmp_path / "l3.parquet")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["bench", "sim", "--events", "20000", "--repeat", "1", "--json"])
+    assert result.exit_code == 0 and last_json(result.stdout)["sim_events_per_sec"] > 0
+
+
+def test_data_commands_fail_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "params.json"
+    bad.write_text('{"limit_rate": [], "cancel_rate": [1.0], "market_rate": 1.0}')
+    result = runner.invoke(
+        app, ["data", "simulate", "--params", str(bad), "-o", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2 and "limit_rate" in result.output
+    result = runner.invoke(
+        app, ["data", "convert", str(tmp_path / "nope.gz"), "-o", str(tmp_path / "y")]
+    )
+    assert result.exit_code == 2 and "error" in result.output and not (tmp_path / "y").exists()
