@@ -373,6 +373,12 @@ def serve(
             help="Snapshot the venue every N commands; recovery replays at most N (0: never).",
         ),
     ] = 100_000,
+    market: Annotated[
+        bool, typer.Option(help="Animate every symbol with the order-flow simulator.")
+    ] = False,
+    market_rate: Annotated[
+        float, typer.Option(min=1.0, help="Simulated commands per second per symbol.")
+    ] = 1000.0,
 ) -> None:
     """Run the venue: REST + WebSocket API with journal and recovery (needs the server extra)."""
     try:
@@ -390,6 +396,8 @@ def serve(
         admin_key=admin_key,
         backend=engine,
         snapshot_every=snapshot_every,
+        market=market,
+        market_rate=market_rate,
     )
     err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     # The venue holds many long-lived objects and makes little cyclic garbage:

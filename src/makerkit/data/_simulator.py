@@ -218,6 +218,9 @@ class _PySim:
                 k = min(int(uniform() * len(self.live)), len(self.live) - 1)
                 oid = self.live[k]
                 o = self.book.order(oid)
+                if o is None:  # filled by someone else (a shared, live book)
+                    self.forget(oid)
+                    continue
                 side, price = int(o.side), o.price
                 best = (self.book.best_bid() if side == 1 else self.book.best_ask()) or (0, 0)
                 d = best[0] - price if side == 1 else price - best[0]
@@ -367,6 +370,19 @@ class MarketSimulator:
             )  # fmt: skip
         else:
             self._py = _PySim(self.book, params, seed)
+
+    @classmethod
+    def on_book(cls, book: Any, params: SimParams, *, seed: int = 7) -> MarketSimulator:
+        """The Python algorithm driving ``book`` (a live venue's port, say).
+
+        ``book`` needs the engine's contract: submit, cancel, remaining, order,
+        best_bid and best_ask.
+        """
+        sim = cls.__new__(cls)
+        sim.params, sim.engine, sim.book = params, "python", book
+        sim._native = None
+        sim._py = _PySim(book, params, seed)
+        return sim
 
     @property
     def value(self) -> int:

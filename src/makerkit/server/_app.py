@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     history_limit: int = 100_000
     # market data is sent to subscribers in ticks of this many ms (0: with every commit)
     md_interval_ms: float = 5.0
+    # simulated order flow on every symbol (the market driver); commands/s per symbol
+    market: bool = False
+    market_rate: float = 1000.0
+    market_seed: int = 7
     max_message_bytes: int = 64 * 1024
 
     def instruments(self) -> list[Instrument]:
@@ -656,9 +660,18 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         )
         app.state.service = svc
         await svc.start()
+        driver = None
+        if settings.market:
+            from makerkit.server._driver import MarketDriver
+
+            driver = MarketDriver(svc, rate=settings.market_rate, seed=settings.market_seed)
+            await driver.start()
+        app.state.driver = driver
         try:
             yield
         finally:
+            if driver is not None:
+                await driver.stop()
             await svc.stop()
 
     app = FastAPI(

@@ -144,6 +144,7 @@ class VenueService:
             self._md_timer.cancel()
         self._flush_md()
         self.jv.close()
+        gc.unfreeze()  # what start() froze may be collected again
 
     # ------------------------------------------------------------------ commands
 
