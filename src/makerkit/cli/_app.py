@@ -379,6 +379,14 @@ def serve(
     market_rate: Annotated[
         float, typer.Option(min=1.0, help="Simulated commands per second per symbol.")
     ] = 1000.0,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Replay a LOBSTER message file or a Binance capture into a symbol."),
+    ] = None,
+    replay_symbol: Annotated[
+        str | None, typer.Option(help="Symbol the replay feeds (default: the first).")
+    ] = None,
+    speed: Annotated[float, typer.Option(min=0.001, help="Replay speed (x real time).")] = 1.0,
 ) -> None:
     """Run the venue: REST + WebSocket API with journal and recovery (needs the server extra)."""
     try:
@@ -398,6 +406,9 @@ def serve(
         snapshot_every=snapshot_every,
         market=market,
         market_rate=market_rate,
+        replay=str(replay) if replay else None,
+        replay_symbol=replay_symbol,
+        replay_speed=speed,
     )
     err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     # The venue holds many long-lived objects and makes little cyclic garbage:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from makerkit.core import (
+    ConfigError,
     Instrument,
     MakerkitError,
     NotAuthorized,
@@ -112,6 +113,11 @@ class Settings(BaseSettings):
     market: bool = False
     market_rate: float = 1000.0
     market_seed: int = 7
+    # replay a recorded market into one symbol: a LOBSTER message file (its orderbook
+    # file beside it) or a Binance depth capture, at `replay_speed` x real time
+    replay: str | None = None
+    replay_symbol: str | None = None
+    replay_speed: float = 1.0
     max_message_bytes: int = 64 * 1024
 
     def instruments(self) -> list[Instrument]:
@@ -641,6 +647,24 @@ async def _session(
                     await service.execute(lambda: service.jv.cancel_all(account.account_id))
 
 
+def _replay_driver(svc: VenueService, settings: Settings) -> Any:
+    from pathlib import Path
+
+    from makerkit.data import load_binance_capture, load_lobster
+    from makerkit.server._replay import ReplayDriver
+
+    path = Path(settings.replay or "")
+    symbol = settings.replay_symbol or sorted(svc.instruments)[0]
+    if symbol not in svc.instruments:
+        msg = f"invalid `replay_symbol`, not listed: {symbol!r}"
+        raise ConfigError(msg)
+    if "message" in path.name:
+        source: Any = load_lobster(path, path.with_name(path.name.replace("message", "orderbook")))
+    else:
+        source = load_binance_capture(path)
+    return ReplayDriver(svc, symbol, source, speed=settings.replay_speed)
+
+
 def create_app(settings: Settings | None = None, service: VenueService | None = None) -> FastAPI:
     """Build the app; the service (venue + journal) starts and stops with it."""
     settings = settings or Settings()
@@ -667,9 +691,15 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
             driver = MarketDriver(svc, rate=settings.market_rate, seed=settings.market_seed)
             await driver.start()
         app.state.driver = driver
+        replay = None
+        if settings.replay:
+            replay = _replay_driver(svc, settings)
+            await replay.start()
         try:
             yield
         finally:
+            if replay is not None:
+                await replay.stop()
             if driver is not None:
                 await driver.stop()
             await svc.stop()
