@@ -387,6 +387,14 @@ def serve(
         str | None, typer.Option(help="Symbol the replay feeds (default: the first).")
     ] = None,
     speed: Annotated[float, typer.Option(min=0.001, help="Replay speed (x real time).")] = 1.0,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="With --market: anchor each symbol on the real ticker of the same name "
+            "(yahoo or alphavantage), polled every --poll seconds."
+        ),
+    ] = None,
+    poll: Annotated[float, typer.Option(min=0.2, help="Seconds between anchor quotes.")] = 1.0,
 ) -> None:
     """Run the venue: REST + WebSocket API with journal and recovery (needs the server extra)."""
     try:
@@ -409,6 +417,8 @@ def serve(
         replay=str(replay) if replay else None,
         replay_symbol=replay_symbol,
         replay_speed=speed,
+        market_source=source,
+        market_poll_s=poll,
     )
     err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     # The venue holds many long-lived objects and makes little cyclic garbage:
@@ -611,3 +621,33 @@ def data_convert(
     (err if as_json else out).print("written: " + ", ".join(written))
     if as_json:
         _json_line({"written": written})
+
+
+@data_app.command("fetch")
+def data_fetch(
+    source: Annotated[str, typer.Argument(help="yahoo or alphavantage.")],
+    symbol: Annotated[str, typer.Argument(help="Ticker, e.g. AAPL.")],
+    start: Annotated[str, typer.Option(help="First day (ISO date or datetime, UTC).")],
+    end: Annotated[str, typer.Option(help="End, exclusive (ISO date or datetime, UTC).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file (bars schema).")],
+    interval: Annotated[str, typer.Option(help="Bar length: 1m, 5m, 1h, 1d ...")] = "1d",
+    as_json: JsonOpt = False,
+) -> None:
+    """Download bars from a real source into the Parquet store (cached, retried)."""
+    from makerkit.data import AlphaVantage, YahooFinance
+    from makerkit.data._store import save_bars
+
+    sources: dict[str, Any] = {"yahoo": YahooFinance, "alphavantage": AlphaVantage}
+    if source not in sources:
+        err.print(f"[bold red]error:[/] invalid source {source!r}, must be yahoo or alphavantage")
+        raise typer.Exit(2)
+    try:
+        with sources[source]() as src:
+            bars = src.bars(symbol, start=start, end=end, interval=interval)
+        save_bars(output, bars)
+    except (MakerkitError, OSError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    (err if as_json else out).print(f"{len(bars):,} {interval} bars of {symbol} -> {output}")
+    if as_json:
+        _json_line({"output": str(output), "bars": len(bars), "symbol": symbol, "source": source})

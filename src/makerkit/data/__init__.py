@@ -7,6 +7,7 @@ real engine to be realistic.
 
 from __future__ import annotations
 
+from makerkit.data._alphavantage import AlphaVantage
 from makerkit.data._binance import (
     BinanceCapture,
     BinanceReplay,
@@ -43,6 +44,7 @@ from makerkit.data._synthetic import (
     synthetic_stream,
 )
 from makerkit.data._types import Bars, CorporateAction, MarketDataSource, Quote
+from makerkit.data._yahoo import YahooFinance
 
 __all__ = [
     "ACTION_ADD",
@@ -51,6 +53,7 @@ __all__ = [
     "ACTION_MODIFY",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
+    "AlphaVantage",
     "Bars",
     "BinanceCapture",
     "BinanceReplay",
@@ -66,6 +69,7 @@ __all__ = [
     "SimParams",
     "SimRun",
     "StylisedFacts",
+    "YahooFinance",
     "calibrate_lobster",
     "data_dir",
     "load_binance_capture",

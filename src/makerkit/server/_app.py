@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     market: bool = False
     market_rate: float = 1000.0
     market_seed: int = 7
+    # anchor each market symbol on the same-named real ticker: yahoo or alphavantage
+    market_source: str | None = None
+    market_poll_s: float = 1.0
     # replay a recorded market into one symbol: a LOBSTER message file (its orderbook
     # file beside it) or a Binance depth capture, at `replay_speed` x real time
     replay: str | None = None
@@ -647,6 +650,29 @@ async def _session(
                     await service.execute(lambda: service.jv.cancel_all(account.account_id))
 
 
+def _anchors(settings: Settings, symbols: list[str]) -> dict[str, Any]:
+    """Real quotes for the market driver: one polling source, a ticker per symbol."""
+    if not settings.market_source:
+        return {}
+    from makerkit.data import AlphaVantage, YahooFinance
+
+    kinds: dict[str, Any] = {"yahoo": YahooFinance, "alphavantage": AlphaVantage}
+    name = settings.market_source
+    if name not in kinds:
+        msg = f"invalid `market_source`, must be yahoo or alphavantage, was {name!r}"
+        raise ConfigError(msg)
+    source = kinds[name]()
+
+    def anchor(symbol: str) -> Any:
+        async def price() -> float:
+            quote = await asyncio.to_thread(source.quote, symbol)
+            return float(quote.price)
+
+        return price
+
+    return {symbol: anchor(symbol) for symbol in symbols}
+
+
 def _replay_driver(svc: VenueService, settings: Settings) -> Any:
     from pathlib import Path
 
@@ -688,7 +714,13 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         if settings.market:
             from makerkit.server._driver import MarketDriver
 
-            driver = MarketDriver(svc, rate=settings.market_rate, seed=settings.market_seed)
+            driver = MarketDriver(
+                svc,
+                rate=settings.market_rate,
+                seed=settings.market_seed,
+                anchors=_anchors(settings, list(svc.instruments)),
+                anchor_every_s=settings.market_poll_s,
+            )
             await driver.start()
         app.state.driver = driver
         replay = None

@@ -189,3 +189,30 @@ def test_data_commands_fail_clearly(tmp_path: Path) -> None:
         app, ["data", "convert", str(tmp_path / "nope.gz"), "-o", str(tmp_path / "y")]
     )
     assert result.exit_code == 2 and "error" in result.output and not (tmp_path / "y").exists()
+
+
+def test_data_fetch_stores_real_bars_offline(
+    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("pyarrow")
+    import makerkit.data as data
+    from makerkit.data._store import load_parquet
+    from tests.unit.data.test_source_yahoo import NVDA, recording
+
+    rec = recording(data_root, NVDA)
+    real = data.YahooFinance
+
+    def offline(**kw: object) -> object:
+        answer = httpx.MockTransport(lambda _: httpx.Response(rec.status, content=rec.body))
+        return real(transport=answer, cache_dir=tmp_path / "cache")
+
+    monkeypatch.setattr(data, "YahooFinance", offline)
+    out = tmp_path / "nvda.parquet"
+    args = ["data", "fetch", "yahoo", "NVDA", "--start", "2021-02-01", "--end", "2022-01-31"]
+    result = runner.invoke(app, [*args, "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    kind, cols, meta = load_parquet(out)
+    assert kind == "bars" and meta["symbol"] == "NVDA" and len(cols["close"]) == 252
+    assert runner.invoke(app, ["data", "fetch", "bloomberg", "X", "--start", "a", "--end", "b",
+                               "-o", str(out)]).exit_code == 2  # fmt: skip

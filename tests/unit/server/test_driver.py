@@ -97,3 +97,15 @@ def test_the_paced_driver_runs_and_stops(tmp_path: Path) -> None:
 def test_bad_rate_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rate"):
         MarketDriver(service(tmp_path, "python"), rate=0)
+
+
+def test_serve_settings_anchor_each_symbol_on_its_ticker(tmp_path: Path) -> None:
+    from makerkit.server import Settings
+    from makerkit.server._app import _anchors
+
+    settings = Settings(journal=str(tmp_path / "v.db"), market=True, market_source="yahoo")
+    anchors = _anchors(settings, ["AAPL", "MSFT"])
+    assert sorted(anchors) == ["AAPL", "MSFT"] and all(callable(a) for a in anchors.values())
+    assert _anchors(Settings(journal=str(tmp_path / "v.db")), ["AAPL"]) == {}
+    with pytest.raises(ValueError, match="market_source"):
+        _anchors(Settings(journal=str(tmp_path / "v.db"), market_source="reuters"), ["AAPL"])
