@@ -12,12 +12,17 @@ quotes *before* each message (the previous orderbook row):
   market order; their count gives the rate and their summed sizes the table;
 * Hawkes excitation from the over-dispersion of market orders per minute
   (a Hawkes process of branching ratio n has variance/mean -> 1/(1-n)^2);
-* the fundamental value's move rate from the variance of the mid's 1 s changes.
+* the fundamental value's move rate from the variance of the mid's 1 s changes;
+* the improvement rates by spread; then the improvement and touch-cancel
+  rates are scaled by simulated moments to meet the day's mean spread and
+  level-1 depth (``_fit_moments``).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -25,7 +30,7 @@ import numpy.typing as npt
 
 from makerkit.core.errors import DataError
 from makerkit.data._lobster import LobsterDay, lobster_tick
-from makerkit.data._simulator import SimParams, SimRun
+from makerkit.data._simulator import MarketSimulator, SimParams, SimRun
 
 __all__ = ["StylisedFacts", "calibrate_lobster", "lobster_facts", "simulated_facts"]
 
@@ -97,10 +102,10 @@ def _improvement_by_spread(
 ) -> tuple[float, ...]:
     """Improvements per side per second at each spread (ticks), from time spent there.
 
-    A spread the day spent under ``_MIN_DWELL_S`` at gets no improvements (too
-    few to estimate, and rare for a reason: leaving it at 0 keeps the
-    simulated spread in the range the day showed); wider than the widest
-    well-observed spread, the pooled rate of that tail.
+    Spreads the day spent at least ``_MIN_DWELL_S`` at are estimated directly;
+    between them the rate is interpolated, beyond the widest it is held, and
+    narrower than the narrowest it is 0 (the day rarely went there, and
+    leaving it at 0 keeps the simulated spread in the range the day showed).
     """
     b, ts = day.book, day.messages.ts_ns
     spread = ((b[:, 0] - b[:, 2]) // tick).clip(1, None)
@@ -111,23 +116,29 @@ def _improvement_by_spread(
     # message i saw the book of row i-1
     hits = np.bincount(s_row[improving] - 1, minlength=width)[:width]
     rates = np.zeros(width)
-    enough = time_at >= _MIN_DWELL_S
-    rates[enough] = hits[enough] / (2 * time_at[enough])
-    if enough.any():
-        # wider than the widest well-observed spread: their pooled rate
-        last = int(np.flatnonzero(enough)[-1])
-        rates[last:] = hits[last:].sum() / (2 * time_at[last:].sum())
+    enough = np.flatnonzero(time_at >= _MIN_DWELL_S)
+    if enough.size:
+        observed = hits[enough] / (2 * time_at[enough])
+        # between well-observed spreads interpolate, beyond the widest hold its rate;
+        # narrower than any well-observed spread stays 0 (the day rarely went there)
+        idx = np.arange(width)
+        rates = np.where(idx >= enough[0], np.interp(idx, enough, observed), 0.0)
     rates[0] = 0.0  # at one tick nothing fits inside
     return tuple(round(float(r), 9) for r in rates)
 
 
 def calibrate_lobster(
-    day: LobsterDay, *, levels: int | None = None, informed: float = 1.0
+    day: LobsterDay,
+    *,
+    levels: int | None = None,
+    informed: float = 1.0,
+    fit: bool = True,
 ) -> SimParams:
     """Fit ``SimParams`` to a LOBSTER day (prices in ticks of the day's price grid).
 
     ``levels`` (distances modelled) defaults to the 99th percentile of the
-    distance at which limit orders arrive.
+    distance at which limit orders arrive. ``fit`` then meets the day's mean
+    spread and level-1 depth by simulated moments (``_fit_moments``).
     """
     m = day.messages
     n = len(m)
@@ -187,7 +198,7 @@ def calibrate_lobster(
 
     limit_sizes, limit_cdf = _table(m.size[m.type == 1])
     market_sizes, market_cdf = _table(mo_size)
-    return SimParams(
+    params = SimParams(
         limit_rate=tuple(round(float(r), 9) for r in limit_rate),
         cancel_rate=tuple(round(float(r), 9) for r in cancel_rate),
         market_rate=round(market_rate * (1 - branching), 9),
@@ -204,6 +215,63 @@ def calibrate_lobster(
         start_price=round(float(mids[0])),
         start_ns=int(m.ts_ns[0]),
     )
+    if not fit:
+        return params
+    spread = float(((day.book[:, 0] - day.book[:, 2]) / tick).mean())
+    depth = float((day.book[:, 1].mean() + day.book[:, 3].mean()) / 2)
+    return _fit_moments(params, spread, depth)
+
+
+def _sim_moments(params: SimParams, events: int, seed: int) -> tuple[float, float]:
+    """Mean spread (ticks) and level-1 depth of a short simulation."""
+    sim = MarketSimulator(params, seed=seed)
+    sim.run(events // 4, record=False)
+    l1 = sim.run(events).l1
+    both = (l1[:, 0] > 0) & (l1[:, 2] > 0)
+    if not both.any():
+        return math.inf, 0.0
+    return float((l1[both, 2] - l1[both, 0]).mean()), float((l1[both, 1] + l1[both, 3]).mean() / 2)
+
+
+def _fit_moments(
+    params: SimParams, spread: float, depth: float, *, events: int = 60_000
+) -> SimParams:
+    """Meet the day's mean spread and level-1 depth by simulated moments.
+
+    Two rates the counts cannot pin down well are scaled: how often the touch
+    is improved (it depends on states the day seldom visits; more improvements,
+    narrower spread) and how fast orders at the touch are cancelled (the order
+    count there is only estimated from sizes; faster cancels, thinner touch).
+    Each is a bisection on a log factor with fixed seeds, alternated twice.
+    """
+    seeds = (1, 2, 3)
+
+    def moment(p: SimParams, which: int) -> float:
+        return statistics.median(_sim_moments(p, events, s)[which] for s in seeds)
+
+    def improve(k: float, p: SimParams) -> SimParams:
+        rates = tuple(round(r * k, 9) for r in params.improve_rate)
+        return msgspec.structs.replace(p, improve_rate=rates)
+
+    def cancel(k: float, p: SimParams) -> SimParams:
+        rates = (round(params.cancel_rate[0] * k, 9), *p.cancel_rate[1:])
+        return msgspec.structs.replace(p, cancel_rate=rates)
+
+    def bisect(p: SimParams, scale: Any, which: int, target: float) -> SimParams:
+        lo, hi = -4.0, 4.0  # log2 of the factor; both moments fall as it rises
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            if moment(scale(2.0**mid, p), which) > target:
+                lo = mid
+            else:
+                hi = mid
+        return scale(2.0 ** ((lo + hi) / 2), p)  # type: ignore[no-any-return]
+
+    fitted = params
+    for _ in range(2):
+        fitted = bisect(fitted, improve, 0, spread)
+        fitted = bisect(fitted, cancel, 1, depth)
+    return bisect(fitted, improve, 0, spread)
 
 
 def lobster_facts(day: LobsterDay, depth_levels: int = 5) -> StylisedFacts:
