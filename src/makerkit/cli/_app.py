@@ -458,6 +458,8 @@ def _facts_table(title: str, columns: dict[str, Any]) -> Table:
     rows = [
         ("mean spread (ticks)", "mean_spread_ticks", "{:.2f}"),
         ("level-1 depth (lots)", "depth", "{:.1f}"),
+        ("level-2 depth (lots)", "depth2", "{:.1f}"),
+        ("level-3 depth (lots)", "depth3", "{:.1f}"),
         ("adds", "add_share", "{:.1%}"),
         ("cancels", "cancel_share", "{:.1%}"),
         ("market orders", "market_share", "{:.1%}"),
@@ -467,8 +469,11 @@ def _facts_table(title: str, columns: dict[str, Any]) -> Table:
     for label, field, fmt in rows:
         cells = []
         for facts in columns.values():
-            value = getattr(facts, field)
-            cells.append(fmt.format(value[0] if isinstance(value, tuple) else value))
+            if field.startswith("depth"):
+                k = int(field[5:] or 1) - 1
+                cells.append(fmt.format(facts.depth[k]) if k < len(facts.depth) else "-")
+            else:
+                cells.append(fmt.format(getattr(facts, field)))
         table.add_row(label, *cells)
     return table
 
@@ -485,15 +490,14 @@ def data_calibrate(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the order-flow simulator to a LOBSTER day and compare their stylised facts."""
-    from makerkit.data import MarketSimulator
-    from makerkit.data._calibrate import calibrate_lobster, lobster_facts, simulated_facts
+    from makerkit.data._calibrate import calibrate_lobster, lobster_facts, simulate_facts
 
     try:
         day = load_lobster(message, orderbook)
         params = calibrate_lobster(day)
-        sim = MarketSimulator(params, seed=seed)
-        sim.run(min(events // 4, 50_000), record=False)  # forget the seeded book
-        facts = {"data": lobster_facts(day), "simulation": simulated_facts(sim.run(events))}
+        warmup = min(events // 4, 50_000)  # forget the seeded book
+        sim = simulate_facts(params, events, seed=seed, warmup=warmup, levels=min(day.levels, 5))
+        facts = {"data": lobster_facts(day), "simulation": sim}
     except MakerkitError as exc:
         raise _fail(exc) from exc
     if output is not None:

@@ -32,7 +32,13 @@ from makerkit.core.errors import DataError
 from makerkit.data._lobster import LobsterDay, lobster_tick
 from makerkit.data._simulator import MarketSimulator, SimParams, SimRun
 
-__all__ = ["StylisedFacts", "calibrate_lobster", "lobster_facts", "simulated_facts"]
+__all__ = [
+    "StylisedFacts",
+    "calibrate_lobster",
+    "lobster_facts",
+    "simulate_facts",
+    "simulated_facts",
+]
 
 F64 = npt.NDArray[np.float64]
 _MIN_DWELL_S = 60.0
@@ -298,8 +304,8 @@ def lobster_facts(day: LobsterDay, depth_levels: int = 5) -> StylisedFacts:
     )
 
 
-def simulated_facts(run: SimRun, book_depth: list[list[int]] | None = None) -> StylisedFacts:
-    """The same facts of a simulation (``book_depth``: sizes by level, when recorded)."""
+def simulated_facts(run: SimRun, depth_profile: list[float] | None = None) -> StylisedFacts:
+    """The same facts of a simulation (``depth_profile``: mean size by level, when sampled)."""
     l1, s = run.l1, run.stream
     both = (l1[:, 0] > 0) & (l1[:, 2] > 0)
     markets = s.action == 3
@@ -307,8 +313,8 @@ def simulated_facts(run: SimRun, book_depth: list[list[int]] | None = None) -> S
     total = max(int(counts[0] + counts[1] + counts[3]), 1)
     sizes = s.qty[markets]
     depth = (
-        tuple(float(np.mean(level)) for level in book_depth)
-        if book_depth
+        tuple(depth_profile)
+        if depth_profile
         else (float((l1[both, 1].mean() + l1[both, 3].mean()) / 2),)
     )
     return StylisedFacts(
@@ -320,3 +326,46 @@ def simulated_facts(run: SimRun, book_depth: list[list[int]] | None = None) -> S
         mean_trade_size=float(sizes.mean()) if sizes.size else 0.0,
         median_trade_size=float(np.median(sizes)) if sizes.size else 0.0,
     )
+
+
+def simulate_facts(
+    params: SimParams,
+    events: int = 200_000,
+    *,
+    seed: int = 1,
+    warmup: int = 50_000,
+    levels: int = 5,
+    every: int = 200,
+) -> StylisedFacts:
+    """Simulate ``events`` commands after ``warmup`` and measure the same facts.
+
+    The depth profile (levels 1..``levels``) is sampled from the book every
+    ``every`` commands, both sides, whenever a side has that many levels.
+    """
+    sim = MarketSimulator(params, seed=seed)
+    sim.run(warmup, record=False)
+    runs, totals, samples = [], np.zeros(levels), 0
+    for _ in range(max(events // every, 1)):
+        runs.append(sim.run(every))
+        for side in (1, -1):
+            _, sizes = sim.book.top(side, levels)
+            if len(sizes) == levels:
+                totals += np.asarray(sizes, dtype=np.float64)
+                samples += 1
+    stream = runs[0].stream
+    merged = SimRun(
+        stream=type(stream)(
+            **{
+                f: np.concatenate([getattr(r.stream, f) for r in runs])
+                for f in stream.__struct_fields__
+            }
+        ),
+        l1=np.concatenate([r.l1 for r in runs]),
+        fills=sum(r.fills for r in runs),
+        volume=sum(r.volume for r in runs),
+        rejected=sum(r.rejected for r in runs),
+        proposals=sum(r.proposals for r in runs),
+        seconds=sim.seconds,
+    )
+    profile = [float(d) for d in totals / max(samples, 1)]
+    return simulated_facts(merged, profile)
