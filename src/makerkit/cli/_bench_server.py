@@ -197,41 +197,44 @@ async def _rest_orders(base: str, key: str, seconds: float, side: str) -> tuple[
     return count, latencies
 
 
-async def _subscriber(url: str, stop: asyncio.Event, out: dict[str, Any]) -> None:
+async def _subscriber(url: str, out: dict[str, Any]) -> None:
+    """Subscribe to AAA's book and check every frame until cancelled.
+
+    Delivery latency is taken when a frame arrives, before it is decoded: the
+    venue's part of the journey, not this client's parsing.
+    """
     import websockets
 
     last = -1
-    out.setdefault("last_seqs", [])
-    async with websockets.connect(f"{url}/ws/md", max_size=None) as ws:
-        await ws.send(json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}))
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=0.2)
-            except TimeoutError:
-                continue
-            data = json.loads(raw)
-            received = _now_ns()
-            for frame in data if isinstance(data, list) else [data]:
-                if frame["type"] == "snapshot":
+    latencies, now = out["latencies"], _now_ns
+    try:
+        async with websockets.connect(f"{url}/ws/md", max_size=None) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}))
+            async for raw in ws:
+                received = now()
+                data = json.loads(raw)
+                for frame in data if isinstance(data, list) else [data]:
+                    if frame["type"] == "snapshot":
+                        last = frame["seq"]
+                        continue
+                    if frame["seq"] != last + 1:
+                        out["gaps"] += 1
                     last = frame["seq"]
-                    continue
-                if frame["seq"] != last + 1:
-                    out["gaps"] += 1
-                last = frame["seq"]
-                out["frames"] += 1
-                out["latencies"].append(received - frame["ts"])
-    out["last_seqs"].append(last)
+                    out["frames"] += 1
+                    latencies.append(received - frame["ts"])
+    finally:
+        out["last_seqs"].append(last)
 
 
 def _subscribers_process(url: str, count: int, run_seconds: float) -> dict[str, Any]:
     """Run ``count`` market-data subscribers in this (child) process for ``run_seconds``."""
 
     async def run() -> dict[str, Any]:
-        stop = asyncio.Event()
         stats: dict[str, Any] = {"gaps": 0, "frames": 0, "latencies": [], "last_seqs": []}
-        tasks = [asyncio.create_task(_subscriber(url, stop, stats)) for _ in range(count)]
+        tasks = [asyncio.create_task(_subscriber(url, stats)) for _ in range(count)]
         await asyncio.sleep(run_seconds)
-        stop.set()
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         lat = stats["latencies"]
         stats["latencies"] = lat[:: max(1, len(lat) // 50_000)]  # keep the sample small
