@@ -595,13 +595,16 @@ def data_convert(
 ) -> None:
     """Convert recorded market data to the Parquet store (atomic writes).
 
-    LOBSTER -> l3 events; a Binance capture -> l2 updates, plus trades in
-    OUTPUT's name with `_trades` appended.
+    LOBSTER -> l3 events, and its orderbook as l2 snapshots (`_book` appended
+    to OUTPUT's name); a Binance capture -> l2 updates, its REST snapshot
+    (`_snapshot`) and trades (`_trades`).
     """
     from makerkit.data import load_binance_capture
     from makerkit.data._store import (
         binance_l2_columns,
+        binance_snapshot_columns,
         binance_trade_columns,
+        lobster_book_columns,
         lobster_l3_columns,
         save_table,
     )
@@ -610,13 +613,22 @@ def data_convert(
     try:
         if "message" in source.name:
             book = orderbook or source.with_name(source.name.replace("message", "orderbook"))
-            cols, meta = lobster_l3_columns(load_lobster(source, book))
+            day = load_lobster(source, book)
+            cols, meta = lobster_l3_columns(day)
             written.append(str(save_table(output, "l3", cols, meta)))
+            snapshots = output.with_name(output.stem + "_book" + output.suffix)
+            written.append(
+                str(save_table(snapshots, "l2_snapshot", lobster_book_columns(day), meta))
+            )
         else:
             capture = load_binance_capture(source)
             meta = {"source": "binance", "file": str(source), "symbol": capture.symbol,
                     "price_unit": "1e-8", "qty_unit": "1e-8"}  # fmt: skip
             written.append(str(save_table(output, "l2", binance_l2_columns(capture), meta)))
+            snap = output.with_name(output.stem + "_snapshot" + output.suffix)
+            written.append(
+                str(save_table(snap, "l2_snapshot", binance_snapshot_columns(capture), meta))
+            )
             trades = output.with_name(output.stem + "_trades" + output.suffix)
             written.append(str(save_table(trades, "trades", binance_trade_columns(capture), meta)))
     except (MakerkitError, OSError) as exc:

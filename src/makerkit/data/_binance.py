@@ -77,6 +77,7 @@ class BinanceCapture(msgspec.Struct, frozen=True, kw_only=True):
     diffs: list[_Diff]
     tickers: list[_Ticker]
     snapshot_line: int
+    snapshot_ns: int  # local receive time of the snapshot
     snapshot_id: int
     snapshot_bids: list[tuple[int, int]]
     snapshot_asks: list[tuple[int, int]]
@@ -106,7 +107,7 @@ def load_binance_capture(path: str | Path) -> BinanceCapture:
     tickers: list[_Ticker] = []
     trades: list[tuple[int, int, int, bool]] = []
     snapshot: dict[str, Any] | None = None
-    snapshot_line = 0
+    snapshot_line = snapshot_ns = 0
     symbol = ""
     decode = msgspec.json.decode
     for n, text in enumerate(raw.splitlines(), start=1):
@@ -123,7 +124,7 @@ def load_binance_capture(path: str | Path) -> BinanceCapture:
             if snapshot is not None:
                 why = "a second REST snapshot; split the capture"
                 raise DataError(why, path=name, line=n)
-            snapshot, snapshot_line = msg, n
+            snapshot, snapshot_line, snapshot_ns = msg, n, local
             continue
         stream, data = msg.get("stream", ""), msg.get("data")
         if not isinstance(data, dict):
@@ -161,6 +162,7 @@ def load_binance_capture(path: str | Path) -> BinanceCapture:
         diffs=diffs,
         tickers=tickers,
         snapshot_line=snapshot_line,
+        snapshot_ns=snapshot_ns,
         snapshot_id=int(snapshot["lastUpdateId"]),
         snapshot_bids=_levels(snapshot.get("bids", []), name, snapshot_line, "bids"),
         snapshot_asks=_levels(snapshot.get("asks", []), name, snapshot_line, "asks"),

@@ -12,6 +12,9 @@ Schemas (``ts_ns``: UTC or exchange-local nanoseconds as the source gives):
   -1 sell), price int64 (ticks), qty int64 (lots). Meta: the tick in source units.
 * ``l2`` — level updates: ts_ns int64, side int8, price int64, qty int64
   (the level's new quantity, 0 removes it). Binance: units of 1e-8.
+* ``l2_snapshot`` — books at points in time, long format: ts_ns int64,
+  level int16 (1 = best), side int8, price int64, qty int64 (LOBSTER
+  orderbook rows; a Binance REST snapshot).
 * ``trades`` — ts_ns int64, price int64, qty int64, aggressor int8.
 * ``bars`` — ts_ns int64 (bar start), open/high/low/close/volume float64,
   adj_close float64 (NaN where the source has none).
@@ -38,8 +41,10 @@ from makerkit.data._types import Bars
 __all__ = [
     "SCHEMAS",
     "binance_l2_columns",
+    "binance_snapshot_columns",
     "binance_trade_columns",
     "load_parquet",
+    "lobster_book_columns",
     "lobster_l3_columns",
     "save_bars",
     "save_table",
@@ -54,6 +59,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "price": "int64", "qty": "int64",
     },
     "l2": {"ts_ns": "int64", "side": "int8", "price": "int64", "qty": "int64"},
+    "l2_snapshot": {
+        "ts_ns": "int64", "level": "int16", "side": "int8", "price": "int64", "qty": "int64",
+    },
     "trades": {"ts_ns": "int64", "price": "int64", "qty": "int64", "aggressor": "int8"},
     "bars": {
         "ts_ns": "int64", "open": "float64", "high": "float64", "low": "float64",
@@ -200,3 +208,30 @@ def binance_trade_columns(capture: BinanceCapture) -> dict[str, Any]:
         "ts_ns": capture.trade_ns, "price": capture.trade_price, "qty": capture.trade_qty,
         "aggressor": aggressor,
     }  # fmt: skip
+
+
+def lobster_book_columns(day: LobsterDay) -> dict[str, Any]:
+    """The orderbook file as l2 snapshots (one per message, empty levels left out)."""
+    b, n, tick = day.book, day.levels, lobster_tick(day)
+    rows = b.shape[0]
+    ts = np.repeat(day.messages.ts_ns, 2 * n)
+    level = np.tile(np.repeat(np.arange(1, n + 1, dtype=np.int16), 2), rows)
+    side = np.tile(np.array([-1, 1], dtype=np.int8), rows * n)
+    price = b[:, 0::2].reshape(-1)  # ask1, bid1, ask2, bid2, ...
+    qty = b[:, 1::2].reshape(-1)
+    real = (qty > 0) & (np.abs(price) < 9_999_999_999)
+    return {
+        "ts_ns": ts[real], "level": level[real], "side": side[real],
+        "price": price[real] // tick, "qty": qty[real],
+    }  # fmt: skip
+
+
+def binance_snapshot_columns(capture: BinanceCapture) -> dict[str, Any]:
+    """The capture's REST depth snapshot (stamped when it was received)."""
+    ts = capture.snapshot_ns
+    cols: dict[str, list[int]] = {"ts_ns": [], "level": [], "side": [], "price": [], "qty": []}
+    for side, levels in ((1, capture.snapshot_bids), (-1, capture.snapshot_asks)):
+        for k, (price, qty) in enumerate(levels, start=1):
+            for name, value in zip(cols, (ts, k, side, price, qty), strict=True):
+                cols[name].append(value)
+    return cols

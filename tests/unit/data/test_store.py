@@ -109,3 +109,26 @@ def test_foreign_or_broken_files_are_refused(tmp_path: Path) -> None:
     broken.write_bytes(b"not parquet at all")
     with pytest.raises(DataError, match="not a readable Parquet file"):
         load_parquet(broken)
+
+
+def test_book_snapshots_round_trip(data_root: Path, tmp_path: Path) -> None:
+    from makerkit.data._store import binance_snapshot_columns, lobster_book_columns
+
+    day = load_lobster(data_root / GOOG.format("message"), data_root / GOOG.format("orderbook"))
+    _, cols, _ = load_parquet(
+        save_table(tmp_path / "b.parquet", "l2_snapshot", lobster_book_columns(day))
+    )
+    # the level-1 book after message 1000, rebuilt from the long table, is the file's row
+    at = cols["ts_ns"] == day.messages.ts_ns[1000]
+    first = np.flatnonzero(at)[:2]  # rows of the first message with that timestamp
+    prices, sizes = (cols["price"][first] * 100).tolist(), cols["qty"][first].tolist()
+    # rows come ask then bid per level, as the file's columns do
+    assert [prices[0], sizes[0], prices[1], sizes[1]] == day.book[
+        np.flatnonzero(day.messages.ts_ns == day.messages.ts_ns[1000])[0]
+    ].tolist()
+    capture = load_binance_capture(data_root / "crypto/binance_spot_btcusdt_20240808_stream.gz")
+    _, snap, _ = load_parquet(
+        save_table(tmp_path / "s.parquet", "l2_snapshot", binance_snapshot_columns(capture))
+    )
+    assert (snap["side"] == 1).sum() == len(capture.snapshot_bids) == 1000
+    assert snap["price"][0] == capture.snapshot_bids[0][0] and snap["level"][0] == 1
