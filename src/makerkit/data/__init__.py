@@ -21,6 +21,7 @@ from makerkit.data._calibrate import (
     lobster_facts,
     simulated_facts,
 )
+from makerkit.data._files import BinanceFiles, LobsterFiles
 from makerkit.data._lobster import (
     LOBSTER_DUMMY_ASK,
     LOBSTER_DUMMY_BID,
@@ -43,7 +44,7 @@ from makerkit.data._synthetic import (
     synthetic_l3_events,
     synthetic_stream,
 )
-from makerkit.data._types import Bars, CorporateAction, MarketDataSource, Quote
+from makerkit.data._types import Bars, CorporateAction, EventSource, MarketDataSource, Quote
 from makerkit.data._yahoo import YahooFinance
 
 __all__ = [
@@ -56,11 +57,14 @@ __all__ = [
     "AlphaVantage",
     "Bars",
     "BinanceCapture",
+    "BinanceFiles",
     "BinanceReplay",
     "CorporateAction",
+    "EventSource",
     "L2Book",
     "L3EventStream",
     "LobsterDay",
+    "LobsterFiles",
     "LobsterMessages",
     "MarketDataSource",
     "MarketSimulator",

@@ -7,13 +7,13 @@ integer ticks (``Instrument.to_ticks``) when they enter a book.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Bars", "CorporateAction", "MarketDataSource", "Quote"]
+__all__ = ["Bars", "CorporateAction", "EventSource", "MarketDataSource", "Quote"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -80,4 +80,18 @@ class MarketDataSource(Protocol):
 
     def poll(self, symbol: str, *, every_s: float = 1.0) -> AsyncIterator[Quote]:
         """Quotes every ``every_s`` seconds, forever (only new ones)."""
+        ...
+
+
+class EventSource(Protocol):
+    """Recorded order-book events of one symbol and day, as Parquet-store columns."""
+
+    name: str
+
+    def days(self, symbol: str) -> list[str]:
+        """The days (YYYY-MM-DD) this source holds for ``symbol``."""
+        ...
+
+    def events(self, symbol: str, day: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(kind, columns, meta) of that day: kind ``l3`` or ``l2`` (see the store)."""
         ...
