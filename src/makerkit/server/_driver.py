@@ -181,20 +181,35 @@ class MarketDriver:
             lambda: jv.set_limits(RiskLimits(), account=account, symbol=None)
         )
         await self.service.execute(lambda: jv.cancel_all(account, CancelAll()))
+        # open where the real market is, when it answers (all symbols asked at once)
+        anchored = [s for s in self.symbols if s in self.anchors]
+        try:
+            opening = dict(
+                zip(
+                    anchored,
+                    await asyncio.wait_for(
+                        asyncio.gather(*(self._anchor_ticks(s) for s in anchored)), timeout=10.0
+                    ),
+                    strict=True,
+                )
+            )
+        except TimeoutError:
+            opening = {}
         for k, symbol in enumerate(self.symbols):
             inst = self.service.instruments[symbol]
             base = self.params or SimParams.default()
+            start = opening.get(symbol) or self._start_price(inst)
             params = SimParams(
                 **{f: getattr(base, f) for f in SimParams.__struct_fields__ if f != "start_price"},
-                start_price=self._start_price(inst),
+                start_price=start,
             )
             port = _VenuePort(self.service, symbol, account)
             self.sims[symbol] = MarketSimulator.on_book(port, params, seed=self.seed + k)
         if not pace:
             return
         self._tasks.append(asyncio.create_task(self._pace(), name="makerkit-market-driver"))
-        for symbol, anchor in self.anchors.items():
-            self._tasks.append(asyncio.create_task(self._follow(symbol, anchor)))
+        for symbol in self.anchors:
+            self._tasks.append(asyncio.create_task(self._follow(symbol)))
 
     async def stop(self) -> None:
         """Stop the flow (its resting orders stay until the next start)."""
@@ -227,21 +242,28 @@ class MarketDriver:
                 log.warning("market driver: %s", exc)
         self.commands += commands * len(self.sims)
 
-    async def follow_once(self, symbol: str, anchor: Anchor) -> int | None:
-        """Move ``symbol``'s fundamental value to the anchor's price; return it in ticks."""
+    async def _anchor_ticks(self, symbol: str) -> int | None:
+        """The anchor's price in ticks, or None when it has none right now."""
         try:
-            price = await anchor()
+            price = await self.anchors[symbol]()
         except MakerkitError as exc:  # offline, rate-limited: keep the last value
             log.warning("anchor for %s: %s", symbol, exc)
             return None
         if price is None or not price > 0:
             return None
         inst = self.service.instruments[symbol]
-        ticks = int((Decimal(repr(price)) / inst.tick).to_integral_value())
-        self.sims[symbol].value = ticks
+        return max(int((Decimal(repr(price)) / inst.tick).to_integral_value()), 2)
+
+    async def follow_once(self, symbol: str, anchor: Anchor | None = None) -> int | None:
+        """Move ``symbol``'s fundamental value to the anchor's price; return it in ticks."""
+        if anchor is not None:
+            self.anchors[symbol] = anchor
+        ticks = await self._anchor_ticks(symbol)
+        if ticks is not None:
+            self.sims[symbol].value = ticks
         return ticks
 
-    async def _follow(self, symbol: str, anchor: Anchor) -> None:
+    async def _follow(self, symbol: str) -> None:
         while True:
-            await self.follow_once(symbol, anchor)
             await asyncio.sleep(self.anchor_every_s)
+            await self.follow_once(symbol)

@@ -109,3 +109,22 @@ def test_serve_settings_anchor_each_symbol_on_its_ticker(tmp_path: Path) -> None
     assert _anchors(Settings(journal=str(tmp_path / "v.db")), ["AAPL"]) == {}
     with pytest.raises(ValueError, match="market_source"):
         _anchors(Settings(journal=str(tmp_path / "v.db"), market_source="reuters"), ["AAPL"])
+
+
+def test_an_anchored_market_opens_at_the_real_price(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        svc = service(tmp_path, "python")
+        await svc.start()
+
+        async def quote() -> float:
+            return 250.0
+
+        driver = MarketDriver(svc, symbols=["AAA"], anchors={"AAA": quote})
+        await driver.start(pace=False)
+        driver.step(3000)
+        bid, ask = svc.venue.book("AAA").best_bid(), svc.venue.book("AAA").best_ask()
+        assert bid is not None and ask is not None
+        assert abs((bid[0] + ask[0]) / 2 - 25_000) < 100  # ticks of 0.01 around 250.00
+        await svc.stop()
+
+    asyncio.run(scenario())
