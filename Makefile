@@ -6,12 +6,13 @@ PIP    := $(BIN)/python -m pip
 CPP    := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 export MAKERKIT_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run test lint typecheck imports unit cpp-tests bench bench-peers fuzz sanitize format clean help
+.PHONY: run test lint typecheck imports unit cpp-tests bench bench-venue bench-peers fuzz sanitize format clean help
 
 help:
 	@echo "make run    - create .venv, install makerkit, run the main job (makerkit demo)"
 	@echo "make test   - install dev extras, then lint, type check, import contracts and the suite"
-	@echo "make bench  - order-book benchmark (table + benchmarks/results/bench_book.json)"
+	@echo "make bench  - order-book and simulator benchmarks (tables + benchmarks/results/*.json)"
+	@echo "make bench-venue - venue load, live market driver and recovery time"
 	@echo "make bench-peers - the same with hftbacktest and nautilus_trader (own venv)"
 	@echo "make fuzz   - 10M-operation differential run, native engine vs reference"
 	@echo "make sanitize - C++ tests and the differential test under ASan + UBSan"
@@ -63,6 +64,13 @@ sanitize: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/bench_book.py
+	$(BIN)/python benchmarks/bench_sim.py
+
+# the venue under load, the live market driver and recovery time (server extra)
+bench-venue: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_server.py
+	$(BIN)/python benchmarks/bench_market.py
+	$(BIN)/python benchmarks/bench_recovery.py
 
 # the peers pin numpy/pandas versions of their own: they live in their own venv,
 # driven by benchmarks/peers/drive_peers.py from `make bench`
