@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from makerkit.core.clock import LiveClock, monotonic_ns
@@ -206,13 +207,13 @@ async def _subscriber(url: str, out: dict[str, Any]) -> None:
     import websockets
 
     last = -1
-    latencies, now = out["latencies"], _now_ns
+    latencies, now, decode = out["latencies"], _now_ns, msgspec.json.Decoder().decode
     try:
         async with websockets.connect(f"{url}/ws/md", max_size=None) as ws:
             await ws.send(json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}))
             async for raw in ws:
                 received = now()
-                data = json.loads(raw)
+                data = decode(raw)
                 for frame in data if isinstance(data, list) else [data]:
                     if frame["type"] == "snapshot":
                         last = frame["seq"]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import msgspec
 import websockets
 
 from makerkit.core import (
@@ -40,10 +41,12 @@ from makerkit.wire import (
 
 __all__ = ["BookMirror", "MarketDataStream", "PrivateStream", "VenueClient", "error_from"]
 
+_decode = msgspec.json.Decoder().decode  # several times faster than json.loads on busy feeds
+
 
 def _messages(raw: str | bytes) -> list[dict[str, Any]]:
     """A frame holds one message object or a JSON array of them."""
-    data = json.loads(raw)
+    data = _decode(raw)
     return data if isinstance(data, list) else [data]
 
 
