@@ -15,6 +15,7 @@ from makerkit.core._enums import (
     TimeInForce,
 )
 from makerkit.core._instrument import Instrument
+from makerkit.core._strategy import QuoteIntent, Strategy, StrategyContext
 from makerkit.core._types import (
     BookLevel,
     BookState,
@@ -72,12 +73,15 @@ __all__ = [
     "OrderRejected",
     "OrderStatus",
     "OrderType",
+    "QuoteIntent",
     "RejectReason",
     "RiskLimitBreached",
     "SelfTradePrevention",
     "Side",
     "SimClock",
     "SourceError",
+    "Strategy",
+    "StrategyContext",
     "TimeInForce",
     "UnknownOrder",
     "UnknownSymbol",

@@ -1,0 +1,34 @@
+"""Market-making strategies, the order manager, and fill-intensity calibration.
+
+Every strategy implements ``makerkit.core.Strategy``: the same object runs in
+the backtester, the RL environment and live against the venue.
+"""
+
+from __future__ import annotations
+
+from makerkit.strategies._intensity import fit_intensity
+from makerkit.strategies._orders import Cancel, LiveQuote, OrderManager, Place
+from makerkit.strategies._strategies import (
+    GLFT,
+    STRATEGIES,
+    AdaptiveSpread,
+    AvellanedaStoikov,
+    InventorySkew,
+    Symmetric,
+    make_strategy,
+)
+
+__all__ = [
+    "GLFT",
+    "STRATEGIES",
+    "AdaptiveSpread",
+    "AvellanedaStoikov",
+    "Cancel",
+    "InventorySkew",
+    "LiveQuote",
+    "OrderManager",
+    "Place",
+    "Symmetric",
+    "fit_intensity",
+    "make_strategy",
+]

@@ -1,0 +1,203 @@
+"""Market makers: each a formula from the literature, in ticks and lots.
+
+Notation: m the mid, q the position (lots), h a half-spread, all prices in
+ticks; quotes are rounded away from the mid (bids down, asks up) so that a
+strategy never quotes tighter than its formula says, and the side that would
+take |q| past ``max_position`` is not quoted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from makerkit.core import QuoteIntent, StrategyContext
+from makerkit.core.errors import ConfigError
+
+__all__ = [
+    "GLFT",
+    "STRATEGIES",
+    "AdaptiveSpread",
+    "AvellanedaStoikov",
+    "InventorySkew",
+    "Symmetric",
+    "make_strategy",
+]
+
+
+def _quotes(bid: float, ask: float, size: int, q: int, max_position: int | None) -> QuoteIntent:
+    b, a = math.floor(bid), math.ceil(ask)
+    if a <= b:  # never cross ourselves
+        a = b + 1
+    room_long = max_position is None or q + size <= max_position
+    room_short = max_position is None or q - size >= -max_position
+    return QuoteIntent(
+        bid_price=b if room_long and b > 0 else None,
+        bid_size=size if room_long and b > 0 else 0,
+        ask_price=a if room_short else None,
+        ask_size=size if room_short else 0,
+    )
+
+
+class _Base(msgspec.Struct, kw_only=True):
+    size: int = 1
+    max_position: int | None = None
+
+    def __post_init__(self) -> None:
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                msg = f"invalid `{field}` for {type(self).__name__}, must be >= 0, was {value}"
+                raise ConfigError(msg)
+        if self.size < 1:
+            msg = f"invalid `size` for {type(self).__name__}, must be >= 1, was {self.size}"
+            raise ConfigError(msg)
+
+    def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
+        """These strategies read their position from the context; nothing to keep."""
+
+
+class Symmetric(_Base, kw_only=True):
+    """bid = m - h, ask = m + h: the baseline that ignores inventory and risk."""
+
+    name: str = "symmetric"
+    half_spread: float = 2.0
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        """Quote both sides ``half_spread`` ticks from the mid."""
+        m = ctx.mid
+        if m is None:
+            return QuoteIntent.none()
+        h = self.half_spread
+        return _quotes(m - h, m + h, self.size, ctx.position, self.max_position)
+
+
+class InventorySkew(_Base, kw_only=True):
+    """Quotes centred on r = m - 2 phi q: the gradient of a quadratic penalty phi q^2.
+
+    A long position lowers both quotes (sell more readily, buy less), a short
+    one raises them.
+    """
+
+    name: str = "inventory_skew"
+    half_spread: float = 2.0
+    phi: float = 0.05  # ticks per lot^2
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        """Quote around the inventory-adjusted centre."""
+        m = ctx.mid
+        if m is None:
+            return QuoteIntent.none()
+        r = m - 2 * self.phi * ctx.position
+        h = self.half_spread
+        return _quotes(r - h, r + h, self.size, ctx.position, self.max_position)
+
+
+class AdaptiveSpread(_Base, kw_only=True):
+    """h = base + vol_mult x sigma, sigma the EWMA volatility in ticks (feature ``ewma_vol``).
+
+    Wider when the price is moving, where resting quotes are picked off.
+    """
+
+    name: str = "adaptive_spread"
+    base_half_spread: float = 1.0
+    vol_mult: float = 2.0
+    phi: float = 0.0
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        """Quote a volatility-scaled half-spread around the (skewed) mid."""
+        m = ctx.mid
+        if m is None:
+            return QuoteIntent.none()
+        vol = ctx.features.get("ewma_vol", 0.0)
+        sigma = (vol if math.isfinite(vol) else 0.0) * m  # log-return vol -> ticks
+        h = self.base_half_spread + self.vol_mult * sigma
+        r = m - 2 * self.phi * ctx.position
+        return _quotes(r - h, r + h, self.size, ctx.position, self.max_position)
+
+
+class AvellanedaStoikov(_Base, kw_only=True):
+    """Avellaneda and Stoikov (2008), with a rolling horizon tau.
+
+    r = m - q gamma sigma^2 tau; total spread d = gamma sigma^2 tau + (2/gamma) ln(1 + gamma/k);
+    bid = r - d/2, ask = r + d/2. sigma in ticks per sqrt(second), k per tick.
+    """
+
+    name: str = "avellaneda_stoikov"
+    gamma: float = 0.1
+    k: float = 1.5
+    sigma: float = 1.0
+    horizon_s: float = 10.0
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        """Quote around the reservation price with the optimal spread."""
+        m = ctx.mid
+        if m is None:
+            return QuoteIntent.none()
+        var_tau = self.sigma**2 * self.horizon_s
+        r = m - ctx.position * self.gamma * var_tau
+        d = self.gamma * var_tau + (2 / self.gamma) * math.log(1 + self.gamma / self.k)
+        return _quotes(r - d / 2, r + d / 2, self.size, ctx.position, self.max_position)
+
+
+class GLFT(_Base, kw_only=True):
+    """Gueant, Lehalle and Fernandez-Tapia (2013), infinite horizon, closed form.
+
+    c1 = (1/gamma) ln(1 + gamma/k),
+    c2 = sqrt(sigma^2 gamma / (2 A k) (1 + gamma/k)^(1 + k/gamma)),
+    bid = m - c1 - (2q + 1)/2 c2,  ask = m + c1 - (2q - 1)/2 c2.
+    A (fills/s) and k (per tick) describe how fast a quote d ticks from the
+    mid is hit, lambda(d) = A exp(-k d) (``fit_intensity``).
+    """
+
+    name: str = "glft"
+    gamma: float = 0.1
+    A: float = 1.0
+    k: float = 1.5
+    sigma: float = 1.0
+
+    def coefficients(self) -> tuple[float, float]:
+        """(c1, c2) of the closed form."""
+        g, k = self.gamma, self.k
+        c1 = math.log(1 + g / k) / g
+        c2 = math.sqrt(self.sigma**2 * g / (2 * self.A * k) * (1 + g / k) ** (1 + k / g))
+        return c1, c2
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        """Quote the closed-form depths for the current inventory."""
+        m = ctx.mid
+        if m is None:
+            return QuoteIntent.none()
+        c1, c2 = self.coefficients()
+        q = ctx.position
+        bid = m - c1 - (2 * q + 1) / 2 * c2
+        ask = m + c1 - (2 * q - 1) / 2 * c2
+        return _quotes(bid, ask, self.size, q, self.max_position)
+
+
+STRATEGIES: dict[str, type[_Base]] = {
+    "symmetric": Symmetric,
+    "inventory_skew": InventorySkew,
+    "adaptive_spread": AdaptiveSpread,
+    "avellaneda_stoikov": AvellanedaStoikov,
+    "glft": GLFT,
+}
+
+
+def make_strategy(name: str, **params: object) -> _Base:
+    """Build a strategy by name; unknown names or parameters list what is valid."""
+    if name not in STRATEGIES:
+        msg = f"invalid strategy {name!r}, must be one of {sorted(STRATEGIES)}"
+        raise ConfigError(msg)
+    cls = STRATEGIES[name]
+    valid = [f for f in cls.__struct_fields__ if f != "name"]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        msg = f"invalid parameter(s) {unknown} for {name}, valid: {valid}"
+        raise ConfigError(msg)
+    try:
+        return msgspec.convert(params, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        msg = f"invalid parameters for {name}: {exc}"
+        raise ConfigError(msg) from exc
