@@ -69,6 +69,10 @@ void Simulator::run(int64_t events, bool record, SimOutput& out) {
       const size_t k = static_cast<size_t>(uniform(rng_) * static_cast<double>(live_.size()));
       const int64_t id = live_[std::min(k, live_.size() - 1)];
       const Order* o = book_.order(id);
+      if (o == nullptr) {  // filled by someone else sharing the book
+        forget(id);
+        continue;
+      }
       const int side = o->side;
       int64_t best = 0, size = 0;
       book_.best(side, best, size);

@@ -187,6 +187,22 @@ static void test_simulator_is_deterministic_and_consistent() {
   CHECK(!a.best(1, bid, size) || !a.best(-1, ask, size) || bid < ask);
 }
 
+static void test_simulator_shares_its_book() {
+  // another account's orders trade the simulator's away; it must carry on
+  OrderBook b(0);
+  Simulator sim(b, small_market(), 3);
+  SimOutput out;
+  int64_t id = int64_t{1} << 40;
+  for (int round = 0; round < 200; ++round) {
+    sim.run(200, false, out);
+    int64_t bid = 0, ask = 0, size = 0;
+    if (b.best(-1, ask, size)) b.submit(++id, 1, ask + 2, 50, 0, 1, 7, 1, 0);  // IOC sweep
+    if (b.best(1, bid, size)) b.submit(++id, -1, bid, 3, 0, 0, 7, 1, 0);       // rests or trades
+  }
+  CHECK(out.fills > 0);
+  CHECK(out.proposals > 40000);  // it kept going after its orders were taken
+}
+
 int main() {
   test_price_time_priority();
   test_rejects_change_nothing();
@@ -196,6 +212,7 @@ int main() {
   test_lobster_replay_small_day();
   test_top_matches_rows();
   test_simulator_is_deterministic_and_consistent();
+  test_simulator_shares_its_book();
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return EXIT_FAILURE;

@@ -96,3 +96,20 @@ def test_bad_run_arguments(backend: str) -> None:
     with pytest.raises(ConfigError, match="engine"):
         MarketSimulator(SimParams.default(), engine="gpu")
     assert len(sim.run(0)) == 0
+
+
+@pytest.mark.skipif("native" not in available_backends(), reason="needs the native engine")
+def test_engines_agree_when_others_trade_the_simulated_orders_away() -> None:
+    params = SimParams.default()
+    sims = [MarketSimulator(params, seed=9, engine=e) for e in ("native", "python")]
+    runs: list[list[SimRun]] = [[], []]
+    oid = 1 << 40
+    for _ in range(60):
+        oid += 1
+        for sim, out in zip(sims, runs, strict=True):
+            out.append(sim.run(150))
+            ask = sim.book.best_ask()
+            if ask is not None:  # another trader lifts the offer and more: makers vanish
+                sim.book.submit(oid, 1, ask[0] + 1, 25, account=7)
+    for a, b in zip(*runs, strict=True):
+        assert same_run(a, b)

@@ -1,0 +1,53 @@
+"""Backtests on the simulated market: deterministic, consistent books, same on both engines."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+
+from makerkit.backtest import BacktestConfig, run_synthetic_backtest
+from makerkit.book import available_backends
+from makerkit.core import ConfigError
+from makerkit.strategies import make_strategy
+
+
+def run(name: str, engine: str, events: int = 40_000, **kw: float) -> object:
+    cfg = BacktestConfig(events=events, seed=3, engine=engine, maker_fee=-0.1, taker_fee=0.3)
+    return run_synthetic_backtest(make_strategy(name, **kw), cfg)
+
+
+def test_two_runs_give_identical_results(backend: str) -> None:
+    a, b = run("glft", backend), run("glft", backend)
+    assert msgspec.json.encode(a.metrics) == msgspec.json.encode(b.metrics)  # type: ignore[attr-defined]
+    assert a.fills == b.fills and a.metrics.fills > 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif("native" not in available_backends(), reason="needs the native engine")
+def test_both_engines_run_the_same_backtest() -> None:
+    native, python = (
+        run("inventory_skew", "native", phi=0.05),
+        run("inventory_skew", "python", phi=0.05),
+    )
+    assert native.fills == python.fills and native.metrics == python.metrics  # type: ignore[attr-defined]
+
+
+def test_the_books_balance(backend: str) -> None:
+    result = run("symmetric", backend, half_spread=1.0)
+    fills = np.array(result.fills)  # type: ignore[attr-defined]
+    position = int((fills[:, 1] * fills[:, 3]).sum())
+    assert position == result.metrics.final_position == result.path["position"][-1]  # type: ignore[attr-defined]
+    # equity = cash + position x mid, cash from every fill and its fee
+    m = result.metrics  # type: ignore[attr-defined]
+    cash = -float((fills[:, 1] * fills[:, 2] * fills[:, 3]).sum()) - m.fees
+    last_mid = result.path["mid"][-1]  # type: ignore[attr-defined]
+    assert result.path["equity"][-1] == pytest.approx(cash + position * last_mid)  # type: ignore[attr-defined]
+    assert m.fills == len(fills) and m.volume == int(fills[:, 3].sum())
+    assert m.max_abs_inventory >= abs(m.final_position)
+
+
+def test_bad_configuration() -> None:
+    with pytest.raises(ConfigError, match="events"):
+        BacktestConfig(events=0)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"evnts": 5}, BacktestConfig)
