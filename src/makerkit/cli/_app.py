@@ -17,7 +17,7 @@ from rich.table import Table
 
 from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
 from makerkit.book import BACKEND, make_book
-from makerkit.core import Instrument, MakerkitError
+from makerkit.core import ConfigError, Instrument, MakerkitError
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import load_lobster, synthetic_stream
 
@@ -667,3 +667,123 @@ def data_fetch(
     (err if as_json else out).print(f"{len(bars):,} {interval} bars of {symbol} -> {output}")
     if as_json:
         _json_line({"output": str(output), "bars": len(bars), "symbol": symbol, "source": source})
+
+
+# ---------------------------------------------------------------------- backtest
+
+
+def _parse_params(items: list[str]) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            msg = f"invalid --param {item!r}, must be NAME=VALUE"
+            raise ConfigError(msg)
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError as exc:
+                msg = f"invalid --param {item!r}, the value must be a number"
+                raise ConfigError(msg) from exc
+    return out
+
+
+def _parse_data(spec: str) -> dict[str, int]:
+    """`synthetic[:seed=7,events=1000000]` -> the backtest settings."""
+    kind, _, rest = spec.partition(":")
+    if kind != "synthetic":
+        msg = f"invalid --data {spec!r}: this release backtests `synthetic[:seed=N,events=N]`"
+        raise ConfigError(msg)
+    out: dict[str, int] = {}
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        if key not in ("seed", "events") or not value.isdigit():
+            msg = f"invalid --data option {part!r}, valid: seed=N, events=N"
+            raise ConfigError(msg)
+        out[key] = int(value)
+    return out
+
+
+def _run_backtest(name: str, params: dict[str, float | int], data: dict[str, int]) -> Any:
+    from rich.progress import Progress
+
+    from makerkit.backtest import BacktestConfig, run_synthetic_backtest
+    from makerkit.strategies import make_strategy
+
+    strategy = make_strategy(name, **params)
+    cfg = BacktestConfig(**data)  # type: ignore[arg-type]
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(f"backtest {name}", total=cfg.events)
+        return run_synthetic_backtest(strategy, cfg, progress=lambda n: bar.advance(task, n))
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[str, typer.Option(help="Strategy name (see makerkit.strategies).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for metrics.json and the path.")],
+    param: Annotated[
+        list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable).")
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="Market: synthetic[:seed=N,events=N] (the simulator).")
+    ] = "synthetic",
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtest a strategy; writes metrics.json, path.csv and fills.csv to --out."""
+    try:
+        result = _run_backtest(strategy, _parse_params(param or []), _parse_data(data))
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = msgspec.to_builtins(result.metrics)
+    payload = {"strategy": result.strategy, "data": data,
+               "config": msgspec.to_builtins(result.config), "metrics": metrics}  # fmt: skip
+    (out_dir / "metrics.json").write_bytes(msgspec.json.format(msgspec.json.encode(payload)))
+    cols = list(result.path)
+    rows = zip(*(result.path[c] for c in cols), strict=True)
+    (out_dir / "path.csv").write_text(
+        ",".join(cols) + "\n" + "".join(",".join(str(v) for v in r) + "\n" for r in rows)
+    )
+    (out_dir / "fills.csv").write_text(
+        "ts_ns,side,price,qty\n" + "".join(f"{t},{s},{p},{q}\n" for t, s, p, q in result.fills)
+    )
+    table = Table(title=f"{result.strategy} on {data}", show_header=False, title_justify="left")
+    for key in ("pnl_total", "sharpe", "max_drawdown", "fills", "avg_abs_inventory", "markouts"):
+        table.add_row(key, str(metrics[key]))
+    (err if as_json else out).print(table)
+    if as_json:
+        _json_line(payload)
+
+
+@app.command()
+def compare(
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for comparison.json.")],
+    data: Annotated[str, typer.Option(help="Market: synthetic[:seed=N,events=N].")] = "synthetic",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run several strategies (default parameters) on the same market and compare them."""
+    names = [n.strip() for n in strategies.split(",") if n.strip()]
+    rows = {}
+    try:
+        spec = _parse_data(data)
+        for name in names:
+            rows[name] = msgspec.to_builtins(_run_backtest(name, {}, spec).metrics)
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "comparison.json").write_bytes(msgspec.json.format(msgspec.json.encode(rows)))
+    table = Table(title=f"strategies on {data}", title_justify="left")
+    keys = ("pnl_total", "sharpe", "max_drawdown", "fills", "avg_abs_inventory")
+    table.add_column("strategy")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, m in rows.items():
+        table.add_row(
+            name, *(f"{m[k]:,.2f}" if isinstance(m[k], float) else str(m[k]) for k in keys)
+        )
+    (err if as_json else out).print(table)
+    if as_json:
+        _json_line({"data": data, "strategies": rows})

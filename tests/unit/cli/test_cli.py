@@ -216,3 +216,39 @@ def test_data_fetch_stores_real_bars_offline(
     assert kind == "bars" and meta["symbol"] == "NVDA" and len(cols["close"]) == 252
     assert runner.invoke(app, ["data", "fetch", "bloomberg", "X", "--start", "a", "--end", "b",
                                "-o", str(out)]).exit_code == 2  # fmt: skip
+
+
+def test_backtest_and_compare_commands(tmp_path: Path) -> None:
+    market = "synthetic:seed=3,events=20000"
+    args = ["backtest", "--strategy", "glft", "--param", "gamma=0.05", "--param", "size=2",
+            "--data", market, "--out", str(tmp_path / "bt"), "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = last_json(result.stdout)
+    saved = json.loads((tmp_path / "bt" / "metrics.json").read_text())
+    assert saved == payload and payload["metrics"]["fills"] > 0
+    # deterministic: the same command writes the same metrics
+    runner.invoke(app, [*args[:-3], "--out", str(tmp_path / "again")])
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text()) == saved
+    assert (tmp_path / "bt" / "path.csv").read_text().startswith("ts,mid,position,equity")
+    cmp = ["compare", "--strategies", "symmetric,glft", "--data", "synthetic:events=20000"]
+    result = runner.invoke(app, [*cmp, "--out", str(tmp_path / "cmp"), "--json"])
+    assert result.exit_code == 0 and set(last_json(result.stdout)["strategies"]) == {
+        "symmetric",
+        "glft",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "martingale"], "must be one of"),
+        (["--strategy", "glft", "--param", "gama=1"], "valid:"),
+        (["--strategy", "glft", "--param", "gamma"], "NAME=VALUE"),
+        (["--strategy", "glft", "--data", "lobster:x"], "synthetic"),
+        (["--strategy", "glft", "--data", "synthetic:days=3"], "seed=N, events=N"),
+    ],
+)
+def test_backtest_refuses_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["backtest", *args, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and message in result.output
