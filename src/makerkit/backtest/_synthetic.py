@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from makerkit.core import OrderType, StrategyContext
+from makerkit.core import OrderType, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
@@ -58,6 +58,7 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     metrics: Metrics
     path: dict[str, list[float]]  # ts, mid, position, equity, bid, ask
     fills: list[tuple[int, int, int, int]]  # ts, side, price, qty
+    stopped: str | None = None  # why the run ended early (the strategy raised)
 
 
 def run_synthetic_backtest(
@@ -88,6 +89,7 @@ def run_synthetic_backtest(
     next_decision = params.start_ns
     done = 0
     feat: dict[str, float] = {}
+    stopped: str | None = None
 
     def now() -> int:
         return params.start_ns + int(sim.seconds * 1e9)
@@ -107,7 +109,11 @@ def run_synthetic_backtest(
         cash -= fee
         fills.append((now(), side, price, qty))
         b, a, m = book_mid()
-        strategy.on_fill(side, price, qty, _context(b, a, m))
+        nonlocal stopped
+        try:
+            strategy.on_fill(side, price, qty, _context(b, a, m))
+        except Exception as exc:  # stopped at the next decision
+            stopped = stopped or f"{type(exc).__name__} in {type(strategy).__name__}.on_fill: {exc}"
 
     def _context(b: int | None, a: int | None, m: float | None) -> StrategyContext:
         bid, ask = book.best_bid(), book.best_ask()
@@ -149,7 +155,11 @@ def run_synthetic_backtest(
         bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
         if b is not None and a is not None:
             feat = features.on_book(t, *bid_top, *ask_top)
-        intent = strategy.quote(_context(b, a, m))
+        try:
+            intent = strategy.quote(_context(b, a, m))
+        except Exception as exc:  # any strategy error stops the run cleanly
+            stopped = f"{type(exc).__name__} in {type(strategy).__name__}.quote: {exc}"
+            intent = QuoteIntent.none()  # pull everything, then stop
         for cmd in manager.plan(intent, live, t):
             if isinstance(cmd, Cancel):
                 book.cancel(cmd.order_id, ts=t)
@@ -173,7 +183,9 @@ def run_synthetic_backtest(
                     placed_ns=t,
                 )  # fmt: skip
                 seen[next_id] = res.remaining
-        if m is not None:
+        if m is not None or stopped is not None:
+            if m is None:
+                m = float(params.start_price)
             path["ts"].append(t)
             path["mid"].append(m)
             path["position"].append(position)
@@ -181,6 +193,12 @@ def run_synthetic_backtest(
             path["bid"].append(live[1].price if live[1] else np.nan)
             path["ask"].append(live[-1].price if live[-1] else np.nan)
             both.append(live[1] is not None and live[-1] is not None)
+        if stopped is not None:
+            if len(path["ts"]) == 1:  # stopped at once: a flat path of two points
+                for column in path.values():
+                    column.append(column[-1])
+                both.append(both[-1])
+            break
     if len(path["ts"]) < 2:
         msg = "backtest too short: fewer than two decisions with a two-sided book"
         raise ConfigError(msg)
@@ -196,4 +214,5 @@ def run_synthetic_backtest(
         metrics=metrics,
         path=path,
         fills=fills,
+        stopped=stopped,
     )

@@ -731,7 +731,7 @@ def backtest(
     ] = "synthetic",
     as_json: JsonOpt = False,
 ) -> None:
-    """Backtest a strategy; writes metrics.json, path.csv and fills.csv to --out."""
+    """Backtest a strategy; writes metrics.json, path.csv, fills.csv and report.html to --out."""
     try:
         result = _run_backtest(strategy, _parse_params(param or []), _parse_data(data))
     except MakerkitError as exc:
@@ -749,6 +749,15 @@ def backtest(
     (out_dir / "fills.csv").write_text(
         "ts_ns,side,price,qty\n" + "".join(f"{t},{s},{p},{q}\n" for t, s, p, q in result.fills)
     )
+    try:
+        from makerkit.backtest._report import write_report
+
+        report = str(write_report(result, out_dir))
+    except MakerkitError as exc:  # no matplotlib: the numbers are still written
+        report = f"not written ({exc})"
+    payload["report"] = report
+    if result.stopped:
+        err.print(f"[bold yellow]stopped early:[/] {result.stopped}")
     table = Table(title=f"{result.strategy} on {data}", show_header=False, title_justify="left")
     for key in ("pnl_total", "sharpe", "max_drawdown", "fills", "avg_abs_inventory", "markouts"):
         table.add_row(key, str(metrics[key]))
@@ -764,17 +773,24 @@ def compare(
     data: Annotated[str, typer.Option(help="Market: synthetic[:seed=N,events=N].")] = "synthetic",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run several strategies (default parameters) on the same market and compare them."""
+    """Run several strategies (default parameters) on one market: comparison.json and .html."""
     names = [n.strip() for n in strategies.split(",") if n.strip()]
-    rows = {}
+    rows, results = {}, {}
     try:
         spec = _parse_data(data)
         for name in names:
-            rows[name] = msgspec.to_builtins(_run_backtest(name, {}, spec).metrics)
+            results[name] = _run_backtest(name, {}, spec)
+            rows[name] = msgspec.to_builtins(results[name].metrics)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "comparison.json").write_bytes(msgspec.json.format(msgspec.json.encode(rows)))
+    try:
+        from makerkit.backtest._report import write_comparison
+
+        write_comparison(results, out_dir)
+    except MakerkitError as exc:
+        err.print(f"comparison.html not written ({exc})")
     table = Table(title=f"strategies on {data}", title_justify="left")
     keys = ("pnl_total", "sharpe", "max_drawdown", "fills", "avg_abs_inventory")
     table.add_column("strategy")

@@ -51,3 +51,52 @@ def test_bad_configuration() -> None:
         BacktestConfig(events=0)
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"evnts": 5}, BacktestConfig)
+
+
+class Exploding:
+    """Quotes like the symmetric maker, then raises on its 50th decision."""
+
+    name = "exploding"
+
+    def __init__(self, at: int) -> None:
+        self.calls, self.at = 0, at
+        self.inner = make_strategy("symmetric", half_spread=1.0)
+
+    def quote(self, ctx):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls >= self.at:
+            msg = "model diverged"
+            raise RuntimeError(msg)
+        return self.inner.quote(ctx)
+
+    def on_fill(self, side, price, qty, ctx):  # type: ignore[no-untyped-def]
+        return None
+
+
+@pytest.mark.parametrize("at", [1, 50])
+def test_a_strategy_that_raises_is_stopped_cleanly(at: int) -> None:
+    strategy = Exploding(at)
+    cfg = BacktestConfig(events=200_000, seed=3)
+    result = run_synthetic_backtest(strategy, cfg)
+    assert result.stopped == "RuntimeError in Exploding.quote: model diverged"
+    assert strategy.calls == at  # nothing after the failure
+    # its orders were pulled: the last sampled state has no quotes
+    assert np.isnan(result.path["bid"][-1]) and np.isnan(result.path["ask"][-1])
+
+
+def test_reports_carry_the_metrics_plots_and_why_a_run_stopped(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("matplotlib")
+    from makerkit.backtest._report import markout_curve, write_comparison, write_report
+
+    good = run_synthetic_backtest(make_strategy("glft"), BacktestConfig(events=60_000, seed=2))
+    page = write_report(good, tmp_path / "good").read_text()
+    assert page.count("data:image/png;base64,") == 5 and "pnl_total" in page
+    xs, ys = markout_curve(good)
+    assert xs and len(xs) == len(ys) and xs == sorted(xs)
+    bad = run_synthetic_backtest(Exploding(10), BacktestConfig(events=60_000, seed=2))
+    assert (
+        "Stopped early: RuntimeError in Exploding.quote"
+        in write_report(bad, tmp_path / "bad").read_text()
+    )
+    table = write_comparison({"glft": good, "exploding": bad}, tmp_path / "cmp").read_text()
+    assert table.count("<tr>") == 3

@@ -226,6 +226,7 @@ def test_backtest_and_compare_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = last_json(result.stdout)
     saved = json.loads((tmp_path / "bt" / "metrics.json").read_text())
+    assert payload.pop("report").endswith("report.html")
     assert saved == payload and payload["metrics"]["fills"] > 0
     # deterministic: the same command writes the same metrics
     runner.invoke(app, [*args[:-3], "--out", str(tmp_path / "again")])

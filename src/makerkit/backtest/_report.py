@@ -1,0 +1,177 @@
+"""HTML reports of backtests: one self-contained file with the metrics and the plots.
+
+Plots (PNG, embedded): equity curve, inventory, our quotes against the mid,
+the mark-out curve (mean PnL per lot of a fill h seconds later, the shape of
+adverse selection), and the distribution of per-minute PnL. Needs matplotlib
+(``pip install makerkit[report]``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from makerkit.backtest._synthetic import BacktestResult
+from makerkit.core.errors import SourceError
+
+__all__ = ["markout_curve", "write_comparison", "write_report"]
+
+_SOURCE = "report"
+_HORIZONS_S = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        why = "plots need `pip install makerkit[report]` (matplotlib)"
+        raise SourceError(_SOURCE, why) from exc
+    return plt
+
+
+def markout_curve(result: BacktestResult) -> tuple[list[float], list[float]]:
+    """(horizon seconds, mean side x (mid(t + h) - price) per lot) over the fills."""
+    t = np.asarray(result.path["ts"], dtype=np.int64)
+    mid = np.asarray(result.path["mid"], dtype=np.float64)
+    if not result.fills or t.size < 2:
+        return [], []
+    f = np.asarray(result.fills, dtype=np.float64)
+    ft, side, price, qty = f[:, 0].astype(np.int64), f[:, 1], f[:, 2], f[:, 3]
+    xs, ys = [], []
+    for h in _HORIZONS_S:
+        later = ft + int(h * 1e9)
+        ok = later <= t[-1]
+        if not ok.any():
+            continue
+        j = np.searchsorted(t, later[ok], side="right") - 1
+        gain = side[ok] * (mid[j] - price[ok]) * qty[ok]
+        xs.append(h)
+        ys.append(float(gain.sum() / qty[ok].sum()))
+    return xs, ys
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _figures(result: BacktestResult) -> list[tuple[str, str]]:
+    plt = _pyplot()
+    p = result.path
+    minutes = (np.asarray(p["ts"], dtype=np.float64) - p["ts"][0]) / 60e9
+    out: list[tuple[str, str]] = []
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.plot(minutes, p["equity"], lw=1)
+    ax.set(xlabel="market minutes", ylabel="PnL (tick-lots)", title="Equity")
+    out.append(("Equity curve", _png(fig)))
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 2.5))
+    ax.step(minutes, p["position"], where="post", lw=1)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel="market minutes", ylabel="lots", title="Inventory")
+    out.append(("Inventory", _png(fig)))
+    plt.close(fig)
+    n = min(len(minutes), 600)  # the first minutes, readable
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.plot(minutes[:n], p["mid"][:n], color="black", lw=1, label="mid")
+    ax.plot(minutes[:n], p["bid"][:n], color="tab:green", lw=0.8, label="our bid")
+    ax.plot(minutes[:n], p["ask"][:n], color="tab:red", lw=0.8, label="our ask")
+    ax.set(xlabel="market minutes", ylabel="ticks", title="Quotes against the mid")
+    ax.legend(loc="upper left", fontsize=8)
+    out.append(("Quotes vs mid", _png(fig)))
+    plt.close(fig)
+    xs, ys = markout_curve(result)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(xs, ys, marker="o")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xscale="log", xlabel="seconds after the fill", ylabel="ticks per lot", title="Mark-outs")
+    out.append(("Mark-out curve", _png(fig)))
+    plt.close(fig)
+    eq = np.asarray(p["equity"])
+    t = np.asarray(p["ts"], dtype=np.int64)
+    edges = np.arange(t[0], t[-1] + 60_000_000_000, 60_000_000_000)
+    per = np.diff(eq[np.maximum(np.searchsorted(t, edges, side="right") - 1, 0)])
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(per, bins=40)
+    ax.set(xlabel="PnL per minute (tick-lots)", ylabel="minutes", title="PnL distribution")
+    out.append(("PnL distribution", _png(fig)))
+    plt.close(fig)
+    return out
+
+
+def _table(rows: dict[str, Any]) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items()
+    )
+    return f"<table>{cells}</table>"
+
+
+_STYLE = (
+    "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+    "table{border-collapse:collapse}th,td{border-bottom:1px solid #ddd;padding:3px 10px;"
+    "text-align:left}img{display:block;margin:1em 0}.warn{color:#b00}</style>"
+)
+
+
+def write_report(result: BacktestResult, out_dir: str | Path) -> Path:
+    """Write ``report.html`` (metrics, configuration, plots) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = msgspec.to_builtins(result.metrics)
+    parts = [f"<html><head><meta charset='utf-8'><title>{result.strategy}</title>{_STYLE}</head>"]
+    parts.append(f"<body><h1>Backtest: {html.escape(result.strategy)}</h1>")
+    if result.stopped:
+        parts.append(f"<p class='warn'>Stopped early: {html.escape(result.stopped)}</p>")
+    parts.append("<h2>Metrics</h2>" + _table(metrics))
+    parts.append("<h2>Configuration</h2>" + _table(msgspec.to_builtins(result.config)))
+    for title, png in _figures(result):
+        parts.append(f"<h2>{title}</h2><img src='data:image/png;base64,{png}'>")
+    parts.append("</body></html>")
+    target = out / "report.html"
+    target.write_text("\n".join(parts))
+    return target
+
+
+def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
+    """Write ``comparison.html``: a metrics table and overlaid equity and mark-out curves."""
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = ("pnl_total", "sharpe", "sortino", "max_drawdown", "fills", "avg_abs_inventory",
+            "spread_captured")  # fmt: skip
+    head = "".join(f"<th>{k}</th>" for k in ("strategy", *keys))
+    body = "".join(
+        "<tr><td>" + html.escape(name) + "</td>"
+        + "".join(f"<td>{getattr(r.metrics, k):,.2f}</td>" for k in keys) + "</tr>"
+        for name, r in results.items()
+    )  # fmt: skip
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    for name, r in results.items():
+        minutes = (np.asarray(r.path["ts"], dtype=np.float64) - r.path["ts"][0]) / 60e9
+        left.plot(minutes, r.path["equity"], lw=1, label=name)
+        xs, ys = markout_curve(r)
+        right.plot(xs, ys, marker="o", label=name)
+    left.set(xlabel="market minutes", ylabel="PnL (tick-lots)", title="Equity")
+    right.set(xscale="log", xlabel="seconds after the fill", ylabel="ticks per lot",
+              title="Mark-outs")  # fmt: skip
+    left.legend(fontsize=8)
+    png = _png(fig)
+    plt.close(fig)
+    page = (
+        f"<html><head><meta charset='utf-8'><title>comparison</title>{_STYLE}</head><body>"
+        f"<h1>Strategies on one market</h1><table><tr>{head}</tr>{body}</table>"
+        f"<img src='data:image/png;base64,{png}'></body></html>"
+    )
+    target = out / "comparison.html"
+    target.write_text(page)
+    return target
