@@ -803,3 +803,52 @@ def compare(
     (err if as_json else out).print(table)
     if as_json:
         _json_line({"data": data, "strategies": rows})
+
+
+@app.command("run-strategy")
+def run_strategy(
+    name: Annotated[str, typer.Argument(help="Strategy name (see makerkit.strategies).")],
+    server: Annotated[str, typer.Option(help="Venue base URL.")] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="MAKERKIT_API_KEY", help="Your account's API key.")
+    ] = None,
+    symbol: Annotated[str, typer.Option(help="Symbol to make a market in.")] = "AAA",
+    param: Annotated[
+        list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable).")
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this long (default: until Ctrl-C).")
+    ] = None,
+    decision_ms: Annotated[float, typer.Option(help="Milliseconds between decisions.")] = 100.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a strategy live against a venue; its orders are cancelled when it stops."""
+    import asyncio
+
+    from makerkit.client import LiveRunner, VenueClient
+    from makerkit.strategies import make_strategy
+
+    if not api_key:
+        err.print("[bold red]error:[/] an API key is needed: --api-key or MAKERKIT_API_KEY")
+        raise typer.Exit(2)
+    try:
+        strategy = make_strategy(name, **_parse_params(param or []))
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+
+    async def go() -> Any:
+        async with VenueClient(server, api_key) as client:
+            runner = LiveRunner(strategy, client, symbol, decision_ms=decision_ms)
+            return await runner.run(seconds=seconds)
+
+    try:
+        summary = asyncio.run(go())
+    except (MakerkitError, OSError, ValueError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    body = msgspec.to_builtins(summary)
+    (err if as_json else out).print(body)
+    if as_json:
+        _json_line(body)

@@ -13,5 +13,14 @@ from makerkit.client._client import (
     VenueClient,
     error_from,
 )
+from makerkit.client._runner import LiveRunner, LiveSummary
 
-__all__ = ["BookMirror", "MarketDataStream", "PrivateStream", "VenueClient", "error_from"]
+__all__ = [
+    "BookMirror",
+    "LiveRunner",
+    "LiveSummary",
+    "MarketDataStream",
+    "PrivateStream",
+    "VenueClient",
+    "error_from",
+]

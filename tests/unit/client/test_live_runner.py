@@ -1,0 +1,70 @@
+"""A strategy runs live against a real venue on loopback, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+uvicorn = pytest.importorskip("uvicorn")
+
+from makerkit.client import LiveRunner, VenueClient  # noqa: E402
+from makerkit.server import Settings, create_app  # noqa: E402
+from makerkit.strategies import make_strategy  # noqa: E402
+
+ADMIN = "admin-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Broken:
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.inner, self.calls = make_strategy("symmetric", half_spread=1.0), 0
+
+    def quote(self, ctx: Any) -> Any:
+        self.calls += 1
+        if self.calls > 5:
+            msg = "lost the model"
+            raise RuntimeError(msg)
+        return self.inner.quote(ctx)
+
+    def on_fill(self, *args: Any) -> None:
+        return None
+
+
+def test_live_run_quotes_trades_and_cleans_up(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        port = free_port()
+        settings = Settings(journal=str(tmp_path / "v.db"), admin_key=ADMIN, symbols="AAA",
+                            market=True, market_rate=400.0)  # fmt: skip
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with VenueClient(base, ADMIN) as admin:
+                key = (await admin.create_account("mm")).api_key
+            await asyncio.sleep(0.5)  # let the simulated market build a book
+            async with VenueClient(base, key) as client:
+                strategy = make_strategy("symmetric", half_spread=1.0, size=2)
+                summary = await LiveRunner(strategy, client, "AAA", decision_ms=50).run(seconds=2.0)
+                assert summary.stopped is None and summary.decisions >= 10
+                assert summary.placed >= 2 and await client.open_orders("AAA") == []
+                broken = await LiveRunner(Broken(), client, "AAA", decision_ms=50).run(seconds=5.0)
+                assert broken.stopped == "RuntimeError: lost the model"
+                assert await client.open_orders("AAA") == []  # its quotes were pulled
+        finally:
+            server.should_exit = True
+            await task
+
+    asyncio.run(scenario())
