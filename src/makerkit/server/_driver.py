@@ -167,7 +167,7 @@ class MarketDriver:
         bid, ask = book.best_bid(), book.best_ask()
         if bid and ask:
             return int((bid[0] + ask[0]) // 2)
-        return int(inst.to_ticks("100"))
+        return max(int(Decimal(100) / inst.tick), 2)  # about 100 in the quote currency
 
     async def start(self, *, pace: bool = True) -> None:
         """Take a clean slate (the market account's old orders go) and start pacing.
