@@ -94,39 +94,33 @@ def run_synthetic_backtest(
     def now() -> int:
         return params.start_ns + int(sim.seconds * 1e9)
 
-    def book_mid() -> tuple[int | None, int | None, float | None]:
+    def context() -> StrategyContext:
+        """What the strategy sees now (the book read once)."""
         bid, ask = book.best_bid(), book.best_ask()
-        b = bid[0] if bid else None
-        a = ask[0] if ask else None
-        return b, a, (b + a) / 2 if b is not None and a is not None else None
+        mid = (bid[0] + ask[0]) / 2 if bid and ask else None
+        return StrategyContext(
+            ts_ns=now(),
+            best_bid=bid[0] if bid else None,
+            best_ask=ask[0] if ask else None,
+            bid_size=bid[1] if bid else 0,
+            ask_size=ask[1] if ask else 0,
+            position=position,
+            pnl=cash + position * mid if mid is not None else cash,
+            features=feat,
+        )
 
     def fill(side: int, price: int, qty: int, maker: bool) -> None:
-        nonlocal position, cash, fees
+        nonlocal position, cash, fees, stopped
         position += side * qty
         cash -= side * qty * price
         fee = (cfg.maker_fee if maker else cfg.taker_fee) * qty
         fees += fee
         cash -= fee
         fills.append((now(), side, price, qty))
-        b, a, m = book_mid()
-        nonlocal stopped
         try:
-            strategy.on_fill(side, price, qty, _context(b, a, m))
+            strategy.on_fill(side, price, qty, context())
         except Exception as exc:  # stopped at the next decision
             stopped = stopped or f"{type(exc).__name__} in {type(strategy).__name__}.on_fill: {exc}"
-
-    def _context(b: int | None, a: int | None, m: float | None) -> StrategyContext:
-        bid, ask = book.best_bid(), book.best_ask()
-        return StrategyContext(
-            ts_ns=now(),
-            best_bid=b,
-            best_ask=a,
-            bid_size=bid[1] if bid else 0,
-            ask_size=ask[1] if ask else 0,
-            position=position,
-            pnl=cash + position * m if m is not None else cash,
-            features=feat,
-        )
 
     while done < cfg.events:
         n = min(cfg.chunk, cfg.events - done)
@@ -151,12 +145,13 @@ def run_synthetic_backtest(
         if t < next_decision:
             continue
         next_decision = t + step_ns
-        b, a, m = book_mid()
         bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
-        if b is not None and a is not None:
+        if bid_top[0] and ask_top[0]:
             feat = features.on_book(t, *bid_top, *ask_top)
+        ctx = context()
+        m = ctx.mid
         try:
-            intent = strategy.quote(_context(b, a, m))
+            intent = strategy.quote(ctx)
         except Exception as exc:  # any strategy error stops the run cleanly
             stopped = f"{type(exc).__name__} in {type(strategy).__name__}.quote: {exc}"
             intent = QuoteIntent.none()  # pull everything, then stop

@@ -602,6 +602,7 @@ def data_convert(
     from makerkit.data import load_binance_capture
     from makerkit.data._store import (
         binance_l2_columns,
+        binance_meta,
         binance_snapshot_columns,
         binance_trade_columns,
         lobster_book_columns,
@@ -622,8 +623,7 @@ def data_convert(
             )
         else:
             capture = load_binance_capture(source)
-            meta = {"source": "binance", "file": str(source), "symbol": capture.symbol,
-                    "price_unit": "1e-8", "qty_unit": "1e-8"}  # fmt: skip
+            meta = binance_meta(capture, source)
             written.append(str(save_table(output, "l2", binance_l2_columns(capture), meta)))
             snap = output.with_name(output.stem + "_snapshot" + output.suffix)
             written.append(

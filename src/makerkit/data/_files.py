@@ -18,7 +18,7 @@ from makerkit.core.errors import DataError
 from makerkit.data._binance import load_binance_capture, replay_binance
 from makerkit.data._lobster import load_lobster
 from makerkit.data._paths import data_dir
-from makerkit.data._store import binance_l2_columns, lobster_l3_columns
+from makerkit.data._store import binance_l2_columns, binance_meta, lobster_l3_columns
 
 __all__ = ["BinanceFiles", "LobsterFiles"]
 
@@ -37,47 +37,62 @@ _LOBSTER = re.compile(r"^(?P<sym>[A-Z.]+)_(?P<day>\d{4}-\d{2}-\d{2})_\d+_\d+_mes
 _BINANCE = re.compile(r"^binance_\w+?_(?P<sym>[a-z0-9]+)_(?P<day>\d{8})_stream")
 
 
-class LobsterFiles:
+class _DayFiles:
+    """A folder of one file per (symbol, day); subclasses say how names map."""
+
+    name = ""
+    folder = ""
+    item = "file"  # what one file is called in errors
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = _folder(root, self.folder)
+
+    def _files(self, symbol: str) -> dict[str, Path]:
+        raise NotImplementedError
+
+    def days(self, symbol: str) -> list[str]:
+        """The days (YYYY-MM-DD) held for ``symbol``."""
+        return sorted(self._files(symbol))
+
+    def _file(self, symbol: str, day: str) -> Path:
+        files = self._files(symbol)
+        if day not in files:
+            have = sorted(files)
+            msg = f"{self.name}: no {symbol} {self.item} for {day} under {self.root}; have {have}"
+            raise DataError(msg)
+        return files[day]
+
+
+class LobsterFiles(_DayFiles):
     """LOBSTER days as l3 events (prices in ticks of each day's grid)."""
 
     name = "lobster"
+    folder = "lobster"
 
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = _folder(root, "lobster")
-
-    def _files(self, symbol: str) -> dict[str, tuple[int, Path]]:
-        found: dict[str, tuple[int, Path]] = {}
+    def _files(self, symbol: str) -> dict[str, Path]:
+        deepest: dict[str, tuple[int, Path]] = {}
         for path in sorted(self.root.glob("*_message_*.csv*")):
             m = _LOBSTER.match(path.name)
             if m and m["sym"] == symbol.upper():
                 depth = int(m["n"])
-                if depth > found.get(m["day"], (0, path))[0]:
-                    found[m["day"]] = (depth, path)
-        return found
-
-    def days(self, symbol: str) -> list[str]:
-        """Days with a message file for ``symbol``."""
-        return sorted(self._files(symbol))
+                if depth > deepest.get(m["day"], (0, path))[0]:
+                    deepest[m["day"]] = (depth, path)
+        return {day: path for day, (_, path) in deepest.items()}
 
     def events(self, symbol: str, day: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """The deepest file of that day, as l3 columns."""
-        files = self._files(symbol)
-        if day not in files:
-            msg = f"lobster: no {symbol} file for {day} under {self.root}; have {sorted(files)}"
-            raise DataError(msg)
-        message = files[day][1]
+        message = self._file(symbol, day)
         book = message.with_name(message.name.replace("message", "orderbook"))
         cols, meta = lobster_l3_columns(load_lobster(message, book))
         return "l3", cols, meta
 
 
-class BinanceFiles:
+class BinanceFiles(_DayFiles):
     """Binance depth captures as l2 level updates, checked on the way in."""
 
     name = "binance"
-
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = _folder(root, "crypto")
+    folder = "crypto"
+    item = "capture"
 
     def _files(self, symbol: str) -> dict[str, Path]:
         found: dict[str, Path] = {}
@@ -88,21 +103,13 @@ class BinanceFiles:
                 found[f"{d[:4]}-{d[4:6]}-{d[6:]}"] = path
         return found
 
-    def days(self, symbol: str) -> list[str]:
-        """Days with a capture for ``symbol``."""
-        return sorted(self._files(symbol))
-
     def events(self, symbol: str, day: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """That day's capture as l2 updates; the replay check's result is in the meta."""
-        files = self._files(symbol)
-        if day not in files:
-            msg = f"binance: no {symbol} capture for {day} under {self.root}; have {sorted(files)}"
-            raise DataError(msg)
-        capture = load_binance_capture(files[day])
+        path = self._file(symbol, day)
+        capture = load_binance_capture(path)
         check = replay_binance(capture)
-        meta = {
-            "source": "binance", "file": str(files[day]), "symbol": capture.symbol,
-            "price_unit": "1e-8", "qty_unit": "1e-8", "gaps": check.gaps,
+        meta = binance_meta(capture, path) | {
+            "gaps": check.gaps,
             "book_ticker_matches": f"{check.matches}/{check.comparable}",
-        }  # fmt: skip
+        }
         return "l2", binance_l2_columns(capture), meta

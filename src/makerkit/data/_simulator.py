@@ -146,11 +146,6 @@ class _Book(Protocol):
     def order(self, order_id: int) -> Any: ...
 
 
-def _empty_stream() -> OrderStream:
-    z = np.zeros(0, dtype=np.int64)
-    return OrderStream(action=z, order_id=z, side=z, price=z, qty=z, tif=z, ts=z)
-
-
 class _PySim:
     """The C++ algorithm, draw for draw, over any book with the engine contract."""
 
@@ -410,17 +405,12 @@ class MarketSimulator:
         if events < 0:
             msg = f"invalid `events`, must be >= 0, was {events}"
             raise ConfigError(msg)
+        cols = np.zeros((6, 0), dtype=np.int64)  # action, order_id, side, price, qty, ts
+        l1 = np.zeros((0, 4), dtype=np.int64)
         if self._native is not None:
             out = self._native.run(events, record)
             if record and out["l1"].shape[0]:
-                cols = out["columns"]
-                stream = OrderStream(
-                    action=cols[0], order_id=cols[1], side=cols[2], price=cols[3], qty=cols[4],
-                    tif=np.zeros(cols.shape[1], dtype=np.int64), ts=cols[5],
-                )  # fmt: skip
-                l1 = out["l1"]
-            else:
-                stream, l1 = _empty_stream(), np.zeros((0, 4), dtype=np.int64)
+                cols, l1 = out["columns"], out["l1"]
             counts = {k: int(out[k]) for k in ("fills", "volume", "rejected", "proposals")}
         else:
             sim = self._sim()
@@ -428,16 +418,13 @@ class MarketSimulator:
             sim.counts = dict.fromkeys(sim.counts, 0)
             sim.run(events, record)
             if sim.rows:
-                cols = np.asarray(sim.rows, dtype=np.int64).T
-                stream = OrderStream(
-                    action=cols[0].copy(), order_id=cols[1].copy(), side=cols[2].copy(),
-                    price=cols[3].copy(), qty=cols[4].copy(),
-                    tif=np.zeros(cols.shape[1], dtype=np.int64), ts=cols[5].copy(),
-                )  # fmt: skip
+                cols = np.ascontiguousarray(np.asarray(sim.rows, dtype=np.int64).T)
                 l1 = np.asarray(sim.l1, dtype=np.int64).reshape(-1, 4)
-            else:
-                stream, l1 = _empty_stream(), np.zeros((0, 4), dtype=np.int64)
             counts = dict(sim.counts)
+        stream = OrderStream(
+            action=cols[0], order_id=cols[1], side=cols[2], price=cols[3], qty=cols[4],
+            tif=np.zeros(cols.shape[1], dtype=np.int64), ts=cols[5],
+        )  # fmt: skip
         return SimRun(stream=stream, l1=l1, seconds=self.seconds, **counts)
 
 

@@ -41,6 +41,7 @@ from makerkit.data._types import Bars
 __all__ = [
     "SCHEMAS",
     "binance_l2_columns",
+    "binance_meta",
     "binance_snapshot_columns",
     "binance_trade_columns",
     "load_parquet",
@@ -182,6 +183,14 @@ def stream_l3_columns(stream: OrderStream) -> dict[str, Any]:
     return {
         "ts_ns": stream.ts, "action": stream.action, "order_id": stream.order_id,
         "side": stream.side, "price": stream.price, "qty": stream.qty,
+    }  # fmt: skip
+
+
+def binance_meta(capture: BinanceCapture, path: str | Path) -> dict[str, Any]:
+    """Provenance and units of a converted capture."""
+    return {
+        "source": "binance", "file": str(path), "symbol": capture.symbol,
+        "price_unit": "1e-8", "qty_unit": "1e-8",
     }  # fmt: skip
 
 
