@@ -22,6 +22,7 @@
 
 #include "makerkit/lobster_replay.hpp"
 #include "makerkit/order_book.hpp"
+#include "makerkit/replay_backtest.hpp"
 #include "makerkit/simulator.hpp"
 
 namespace nb = nanobind;
@@ -523,4 +524,121 @@ NB_MODULE(_native, m) {
                    "The fundamental value in ticks (the informed flow trades towards it).")
       .def_prop_ro("seconds", &makerkit::Simulator::seconds)
       .def_prop_ro("live_orders", &makerkit::Simulator::live_orders);
+
+  using makerkit::ReplayBacktest;
+  nb::class_<ReplayBacktest>(m, "ReplayBacktest",
+                             "Replay backtest core: L2 book, queue model, latency "
+                             "(see replay_backtest.hpp).")
+      .def(
+          "__init__",
+          [](ReplayBacktest* self, nb::handle ts, nb::handle kind, nb::handle side,
+             nb::handle price, nb::handle qty, int64_t roi_lo, int64_t roi_hi, int queue_model,
+             double queue_power, int64_t feed_latency_ns, int64_t order_latency_ns,
+             int64_t decision_ns, int64_t start_ns, bool wake_on_fill, bool post_only,
+             double maker_fee, double taker_fee) {
+            const auto n = static_cast<int64_t>(nb::len(ts));
+            const int64_t* t = check_column(ts, "ts", n);
+            const int64_t* k = check_column(kind, "kind", n);
+            const int64_t* s = check_column(side, "side", n);
+            const int64_t* p = check_column(price, "price", n);
+            const int64_t* q = check_column(qty, "qty", n);
+            if (roi_hi < roi_lo) throw nb::value_error("invalid `roi`, must have lo <= hi");
+            if (roi_hi - roi_lo > 200'000'000)
+              throw nb::value_error("invalid `roi`, wider than 200M ticks");
+            if (queue_model != 0 && queue_model != 1)
+              throw nb::value_error("invalid `queue_model`, must be 0 or 1");
+            if (decision_ns <= 0) throw nb::value_error("invalid `decision_ns`, must be > 0");
+            if (feed_latency_ns < 0 || order_latency_ns < 0)
+              throw nb::value_error("invalid latency, must be >= 0");
+            std::vector<makerkit::ReplayEvent> ev(static_cast<size_t>(n));
+            for (int64_t i = 0; i < n; ++i) {
+              if (k[i] < makerkit::kEvDepth || k[i] > makerkit::kEvClear)
+                throw nb::value_error(("invalid `kind` at row " + std::to_string(i) +
+                                       ", must be 1 (depth), 2 (trade) or 3 (clear)").c_str());
+              if (s[i] != 1 && s[i] != -1)
+                throw nb::value_error(
+                    ("invalid `side` at row " + std::to_string(i) + ", must be 1 or -1").c_str());
+              if (q[i] < 0 && k[i] != makerkit::kEvClear)
+                throw nb::value_error(
+                    ("invalid `qty` at row " + std::to_string(i) + ", must be >= 0").c_str());
+              if (i > 0 && t[i] < t[i - 1])
+                throw nb::value_error(
+                    ("invalid `ts` at row " + std::to_string(i) + ", must not decrease").c_str());
+              ev[static_cast<size_t>(i)] = {t[i], p[i], q[i], static_cast<int32_t>(k[i]),
+                                            static_cast<int32_t>(s[i])};
+            }
+            makerkit::ReplayConfig cfg;
+            cfg.roi_lo = roi_lo;
+            cfg.roi_hi = roi_hi;
+            cfg.queue_model = queue_model;
+            cfg.queue_power = queue_power;
+            cfg.feed_latency_ns = feed_latency_ns;
+            cfg.order_latency_ns = order_latency_ns;
+            cfg.decision_ns = decision_ns;
+            cfg.start_ns = start_ns;
+            cfg.wake_on_fill = wake_on_fill;
+            cfg.post_only = post_only;
+            cfg.maker_fee = maker_fee;
+            cfg.taker_fee = taker_fee;
+            new (self) ReplayBacktest(cfg, std::move(ev));
+          },
+          "ts"_a, "kind"_a, "side"_a, "price"_a, "qty"_a, "roi_lo"_a, "roi_hi"_a,
+          "queue_model"_a, "queue_power"_a, "feed_latency_ns"_a, "order_latency_ns"_a,
+          "decision_ns"_a, "start_ns"_a, "wake_on_fill"_a, "post_only"_a, "maker_fee"_a,
+          "taker_fee"_a)
+      .def("run", &ReplayBacktest::run, "budget"_a,
+           "Process until a decision (1), a visible notice (2), the budget (3) or the end (0).")
+      .def("submit", &ReplayBacktest::submit, "order_id"_a, "side"_a, "price"_a, "qty"_a)
+      .def("cancel", &ReplayBacktest::cancel, "order_id"_a)
+      .def(
+          "notices",
+          [](ReplayBacktest& b) {
+            std::vector<std::tuple<int, int64_t, int64_t, int, int64_t, int64_t, int64_t, int>> out;
+            for (const makerkit::Notice& x : b.take_notices())
+              out.emplace_back(x.kind, x.ts, x.order_id, x.side, x.price, x.qty, x.left, x.maker);
+            return out;
+          },
+          "Visible notices, oldest first: (kind, ts, order_id, side, price, qty, left, maker).")
+      .def(
+          "touch",
+          [](const ReplayBacktest& b) {
+            int64_t bp = 0, bq = 0, ap = 0, aq = 0;
+            const bool hb = b.best(1, bp, bq), ha = b.best(-1, ap, aq);
+            using P = std::optional<int64_t>;
+            return std::make_tuple(hb ? P(bp) : std::nullopt, hb ? bq : 0,
+                                   ha ? P(ap) : std::nullopt, ha ? aq : 0);
+          },
+          "(best bid, its size, best ask, its size); a missing side is (None, 0).")
+      .def(
+          "top",
+          [](const ReplayBacktest& b, int side, size_t n) {
+            std::vector<int64_t> p(n), q(n);
+            const size_t k = b.top(side, n, p.data(), q.data());
+            p.resize(k);
+            q.resize(k);
+            return std::make_tuple(p, q);
+          },
+          "side"_a, "n"_a)
+      .def("depth_at", &ReplayBacktest::depth_at, "side"_a, "price"_a)
+      .def(
+          "fills",
+          [](const ReplayBacktest& b) {
+            std::vector<int64_t> cols;
+            const size_t n = b.fill_ts.size();
+            cols.reserve(6 * n);
+            for (const auto* v : {&b.fill_ts, &b.fill_order, &b.fill_side, &b.fill_price,
+                                  &b.fill_qty, &b.fill_maker})
+              cols.insert(cols.end(), v->begin(), v->end());
+            return to_numpy(std::move(cols), n);
+          },
+          "Every fill: 6 x n (ts, order_id, side, price, qty, maker).")
+      .def_prop_ro("now", &ReplayBacktest::now)
+      .def_prop_ro("events_done", &ReplayBacktest::events_done)
+      .def_prop_ro("events_total", &ReplayBacktest::events_total)
+      .def_prop_ro("position", &ReplayBacktest::position)
+      .def_prop_ro("cash", &ReplayBacktest::cash)
+      .def_prop_ro("fees", &ReplayBacktest::fees)
+      .def_prop_ro("ignored", &ReplayBacktest::ignored)
+      .def_prop_ro("rejected", &ReplayBacktest::rejected)
+      .def_prop_ro("open_orders", &ReplayBacktest::open_orders);
 }

@@ -104,3 +104,61 @@ class Simulator:
 
     @property
     def live_orders(self) -> int: ...
+
+class ReplayBacktest:
+    """
+    Replay backtest core: L2 book, queue model, latency (see replay_backtest.hpp).
+    """
+
+    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float) -> None: ...
+
+    def run(self, budget: int) -> int:
+        """
+        Process until a decision (1), a visible notice (2), the budget (3) or the end (0).
+        """
+
+    def submit(self, order_id: int, side: int, price: int, qty: int) -> None: ...
+
+    def cancel(self, order_id: int) -> None: ...
+
+    def notices(self) -> list[tuple[int, int, int, int, int, int, int, int]]:
+        """
+        Visible notices, oldest first: (kind, ts, order_id, side, price, qty, left, maker).
+        """
+
+    def touch(self) -> tuple[int | None, int, int | None, int]:
+        """(best bid, its size, best ask, its size); a missing side is (None, 0)."""
+
+    def top(self, side: int, n: int) -> tuple[list[int], list[int]]: ...
+
+    def depth_at(self, side: int, price: int) -> int: ...
+
+    def fills(self) -> Annotated[NDArray[numpy.int64], dict(shape=(None, None))]:
+        """Every fill: 6 x n (ts, order_id, side, price, qty, maker)."""
+
+    @property
+    def now(self) -> int: ...
+
+    @property
+    def events_done(self) -> int: ...
+
+    @property
+    def events_total(self) -> int: ...
+
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def cash(self) -> int: ...
+
+    @property
+    def fees(self) -> float: ...
+
+    @property
+    def ignored(self) -> int: ...
+
+    @property
+    def rejected(self) -> int: ...
+
+    @property
+    def open_orders(self) -> int: ...

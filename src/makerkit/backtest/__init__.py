@@ -1,20 +1,29 @@
 """Drive books with recorded or simulated data and report what happened.
 
-For now: exact, row-checked LOBSTER replay and synthetic command streams.
+Exact, row-checked LOBSTER replay; strategy backtests on the simulated market
+(our orders in the engine) and on recorded data (a queue model fills them).
 """
 
 from __future__ import annotations
 
+from makerkit.backtest._events import MarketEvents, binance_events, lobster_events
 from makerkit.backtest._lobster_replay import ReplayReport, replay_lobster
+from makerkit.backtest._replay import run_replay_backtest
+from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._stream import StreamStats, apply_stream
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
+    "MarketEvents",
+    "ReplayConfig",
     "ReplayReport",
     "StreamStats",
     "apply_stream",
+    "binance_events",
+    "lobster_events",
     "replay_lobster",
+    "run_replay_backtest",
     "run_synthetic_backtest",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.core import OrderType, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
@@ -54,7 +55,7 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     """Metrics plus the sampled path (one row per decision) and every fill."""
 
     strategy: str
-    config: BacktestConfig
+    config: BacktestConfig | ReplayConfig
     metrics: Metrics
     path: dict[str, list[float]]  # ts, mid, position, equity, bid, ask
     fills: list[tuple[int, int, int, int]]  # ts, side, price, qty

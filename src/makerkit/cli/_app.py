@@ -546,6 +546,54 @@ def bench_sim(
         _json_line(result)
 
 
+@bench_app.command("backtest")
+def bench_backtest(
+    repeat: Annotated[int, typer.Option(help="Runs (median reported).")] = 5,
+    queue: Annotated[str, typer.Option(help="conservative or probabilistic.")] = "probabilistic",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """GLFT on a Binance capture: our replay backtester beside hftbacktest (events/s, PnL)."""
+    from makerkit.cli._bench import _peers_python
+    from makerkit.cli._bench_backtest import run_backtest_bench
+
+    if queue not in ("conservative", "probabilistic"):
+        raise _fail(
+            ConfigError(f"invalid --queue {queue!r}, must be conservative or probabilistic")
+        )
+    python, driver = _peers_python()
+    hbt_driver = driver.parent / "drive_hbt_backtest.py" if driver is not None else None
+    try:
+        result = run_backtest_bench(
+            repeat, lambda m: err.print(f"[dim]{m}[/]"), queue=queue, peers_python=python,
+            driver=hbt_driver,
+        )  # fmt: skip
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"GLFT backtest on {result['data']} ({result['events']:,} events)",
+                  title_justify="left")  # fmt: skip
+    for col in ("backtester", "events/s", "fills", "pnl (tick-lots)", "final position"):
+        table.add_column(col, justify="right" if col != "backtester" else "left")
+    for engine, r in result["makerkit"].items():
+        table.add_row(f"makerkit ({engine})", f"{r['events_per_sec']:,.0f}", str(r["fills"]),
+                      f"{r['pnl']:,.1f}", str(r["final_position"]))  # fmt: skip
+    peer = result["hftbacktest"]
+    if "events_per_sec" in peer:
+        table.add_row("hftbacktest", f"{peer['events_per_sec']:,.0f}", str(peer["fills"]),
+                      f"{peer['pnl']:,.1f}", f"{peer['final_position']:g}")  # fmt: skip
+    else:
+        table.add_row("hftbacktest", peer.get("note") or peer.get("error", "?")[:60], "", "", "")
+    if result["ratio_vs_hftbacktest"]:
+        table.caption = f"makerkit / hftbacktest: {result['ratio_vs_hftbacktest']:.2f}x"
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)
+
+
 @data_app.command("simulate")
 def data_simulate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file (l3 schema).")],
@@ -690,33 +738,105 @@ def _parse_params(items: list[str]) -> dict[str, float | int]:
     return out
 
 
-def _parse_data(spec: str) -> dict[str, int]:
-    """`synthetic[:seed=7,events=1000000]` -> the backtest settings."""
-    kind, _, rest = spec.partition(":")
-    if kind != "synthetic":
-        msg = f"invalid --data {spec!r}: this release backtests `synthetic[:seed=N,events=N]`"
-        raise ConfigError(msg)
-    out: dict[str, int] = {}
-    for part in filter(None, rest.split(",")):
-        key, _, value = part.partition("=")
-        if key not in ("seed", "events") or not value.isdigit():
-            msg = f"invalid --data option {part!r}, valid: seed=N, events=N"
+_DATA_HELP = (
+    "Market: synthetic[:seed=N,events=N] (the simulator), or a recorded day, "
+    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
+    "commas (queue=conservative|probabilistic, order_latency_ms=, feed_latency_ms=, "
+    "decision_ms=, maker_fee=, taker_fee=, ...)."
+)
+
+
+class _DataSpec(msgspec.Struct, frozen=True):
+    """A parsed --data: the simulator's settings, or a recorded day and how to replay it."""
+
+    kind: str  # "synthetic" or "lobster"/"binance"
+    options: dict[str, Any]
+    symbol: str = ""
+    day: str | None = None
+
+
+def _parse_data(spec: str) -> _DataSpec:
+    """`synthetic[:seed=7,...]` or `lobster:GOOG[:2012-06-21][,queue=...]` -> what to run."""
+    head, *parts = spec.split(",")
+    kind, _, rest = head.partition(":")
+    if kind == "synthetic":
+        parts = [*filter(None, rest.split(",")), *parts]
+        valid: tuple[str, ...] = ("seed", "events")
+    elif kind in ("lobster", "binance"):
+        symbol, _, day = rest.partition(":")
+        if not symbol:
+            msg = f"invalid --data {spec!r}, must name a symbol: {kind}:SYMBOL[:YYYY-MM-DD]"
             raise ConfigError(msg)
-        out[key] = int(value)
-    return out
+        from makerkit.backtest import ReplayConfig
+
+        valid = ReplayConfig.__struct_fields__
+    else:
+        msg = f"invalid --data {spec!r}, must be synthetic[:...], lobster:SYMBOL or binance:SYMBOL"
+        raise ConfigError(msg)
+    options: dict[str, Any] = {}
+    for part in filter(None, parts):
+        key, _, value = part.partition("=")
+        if key not in valid or not value:
+            msg = f"invalid --data option {part!r}, valid: {', '.join(valid)}"
+            raise ConfigError(msg)
+        options[key] = _number(value) if key not in ("queue", "engine") else value
+    if kind == "synthetic":
+        if any(not isinstance(v, int) for v in options.values()):
+            msg = f"invalid --data {spec!r}: seed and events must be integers"
+            raise ConfigError(msg)
+        return _DataSpec(kind, options)
+    return _DataSpec(kind, options, symbol=symbol, day=day or None)
 
 
-def _run_backtest(name: str, params: dict[str, float | int], data: dict[str, int]) -> Any:
+def _number(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
+def _load_market(spec: _DataSpec) -> Any:
+    """The recorded events of a replay spec (None for the simulator)."""
+    if spec.kind == "synthetic":
+        return None
+    from makerkit.backtest import ReplayConfig
+    from makerkit.backtest._events import recorded_events
+
+    try:
+        msgspec.convert(spec.options, ReplayConfig)
+    except msgspec.ValidationError as exc:
+        msg = f"invalid --data option: {exc}"
+        raise ConfigError(msg) from exc
+    return recorded_events(spec.kind, spec.symbol, spec.day)
+
+
+def _run_backtest(
+    name: str, params: dict[str, float | int], spec: _DataSpec, market: Any = None
+) -> Any:
     from rich.progress import Progress
 
-    from makerkit.backtest import BacktestConfig, run_synthetic_backtest
+    from makerkit.backtest import (
+        BacktestConfig,
+        ReplayConfig,
+        run_replay_backtest,
+        run_synthetic_backtest,
+    )
     from makerkit.strategies import make_strategy
 
     strategy = make_strategy(name, **params)
-    cfg = BacktestConfig(**data)  # type: ignore[arg-type]
     with Progress(console=err, transient=True) as bar:
-        task = bar.add_task(f"backtest {name}", total=cfg.events)
-        return run_synthetic_backtest(strategy, cfg, progress=lambda n: bar.advance(task, n))
+        if spec.kind == "synthetic":
+            cfg = BacktestConfig(**spec.options)
+            task = bar.add_task(f"backtest {name}", total=cfg.events)
+            return run_synthetic_backtest(strategy, cfg, progress=lambda n: bar.advance(task, n))
+        events = market if market is not None else _load_market(spec)
+        replay = msgspec.convert(spec.options, ReplayConfig)
+        task = bar.add_task(f"backtest {name} on {events.symbol}", total=len(events))
+        return run_replay_backtest(
+            strategy, events, replay, progress=lambda n: bar.advance(task, n)
+        )
 
 
 @app.command()
@@ -726,9 +846,7 @@ def backtest(
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable).")
     ] = None,
-    data: Annotated[
-        str, typer.Option(help="Market: synthetic[:seed=N,events=N] (the simulator).")
-    ] = "synthetic",
+    data: Annotated[str, typer.Option(help=_DATA_HELP)] = "synthetic",
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy; writes metrics.json, path.csv, fills.csv and report.html to --out."""
@@ -770,7 +888,7 @@ def backtest(
 def compare(
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for comparison.json.")],
-    data: Annotated[str, typer.Option(help="Market: synthetic[:seed=N,events=N].")] = "synthetic",
+    data: Annotated[str, typer.Option(help=_DATA_HELP)] = "synthetic",
     as_json: JsonOpt = False,
 ) -> None:
     """Run several strategies (default parameters) on one market: comparison.json and .html."""
@@ -778,8 +896,9 @@ def compare(
     rows, results = {}, {}
     try:
         spec = _parse_data(data)
+        market = _load_market(spec)  # loaded once for every strategy
         for name in names:
-            results[name] = _run_backtest(name, {}, spec)
+            results[name] = _run_backtest(name, {}, spec, market)
             rows[name] = msgspec.to_builtins(results[name].metrics)
     except MakerkitError as exc:
         raise _fail(exc) from exc

@@ -27,7 +27,7 @@ from makerkit.data import (
     synthetic_stream,
 )
 
-__all__ = ["run_book_bench"]
+__all__ = ["run_book_bench", "run_peer_driver"]
 
 PEERS = ("hftbacktest", "nautilus_trader")
 PEER_DRIVER = Path("benchmarks") / "peers" / "drive_peers.py"
@@ -192,6 +192,22 @@ def _peers_python() -> tuple[str | None, Path | None]:
     return None, driver
 
 
+def run_peer_driver(
+    python: str, driver: Path, events: Path, repeat: int
+) -> tuple[dict[str, Any], str]:
+    """Run a peer driver script on an events file: its last JSON line (or {}) and its stderr."""
+    proc = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [python, str(driver), str(events), "--repeat", str(repeat), "--json"],
+        capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    lines = proc.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        found = {}
+    return (found if isinstance(found, dict) else {}), proc.stderr.strip()
+
+
 def _time_l3(book_factory: Callable[[], Any], events: L3EventStream) -> float:
     """Seconds to apply the feed to a fresh book, per call from Python or in one batch."""
     book = book_factory()
@@ -250,18 +266,10 @@ def _peer_stream_bench(repeat: int, n: int, say: Callable[[str], None]) -> dict[
             final_ask_price=ask[0], final_ask_size=ask[1],
         )  # fmt: skip
         say(f"L3 feed: peers through {python}")
-        proc = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-            [python, str(driver), str(path), "--repeat", str(repeat), "--json"],
-            capture_output=True, text=True, check=False, timeout=1800,
-        )  # fmt: skip
-    lines = proc.stdout.strip().splitlines()
-    try:
-        peers = json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError:
-        peers = {}
+        peers, stderr = run_peer_driver(python, driver, path, repeat)
     ours = out.get("native_batch", {}).get("per_sec")
     for peer in PEERS:
-        info = peers.get(peer) or {"error": proc.stderr.strip()[-500:] or "no output"}
+        info = peers.get(peer) or {"error": stderr[-500:] or "no output"}
         rate = info.get("updates_per_sec") or info.get("events_per_sec")
         entry = {"per_sec": rate, **info}
         if rate and ours:

@@ -50,9 +50,26 @@ class _DayFiles:
     def _files(self, symbol: str) -> dict[str, Path]:
         raise NotImplementedError
 
+    def symbols(self) -> list[str]:
+        """Every symbol with at least one file here."""
+        raise NotImplementedError
+
     def days(self, symbol: str) -> list[str]:
         """The days (YYYY-MM-DD) held for ``symbol``."""
         return sorted(self._files(symbol))
+
+    def file(self, symbol: str, day: str | None = None) -> Path:
+        """The file of ``symbol`` on ``day`` (default: its first day); DataError lists the rest."""
+        if day is None:
+            days = self.days(symbol)
+            if not days:
+                msg = (
+                    f"{self.name}: no {self.item} for {symbol} under {self.root}; "
+                    f"symbols: {self.symbols()}"
+                )
+                raise DataError(msg)
+            day = days[0]
+        return self._file(symbol, day)
 
     def _file(self, symbol: str, day: str) -> Path:
         files = self._files(symbol)
@@ -68,6 +85,11 @@ class LobsterFiles(_DayFiles):
 
     name = "lobster"
     folder = "lobster"
+
+    def symbols(self) -> list[str]:
+        """Every symbol with a message file here."""
+        found = (_LOBSTER.match(p.name) for p in self.root.glob("*_message_*.csv*"))
+        return sorted({m["sym"] for m in found if m})
 
     def _files(self, symbol: str) -> dict[str, Path]:
         deepest: dict[str, tuple[int, Path]] = {}
@@ -93,6 +115,11 @@ class BinanceFiles(_DayFiles):
     name = "binance"
     folder = "crypto"
     item = "capture"
+
+    def symbols(self) -> list[str]:
+        """Every symbol with a capture here."""
+        found = (_BINANCE.match(p.name) for p in self.root.glob("binance_*_stream*"))
+        return sorted({m["sym"] for m in found if m})
 
     def _files(self, symbol: str) -> dict[str, Path]:
         found: dict[str, Path] = {}

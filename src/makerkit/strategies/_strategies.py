@@ -9,6 +9,7 @@ take |q| past ``max_position`` is not quoted.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import msgspec
 
@@ -41,6 +42,7 @@ def _quotes(bid: float, ask: float, size: int, q: int, max_position: int | None)
 
 
 class _Base(msgspec.Struct, kw_only=True):
+    wants_features: ClassVar[bool] = False  # the backtester computes features only if True
     size: int = 1
     max_position: int | None = None
 
@@ -100,6 +102,7 @@ class AdaptiveSpread(_Base, kw_only=True):
     Wider when the price is moving, where resting quotes are picked off.
     """
 
+    wants_features: ClassVar[bool] = True
     name: str = "adaptive_spread"
     base_half_spread: float = 1.0
     vol_mult: float = 2.0

@@ -246,10 +246,29 @@ def test_backtest_and_compare_commands(tmp_path: Path) -> None:
         (["--strategy", "martingale"], "must be one of"),
         (["--strategy", "glft", "--param", "gama=1"], "valid:"),
         (["--strategy", "glft", "--param", "gamma"], "NAME=VALUE"),
-        (["--strategy", "glft", "--data", "lobster:x"], "synthetic"),
-        (["--strategy", "glft", "--data", "synthetic:days=3"], "seed=N, events=N"),
+        (["--strategy", "glft", "--data", "nasdaq:x"], "lobster:SYMBOL"),
+        (["--strategy", "glft", "--data", "synthetic:days=3"], "valid: seed, events"),
+        (["--strategy", "glft", "--data", "lobster:GOOG,queue=fifo"], "conservative"),
+        (["--strategy", "glft", "--data", "lobster:GOOG,latency=3"], "order_latency_ms"),
+        (["--strategy", "glft", "--data", "lobster:MSFT"], "symbols: ['AMZN', 'GOOG']"),
+        (["--strategy", "glft", "--data", "binance:btcusdt:2030-01-01"], "have ['2024-07-18'"),
     ],
 )
-def test_backtest_refuses_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+def test_backtest_refuses_bad_input(
+    tmp_path: Path, data_root: Path, args: list[str], message: str
+) -> None:
     result = runner.invoke(app, ["backtest", *args, "--out", str(tmp_path)])
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == 2 and message in result.output.replace("\n", "")
+
+
+def test_backtest_on_a_recorded_day(tmp_path: Path, data_root: Path) -> None:
+    data = "binance:btcusdt:2024-08-08,queue=conservative,order_latency_ms=1"
+    args = ["backtest", "--strategy", "glft", "--param", "sigma=3", "--data", data,
+            "--out", str(tmp_path / "bt"), "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = last_json(result.stdout)
+    assert payload["config"]["queue"] == "conservative"
+    assert payload["config"]["order_latency_ms"] == 1
+    assert payload["metrics"]["fills"] > 0
+    assert (tmp_path / "bt" / "report.html").exists()

@@ -1,0 +1,169 @@
+// Historical replay backtest core: an L2 book rebuilt from recorded events,
+// our orders tracked by a queue-position model, latency on both paths.
+//
+// The recorded market does not see our orders (no market impact); they sit in
+// a virtual queue at their price level. `ahead` is the volume in front of us:
+// it starts at the level's displayed size when the order reaches the exchange
+// and shrinks as trades at that price consume it and (depending on the model)
+// as cancellations remove volume from the level:
+//   * Conservative: only trades advance us; a cancel moves us forward only as
+//     far as the level shrinks below our `ahead` (we cannot be behind more than
+//     what is displayed).
+//   * Probabilistic: a level decrease not explained by trades is split between
+//     the volume ahead of and behind us with weights f(ahead), f(behind),
+//     f(x) = x^power (power 1: in proportion to the volumes).
+// An order fills when trades at its price exceed `ahead`, when a trade prints
+// through its price, or when the opposite side of the book crosses it.
+//
+// A trade also clears every level it went through: a depth stream that lags
+// the trades (Binance diffs come every 100 ms, trades at once) would otherwise
+// show a stale touch and fill quotes re-placed behind the price again and again.
+//
+// One clock: exchange time. The strategy's view at time t is the book after
+// every event with ts <= t (feed latency is applied by the caller shifting the
+// decision: commands sent from the view at t reach the exchange at
+// t + feed_latency + order_latency). A fill at exchange time f is visible to
+// the strategy from view time f + max(0, order_latency - feed_latency).
+//
+// Mirrors makerkit/backtest/_replay_core.py step for step (differential tests).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace makerkit {
+
+using std::size_t;
+
+inline constexpr int kEvDepth = 1;  // side, price, new absolute qty at that price
+inline constexpr int kEvTrade = 2;  // side = aggressor (+1 buy), price, qty
+// The visible window of a depth-limited feed grew: every level of `side`
+// strictly between `price` and `qty` (a second price) is emptied; depth
+// events that follow restore the ones the window shows.
+inline constexpr int kEvClear = 3;
+
+struct ReplayEvent {
+  int64_t ts;
+  int64_t price;
+  int64_t qty;
+  int32_t kind;
+  int32_t side;
+};
+
+struct ReplayConfig {
+  int64_t roi_lo = 0;  // price range kept in the dense book (ticks, inclusive)
+  int64_t roi_hi = 0;
+  int queue_model = 0;  // 0 conservative, 1 probabilistic
+  double queue_power = 1.0;
+  int64_t feed_latency_ns = 0;
+  int64_t order_latency_ns = 0;
+  int64_t decision_ns = 100'000'000;
+  int64_t start_ns = 0;  // first decision time
+  bool wake_on_fill = true;  // a visible fill returns to the strategy (not cancels, rejects)
+  bool post_only = true;  // a crossing order is rejected; otherwise it takes at the book
+  double maker_fee = 0.0;  // fraction of notional (negative: a rebate)
+  double taker_fee = 0.0;
+};
+
+// Notices the strategy receives: what happened to its orders.
+inline constexpr int kNoticeFill = 1;
+inline constexpr int kNoticeCanceled = 2;
+inline constexpr int kNoticeRejected = 3;
+
+struct Notice {
+  int64_t visible;  // view time from which the strategy may know
+  int64_t ts;       // exchange time it happened
+  int64_t order_id;
+  int64_t price;
+  int64_t qty;   // filled (fills) or left (cancels, rejects)
+  int64_t left;  // the order's remaining size after it
+  int32_t kind;
+  int32_t side;
+  int32_t maker;
+};
+
+// Why run() returned.
+inline constexpr int kRunEnd = 0;
+inline constexpr int kRunDecision = 1;
+inline constexpr int kRunNotice = 2;
+inline constexpr int kRunBudget = 3;
+
+class ReplayBacktest {
+ public:
+  ReplayBacktest(const ReplayConfig& cfg, std::vector<ReplayEvent> events);
+
+  // Process until a decision is due, a notice becomes visible (wake_on_fill),
+  // `budget` events have been applied, or the data ends.
+  int run(int64_t budget);
+
+  // Commands from the strategy, sent at the current view time.
+  void submit(int64_t order_id, int side, int64_t price, int64_t qty);
+  void cancel(int64_t order_id);
+
+  // Notices visible at the current view time, oldest first; removes them.
+  std::vector<Notice> take_notices();
+
+  int64_t now() const { return now_; }
+  int64_t events_done() const { return i_; }
+  int64_t events_total() const { return static_cast<int64_t>(ev_.size()); }
+  bool best(int side, int64_t& price, int64_t& qty) const;
+  // Up to n non-empty levels from the touch outwards.
+  size_t top(int side, size_t n, int64_t* prices, int64_t* qtys) const;
+  int64_t depth_at(int side, int64_t price) const;
+  int64_t position() const { return position_; }
+  int64_t cash() const { return cash_; }  // ticks x lots, before fees
+  double fees() const { return fees_; }
+  int64_t ignored() const { return ignored_; }  // depth events outside the price range
+  int64_t rejected() const { return rejected_; }
+  int64_t open_orders() const { return static_cast<int64_t>(orders_.size()); }
+
+  // Every fill so far.
+  std::vector<int64_t> fill_ts, fill_order, fill_side, fill_price, fill_qty, fill_maker;
+
+ private:
+  struct Order {
+    int64_t id, price, qty, left, placed;
+    double ahead;
+    int64_t traded;  // trade volume at our price not yet seen in a depth update
+    int side;
+  };
+  struct Command {
+    int64_t arrive, order_id, price, qty;
+    int side;  // 0: cancel
+  };
+
+  void apply_event(const ReplayEvent& e);
+  void apply_command(const Command& c);
+  void set_level(int side, int64_t price, int64_t qty);
+  void fill(size_t k, int64_t price, int64_t qty, bool maker, int64_t ts);
+  void remove_done();
+  void notify(int kind, const Order& o, int64_t price, int64_t qty, int64_t ts, bool maker);
+  int64_t& level(int side, int64_t price) {
+    return side > 0 ? bids_[static_cast<size_t>(price - cfg_.roi_lo)]
+                    : asks_[static_cast<size_t>(price - cfg_.roi_lo)];
+  }
+  int64_t level(int side, int64_t price) const {
+    return side > 0 ? bids_[static_cast<size_t>(price - cfg_.roi_lo)]
+                    : asks_[static_cast<size_t>(price - cfg_.roi_lo)];
+  }
+  bool in_roi(int64_t price) const { return price >= cfg_.roi_lo && price <= cfg_.roi_hi; }
+
+  ReplayConfig cfg_;
+  std::vector<ReplayEvent> ev_;
+  size_t i_ = 0;
+  std::vector<int64_t> bids_, asks_;
+  int64_t best_bid_, best_ask_;  // roi_lo - 1 / roi_hi + 1 when the side is empty
+  std::vector<Order> orders_;
+  std::vector<Command> cmds_;
+  size_t cmd_head_ = 0;
+  std::vector<Notice> notices_;
+  size_t notice_head_ = 0;
+  int64_t next_decision_;
+  int64_t now_ = std::numeric_limits<int64_t>::min();
+  int64_t position_ = 0, cash_ = 0, ignored_ = 0, rejected_ = 0;
+  double fees_ = 0.0;
+};
+
+}  // namespace makerkit

@@ -1,0 +1,277 @@
+#include "makerkit/replay_backtest.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+namespace makerkit {
+
+namespace {
+constexpr int64_t kInf = std::numeric_limits<int64_t>::max();
+}
+
+ReplayBacktest::ReplayBacktest(const ReplayConfig& cfg, std::vector<ReplayEvent> events)
+    : cfg_(cfg), ev_(std::move(events)) {
+  if (cfg_.roi_hi < cfg_.roi_lo) throw std::invalid_argument("roi_hi < roi_lo");
+  const auto width = static_cast<size_t>(cfg_.roi_hi - cfg_.roi_lo + 1);
+  bids_.assign(width, 0);
+  asks_.assign(width, 0);
+  best_bid_ = cfg_.roi_lo - 1;
+  best_ask_ = cfg_.roi_hi + 1;
+  next_decision_ = cfg_.start_ns;
+}
+
+bool ReplayBacktest::best(int side, int64_t& price, int64_t& qty) const {
+  if (side > 0) {
+    if (best_bid_ < cfg_.roi_lo) return false;
+    price = best_bid_;
+  } else {
+    if (best_ask_ > cfg_.roi_hi) return false;
+    price = best_ask_;
+  }
+  qty = level(side, price);
+  return true;
+}
+
+size_t ReplayBacktest::top(int side, size_t n, int64_t* prices, int64_t* qtys) const {
+  size_t k = 0;
+  if (side > 0) {
+    for (int64_t p = best_bid_; p >= cfg_.roi_lo && k < n; --p) {
+      const int64_t q = level(1, p);
+      if (q > 0) prices[k] = p, qtys[k++] = q;
+    }
+  } else {
+    for (int64_t p = best_ask_; p <= cfg_.roi_hi && k < n; ++p) {
+      const int64_t q = level(-1, p);
+      if (q > 0) prices[k] = p, qtys[k++] = q;
+    }
+  }
+  return k;
+}
+
+int64_t ReplayBacktest::depth_at(int side, int64_t price) const {
+  return in_roi(price) ? level(side, price) : 0;
+}
+
+void ReplayBacktest::set_level(int side, int64_t price, int64_t qty) {
+  level(side, price) = qty;
+  if (side > 0) {
+    if (qty > 0 && price > best_bid_) {
+      best_bid_ = price;
+    } else if (qty == 0 && price == best_bid_) {
+      while (best_bid_ >= cfg_.roi_lo && level(1, best_bid_) == 0) --best_bid_;
+    }
+  } else {
+    if (qty > 0 && price < best_ask_) {
+      best_ask_ = price;
+    } else if (qty == 0 && price == best_ask_) {
+      while (best_ask_ <= cfg_.roi_hi && level(-1, best_ask_) == 0) ++best_ask_;
+    }
+  }
+}
+
+void ReplayBacktest::notify(int kind, const Order& o, int64_t price, int64_t qty, int64_t ts,
+                            bool maker) {
+  const int64_t lag = std::max<int64_t>(0, cfg_.order_latency_ns - cfg_.feed_latency_ns);
+  notices_.push_back({ts + lag, ts, o.id, price, qty, o.left, kind, o.side, maker ? 1 : 0});
+}
+
+void ReplayBacktest::fill(size_t k, int64_t price, int64_t qty, bool maker, int64_t ts) {
+  Order& o = orders_[k];
+  o.left -= qty;
+  position_ += o.side * qty;
+  cash_ -= o.side * qty * price;
+  fees_ += (maker ? cfg_.maker_fee : cfg_.taker_fee) * static_cast<double>(price) *
+           static_cast<double>(qty);
+  fill_ts.push_back(ts);
+  fill_order.push_back(o.id);
+  fill_side.push_back(o.side);
+  fill_price.push_back(price);
+  fill_qty.push_back(qty);
+  fill_maker.push_back(maker ? 1 : 0);
+  notify(kNoticeFill, o, price, qty, ts, maker);
+}
+
+void ReplayBacktest::remove_done() {
+  orders_.erase(std::remove_if(orders_.begin(), orders_.end(),
+                               [](const Order& o) { return o.left <= 0; }),
+                orders_.end());
+}
+
+void ReplayBacktest::apply_event(const ReplayEvent& e) {
+  const int side = e.side;
+  if (e.kind == kEvDepth) {
+    if (!in_roi(e.price)) {
+      ++ignored_;
+      return;
+    }
+    const int64_t old = level(side, e.price);
+    set_level(side, e.price, e.qty);
+    for (Order& o : orders_) {
+      if (o.side != side || o.price != e.price) continue;
+      const int64_t net = old - e.qty - o.traded;
+      if (net > 0 && cfg_.queue_model == 1) {
+        const double front = o.ahead;
+        const double back = std::max(static_cast<double>(old - o.traded) - front, 0.0);
+        double ff = front, fb = back;
+        if (cfg_.queue_power != 1.0) {
+          ff = std::pow(front, cfg_.queue_power);
+          fb = std::pow(back, cfg_.queue_power);
+        }
+        if (ff + fb > 0.0) o.ahead = front - static_cast<double>(net) * (ff / (ff + fb));
+      }
+      o.traded = 0;
+      o.ahead = std::max(std::min(o.ahead, static_cast<double>(e.qty)), 0.0);
+    }
+    // the other side moved through one of our quotes: it would have traded with us
+    for (size_t k = 0; k < orders_.size(); ++k) {
+      const Order& o = orders_[k];
+      if (o.side == side || o.left <= 0) continue;
+      const bool crossed = o.side > 0 ? (best_ask_ <= cfg_.roi_hi && best_ask_ <= o.price)
+                                      : (best_bid_ >= cfg_.roi_lo && best_bid_ >= o.price);
+      if (crossed) fill(k, o.price, o.left, true, e.ts);
+    }
+    return;
+  }
+  if (e.kind == kEvClear) {
+    const int64_t a = std::max(std::min(e.price, e.qty) + 1, cfg_.roi_lo);
+    const int64_t b = std::min(std::max(e.price, e.qty) - 1, cfg_.roi_hi);
+    for (int64_t p = a; p <= b; ++p)
+      if (level(side, p) != 0) set_level(side, p, 0);
+    for (Order& o : orders_)
+      if (o.side == side && o.price >= a && o.price <= b) o.ahead = 0.0;
+    return;
+  }
+  // a trade: the aggressor's side is `side`. Every level it went through is gone,
+  // whatever the (possibly later) depth stream says yet.
+  if (side < 0) {
+    while (best_bid_ >= cfg_.roi_lo && best_bid_ > e.price) set_level(1, best_bid_, 0);
+  } else {
+    while (best_ask_ <= cfg_.roi_hi && best_ask_ < e.price) set_level(-1, best_ask_, 0);
+  }
+  for (size_t k = 0; k < orders_.size(); ++k) {
+    Order& o = orders_[k];
+    if (o.side != -side || o.left <= 0) continue;
+    const bool through = side > 0 ? e.price > o.price : e.price < o.price;
+    if (through) {
+      fill(k, o.price, o.left, true, e.ts);
+    } else if (e.price == o.price) {
+      o.traded += e.qty;
+      const double avail = static_cast<double>(e.qty) - o.ahead;
+      if (avail > 0.0) {
+        o.ahead = 0.0;
+        const int64_t x = std::min(o.left, static_cast<int64_t>(std::floor(avail)));
+        if (x > 0) fill(k, o.price, x, true, e.ts);
+      } else {
+        o.ahead = -avail;
+      }
+    }
+  }
+}
+
+void ReplayBacktest::apply_command(const Command& c) {
+  if (c.side == 0) {
+    for (Order& o : orders_) {
+      if (o.id != c.order_id) continue;
+      const int64_t left = o.left;
+      o.left = 0;
+      notify(kNoticeCanceled, o, o.price, left, c.arrive, false);
+      break;
+    }
+    return;
+  }
+  orders_.push_back({c.order_id, c.price, c.qty, c.qty, c.arrive, 0.0, 0, c.side});
+  const size_t k = orders_.size() - 1;
+  const bool cross = c.side > 0 ? (best_ask_ <= cfg_.roi_hi && c.price >= best_ask_)
+                                : (best_bid_ >= cfg_.roi_lo && c.price <= best_bid_);
+  if (cross) {
+    if (cfg_.post_only) {
+      ++rejected_;
+      Order& o = orders_[k];
+      const int64_t left = o.left;
+      o.left = 0;
+      notify(kNoticeRejected, o, o.price, left, c.arrive, false);
+      return;
+    }
+    // take what the book shows up to our limit (no market impact: the book is the record)
+    if (c.side > 0) {
+      const int64_t stop = std::min(c.price, cfg_.roi_hi);
+      for (int64_t p = best_ask_; p <= stop && orders_[k].left > 0; ++p) {
+        const int64_t q = level(-1, p);
+        if (q > 0) fill(k, p, std::min(orders_[k].left, q), false, c.arrive);
+      }
+    } else {
+      const int64_t stop = std::max(c.price, cfg_.roi_lo);
+      for (int64_t p = best_bid_; p >= stop && orders_[k].left > 0; --p) {
+        const int64_t q = level(1, p);
+        if (q > 0) fill(k, p, std::min(orders_[k].left, q), false, c.arrive);
+      }
+    }
+  }
+  Order& o = orders_[k];
+  o.ahead = static_cast<double>(depth_at(o.side, o.price));
+}
+
+void ReplayBacktest::submit(int64_t order_id, int side, int64_t price, int64_t qty) {
+  const int64_t arrive = now_ + cfg_.feed_latency_ns + cfg_.order_latency_ns;
+  cmds_.push_back({arrive, order_id, price, qty, side});
+}
+
+void ReplayBacktest::cancel(int64_t order_id) {
+  const int64_t arrive = now_ + cfg_.feed_latency_ns + cfg_.order_latency_ns;
+  cmds_.push_back({arrive, order_id, 0, 0, 0});
+}
+
+std::vector<Notice> ReplayBacktest::take_notices() {
+  std::vector<Notice> out;
+  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_)
+    out.push_back(notices_[notice_head_++]);
+  if (notice_head_ == notices_.size()) {
+    notices_.clear();
+    notice_head_ = 0;
+  }
+  return out;
+}
+
+int ReplayBacktest::run(int64_t budget) {
+  for (;;) {
+    const int64_t t_ev = i_ < ev_.size() ? ev_[i_].ts : kInf;
+    const int64_t t_cmd = cmd_head_ < cmds_.size() ? cmds_[cmd_head_].arrive : kInf;
+    if (cfg_.wake_on_fill) {  // only fills wake the strategy; other notices wait for a decision
+      size_t k = notice_head_;
+      while (k < notices_.size() && notices_[k].kind != kNoticeFill) ++k;
+      if (k < notices_.size()) {
+        const int64_t t_note = notices_[k].visible;
+        if (t_note <= t_ev && t_note <= t_cmd && t_note <= next_decision_) {
+          now_ = std::max(now_, t_note);
+          return kRunNotice;
+        }
+      }
+    }
+    if (t_cmd <= t_ev && t_cmd <= next_decision_) {
+      apply_command(cmds_[cmd_head_++]);
+      if (cmd_head_ == cmds_.size()) {
+        cmds_.clear();
+        cmd_head_ = 0;
+      }
+      remove_done();
+      continue;
+    }
+    if (i_ >= ev_.size()) {
+      if (!ev_.empty()) now_ = std::max(now_, ev_.back().ts);
+      return kRunEnd;
+    }
+    if (next_decision_ < t_ev) {
+      now_ = next_decision_;
+      next_decision_ += cfg_.decision_ns;
+      return kRunDecision;
+    }
+    if (budget <= 0) return kRunBudget;
+    --budget;
+    apply_event(ev_[i_++]);
+    if (!orders_.empty()) remove_done();
+  }
+}
+
+}  // namespace makerkit

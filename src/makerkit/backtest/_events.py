@@ -1,0 +1,239 @@
+"""Recorded market data as one flat L2 event stream for the replay backtester.
+
+An event is a depth update (the new absolute size at a price, 0 removes the
+level) or a trade (``side`` is the aggressor: +1 a buyer lifted the ask).
+Prices are integer ticks and sizes integer lots of the source's grid; the
+grid itself is kept in ``tick``/``lot`` (source units) so reports can speak
+in decimals.
+
+* LOBSTER: the orderbook file is the book after each message, so each
+  message's level is read from it (no matching engine needed): the size at the
+  message's price after the message, 0 when the level emptied inside the
+  window; plus the deepest level of each side whenever it changes (a level
+  entering the window from beyond it). Visible executions (type 4) also
+  become trades, aggressor opposite the resting order. Hidden executions,
+  crosses and halts move no visible depth and are left out.
+* Binance: the REST snapshot, then every level of every diff after the
+  snapshot (removals before additions within a diff, so a diff never crosses
+  the book half-applied), merged with the trade stream by receive time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from makerkit.core.errors import DataError
+from makerkit.data import (
+    LOBSTER_DUMMY_ASK,
+    LOBSTER_DUMMY_BID,
+    BinanceCapture,
+    BinanceFiles,
+    LobsterDay,
+    LobsterFiles,
+    load_binance_capture,
+    load_lobster,
+    lobster_tick,
+)
+
+__all__ = [
+    "CLEAR",
+    "DEPTH",
+    "TRADE",
+    "MarketEvents",
+    "binance_events",
+    "check_events",
+    "lobster_events",
+    "recorded_events",
+]
+
+I64 = npt.NDArray[np.int64]
+DEPTH = 1
+TRADE = 2
+CLEAR = 3  # levels of `side` strictly between `price` and `qty` (a price) are emptied
+
+
+class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
+    """Columns of equal length, ``ts`` non-decreasing (ns)."""
+
+    ts: I64
+    kind: I64  # DEPTH or TRADE
+    side: I64  # depth: +1 bid / -1 ask; trade: the aggressor
+    price: I64  # ticks
+    qty: I64  # lots
+    source: str
+    symbol: str
+    tick: int = 1  # one tick in source price units
+    lot: int = 1  # one lot in source size units
+    price_unit: str = ""
+    start_ns: int = 0  # when the book is complete: decisions start here
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def price_range(self) -> tuple[int, int]:
+        """(lowest, highest) traded price, or the depth's range without trades."""
+        trades = self.price[self.kind == TRADE]
+        prices = trades if trades.size else self.price
+        if not prices.size:
+            msg = "no events"
+            raise DataError(msg)
+        return int(prices.min()), int(prices.max())
+
+
+def _stack(parts: list[tuple[I64, ...]]) -> tuple[I64, ...]:
+    """Concatenate (order_key, ts, kind, side, price, qty) parts, sorted stably by key."""
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    order = np.argsort(cols[0], kind="stable")
+    return tuple(c[order] for c in cols[1:])
+
+
+def lobster_events(day: LobsterDay, *, symbol: str = "") -> MarketEvents:
+    """A LOBSTER day (messages + orderbook file) as L2 events; see the module notes."""
+    m, book, n = day.messages, day.book, day.levels
+    if book.shape[0] != len(m) or book.shape[0] == 0:
+        msg = "the orderbook file must have one row per message"
+        raise DataError(msg, path=day.orderbook_path)
+    tick = lobster_tick(day)
+    rows = np.arange(len(m), dtype=np.int64)
+    ask_px, ask_sz = book[:, 0::4], book[:, 1::4]
+    bid_px, bid_sz = book[:, 2::4], book[:, 3::4]
+    # the size after each message at its price, read from its side of the row
+    is_bid = m.direction == 1
+    px = np.where(is_bid[:, None], bid_px, ask_px)
+    sz = np.where(is_bid[:, None], bid_sz, ask_sz)
+    hit = px == m.price[:, None]
+    size_after = (sz * hit).sum(axis=1)
+    found = hit.any(axis=1)
+    deepest = px[:, n - 1]
+    dummy = np.where(is_bid, LOBSTER_DUMMY_BID, LOBSTER_DUMMY_ASK)
+    inside = (deepest == dummy) | np.where(is_bid, m.price >= deepest, m.price <= deepest)
+    visible = (m.type >= 1) & (m.type <= 4)
+    depth_ok = visible & (found | inside) & (rows > 0)
+    parts: list[tuple[I64, ...]] = []
+
+    def part(mask: Any, slot: int, kind: int, side: Any, price: Any, qty: Any) -> None:
+        r = rows[mask]
+        key = r * (2 * n + 6) + slot
+        parts.append((key, m.ts_ns[mask], np.full(r.size, kind, np.int64),
+                      np.broadcast_to(side, rows.shape)[mask].astype(np.int64),
+                      np.broadcast_to(price, rows.shape)[mask] // tick,
+                      np.broadcast_to(qty, rows.shape)[mask].astype(np.int64)))  # fmt: skip
+
+    # row 0 seeds the book: every level it shows, at the first timestamp
+    seed_key, seed = [], []
+    for level in range(n):
+        for side, p_col, s_col in ((-1, ask_px, ask_sz), (1, bid_px, bid_sz)):
+            p, s = int(p_col[0, level]), int(s_col[0, level])
+            if s > 0 and p not in (LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID):
+                seed_key.append(level * 2 + (side > 0))
+                seed.append((side, p // tick, s))
+    if seed:
+        arr = np.asarray(seed, dtype=np.int64)
+        key = np.asarray(seed_key, np.int64) - 1000  # before row 0's own events
+        first = np.full(len(seed), m.ts_ns[0])
+        parts.append((key, first, np.full(len(seed), DEPTH, np.int64), *arr.T))
+    part((m.type == 4) & (rows > 0), 0, TRADE, -m.direction, m.price, m.size)
+    part(depth_ok, 1, DEPTH, m.direction, m.price, size_after)
+    # the window reaching deeper: what was beyond it is unknown, so clear that
+    # stretch and set the levels the row now shows there
+    sides = (
+        (2, -1, ask_px, ask_sz, LOBSTER_DUMMY_ASK),
+        (3 + n, 1, bid_px, bid_sz, LOBSTER_DUMMY_BID),
+    )
+    for slot, side, p_col, s_col, dummy_px in sides:
+        last = p_col[:, n - 1]
+        prev = np.r_[last[:1], last[:-1]]
+        deeper = (last > prev) if side < 0 else (last < prev)
+        grew = deeper & (prev != dummy_px) & (rows > 0)
+        part(grew, slot, CLEAR, side, prev, last // tick)
+        for k in range(n):
+            px = p_col[:, k]
+            beyond = (px > prev) if side < 0 else (px < prev)
+            part(grew & beyond & (px != dummy_px) & (s_col[:, k] > 0), slot + 1 + k, DEPTH,
+                 side, px, s_col[:, k])  # fmt: skip
+    ts, kind, side_col, price, qty = _stack(parts)
+    return MarketEvents(
+        ts=ts, kind=kind, side=side_col, price=price, qty=qty, source="lobster",
+        symbol=symbol or _lobster_symbol(m.path), tick=tick, lot=1, price_unit="1e-4 USD",
+        start_ns=int(m.ts_ns[0]),
+    )  # fmt: skip
+
+
+def _lobster_symbol(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name.split("_", 1)[0] if "_" in name else ""
+
+
+def binance_events(capture: BinanceCapture) -> MarketEvents:
+    """A Binance capture as L2 events on its own tick and lot grid."""
+    rows: list[tuple[int, int, int, int, int, int]] = []  # order, ts, kind, side, price, qty
+    snap_ts = capture.snapshot_ns
+    for side, levels in ((1, capture.snapshot_bids), (-1, capture.snapshot_asks)):
+        rows.extend((0, snap_ts, DEPTH, side, p, q) for p, q in levels)
+    for diff in capture.diffs:
+        if diff.last <= capture.snapshot_id:
+            continue
+        ups = [(s, p, q) for s, lv in ((1, diff.bids), (-1, diff.asks)) for p, q in lv]
+        ups.sort(key=lambda u: u[2] > 0)  # removals first
+        rows.extend((1, diff.local_ns, DEPTH, s, p, q) for s, p, q in ups)
+    if not rows:
+        msg = "the capture has no depth after its snapshot"
+        raise DataError(msg, path=capture.path)
+    arr = np.asarray(rows, dtype=np.int64)
+    keep = capture.trade_ns >= snap_ts
+    trades = np.stack([
+        np.zeros(int(keep.sum()), np.int64), capture.trade_ns[keep],
+        np.full(int(keep.sum()), TRADE, np.int64),
+        np.where(capture.trade_buyer_maker[keep], -1, 1).astype(np.int64),
+        capture.trade_price[keep], capture.trade_qty[keep],
+    ], axis=1)  # fmt: skip
+    allrows = np.concatenate([trades, arr])  # trades first at equal times
+    order = np.lexsort((allrows[:, 0], allrows[:, 1]))
+    allrows = allrows[order]
+    tick = int(np.gcd.reduce(allrows[:, 4]))
+    sizes = allrows[:, 5]
+    lot = int(np.gcd.reduce(sizes[sizes > 0])) if (sizes > 0).any() else 1
+    tick, lot = tick or 1, lot or 1
+    return MarketEvents(
+        ts=np.ascontiguousarray(allrows[:, 1]), kind=np.ascontiguousarray(allrows[:, 2]),
+        side=np.ascontiguousarray(allrows[:, 3]), price=allrows[:, 4] // tick,
+        qty=sizes // lot, source="binance", symbol=capture.symbol, tick=tick, lot=lot,
+        price_unit="1e-8", start_ns=snap_ts,
+    )  # fmt: skip
+
+
+def check_events(ev: MarketEvents) -> None:
+    """Refuse streams the backtester cannot replay, naming the column."""
+    n = len(ev)
+    for name in ("kind", "side", "price", "qty"):
+        if getattr(ev, name).shape != (n,):
+            msg = f"invalid events: `{name}` must have {n} rows"
+            raise DataError(msg)
+    if n and np.any(np.diff(ev.ts) < 0):
+        msg = "invalid events: `ts` must not decrease"
+        raise DataError(msg)
+    if ev.tick <= 0 or ev.lot <= 0:
+        msg = "invalid events: `tick` and `lot` must be > 0"
+        raise DataError(msg)
+
+
+def recorded_events(
+    source: str, symbol: str, day: str | None = None, *, root: str | Path | None = None
+) -> MarketEvents:
+    """Events of a recorded day: ``source`` is ``lobster`` or ``binance`` (files under ``root``)."""
+    if source == "lobster":
+        message = LobsterFiles(root).file(symbol.upper(), day)
+        book = message.with_name(message.name.replace("message", "orderbook"))
+        if not book.exists():
+            msg = f"lobster: {message.name} has no orderbook file beside it ({book.name})"
+            raise DataError(msg)
+        return lobster_events(load_lobster(message, book), symbol=symbol.upper())
+    if source == "binance":
+        return binance_events(load_binance_capture(BinanceFiles(root).file(symbol.lower(), day)))
+    msg = f"invalid source {source!r}, must be 'lobster' or 'binance'"
+    raise DataError(msg)

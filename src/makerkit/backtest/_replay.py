@@ -1,0 +1,199 @@
+"""Backtest a strategy on recorded data (LOBSTER, Binance): a queue model decides our fills.
+
+The replay, the book and the queue tracking run in the core (C++ when built,
+``PyReplayCore`` otherwise); Python runs only when the strategy decides: every
+``decision_ms`` of market time and, with ``requote_on_fill``, when one of its
+fills becomes visible. The strategy sees the book after every event up to
+its view time; its orders reach the exchange ``feed_latency_ms +
+order_latency_ms`` later and are queued behind what the level shows then.
+The recorded market never reacts to our orders (no impact), which is the
+limit of any replay: the synthetic backtest is the place to study impact.
+Same events, same config: the same result, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import msgspec
+import numpy as np
+
+from makerkit.backtest._events import MarketEvents, check_events
+from makerkit.backtest._replay_config import QUEUE_MODELS, ReplayConfig
+from makerkit.backtest._replay_core import (
+    NOTICE_FILL,
+    RUN_BUDGET,
+    RUN_DECISION,
+    RUN_END,
+    RUN_NOTICE,
+    PyReplayCore,
+)
+from makerkit.backtest._synthetic import BacktestResult
+from makerkit.core import QuoteIntent, StrategyContext
+from makerkit.core.errors import ConfigError
+from makerkit.features import FeatureConfig, FeatureStream
+from makerkit.metrics import compute_metrics
+from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
+
+__all__ = ["make_replay_core", "run_replay_backtest"]
+
+_CHUNK = 1 << 18  # events between progress reports
+
+
+def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
+    """The core for these events: native unless ``cfg.engine == "python"`` or not built."""
+    check_events(events)
+    lo, hi = events.price_range()
+    pad = cfg.roi_ticks if cfg.roi_ticks is not None else max(hi - lo, 1000)
+    kwargs: dict[str, Any] = {
+        "roi_lo": max(lo - pad, 1), "roi_hi": hi + pad,
+        "queue_model": QUEUE_MODELS[cfg.queue], "queue_power": cfg.queue_power,
+        "feed_latency_ns": round(cfg.feed_latency_ms * 1e6),
+        "order_latency_ns": round(cfg.order_latency_ms * 1e6),
+        "decision_ns": max(round(cfg.decision_ms * 1e6), 1), "start_ns": events.start_ns,
+        "wake_on_fill": cfg.requote_on_fill, "post_only": cfg.post_only,
+        "maker_fee": cfg.maker_fee, "taker_fee": cfg.taker_fee,
+    }  # fmt: skip
+    ts, kind, side, price, qty = (
+        np.ascontiguousarray(c, dtype=np.int64)
+        for c in (events.ts, events.kind, events.side, events.price, events.qty)
+    )
+    if cfg.engine != "python":
+        try:
+            from makerkit._native import ReplayBacktest
+        except ImportError:
+            if cfg.engine == "native":
+                msg = "the native engine is not built (pip install -e . with a C++ compiler)"
+                raise ConfigError(msg) from None
+        else:
+            return ReplayBacktest(ts, kind, side, price, qty, **kwargs)
+    return PyReplayCore(ts, kind, side, price, qty, **kwargs)
+
+
+def run_replay_backtest(
+    strategy: Any,
+    events: MarketEvents,
+    config: ReplayConfig | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` (a ``makerkit.core.Strategy``) over recorded ``events``."""
+    cfg = config or ReplayConfig()
+    core = make_replay_core(events, cfg)
+    manager = OrderManager(
+        min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
+    )
+    wants_features = getattr(strategy, "wants_features", True)
+    features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
+    live: dict[int, LiveQuote | None] = {1: None, -1: None}
+    next_id = 0
+    placed = 0
+    path: dict[str, list[float]] = {
+        k: [] for k in ("ts", "mid", "position", "equity", "bid", "ask")
+    }
+    both: list[bool] = []
+    feat: dict[str, float] = {}
+    stopped: str | None = None
+    run, notices, touch, top = core.run, core.notices, core.touch, core.top
+    submit, cancel = core.submit, core.cancel
+    quote_fn, fill_fn = strategy.quote, strategy.on_fill
+    plan = manager.plan
+    ts_col, mid_col, pos_col = path["ts"], path["mid"], path["position"]
+    eq_col, bid_col, ask_col = path["equity"], path["bid"], path["ask"]
+    budget = _CHUNK if progress is not None else 1 << 62
+    reported = 0
+    nan = float("nan")
+    mid = nan
+    strategy_name = type(strategy).__name__
+
+    while True:
+        reason = run(budget)
+        if reason in (RUN_BUDGET, RUN_END):
+            if progress is not None:
+                done = core.events_done
+                progress(done - reported)
+                reported = done
+            if reason == RUN_END:
+                break
+            continue
+        t = core.now
+        bid, bid_size, ask, ask_size = touch()
+        mid = (bid + ask) / 2 if bid is not None and ask is not None else nan
+        position = core.position
+        cash = core.cash - core.fees
+        ctx = StrategyContext(
+            ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
+            position=position, pnl=cash + position * mid if mid == mid else cash, features=feat,
+        )  # fmt: skip
+        for kind, _ts, oid, side, price, qty, left, _maker in notices():
+            if kind == NOTICE_FILL:
+                try:
+                    fill_fn(side, price, qty, ctx)
+                except Exception as exc:  # stopped below
+                    stopped = stopped or f"{type(exc).__name__} in {strategy_name}.on_fill: {exc}"
+            current = live[side]
+            if left == 0 and current is not None and current.order_id == oid:
+                live[side] = None
+        if reason == RUN_NOTICE and not cfg.requote_on_fill and stopped is None:
+            continue
+        if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
+            feat = features.on_book(t, *top(1, 3), *top(-1, 3))
+            ctx = msgspec.structs.replace(ctx, features=feat)
+        if stopped is None:
+            try:
+                intent = quote_fn(ctx)
+            except Exception as exc:  # any strategy error stops the run cleanly
+                stopped = f"{type(exc).__name__} in {strategy_name}.quote: {exc}"
+        if stopped is not None:
+            intent = QuoteIntent.none()  # pull everything, then stop
+        for cmd in plan(intent, live, t):
+            if type(cmd) is Cancel:
+                cancel(cmd.order_id)
+                side = 1 if (q := live[1]) is not None and q.order_id == cmd.order_id else -1
+                live[side] = None
+                continue
+            put = cast(Place, cmd)
+            next_id += 1
+            placed += 1
+            submit(next_id, put.side, put.price, put.size)
+            live[put.side] = LiveQuote(
+                order_id=next_id, side=put.side, price=put.price, size=put.size, placed_ns=t
+            )
+        if (reason == RUN_DECISION or stopped is not None) and mid == mid:
+            lb, la = live[1], live[-1]
+            ts_col.append(t)
+            mid_col.append(mid)
+            pos_col.append(position)
+            eq_col.append(cash + position * mid)
+            bid_col.append(lb.price if lb is not None else nan)
+            ask_col.append(la.price if la is not None else nan)
+            both.append(lb is not None and la is not None)
+        if stopped is not None:
+            break
+    if len(ts_col) < 2:
+        msg = "backtest too short: fewer than two decisions with a two-sided book"
+        raise ConfigError(msg)
+    fills = core.fills()
+    fill_ts, _oid, fill_side, fill_price, fill_qty, _maker = (fills[i] for i in range(6))
+    metrics = compute_metrics(
+        ts=ts_col, mid=mid_col, position=pos_col, equity=eq_col, quoted_both=both,
+        fill_ts=fill_ts.tolist(), fill_side=fill_side.tolist(), fill_price=fill_price.tolist(),
+        fill_qty=fill_qty.tolist(), fees=float(core.fees), quotes_placed=placed,
+    )  # fmt: skip
+    return BacktestResult(
+        strategy=getattr(strategy, "name", strategy_name),
+        config=cfg,
+        metrics=metrics,
+        path=path,
+        fills=list(
+            zip(
+                fill_ts.tolist(),
+                fill_side.tolist(),
+                fill_price.tolist(),
+                fill_qty.tolist(),
+                strict=True,
+            )
+        ),
+        stopped=stopped,
+    )

@@ -1,0 +1,118 @@
+"""Backtest benchmark: our replay backtester and hftbacktest, one GLFT, one Binance capture.
+
+Both replay the same L2 events (every level update of every depth diff, and
+every trade) with the same GLFT formula and fixed coefficients, the same
+order latency, the same queue model family and a decision every 100 ms of
+market time; hftbacktest runs in its own virtualenv (``.venv-bench``, see
+``benchmarks/peers/drive_hbt_backtest.py``). events/s is the event count over
+the wall time of one backtest (ours: the whole ``run_replay_backtest`` call,
+Python strategy and metrics included; hftbacktest's: its compiled loop, JIT
+excluded); medians of ``repeat`` runs, in one process each, side by side.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from makerkit.backtest import ReplayConfig, run_replay_backtest
+from makerkit.backtest._events import recorded_events
+from makerkit.book import available_backends
+from makerkit.cli._bench import run_peer_driver
+from makerkit.core.clock import monotonic_ns
+from makerkit.strategies import GLFT
+
+__all__ = ["HBT_DRIVER", "run_backtest_bench"]
+
+HBT_DRIVER = Path("benchmarks") / "peers" / "drive_hbt_backtest.py"
+# GLFT per tick of BTCUSDT (0.01): sigma from the capture's 100 ms mid changes,
+# A and k of the order of what fit_intensity finds on it
+GLFT_PARAMS = {"gamma": 0.05, "A": 2.0, "k": 0.5, "sigma": 30.0, "size": 1}
+
+
+def _path_sample(values: list[float], points: int = 200) -> list[float]:
+    if len(values) <= points:
+        return [float(v) for v in values]
+    idx = np.linspace(0, len(values) - 1, points).round().astype(int)
+    return [float(values[i]) for i in idx]
+
+
+def run_backtest_bench(
+    repeat: int,
+    say: Callable[[str], None],
+    *,
+    symbol: str = "btcusdt",
+    day: str = "2024-08-08",
+    queue: str = "probabilistic",
+    peers_python: str | None = None,
+    driver: Path | None = None,
+) -> dict[str, Any]:
+    """Time our backtester (each engine) and, when installed, hftbacktest; return the report."""
+    say(f"loading binance {symbol} {day}")
+    started = monotonic_ns()
+    events = recorded_events("binance", symbol, day)
+    load_s = (monotonic_ns() - started) / 1e9
+    n = len(events)
+    cfg = {"queue": queue, "queue_power": 2.0, "order_latency_ms": 1.0, "feed_latency_ms": 0.0,
+           "decision_ms": 100.0, "requote_on_fill": False}  # fmt: skip
+    result: dict[str, Any] = {
+        "data": f"binance:{symbol}:{day}", "events": n, "load_s": round(load_s, 3),
+        "strategy": "glft", "params": GLFT_PARAMS, "config": cfg, "repeat": repeat,
+    }  # fmt: skip
+    ours: dict[str, Any] = {}
+    for engine in available_backends():
+        say(f"makerkit ({engine})")
+        rates, last = [], None
+        for _ in range(repeat if engine == "native" else 1):
+            strategy = GLFT(**GLFT_PARAMS)  # type: ignore[arg-type]
+            t0 = monotonic_ns()
+            last = run_replay_backtest(strategy, events, ReplayConfig(engine=engine, **cfg))  # type: ignore[arg-type]
+            rates.append(n / ((monotonic_ns() - t0) / 1e9))
+        assert last is not None  # noqa: S101 - repeat >= 1
+        ours[engine] = {
+            "events_per_sec": statistics.median(rates), "runs": rates,
+            "fills": last.metrics.fills, "pnl": last.metrics.pnl_total,
+            "final_position": last.path["position"][-1], "steps": len(last.path["ts"]),
+            "position_path": _path_sample(last.path["position"]),
+        }  # fmt: skip
+    best = ours.get("native") or ours["python"]
+    result["makerkit"] = ours
+    result["events_per_sec"] = best["events_per_sec"]
+    result["hftbacktest_events_per_sec"] = None
+    result["ratio_vs_hftbacktest"] = None
+    if peers_python is None or driver is None:
+        result["hftbacktest"] = {"note": "not installed (make bench-peers creates .venv-bench)"}
+        return result
+    lo, hi = events.price_range()
+    pad = max(hi - lo, 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.npz"
+        np.savez(
+            path, kind=events.kind, side=events.side, price=events.price, qty=events.qty,
+            ts=events.ts, tick_size=events.tick / 1e8, lot_size=events.lot / 1e8,
+            gamma=GLFT_PARAMS["gamma"], A=GLFT_PARAMS["A"], k=GLFT_PARAMS["k"],
+            sigma=GLFT_PARAMS["sigma"], size=GLFT_PARAMS["size"], max_position=-1,
+            decision_ns=int(cfg["decision_ms"] * 1e6),  # type: ignore[operator]
+            order_latency_ns=int(cfg["order_latency_ms"] * 1e6),  # type: ignore[operator]
+            feed_latency_ns=0, queue=1 if queue == "probabilistic" else 0, queue_power=2.0,
+            roi_lb=max(lo - pad, 1), roi_ub=hi + pad, maker_fee=0.0, taker_fee=0.0,
+        )  # fmt: skip
+        say(f"hftbacktest through {peers_python}")
+        peer, stderr = run_peer_driver(peers_python, driver, path, repeat)
+    if "events_per_sec" not in peer:
+        result["hftbacktest"] = {"error": peer.get("error") or stderr[-800:] or "no output"}
+        return result
+    peer["position_path"] = _path_sample(peer["position_path"])
+    peer.pop("equity_path", None)
+    result["hftbacktest"] = peer
+    result["hftbacktest_events_per_sec"] = peer["events_per_sec"]
+    result["ratio_vs_hftbacktest"] = result["events_per_sec"] / peer["events_per_sec"]
+    a, b = np.asarray(best["position_path"]), np.asarray(peer["position_path"])
+    if len(a) == len(b) and a.std() > 0 and b.std() > 0:
+        result["position_path_correlation"] = float(np.corrcoef(a, b)[0, 1])
+    return result

@@ -1,0 +1,171 @@
+"""Replay backtests on the real LOBSTER and Binance files: events, engines, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+
+from makerkit.backtest import ReplayConfig, run_replay_backtest
+from makerkit.backtest._events import DEPTH, TRADE, MarketEvents, binance_events, lobster_events
+from makerkit.backtest._replay import make_replay_core
+from makerkit.book import available_backends
+from makerkit.core import QuoteIntent, StrategyContext
+from makerkit.data import (
+    LOBSTER_DUMMY_ASK,
+    LobsterDay,
+    LobsterMessages,
+    load_binance_capture,
+    load_lobster,
+    replay_binance,
+)
+from makerkit.strategies import make_strategy
+
+NATIVE = "native" in available_backends()
+GOOG = "GOOG_2012-06-21_34200000_57600000_{}_10.csv.gz"
+SPOT = "crypto/binance_spot_btcusdt_20240808_stream.gz"
+
+
+@pytest.fixture(scope="module")
+def goog(data_root: Path) -> LobsterDay:
+    lob = data_root / "lobster"
+    return load_lobster(lob / GOOG.format("message"), lob / GOOG.format("orderbook"))
+
+
+@pytest.fixture(scope="module")
+def spot(data_root: Path) -> MarketEvents:
+    return binance_events(load_binance_capture(data_root / SPOT))
+
+
+def head(day: LobsterDay, rows: int) -> LobsterDay:
+    m = day.messages
+    cut = {f: getattr(m, f)[:rows] for f in ("ts_ns", "type", "order_id", "size", "price",
+                                             "direction")}  # fmt: skip
+    return LobsterDay(
+        messages=LobsterMessages(**cut, path=m.path), book=day.book[:rows], levels=day.levels,
+        orderbook_path=day.orderbook_path,
+    )  # fmt: skip
+
+
+def final_top(ev: MarketEvents, n: int) -> tuple[Any, ...]:
+    core = make_replay_core(ev, ReplayConfig(decision_ms=1e12))
+    while core.run(1 << 62) != 0:  # decisions come and go: nobody quotes
+        pass
+    return (*core.top(-1, n), *core.top(1, n))
+
+
+@pytest.mark.parametrize("rows", [1_000, 20_000, 60_000])
+def test_lobster_events_rebuild_the_orderbook_file(goog: LobsterDay, rows: int) -> None:
+    day = head(goog, rows)
+    ev = lobster_events(day)
+    assert ev.symbol == "GOOG" and ev.tick == 100
+    assert np.all(np.diff(ev.ts) >= 0)
+    ask_p, ask_s, bid_p, bid_s = final_top(ev, day.levels)
+    row = day.book[-1]
+    real_asks = row[0::4] != LOBSTER_DUMMY_ASK
+    assert ask_p == (row[0::4][real_asks] // ev.tick).tolist()
+    assert ask_s == row[1::4][real_asks].tolist()
+    assert bid_p == (row[2::4] // ev.tick).tolist()
+    assert bid_s == row[3::4].tolist()
+    # every visible execution is a trade, aggressor opposite the resting order
+    m = day.messages
+    executions = (m.type[1:] == 4).sum()
+    assert (ev.kind == TRADE).sum() == executions
+
+
+def test_binance_events_start_from_the_snapshot_and_end_on_its_book(data_root: Path) -> None:
+    capture = load_binance_capture(data_root / SPOT)
+    ev = binance_events(capture)
+    assert (ev.tick, ev.lot) == (1_000_000, 100)  # 0.01 USDT, 0.000001 BTC
+    assert ev.start_ns == capture.snapshot_ns
+    assert int((ev.kind == DEPTH).sum()) >= len(capture.snapshot_bids) + len(capture.snapshot_asks)
+    check = replay_binance(capture)
+    assert check.final_bid is not None and check.final_ask is not None
+    ask_p, ask_s, bid_p, bid_s = final_top(ev, 1)
+    assert (bid_p[0] * ev.tick, bid_s[0] * ev.lot) == check.final_bid
+    assert (ask_p[0] * ev.tick, ask_s[0] * ev.lot) == check.final_ask
+
+
+@pytest.mark.skipif(not NATIVE, reason="needs the native engine")
+@pytest.mark.parametrize("queue", ["conservative", "probabilistic"])
+def test_native_and_python_cores_agree_on_binance(spot: MarketEvents, queue: str) -> None:
+    results = [
+        run_replay_backtest(make_strategy("glft", sigma=3.0), spot,
+                            ReplayConfig(engine=engine, queue=queue, order_latency_ms=1.0))
+        for engine in ("native", "python")
+    ]  # fmt: skip
+    native, python = results
+    assert native.metrics.fills > 50
+    assert native.fills == python.fills
+    assert native.metrics == python.metrics
+    assert native.path == python.path
+
+
+@pytest.mark.skipif(not NATIVE, reason="needs the native engine")
+def test_native_and_python_cores_agree_on_lobster(goog: LobsterDay) -> None:
+    ev = lobster_events(head(goog, 40_000))
+    cfg = {"queue": "probabilistic", "feed_latency_ms": 0.5, "maker_fee": -0.0002}
+    native, python = (
+        run_replay_backtest(make_strategy("inventory_skew", half_spread=1.0), ev,
+                            ReplayConfig(engine=engine, **cfg))  # type: ignore[arg-type]
+        for engine in ("native", "python")
+    )  # fmt: skip
+    assert native.metrics.fills > 20
+    assert native.fills == python.fills and native.metrics == python.metrics
+
+
+def test_queue_models_differ_and_the_conservative_fills_less(spot: MarketEvents) -> None:
+    fills = {
+        q: run_replay_backtest(make_strategy("symmetric", half_spread=0.5), spot,
+                               ReplayConfig(queue=q)).metrics.fills
+        for q in ("conservative", "probabilistic")
+    }  # fmt: skip
+    assert 0 < fills["conservative"] < fills["probabilistic"]
+
+
+def test_two_runs_give_identical_metrics(spot: MarketEvents) -> None:
+    def once() -> bytes:
+        r = run_replay_backtest(make_strategy("adaptive_spread"), spot, ReplayConfig())
+        return msgspec.json.encode(r.metrics)
+
+    assert once() == once()
+
+
+def test_latency_costs_fills_at_the_touch(spot: MarketEvents) -> None:
+    def fills(ms: float) -> int:
+        cfg = ReplayConfig(order_latency_ms=ms)
+        return run_replay_backtest(
+            make_strategy("symmetric", half_spread=0.5), spot, cfg
+        ).metrics.fills
+
+    assert fills(50.0) < fills(0.0)
+
+
+class Boom:
+    name = "boom"
+    wants_features = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        self.calls += 1
+        if self.calls == 30:
+            msg = "model diverged"
+            raise RuntimeError(msg)
+        assert ctx.best_bid is not None and ctx.best_ask is not None
+        return QuoteIntent(bid_price=ctx.best_bid - 1, bid_size=1, ask_price=ctx.best_ask + 1,
+                           ask_size=1)  # fmt: skip
+
+    def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
+        return None
+
+
+def test_a_strategy_that_raises_is_stopped_and_its_quotes_pulled(spot: MarketEvents) -> None:
+    r = run_replay_backtest(Boom(), spot, ReplayConfig())
+    assert r.stopped == "RuntimeError in Boom.quote: model diverged"
+    assert np.isnan(r.path["bid"][-1]) and np.isnan(r.path["ask"][-1])
+    assert not np.isnan(r.path["bid"][-2])

@@ -1,0 +1,179 @@
+"""The replay core's queue models, latency and fills on hand-made events, in both engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from makerkit.backtest._events import DEPTH, TRADE, MarketEvents
+from makerkit.backtest._replay import make_replay_core
+from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._replay_core import (
+    NOTICE_CANCELED,
+    NOTICE_FILL,
+    NOTICE_REJECTED,
+    RUN_DECISION,
+    RUN_END,
+    RUN_NOTICE,
+)
+from makerkit.book import available_backends
+from makerkit.core.errors import ConfigError
+
+ENGINES = ["python"] + (["native"] if "native" in available_backends() else [])
+MS = 1_000_000
+
+
+def events(rows: list[tuple[int, int, int, int, int]]) -> MarketEvents:
+    """(ts_ms, kind, side, price, qty) rows; the book starts 100 bid / 102 ask."""
+    base = [(0, DEPTH, 1, 100, 10), (0, DEPTH, -1, 102, 10), (0, DEPTH, 1, 99, 5),
+            (0, DEPTH, -1, 103, 5)]  # fmt: skip
+    cols = np.asarray(base + rows, dtype=np.int64)
+    return MarketEvents(
+        ts=cols[:, 0] * MS, kind=cols[:, 1], side=cols[:, 2], price=cols[:, 3], qty=cols[:, 4],
+        source="test", symbol="T", start_ns=0,
+    )  # fmt: skip
+
+
+def core(rows: list[tuple[int, int, int, int, int]], engine: str, **cfg: Any) -> Any:
+    defaults: dict[str, Any] = {"order_latency_ms": 0.0, "decision_ms": 1000.0}
+    return make_replay_core(events(rows), ReplayConfig(engine=engine, **(defaults | cfg)))
+
+
+def start(c: Any) -> None:
+    """Run to the first decision (t = 0, the book seeded)."""
+    assert c.run(1 << 40) == RUN_DECISION
+    assert c.now == 0
+
+
+def drain(c: Any) -> list[tuple[int, ...]]:
+    """Run to the end; every notice on the way."""
+    out: list[tuple[int, ...]] = []
+    while True:
+        r = c.run(1 << 40)
+        out.extend(c.notices())
+        if r == RUN_END:
+            out.extend(c.notices())
+            return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_seeded_book_and_views(engine: str) -> None:
+    c = core([(5, DEPTH, 1, 99, 5)], engine)
+    start(c)
+    assert c.touch() == (100, 10, 102, 10)
+    assert c.top(1, 5) == ([100, 99], [10, 5])
+    assert c.top(-1, 1) == ([102], [10])
+    assert c.depth_at(1, 99) == 5 and c.depth_at(-1, 99) == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_trades_consume_the_queue_ahead_before_us(engine: str) -> None:
+    # we join 10 lots at 100; 4 then 7 sell at 100: 11 > 10 ahead, 1 lot for us
+    c = core([(1, TRADE, -1, 100, 4), (2, TRADE, -1, 100, 7)], engine)
+    start(c)
+    c.submit(1, 1, 100, 3)
+    notes = drain(c)
+    assert [n[:7] for n in notes] == [(NOTICE_FILL, 2 * MS, 1, 1, 100, 1, 2)]
+    assert c.position == 1 and c.cash == -100
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_conservative_and_probabilistic_queues_differ_on_cancels(engine: str) -> None:
+    # ahead 10; 10 more join behind us; 10 are cancelled; then 6 sell at 100
+    rows = [(1, DEPTH, 1, 100, 20), (2, DEPTH, 1, 100, 10), (3, TRADE, -1, 100, 6)]
+    fills = {}
+    for queue in ("conservative", "probabilistic"):
+        c = core(rows, engine, queue=queue, queue_power=1.0)
+        start(c)
+        c.submit(1, 1, 100, 2)
+        fills[queue] = [n[5] for n in drain(c) if n[0] == NOTICE_FILL]
+    # conservative: the cancels were all behind us (ahead stays 10): no fill
+    # probabilistic, power 1: half ahead (10 of 20): ahead 5, so 6 sold fill 1 of ours
+    assert fills == {"conservative": [], "probabilistic": [1]}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_level_shrinking_below_ahead_moves_us_up_in_both_models(engine: str) -> None:
+    for queue in ("conservative", "probabilistic"):
+        c = core([(1, DEPTH, 1, 100, 2), (2, TRADE, -1, 100, 3)], engine, queue=queue)
+        start(c)
+        c.submit(1, 1, 100, 5)
+        assert [n[5] for n in drain(c) if n[0] == NOTICE_FILL] == [1], queue  # 3 - 2 ahead
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_trade_through_and_crossing_book_fill_in_full(engine: str) -> None:
+    c = core([(1, TRADE, 1, 103, 1)], engine)  # a buyer lifts 102 and 103
+    start(c)
+    c.submit(1, -1, 102, 4)  # at the touch, behind 10: filled anyway, the price went through
+    notes = drain(c)
+    assert [(n[0], n[4], n[5], n[6]) for n in notes] == [(NOTICE_FILL, 102, 4, 0)]
+    assert c.touch()[2] == 103  # the trade cleared the level it went through
+
+    c2 = core([(1, DEPTH, 1, 101, 3)], engine)  # a bid appears at our ask's price
+    start(c2)
+    c2.submit(1, -1, 101, 2)  # inside the spread: nothing ahead
+    assert [(n[0], n[5]) for n in drain(c2)] == [(NOTICE_FILL, 2)]  # the bid crossed our ask
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_post_only_rejects_a_crossing_quote_and_taker_takes_the_book(engine: str) -> None:
+    c = core([(5, DEPTH, 1, 99, 5)], engine)
+    start(c)
+    c.submit(1, 1, 102, 3)
+    assert [(n[0], n[5], n[6]) for n in drain(c)] == [(NOTICE_REJECTED, 3, 0)]
+    assert c.rejected == 1 and c.position == 0
+
+    c = core([(5, DEPTH, 1, 99, 5)], engine, post_only=False, taker_fee=0.001)
+    start(c)
+    c.submit(1, 1, 103, 12)  # 10 at 102, 2 at 103 (the book is the record: no impact)
+    notes = drain(c)
+    assert [(n[4], n[5], n[7]) for n in notes] == [(102, 10, 0), (103, 2, 0)]
+    assert c.position == 12 and c.cash == -(102 * 10 + 103 * 2)
+    assert c.fees == pytest.approx(0.001 * (102 * 10 + 103 * 2))
+    assert c.touch() == (100, 10, 102, 10)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_order_latency_keeps_an_order_out_of_earlier_trades(engine: str) -> None:
+    rows = [(1, TRADE, -1, 100, 50), (3, TRADE, -1, 100, 11)]
+    c = core(rows, engine, order_latency_ms=2.0)
+    start(c)
+    c.submit(1, 1, 100, 1)  # reaches the exchange at 2 ms, behind 10 (the depth still says 10)
+    drain(c)
+    assert c.fills()[:, 0].tolist() == [3 * MS, 1, 1, 100, 1, 1]  # ts, id, side, price, qty, maker
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fills_wake_the_strategy_when_the_response_arrives(engine: str) -> None:
+    c = core([(1, TRADE, -1, 100, 20)], engine, order_latency_ms=0.5, feed_latency_ms=0.2)
+    start(c)
+    c.submit(1, 1, 100, 1)  # arrives at 0.7 ms
+    assert c.run(1 << 40) == RUN_NOTICE
+    assert c.now == 1 * MS + 300_000  # filled at 1 ms, known 0.5 - 0.2 ms later in view time
+    assert [n[0] for n in c.notices()] == [NOTICE_FILL]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cancel_takes_effect_on_arrival_only(engine: str) -> None:
+    rows = [(1, TRADE, -1, 100, 11), (3, TRADE, -1, 100, 11)]
+    c = core(rows, engine, order_latency_ms=0.0)
+    start(c)
+    c.submit(1, 1, 100, 5)
+    assert c.run(1 << 40) == RUN_NOTICE  # 1 filled at 1 ms
+    assert c.notices()[0][5] == 1
+    c.cancel(1)
+    notes = drain(c)
+    assert [(n[0], n[5]) for n in notes] == [(NOTICE_CANCELED, 4)]
+    assert c.open_orders == 0 and c.position == 1
+
+
+def test_bad_config_is_refused_with_what_is_valid() -> None:
+    with pytest.raises(ConfigError, match="conservative"):
+        ReplayConfig(queue="fifo")
+    with pytest.raises(ConfigError, match="decision_ms"):
+        ReplayConfig(decision_ms=0)
+    with pytest.raises(ConfigError, match="order_latency_ms"):
+        ReplayConfig(order_latency_ms=-1)
