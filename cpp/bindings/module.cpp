@@ -74,6 +74,14 @@ nb::ndarray<nb::numpy, int64_t, nb::ndim<2>> to_numpy(std::vector<int64_t>&& dat
   return nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(owned->data(), {rows, cols}, owner);
 }
 
+nb::ndarray<nb::numpy, double, nb::ndim<2>> to_numpy_f64(std::vector<double>&& data,
+                                                          size_t cols) {
+  auto* owned = new std::vector<double>(std::move(data));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
+  const size_t rows = cols ? owned->size() / cols : 0;
+  return nb::ndarray<nb::numpy, double, nb::ndim<2>>(owned->data(), {rows, cols}, owner);
+}
+
 std::vector<int64_t> as_vector(nb::handle seq) {
   std::vector<int64_t> out;
   for (nb::handle item : seq) out.push_back(nb::cast<int64_t>(item));
@@ -588,6 +596,20 @@ NB_MODULE(_native, m) {
           "taker_fee"_a)
       .def("run", &ReplayBacktest::run, "budget"_a,
            "Process until a decision (1), a visible notice (2), the budget (3) or the end (0).")
+      .def(
+          "step",
+          [](ReplayBacktest& b, int64_t budget) {
+            const int reason = b.run(budget);
+            int64_t bp = 0, bq = 0, ap = 0, aq = 0;
+            const bool hb = b.best(1, bp, bq), ha = b.best(-1, ap, aq);
+            using P = std::optional<int64_t>;
+            return std::make_tuple(reason, b.now(), hb ? P(bp) : std::nullopt, hb ? bq : 0,
+                                   ha ? P(ap) : std::nullopt, ha ? aq : 0, b.position(), b.cash(),
+                                   b.fees(), b.visible_notices());
+          },
+          "budget"_a,
+          "run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, "
+          "ask size, position, cash, fees, visible notices).")
       .def("submit", &ReplayBacktest::submit, "order_id"_a, "side"_a, "price"_a, "qty"_a)
       .def("cancel", &ReplayBacktest::cancel, "order_id"_a)
       .def(
@@ -632,6 +654,44 @@ NB_MODULE(_native, m) {
             return to_numpy(std::move(cols), n);
           },
           "Every fill: 6 x n (ts, order_id, side, price, qty, maker).")
+      .def(
+          "set_strategy",
+          [](ReplayBacktest& b, int kind, std::vector<double> params, int64_t size,
+             int64_t max_position, int64_t min_quote_life_ns, int64_t price_tolerance,
+             int64_t size_tolerance, int64_t max_order_size) {
+            if (kind < 1 || kind > 4) throw nb::value_error("invalid `kind`, must be 1..4");
+            if (params.size() > 4) throw nb::value_error("invalid `params`, at most 4");
+            if (size < 1) throw nb::value_error("invalid `size`, must be >= 1");
+            makerkit::NativeStrategy st;
+            st.kind = kind;
+            for (size_t i = 0; i < params.size(); ++i) st.p[i] = params[i];
+            st.size = size;
+            st.max_position = max_position;
+            st.min_quote_life_ns = min_quote_life_ns;
+            st.price_tolerance = price_tolerance;
+            st.size_tolerance = size_tolerance;
+            st.max_order_size = max_order_size;
+            b.set_strategy(st);
+          },
+          "kind"_a, "params"_a, "size"_a, "max_position"_a, "min_quote_life_ns"_a,
+          "price_tolerance"_a, "size_tolerance"_a, "max_order_size"_a,
+          "Decide inside run() with a built-in strategy (1 symmetric, 2 inventory skew, "
+          "3 Avellaneda-Stoikov, 4 GLFT); -1 means none for the limits.")
+      .def(
+          "path",
+          [](const ReplayBacktest& b) {
+            std::vector<double> cols;
+            const size_t n = b.path_ts.size();
+            cols.reserve(6 * n);
+            for (const auto* v : {&b.path_mid, &b.path_position, &b.path_equity, &b.path_bid,
+                                  &b.path_ask, &b.path_both})
+              cols.insert(cols.end(), v->begin(), v->end());
+            std::vector<int64_t> ts(b.path_ts);
+            return std::make_tuple(to_numpy(std::move(ts), n), to_numpy_f64(std::move(cols), n));
+          },
+          "The native strategy's decisions: (ts as 1 x n, 6 x n: mid, position, equity, bid, "
+          "ask, both).")
+      .def_prop_ro("placed", &ReplayBacktest::placed)
       .def_prop_ro("now", &ReplayBacktest::now)
       .def_prop_ro("events_done", &ReplayBacktest::events_done)
       .def_prop_ro("events_total", &ReplayBacktest::events_total)

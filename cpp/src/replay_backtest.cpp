@@ -234,6 +234,117 @@ std::vector<Notice> ReplayBacktest::take_notices() {
   return out;
 }
 
+void ReplayBacktest::set_strategy(const NativeStrategy& s) {
+  strat_ = s;
+  next_id_ = 1LL << 40;  // far from any id the Python side chose
+}
+
+// _quotes(): floor the bid, ceil the ask, never cross ourselves, respect max_position.
+void ReplayBacktest::quotes(double bid, double ask, int64_t q, int64_t out[4]) const {
+  const int64_t b = static_cast<int64_t>(std::floor(bid));
+  int64_t a = static_cast<int64_t>(std::ceil(ask));
+  if (a <= b) a = b + 1;
+  const int64_t size = strat_.size, mp = strat_.max_position;
+  const bool room_long = mp < 0 || q + size <= mp;
+  const bool room_short = mp < 0 || q - size >= -mp;
+  const bool bid_ok = room_long && b > 0;
+  out[0] = bid_ok ? b : -1;  // -1: not quoted
+  out[1] = bid_ok ? size : 0;
+  out[2] = room_short ? a : -1;
+  out[3] = room_short ? size : 0;
+}
+
+void ReplayBacktest::decide(int reason) {
+  // the notices the strategy learns of now (built-ins keep no state on fills)
+  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_) {
+    const Notice& n = notices_[notice_head_++];
+    Live& l = live_[n.side > 0 ? 0 : 1];
+    if (n.left == 0 && l.on && l.id == n.order_id) l.on = false;
+  }
+  if (notice_head_ == notices_.size()) {
+    notices_.clear();
+    notice_head_ = 0;
+  }
+  if (reason == kRunNotice && !cfg_.wake_on_fill) return;
+  int64_t bp = 0, bq = 0, ap = 0, aq = 0;
+  const bool both_sides = best(1, bp, bq) && best(-1, ap, aq);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double m = both_sides ? static_cast<double>(bp + ap) / 2 : nan;
+  const int64_t q = position_;
+  const double cash = static_cast<double>(cash_) - fees_;
+  int64_t intent[4] = {-1, 0, -1, 0};
+  if (both_sides) {
+    const double* p = strat_.p;
+    const double qd = static_cast<double>(q);
+    switch (strat_.kind) {
+      case 1:
+        quotes(m - p[0], m + p[0], q, intent);
+        break;
+      case 2: {
+        const double r = m - 2 * p[1] * qd;
+        quotes(r - p[0], r + p[0], q, intent);
+        break;
+      }
+      case 3: {  // gamma, k, sigma, horizon
+        const double var_tau = std::pow(p[2], 2.0) * p[3];
+        const double r = m - qd * p[0] * var_tau;
+        const double d = p[0] * var_tau + (2 / p[0]) * std::log(1 + p[0] / p[1]);
+        quotes(r - d / 2, r + d / 2, q, intent);
+        break;
+      }
+      default: {  // GLFT: gamma, A, k, sigma
+        const double g = p[0], k = p[2];
+        const double c1 = std::log(1 + g / k) / g;
+        const double c2 =
+            std::sqrt(std::pow(p[3], 2.0) * g / (2 * p[1] * k) * std::pow(1 + g / k, 1 + k / g));
+        const double bid = m - c1 - static_cast<double>(2 * q + 1) / 2 * c2;
+        const double ask = m + c1 - static_cast<double>(2 * q - 1) / 2 * c2;
+        quotes(bid, ask, q, intent);
+      }
+    }
+  }
+  // OrderManager.plan
+  for (int s = 0; s < 2; ++s) {
+    const int side = s == 0 ? 1 : -1;
+    const int64_t price = intent[2 * s];
+    int64_t size = intent[2 * s + 1];
+    if (strat_.max_order_size >= 0) size = std::min(size, strat_.max_order_size);
+    Live& cur = live_[s];
+    const bool wanted = price >= 0 && size > 0;
+    if (cur.on) {
+      if (wanted) {
+        const bool close = std::llabs(cur.price - price) <= strat_.price_tolerance &&
+                           std::llabs(cur.size - size) <= strat_.size_tolerance;
+        const bool young = now_ - cur.placed < strat_.min_quote_life_ns;
+        if (close || young) continue;
+      }
+      cancel(cur.id);
+      cur.on = false;
+    }
+    if (wanted) {
+      ++next_id_;
+      ++placed_;
+      submit(next_id_, side, price, size);
+      cur = {next_id_, price, size, now_, true};
+    }
+  }
+  if (reason == kRunDecision && both_sides) {
+    path_ts.push_back(now_);
+    path_mid.push_back(m);
+    path_position.push_back(static_cast<double>(q));
+    path_equity.push_back(cash + static_cast<double>(q) * m);
+    path_bid.push_back(live_[0].on ? static_cast<double>(live_[0].price) : nan);
+    path_ask.push_back(live_[1].on ? static_cast<double>(live_[1].price) : nan);
+    path_both.push_back(live_[0].on && live_[1].on ? 1.0 : 0.0);
+  }
+}
+
+int64_t ReplayBacktest::visible_notices() const {
+  int64_t n = 0;
+  for (size_t k = notice_head_; k < notices_.size() && notices_[k].visible <= now_; ++k) ++n;
+  return n;
+}
+
 int ReplayBacktest::run(int64_t budget) {
   for (;;) {
     const int64_t t_ev = i_ < ev_.size() ? ev_[i_].ts : kInf;
@@ -245,7 +356,9 @@ int ReplayBacktest::run(int64_t budget) {
         const int64_t t_note = notices_[k].visible;
         if (t_note <= t_ev && t_note <= t_cmd && t_note <= next_decision_) {
           now_ = std::max(now_, t_note);
-          return kRunNotice;
+          if (strat_.kind == 0) return kRunNotice;
+          decide(kRunNotice);
+          continue;
         }
       }
     }
@@ -265,7 +378,9 @@ int ReplayBacktest::run(int64_t budget) {
     if (next_decision_ < t_ev) {
       now_ = next_decision_;
       next_decision_ += cfg_.decision_ns;
-      return kRunDecision;
+      if (strat_.kind == 0) return kRunDecision;
+      decide(kRunDecision);
+      continue;
     }
     if (budget <= 0) return kRunBudget;
     --budget;

@@ -117,6 +117,11 @@ class ReplayBacktest:
         Process until a decision (1), a visible notice (2), the budget (3) or the end (0).
         """
 
+    def step(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, int, float, int]:
+        """
+        run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, ask size, position, cash, fees, visible notices).
+        """
+
     def submit(self, order_id: int, side: int, price: int, qty: int) -> None: ...
 
     def cancel(self, order_id: int) -> None: ...
@@ -135,6 +140,19 @@ class ReplayBacktest:
 
     def fills(self) -> Annotated[NDArray[numpy.int64], dict(shape=(None, None))]:
         """Every fill: 6 x n (ts, order_id, side, price, qty, maker)."""
+
+    def set_strategy(self, kind: int, params: Sequence[float], size: int, max_position: int, min_quote_life_ns: int, price_tolerance: int, size_tolerance: int, max_order_size: int) -> None:
+        """
+        Decide inside run() with a built-in strategy (1 symmetric, 2 inventory skew, 3 Avellaneda-Stoikov, 4 GLFT); -1 means none for the limits.
+        """
+
+    def path(self) -> tuple[Annotated[NDArray[numpy.int64], dict(shape=(None, None))], Annotated[NDArray[numpy.float64], dict(shape=(None, None))]]:
+        """
+        The native strategy's decisions: (ts as 1 x n, 6 x n: mid, position, equity, bid, ask, both).
+        """
+
+    @property
+    def placed(self) -> int: ...
 
     @property
     def now(self) -> int: ...

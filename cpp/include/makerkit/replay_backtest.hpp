@@ -90,6 +90,21 @@ inline constexpr int kRunDecision = 1;
 inline constexpr int kRunNotice = 2;
 inline constexpr int kRunBudget = 3;
 
+// A built-in market maker run inside the core (no return to Python per
+// decision). Formulas and rounding mirror makerkit/strategies/_strategies.py and
+// the order manager makerkit/strategies/_orders.py operation for operation, so
+// a native run and a Python-callback run make the same decisions (tested).
+struct NativeStrategy {
+  int kind = 0;  // 0 none, 1 symmetric, 2 inventory skew, 3 Avellaneda-Stoikov, 4 GLFT
+  double p[4] = {0, 0, 0, 0};
+  int64_t size = 1;
+  int64_t max_position = -1;  // < 0: none
+  int64_t min_quote_life_ns = 0;
+  int64_t price_tolerance = 0;
+  int64_t size_tolerance = 0;
+  int64_t max_order_size = -1;  // < 0: none
+};
+
 class ReplayBacktest {
  public:
   ReplayBacktest(const ReplayConfig& cfg, std::vector<ReplayEvent> events);
@@ -104,6 +119,8 @@ class ReplayBacktest {
 
   // Notices visible at the current view time, oldest first; removes them.
   std::vector<Notice> take_notices();
+  // How many notices are visible at the current view time.
+  int64_t visible_notices() const;
 
   int64_t now() const { return now_; }
   int64_t events_done() const { return i_; }
@@ -121,6 +138,13 @@ class ReplayBacktest {
 
   // Every fill so far.
   std::vector<int64_t> fill_ts, fill_order, fill_side, fill_price, fill_qty, fill_maker;
+
+  // Decide inside run() with a built-in strategy from now on.
+  void set_strategy(const NativeStrategy& s);
+  // What the native strategy did: one row per decision with a two-sided book.
+  std::vector<int64_t> path_ts;
+  std::vector<double> path_mid, path_position, path_equity, path_bid, path_ask, path_both;
+  int64_t placed() const { return placed_; }
 
  private:
   struct Order {
@@ -150,6 +174,16 @@ class ReplayBacktest {
   }
   bool in_roi(int64_t price) const { return price >= cfg_.roi_lo && price <= cfg_.roi_hi; }
 
+  struct Live {
+    int64_t id = 0, price = 0, size = 0, placed = 0;
+    bool on = false;
+  };
+  void decide(int reason);
+  void quotes(double bid, double ask, int64_t q, int64_t out[4]) const;
+
+  NativeStrategy strat_;
+  Live live_[2];  // [0] bid, [1] ask
+  int64_t next_id_ = 0, placed_ = 0;
   ReplayConfig cfg_;
   std::vector<ReplayEvent> ev_;
   size_t i_ = 0;

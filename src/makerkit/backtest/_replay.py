@@ -34,7 +34,16 @@ from makerkit.core import QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import compute_metrics
-from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
+from makerkit.strategies import (
+    GLFT,
+    AvellanedaStoikov,
+    Cancel,
+    InventorySkew,
+    LiveQuote,
+    OrderManager,
+    Place,
+    Symmetric,
+)
 
 __all__ = ["make_replay_core", "run_replay_backtest"]
 
@@ -71,6 +80,55 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
     return PyReplayCore(ts, kind, side, price, qty, **kwargs)
 
 
+def _native_kernel(strategy: Any) -> tuple[int, list[float]] | None:
+    """(kind, parameters) of a built-in strategy the core can run itself; None otherwise."""
+    kind = type(strategy)
+    if kind is Symmetric:
+        return 1, [strategy.half_spread]
+    if kind is InventorySkew:
+        return 2, [strategy.half_spread, strategy.phi]
+    if kind is AvellanedaStoikov:
+        return 3, [strategy.gamma, strategy.k, strategy.sigma, strategy.horizon_s]
+    if kind is GLFT:
+        return 4, [strategy.gamma, strategy.A, strategy.k, strategy.sigma]
+    return None
+
+
+def _run_native_kernel(
+    core: Any,
+    strategy: Any,
+    kernel: tuple[int, list[float]],
+    manager: OrderManager,
+    progress: Callable[[int], None] | None,
+) -> tuple[dict[str, list[float]], list[bool], int]:
+    """Let the core decide for a built-in strategy: the path, quoted-both flags, quotes placed."""
+    mp = strategy.max_position
+    core.set_strategy(
+        kernel[0], kernel[1], strategy.size, -1 if mp is None else mp, manager.min_quote_life_ns,
+        manager.price_tolerance, manager.size_tolerance,
+        -1 if manager.max_order_size is None else manager.max_order_size,
+    )  # fmt: skip
+    budget = _CHUNK if progress is not None else 1 << 62
+    reported = 0
+    while True:
+        reason = core.run(budget)
+        if progress is not None:
+            done = core.events_done
+            progress(done - reported)
+            reported = done
+        if reason == RUN_END:
+            break
+    ts, cols = core.path()
+    mid, pos, eq, bid, ask, both = (cols[i] for i in range(6))
+    path: dict[str, list[float]] = {
+        "ts": ts[0].tolist(), "mid": mid.tolist(),
+        "position": pos.astype(np.int64).tolist(), "equity": eq.tolist(),
+        "bid": [b if b != b else int(b) for b in bid.tolist()],
+        "ask": [a if a != a else int(a) for a in ask.tolist()],
+    }  # fmt: skip
+    return path, (both > 0).tolist(), int(core.placed)
+
+
 def run_replay_backtest(
     strategy: Any,
     events: MarketEvents,
@@ -95,12 +153,16 @@ def run_replay_backtest(
     both: list[bool] = []
     feat: dict[str, float] = {}
     stopped: str | None = None
-    run, notices, touch, top = core.run, core.notices, core.touch, core.top
+    step, notices, top = core.step, core.notices, core.top
     submit, cancel = core.submit, core.cancel
     quote_fn, fill_fn = strategy.quote, strategy.on_fill
     plan = manager.plan
     ts_col, mid_col, pos_col = path["ts"], path["mid"], path["position"]
     eq_col, bid_col, ask_col = path["equity"], path["bid"], path["ask"]
+    kernel = _native_kernel(strategy) if cfg.native_strategy else None
+    if kernel is not None and hasattr(core, "set_strategy"):
+        path, both, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
+        return _result(strategy, cfg, core, path, both, placed, None)
     budget = _CHUNK if progress is not None else 1 << 62
     reported = 0
     nan = float("nan")
@@ -108,7 +170,7 @@ def run_replay_backtest(
     strategy_name = type(strategy).__name__
 
     while True:
-        reason = run(budget)
+        reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending = step(budget)
         if reason in (RUN_BUDGET, RUN_END):
             if progress is not None:
                 done = core.events_done
@@ -117,16 +179,13 @@ def run_replay_backtest(
             if reason == RUN_END:
                 break
             continue
-        t = core.now
-        bid, bid_size, ask, ask_size = touch()
         mid = (bid + ask) / 2 if bid is not None and ask is not None else nan
-        position = core.position
-        cash = core.cash - core.fees
+        cash -= fees
         ctx = StrategyContext(
             ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
             position=position, pnl=cash + position * mid if mid == mid else cash, features=feat,
         )  # fmt: skip
-        for kind, _ts, oid, side, price, qty, left, _maker in notices():
+        for kind, _ts, oid, side, price, qty, left, _maker in notices() if pending else ():
             if kind == NOTICE_FILL:
                 try:
                     fill_fn(side, price, qty, ctx)
@@ -171,18 +230,32 @@ def run_replay_backtest(
             both.append(lb is not None and la is not None)
         if stopped is not None:
             break
-    if len(ts_col) < 2:
+    return _result(strategy, cfg, core, path, both, placed, stopped)
+
+
+def _result(
+    strategy: Any,
+    cfg: ReplayConfig,
+    core: Any,
+    path: dict[str, list[float]],
+    both: list[bool],
+    placed: int,
+    stopped: str | None,
+) -> BacktestResult:
+    """Metrics and fills of a finished run."""
+    if len(path["ts"]) < 2:
         msg = "backtest too short: fewer than two decisions with a two-sided book"
         raise ConfigError(msg)
     fills = core.fills()
     fill_ts, _oid, fill_side, fill_price, fill_qty, _maker = (fills[i] for i in range(6))
     metrics = compute_metrics(
-        ts=ts_col, mid=mid_col, position=pos_col, equity=eq_col, quoted_both=both,
-        fill_ts=fill_ts.tolist(), fill_side=fill_side.tolist(), fill_price=fill_price.tolist(),
-        fill_qty=fill_qty.tolist(), fees=float(core.fees), quotes_placed=placed,
+        ts=path["ts"], mid=path["mid"], position=path["position"], equity=path["equity"],
+        quoted_both=both, fill_ts=fill_ts.tolist(), fill_side=fill_side.tolist(),
+        fill_price=fill_price.tolist(), fill_qty=fill_qty.tolist(), fees=float(core.fees),
+        quotes_placed=placed,
     )  # fmt: skip
     return BacktestResult(
-        strategy=getattr(strategy, "name", strategy_name),
+        strategy=getattr(strategy, "name", type(strategy).__name__),
         config=cfg,
         metrics=metrics,
         path=path,

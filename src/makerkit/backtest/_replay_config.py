@@ -27,6 +27,9 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     price_tolerance: int = 0
     roi_ticks: int | None = None  # price range kept around the traded range (default: its width)
     engine: str | None = None  # "native" (default when built) or "python"
+    # built-in strategies (not subclasses) decide inside the native core, with the same
+    # formulas; False always calls the strategy object from Python
+    native_strategy: bool = True
 
     def __post_init__(self) -> None:
         if self.queue not in QUEUE_MODELS:

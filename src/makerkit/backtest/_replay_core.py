@@ -277,6 +277,12 @@ class PyReplayCore:
         del notes[:k]
         return out
 
+    def step(self, budget: int) -> tuple[Any, ...]:
+        reason = self.run(budget)
+        now = self.now
+        visible = sum(1 for x in self._notes if x[0] <= now)
+        return (reason, now, *self.touch(), self.position, self.cash, self.fees, visible)
+
     def run(self, budget: int) -> int:
         ev, n = self._ev, len(self._ev)
         while True:

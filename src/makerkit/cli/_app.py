@@ -576,8 +576,10 @@ def bench_backtest(
                   title_justify="left")  # fmt: skip
     for col in ("backtester", "events/s", "fills", "pnl (tick-lots)", "final position"):
         table.add_column(col, justify="right" if col != "backtester" else "left")
-    for engine, r in result["makerkit"].items():
-        table.add_row(f"makerkit ({engine})", f"{r['events_per_sec']:,.0f}", str(r["fills"]),
+    labels = {"native": "makerkit, GLFT in the core", "python": "makerkit, pure Python",
+              "native_python_strategy": "makerkit, GLFT from Python"}  # fmt: skip
+    for mode, r in result["makerkit"].items():
+        table.add_row(labels[mode], f"{r['events_per_sec']:,.0f}", str(r["fills"]),
                       f"{r['pnl']:,.1f}", str(r["final_position"]))  # fmt: skip
     peer = result["hftbacktest"]
     if "events_per_sec" in peer:

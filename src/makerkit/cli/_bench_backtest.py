@@ -6,8 +6,11 @@ order latency, the same queue model family and a decision every 100 ms of
 market time; hftbacktest runs in its own virtualenv (``.venv-bench``, see
 ``benchmarks/peers/drive_hbt_backtest.py``). events/s is the event count over
 the wall time of one backtest (ours: the whole ``run_replay_backtest`` call,
-Python strategy and metrics included; hftbacktest's: its compiled loop, JIT
-excluded); medians of ``repeat`` runs, in one process each, side by side.
+setup and metrics included; hftbacktest's: its compiled loop, JIT excluded);
+medians of ``repeat`` runs, side by side. Ours in three modes: the built-in
+GLFT deciding inside the core (the default for built-in strategies), the same
+GLFT object called from Python every decision (what any user strategy gets),
+and the pure-Python core.
 """
 
 from __future__ import annotations
@@ -65,16 +68,21 @@ def run_backtest_bench(
         "strategy": "glft", "params": GLFT_PARAMS, "config": cfg, "repeat": repeat,
     }  # fmt: skip
     ours: dict[str, Any] = {}
-    for engine in available_backends():
-        say(f"makerkit ({engine})")
+    modes = [("python", "python", False)]
+    if "native" in available_backends():
+        # the built-in GLFT decides inside the core; then the same class called from Python
+        modes = [("native", "native", True), ("native_python_strategy", "native", False), *modes]
+    for mode, engine, kernel in modes:
+        say(f"makerkit ({mode})")
         rates, last = [], None
         for _ in range(repeat if engine == "native" else 1):
             strategy = GLFT(**GLFT_PARAMS)  # type: ignore[arg-type]
+            replay = ReplayConfig(engine=engine, native_strategy=kernel, **cfg)  # type: ignore[arg-type]
             t0 = monotonic_ns()
-            last = run_replay_backtest(strategy, events, ReplayConfig(engine=engine, **cfg))  # type: ignore[arg-type]
+            last = run_replay_backtest(strategy, events, replay)
             rates.append(n / ((monotonic_ns() - t0) / 1e9))
         assert last is not None  # noqa: S101 - repeat >= 1
-        ours[engine] = {
+        ours[mode] = {
             "events_per_sec": statistics.median(rates), "runs": rates,
             "fills": last.metrics.fills, "pnl": last.metrics.pnl_total,
             "final_position": last.path["position"][-1], "steps": len(last.path["ts"]),
@@ -112,6 +120,8 @@ def run_backtest_bench(
     result["hftbacktest"] = peer
     result["hftbacktest_events_per_sec"] = peer["events_per_sec"]
     result["ratio_vs_hftbacktest"] = result["events_per_sec"] / peer["events_per_sec"]
+    for r in ours.values():
+        r["ratio_vs_hftbacktest"] = r["events_per_sec"] / peer["events_per_sec"]
     a, b = np.asarray(best["position_path"]), np.asarray(peer["position_path"])
     if len(a) == len(b) and a.std() > 0 and b.std() > 0:
         result["position_path_correlation"] = float(np.corrcoef(a, b)[0, 1])

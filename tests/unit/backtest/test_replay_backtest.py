@@ -169,3 +169,53 @@ def test_a_strategy_that_raises_is_stopped_and_its_quotes_pulled(spot: MarketEve
     assert r.stopped == "RuntimeError in Boom.quote: model diverged"
     assert np.isnan(r.path["bid"][-1]) and np.isnan(r.path["ask"][-1])
     assert not np.isnan(r.path["bid"][-2])
+
+
+def same_run(a: Any, b: Any) -> bool:
+    """Fills, metrics and path equal (NaN equal to NaN: an unquoted side)."""
+    return bool(
+        a.fills == b.fills
+        and msgspec.json.encode(a.metrics) == msgspec.json.encode(b.metrics)
+        and msgspec.json.encode(a.path) == msgspec.json.encode(b.path)
+    )
+
+
+@pytest.mark.skipif(not NATIVE, reason="needs the native engine")
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("symmetric", {"half_spread": 1.5}),
+        ("inventory_skew", {"phi": 0.3, "max_position": 4}),
+        ("avellaneda_stoikov", {"sigma": 3.0, "size": 2}),
+        ("glft", {"sigma": 30.0, "max_position": 5}),
+    ],
+)
+def test_built_in_strategies_decide_the_same_inside_the_core(
+    spot: MarketEvents, goog: LobsterDay, name: str, params: dict[str, Any]
+) -> None:
+    lobster = lobster_events(head(goog, 30_000))
+    for ev in (spot, lobster):
+        cfg = {"order_latency_ms": 1.0, "min_quote_life_ms": 50.0, "price_tolerance": 1}
+        inside, called = (
+            run_replay_backtest(make_strategy(name, **params), ev,
+                                ReplayConfig(native_strategy=kernel, **cfg))  # type: ignore[arg-type]
+            for kernel in (True, False)
+        )  # fmt: skip
+        assert inside.metrics.fills > 5, (name, ev.source)
+        assert same_run(inside, called), (name, ev.source)
+
+
+def test_a_subclass_is_called_from_python(spot: MarketEvents) -> None:
+    from makerkit.strategies import GLFT
+
+    calls = []
+
+    class Logged(GLFT):
+        def quote(self, ctx: StrategyContext) -> QuoteIntent:
+            calls.append(ctx.ts_ns)
+            return super().quote(ctx)
+
+    r = run_replay_backtest(Logged(sigma=30.0), spot, ReplayConfig(requote_on_fill=False))
+    assert len(calls) == len(r.path["ts"])
+    base = run_replay_backtest(GLFT(sigma=30.0), spot, ReplayConfig(requote_on_fill=False))
+    assert same_run(r, base)
