@@ -63,6 +63,7 @@ class LiveRunner:
         self._tick = Decimal(0)
         self._lot = Decimal(0)
         self._placed_at: dict[int, int] = {}
+        self._placed_size: dict[int, int] = {}  # lots asked for: a partial fill is no requote
         self._fill_seq = -1
 
     def _ticks(self, price: str) -> int:
@@ -71,7 +72,8 @@ class LiveRunner:
     def _lots(self, size: str) -> int:
         return int(Decimal(size) / self._lot)
 
-    async def _setup(self) -> None:
+    async def setup(self) -> None:
+        """Learn the instrument's grid and skip fills from before; ``run`` calls it first."""
         inst = next((i for i in await self.client.instruments() if i.symbol == self.symbol), None)
         if inst is None:
             msg = f"unknown symbol {self.symbol!r}"
@@ -91,11 +93,16 @@ class LiveRunner:
                 [p for p, _ in asks], [s for _, s in asks],
             )  # fmt: skip
         live: dict[int, LiveQuote | None] = {1: None, -1: None}
-        for order in await self.client.open_orders(self.symbol):
+        orders = await self.client.open_orders(self.symbol)
+        still_open = {order.order_id for order in orders}
+        for kept in (self._placed_at, self._placed_size):  # forget the orders that are gone
+            for order_id in [k for k in kept if k not in still_open]:
+                del kept[order_id]
+        for order in orders:
             side = 1 if order.side == "buy" else -1
             quote = LiveQuote(
                 order_id=order.order_id, side=side, price=self._ticks(order.price or "0"),
-                size=self._lots(order.remaining),
+                size=self._placed_size.get(order.order_id, self._lots(order.remaining)),
                 placed_ns=self._placed_at.get(order.order_id, now),
             )  # fmt: skip
             if live[side] is None:
@@ -150,12 +157,13 @@ class LiveRunner:
                 cmd.size * self._lot, cmd.price * self._tick, stp="cancel_newest",
             )  # fmt: skip
             self._placed_at[order.order_id] = now
+            self._placed_size[order.order_id] = cmd.size
             self.summary.placed += 1
         self.summary.decisions += 1
 
     async def run(self, *, seconds: float | None = None) -> LiveSummary:
         """Decide every ``decision_ms`` until ``seconds`` pass (or forever); then clean up."""
-        await self._setup()
+        await self.setup()
         deadline = None if seconds is None else time.monotonic() + seconds
         try:
             while deadline is None or time.monotonic() < deadline:
