@@ -67,19 +67,19 @@ const int64_t* check_column(nb::handle obj, const char* name, int64_t rows) {
 }
 
 // Hand a vector to numpy without copying: the array owns it through a capsule.
-nb::ndarray<nb::numpy, int64_t, nb::ndim<2>> to_numpy(std::vector<int64_t>&& data, size_t cols) {
-  auto* owned = new std::vector<int64_t>(std::move(data));
-  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
-  const size_t rows = cols ? owned->size() / cols : 0;
-  return nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(owned->data(), {rows, cols}, owner);
+// `rows` < 0: as many rows of `cols` as the data holds.
+template <typename T>
+nb::ndarray<nb::numpy, T, nb::ndim<2>> to_numpy_t(std::vector<T>&& data, size_t cols,
+                                                 int64_t rows = -1) {
+  auto* owned = new std::vector<T>(std::move(data));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  const size_t r = rows >= 0 ? static_cast<size_t>(rows) : (cols ? owned->size() / cols : 0);
+  return nb::ndarray<nb::numpy, T, nb::ndim<2>>(owned->data(), {r, cols}, owner);
 }
 
-nb::ndarray<nb::numpy, double, nb::ndim<2>> to_numpy_f64(std::vector<double>&& data,
-                                                          size_t cols) {
-  auto* owned = new std::vector<double>(std::move(data));
-  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<double>*>(p); });
-  const size_t rows = cols ? owned->size() / cols : 0;
-  return nb::ndarray<nb::numpy, double, nb::ndim<2>>(owned->data(), {rows, cols}, owner);
+nb::ndarray<nb::numpy, int64_t, nb::ndim<2>> to_numpy(std::vector<int64_t>&& data, size_t cols,
+                                                      int64_t rows = -1) {
+  return to_numpy_t<int64_t>(std::move(data), cols, rows);
 }
 
 std::vector<int64_t> as_vector(nb::handle seq) {
@@ -520,7 +520,7 @@ NB_MODULE(_native, m) {
               cols.reserve(6 * n);
               for (auto* v : {&out.action, &out.order_id, &out.side, &out.price, &out.qty, &out.ts})
                 cols.insert(cols.end(), v->begin(), v->end());
-              res["columns"] = to_numpy(std::move(cols), n);  // 6 x n: one row per column
+              res["columns"] = to_numpy(std::move(cols), n, 6);  // 6 x n: one row per column
               res["l1"] = to_numpy(std::move(out.l1), 4);
             }
             return res;
@@ -651,7 +651,7 @@ NB_MODULE(_native, m) {
             for (const auto* v : {&b.fill_ts, &b.fill_order, &b.fill_side, &b.fill_price,
                                   &b.fill_qty, &b.fill_maker})
               cols.insert(cols.end(), v->begin(), v->end());
-            return to_numpy(std::move(cols), n);
+            return to_numpy(std::move(cols), n, 6);
           },
           "Every fill: 6 x n (ts, order_id, side, price, qty, maker).")
       .def(
@@ -687,7 +687,8 @@ NB_MODULE(_native, m) {
                                   &b.path_ask, &b.path_both})
               cols.insert(cols.end(), v->begin(), v->end());
             std::vector<int64_t> ts(b.path_ts);
-            return std::make_tuple(to_numpy(std::move(ts), n), to_numpy_f64(std::move(cols), n));
+            return std::make_tuple(to_numpy(std::move(ts), n, 1),
+                                   to_numpy_t<double>(std::move(cols), n, 6));
           },
           "The native strategy's decisions: (ts as 1 x n, 6 x n: mid, position, equity, bid, "
           "ask, both).")

@@ -6,22 +6,29 @@ Exact, row-checked LOBSTER replay; strategy backtests on the simulated market
 
 from __future__ import annotations
 
+from makerkit.backtest._calibrate import MarketFit, fit_recorded, fit_synthetic
 from makerkit.backtest._events import MarketEvents, binance_events, lobster_events
 from makerkit.backtest._lobster_replay import ReplayReport, replay_lobster
 from makerkit.backtest._replay import run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._samples import FeatureSamples, feature_samples
 from makerkit.backtest._stream import StreamStats, apply_stream
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
+    "FeatureSamples",
     "MarketEvents",
+    "MarketFit",
     "ReplayConfig",
     "ReplayReport",
     "StreamStats",
     "apply_stream",
     "binance_events",
+    "feature_samples",
+    "fit_recorded",
+    "fit_synthetic",
     "lobster_events",
     "replay_lobster",
     "run_replay_backtest",

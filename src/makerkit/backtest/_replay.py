@@ -13,6 +13,7 @@ Same events, same config: the same result, byte for byte.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -30,7 +31,7 @@ from makerkit.backtest._replay_core import (
     PyReplayCore,
 )
 from makerkit.backtest._synthetic import BacktestResult
-from makerkit.core import QuoteIntent, StrategyContext
+from makerkit.core import Predictor, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import compute_metrics
@@ -135,14 +136,19 @@ def run_replay_backtest(
     config: ReplayConfig | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    predictor: Predictor | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` (a ``makerkit.core.Strategy``) over recorded ``events``."""
+    """Run ``strategy`` (a ``makerkit.core.Strategy``) over recorded ``events``.
+
+    A ``predictor`` fills ``StrategyContext.prediction`` at every decision (the
+    strategy is then always called from Python).
+    """
     cfg = config or ReplayConfig()
     core = make_replay_core(events, cfg)
     manager = OrderManager(
         min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
     )
-    wants_features = getattr(strategy, "wants_features", True)
+    wants_features = getattr(strategy, "wants_features", True) or predictor is not None
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
     live: dict[int, LiveQuote | None] = {1: None, -1: None}
     next_id = 0
@@ -159,7 +165,7 @@ def run_replay_backtest(
     plan = manager.plan
     ts_col, mid_col, pos_col = path["ts"], path["mid"], path["position"]
     eq_col, bid_col, ask_col = path["equity"], path["bid"], path["ask"]
-    kernel = _native_kernel(strategy) if cfg.native_strategy else None
+    kernel = _native_kernel(strategy) if cfg.native_strategy and predictor is None else None
     if kernel is not None and hasattr(core, "set_strategy"):
         path, both, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
         return _result(strategy, cfg, core, path, both, placed, None)
@@ -199,6 +205,10 @@ def run_replay_backtest(
         if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
             feat = features.on_book(t, *top(1, 3), *top(-1, 3))
             ctx = msgspec.structs.replace(ctx, features=feat)
+        if predictor is not None:
+            forecast = predictor.predict(feat)
+            if math.isfinite(forecast):
+                ctx = msgspec.structs.replace(ctx, prediction=forecast)
         if stopped is None:
             try:
                 intent = quote_fn(ctx)

@@ -11,6 +11,7 @@ the same result, byte for byte.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._replay_config import ReplayConfig
-from makerkit.core import OrderType, QuoteIntent, StrategyContext
+from makerkit.core import OrderType, Predictor, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
@@ -67,8 +68,12 @@ def run_synthetic_backtest(
     config: BacktestConfig | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    predictor: Predictor | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` (a ``makerkit.core.Strategy``) against the simulated market."""
+    """Run ``strategy`` (a ``makerkit.core.Strategy``) against the simulated market.
+
+    A ``predictor`` fills ``StrategyContext.prediction`` at every decision.
+    """
     cfg = config or BacktestConfig()
     params = cfg.params or SimParams.default()
     sim = MarketSimulator(params, seed=cfg.seed, engine=cfg.engine)
@@ -150,6 +155,10 @@ def run_synthetic_backtest(
         if bid_top[0] and ask_top[0]:
             feat = features.on_book(t, *bid_top, *ask_top)
         ctx = context()
+        if predictor is not None:
+            forecast = predictor.predict(feat)
+            if math.isfinite(forecast):
+                ctx = msgspec.structs.replace(ctx, prediction=forecast)
         m = ctx.mid
         try:
             intent = strategy.quote(ctx)

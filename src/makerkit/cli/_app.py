@@ -596,6 +596,36 @@ def bench_backtest(
         _json_line(result)
 
 
+@bench_app.command("strategies")
+def bench_strategies(
+    seeds: Annotated[int, typer.Option(help="Scored seeds (1..N).")] = 5,
+    events: Annotated[int, typer.Option(help="Simulated commands per run.")] = 1_000_000,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every strategy on the simulated market with informed flow: Sharpe over several seeds."""
+    from makerkit.cli._bench_strategies import run_strategy_bench
+
+    if seeds < 1 or events < 10_000:
+        raise _fail(ConfigError("invalid --seeds/--events, must be >= 1 and >= 10000"))
+    result = run_strategy_bench(seeds, events, lambda m: err.print(f"[dim]{m}[/]"))
+    table = Table(title=f"strategies on the simulated market, seeds 1..{seeds}, {events:,} "
+                  "commands each", title_justify="left")  # fmt: skip
+    for col in ("strategy", "Sharpe (mean)", "Sharpe range", "PnL (mean)", "fills", "|inv|"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for label, r in result["strategies"].items():
+        table.add_row(label, f"{r['sharpe_mean']:.2f}",
+                      f"{r['sharpe_min']:.1f} .. {r['sharpe_max']:.1f}", f"{r['pnl_mean']:,.0f}",
+                      f"{r['fills_mean']:,.0f}", f"{r['avg_abs_inventory']:.1f}")  # fmt: skip
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)
+
+
 @data_app.command("simulate")
 def data_simulate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file (l3 schema).")],

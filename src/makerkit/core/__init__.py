@@ -15,7 +15,7 @@ from makerkit.core._enums import (
     TimeInForce,
 )
 from makerkit.core._instrument import Instrument
-from makerkit.core._strategy import QuoteIntent, Strategy, StrategyContext
+from makerkit.core._strategy import Predictor, QuoteIntent, Strategy, StrategyContext
 from makerkit.core._types import (
     BookLevel,
     BookState,
@@ -73,6 +73,7 @@ __all__ = [
     "OrderRejected",
     "OrderStatus",
     "OrderType",
+    "Predictor",
     "QuoteIntent",
     "RejectReason",
     "RiskLimitBreached",

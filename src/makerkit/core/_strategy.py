@@ -10,12 +10,12 @@ Prices are ticks, sizes lots.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
-__all__ = ["QuoteIntent", "Strategy", "StrategyContext"]
+__all__ = ["Predictor", "QuoteIntent", "Strategy", "StrategyContext"]
 
 
 class QuoteIntent(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,4 +65,27 @@ class Strategy(Protocol):
 
     def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
         """One of its orders traded (``side`` +1 bought, -1 sold)."""
+        ...
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A short-term forecast the runners put in ``StrategyContext.prediction``.
+
+    ``predict`` maps the current features to the expected mid change in ticks
+    over ``horizon_s``; NaN means no opinion now (the context gets None).
+    """
+
+    @property
+    def horizon_s(self) -> float:
+        """How far ahead it looks, in seconds."""
+        ...
+
+    @property
+    def features(self) -> Sequence[str]:
+        """The feature names it reads."""
+        ...
+
+    def predict(self, features: Mapping[str, float]) -> float:
+        """Expected mid change over the horizon, in ticks."""
         ...

@@ -19,12 +19,20 @@ from makerkit.features._features import (
     compute_features,
     fit_microprice,
 )
+from makerkit.features._linear import (
+    DEFAULT_ALPHA_FEATURES,
+    LinearPredictor,
+    fit_linear_predictor,
+)
 
 __all__ = [
+    "DEFAULT_ALPHA_FEATURES",
     "FEATURES",
     "FeatureConfig",
     "FeatureStream",
+    "LinearPredictor",
     "MicropriceTable",
     "compute_features",
+    "fit_linear_predictor",
     "fit_microprice",
 ]

@@ -120,11 +120,25 @@ class AdaptiveSpread(_Base, kw_only=True):
         return _quotes(r - h, r + h, self.size, ctx.position, self.max_position)
 
 
+def _centre(ctx: StrategyContext, alpha: float) -> float | None:
+    """The mid, moved by ``alpha`` x the context's prediction when there is one.
+
+    With a forecast of the mid's drift the optimal quotes centre on where the
+    price is going (Cartea and Jaimungal's market making with alpha): quotes
+    lean with the signal instead of being picked off by the flow behind it.
+    """
+    m = ctx.mid
+    if m is None or ctx.prediction is None or alpha == 0.0:
+        return m
+    return m + alpha * ctx.prediction
+
+
 class AvellanedaStoikov(_Base, kw_only=True):
     """Avellaneda and Stoikov (2008), with a rolling horizon tau.
 
     r = m - q gamma sigma^2 tau; total spread d = gamma sigma^2 tau + (2/gamma) ln(1 + gamma/k);
-    bid = r - d/2, ask = r + d/2. sigma in ticks per sqrt(second), k per tick.
+    bid = r - d/2, ask = r + d/2. sigma in ticks per sqrt(second), k per tick. With a
+    predictor, m is the mid plus ``alpha`` x the predicted mid change.
     """
 
     name: str = "avellaneda_stoikov"
@@ -132,10 +146,11 @@ class AvellanedaStoikov(_Base, kw_only=True):
     k: float = 1.5
     sigma: float = 1.0
     horizon_s: float = 10.0
+    alpha: float = 1.0
 
     def quote(self, ctx: StrategyContext) -> QuoteIntent:
         """Quote around the reservation price with the optimal spread."""
-        m = ctx.mid
+        m = _centre(ctx, self.alpha)
         if m is None:
             return QuoteIntent.none()
         var_tau = self.sigma**2 * self.horizon_s
@@ -151,7 +166,8 @@ class GLFT(_Base, kw_only=True):
     c2 = sqrt(sigma^2 gamma / (2 A k) (1 + gamma/k)^(1 + k/gamma)),
     bid = m - c1 - (2q + 1)/2 c2,  ask = m + c1 - (2q - 1)/2 c2.
     A (fills/s) and k (per tick) describe how fast a quote d ticks from the
-    mid is hit, lambda(d) = A exp(-k d) (``fit_intensity``).
+    mid is hit, lambda(d) = A exp(-k d) (``fit_intensity``). With a predictor,
+    m is the mid plus ``alpha`` x the predicted mid change.
     """
 
     name: str = "glft"
@@ -159,6 +175,7 @@ class GLFT(_Base, kw_only=True):
     A: float = 1.0
     k: float = 1.5
     sigma: float = 1.0
+    alpha: float = 1.0
 
     def coefficients(self) -> tuple[float, float]:
         """(c1, c2) of the closed form."""
@@ -169,7 +186,7 @@ class GLFT(_Base, kw_only=True):
 
     def quote(self, ctx: StrategyContext) -> QuoteIntent:
         """Quote the closed-form depths for the current inventory."""
-        m = ctx.mid
+        m = _centre(ctx, self.alpha)
         if m is None:
             return QuoteIntent.none()
         c1, c2 = self.coefficients()

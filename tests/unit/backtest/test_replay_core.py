@@ -177,3 +177,10 @@ def test_bad_config_is_refused_with_what_is_valid() -> None:
         ReplayConfig(decision_ms=0)
     with pytest.raises(ConfigError, match="order_latency_ms"):
         ReplayConfig(order_latency_ms=-1)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_fills_is_an_empty_six_row_table(engine: str) -> None:
+    c = core([(5, DEPTH, 1, 99, 5)], engine)
+    drain(c)
+    assert c.fills().shape == (6, 0)

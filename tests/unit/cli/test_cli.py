@@ -272,3 +272,19 @@ def test_backtest_on_a_recorded_day(tmp_path: Path, data_root: Path) -> None:
     assert payload["config"]["order_latency_ms"] == 1
     assert payload["metrics"]["fills"] > 0
     assert (tmp_path / "bt" / "report.html").exists()
+
+
+def test_bench_strategies_fits_validates_and_scores(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    args = ["bench", "strategies", "--seeds", "1", "--events", "30000", "--output", str(out),
+            "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = last_json(result.stdout)
+    assert payload == json.loads(out.read_text())
+    rows = payload["strategies"]
+    wanted = {"symmetric", "glft (fitted + alpha)", "avellaneda_stoikov (fitted + alpha)"}
+    assert wanted <= set(rows)
+    assert payload["predictor"]["horizon_s"] in (15.0, 30.0, 60.0, 120.0, 240.0)
+    assert isinstance(payload["glft_beats_symmetric"], bool)
+    assert runner.invoke(app, ["bench", "strategies", "--seeds", "0"]).exit_code == 2

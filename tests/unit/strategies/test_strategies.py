@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -124,3 +125,13 @@ def test_intensity_fit_recovers_a_and_k() -> None:
     assert a_true * 0.9 <= a <= a_true * math.exp(k_true) * 1.1
     with pytest.raises(DataError, match="cannot fit"):
         fit_intensity([1.0, 2.0], 10.0)
+
+
+@pytest.mark.parametrize("name", ["glft", "avellaneda_stoikov"])
+def test_a_prediction_moves_the_quotes_by_alpha_times_it(name: str) -> None:
+    base = StrategyContext(ts_ns=0, best_bid=100, best_ask=102, position=0)
+    flat = make_strategy(name).quote(base)
+    up = make_strategy(name).quote(msgspec.structs.replace(base, prediction=3.0))
+    assert (up.bid_price, up.ask_price) == (flat.bid_price + 3, flat.ask_price + 3)
+    half = make_strategy(name, alpha=0.0).quote(msgspec.structs.replace(base, prediction=3.0))
+    assert half == flat  # alpha 0: the prediction is ignored
