@@ -11,7 +11,7 @@ export MAKERKIT_DATA ?= $(abspath ../shared/data)
 help:
 	@echo "make run    - create .venv, install makerkit, run the main job (makerkit demo)"
 	@echo "make test   - install dev extras, then lint, type check, import contracts and the suite"
-	@echo "make bench  - order-book and simulator benchmarks (tables + benchmarks/results/*.json)"
+	@echo "make bench  - engine, simulator, backtest and strategy benchmarks (tables + benchmarks/results/*.json)"
 	@echo "make bench-venue - venue load, live market driver and recovery time"
 	@echo "make bench-peers - the same with hftbacktest and nautilus_trader (own venv)"
 	@echo "make fuzz   - 10M-operation differential run, native engine vs reference"
@@ -65,6 +65,8 @@ sanitize: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/bench_book.py
 	$(BIN)/python benchmarks/bench_sim.py
+	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/bench_strategies.py
 
 # the venue under load, the live market driver and recovery time (server extra)
 bench-venue: $(VENV)/.installed-dev

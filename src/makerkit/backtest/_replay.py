@@ -124,8 +124,7 @@ def _run_native_kernel(
     path: dict[str, list[float]] = {
         "ts": ts[0].tolist(), "mid": mid.tolist(),
         "position": pos.astype(np.int64).tolist(), "equity": eq.tolist(),
-        "bid": [b if b != b else int(b) for b in bid.tolist()],
-        "ask": [a if a != a else int(a) for a in ask.tolist()],
+        "bid": bid.tolist(), "ask": ask.tolist(),  # ticks as floats, NaN: not quoted
     }  # fmt: skip
     return path, (both > 0).tolist(), int(core.placed)
 
@@ -235,8 +234,8 @@ def run_replay_backtest(
             mid_col.append(mid)
             pos_col.append(position)
             eq_col.append(cash + position * mid)
-            bid_col.append(lb.price if lb is not None else nan)
-            ask_col.append(la.price if la is not None else nan)
+            bid_col.append(float(lb.price) if lb is not None else nan)
+            ask_col.append(float(la.price) if la is not None else nan)
             both.append(lb is not None and la is not None)
         if stopped is not None:
             break

@@ -35,7 +35,7 @@ __all__ = ["HBT_DRIVER", "run_backtest_bench"]
 HBT_DRIVER = Path("benchmarks") / "peers" / "drive_hbt_backtest.py"
 # GLFT per tick of BTCUSDT (0.01): sigma from the capture's 100 ms mid changes,
 # A and k of the order of what fit_intensity finds on it
-GLFT_PARAMS = {"gamma": 0.05, "A": 2.0, "k": 0.5, "sigma": 30.0, "size": 1}
+GLFT_PARAMS = {"gamma": 0.05, "A": 2.0, "k": 4.0, "sigma": 3.0, "size": 1, "max_position": 10}
 
 
 def _path_sample(values: list[float], points: int = 200) -> list[float]:
@@ -104,7 +104,8 @@ def run_backtest_bench(
             path, kind=events.kind, side=events.side, price=events.price, qty=events.qty,
             ts=events.ts, tick_size=events.tick / 1e8, lot_size=events.lot / 1e8,
             gamma=GLFT_PARAMS["gamma"], A=GLFT_PARAMS["A"], k=GLFT_PARAMS["k"],
-            sigma=GLFT_PARAMS["sigma"], size=GLFT_PARAMS["size"], max_position=-1,
+            sigma=GLFT_PARAMS["sigma"], size=GLFT_PARAMS["size"],
+            max_position=GLFT_PARAMS["max_position"],
             decision_ns=int(cfg["decision_ms"] * 1e6),  # type: ignore[operator]
             order_latency_ns=int(cfg["order_latency_ms"] * 1e6),  # type: ignore[operator]
             feed_latency_ns=0, queue=1 if queue == "probabilistic" else 0, queue_power=2.0,

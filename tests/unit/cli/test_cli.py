@@ -288,3 +288,17 @@ def test_bench_strategies_fits_validates_and_scores(tmp_path: Path) -> None:
     assert payload["predictor"]["horizon_s"] in (15.0, 30.0, 60.0, 120.0, 240.0)
     assert isinstance(payload["glft_beats_symmetric"], bool)
     assert runner.invoke(app, ["bench", "strategies", "--seeds", "0"]).exit_code == 2
+
+
+def test_bench_backtest_reports_every_mode(
+    tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAKERKIT_PEERS_PYTHON", "none")  # the peer is timed by make bench-peers
+    result = runner.invoke(app, ["bench", "backtest", "--repeat", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = last_json(result.stdout)
+    assert payload["events"] > 100_000 and payload["events_per_sec"] > 0
+    assert payload["hftbacktest_events_per_sec"] is None and payload["ratio_vs_hftbacktest"] is None
+    modes = payload["makerkit"]
+    # every mode makes the same decisions: the same fills, PnL and position path
+    assert len({(m["fills"], m["pnl"], tuple(m["position_path"])) for m in modes.values()}) == 1
