@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -502,14 +503,16 @@ NB_MODULE(_native, m) {
           nb::keep_alive<1, 2>())
       .def(
           "run",
-          [](makerkit::Simulator& sim, int64_t events, bool record) {
+          [](makerkit::Simulator& sim, int64_t events, bool record, int64_t until_ns,
+             int64_t watch_from) {
             if (events < 0) throw nb::value_error("invalid `events`, must be >= 0");
             makerkit::SimOutput out;
             {
               nb::gil_scoped_release release;
-              sim.run(events, record, out);
+              sim.run(events, record, out, until_ns, watch_from);
             }
             nb::typed<nb::dict, nb::str, nb::object> res;
+            res["emitted"] = sim.emitted();
             res["fills"] = out.fills;
             res["volume"] = out.volume;
             res["rejected"] = out.rejected;
@@ -525,9 +528,11 @@ NB_MODULE(_native, m) {
             }
             return res;
           },
-          "events"_a, "record"_a = true,
-          "Emit `events` more commands; with `record`, return them (6 x n: action, order_id, "
-          "side, price, qty, ts) and the L1 after each (n x 4).")
+          "events"_a, "record"_a = true, "until_ns"_a = std::numeric_limits<int64_t>::max(),
+          "watch_from"_a = std::numeric_limits<int64_t>::max(),
+          "Emit up to `events` more commands (fewer once the clock reaches `until_ns`, or "
+          "after one fills an order with id >= `watch_from`); with `record`, return them "
+          "(6 x n: action, order_id, side, price, qty, ts) and the L1 after each (n x 4).")
       .def_prop_rw("value", &makerkit::Simulator::value, &makerkit::Simulator::set_value,
                    "The fundamental value in ticks (the informed flow trades towards it).")
       .def_prop_ro("seconds", &makerkit::Simulator::seconds)

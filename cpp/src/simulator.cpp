@@ -37,9 +37,12 @@ Simulator::Simulator(OrderBook& book, SimParams params, uint64_t seed)
   value_ = p_.start_price;
 }
 
-void Simulator::run(int64_t events, bool record, SimOutput& out) {
+void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_ns,
+                    int64_t watch_from) {
   record_ = record;
   emitted_ = 0;
+  watch_from_ = watch_from;
+  stop_ = false;
   if (record) {
     const size_t n = static_cast<size_t>(std::max<int64_t>(events, 0));
     for (auto* v : {&out.action, &out.order_id, &out.side, &out.price, &out.qty, &out.ts})
@@ -48,7 +51,7 @@ void Simulator::run(int64_t events, bool record, SimOutput& out) {
   }
   seed_book(events, out);
   const size_t k_levels = p_.cancel_rate.size();
-  while (emitted_ < events) {
+  while (emitted_ < events && !stop_ && now_ns() < until_ns) {
     const double mu = p_.market_rate + excitation_;
     const double cancel_total = theta_max_ * static_cast<double>(live_.size());
     const double improve = improve_now();
@@ -177,6 +180,7 @@ void Simulator::collect_fills(SimOutput& out) {
   for (const Fill& f : book_.last_fills()) {
     ++out.fills;
     out.volume += f.qty;
+    if (f.maker_order_id >= watch_from_) stop_ = true;
     if (book_.remaining(f.maker_order_id) == 0) forget(f.maker_order_id);
   }
 }

@@ -87,9 +87,9 @@ class Simulator:
 
     def __init__(self, book: Engine, limit_rate: Sequence[float], cancel_rate: Sequence[float], market_rate: float, hawkes_alpha: float, hawkes_beta: float, value_rate: float, informed: float, limit_sizes: Sequence[int], limit_size_cdf: Sequence[float], market_sizes: Sequence[int], market_size_cdf: Sequence[float], improve_rate: Sequence[float], improve_cdf: Sequence[float], start_price: int, start_ns: int, seed: int) -> None: ...
 
-    def run(self, events: int, record: bool = True) -> dict[str, object]:
+    def run(self, events: int, record: bool = True, until_ns: int = 9223372036854775807, watch_from: int = 9223372036854775807) -> dict[str, object]:
         """
-        Emit `events` more commands; with `record`, return them (6 x n: action, order_id, side, price, qty, ts) and the L1 after each (n x 4).
+        Emit up to `events` more commands (fewer once the clock reaches `until_ns`, or after one fills an order with id >= `watch_from`); with `record`, return them (6 x n: action, order_id, side, price, qty, ts) and the L1 after each (n x 4).
         """
 
     @property

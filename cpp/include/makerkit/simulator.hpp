@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "makerkit/order_book.hpp"
@@ -67,8 +68,14 @@ struct SimOutput {
 class Simulator {
  public:
   Simulator(OrderBook& book, SimParams params, uint64_t seed);
-  // Emit `events` more commands; `record` false keeps only the counters.
-  void run(int64_t events, bool record, SimOutput& out);
+  // Emit `events` more commands; `record` false keeps only the counters. It
+  // stops early once the clock reaches `until_ns` (checked before each draw, so
+  // after the event that crossed it) or after a command that filled an order
+  // with id >= `watch_from` (someone else's orders sharing the book).
+  void run(int64_t events, bool record, SimOutput& out,
+           int64_t until_ns = std::numeric_limits<int64_t>::max(),
+           int64_t watch_from = std::numeric_limits<int64_t>::max());
+  int64_t emitted() const { return emitted_; }
   int64_t value() const { return value_; }
   void set_value(int64_t v) { value_ = std::max<int64_t>(v, 2); }
   double seconds() const { return t_; }
@@ -102,6 +109,8 @@ class Simulator {
   int64_t value_ = 0;
   int64_t next_id_ = 1;
   int64_t emitted_ = 0;
+  int64_t watch_from_ = std::numeric_limits<int64_t>::max();
+  bool stop_ = false;
   std::vector<int64_t> live_;
   std::vector<int64_t> pos_;
 };

@@ -94,7 +94,11 @@ def _figures(result: BacktestResult) -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(xs, ys, marker="o")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set(xscale="log", xlabel="seconds after the fill", ylabel="ticks per lot", title="Mark-outs")
+    ax.set(xlabel="seconds after the fill", ylabel="ticks per lot", title="Mark-outs")
+    if xs:
+        ax.set_xscale("log")
+    else:
+        ax.text(0.5, 0.5, "no fills to mark out", ha="center", transform=ax.transAxes)
     out.append(("Mark-out curve", _png(fig)))
     plt.close(fig)
     eq = np.asarray(p["equity"])
@@ -156,14 +160,17 @@ def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) ->
         for name, r in results.items()
     )  # fmt: skip
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    any_markout = False
     for name, r in results.items():
         minutes = (np.asarray(r.path["ts"], dtype=np.float64) - r.path["ts"][0]) / 60e9
         left.plot(minutes, r.path["equity"], lw=1, label=name)
         xs, ys = markout_curve(r)
         right.plot(xs, ys, marker="o", label=name)
+        any_markout = any_markout or bool(xs)
     left.set(xlabel="market minutes", ylabel="PnL (tick-lots)", title="Equity")
-    right.set(xscale="log", xlabel="seconds after the fill", ylabel="ticks per lot",
-              title="Mark-outs")  # fmt: skip
+    right.set(xlabel="seconds after the fill", ylabel="ticks per lot", title="Mark-outs")
+    if any_markout:
+        right.set_xscale("log")
     left.legend(fontsize=8)
     png = _png(fig)
     plt.close(fig)

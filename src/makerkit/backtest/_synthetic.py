@@ -3,10 +3,11 @@
 The order-flow simulator and our quotes share one book (the simulator's), so
 our orders queue behind and ahead of simulated ones by price-time priority
 and are filled only when simulated market orders reach them: no fill model
-to trust, the matching engine decides. The strategy decides every
-``decision_ms`` of market time (and learns of fills at the next decision);
-the order manager turns its intents into commands. Same inputs, same seed:
-the same result, byte for byte.
+to trust, the matching engine decides. The simulator runs in C++ until the
+next decision time (the strategy decides after the first simulated event at
+or past it, every ``decision_ms`` of market time) or until one of our orders
+trades (``on_fill`` is called at once). The order manager turns intents into
+commands. Same inputs, same seed: the same result, byte for byte.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._replay_config import ReplayConfig
-from makerkit.core import OrderType, Predictor, QuoteIntent, StrategyContext
+from makerkit.core import OrderType, Predictor, QuoteIntent, StrategyContext, TimeInForce
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
@@ -39,9 +40,10 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     seed: int = 7
     params: SimParams | None = None  # default: SimParams.default()
     decision_ms: float = 100.0
-    chunk: int = 32  # simulated commands between checks for fills
+    chunk: int = 4096  # at most this many simulated commands between two looks
     maker_fee: float = 0.0  # tick-lots per lot traded passively (negative: a rebate)
     taker_fee: float = 0.0
+    post_only: bool = True  # a quote that would cross is refused, not filled: we make markets
     min_quote_life_ms: float = 0.0
     price_tolerance: int = 0
     engine: str | None = None
@@ -81,7 +83,8 @@ def run_synthetic_backtest(
     manager = OrderManager(
         min_quote_life_ns=int(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
     )
-    features = FeatureStream(FeatureConfig(levels=3))
+    wants_features = getattr(strategy, "wants_features", True) or predictor is not None
+    features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
     live: dict[int, LiveQuote | None] = {1: None, -1: None}
     seen: dict[int, int] = {}  # our order id -> remaining at the last look
     position, cash, fees, placed = 0, 0.0, 0.0, 0
@@ -129,8 +132,11 @@ def run_synthetic_backtest(
             stopped = stopped or f"{type(exc).__name__} in {type(strategy).__name__}.on_fill: {exc}"
 
     while done < cfg.events:
-        n = min(cfg.chunk, cfg.events - done)
-        sim.run(n, record=False)
+        # wake at the next decision time, or as soon as one of our orders trades
+        n = sim.advance(min(cfg.chunk, cfg.events - done), until_ns=next_decision,
+                        watch_from=_OUR_IDS)  # fmt: skip
+        if n == 0 and now() < next_decision:
+            break  # the simulated market has nothing left to do
         done += n
         if progress is not None:
             progress(n)
@@ -151,9 +157,10 @@ def run_synthetic_backtest(
         if t < next_decision:
             continue
         next_decision = t + step_ns
-        bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
-        if bid_top[0] and ask_top[0]:
-            feat = features.on_book(t, *bid_top, *ask_top)
+        if features is not None:
+            bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
+            if bid_top[0] and ask_top[0]:
+                feat = features.on_book(t, *bid_top, *ask_top)
         ctx = context()
         if predictor is not None:
             forecast = predictor.predict(feat)
@@ -178,6 +185,7 @@ def run_synthetic_backtest(
             placed += 1
             res = book.submit(
                 next_id, cmd.side, cmd.price, cmd.size, order_type=OrderType.LIMIT,
+                tif=TimeInForce.POST_ONLY if cfg.post_only else TimeInForce.GTC,
                 account=_ACCOUNT, ts=t,
             )  # fmt: skip
             for f in res.fills:  # we crossed: taker fills at the makers' prices

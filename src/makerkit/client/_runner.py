@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import msgspec
 
 from makerkit.client._client import VenueClient
-from makerkit.core import Clock, LiveClock, QuoteIntent, StrategyContext, UnknownOrder
+from makerkit.core import Clock, LiveClock, Predictor, QuoteIntent, StrategyContext, UnknownOrder
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
@@ -48,6 +49,8 @@ class LiveRunner:
         decision_ms: float = 100.0,
         min_quote_life_ms: float = 0.0,
         price_tolerance: int = 0,
+        post_only: bool = True,
+        predictor: Predictor | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.strategy = strategy
@@ -59,6 +62,8 @@ class LiveRunner:
             min_quote_life_ns=int(min_quote_life_ms * 1e6), price_tolerance=price_tolerance
         )
         self.features = FeatureStream(FeatureConfig(levels=3))
+        self.tif = "post_only" if post_only else "gtc"
+        self.predictor = predictor
         self.summary = LiveSummary()
         self._tick = Decimal(0)
         self._lot = Decimal(0)
@@ -124,6 +129,10 @@ class LiveRunner:
             position=position,
             features=features,
         )
+        if self.predictor is not None and features:
+            forecast = self.predictor.predict(features)
+            if math.isfinite(forecast):
+                ctx = msgspec.structs.replace(ctx, prediction=forecast)
         return ctx, live
 
     async def _new_fills(self, ctx: StrategyContext) -> None:
@@ -154,8 +163,11 @@ class LiveRunner:
             assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
             order = await self.client.submit(
                 self.symbol, "buy" if cmd.side == 1 else "sell",
-                cmd.size * self._lot, cmd.price * self._tick, stp="cancel_newest",
+                cmd.size * self._lot, cmd.price * self._tick, tif=self.tif,
+                stp="cancel_newest",
             )  # fmt: skip
+            if order.status == "rejected":  # it would have crossed: no quote this time
+                continue
             self._placed_at[order.order_id] = now
             self._placed_size[order.order_id] = cmd.size
             self.summary.placed += 1

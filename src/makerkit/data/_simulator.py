@@ -27,6 +27,7 @@ from makerkit.data._synthetic import OrderStream
 __all__ = ["MarketSimulator", "SimParams", "SimRun", "simulate"]
 
 I64 = npt.NDArray[np.int64]
+_NEVER = (1 << 63) - 1  # no time / id limit
 _MASK = (1 << 64) - 1
 
 
@@ -172,6 +173,8 @@ class _PySim:
         self.counts = {"fills": 0, "volume": 0, "rejected": 0, "proposals": 0}
         self.record = True
         self.emitted = 0
+        self.watch_from = _NEVER
+        self.stop = False
 
     def uniform(self) -> float:
         self.state = z = (self.state + 0x9E3779B97F4A7C15) & _MASK
@@ -186,13 +189,16 @@ class _PySim:
     def now_ns(self) -> int:
         return self.p.start_ns + int(self.t * 1e9)
 
-    def run(self, events: int, record: bool) -> None:
+    def run(
+        self, events: int, record: bool, until_ns: int = _NEVER, watch_from: int = _NEVER
+    ) -> None:
         p = self.p
         self.record, self.emitted = record, 0
+        self.watch_from, self.stop = watch_from, False
         self.seed_book(events)
         k_levels = len(p.cancel_rate)
         uniform = self.uniform
-        while self.emitted < events:
+        while self.emitted < events and not self.stop and self.now_ns() < until_ns:
             mu = p.market_rate + self.excitation
             cancel_total = self.theta_max * len(self.live)
             improve = self.improve_now()
@@ -309,6 +315,8 @@ class _PySim:
         for f in fills:
             self.counts["fills"] += 1
             self.counts["volume"] += f.qty
+            if f.maker_order_id >= self.watch_from:
+                self.stop = True
             if self.book.remaining(f.maker_order_id) == 0:
                 self.forget(f.maker_order_id)
 
@@ -399,6 +407,22 @@ class MarketSimulator:
     def _sim(self) -> _PySim:
         assert self._py is not None  # noqa: S101 - python engine only
         return self._py
+
+    def advance(self, events: int, *, until_ns: int | None = None,
+                watch_from: int | None = None) -> int:  # fmt: skip
+        """Emit up to ``events`` unrecorded commands; return how many were emitted.
+
+        It stops early once the clock reaches ``until_ns`` or after a command
+        fills an order with id >= ``watch_from``. This is how a backtester shares the book:
+        it wakes at its decision times and when its own orders trade.
+        """
+        until = _NEVER if until_ns is None else until_ns
+        watch = _NEVER if watch_from is None else watch_from
+        if self._native is not None:
+            return int(self._native.run(events, False, until, watch)["emitted"])
+        sim = self._sim()
+        sim.run(events, False, until, watch)
+        return sim.emitted
 
     def run(self, events: int, *, record: bool = True) -> SimRun:
         """Emit ``events`` more commands (``record=False``: counters only, fastest)."""

@@ -287,6 +287,7 @@ def test_bench_strategies_fits_validates_and_scores(tmp_path: Path) -> None:
     assert wanted <= set(rows)
     assert payload["predictor"]["horizon_s"] in (15.0, 30.0, 60.0, 120.0, 240.0)
     assert isinstance(payload["glft_beats_symmetric"], bool)
+    assert all(isinstance(r["beats_symmetric"], bool) for r in rows.values())
     assert runner.invoke(app, ["bench", "strategies", "--seeds", "0"]).exit_code == 2
 
 
