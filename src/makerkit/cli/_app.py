@@ -17,6 +17,7 @@ from rich.table import Table
 
 from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
 from makerkit.book import BACKEND, make_book
+from makerkit.cli._predictor import predictor_app
 from makerkit.core import ConfigError, Instrument, MakerkitError
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import load_lobster, synthetic_stream
@@ -38,6 +39,7 @@ data_app = typer.Typer(help="Market data: calibrate and run the simulator.", no_
 app.add_typer(replay_app, name="replay")
 app.add_typer(bench_app, name="bench")
 app.add_typer(data_app, name="data")
+app.add_typer(predictor_app, name="predictor")
 
 out = Console()
 err = Console(stderr=True)

@@ -1,0 +1,45 @@
+"""Short-term prediction from microstructure: datasets, models, honest evaluation.
+
+``lobster_dataset`` / ``book_dataset`` turn book states into features, raw
+levels and look-ahead labels; ``evaluate`` trains the baselines (majority,
+persistence), logistic regression, LightGBM, an MLP and a DeepLOB-style
+network on time-ordered splits and scores them; a ``TrainedModel`` saves and
+loads with its schema. The models need ``pip install makerkit[ml]``.
+"""
+
+from __future__ import annotations
+
+from makerkit.predictor._dataset import (
+    FEATURE_COLUMNS,
+    Dataset,
+    book_dataset,
+    check_finite,
+    direction_labels,
+    lobster_dataset,
+    time_split,
+)
+from makerkit.predictor._models import MODELS, make_model
+from makerkit.predictor._train import (
+    CLASS_NAMES,
+    ModelSchema,
+    TrainedModel,
+    classification_report,
+    evaluate,
+)
+
+__all__ = [
+    "CLASS_NAMES",
+    "FEATURE_COLUMNS",
+    "MODELS",
+    "Dataset",
+    "ModelSchema",
+    "TrainedModel",
+    "book_dataset",
+    "check_finite",
+    "classification_report",
+    "direction_labels",
+    "evaluate",
+    "lobster_dataset",
+    "make_model",
+    "time_split",
+]
