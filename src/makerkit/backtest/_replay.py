@@ -14,7 +14,7 @@ Same events, same config: the same result, byte for byte.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import msgspec
@@ -136,18 +136,22 @@ def run_replay_backtest(
     *,
     progress: Callable[[int], None] | None = None,
     predictor: Predictor | None = None,
+    signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` (a ``makerkit.core.Strategy``) over recorded ``events``.
 
-    A ``predictor`` fills ``StrategyContext.prediction`` at every decision (the
-    strategy is then always called from Python).
+    A ``predictor`` fills ``StrategyContext.prediction`` at every decision;
+    ``signals`` maps the features to more of them (an adverse-selection model's
+    probabilities, say). Either way the strategy is called from Python.
     """
     cfg = config or ReplayConfig()
     core = make_replay_core(events, cfg)
     manager = OrderManager(
         min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
     )
-    wants_features = getattr(strategy, "wants_features", True) or predictor is not None
+    wants_features = (
+        getattr(strategy, "wants_features", True) or predictor is not None or signals is not None
+    )
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
     live: dict[int, LiveQuote | None] = {1: None, -1: None}
     next_id = 0
@@ -164,7 +168,8 @@ def run_replay_backtest(
     plan = manager.plan
     ts_col, mid_col, pos_col = path["ts"], path["mid"], path["position"]
     eq_col, bid_col, ask_col = path["equity"], path["bid"], path["ask"]
-    kernel = _native_kernel(strategy) if cfg.native_strategy and predictor is None else None
+    plain = predictor is None and signals is None
+    kernel = _native_kernel(strategy) if cfg.native_strategy and plain else None
     if kernel is not None and hasattr(core, "set_strategy"):
         path, both, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
         return _result(strategy, cfg, core, path, both, placed, None)
@@ -203,6 +208,8 @@ def run_replay_backtest(
             continue
         if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
             feat = features.on_book(t, *top(1, 3), *top(-1, 3))
+            if signals is not None:
+                feat.update(signals(feat))
             ctx = msgspec.structs.replace(ctx, features=feat)
         if predictor is not None:
             forecast = predictor.predict(feat)

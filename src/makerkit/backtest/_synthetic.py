@@ -13,7 +13,7 @@ commands. Same inputs, same seed: the same result, byte for byte.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -71,10 +71,12 @@ def run_synthetic_backtest(
     *,
     progress: Callable[[int], None] | None = None,
     predictor: Predictor | None = None,
+    signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` (a ``makerkit.core.Strategy``) against the simulated market.
 
-    A ``predictor`` fills ``StrategyContext.prediction`` at every decision.
+    A ``predictor`` fills ``StrategyContext.prediction`` at every decision;
+    ``signals`` maps the features to more of them.
     """
     cfg = config or BacktestConfig()
     params = cfg.params or SimParams.default()
@@ -83,7 +85,9 @@ def run_synthetic_backtest(
     manager = OrderManager(
         min_quote_life_ns=int(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
     )
-    wants_features = getattr(strategy, "wants_features", True) or predictor is not None
+    wants_features = (
+        getattr(strategy, "wants_features", True) or predictor is not None or signals is not None
+    )
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
     live: dict[int, LiveQuote | None] = {1: None, -1: None}
     seen: dict[int, int] = {}  # our order id -> remaining at the last look
@@ -161,6 +165,8 @@ def run_synthetic_backtest(
             bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
             if bid_top[0] and ask_top[0]:
                 feat = features.on_book(t, *bid_top, *ask_top)
+                if signals is not None:
+                    feat.update(signals(feat))
         ctx = context()
         if predictor is not None:
             forecast = predictor.predict(feat)

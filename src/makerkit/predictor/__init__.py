@@ -9,13 +9,21 @@ loads with its schema. The models need ``pip install makerkit[ml]``.
 
 from __future__ import annotations
 
+from makerkit.predictor._adverse import (
+    ADVERSE_FEATURES,
+    AdverseModel,
+    adverse_targets,
+    fit_adverse,
+)
 from makerkit.predictor._dataset import (
     FEATURE_COLUMNS,
     Dataset,
+    adverse_labels,
     book_dataset,
     check_finite,
     direction_labels,
     lobster_dataset,
+    return_labels,
     time_split,
 )
 from makerkit.predictor._models import MODELS, make_model
@@ -28,18 +36,24 @@ from makerkit.predictor._train import (
 )
 
 __all__ = [
+    "ADVERSE_FEATURES",
     "CLASS_NAMES",
     "FEATURE_COLUMNS",
     "MODELS",
+    "AdverseModel",
     "Dataset",
     "ModelSchema",
     "TrainedModel",
+    "adverse_labels",
+    "adverse_targets",
     "book_dataset",
     "check_finite",
     "classification_report",
     "direction_labels",
     "evaluate",
+    "fit_adverse",
     "lobster_dataset",
     "make_model",
+    "return_labels",
     "time_split",
 ]

@@ -39,10 +39,12 @@ __all__ = [
     "FEATURE_COLUMNS",
     "Dataset",
     "Split",
+    "adverse_labels",
     "book_dataset",
     "check_finite",
     "direction_labels",
     "lobster_dataset",
+    "return_labels",
     "time_split",
 ]
 
@@ -193,6 +195,30 @@ def relative_change(mid: F64, k: int) -> F64:
     idx = np.nonzero(np.arange(n) + k < n)[0]
     out[idx] = ((csum[idx + k + 1] - csum[idx + 1]) / k - mid[idx]) / mid[idx]
     return out
+
+
+def return_labels(mid: F64, k: int) -> F64:
+    """m(t + k) - m(t) in ticks (NaN where the future is not there yet)."""
+    out = np.full(mid.size, np.nan)
+    if k < mid.size:
+        out[: mid.size - k] = mid[k:] - mid[: mid.size - k]
+    return out
+
+
+def adverse_labels(ds: Dataset, k: int) -> tuple[I64, I64]:
+    """(bid, ask): 1 where a passive fill at the touch now marks out below zero k samples on.
+
+    A buy at the bid loses if the mid k samples later is below the bid; a sell
+    at the ask if it is above the ask. -1 where the future is not there yet.
+    """
+    n = len(ds)
+    bid = np.full(n, -1, dtype=np.int64)
+    ask = np.full(n, -1, dtype=np.int64)
+    if k < n:
+        later = ds.mid[k:]
+        bid[: n - k] = (later < ds.bid[: n - k]).astype(np.int64)
+        ask[: n - k] = (later > ds.ask[: n - k]).astype(np.int64)
+    return bid, ask
 
 
 class Split(msgspec.Struct, frozen=True, kw_only=True):

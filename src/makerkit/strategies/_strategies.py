@@ -9,7 +9,7 @@ take |q| past ``max_position`` is not quoted.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -20,6 +20,7 @@ __all__ = [
     "GLFT",
     "STRATEGIES",
     "AdaptiveSpread",
+    "AdverseGuard",
     "AvellanedaStoikov",
     "InventorySkew",
     "Symmetric",
@@ -221,3 +222,43 @@ def make_strategy(name: str, **params: object) -> _Base:
     except msgspec.ValidationError as exc:
         msg = f"invalid parameters for {name}: {exc}"
         raise ConfigError(msg) from exc
+
+
+class AdverseGuard:
+    """Wraps a strategy: a side likely to be picked off is quoted further out, or pulled.
+
+    Reads ``p_adverse_bid`` / ``p_adverse_ask`` from the context's features (an
+    adverse-selection model's probabilities, see ``makerkit.predictor.fit_adverse``);
+    above ``threshold`` that side moves ``widen`` ticks away from the mid, or
+    is not quoted at all with ``pull``.
+    """
+
+    wants_features = True
+
+    def __init__(
+        self, inner: Any, *, threshold: float = 0.5, widen: int = 1, pull: bool = False
+    ) -> None:
+        if not 0.0 < threshold < 1.0 or widen < 0:
+            msg = f"invalid guard, need 0 < threshold < 1 and widen >= 0, got {threshold}, {widen}"
+            raise ConfigError(msg)
+        self.inner, self.threshold, self.widen, self.pull = inner, threshold, widen, pull
+        self.name = f"{getattr(inner, 'name', type(inner).__name__)}+guard"
+        self.guarded = 0  # sides moved or pulled
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        """The inner strategy's quotes, with the risky sides moved out."""
+        intent: QuoteIntent = self.inner.quote(ctx)
+        f = ctx.features
+        bid, ask = intent.bid_price, intent.ask_price
+        bid_size, ask_size = intent.bid_size, intent.ask_size
+        if bid is not None and f.get("p_adverse_bid", 0.0) > self.threshold:
+            self.guarded += 1
+            bid, bid_size = (None, 0) if self.pull else (bid - self.widen, bid_size)
+        if ask is not None and f.get("p_adverse_ask", 0.0) > self.threshold:
+            self.guarded += 1
+            ask, ask_size = (None, 0) if self.pull else (ask + self.widen, ask_size)
+        return QuoteIntent(bid_price=bid, bid_size=bid_size, ask_price=ask, ask_size=ask_size)
+
+    def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
+        """Passed on."""
+        self.inner.on_fill(side, price, qty, ctx)

@@ -12,12 +12,14 @@ from makerkit.core.errors import ConfigError, DataError
 from makerkit.predictor import (
     FEATURE_COLUMNS,
     TrainedModel,
+    adverse_labels,
     book_dataset,
     check_finite,
     classification_report,
     direction_labels,
     evaluate,
     make_model,
+    return_labels,
     time_split,
 )
 from makerkit.predictor._dataset import _last_move
@@ -155,3 +157,53 @@ def test_cli_evaluate_ends_with_models_and_the_best(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["predictor", "evaluate", "--train", "nowhere_message_1.csv",
                                    "--horizon", "5"])  # fmt: skip
     assert bad.exit_code == 2 and "orderbook twin" in bad.output
+
+
+def test_return_and_adverse_selection_labels_by_hand() -> None:
+    mid = np.array([100.0, 100.5, 99.0, 101.5, 101.5])
+    assert np.array_equal(return_labels(mid, 2)[:3], [-1.0, 1.0, 2.5])
+    assert np.isnan(return_labels(mid, 2)[3:]).all()
+    ts = np.arange(5, dtype=np.int64)
+    ds = book_dataset(ts, (mid - 0.5)[:, None], np.ones((5, 1)), (mid + 0.5)[:, None],
+                      np.ones((5, 1)))  # fmt: skip
+    bid, ask = adverse_labels(ds, 2)
+    # a buy at 99.5 then the mid at 99: a loss; a sell at 100.5 then 99: a gain
+    assert bid.tolist() == [1, 0, 0, -1, -1]
+    assert ask.tolist() == [0, 1, 1, -1, -1]
+
+
+def test_adverse_model_learns_when_fills_lose_and_the_guard_moves_that_side() -> None:
+    from makerkit.core import StrategyContext
+    from makerkit.predictor import fit_adverse
+    from makerkit.strategies import AdverseGuard, make_strategy
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    ts = np.arange(n, dtype=np.int64) * 100_000_000
+    imb = rng.uniform(-1, 1, n)
+    mid = 100.0 + np.cumsum(rng.choice([-0.5, 0.5], n))
+    # a trade every other sample, half each way; it loses when the imbalance was against it
+    t_idx = np.arange(1, n - 20, 2)
+    side = rng.choice([-1, 1], t_idx.size)  # aggressor
+    price = np.where(side < 0, mid[t_idx] - 0.5, mid[t_idx] + 0.5)
+    resting = -side
+    lose = (resting * imb[t_idx]) < 0  # the sample just before the trade
+    later = t_idx + 11  # the first sample 1 s after the trade: the mid against the losers
+    mid[later] = np.where(lose, price - resting * 2.0, price + resting * 2.0)
+    feats = {"imbalance_n": imb, "spread_ticks": np.ones(n)}
+    model = fit_adverse(ts, mid, feats, trades=(ts[t_idx] + 1, side, price),
+                        names=("imbalance_n",))  # fmt: skip
+    assert 0.2 < model.base_rate[0] < 0.8
+    bad_for_bids = model.signals({"imbalance_n": -0.9})
+    assert bad_for_bids["p_adverse_bid"] > 0.8 > 0.2 > bad_for_bids["p_adverse_ask"]
+    assert model.signals({"imbalance_n": float("nan")}) == {}
+    guard = AdverseGuard(make_strategy("symmetric", half_spread=1.0), threshold=0.6, widen=2)
+    ctx = StrategyContext(ts_ns=0, best_bid=100, best_ask=102,
+                          features={"p_adverse_bid": 0.9, "p_adverse_ask": 0.1})  # fmt: skip
+    plain = make_strategy("symmetric", half_spread=1.0).quote(ctx)
+    moved = guard.quote(ctx)
+    assert (moved.bid_price, moved.ask_price) == (plain.bid_price - 2, plain.ask_price)
+    pulled = AdverseGuard(make_strategy("symmetric"), threshold=0.6, pull=True).quote(ctx)
+    assert pulled.bid_price is None and pulled.ask_price is not None
+    with pytest.raises(ConfigError, match="threshold"):
+        AdverseGuard(make_strategy("symmetric"), threshold=1.5)
