@@ -24,8 +24,8 @@ out = Console()
 err = Console(stderr=True)
 
 SOURCE_HELP = (
-    "A LOBSTER message file (its orderbook twin is found by name), or "
-    "synthetic[:seed=N,events=N] (the simulator, one level). Repeatable."
+    "A LOBSTER message file (its orderbook twin is found by name), a Binance capture "
+    "(binance_*_stream.gz), or synthetic[:seed=N,events=N] (the simulator, one level). Repeatable."
 )
 
 
@@ -61,8 +61,12 @@ def load_dataset(spec: str, every: int = 1) -> Any:
             trade_qty=s.qty[market], trade_side=s.side[market], every=every,
             source=f"synthetic:seed={seed},events={events}",
         )  # fmt: skip
-    from makerkit.data import load_lobster
+    from makerkit.data import load_binance_capture, load_lobster
 
+    if Path(spec).name.startswith("binance_"):
+        from makerkit.predictor import binance_dataset
+
+        return binance_dataset(load_binance_capture(spec), every=every)
     message = Path(spec)
     book = message.with_name(message.name.replace("message", "orderbook"))
     if "message" not in message.name or not book.exists():

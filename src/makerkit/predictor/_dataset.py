@@ -24,6 +24,7 @@ of one split sees into the next; the scaler is fitted on the training split.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from makerkit.core.errors import ConfigError, DataError
-from makerkit.data import LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID, LobsterDay, lobster_tick
+from makerkit.data import (
+    LOBSTER_DUMMY_ASK,
+    LOBSTER_DUMMY_BID,
+    BinanceCapture,
+    LobsterDay,
+    lobster_tick,
+)
 from makerkit.features import FeatureConfig, compute_features
 
 __all__ = [
@@ -40,6 +47,7 @@ __all__ = [
     "Dataset",
     "Split",
     "adverse_labels",
+    "binance_dataset",
     "book_dataset",
     "check_finite",
     "direction_labels",
@@ -104,11 +112,15 @@ def _last_move(mid: F64) -> F64:
 def book_dataset(
     ts: I64, bid_px: F64, bid_sz: F64, ask_px: F64, ask_sz: F64, *,
     trade_ts: I64 | None = None, trade_qty: I64 | None = None, trade_side: I64 | None = None,
-    every: int = 1, source: str = "",
+    every: int = 1, clock_ms: float | None = None, source: str = "",
 ) -> Dataset:  # fmt: skip
-    """A dataset from book states (n x levels arrays in ticks and lots, best level first)."""
-    if every < 1:
-        msg = f"invalid `every`, must be >= 1, was {every}"
+    """A dataset from book states (n x levels arrays in ticks and lots, best level first).
+
+    Samples are every ``every``-th state, or with ``clock_ms`` the last state at
+    or before each tick of a fixed clock.
+    """
+    if every < 1 or (clock_ms is not None and clock_ms <= 0):
+        msg = f"invalid sampling, need every >= 1 and clock_ms > 0, got {every}, {clock_ms}"
         raise ConfigError(msg)
     n, levels = bid_px.shape
     feats = compute_features(
@@ -143,6 +155,12 @@ def book_dataset(
     raw[:, 2::4] = np.log1p(ask_sz)
     raw[:, 3::4] = np.log1p(bid_sz)
     keep = np.isfinite(mid) & np.isfinite(x).all(axis=1)
+    if clock_ms is not None and n:
+        t = np.asarray(ts, dtype=np.int64)
+        grid = np.arange(t[0], t[-1] + 1, int(clock_ms * 1e6))
+        on_clock = np.zeros(n, dtype=bool)
+        on_clock[np.unique(np.searchsorted(t, grid, side="right") - 1)] = True
+        keep &= on_clock
     keep[np.arange(n) % every != 0] = False
     return Dataset(
         ts=np.asarray(ts, dtype=np.int64)[keep], mid=mid[keep],
@@ -151,7 +169,7 @@ def book_dataset(
     )  # fmt: skip
 
 
-def lobster_dataset(day: LobsterDay, *, every: int = 1) -> Dataset:
+def lobster_dataset(day: LobsterDay, *, every: int = 1, clock_ms: float | None = None) -> Dataset:
     """A LOBSTER day: its orderbook file is the book after each message."""
     b = day.book
     tick = lobster_tick(day)
@@ -166,8 +184,53 @@ def lobster_dataset(day: LobsterDay, *, every: int = 1) -> Dataset:
     execs = (m.type == 4) | (m.type == 5)
     return book_dataset(
         m.ts_ns, bid_px, bid_sz, ask_px, ask_sz, trade_ts=m.ts_ns[execs],
-        trade_qty=m.size[execs], trade_side=-m.direction[execs], every=every,
+        trade_qty=m.size[execs], trade_side=-m.direction[execs], every=every, clock_ms=clock_ms,
         source=f"lobster:{m.path.rsplit('/', 1)[-1]}",
+    )  # fmt: skip
+
+
+def binance_dataset(
+    capture: BinanceCapture, *, levels: int = 5, every: int = 1, clock_ms: float | None = None
+) -> Dataset:
+    """A Binance capture: the book after each applied depth diff (its own tick and lot grid)."""
+    bids: dict[int, int] = dict(capture.snapshot_bids)
+    asks: dict[int, int] = dict(capture.snapshot_asks)
+    prices = [p for p, _ in (*capture.snapshot_bids, *capture.snapshot_asks)]
+    sizes = [q for _, q in (*capture.snapshot_bids, *capture.snapshot_asks) if q > 0]
+    rows: list[tuple[int, list[int], list[int], list[int], list[int]]] = []
+    for diff in capture.diffs:
+        if diff.last <= capture.snapshot_id:
+            continue
+        for side_book, lv in ((bids, diff.bids), (asks, diff.asks)):
+            for p, q in lv:
+                if q > 0:
+                    side_book[p] = q
+                    sizes.append(q)
+                else:
+                    side_book.pop(p, None)
+                prices.append(p)
+        top_b = heapq.nlargest(levels, bids)
+        top_a = heapq.nsmallest(levels, asks)
+        rows.append(
+            (diff.local_ns, top_b, [bids[p] for p in top_b], top_a, [asks[p] for p in top_a])
+        )
+    if not rows:
+        msg = "the capture has no depth after its snapshot"
+        raise DataError(msg, path=capture.path)
+    tick = int(np.gcd.reduce(np.asarray(prices, dtype=np.int64))) or 1
+    lot = int(np.gcd.reduce(np.asarray(sizes, dtype=np.int64))) or 1
+    n = len(rows)
+    arr = {k: np.zeros((n, levels)) for k in ("bp", "bs", "ap", "as")}
+    for i, (_, bp, bs, ap, as_) in enumerate(rows):
+        arr["bp"][i, : len(bp)] = np.asarray(bp) / tick
+        arr["bs"][i, : len(bs)] = np.asarray(bs) / lot
+        arr["ap"][i, : len(ap)] = np.asarray(ap) / tick
+        arr["as"][i, : len(as_)] = np.asarray(as_) / lot
+    return book_dataset(
+        np.asarray([r[0] for r in rows], dtype=np.int64), arr["bp"], arr["bs"], arr["ap"],
+        arr["as"], trade_ts=capture.trade_ns, trade_qty=capture.trade_qty // lot,
+        trade_side=np.where(capture.trade_buyer_maker, -1, 1), every=every, clock_ms=clock_ms,
+        source=f"binance:{capture.symbol}",
     )  # fmt: skip
 
 

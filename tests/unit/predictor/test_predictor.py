@@ -207,3 +207,18 @@ def test_adverse_model_learns_when_fills_lose_and_the_guard_moves_that_side() ->
     assert pulled.bid_price is None and pulled.ask_price is not None
     with pytest.raises(ConfigError, match="threshold"):
         AdverseGuard(make_strategy("symmetric"), threshold=1.5)
+
+
+def test_binance_captures_and_clock_sampling_make_datasets(data_root: Path) -> None:
+    from makerkit.data import load_binance_capture
+    from makerkit.predictor import binance_dataset
+
+    capture = load_binance_capture(data_root / "crypto" / "binance_spot_btcusdt_20240808_stream.gz")
+    ds = binance_dataset(capture, levels=5)
+    assert len(ds) > 3000 and ds.levels == 5 and ds.raw.shape == (len(ds), 20)
+    assert np.all(np.diff(ds.ts) >= 0) and np.all(ds.ask > ds.bid)
+    sparse = binance_dataset(capture, levels=5, clock_ms=1000.0)
+    span_s = (int(ds.ts[-1]) - int(ds.ts[0])) / 1e9
+    assert abs(len(sparse) - span_s) <= 3  # one sample a second
+    report, _ = evaluate([ds], 5, models=["majority", "lightgbm"])
+    assert report["models"]["lightgbm"]["macro_f1"] > report["models"]["majority"]["macro_f1"]
