@@ -18,6 +18,7 @@ from rich.table import Table
 from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
 from makerkit.book import BACKEND, make_book
 from makerkit.cli._predictor import predictor_app
+from makerkit.cli._rl import rl_app
 from makerkit.core import ConfigError, Instrument, MakerkitError
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import load_lobster, synthetic_stream
@@ -40,6 +41,7 @@ app.add_typer(replay_app, name="replay")
 app.add_typer(bench_app, name="bench")
 app.add_typer(data_app, name="data")
 app.add_typer(predictor_app, name="predictor")
+app.add_typer(rl_app, name="rl")
 
 out = Console()
 err = Console(stderr=True)
@@ -623,6 +625,48 @@ def bench_strategies(
                       f"{r['max_drawdown_mean']:,.0f}", f"{r['sharpe_mean']:.1f}",
                       f"{r['fills_mean']:,.0f}", f"{r['avg_abs_inventory']:.1f}",
                       "yes" if r["beats_symmetric"] else "")  # fmt: skip
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)
+
+
+@bench_app.command("env")
+def bench_env(
+    envs: Annotated[int, typer.Option(help="Model markets stepped together.")] = 4096,
+    steps: Annotated[int, typer.Option(help="Steps per run.")] = 2000,
+    repeat: Annotated[int, typer.Option(help="Runs (median reported).")] = 5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """RL environment speed: aggregate steps/s of the vectorised model market."""
+    import numpy as np
+
+    from makerkit.rl import ModelParams, ModelVecEnv, avellaneda_stoikov_policy
+
+    params = ModelParams()
+    policy = avellaneda_stoikov_policy(params, 0.1)
+    rates = []
+    for run in range(repeat):
+        env = ModelVecEnv(envs, params, seed=run)
+        obs = env.reset()
+        started = monotonic_ns()
+        for _ in range(steps):
+            obs, *_ = env.step(policy(obs))
+        rates.append(envs * steps / ((monotonic_ns() - started) / 1e9))
+    result = {
+        "envs": envs, "steps": steps, "runs": rates,
+        "vec_model_steps_per_sec": float(np.median(rates)),
+        "lob_env_steps_per_sec": None,  # the limit-order-book environment is not built yet
+        "note": "steps include the AS policy's actions (numpy, one call per step)",
+    }  # fmt: skip
+    table = Table(title="RL environments", show_header=False, title_justify="left")
+    table.add_row(
+        f"model market, {envs} together", f"{result['vec_model_steps_per_sec']:,.0f} steps/s"
+    )
     (err if as_json else out).print(table)
     if output is not None:
         output.write_text(json.dumps(result, indent=2))

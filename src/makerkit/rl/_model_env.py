@@ -1,0 +1,186 @@
+"""The Avellaneda-Stoikov model market, vectorised: the reference where the optimum is known.
+
+Dynamics (Avellaneda and Stoikov 2008, section 4): the mid moves by +-sigma
+sqrt(dt) each step with equal odds; a bid delta_b below it is hit with
+probability A exp(-k delta_b) dt in the step, an ask delta_a above it is
+lifted with A exp(-k delta_a) dt; each fill is one unit. Defaults are the
+paper's simulation: S0 = 100, T = 1, sigma = 2, dt = 0.005 (200 steps),
+A = 140, k = 1.5.
+
+Reward per step: the change of wealth x + q S (cash plus inventory at the
+mid), minus ``inventory_penalty`` x q^2 x dt; optionally a terminal penalty
+``terminal_penalty`` x q_T^2. Summed over an episode the rewards are the final
+PnL minus the penalties (tested).
+
+``ModelVecEnv`` steps N markets together in numpy (millions of steps per
+second); ``avellaneda_stoikov_policy`` and ``symmetric_policy`` are the
+paper's two strategies, the yardsticks for learned policies.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from makerkit.core.errors import ConfigError
+
+__all__ = [
+    "ModelParams",
+    "ModelVecEnv",
+    "avellaneda_stoikov_policy",
+    "run_policy",
+    "symmetric_policy",
+]
+
+F64 = npt.NDArray[np.float64]
+
+
+class ModelParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The model market; the paper's values by default."""
+
+    s0: float = 100.0
+    horizon: float = 1.0
+    sigma: float = 2.0
+    dt: float = 0.005
+    A: float = 140.0
+    k: float = 1.5
+    max_offset: float = 10.0  # actions are clipped to [0, max_offset]
+    inventory_penalty: float = 0.0
+    terminal_penalty: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("horizon", "sigma", "dt", "A", "k", "max_offset"):
+            if not getattr(self, name) > 0:
+                msg = f"invalid `{name}`, must be > 0, was {getattr(self, name)}"
+                raise ConfigError(msg)
+        if self.dt > self.horizon:
+            msg = "invalid `dt`, must be <= `horizon`"
+            raise ConfigError(msg)
+
+    @property
+    def steps(self) -> int:
+        """Steps per episode."""
+        return round(self.horizon / self.dt)
+
+
+class ModelVecEnv:
+    """N model markets stepped together; observation (q, time left, S - S0) per market.
+
+    ``step(actions)`` takes an (N, 2) array of (bid offset, ask offset) and
+    returns observations, rewards, terminated flags and per-market info
+    arrays; finished markets restart on their own (auto-reset).
+    """
+
+    def __init__(self, num_envs: int, params: ModelParams | None = None, seed: int = 0) -> None:
+        if num_envs < 1:
+            msg = f"invalid `num_envs`, must be >= 1, was {num_envs}"
+            raise ConfigError(msg)
+        self.n = num_envs
+        self.p = params or ModelParams()
+        self.rng = np.random.default_rng(seed)
+        self.fill_scale = self.p.A * self.p.dt
+        self.move = self.p.sigma * math.sqrt(self.p.dt)
+        self.reset()
+
+    def reset(self) -> F64:
+        """Every market back to its start; the observations."""
+        n = self.n
+        self.s = np.full(n, self.p.s0)
+        self.q = np.zeros(n)
+        self.x = np.zeros(n)
+        self.t = np.zeros(n, dtype=np.int64)
+        return self.observe()
+
+    def observe(self) -> F64:
+        """(inventory, time left as a fraction, mid minus S0)."""
+        left = 1.0 - self.t / self.p.steps
+        return np.column_stack([self.q, left, self.s - self.p.s0])
+
+    def step(self, actions: F64) -> tuple[F64, F64, npt.NDArray[np.bool_], dict[str, Any]]:
+        """Advance every market by dt under (bid offset, ask offset) actions."""
+        p = self.p
+        a = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.n, 2), 0.0, p.max_offset)
+        db, da = a[:, 0], a[:, 1]
+        wealth0 = self.x + self.q * self.s
+        u = self.rng.random((self.n, 3))
+        hit_b = u[:, 0] < np.minimum(self.fill_scale * np.exp(-p.k * db), 1.0)
+        hit_a = u[:, 1] < np.minimum(self.fill_scale * np.exp(-p.k * da), 1.0)
+        self.x += np.where(hit_a, self.s + da, 0.0) - np.where(hit_b, self.s - db, 0.0)
+        self.q += hit_b.astype(np.float64) - hit_a.astype(np.float64)
+        self.s += np.where(u[:, 2] < 0.5, self.move, -self.move)
+        self.t += 1
+        reward = self.x + self.q * self.s - wealth0 - p.inventory_penalty * self.q**2 * p.dt
+        done = self.t >= p.steps
+        reward -= np.where(done, p.terminal_penalty * self.q**2, 0.0)
+        info = {
+            "pnl": np.where(done, self.x + self.q * self.s, np.nan),
+            "final_inventory": np.where(done, self.q, np.nan),
+            "spread": da + db, "fills": hit_a.astype(np.int64) + hit_b.astype(np.int64),
+        }  # fmt: skip
+        if done.any():
+            self.s[done], self.q[done], self.x[done], self.t[done] = p.s0, 0.0, 0.0, 0
+        return self.observe(), reward, done, info
+
+
+def avellaneda_stoikov_policy(params: ModelParams, gamma: float) -> Any:
+    """The paper's inventory strategy: quotes around r = S - q gamma sigma^2 (T - t)."""
+    if gamma <= 0:
+        msg = f"invalid `gamma`, must be > 0, was {gamma}"
+        raise ConfigError(msg)
+    spread_const = (2 / gamma) * math.log(1 + gamma / params.k)
+
+    def act(obs: F64) -> F64:
+        q, left = obs[:, 0], obs[:, 1] * params.horizon
+        risk = gamma * params.sigma**2 * left
+        half = (risk + spread_const) / 2
+        # r - S = -q risk; bid offset = S - (r - half), ask offset = (r + half) - S
+        return np.column_stack([q * risk + half, half - q * risk])
+
+    return act
+
+
+def symmetric_policy(params: ModelParams, gamma: float) -> Any:
+    """The paper's benchmark: the same average spread as the AS strategy, centred on the mid."""
+    steps = params.steps
+    lefts = (1.0 - np.arange(steps) / steps) * params.horizon
+    spread = float(np.mean(gamma * params.sigma**2 * lefts + (2 / gamma)
+                           * math.log(1 + gamma / params.k)))  # fmt: skip
+
+    def act(obs: F64) -> F64:
+        return np.full((obs.shape[0], 2), spread / 2)
+
+    return act
+
+
+def run_policy(
+    policy: Any, params: ModelParams | None = None, *, episodes: int = 1000, seed: int = 0,
+    num_envs: int = 1000,
+) -> dict[str, float]:  # fmt: skip
+    """Play ``episodes`` episodes; PnL, final inventory and quoted spread statistics."""
+    p = params or ModelParams()
+    env = ModelVecEnv(min(num_envs, episodes), p, seed=seed)
+    obs = env.reset()
+    pnls: list[float] = []
+    invs: list[float] = []
+    spreads: list[float] = []
+    rewards = np.zeros(env.n)
+    totals: list[float] = []
+    while len(pnls) < episodes:
+        obs, r, done, info = env.step(policy(obs))
+        rewards += r
+        spreads.append(float(info["spread"].mean()))
+        if done.any():
+            pnls.extend(info["pnl"][done].tolist())
+            invs.extend(info["final_inventory"][done].tolist())
+            totals.extend(rewards[done].tolist())
+            rewards[done] = 0.0
+    pnl, inv = np.asarray(pnls[:episodes]), np.asarray(invs[:episodes])
+    return {
+        "episodes": episodes, "pnl_mean": float(pnl.mean()), "pnl_std": float(pnl.std()),
+        "final_inventory_mean": float(inv.mean()), "final_inventory_std": float(inv.std()),
+        "spread_mean": float(np.mean(spreads)), "reward_mean": float(np.mean(totals[:episodes])),
+    }  # fmt: skip

@@ -1,0 +1,80 @@
+"""The Avellaneda-Stoikov model market against the paper, reward accounting, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from makerkit.cli import app
+from makerkit.core.errors import ConfigError
+from makerkit.rl import (
+    ModelParams,
+    ModelVecEnv,
+    avellaneda_stoikov_policy,
+    run_policy,
+    symmetric_policy,
+)
+
+
+def test_the_papers_table_for_gamma_0_1() -> None:
+    # Avellaneda and Stoikov (2008), table for gamma = 0.1: inventory strategy profit
+    # 62.94 (sd 5.89), final q sd 2.80; symmetric 67.21 (sd 13.43), final q sd 8.66
+    p = ModelParams()
+    inv = run_policy(avellaneda_stoikov_policy(p, 0.1), p, episodes=2000, seed=11)
+    sym = run_policy(symmetric_policy(p, 0.1), p, episodes=2000, seed=11)
+    assert 58 < inv["pnl_mean"] < 70 and 5 < inv["pnl_std"] < 8
+    assert 2.3 < inv["final_inventory_std"] < 3.4
+    assert 60 < sym["pnl_mean"] < 74 and 11.5 < sym["pnl_std"] < 15.5
+    assert 7.5 < sym["final_inventory_std"] < 9.8
+    assert abs(inv["spread_mean"] - sym["spread_mean"]) < 0.01  # the same average spread
+
+
+def test_rewards_add_up_to_pnl_minus_the_penalties() -> None:
+    p = ModelParams(inventory_penalty=0.3, terminal_penalty=0.5)
+    env = ModelVecEnv(64, p, seed=2)
+    policy = avellaneda_stoikov_policy(p, 0.1)
+    obs = env.reset()
+    total = np.zeros(64)
+    penalties = np.zeros(64)
+    for _ in range(p.steps):
+        obs, reward, done, info = env.step(policy(obs))
+        total += reward
+        q_after = np.where(done, info["final_inventory"], obs[:, 0])
+        penalties += p.inventory_penalty * q_after**2 * p.dt
+    penalties += p.terminal_penalty * info["final_inventory"] ** 2
+    assert done.all()
+    assert np.allclose(total, info["pnl"] - penalties)
+
+
+def test_a_seed_repeats_a_run_and_bad_parameters_are_refused() -> None:
+    p = ModelParams()
+    a = run_policy(symmetric_policy(p, 0.1), p, episodes=300, seed=4)
+    b = run_policy(symmetric_policy(p, 0.1), p, episodes=300, seed=4)
+    assert a == b
+    with pytest.raises(ConfigError, match="gamma"):
+        avellaneda_stoikov_policy(p, 0.0)
+    with pytest.raises(ConfigError, match="sigma"):
+        ModelParams(sigma=-1.0)
+    with pytest.raises(ConfigError, match="num_envs"):
+        ModelVecEnv(0)
+
+
+def test_cli_evaluate_ends_with_the_statistics() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["rl", "evaluate", "--env", "model", "--policy",
+                                 "avellaneda-stoikov", "--gamma", "0.1", "--episodes", "200",
+                                 "--seed", "9", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("pnl_mean", "pnl_std", "final_inventory_mean", "final_inventory_std",
+                "spread_mean"):  # fmt: skip
+        assert isinstance(payload[key], float)
+    bad = runner.invoke(app, ["rl", "evaluate", "--policy", "martingale"])
+    assert bad.exit_code == 2 and "must be one of" in bad.output
+    bench = runner.invoke(app, ["bench", "env", "--envs", "256", "--steps", "50", "--repeat",
+                                "1", "--json"])  # fmt: skip
+    assert bench.exit_code == 0
+    assert json.loads(bench.stdout.strip().splitlines()[-1])["vec_model_steps_per_sec"] > 0
