@@ -33,8 +33,8 @@ from makerkit.strategies import GLFT
 __all__ = ["HBT_DRIVER", "run_backtest_bench"]
 
 HBT_DRIVER = Path("benchmarks") / "peers" / "drive_hbt_backtest.py"
-# GLFT per tick of BTCUSDT (0.01): sigma from the capture's 100 ms mid changes,
-# A and k of the order of what fit_intensity finds on it
+# GLFT in ticks of BTCUSDT (0.01) and lots of 1e-6 BTC: at zero inventory it joins the
+# touch; the 10-lot limit keeps it there instead of drifting off with a large position
 GLFT_PARAMS = {"gamma": 0.05, "A": 2.0, "k": 4.0, "sigma": 3.0, "size": 1, "max_position": 10}
 
 
