@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -657,16 +658,29 @@ def bench_env(
         for _ in range(steps):
             obs, *_ = env.step(policy(obs))
         rates.append(envs * steps / ((monotonic_ns() - started) / 1e9))
+    lob_rate = None
+    if importlib.util.find_spec("gymnasium") is not None:  # else: pip install makerkit[rl]
+        from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+
+        lob = MarketMakingEnv(LOBEnvConfig())
+        lob.reset(seed=0)
+        action = np.zeros(3, dtype=np.float32)
+        started = monotonic_ns()
+        for _ in range(steps):
+            if lob.step(action)[2]:
+                lob.reset()
+        lob_rate = steps / ((monotonic_ns() - started) / 1e9)
     result = {
         "envs": envs, "steps": steps, "runs": rates,
-        "vec_model_steps_per_sec": float(np.median(rates)),
-        "lob_env_steps_per_sec": None,  # the limit-order-book environment is not built yet
-        "note": "steps include the AS policy's actions (numpy, one call per step)",
+        "vec_model_steps_per_sec": float(np.median(rates)), "lob_env_steps_per_sec": lob_rate,
+        "note": "model steps include the AS policy's actions (numpy, one call per step); "
+                "LOB steps are one decision (1 s of simulated market) each, engine included",
     }  # fmt: skip
     table = Table(title="RL environments", show_header=False, title_justify="left")
-    table.add_row(
-        f"model market, {envs} together", f"{result['vec_model_steps_per_sec']:,.0f} steps/s"
-    )
+    table.add_row(f"model market, {envs} together",
+                  f"{result['vec_model_steps_per_sec']:,.0f} steps/s")  # fmt: skip
+    if lob_rate is not None:
+        table.add_row("limit-order-book market, one env", f"{lob_rate:,.0f} steps/s")
     (err if as_json else out).print(table)
     if output is not None:
         output.write_text(json.dumps(result, indent=2))

@@ -1,0 +1,213 @@
+"""A Gymnasium market-making environment on the simulated limit-order book.
+
+The market is the backtester's: the order-flow simulator drives the matching
+engine and our quotes rest in the same book (post-only, price-time
+priority), so fills come from the engine, not from a fill model. Each step
+is one decision: the action sets the quotes, then the market runs
+``decision_ms`` of its own time (waking early when one of our orders trades,
+to account for it at once).
+
+* action, in [-1, 1]^3 (rescaled to [0, 1]): bid offset and ask offset from
+  the mid (x ``max_offset`` ticks) and quote size (1 .. ``max_size`` lots);
+* observation: spread, imbalances, order-flow imbalance, 1 s and 5 s returns
+  (basis points), volatility, inventory / ``max_inventory``, time left, each
+  clipped to [-10, 10];
+* reward (``reward="penalised"``): the change of equity (cash plus inventory
+  at the mid, ticks x lots) minus ``inventory_penalty`` x q^2 per step; with
+  ``reward="terminal"`` only a ``terminal_penalty`` x q^2 at the end. An
+  episode's rewards add up to its final equity minus the penalties (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import msgspec
+import numpy as np
+
+from makerkit.core import OrderType, QuoteIntent, TimeInForce
+from makerkit.core.errors import ConfigError
+from makerkit.data import MarketSimulator, SimParams
+from makerkit.features import FeatureConfig, FeatureStream
+from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
+
+__all__ = ["LOBEnvConfig", "MarketMakingEnv"]
+
+_OUR_IDS = 1 << 40
+_ACCOUNT = 1
+OBS = ("spread_ticks", "imbalance_1", "imbalance_n", "ofi_window", "ret_1s", "ret_5s",
+       "ewma_vol")  # fmt: skip
+_SCALE = {"ret_1s": 1e4, "ret_5s": 1e4, "ewma_vol": 1e4, "ofi_window": 0.1}
+
+
+class LOBEnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The market, the decision clock, the action ranges and the reward."""
+
+    params: SimParams | None = None  # default: SimParams.default() (informed flow)
+    engine: str | None = None
+    decision_ms: float = 1000.0
+    episode_steps: int = 300
+    warmup_events: int = 500
+    max_offset: float = 5.0
+    max_size: int = 3
+    max_inventory: int = 20
+    reward: str = "penalised"  # or "terminal"
+    inventory_penalty: float = 0.01  # per lot^2 per step
+    terminal_penalty: float = 0.5  # per lot^2 at the end (reward="terminal")
+
+    def __post_init__(self) -> None:
+        if self.reward not in ("penalised", "terminal"):
+            msg = f"invalid `reward` {self.reward!r}, must be 'penalised' or 'terminal'"
+            raise ConfigError(msg)
+        for name in ("decision_ms", "episode_steps", "max_offset", "max_size", "max_inventory"):
+            if not getattr(self, name) > 0:
+                msg = f"invalid `{name}`, must be > 0, was {getattr(self, name)}"
+                raise ConfigError(msg)
+        if self.inventory_penalty < 0 or self.terminal_penalty < 0 or self.warmup_events < 0:
+            msg = "invalid penalties or warm-up, must be >= 0"
+            raise ConfigError(msg)
+
+
+class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
+    """One market maker in the simulated market (``makerkit/MarketMaking-v0``)."""
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
+
+    def __init__(self, config: LOBEnvConfig | None = None) -> None:
+        self.cfg = config or LOBEnvConfig()
+        n = len(OBS) + 2
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(n,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
+        self.sim: MarketSimulator | None = None
+        self._feat: dict[str, float] = {}
+        self._last_mid = 0.0
+
+    # ------------------------------------------------------------------ state
+    def _now(self) -> int:
+        assert self.sim is not None  # noqa: S101 - after reset
+        return self.sim.params.start_ns + int(self.sim.seconds * 1e9)
+
+    def _mid(self) -> float:
+        assert self.sim is not None  # noqa: S101 - after reset
+        bid, ask = self.sim.book.best_bid(), self.sim.book.best_ask()
+        if bid and ask:
+            self._last_mid = (bid[0] + ask[0]) / 2
+        return float(self._last_mid)
+
+    def _observe(self) -> np.ndarray[Any, Any]:
+        assert self.sim is not None  # noqa: S101 - after reset
+        book = self.sim.book
+        bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
+        if bid_top[0] and ask_top[0]:
+            self._feat = self.features.on_book(self._now(), *bid_top, *ask_top)
+        vals = [self._feat.get(k, 0.0) * _SCALE.get(k, 1.0) for k in OBS]
+        vals.append(self.position / self.cfg.max_inventory)
+        vals.append(1.0 - self.steps / self.cfg.episode_steps)
+        obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        return np.clip(obs, -10.0, 10.0).astype(np.float32)
+
+    def _collect_fills(self) -> None:
+        assert self.sim is not None  # noqa: S101 - after reset
+        book = self.sim.book
+        for side in (1, -1):
+            quote = self.live[side]
+            if quote is None:
+                continue
+            left = int(book.remaining(quote.order_id))
+            traded = self.seen[quote.order_id] - left
+            if traded > 0:
+                self.position += side * traded
+                self.cash -= side * traded * quote.price
+                self.fills += traded
+                self.seen[quote.order_id] = left
+            if left == 0:
+                self.live[side] = None
+                del self.seen[quote.order_id]
+
+    # ---------------------------------------------------------------- gym API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+        """A fresh market (seeded from ``seed``, or from the env's generator)."""
+        super().reset(seed=seed)
+        market_seed = int(self.np_random.integers(0, 2**31 - 1))
+        params = self.cfg.params or SimParams.default()
+        self.sim = MarketSimulator(params, seed=market_seed, engine=self.cfg.engine)
+        self.sim.advance(max(self.cfg.warmup_events, 1))
+        self.features = FeatureStream(FeatureConfig(levels=3))
+        self._feat = {}
+        self._last_mid = float(params.start_price)
+        self.manager = OrderManager()
+        self.live: dict[int, LiveQuote | None] = {1: None, -1: None}
+        self.seen: dict[int, int] = {}
+        self.next_id = _OUR_IDS
+        self.position, self.cash, self.fills, self.steps = 0, 0, 0, 0
+        self.penalties = 0.0
+        self.equity = 0.0
+        return self._observe(), {"mid": self._mid()}
+
+    def step(
+        self, action: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
+        """Quote per ``action``, let the market run one decision interval, score it."""
+        if self.sim is None:
+            msg = "call reset() before step()"
+            raise ConfigError(msg)
+        cfg = self.cfg
+        a = (np.clip(np.asarray(action, dtype=np.float64).reshape(3), -1.0, 1.0) + 1.0) / 2
+        mid = self._mid()
+        size = 1 + round(a[2] * (cfg.max_size - 1))
+        bid = math.floor(mid - a[0] * cfg.max_offset)
+        ask = math.ceil(mid + a[1] * cfg.max_offset)
+        if ask <= bid:
+            ask = bid + 1
+        room_long = self.position + size <= cfg.max_inventory
+        room_short = self.position - size >= -cfg.max_inventory
+        intent = QuoteIntent(
+            bid_price=bid if room_long and bid > 0 else None, bid_size=size if room_long else 0,
+            ask_price=ask if room_short else None, ask_size=size if room_short else 0,
+        )  # fmt: skip
+        now = self._now()
+        book = self.sim.book
+        for cmd in self.manager.plan(intent, self.live, now):
+            if isinstance(cmd, Cancel):
+                book.cancel(cmd.order_id, ts=now)
+                self._collect_fills()
+                self.seen.pop(cmd.order_id, None)
+                for side, quote in self.live.items():
+                    if quote is not None and quote.order_id == cmd.order_id:
+                        self.live[side] = None
+                continue
+            assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
+            self.next_id += 1
+            res = book.submit(self.next_id, cmd.side, cmd.price, cmd.size,
+                              order_type=OrderType.LIMIT, tif=TimeInForce.POST_ONLY,
+                              account=_ACCOUNT, ts=now)  # fmt: skip
+            if res.remaining:
+                self.live[cmd.side] = LiveQuote(order_id=self.next_id, side=cmd.side,
+                                                price=cmd.price, size=res.remaining,
+                                                placed_ns=now)  # fmt: skip
+                self.seen[self.next_id] = res.remaining
+        until = now + int(cfg.decision_ms * 1e6)
+        while self._now() < until:
+            n = self.sim.advance(1 << 20, until_ns=until, watch_from=_OUR_IDS)
+            self._collect_fills()
+            if n == 0 and self._now() < until:
+                break
+        self.steps += 1
+        mid = self._mid()
+        equity = self.cash + self.position * mid
+        reward = equity - self.equity
+        self.equity = equity
+        done = self.steps >= cfg.episode_steps
+        penalty = 0.0
+        if cfg.reward == "penalised":
+            penalty = cfg.inventory_penalty * self.position**2
+        elif done:
+            penalty = cfg.terminal_penalty * self.position**2
+        self.penalties += penalty
+        info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
+                "penalties": self.penalties}  # fmt: skip
+        return self._observe(), float(reward - penalty), done, False, info

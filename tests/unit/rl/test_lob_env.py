@@ -1,0 +1,60 @@
+"""The Gymnasium environment on the simulated book: checkers, seeds, reward accounting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+gym = pytest.importorskip("gymnasium")
+pytest.importorskip("stable_baselines3")
+
+from makerkit.core.errors import ConfigError  # noqa: E402
+from makerkit.rl import LOBEnvConfig, MarketMakingEnv, register  # noqa: E402
+
+
+def test_it_passes_gymnasiums_and_stable_baselines3s_checkers() -> None:
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    register()
+    env = gym.make("makerkit/MarketMaking-v0", config=LOBEnvConfig(episode_steps=30))
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(MarketMakingEnv(LOBEnvConfig(episode_steps=30)))
+
+
+def play(env: MarketMakingEnv, seed: int, steps: int) -> tuple[list[float], list[dict]]:  # type: ignore[type-arg]
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    rewards, infos = [], []
+    for _ in range(steps):
+        action = rng.uniform(-1, 1, 3).astype(np.float32)
+        _, r, done, _, info = env.step(action)
+        rewards.append(r)
+        infos.append(info)
+        if done:
+            break
+    return rewards, infos
+
+
+@pytest.mark.parametrize("reward", ["penalised", "terminal"])
+def test_rewards_add_up_to_equity_minus_penalties(reward: str) -> None:
+    env = MarketMakingEnv(LOBEnvConfig(episode_steps=120, reward=reward, max_offset=2.0))
+    rewards, infos = play(env, 3, 200)
+    last = infos[-1]
+    assert len(rewards) == 120 and last["fills"] > 0
+    assert sum(rewards) == pytest.approx(last["equity"] - last["penalties"])
+
+
+def test_a_seed_and_the_actions_repeat_an_episode() -> None:
+    a = play(MarketMakingEnv(LOBEnvConfig(episode_steps=60)), 8, 60)
+    b = play(MarketMakingEnv(LOBEnvConfig(episode_steps=60)), 8, 60)
+    assert a == b
+    c = play(MarketMakingEnv(LOBEnvConfig(episode_steps=60)), 9, 60)
+    assert a != c
+
+
+def test_bad_config_and_misuse_are_refused() -> None:
+    with pytest.raises(ConfigError, match="reward"):
+        LOBEnvConfig(reward="sharpe")
+    with pytest.raises(ConfigError, match="reset"):
+        MarketMakingEnv().step(np.zeros(3, dtype=np.float32))
