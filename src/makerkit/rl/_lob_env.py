@@ -172,9 +172,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         now = self._now()
         book = self.sim.book
         for cmd in self.manager.plan(intent, self.live, now):
-            if isinstance(cmd, Cancel):
+            if isinstance(cmd, Cancel):  # fills up to now are already counted
                 book.cancel(cmd.order_id, ts=now)
-                self._collect_fills()
                 self.seen.pop(cmd.order_id, None)
                 for side, quote in self.live.items():
                     if quote is not None and quote.order_id == cmd.order_id:

@@ -45,6 +45,16 @@ def test_rewards_add_up_to_equity_minus_penalties(reward: str) -> None:
     assert sum(rewards) == pytest.approx(last["equity"] - last["penalties"])
 
 
+def test_cancelled_quotes_are_not_fills() -> None:
+    env = MarketMakingEnv(LOBEnvConfig(episode_steps=80, max_offset=40.0))
+    env.reset(seed=5)
+    far = np.ones(3, dtype=np.float32)  # 40 ticks out: nothing reaches them
+    info: dict = {}  # type: ignore[type-arg]
+    for _ in range(80):  # the mid moves, so the quotes are cancelled and replaced
+        *_, info = env.step(far)
+    assert info["fills"] == 0 and info["position"] == 0 and info["equity"] == 0.0
+
+
 def test_a_seed_and_the_actions_repeat_an_episode() -> None:
     a = play(MarketMakingEnv(LOBEnvConfig(episode_steps=60)), 8, 60)
     b = play(MarketMakingEnv(LOBEnvConfig(episode_steps=60)), 8, 60)
