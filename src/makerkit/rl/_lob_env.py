@@ -10,7 +10,8 @@ to account for it at once).
 * action, in [-1, 1]^3 (rescaled to [0, 1]): bid offset and ask offset from
   the mid (x ``max_offset`` ticks) and quote size (1 .. ``max_size`` lots);
 * observation: spread, imbalances, order-flow imbalance, 1 s and 5 s returns
-  (basis points), volatility, inventory / ``max_inventory``, time left, each
+  (basis points), volatility, inventory / ``max_inventory``, time left and,
+  given a ``predictor``, its forecast of the mid change in ticks; each
   clipped to [-10, 10];
 * reward (``reward="penalised"``): the change of equity (cash plus inventory
   at the mid, ticks x lots) minus ``inventory_penalty`` x q^2 per step; with
@@ -27,7 +28,7 @@ import gymnasium as gym
 import msgspec
 import numpy as np
 
-from makerkit.core import OrderType, QuoteIntent, TimeInForce
+from makerkit.core import OrderType, Predictor, QuoteIntent, TimeInForce
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
@@ -75,9 +76,12 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
 
-    def __init__(self, config: LOBEnvConfig | None = None) -> None:
+    def __init__(
+        self, config: LOBEnvConfig | None = None, predictor: Predictor | None = None
+    ) -> None:
         self.cfg = config or LOBEnvConfig()
-        n = len(OBS) + 2
+        self.predictor = predictor  # its forecast (ticks) joins the observation
+        n = len(OBS) + 2 + (predictor is not None)
         self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(n,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
         self.sim: MarketSimulator | None = None
@@ -105,6 +109,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         vals = [self._feat.get(k, 0.0) * _SCALE.get(k, 1.0) for k in OBS]
         vals.append(self.position / self.cfg.max_inventory)
         vals.append(1.0 - self.steps / self.cfg.episode_steps)
+        if self.predictor is not None:
+            vals.append(self.predictor.predict(self._feat) if self._feat else 0.0)
         obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         return np.clip(obs, -10.0, 10.0).astype(np.float32)
 

@@ -63,6 +63,17 @@ def test_a_seed_and_the_actions_repeat_an_episode() -> None:
     assert a != c
 
 
+def test_a_predictor_joins_the_observation() -> None:
+    from makerkit.features import LinearPredictor
+
+    up = LinearPredictor(features=("spread_ticks",), coef=(0.0,), intercept=2.5)
+    env = MarketMakingEnv(LOBEnvConfig(episode_steps=10), predictor=up)
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (10,) and env.observation_space.contains(obs)
+    obs, *_ = env.step(np.zeros(3, dtype=np.float32))
+    assert obs[-1] == pytest.approx(2.5)
+
+
 def test_bad_config_and_misuse_are_refused() -> None:
     with pytest.raises(ConfigError, match="reward"):
         LOBEnvConfig(reward="sharpe")
