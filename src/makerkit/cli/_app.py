@@ -618,13 +618,15 @@ def bench_strategies(
     result = run_strategy_bench(seeds, events, lambda m: err.print(f"[dim]{m}[/]"))
     table = Table(title=f"strategies on the simulated market, seeds 1..{seeds}, {events:,} "
                   "commands each", title_justify="left")  # fmt: skip
-    cols = ("strategy", "PnL mean", "PnL sd", "max DD", "Sharpe", "fills", "|inv|", "beats sym.")
+    cols = ("strategy", "PnL mean", "PnL sd", "max DD", "Sharpe", "fills", "|inv|", "1s m/o",
+            "beats sym.")  # fmt: skip
     for col in cols:
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for label, r in result["strategies"].items():
         table.add_row(label, f"{r['pnl_mean']:,.0f}", f"{r['pnl_std']:,.0f}",
                       f"{r['max_drawdown_mean']:,.0f}", f"{r['sharpe_mean']:.1f}",
                       f"{r['fills_mean']:,.0f}", f"{r['avg_abs_inventory']:.1f}",
+                      f"{r['markout_1s_mean']:.2f}",
                       "yes" if r["beats_symmetric"] else "")  # fmt: skip
     (err if as_json else out).print(table)
     if output is not None:

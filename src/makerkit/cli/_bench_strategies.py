@@ -94,6 +94,7 @@ def run_strategy_bench(
             "fills_mean": statistics.fmean(m.fills for m in runs),
             "avg_abs_inventory": statistics.fmean(m.avg_abs_inventory for m in runs),
             "max_drawdown_mean": statistics.fmean(m.max_drawdown for m in runs),
+            "markout_1s_mean": statistics.fmean(m.markouts.get("1s", float("nan")) for m in runs),
         }  # fmt: skip
 
     def beats(label: str, other: str = "symmetric") -> bool:

@@ -182,6 +182,9 @@ def train_cmd(
     model: Annotated[str, typer.Option(help="Model name.")] = "lightgbm",
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file.")] = Path("model.mkp"),
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for metrics.json and report.html.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
     """Train one model (time split, early stopping) and save it with its schema."""
@@ -196,6 +199,10 @@ def train_cmd(
     except ImportError as exc:
         raise _fail(ConfigError(f"{exc}: pip install makerkit[ml]")) from exc
     scores = report["models"][model]
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+        _write_report({horizon: report}, out_dir)
     (err if as_json else out).print(
         f"{model}: test macro-F1 {scores['macro_f1']:.3f}, accuracy {scores['accuracy']:.3f}; "
         f"saved to {output}"

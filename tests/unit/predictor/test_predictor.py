@@ -154,6 +154,14 @@ def test_cli_evaluate_ends_with_models_and_the_best(tmp_path: Path) -> None:
     assert payload["best_model"] in payload["models"]
     assert all({"accuracy", "macro_f1"} <= set(m) for m in payload["models"].values())
     assert (tmp_path / "metrics.json").exists()
+    model = tmp_path / "m.mkp"
+    train = ["predictor", "train", "--data", "synthetic:seed=4,events=30000", "--horizon", "5",
+             "--model", "logistic", "-o", str(model), "--out", str(tmp_path / "train"),
+             "--json"]  # fmt: skip
+    trained = CliRunner().invoke(app, train)
+    assert trained.exit_code == 0, trained.output
+    assert TrainedModel.load(model).name == "logistic"
+    assert (tmp_path / "train" / "metrics.json").exists()
     bad = CliRunner().invoke(app, ["predictor", "evaluate", "--train", "nowhere_message_1.csv",
                                    "--horizon", "5"])  # fmt: skip
     assert bad.exit_code == 2 and "orderbook twin" in bad.output
