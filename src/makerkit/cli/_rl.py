@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -21,9 +23,61 @@ err = Console(stderr=True)
 POLICIES = ("avellaneda-stoikov", "symmetric")
 
 
+def _params(gamma: float, penalised: bool) -> Any:
+    from makerkit.rl import ModelParams
+    from makerkit.rl._model_env import as_penalty
+
+    base = ModelParams(max_offset=4.0)
+    return as_penalty(base, gamma) if penalised else base
+
+
+@rl_app.command("train")
+def train_cmd(
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for the policy, checkpoints, logs (CSV; TensorBoard when installed).",
+        ),
+    ],
+    env: Annotated[str, typer.Option(help="model: the Avellaneda-Stoikov market.")] = "model",
+    timesteps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 500_000,
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    gamma: Annotated[float, typer.Option(help="Risk aversion of the reward's penalty.")] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
+) -> None:
+    """PPO (stable-baselines3) on the model market; the reward carries AS's inventory penalty."""
+    try:
+        if env != "model":
+            msg = f"invalid --env {env!r}: this release trains on `model`"
+            raise ConfigError(msg)
+        if timesteps < 1000:
+            msg = f"invalid --timesteps, must be >= 1000, was {timesteps}"
+            raise ConfigError(msg)
+        from makerkit.rl._gym_model import train_ppo
+    except MakerkitError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except ImportError as exc:
+        err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
+        raise typer.Exit(2) from exc
+    params = _params(gamma, penalised=True)
+    train_ppo(out_dir, timesteps=timesteps, seed=seed, params=params, progress=not as_json)
+    meta = {
+        "env": env, "timesteps": timesteps, "seed": seed, "gamma": gamma,
+        "params": msgspec.to_builtins(params), "policy": str(out_dir / "policy.zip"),
+    }  # fmt: skip
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+    (err if as_json else out).print(f"policy saved to {out_dir / 'policy.zip'}")
+    if as_json:
+        sys.stdout.write(json.dumps(meta) + "\n")
+
+
 @rl_app.command("evaluate")
 def evaluate_cmd(
-    policy: Annotated[str, typer.Option(help=f"One of {', '.join(POLICIES)}.")],
+    policy: Annotated[
+        str, typer.Option(help=f"One of {', '.join(POLICIES)}, or a trained policy.zip.")
+    ],
     env: Annotated[str, typer.Option(help="model: the Avellaneda-Stoikov market.")] = "model",
     gamma: Annotated[float, typer.Option(help="Risk aversion of the AS formulas.")] = 0.1,
     episodes: Annotated[int, typer.Option(help="Episodes to play.")] = 1000,
@@ -37,18 +91,32 @@ def evaluate_cmd(
         if env != "model":
             msg = f"invalid --env {env!r}: this release has `model`"
             raise ConfigError(msg)
-        if policy not in POLICIES:
-            msg = f"invalid --policy {policy!r}, must be one of {list(POLICIES)}"
+        trained = policy.endswith(".zip")
+        if not trained and policy not in POLICIES:
+            msg = f"invalid --policy {policy!r}, must be one of {list(POLICIES)} or a policy.zip"
             raise ConfigError(msg)
         if episodes < 1:
             msg = f"invalid --episodes, must be >= 1, was {episodes}"
             raise ConfigError(msg)
-        params = ModelParams()
-        make = avellaneda_stoikov_policy if policy == "avellaneda-stoikov" else symmetric_policy
-        stats: dict[str, Any] = run_policy(make(params, gamma), params, episodes=episodes,
-                                           seed=seed)  # fmt: skip
+        params = _params(gamma, penalised=trained) if trained else ModelParams()
+        if trained:
+            from makerkit.rl._gym_model import ppo_policy
+
+            act = ppo_policy(policy, params)
+        else:
+            make = avellaneda_stoikov_policy if policy == "avellaneda-stoikov" else symmetric_policy
+            act = make(params, gamma)
+        stats: dict[str, Any] = run_policy(act, params, episodes=episodes, seed=seed)
+        if trained:  # scored beside the closed form, same seeds, same reward
+            ref = run_policy(avellaneda_stoikov_policy(params, gamma), params,
+                             episodes=episodes, seed=seed)  # fmt: skip
+            stats["avellaneda_stoikov_reward_mean"] = ref["reward_mean"]
+            stats["ratio_to_avellaneda_stoikov"] = stats["reward_mean"] / ref["reward_mean"]
     except MakerkitError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except ImportError as exc:
+        err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
         raise typer.Exit(2) from exc
     table = Table(title=f"{policy} (gamma {gamma}) in the model market, {episodes} episodes",
                   show_header=False, title_justify="left")  # fmt: skip

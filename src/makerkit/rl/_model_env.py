@@ -31,6 +31,7 @@ from makerkit.core.errors import ConfigError
 __all__ = [
     "ModelParams",
     "ModelVecEnv",
+    "as_penalty",
     "avellaneda_stoikov_policy",
     "run_policy",
     "symmetric_policy",
@@ -184,3 +185,11 @@ def run_policy(
         "final_inventory_mean": float(inv.mean()), "final_inventory_std": float(inv.std()),
         "spread_mean": float(np.mean(spreads)), "reward_mean": float(np.mean(totals[:episodes])),
     }  # fmt: skip
+
+
+def as_penalty(params: ModelParams, gamma: float) -> ModelParams:
+    """The model market scored the way the AS strategy is (to first order) optimal for.
+
+    A running inventory penalty of gamma sigma^2 / 2 per unit^2 per unit of time.
+    """
+    return msgspec.structs.replace(params, inventory_penalty=0.5 * gamma * params.sigma**2)

@@ -78,3 +78,25 @@ def test_cli_evaluate_ends_with_the_statistics() -> None:
                                 "1", "--json"])  # fmt: skip
     assert bench.exit_code == 0
     assert json.loads(bench.stdout.strip().splitlines()[-1])["vec_model_steps_per_sec"] > 0
+
+
+def test_ppo_trains_saves_and_is_scored_beside_the_closed_form(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("stable_baselines3")
+    runner = CliRunner()
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["rl", "train", "--env", "model", "--timesteps", "2048",
+                                 "--seed", "1", "--out", str(out), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "policy.zip").exists() and (out / "meta.json").exists()
+    assert any((out / "checkpoints").iterdir()) and (out / "logs" / "progress.csv").exists()
+    scored = runner.invoke(app, ["rl", "evaluate", "--policy", str(out / "policy.zip"),
+                                 "--episodes", "100", "--seed", "7", "--json"])  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    payload = json.loads(scored.stdout.strip().splitlines()[-1])
+    assert payload["avellaneda_stoikov_reward_mean"] > 0
+    assert payload["ratio_to_avellaneda_stoikov"] == pytest.approx(
+        payload["reward_mean"] / payload["avellaneda_stoikov_reward_mean"]
+    )
+    (tmp_path / "corrupt.zip").write_bytes(b"not a policy")
+    bad = runner.invoke(app, ["rl", "evaluate", "--policy", str(tmp_path / "corrupt.zip")])
+    assert bad.exit_code == 2 and "cannot load the policy" in bad.output

@@ -1,0 +1,116 @@
+"""The model market as a single Gymnasium environment, for stable-baselines3's trainers.
+
+Observation: inventory / 10, time left, (S - S0) / 10. Action in [-1, 1]^2,
+rescaled to bid and ask offsets in [0, ``max_offset``]. Rewards as in
+``ModelVecEnv`` (the change of wealth minus the configured penalties).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from makerkit.core.errors import DataError
+from makerkit.rl._model_env import ModelParams, ModelVecEnv
+
+__all__ = ["ModelEnv", "model_obs", "ppo_policy", "scale_action", "train_ppo"]
+
+
+def scale_action(action: np.ndarray[Any, Any], max_offset: float) -> np.ndarray[Any, Any]:
+    """[-1, 1] -> [0, max_offset] offsets."""
+    scaled: np.ndarray[Any, Any] = (np.clip(action, -1.0, 1.0) + 1.0) / 2.0 * max_offset
+    return scaled
+
+
+class ModelEnv(gym.Env[np.ndarray, np.ndarray]):
+    """One Avellaneda-Stoikov market (``makerkit/ModelMarket-v0``)."""
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
+
+    def __init__(self, params: ModelParams | None = None) -> None:
+        self.params = params or ModelParams()
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.env: ModelVecEnv | None = None
+
+    def _obs(self, raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        return np.array([raw[0, 0] / 10, raw[0, 1], raw[0, 2] / 10], dtype=np.float32)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+        """A fresh market."""
+        super().reset(seed=seed)
+        self.env = ModelVecEnv(1, self.params, seed=int(self.np_random.integers(0, 2**31 - 1)))
+        return self._obs(self.env.reset()), {}
+
+    def step(
+        self, action: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
+        """One dt of the market."""
+        assert self.env is not None  # noqa: S101 - after reset
+        offsets = scale_action(np.asarray(action, dtype=np.float64).reshape(1, 2),
+                               self.params.max_offset)  # fmt: skip
+        raw, reward, done, info = self.env.step(offsets)
+        pnl = float(info["pnl"][0]) if done[0] else None
+        obs = self._obs(raw) if not done[0] else np.zeros(3, dtype=np.float32)
+        return obs, float(reward[0]), bool(done[0]), False, {"pnl": pnl}
+
+
+def model_obs(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``ModelVecEnv`` observations as ``ModelEnv`` shows them (for trained policies)."""
+    return np.column_stack([raw[:, 0] / 10, raw[:, 1], raw[:, 2] / 10]).astype(np.float32)
+
+
+def train_ppo(
+    out_dir: Any, *, timesteps: int, seed: int, params: ModelParams, n_envs: int = 8,
+    progress: bool = False,
+) -> Any:  # fmt: skip
+    """PPO (stable-baselines3) on ``n_envs`` model markets; checkpoints and logs in ``out_dir``."""
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import configure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(2)
+    venv = make_vec_env(lambda: ModelEnv(params), n_envs=n_envs, seed=seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = PPO("MlpPolicy", venv, seed=seed, n_steps=256, batch_size=256, learning_rate=3e-4,
+                gamma=1.0, gae_lambda=0.95, device=device, verbose=0,
+                policy_kwargs={"net_arch": [64, 64]})  # fmt: skip
+    formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
+    model.set_logger(configure(str(out / "logs"), formats))
+    every = max(timesteps // 5 // n_envs, 1)
+    checkpoints = CheckpointCallback(every, str(out / "checkpoints"), name_prefix="ppo")
+    show = progress and importlib.util.find_spec("tqdm") is not None
+    try:
+        model.learn(timesteps, callback=checkpoints, progress_bar=show)
+    finally:
+        model.logger.close()  # the CSV (and TensorBoard) writers hold files open
+    model.save(out / "policy.zip")
+    return model
+
+
+def ppo_policy(path: Any, params: ModelParams) -> Any:
+    """A saved PPO policy as a ``run_policy`` action function (deterministic actions)."""
+    from stable_baselines3 import PPO
+
+    try:
+        model = PPO.load(str(path), device="cpu")
+    except Exception as exc:  # a corrupt or foreign file: say which
+        msg = f"cannot load the policy {path}: {type(exc).__name__}: {exc}"
+        raise DataError(msg) from exc
+
+    def act(obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        action, _ = model.predict(model_obs(obs), deterministic=True)
+        return scale_action(action, params.max_offset)
+
+    return act
