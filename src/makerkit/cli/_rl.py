@@ -41,7 +41,7 @@ def train_cmd(
         ),
     ],
     env: Annotated[str, typer.Option(help="model: the Avellaneda-Stoikov market.")] = "model",
-    timesteps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 500_000,
+    timesteps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 800_000,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     gamma: Annotated[float, typer.Option(help="Risk aversion of the reward's penalty.")] = 0.1,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
