@@ -65,7 +65,7 @@ sanitize: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/bench_book.py
 	$(BIN)/python benchmarks/bench_sim.py
-	$(BIN)/python benchmarks/bench_backtest.py
+	-$(BIN)/python benchmarks/bench_backtest.py  # needs the Binance capture (MAKERKIT_DATA)
 	$(BIN)/python benchmarks/bench_strategies.py
 
 # the venue under load, the live market driver and recovery time (server extra)
