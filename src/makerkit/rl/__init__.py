@@ -6,7 +6,8 @@
 * ``MarketMakingEnv`` (``makerkit/MarketMaking-v0``, needs ``makerkit[rl]``):
   one market maker in the simulated limit-order book, the backtester's market.
 
-PPO training and the sweep are to come.
+``makerkit rl train`` trains PPO on the model market (stable-baselines3); the
+``rl`` strategy and the sweep are to come.
 """
 
 from __future__ import annotations
