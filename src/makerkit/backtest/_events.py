@@ -1,7 +1,8 @@
 """Recorded market data as one flat L2 event stream for the replay backtester.
 
 An event is a depth update (the new absolute size at a price, 0 removes the
-level) or a trade (``side`` is the aggressor: +1 a buyer lifted the ask).
+level), a trade (``side`` is the aggressor: +1 a buyer lifted the ask) or a
+window clear (see LOBSTER below).
 Prices are integer ticks and sizes integer lots of the source's grid; the
 grid itself is kept in ``tick``/``lot`` (source units) so reports can speak
 in decimals.
@@ -9,10 +10,12 @@ in decimals.
 * LOBSTER: the orderbook file is the book after each message, so each
   message's level is read from it (no matching engine needed): the size at the
   message's price after the message, 0 when the level emptied inside the
-  window; plus the deepest level of each side whenever it changes (a level
-  entering the window from beyond it). Visible executions (type 4) also
-  become trades, aggressor opposite the resting order. Hidden executions,
-  crosses and halts move no visible depth and are left out.
+  window. When the window reaches deeper (a level inside it emptied), a clear
+  event empties the stretch between the old and the new deepest level (what
+  lay beyond the window is unknown, and may be stale) and depth events set the
+  levels the row now shows there. Visible executions (type 4) also become
+  trades, aggressor opposite the resting order. Hidden executions, crosses
+  and halts move no visible depth and are left out.
 * Binance: the REST snapshot, then every level of every diff after the
   snapshot (removals before additions within a diff, so a diff never crosses
   the book half-applied), merged with the trade stream by receive time.
