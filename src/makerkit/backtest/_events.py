@@ -64,7 +64,7 @@ class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
     """Columns of equal length, ``ts`` non-decreasing (ns)."""
 
     ts: I64
-    kind: I64  # DEPTH or TRADE
+    kind: I64  # DEPTH, TRADE or CLEAR
     side: I64  # depth: +1 bid / -1 ask; trade: the aggressor
     price: I64  # ticks
     qty: I64  # lots
