@@ -908,9 +908,32 @@ def _load_market(spec: _DataSpec) -> Any:
     return recorded_events(spec.kind, spec.symbol, spec.day)
 
 
+PolicyOpt = Annotated[
+    Path | None, typer.Option(help="For --strategy rl: a policy.zip from `rl train --env lob`.")
+]
+
+
+def _make_strategy(name: str, params: dict[str, float | int], policy: Path | None) -> Any:
+    """A strategy by name; ``rl`` loads a trained policy (makerkit[rl])."""
+    if name != "rl":
+        from makerkit.strategies import make_strategy
+
+        return make_strategy(name, **params)
+    if policy is None or params:
+        msg = "the rl strategy takes --policy PATH (a policy.zip) and no --param"
+        raise ConfigError(msg)
+    try:
+        from makerkit.rl._strategy import RLStrategy
+    except ImportError as exc:
+        msg = f"the rl strategy needs makerkit[rl]: {exc}"
+        raise ConfigError(msg) from exc
+    return RLStrategy(policy)
+
+
 def _run_backtest(
-    name: str, params: dict[str, float | int], spec: _DataSpec, market: Any = None
-) -> Any:
+    name: str, params: dict[str, float | int], spec: _DataSpec, market: Any = None,
+    policy: Path | None = None,
+) -> Any:  # fmt: skip
     from rich.progress import Progress
 
     from makerkit.backtest import (
@@ -919,9 +942,8 @@ def _run_backtest(
         run_replay_backtest,
         run_synthetic_backtest,
     )
-    from makerkit.strategies import make_strategy
 
-    strategy = make_strategy(name, **params)
+    strategy = _make_strategy(name, params, policy)
     with Progress(console=err, transient=True) as bar:
         if spec.kind == "synthetic":
             cfg = BacktestConfig(**spec.options)
@@ -943,11 +965,14 @@ def backtest(
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable).")
     ] = None,
     data: Annotated[str, typer.Option(help=_DATA_HELP)] = "synthetic",
+    policy: PolicyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy; writes metrics.json, path.csv, fills.csv and report.html to --out."""
     try:
-        result = _run_backtest(strategy, _parse_params(param or []), _parse_data(data))
+        result = _run_backtest(
+            strategy, _parse_params(param or []), _parse_data(data), policy=policy
+        )
     except MakerkitError as exc:
         raise _fail(exc) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1035,19 +1060,19 @@ def run_strategy(
         float | None, typer.Option(help="Stop after this long (default: until Ctrl-C).")
     ] = None,
     decision_ms: Annotated[float, typer.Option(help="Milliseconds between decisions.")] = 100.0,
+    policy: PolicyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a strategy live against a venue; its orders are cancelled when it stops."""
     import asyncio
 
     from makerkit.client import LiveRunner, VenueClient
-    from makerkit.strategies import make_strategy
 
     if not api_key:
         err.print("[bold red]error:[/] an API key is needed: --api-key or MAKERKIT_API_KEY")
         raise typer.Exit(2)
     try:
-        strategy = make_strategy(name, **_parse_params(param or []))
+        strategy = _make_strategy(name, _parse_params(param or []), policy)
     except MakerkitError as exc:
         raise _fail(exc) from exc
 

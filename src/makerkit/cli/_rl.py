@@ -40,7 +40,9 @@ def train_cmd(
             help="Folder for the policy, checkpoints, logs (CSV; TensorBoard when installed).",
         ),
     ],
-    env: Annotated[str, typer.Option(help="model: the Avellaneda-Stoikov market.")] = "model",
+    env: Annotated[
+        str, typer.Option(help="model (the Avellaneda-Stoikov market) or lob (the simulated book).")
+    ] = "model",
     timesteps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 800_000,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     gamma: Annotated[float, typer.Option(help="Risk aversion of the reward's penalty.")] = 0.1,
@@ -48,8 +50,8 @@ def train_cmd(
 ) -> None:
     """PPO (stable-baselines3) on the model market; the reward carries AS's inventory penalty."""
     try:
-        if env != "model":
-            msg = f"invalid --env {env!r}: this release trains on `model`"
+        if env not in ("model", "lob"):
+            msg = f"invalid --env {env!r}, must be `model` or `lob` (the simulated book)"
             raise ConfigError(msg)
         if timesteps < 1000:
             msg = f"invalid --timesteps, must be >= 1000, was {timesteps}"
@@ -62,7 +64,15 @@ def train_cmd(
         err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
         raise typer.Exit(2) from exc
     params = _params(gamma, penalised=True)
-    train_ppo(out_dir, timesteps=timesteps, seed=seed, params=params, progress=not as_json)
+    if env == "lob":
+        from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+
+        train_ppo(
+            out_dir, timesteps=timesteps, seed=seed, discount=0.99, n_envs=4,
+            make_env=lambda: MarketMakingEnv(LOBEnvConfig()), progress=not as_json,
+        )  # fmt: skip
+    else:
+        train_ppo(out_dir, timesteps=timesteps, seed=seed, params=params, progress=not as_json)
     meta = {
         "env": env, "timesteps": timesteps, "seed": seed, "gamma": gamma,
         "params": msgspec.to_builtins(params), "policy": str(out_dir / "policy.zip"),

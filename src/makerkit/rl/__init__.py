@@ -25,6 +25,7 @@ __all__ = [
     "MarketMakingEnv",
     "ModelParams",
     "ModelVecEnv",
+    "RLStrategy",
     "avellaneda_stoikov_policy",
     "register",
     "run_policy",
@@ -38,6 +39,10 @@ def __getattr__(name: str) -> object:
         from makerkit.rl import _lob_env
 
         return getattr(_lob_env, name)
+    if name == "RLStrategy":
+        from makerkit.rl._strategy import RLStrategy
+
+        return RLStrategy
     msg = f"module 'makerkit.rl' has no attribute {name!r}"
     raise AttributeError(msg)
 

@@ -65,10 +65,13 @@ def model_obs(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def train_ppo(
-    out_dir: Any, *, timesteps: int, seed: int, params: ModelParams, n_envs: int = 8,
-    progress: bool = False,
+    out_dir: Any, *, timesteps: int, seed: int, params: ModelParams | None = None,
+    make_env: Any = None, discount: float = 1.0, n_envs: int = 8, progress: bool = False,
 ) -> Any:  # fmt: skip
-    """PPO (stable-baselines3) on ``n_envs`` model markets; checkpoints and logs in ``out_dir``."""
+    """PPO (stable-baselines3) on ``n_envs`` environments; checkpoints and logs in ``out_dir``.
+
+    The environments are model markets with ``params``, or what ``make_env()`` builds.
+    """
     import importlib.util
     from pathlib import Path
 
@@ -81,10 +84,11 @@ def train_ppo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
-    venv = make_vec_env(lambda: ModelEnv(params), n_envs=n_envs, seed=seed)
+    factory = make_env if make_env is not None else (lambda: ModelEnv(params))
+    venv = make_vec_env(factory, n_envs=n_envs, seed=seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = PPO("MlpPolicy", venv, seed=seed, n_steps=256, batch_size=256, learning_rate=3e-4,
-                gamma=1.0, gae_lambda=0.95, device=device, verbose=0,
+                gamma=discount, gae_lambda=0.95, device=device, verbose=0,
                 policy_kwargs={"net_arch": [64, 64]})  # fmt: skip
     formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
     model.set_logger(configure(str(out / "logs"), formats))

@@ -34,7 +34,7 @@ from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
-__all__ = ["LOBEnvConfig", "MarketMakingEnv"]
+__all__ = ["LOBEnvConfig", "MarketMakingEnv", "observation", "quote_intent"]
 
 _OUR_IDS = 1 << 40
 _ACCOUNT = 1
@@ -69,6 +69,38 @@ class LOBEnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         if self.inventory_penalty < 0 or self.terminal_penalty < 0 or self.warmup_events < 0:
             msg = "invalid penalties or warm-up, must be >= 0"
             raise ConfigError(msg)
+
+
+def observation(
+    feat: dict[str, float] | Any, position: int, time_left: float, cfg: LOBEnvConfig,
+    forecast: float | None = None,
+) -> np.ndarray[Any, Any]:  # fmt: skip
+    """The observation vector from context features, inventory and time left."""
+    vals = [feat.get(k, 0.0) * _SCALE.get(k, 1.0) for k in OBS]
+    vals.append(position / cfg.max_inventory)
+    vals.append(time_left)
+    if forecast is not None:
+        vals.append(forecast)
+    obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(obs, -10.0, 10.0).astype(np.float32)
+
+
+def quote_intent(
+    action: np.ndarray[Any, Any], mid: float, position: int, cfg: LOBEnvConfig
+) -> QuoteIntent:
+    """An action in [-1, 1]^3 as quotes around ``mid`` (ticks), within the inventory limit."""
+    a = (np.clip(np.asarray(action, dtype=np.float64).reshape(3), -1.0, 1.0) + 1.0) / 2
+    size = 1 + round(a[2] * (cfg.max_size - 1))
+    bid = math.floor(mid - a[0] * cfg.max_offset)
+    ask = math.ceil(mid + a[1] * cfg.max_offset)
+    if ask <= bid:
+        ask = bid + 1
+    room_long = position + size <= cfg.max_inventory
+    room_short = position - size >= -cfg.max_inventory
+    return QuoteIntent(
+        bid_price=bid if room_long and bid > 0 else None, bid_size=size if room_long else 0,
+        ask_price=ask if room_short else None, ask_size=size if room_short else 0,
+    )  # fmt: skip
 
 
 class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -106,13 +138,11 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
         if bid_top[0] and ask_top[0]:
             self._feat = self.features.on_book(self._now(), *bid_top, *ask_top)
-        vals = [self._feat.get(k, 0.0) * _SCALE.get(k, 1.0) for k in OBS]
-        vals.append(self.position / self.cfg.max_inventory)
-        vals.append(1.0 - self.steps / self.cfg.episode_steps)
+        forecast = None
         if self.predictor is not None:
-            vals.append(self.predictor.predict(self._feat) if self._feat else 0.0)
-        obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        return np.clip(obs, -10.0, 10.0).astype(np.float32)
+            forecast = self.predictor.predict(self._feat) if self._feat else 0.0
+        left = 1.0 - self.steps / self.cfg.episode_steps
+        return observation(self._feat, self.position, left, self.cfg, forecast)
 
     def _collect_fills(self) -> None:
         assert self.sim is not None  # noqa: S101 - after reset
@@ -162,19 +192,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             msg = "call reset() before step()"
             raise ConfigError(msg)
         cfg = self.cfg
-        a = (np.clip(np.asarray(action, dtype=np.float64).reshape(3), -1.0, 1.0) + 1.0) / 2
-        mid = self._mid()
-        size = 1 + round(a[2] * (cfg.max_size - 1))
-        bid = math.floor(mid - a[0] * cfg.max_offset)
-        ask = math.ceil(mid + a[1] * cfg.max_offset)
-        if ask <= bid:
-            ask = bid + 1
-        room_long = self.position + size <= cfg.max_inventory
-        room_short = self.position - size >= -cfg.max_inventory
-        intent = QuoteIntent(
-            bid_price=bid if room_long and bid > 0 else None, bid_size=size if room_long else 0,
-            ask_price=ask if room_short else None, ask_size=size if room_short else 0,
-        )  # fmt: skip
+        intent = quote_intent(action, self._mid(), self.position, cfg)
         now = self._now()
         book = self.sim.book
         for cmd in self.manager.plan(intent, self.live, now):

@@ -79,3 +79,42 @@ def test_bad_config_and_misuse_are_refused() -> None:
         LOBEnvConfig(reward="sharpe")
     with pytest.raises(ConfigError, match="reset"):
         MarketMakingEnv().step(np.zeros(3, dtype=np.float32))
+
+
+def test_a_policy_trained_on_the_book_runs_as_the_rl_strategy_in_a_backtest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from makerkit.backtest import BacktestConfig, run_synthetic_backtest
+    from makerkit.cli import app
+    from makerkit.core.errors import DataError
+    from makerkit.rl import RLStrategy
+
+    runner = CliRunner()
+    out = tmp_path / "lob"
+    trained = runner.invoke(app, ["rl", "train", "--env", "lob", "--timesteps", "2048",
+                                  "--seed", "3", "--out", str(out), "--json"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    policy = out / "policy.zip"
+    result = run_synthetic_backtest(RLStrategy(policy), BacktestConfig(events=20_000, seed=2))
+    assert result.strategy == "rl" and len(result.path["ts"]) > 100
+    assert result.metrics.quote_uptime > 0  # it quoted
+    args = ["backtest", "--strategy", "rl", "--policy", str(policy), "--data",
+            "synthetic:seed=2,events=20000", "--out", str(tmp_path / "bt"), "--json"]  # fmt: skip
+    cli = runner.invoke(app, args)
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.stdout.strip().splitlines()[-1])["metrics"] == msgspec_builtins(result)
+    assert (
+        runner.invoke(app, ["backtest", "--strategy", "rl", "--out", str(tmp_path)]).exit_code == 2
+    )
+    model_policy = tmp_path / "model"
+    runner.invoke(app, ["rl", "train", "--timesteps", "1024", "--out", str(model_policy)])
+    with pytest.raises(DataError, match="expects observations"):
+        RLStrategy(model_policy / "policy.zip")  # trained on the model market: wrong shape
+
+
+def msgspec_builtins(result):  # type: ignore[no-untyped-def]
+    import msgspec
+
+    return msgspec.to_builtins(result.metrics)
