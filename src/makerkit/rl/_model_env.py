@@ -68,12 +68,29 @@ class ModelParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return round(self.horizon / self.dt)
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser, elementwise (wrapping uint64 arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    out: npt.NDArray[np.uint64] = z ^ (z >> np.uint64(31))
+    return out
+
+
 class ModelVecEnv:
     """N model markets stepped together; observation (q, time left, S - S0) per market.
 
     ``step(actions)`` takes an (N, 2) array of (bid offset, ask offset) and
     returns observations, rewards, terminated flags and per-market info
     arrays; finished markets restart on their own (auto-reset).
+
+    Market i draws its random numbers from a counter-based stream keyed by
+    ``seed + i`` alone, so N markets stepped together are exactly N markets
+    stepped one by one (``ModelVecEnv(1, seed=seed + i)``), whatever N is.
     """
 
     def __init__(self, num_envs: int, params: ModelParams | None = None, seed: int = 0) -> None:
@@ -82,10 +99,21 @@ class ModelVecEnv:
             raise ConfigError(msg)
         self.n = num_envs
         self.p = params or ModelParams()
-        self.rng = np.random.default_rng(seed)
+        seeds = np.arange(seed, seed + num_envs, dtype=np.int64).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            self.keys = _mix(seeds * _GOLDEN + _GOLDEN)
+        self.draws = np.zeros(num_envs, dtype=np.uint64)  # per-market counters
         self.fill_scale = self.p.A * self.p.dt
         self.move = self.p.sigma * math.sqrt(self.p.dt)
         self.reset()
+
+    def _uniforms(self) -> F64:
+        """Three uniforms in [0, 1) per market, from its own stream."""
+        with np.errstate(over="ignore"):
+            base = self.keys + self.draws * np.uint64(3) * _GOLDEN
+            z = np.stack([_mix(base + np.uint64(j + 1) * _GOLDEN) for j in range(3)], axis=1)
+        self.draws += np.uint64(1)
+        return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
     def reset(self) -> F64:
         """Every market back to its start; the observations."""
@@ -107,7 +135,7 @@ class ModelVecEnv:
         a = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.n, 2), 0.0, p.max_offset)
         db, da = a[:, 0], a[:, 1]
         wealth0 = self.x + self.q * self.s
-        u = self.rng.random((self.n, 3))
+        u = self._uniforms()
         hit_b = u[:, 0] < np.minimum(self.fill_scale * np.exp(-p.k * db), 1.0)
         hit_a = u[:, 1] < np.minimum(self.fill_scale * np.exp(-p.k * da), 1.0)
         self.x += np.where(hit_a, self.s + da, 0.0) - np.where(hit_b, self.s - db, 0.0)

@@ -100,3 +100,19 @@ def test_ppo_trains_saves_and_is_scored_beside_the_closed_form(tmp_path) -> None
     (tmp_path / "corrupt.zip").write_bytes(b"not a policy")
     bad = runner.invoke(app, ["rl", "evaluate", "--policy", str(tmp_path / "corrupt.zip")])
     assert bad.exit_code == 2 and "cannot load the policy" in bad.output
+
+
+def test_markets_stepped_together_are_markets_stepped_alone() -> None:
+    p = ModelParams()
+    policy = avellaneda_stoikov_policy(p, 0.1)
+    together = ModelVecEnv(6, p, seed=40)
+    alone = [ModelVecEnv(1, p, seed=40 + i) for i in range(6)]
+    obs = together.reset()
+    for env in alone:
+        env.reset()
+    for _ in range(2 * p.steps + 17):  # through two auto-resets
+        actions = policy(obs)
+        obs, rewards, done, _ = together.step(actions)
+        for i, env in enumerate(alone):
+            o, r, d, _ = env.step(actions[i : i + 1])
+            assert np.array_equal(o[0], obs[i]) and r[0] == rewards[i] and d[0] == done[i]
