@@ -181,7 +181,7 @@ void ReplayBacktest::apply_command(const Command& c) {
     }
     return;
   }
-  orders_.push_back({c.order_id, c.price, c.qty, c.qty, c.arrive, 0.0, 0, c.side});
+  orders_.push_back({c.order_id, c.price, c.qty, 0.0, 0, c.side});
   const size_t k = orders_.size() - 1;
   const bool cross = c.side > 0 ? (best_ask_ <= cfg_.roi_hi && c.price >= best_ask_)
                                 : (best_bid_ >= cfg_.roi_lo && c.price <= best_bid_);

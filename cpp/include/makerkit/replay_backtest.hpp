@@ -148,7 +148,7 @@ class ReplayBacktest {
 
  private:
   struct Order {
-    int64_t id, price, qty, left, placed;
+    int64_t id, price, left;
     double ahead;
     int64_t traded;  // trade volume at our price not yet seen in a depth update
     int side;

@@ -81,6 +81,21 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
     return PyReplayCore(ts, kind, side, price, qty, **kwargs)
 
 
+class _Progress:
+    """Tells ``progress`` (when given) how many events were replayed since it last heard."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress = progress
+        self.reported = 0
+        self.budget = _CHUNK if progress is not None else 1 << 62  # events between reports
+
+    def __call__(self, core: Any) -> None:
+        if self.progress is not None:
+            done = core.events_done
+            self.progress(done - self.reported)
+            self.reported = done
+
+
 def _native_kernel(strategy: Any) -> tuple[int, list[float]] | None:
     """(kind, parameters) of a built-in strategy the core can run itself; None otherwise."""
     kind = type(strategy)
@@ -109,16 +124,10 @@ def _run_native_kernel(
         manager.price_tolerance, manager.size_tolerance,
         -1 if manager.max_order_size is None else manager.max_order_size,
     )  # fmt: skip
-    budget = _CHUNK if progress is not None else 1 << 62
-    reported = 0
-    while True:
-        reason = core.run(budget)
-        if progress is not None:
-            done = core.events_done
-            progress(done - reported)
-            reported = done
-        if reason == RUN_END:
-            break
+    report = _Progress(progress)
+    while core.run(report.budget) != RUN_END:
+        report(core)
+    report(core)
     ts, cols = core.path()
     mid, pos, eq, bid, ask, both = (cols[i] for i in range(6))
     path: dict[str, list[float]] = {
@@ -173,8 +182,8 @@ def run_replay_backtest(
     if kernel is not None and hasattr(core, "set_strategy"):
         path, both, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
         return _result(strategy, cfg, core, path, both, placed, None)
-    budget = _CHUNK if progress is not None else 1 << 62
-    reported = 0
+    report = _Progress(progress)
+    budget = report.budget
     nan = float("nan")
     mid = nan
     strategy_name = type(strategy).__name__
@@ -182,10 +191,7 @@ def run_replay_backtest(
     while True:
         reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending = step(budget)
         if reason in (RUN_BUDGET, RUN_END):
-            if progress is not None:
-                done = core.events_done
-                progress(done - reported)
-                reported = done
+            report(core)
             if reason == RUN_END:
                 break
             continue

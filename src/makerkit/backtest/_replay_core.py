@@ -32,10 +32,10 @@ _INF = 1 << 63
 
 
 class _Order:
-    __slots__ = ("ahead", "id", "left", "placed", "price", "qty", "side", "traded")
+    __slots__ = ("ahead", "id", "left", "price", "side", "traded")
 
-    def __init__(self, oid: int, price: int, qty: int, placed: int, side: int) -> None:
-        self.id, self.price, self.qty, self.left, self.placed = oid, price, qty, qty, placed
+    def __init__(self, oid: int, price: int, qty: int, side: int) -> None:
+        self.id, self.price, self.left = oid, price, qty
         self.ahead = 0.0
         self.traded = 0
         self.side = side
@@ -228,7 +228,7 @@ class PyReplayCore:
                     self._notify(NOTICE_CANCELED, o, o.price, left, arrive, False)
                     break
             return
-        o = _Order(oid, price, qty, arrive, side)
+        o = _Order(oid, price, qty, side)
         self._orders.append(o)
         lo, hi = self._lo, self._hi
         if side > 0:

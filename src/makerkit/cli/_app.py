@@ -66,6 +66,15 @@ def _json_line(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _emit_bench(table: Table, result: dict[str, Any], output: Path | None, as_json: bool) -> None:
+    """A benchmark's table (to stderr under --json), its JSON file, its last JSON line."""
+    (err if as_json else out).print(table)
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2))
+    if as_json:
+        _json_line(result)
+
+
 def _replay_table(report: ReplayReport, title: str) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
@@ -314,11 +323,7 @@ def bench_book(
             f"{ours / rate:.1f}x faster" if rate and ours and name != "native_batch" else "",
         )
     table = Group(table, latency, peers)  # type: ignore[assignment]
-    (err if as_json else out).print(table)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2))
-    if as_json:
-        _json_line(result)
+    _emit_bench(table, result, output, as_json)
 
 
 @bench_app.command("server")
@@ -347,11 +352,7 @@ def bench_server(
     table = Table(title="venue load over loopback", show_header=False, title_justify="left")
     for key, value in result.items():
         table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
-    (err if as_json else out).print(table)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2))
-    if as_json:
-        _json_line(result)
+    _emit_bench(table, result, output, as_json)
 
 
 @app.command()
@@ -544,11 +545,7 @@ def bench_sim(
     table.add_column("events/s", justify="right")
     for engine in available_backends():
         table.add_row(engine, f"{result[f'{engine}_events_per_sec']:,.0f}")
-    (err if as_json else out).print(table)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2))
-    if as_json:
-        _json_line(result)
+    _emit_bench(table, result, output, as_json)
 
 
 @bench_app.command("backtest")
@@ -594,11 +591,7 @@ def bench_backtest(
         table.add_row("hftbacktest", peer.get("note") or peer.get("error", "?")[:60], "", "", "")
     if result["ratio_vs_hftbacktest"]:
         table.caption = f"makerkit / hftbacktest: {result['ratio_vs_hftbacktest']:.2f}x"
-    (err if as_json else out).print(table)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2))
-    if as_json:
-        _json_line(result)
+    _emit_bench(table, result, output, as_json)
 
 
 @bench_app.command("strategies")
@@ -628,11 +621,7 @@ def bench_strategies(
                       f"{r['fills_mean']:,.0f}", f"{r['avg_abs_inventory']:.1f}",
                       f"{r['markout_1s_mean']:.2f}",
                       "yes" if r["beats_symmetric"] else "")  # fmt: skip
-    (err if as_json else out).print(table)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2))
-    if as_json:
-        _json_line(result)
+    _emit_bench(table, result, output, as_json)
 
 
 @bench_app.command("env")
@@ -683,11 +672,7 @@ def bench_env(
                   f"{result['vec_model_steps_per_sec']:,.0f} steps/s")  # fmt: skip
     if lob_rate is not None:
         table.add_row("limit-order-book market, one env", f"{lob_rate:,.0f} steps/s")
-    (err if as_json else out).print(table)
-    if output is not None:
-        output.write_text(json.dumps(result, indent=2))
-    if as_json:
-        _json_line(result)
+    _emit_bench(table, result, output, as_json)
 
 
 @data_app.command("simulate")

@@ -143,11 +143,11 @@ def book_dataset(
         "since_trade_s": np.minimum(feats["since_trade_ns"] / 1e9, 600.0),
         "last_move": _last_move(mid),
     }  # fmt: skip
-    x = np.column_stack([np.nan_to_num(cols[c], nan=0.0, posinf=0.0, neginf=0.0)
-                         if c in ("ret_1s", "ret_5s", "ewma_vol", "trade_imbalance",
-                                  "since_trade_s", "ofi_window") else cols[c]
-                         for c in FEATURE_COLUMNS])  # fmt: skip
-    # warm-up states (returns and volatility before their windows fill) count as no move
+    # windows not yet filled (returns, volatility) and windows without trades mean
+    # "no move, no flow": zero, by definition; any other NaN drops the sample below
+    for c in ("ret_1s", "ret_5s", "ewma_vol", "trade_imbalance", "since_trade_s", "ofi_window"):
+        cols[c] = np.nan_to_num(cols[c], nan=0.0, posinf=0.0, neginf=0.0)
+    x = np.column_stack([cols[c] for c in FEATURE_COLUMNS])
     raw = np.empty((n, 4 * levels))
     with np.errstate(invalid="ignore"):
         raw[:, 0::4] = np.where(ask_sz > 0, ask_px - mid[:, None], 0.0)
