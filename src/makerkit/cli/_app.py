@@ -45,7 +45,7 @@ app.add_typer(predictor_app, name="predictor")
 app.add_typer(rl_app, name="rl")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EngineOpt = Annotated[
     str | None,

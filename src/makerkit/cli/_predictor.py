@@ -21,7 +21,7 @@ predictor_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 SOURCE_HELP = (
     "A LOBSTER message file (its orderbook twin is found by name), a Binance capture "

@@ -19,7 +19,7 @@ __all__ = ["rl_app"]
 rl_app = typer.Typer(help="Reinforcement learning: environments and policies.",
                      no_args_is_help=True)  # fmt: skip
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 POLICIES = ("avellaneda-stoikov", "symmetric")
 
 
