@@ -12,12 +12,14 @@ from makerkit.backtest._lobster_replay import ReplayReport, replay_lobster
 from makerkit.backtest._replay import run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._samples import FeatureSamples, feature_samples
+from makerkit.backtest._spec import DataSpec, load_market, parse_data_spec, run_on_spec
 from makerkit.backtest._stream import StreamStats, apply_stream
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
+    "DataSpec",
     "FeatureSamples",
     "MarketEvents",
     "MarketFit",
@@ -29,8 +31,11 @@ __all__ = [
     "feature_samples",
     "fit_recorded",
     "fit_synthetic",
+    "load_market",
     "lobster_events",
+    "parse_data_spec",
     "replay_lobster",
+    "run_on_spec",
     "run_replay_backtest",
     "run_synthetic_backtest",
 ]

@@ -16,10 +16,21 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
+from makerkit.backtest import (
+    DataSpec,
+    ReplayReport,
+    StreamStats,
+    apply_stream,
+    load_market,
+    parse_data_spec,
+    replay_lobster,
+    run_on_spec,
+)
+from makerkit.backtest._spec import DATA_HELP
 from makerkit.book import BACKEND, make_book
 from makerkit.cli._predictor import predictor_app
 from makerkit.cli._rl import rl_app
+from makerkit.cli._sweep import sweep
 from makerkit.core import ConfigError, Instrument, MakerkitError
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import load_lobster, synthetic_stream
@@ -43,6 +54,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(data_app, name="data")
 app.add_typer(predictor_app, name="predictor")
 app.add_typer(rl_app, name="rl")
+app.command("sweep")(sweep)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -675,6 +687,53 @@ def bench_env(
     _emit_bench(table, result, output, as_json)
 
 
+@bench_app.command("sweep")
+def bench_sweep(
+    tasks: Annotated[int, typer.Option(help="Backtests in the grid (4 strategies x seeds).")] = 32,
+    events: Annotated[int, typer.Option(help="Simulated commands per backtest.")] = 300_000,
+    ray: Annotated[bool, typer.Option("--ray/--no-ray", help="Time Ray too.")] = True,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A grid of backtests on 1 worker, then on 2: the sweep's scaling (local processes, Ray)."""
+    from makerkit.distributed import plan_sweep, run_sweep
+
+    if tasks < 4 or tasks % 4 or events < 10_000:
+        raise _fail(ConfigError("invalid --tasks/--events: a multiple of 4, and >= 10000"))
+    strategies = ["symmetric", "inventory_skew", "avellaneda_stoikov", "glft"]
+    config = {"backtest": {"strategies": strategies, "data": [f"synthetic:events={events}"],
+                           "seeds": list(range(1, tasks // 4 + 1))}}  # fmt: skip
+    plan = plan_sweep(config, Path(), name="bench")
+    runners = ["local"] + (["ray"] if ray and importlib.util.find_spec("ray") else [])
+    seconds: dict[str, dict[int, float]] = {}
+    for runner in runners:
+        for workers in (1, 2):
+            err.print(f"[dim]{tasks} backtests on {runner}, {workers} worker(s)[/]")
+            run = run_sweep(plan, workers=workers, runner=runner)
+            if run.failed:
+                raise _fail(ConfigError(f"a task failed: {run.failed[0]['error']}"))
+            seconds.setdefault(runner, {})[workers] = run.seconds
+            if "startup_seconds" in run.info:  # Ray's own start, timed apart
+                key = "ray, after start-up"
+                seconds.setdefault(key, {})[workers] = run.seconds - run.info["startup_seconds"]
+    speedup = {r: s[1] / s[2] for r, s in seconds.items()}
+    result = {
+        "tasks": tasks, "events": events, "seconds": seconds, "speedup": speedup,
+        "local_speedup_2_workers": speedup["local"], "target": 1.8,
+        "note": "wall time of the whole sweep, worker start-up included (Ray's local "
+                "instance also shown without its start); 2-core machine",
+    }  # fmt: skip
+    table = Table(title=f"sweep of {tasks} backtests ({events:,} commands each)",
+                  title_justify="left")  # fmt: skip
+    for col in ("runner", "1 worker (s)", "2 workers (s)", "speed-up"):
+        table.add_column(col, justify="left" if col == "runner" else "right")
+    for runner, s in seconds.items():
+        table.add_row(runner, f"{s[1]:.1f}", f"{s[2]:.1f}", f"{speedup[runner]:.2f}x")
+    _emit_bench(table, result, output, as_json)
+
+
 @data_app.command("simulate")
 def data_simulate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Parquet file (l3 schema).")],
@@ -819,80 +878,6 @@ def _parse_params(items: list[str]) -> dict[str, float | int]:
     return out
 
 
-_DATA_HELP = (
-    "Market: synthetic[:seed=N,events=N] (the simulator), or a recorded day, "
-    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
-    "commas (queue=conservative|probabilistic, order_latency_ms=, feed_latency_ms=, "
-    "decision_ms=, maker_fee=, taker_fee=, ...)."
-)
-
-
-class _DataSpec(msgspec.Struct, frozen=True):
-    """A parsed --data: the simulator's settings, or a recorded day and how to replay it."""
-
-    kind: str  # "synthetic" or "lobster"/"binance"
-    options: dict[str, Any]
-    symbol: str = ""
-    day: str | None = None
-
-
-def _parse_data(spec: str) -> _DataSpec:
-    """`synthetic[:seed=7,...]` or `lobster:GOOG[:2012-06-21][,queue=...]` -> what to run."""
-    head, *parts = spec.split(",")
-    kind, _, rest = head.partition(":")
-    if kind == "synthetic":
-        parts = [*filter(None, rest.split(",")), *parts]
-        valid: tuple[str, ...] = ("seed", "events")
-    elif kind in ("lobster", "binance"):
-        symbol, _, day = rest.partition(":")
-        if not symbol:
-            msg = f"invalid --data {spec!r}, must name a symbol: {kind}:SYMBOL[:YYYY-MM-DD]"
-            raise ConfigError(msg)
-        from makerkit.backtest import ReplayConfig
-
-        valid = ReplayConfig.__struct_fields__
-    else:
-        msg = f"invalid --data {spec!r}, must be synthetic[:...], lobster:SYMBOL or binance:SYMBOL"
-        raise ConfigError(msg)
-    options: dict[str, Any] = {}
-    for part in filter(None, parts):
-        key, _, value = part.partition("=")
-        if key not in valid or not value:
-            msg = f"invalid --data option {part!r}, valid: {', '.join(valid)}"
-            raise ConfigError(msg)
-        options[key] = _number(value) if key not in ("queue", "engine") else value
-    if kind == "synthetic":
-        if any(not isinstance(v, int) for v in options.values()):
-            msg = f"invalid --data {spec!r}: seed and events must be integers"
-            raise ConfigError(msg)
-        return _DataSpec(kind, options)
-    return _DataSpec(kind, options, symbol=symbol, day=day or None)
-
-
-def _number(value: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(value.lower(), value)
-
-
-def _load_market(spec: _DataSpec) -> Any:
-    """The recorded events of a replay spec (None for the simulator)."""
-    if spec.kind == "synthetic":
-        return None
-    from makerkit.backtest import ReplayConfig
-    from makerkit.backtest._events import recorded_events
-
-    try:
-        msgspec.convert(spec.options, ReplayConfig)
-    except msgspec.ValidationError as exc:
-        msg = f"invalid --data option: {exc}"
-        raise ConfigError(msg) from exc
-    return recorded_events(spec.kind, spec.symbol, spec.day)
-
-
 PolicyOpt = Annotated[
     Path | None, typer.Option(help="For --strategy rl: a policy.zip from `rl train --env lob`.")
 ]
@@ -916,30 +901,19 @@ def _make_strategy(name: str, params: dict[str, float | int], policy: Path | Non
 
 
 def _run_backtest(
-    name: str, params: dict[str, float | int], spec: _DataSpec, market: Any = None,
+    name: str, params: dict[str, float | int], spec: DataSpec, market: Any = None,
     policy: Path | None = None,
 ) -> Any:  # fmt: skip
     from rich.progress import Progress
 
-    from makerkit.backtest import (
-        BacktestConfig,
-        ReplayConfig,
-        run_replay_backtest,
-        run_synthetic_backtest,
-    )
-
     strategy = _make_strategy(name, params, policy)
+    where = f" on {spec.symbol}" if spec.symbol else ""
     with Progress(console=err, transient=True) as bar:
-        if spec.kind == "synthetic":
-            cfg = BacktestConfig(**spec.options)
-            task = bar.add_task(f"backtest {name}", total=cfg.events)
-            return run_synthetic_backtest(strategy, cfg, progress=lambda n: bar.advance(task, n))
-        events = market if market is not None else _load_market(spec)
-        replay = msgspec.convert(spec.options, ReplayConfig)
-        task = bar.add_task(f"backtest {name} on {events.symbol}", total=len(events))
-        return run_replay_backtest(
-            strategy, events, replay, progress=lambda n: bar.advance(task, n)
-        )
+        task = bar.add_task(f"backtest {name}{where}", total=None)
+        return run_on_spec(
+            strategy, spec, market,
+            progress=lambda n: bar.advance(task, n), total=lambda n: bar.update(task, total=n),
+        )  # fmt: skip
 
 
 @app.command()
@@ -949,14 +923,14 @@ def backtest(
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable).")
     ] = None,
-    data: Annotated[str, typer.Option(help=_DATA_HELP)] = "synthetic",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     policy: PolicyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy; writes metrics.json, path.csv, fills.csv and report.html to --out."""
     try:
         result = _run_backtest(
-            strategy, _parse_params(param or []), _parse_data(data), policy=policy
+            strategy, _parse_params(param or []), parse_data_spec(data), policy=policy
         )
     except MakerkitError as exc:
         raise _fail(exc) from exc
@@ -994,15 +968,15 @@ def backtest(
 def compare(
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for comparison.json.")],
-    data: Annotated[str, typer.Option(help=_DATA_HELP)] = "synthetic",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     as_json: JsonOpt = False,
 ) -> None:
     """Run several strategies (default parameters) on one market: comparison.json and .html."""
     names = [n.strip() for n in strategies.split(",") if n.strip()]
     rows, results = {}, {}
     try:
-        spec = _parse_data(data)
-        market = _load_market(spec)  # loaded once for every strategy
+        spec = parse_data_spec(data)
+        market = load_market(spec)  # loaded once for every strategy
         for name in names:
             results[name] = _run_backtest(name, {}, spec, market)
             rows[name] = msgspec.to_builtins(results[name].metrics)

@@ -83,30 +83,83 @@ def train_cmd(
         sys.stdout.write(json.dumps(meta) + "\n")
 
 
+def _print_rows(rows: dict[str, dict[str, Any]], title: str, console: Console) -> None:
+    keys = [k for k in next(iter(rows.values())) if k not in ("episodes", "episode_count")]
+    table = Table(title=title, title_justify="left")
+    table.add_column("policy")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, row in rows.items():
+        table.add_row(name, *(f"{row[k]:,.3f}" for k in keys))
+    console.print(table)
+
+
+def _evaluate_lob(policy: str, episodes: int, seed: int, out_dir: Path | None,
+                  as_json: bool) -> None:  # fmt: skip
+    """The trained policy against the strategies on the simulated book, same episodes."""
+    from makerkit.rl._evaluate import evaluate_lob, write_evaluation
+    from makerkit.rl._lob_env import LOBEnvConfig
+
+    if not policy.endswith(".zip"):
+        msg = f"invalid --policy {policy!r}: --env lob takes a policy.zip (`rl train --env lob`)"
+        raise ConfigError(msg)
+    cfg = LOBEnvConfig()
+    seeds = list(range(seed, seed + episodes))
+    with err.status("playing") as status:
+        rows = evaluate_lob(cfg, seeds, policy=policy,
+                            progress=lambda m: status.update(f"playing {m}"))  # fmt: skip
+    title = f"the simulated book (informed flow), seeds {seeds[0]}..{seeds[-1]}"
+    _print_rows(rows, title, err if as_json else out)
+    flat = {name: {k: v for k, v in r.items() if k != "episodes"} for name, r in rows.items()}
+    ppo = flat["ppo"]
+    verdict = {f"ppo_beats_{name}_on_sharpe": ppo["sharpe_mean"] > flat[name]["sharpe_mean"]
+               for name in flat if name != "ppo"}  # fmt: skip
+    payload = {"env": "lob", "policy": policy, "seeds": [seeds[0], seeds[-1]],
+               "policies": flat, **verdict}  # fmt: skip
+    if out_dir is not None:
+        (out_dir / "evaluation.json").parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / "evaluation.json").write_text(json.dumps(payload, indent=2))
+        payload["report"] = str(write_evaluation(rows, out_dir, title))
+    if as_json:
+        sys.stdout.write(json.dumps(payload) + "\n")
+
+
 @rl_app.command("evaluate")
 def evaluate_cmd(
     policy: Annotated[
         str, typer.Option(help=f"One of {', '.join(POLICIES)}, or a trained policy.zip.")
     ],
-    env: Annotated[str, typer.Option(help="model: the Avellaneda-Stoikov market.")] = "model",
+    env: Annotated[
+        str, typer.Option(help="model (the Avellaneda-Stoikov market) or lob (the simulated book).")
+    ] = "model",
     gamma: Annotated[float, typer.Option(help="Risk aversion of the AS formulas.")] = 0.1,
-    episodes: Annotated[int, typer.Option(help="Episodes to play.")] = 1000,
+    episodes: Annotated[
+        int | None, typer.Option(help="Episodes to play (default: 1000 model, 30 lob).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed (held-out seeds: not the training ones).")] = 0,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Compare with every reference policy: evaluation.json/html."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
-    """Play a policy in the model market: PnL, final inventory and spread statistics."""
+    """Play a policy: PnL, final inventory and spread statistics, beside the references."""
     from makerkit.rl import ModelParams, avellaneda_stoikov_policy, run_policy, symmetric_policy
 
     try:
-        if env != "model":
-            msg = f"invalid --env {env!r}: this release has `model`"
+        if env not in ("model", "lob"):
+            msg = f"invalid --env {env!r}, must be `model` or `lob`"
             raise ConfigError(msg)
+        n = episodes if episodes is not None else (1000 if env == "model" else 30)
+        if n < 1:
+            msg = f"invalid --episodes, must be >= 1, was {n}"
+            raise ConfigError(msg)
+        if env == "lob":
+            _evaluate_lob(policy, n, seed, out_dir, as_json)
+            return
         trained = policy.endswith(".zip")
         if not trained and policy not in POLICIES:
             msg = f"invalid --policy {policy!r}, must be one of {list(POLICIES)} or a policy.zip"
-            raise ConfigError(msg)
-        if episodes < 1:
-            msg = f"invalid --episodes, must be >= 1, was {episodes}"
             raise ConfigError(msg)
         params = _params(gamma, penalised=trained) if trained else ModelParams()
         if trained:
@@ -116,23 +169,38 @@ def evaluate_cmd(
         else:
             make = avellaneda_stoikov_policy if policy == "avellaneda-stoikov" else symmetric_policy
             act = make(params, gamma)
-        stats: dict[str, Any] = run_policy(act, params, episodes=episodes, seed=seed)
+        stats: dict[str, Any] = run_policy(act, params, episodes=n, seed=seed)
         if trained:  # scored beside the closed form, same seeds, same reward
             ref = run_policy(avellaneda_stoikov_policy(params, gamma), params,
-                             episodes=episodes, seed=seed)  # fmt: skip
+                             episodes=n, seed=seed)  # fmt: skip
             stats["avellaneda_stoikov_reward_mean"] = ref["reward_mean"]
             stats["ratio_to_avellaneda_stoikov"] = stats["reward_mean"] / ref["reward_mean"]
+        compared = None
+        if out_dir is not None:
+            from makerkit.rl._evaluate import evaluate_model, write_evaluation
+
+            scored = _params(gamma, penalised=True)  # every policy on the reward PPO learns
+            compared = evaluate_model(scored, gamma, episodes=n, seed=seed,
+                                      policy=act if trained else None)  # fmt: skip
+            title = f"the model market (gamma {gamma}), {n} episodes from seed {seed}"
+            write_evaluation(compared, out_dir, title)
+            (out_dir / "evaluation.json").write_text(json.dumps(compared, indent=2))
     except MakerkitError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     except ImportError as exc:
         err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
         raise typer.Exit(2) from exc
-    table = Table(title=f"{policy} (gamma {gamma}) in the model market, {episodes} episodes",
+    table = Table(title=f"{policy} (gamma {gamma}) in the model market, {n} episodes",
                   show_header=False, title_justify="left")  # fmt: skip
     for key, value in stats.items():
         table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else str(value))
-    (err if as_json else out).print(table)
+    console = err if as_json else out
+    console.print(table)
+    if compared is not None:
+        _print_rows(compared, "every policy on the same seeds, PPO's reward", console)
     if as_json:
         payload = {"env": env, "policy": policy, "gamma": gamma, "seed": seed, **stats}
+        if compared is not None:
+            payload["policies"] = compared
         sys.stdout.write(json.dumps(payload) + "\n")

@@ -67,10 +67,12 @@ def model_obs(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 def train_ppo(
     out_dir: Any, *, timesteps: int, seed: int, params: ModelParams | None = None,
     make_env: Any = None, discount: float = 1.0, n_envs: int = 8, progress: bool = False,
+    threads: int = 2,
 ) -> Any:  # fmt: skip
     """PPO (stable-baselines3) on ``n_envs`` environments; checkpoints and logs in ``out_dir``.
 
     The environments are model markets with ``params``, or what ``make_env()`` builds.
+    ``threads``: torch's CPU threads (1 per worker when several train at once).
     """
     import importlib.util
     from pathlib import Path
@@ -83,7 +85,7 @@ def train_ppo(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     factory = make_env if make_env is not None else (lambda: ModelEnv(params))
     venv = make_vec_env(factory, n_envs=n_envs, seed=seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -28,7 +28,7 @@ import gymnasium as gym
 import msgspec
 import numpy as np
 
-from makerkit.core import OrderType, Predictor, QuoteIntent, TimeInForce
+from makerkit.core import OrderType, Predictor, QuoteIntent, StrategyContext, TimeInForce
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
@@ -158,6 +158,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
                 self.cash -= side * traded * quote.price
                 self.fills += traded
                 self.seen[quote.order_id] = left
+                self.new_fills.append((side, quote.price, traded))
             if left == 0:
                 self.live[side] = None
                 del self.seen[quote.order_id]
@@ -182,6 +183,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.position, self.cash, self.fills, self.steps = 0, 0, 0, 0
         self.penalties = 0.0
         self.equity = 0.0
+        self.new_fills: list[tuple[int, int, int]] = []
         return self._observe(), {"mid": self._mid()}
 
     def step(
@@ -191,8 +193,32 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.sim is None:
             msg = "call reset() before step()"
             raise ConfigError(msg)
+        return self.step_intent(quote_intent(action, self._mid(), self.position, self.cfg))
+
+    def context(self) -> StrategyContext:
+        """What a ``makerkit.core.Strategy`` would see now (to play one in this market)."""
+        if self.sim is None:
+            msg = "call reset() before context()"
+            raise ConfigError(msg)
+        bid, ask = self.sim.book.best_bid(), self.sim.book.best_ask()
+        return StrategyContext(
+            ts_ns=self._now(), best_bid=bid[0] if bid else None, best_ask=ask[0] if ask else None,
+            bid_size=bid[1] if bid else 0, ask_size=ask[1] if ask else 0,
+            position=self.position, pnl=self.equity, features=dict(self._feat),
+        )  # fmt: skip
+
+    def step_intent(
+        self, intent: QuoteIntent
+    ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
+        """One step with quotes given directly: how closed-form strategies play this market.
+
+        ``info["new_fills"]`` lists the step's fills as (side, price, qty).
+        """
+        if self.sim is None:
+            msg = "call reset() before step_intent()"
+            raise ConfigError(msg)
         cfg = self.cfg
-        intent = quote_intent(action, self._mid(), self.position, cfg)
+        self.new_fills = []
         now = self._now()
         book = self.sim.book
         for cmd in self.manager.plan(intent, self.live, now):
@@ -232,5 +258,5 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             penalty = cfg.terminal_penalty * self.position**2
         self.penalties += penalty
         info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
-                "penalties": self.penalties}  # fmt: skip
+                "penalties": self.penalties, "new_fills": self.new_fills}  # fmt: skip
         return self._observe(), float(reward - penalty), done, False, info

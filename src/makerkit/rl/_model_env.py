@@ -33,6 +33,8 @@ __all__ = [
     "ModelVecEnv",
     "as_penalty",
     "avellaneda_stoikov_policy",
+    "glft_policy",
+    "inventory_skew_policy",
     "run_policy",
     "symmetric_policy",
 ]
@@ -221,3 +223,33 @@ def as_penalty(params: ModelParams, gamma: float) -> ModelParams:
     A running inventory penalty of gamma sigma^2 / 2 per unit^2 per unit of time.
     """
     return msgspec.structs.replace(params, inventory_penalty=0.5 * gamma * params.sigma**2)
+
+
+def inventory_skew_policy(params: ModelParams, gamma: float) -> Any:
+    """The ``inventory_skew`` strategy here: AS's mean spread, centre moved by a fixed 2 phi q.
+
+    phi = gamma sigma^2 T / 4: AS's reservation shift at mid-episode, held for the
+    whole episode (no clock in the quotes).
+    """
+    base = symmetric_policy(params, gamma)
+    skew = gamma * params.sigma**2 * params.horizon / 2  # = 2 phi
+
+    def act(obs: F64) -> F64:
+        half = base(obs)
+        q = obs[:, 0]
+        return np.column_stack([half[:, 0] + skew * q, half[:, 1] - skew * q])
+
+    return act
+
+
+def glft_policy(params: ModelParams, gamma: float) -> Any:
+    """Gueant-Lehalle-Fernandez-Tapia's infinite-horizon closed form on the model's A, k, sigma."""
+    from makerkit.strategies import GLFT
+
+    c1, c2 = GLFT(gamma=gamma, A=params.A, k=params.k, sigma=params.sigma).coefficients()
+
+    def act(obs: F64) -> F64:
+        q = obs[:, 0]
+        return np.column_stack([c1 + (2 * q + 1) / 2 * c2, c1 - (2 * q - 1) / 2 * c2])
+
+    return act

@@ -1,0 +1,122 @@
+"""Market specs: the one string that names a backtest's market, for the CLI and sweeps.
+
+``synthetic[:seed=N,events=N]`` is the simulator; ``lobster:SYMBOL[:YYYY-MM-DD]``
+and ``binance:SYMBOL[:YYYY-MM-DD]`` are recorded days, with replay options
+after commas (``queue=probabilistic,order_latency_ms=5``, any ``ReplayConfig``
+field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from makerkit.backtest._events import MarketEvents, recorded_events
+from makerkit.backtest._replay import run_replay_backtest
+from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
+from makerkit.core.errors import ConfigError
+
+__all__ = ["DATA_HELP", "DataSpec", "load_market", "parse_data_spec", "run_on_spec"]
+
+DATA_HELP = (
+    "Market: synthetic[:seed=N,events=N] (the simulator), or a recorded day, "
+    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
+    "commas (queue=conservative|probabilistic, order_latency_ms=, feed_latency_ms=, "
+    "decision_ms=, maker_fee=, taker_fee=, ...)."
+)
+
+
+class DataSpec(msgspec.Struct, frozen=True):
+    """A parsed spec: the simulator's settings, or a recorded day and how to replay it."""
+
+    kind: str  # "synthetic", "lobster" or "binance"
+    options: dict[str, Any]
+    symbol: str = ""
+    day: str | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether this is the simulator (seeds apply) rather than a recorded day."""
+        return self.kind == "synthetic"
+
+
+def _number(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
+def parse_data_spec(spec: str) -> DataSpec:
+    """``synthetic[:seed=7,...]`` or ``lobster:GOOG[:2012-06-21][,queue=...]`` -> a DataSpec."""
+    head, *parts = spec.split(",")
+    kind, _, rest = head.partition(":")
+    symbol = day = ""
+    if kind == "synthetic":
+        parts = [*filter(None, rest.split(",")), *parts]
+        valid: tuple[str, ...] = ("seed", "events")
+    elif kind in ("lobster", "binance"):
+        symbol, _, day = rest.partition(":")
+        if not symbol:
+            msg = f"invalid --data {spec!r}, must name a symbol: {kind}:SYMBOL[:YYYY-MM-DD]"
+            raise ConfigError(msg)
+        valid = ReplayConfig.__struct_fields__
+    else:
+        msg = f"invalid --data {spec!r}, must be synthetic[:...], lobster:SYMBOL or binance:SYMBOL"
+        raise ConfigError(msg)
+    options: dict[str, Any] = {}
+    for part in filter(None, parts):
+        key, _, value = part.partition("=")
+        if key not in valid or not value:
+            msg = f"invalid --data option {part!r}, valid: {', '.join(valid)}"
+            raise ConfigError(msg)
+        options[key] = _number(value) if key not in ("queue", "engine") else value
+    if kind == "synthetic":
+        if any(not isinstance(v, int) for v in options.values()):
+            msg = f"invalid --data {spec!r}: seed and events must be integers"
+            raise ConfigError(msg)
+        try:
+            BacktestConfig(**options)
+        except ConfigError as exc:
+            msg = f"invalid --data {spec!r}: {exc}"
+            raise ConfigError(msg) from exc
+        return DataSpec(kind, options)
+    try:
+        msgspec.convert(options, ReplayConfig)
+    except msgspec.ValidationError as exc:
+        msg = f"invalid --data option: {exc}"
+        raise ConfigError(msg) from exc
+    return DataSpec(kind, options, symbol=symbol, day=day or None)
+
+
+def load_market(spec: DataSpec) -> MarketEvents | None:
+    """The recorded events of a replay spec (None for the simulator)."""
+    if spec.synthetic:
+        return None
+    return recorded_events(spec.kind, spec.symbol, spec.day)
+
+
+def run_on_spec(
+    strategy: Any, spec: DataSpec, market: MarketEvents | None = None, *,
+    progress: Callable[[int], None] | None = None, total: Callable[[int], None] | None = None,
+) -> BacktestResult:  # fmt: skip
+    """Backtest ``strategy`` on ``spec`` (``market``: its events, when already loaded).
+
+    ``total`` is told the run's length (events) before it starts, for a progress bar.
+    """
+    if spec.synthetic:
+        cfg = BacktestConfig(**spec.options)
+        if total is not None:
+            total(cfg.events)
+        return run_synthetic_backtest(strategy, cfg, progress=progress)
+    events = market if market is not None else load_market(spec)
+    assert events is not None  # noqa: S101 - a recorded spec always has events
+    if total is not None:
+        total(len(events))
+    replay = msgspec.convert(spec.options, ReplayConfig)
+    return run_replay_backtest(strategy, events, replay, progress=progress)

@@ -1,0 +1,112 @@
+"""``makerkit sweep CONFIG``: a grid of backtests and RL seeds, on local processes or Ray."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from makerkit.core import ConfigError, MakerkitError
+
+__all__ = ["sweep"]
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+Row = dict[str, Any]
+
+ConfigArg = Annotated[
+    Path, typer.Argument(help="Sweep config (TOML or JSON); see `makerkit.distributed`.")
+]
+OutOpt = Annotated[
+    Path, typer.Option("--out", help="Folder for results.parquet, report.html, RL policies.")
+]
+WorkersOpt = Annotated[int, typer.Option(help="Local worker processes (or local Ray CPUs).")]
+RayOpt = Annotated[bool, typer.Option("--ray", help="Run on a local Ray instance.")]
+AddressOpt = Annotated[str | None, typer.Option(help="A Ray cluster to run on: auto or HOST:PORT.")]
+RetriesOpt = Annotated[int, typer.Option(help="Reruns of a task whose worker was lost.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
+
+
+def _trainer() -> Callable[[Row], Row]:
+    try:
+        from makerkit.rl._sweep import sweep_train
+    except ImportError as exc:
+        msg = f"the [rl] section needs `pip install makerkit[rl]` ({exc})"
+        raise ConfigError(msg) from exc
+    return sweep_train
+
+
+def _table(rows: list[Row], summary: list[Row], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("strategy", "data", "params", "runs", "pnl_mean", "pnl_std", "sharpe / vs AS"):
+        table.add_column(col, justify="left" if col in ("strategy", "data", "params") else "right")
+    for s in summary[:20]:
+        table.add_row(
+            s["strategy"], s["data"], s["params"], str(s["runs"]),
+            f"{s['pnl_mean']:,.1f}", f"{s['pnl_std']:,.1f}", f"{s['sharpe_mean']:.2f}",
+        )  # fmt: skip
+    for r in rows:
+        if r["kind"] == "rl" and not r.get("error"):
+            table.add_row(
+                r["strategy"], r["data"], f"seed {r['seed']}", "1", f"{r['pnl_total']:,.1f}",
+                f"{r['pnl_std']:,.1f}", f"{r['ratio_to_avellaneda_stoikov']:.0%} of AS",
+            )  # fmt: skip
+    return table
+
+
+def sweep(
+    config: ConfigArg,
+    out_dir: OutOpt = Path("sweep-out"),
+    workers: WorkersOpt = 2,
+    ray: RayOpt = False,
+    ray_address: AddressOpt = None,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a grid (strategies x parameters x markets x seeds, plus PPO seeds) in parallel."""
+    from makerkit.distributed import load_sweep, run_sweep, summarise, write_html, write_parquet
+
+    failures: list[Row] = []
+    try:
+        plan = load_sweep(config, out_dir)
+        trainer = _trainer() if plan.rl else None
+        runner = "ray" if ray or ray_address else "local"
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=err, transient=as_json) as bar:
+            task = bar.add_task(f"sweep {plan.name} on {runner}", total=len(plan.tasks))
+
+            def done(row: Row) -> None:
+                bar.advance(task)
+                if row.get("error"):
+                    failures.append(row)
+                    bar.console.print(f"[red]task {row['task_id']} failed:[/] {row['error']}")
+
+            result = run_sweep(plan, workers=workers, runner=runner, ray_address=ray_address,
+                               retries=retries, rl_trainer=trainer, on_result=done)  # fmt: skip
+        out_dir.mkdir(parents=True, exist_ok=True)
+        parquet = write_parquet(result.rows, out_dir / "results.parquet")
+    except MakerkitError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    info = {**result.info, "tasks": len(result.rows), "seconds": round(result.seconds, 3)}
+    report = write_html(result.rows, info, out_dir / "report.html", plan.name)
+    summary = summarise(result.rows)
+    title = (f"sweep {plan.name}: {len(result.rows)} tasks in {result.seconds:.1f} s "
+             f"({info['runner']}, {info['workers']} workers)")  # fmt: skip
+    console = err if as_json else out
+    console.print(_table(result.rows, summary, title))
+    console.print(f"table: {parquet}\nreport: {report}")
+    if as_json:
+        payload = {"name": plan.name, **info, "failed": len(failures),
+                   "results": str(parquet), "report": str(report), "best": summary[:1]}  # fmt: skip
+        sys.stdout.write(json.dumps(payload) + "\n")
+    if failures:
+        raise typer.Exit(1)

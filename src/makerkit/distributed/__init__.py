@@ -1,0 +1,37 @@
+"""Sweeps: grids of backtests and multi-seed RL training, on local processes or Ray.
+
+``makerkit sweep CONFIG`` expands a TOML config (``load_sweep``) into tasks,
+runs them (``run_sweep``: a process pool by default, a Ray cluster with
+``--ray-address``) and writes one table, ``results.parquet`` and
+``report.html``. Lost workers are replaced and their tasks rerun.
+"""
+
+from __future__ import annotations
+
+from makerkit.distributed._config import (
+    BacktestTask,
+    RLTask,
+    SweepPlan,
+    expand_range,
+    load_sweep,
+    plan_sweep,
+)
+from makerkit.distributed._executor import run_tasks
+from makerkit.distributed._report import summarise, write_html, write_parquet
+from makerkit.distributed._sweep import SweepResult, backtest_row, run_sweep
+
+__all__ = [
+    "BacktestTask",
+    "RLTask",
+    "SweepPlan",
+    "SweepResult",
+    "backtest_row",
+    "expand_range",
+    "load_sweep",
+    "plan_sweep",
+    "run_sweep",
+    "run_tasks",
+    "summarise",
+    "write_html",
+    "write_parquet",
+]

@@ -1,0 +1,106 @@
+"""A sweep: the planned tasks run on an executor, the rows written as Parquet and HTML."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from makerkit.backtest import parse_data_spec, run_on_spec
+from makerkit.core.clock import monotonic_ns
+from makerkit.core.errors import ConfigError
+from makerkit.distributed._config import BacktestTask, RLTask, SweepPlan
+from makerkit.distributed._executor import run_tasks
+from makerkit.strategies import make_strategy
+
+__all__ = ["SweepResult", "backtest_row", "run_sweep"]
+
+Row = dict[str, Any]
+Trainer = Callable[[dict[str, Any]], Row]
+# the metrics a sweep's table keeps (markouts are flattened to markout_<horizon>)
+_METRICS = ("pnl_total", "pnl_realized", "sharpe", "sortino", "max_drawdown", "fills",
+            "fill_rate", "avg_abs_inventory", "max_abs_inventory", "spread_captured",
+            "fees", "quote_uptime", "final_position")  # fmt: skip
+
+
+class SweepResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Every task's row, in task order, and how the sweep ran."""
+
+    name: str
+    rows: list[Row]
+    info: dict[str, Any]
+    seconds: float
+
+    @property
+    def failed(self) -> list[Row]:
+        """Rows of tasks that raised or whose worker was lost for good."""
+        return [r for r in self.rows if r.get("error")]
+
+
+def backtest_row(task: BacktestTask) -> Row:
+    """Run one backtest of the grid; its metrics as one flat row."""
+    started = monotonic_ns()
+    result = run_on_spec(make_strategy(task.strategy, **task.params), parse_data_spec(task.data))
+    metrics = msgspec.to_builtins(result.metrics)
+    row: Row = {k: metrics[k] for k in _METRICS}
+    row.update({f"markout_{h}": v for h, v in metrics["markouts"].items()})
+    row["stopped"] = result.stopped
+    row["seconds"] = (monotonic_ns() - started) / 1e9
+    return row
+
+
+def _run(job: tuple[BacktestTask | RLTask, Trainer | None]) -> Row:
+    """What a worker runs: one task (module level, so workers can import it)."""
+    task, trainer = job
+    row: Row = {"worker": os.getpid()}
+    if isinstance(task, BacktestTask):
+        row.update(backtest_row(task))
+    else:
+        assert trainer is not None  # noqa: S101 - run_sweep checks it before submitting
+        row.update(trainer(msgspec.to_builtins(task)))
+    return row
+
+
+def _head(task: BacktestTask | RLTask) -> Row:
+    """The task's identity columns, before its results."""
+    if isinstance(task, BacktestTask):
+        head: Row = {
+            "task_id": task.task_id, "kind": "backtest", "strategy": task.strategy,
+            "data": task.data, "market": task.market, "seed": task.seed,
+            "params": json.dumps(task.params),
+        }  # fmt: skip
+        head.update({f"p_{k}": v for k, v in task.params.items()})
+        return head
+    return {"task_id": task.task_id, "kind": "rl", "strategy": f"ppo-{task.env}",
+            "data": f"{task.env}:eval_seed={task.eval_seed}", "market": task.env, "seed": task.seed,
+            "params": json.dumps({"timesteps": task.timesteps, "gamma": task.gamma})}  # fmt: skip
+
+
+def run_sweep(
+    plan: SweepPlan, *, workers: int = 1, runner: str = "local", ray_address: str | None = None,
+    retries: int = 2, rl_trainer: Trainer | None = None,
+    on_result: Callable[[Row], None] | None = None,
+) -> SweepResult:  # fmt: skip
+    """Run every task of ``plan``; ``rl_trainer`` trains one [rl] seed (``makerkit.rl``)."""
+    if plan.rl and rl_trainer is None:
+        msg = "this sweep has an [rl] section: it needs a trainer (pip install makerkit[rl])"
+        raise ConfigError(msg)
+    tasks = plan.tasks
+    heads = [_head(t) for t in tasks]
+
+    def done(i: int, row: Row) -> None:
+        if on_result is not None:
+            on_result({**heads[i], **row})
+
+    started = monotonic_ns()
+    rows, info = run_tasks(
+        _run, [(t, rl_trainer if isinstance(t, RLTask) else None) for t in tasks],
+        workers=workers, runner=runner, ray_address=ray_address, retries=retries,
+        on_result=done,
+    )  # fmt: skip
+    seconds = (monotonic_ns() - started) / 1e9
+    merged = [{**h, **r} for h, r in zip(heads, rows, strict=True)]
+    return SweepResult(name=plan.name, rows=merged, info=dict(info), seconds=seconds)

@@ -1,0 +1,184 @@
+"""Policies side by side on the same held-out seeds: the model market and the simulated book.
+
+Model market: the trained policy against the closed forms (Avellaneda-Stoikov,
+GLFT), the symmetric and inventory-skew strategies, every one scored with the
+reward PPO was trained on (PnL minus AS's inventory penalty).
+
+Simulated book (``MarketMakingEnv``, informed flow): each contender plays the
+same episodes (same seeds, same decision clock). The strategies quote through
+``step_intent`` with their default parameters, GLFT with A, k and sigma fitted
+on a seed outside the evaluation. Per episode: the final PnL (ticks x lots),
+and the Sharpe ratio of its per-step equity changes scaled to the episode
+(mean / sd x sqrt(steps)); both are averaged over the episodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from makerkit.core import QuoteIntent
+from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+from makerkit.rl._model_env import (
+    ModelParams,
+    avellaneda_stoikov_policy,
+    glft_policy,
+    inventory_skew_policy,
+    run_policy,
+    symmetric_policy,
+)
+
+__all__ = ["evaluate_lob", "evaluate_model", "write_evaluation"]
+
+Decide = Callable[[MarketMakingEnv, np.ndarray[Any, Any]], QuoteIntent]
+MODEL_POLICIES = {
+    "avellaneda_stoikov": avellaneda_stoikov_policy,
+    "glft": glft_policy,
+    "inventory_skew": inventory_skew_policy,
+    "symmetric": symmetric_policy,
+}
+
+
+def evaluate_model(
+    params: ModelParams, gamma: float, *, episodes: int, seed: int, policy: Any = None
+) -> dict[str, dict[str, float]]:
+    """Every closed form (and ``policy``, an action function, as ``ppo``) on the same seeds."""
+    rows = {}
+    for name, make in MODEL_POLICIES.items():
+        rows[name] = run_policy(make(params, gamma), params, episodes=episodes, seed=seed)
+    if policy is not None:
+        rows["ppo"] = run_policy(policy, params, episodes=episodes, seed=seed)
+    ref = rows["avellaneda_stoikov"]["reward_mean"]
+    for row in rows.values():
+        row["ratio_to_avellaneda_stoikov"] = row["reward_mean"] / ref
+    return rows
+
+
+def _strategy(strategy: Any) -> Decide:
+    def decide(env: MarketMakingEnv, obs: np.ndarray[Any, Any]) -> QuoteIntent:
+        intent: QuoteIntent = strategy.quote(env.context())
+        return intent
+
+    return decide
+
+
+def _ppo(path: str | Path, cfg: LOBEnvConfig) -> Decide:
+    from makerkit.rl._lob_env import quote_intent
+    from makerkit.rl._strategy import RLStrategy
+
+    model = RLStrategy(path, cfg).model  # loads and checks the observation shape
+
+    def decide(env: MarketMakingEnv, obs: np.ndarray[Any, Any]) -> QuoteIntent:
+        action, _ = model.predict(obs, deterministic=True)
+        return quote_intent(action, env.context().mid or 0.0, env.position, cfg)
+
+    return decide
+
+
+def lob_contenders(
+    cfg: LOBEnvConfig, policy: str | Path | None, fit_seed: int
+) -> dict[str, Decide]:
+    """symmetric, inventory_skew, glft (fitted on ``fit_seed``) and the trained policy."""
+    from makerkit.backtest import fit_synthetic
+    from makerkit.strategies import make_strategy
+
+    fit = fit_synthetic(seed=fit_seed, events=300_000, sample_s=60.0, params=cfg.params)
+    glft = make_strategy("glft", gamma=0.1, **fit.params("glft"))
+    out: dict[str, Decide] = {
+        name: _strategy(make_strategy(name)) for name in ("symmetric", "inventory_skew")
+    }
+    out["glft (fitted)"] = _strategy(glft)
+    if policy is not None:
+        out["ppo"] = _ppo(policy, cfg)
+    return out
+
+
+def play(decide: Decide, cfg: LOBEnvConfig, seed: int) -> dict[str, Any]:
+    """One episode: final PnL, the equity path, fills, inventory."""
+    env = MarketMakingEnv(cfg)
+    obs, _ = env.reset(seed=seed)
+    equity, inventory = [0.0], [0]
+    done, info = False, dict[str, Any]()
+    while not done:
+        obs, _, done, _, info = env.step_intent(decide(env, obs))
+        equity.append(info["equity"])
+        inventory.append(info["position"])
+    steps = np.diff(np.asarray(equity))
+    sd = float(steps.std())
+    sharpe = float(steps.mean() / sd * math.sqrt(len(steps))) if sd > 0 else 0.0
+    return {"pnl": equity[-1], "sharpe": sharpe, "fills": info["fills"],
+            "abs_inventory": float(np.mean(np.abs(inventory))), "equity": equity}  # fmt: skip
+
+
+def evaluate_lob(
+    cfg: LOBEnvConfig, seeds: list[int], *, policy: str | Path | None = None, fit_seed: int = 99,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Every contender on the same episodes; per contender the means and the episodes."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name, decide in lob_contenders(cfg, policy, fit_seed).items():
+        episodes = []
+        for seed in seeds:
+            if progress is not None:
+                progress(f"{name}, seed {seed}")
+            episodes.append(play(decide, cfg, seed))
+        pnl = np.array([e["pnl"] for e in episodes])
+        rows[name] = {
+            "pnl_mean": float(pnl.mean()), "pnl_std": float(pnl.std()),
+            "sharpe_mean": float(np.mean([e["sharpe"] for e in episodes])),
+            "fills_mean": float(np.mean([e["fills"] for e in episodes])),
+            "abs_inventory_mean": float(np.mean([e["abs_inventory"] for e in episodes])),
+            "episodes": episodes,
+        }  # fmt: skip
+    return rows
+
+
+def write_evaluation(rows: dict[str, dict[str, Any]], out_dir: Path, title: str) -> Path:
+    """``evaluation.html``: the table, and for the book the mean equity path and PnL spread."""
+    import html
+
+    from makerkit.backtest._report import _STYLE, _png, _pyplot
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    episodic = all(isinstance(r.get("episodes"), list) for r in rows.values())
+    keys = [k for k in next(iter(rows.values())) if k != "episodes"]
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ("policy", *keys))
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        + "".join(f"<td>{r[k]:,.3f}</td>" for k in keys) + "</tr>"
+        for name, r in rows.items()
+    )  # fmt: skip
+    name = html.escape(title)
+    parts = [f"<html><head><meta charset='utf-8'><title>{name}</title>{_STYLE}</head><body>"
+             f"<h1>{name}</h1><table><tr>{head}</tr>{body}</table>"]  # fmt: skip
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    if episodic:
+        for name, r in rows.items():
+            paths = np.array([e["equity"] for e in r["episodes"]], dtype=np.float64)
+            left.plot(paths.mean(axis=0), lw=1.2, label=name)
+        left.set(xlabel="step (decision)", ylabel="mean equity (ticks x lots)",
+                 title="Equity, mean over the episodes")  # fmt: skip
+        left.legend(fontsize=8)
+        right.boxplot([[e["pnl"] for e in r["episodes"]] for r in rows.values()])
+        right.set_xticks(range(1, len(rows) + 1), list(rows), fontsize=8, rotation=15)
+        right.set(ylabel="final PnL per episode", title="PnL over the held-out seeds")
+    else:  # the model market: means and spreads per policy
+        names = list(rows)
+        left.bar(names, [r["reward_mean"] for r in rows.values()],
+                 yerr=[r["pnl_std"] for r in rows.values()], capsize=4)  # fmt: skip
+        left.set(ylabel="mean reward (bars: PnL sd)", title="Reward: PnL minus inventory penalty")
+        right.bar(names, [r["final_inventory_std"] for r in rows.values()])
+        right.set(ylabel="sd of the final inventory", title="Inventory risk")
+        for ax in (left, right):
+            ax.tick_params(axis="x", labelrotation=15, labelsize=8)
+    parts.append(f"<img src='data:image/png;base64,{_png(fig)}'>")
+    plt.close(fig)
+    parts.append("</body></html>")
+    target = out_dir / "evaluation.html"
+    target.write_text("\n".join(parts))
+    return target
