@@ -653,7 +653,7 @@ def bench_env(
 
     params = ModelParams()
     policy = avellaneda_stoikov_policy(params, 0.1)
-    rates = []
+    rates, gym_rates = [], []
     for run in range(repeat):
         env = ModelVecEnv(envs, params, seed=run)
         obs = env.reset()
@@ -662,7 +662,20 @@ def bench_env(
             obs, *_ = env.step(policy(obs))
         rates.append(envs * steps / ((monotonic_ns() - started) / 1e9))
     lob_rate = None
-    if importlib.util.find_spec("gymnasium") is not None:  # else: pip install makerkit[rl]
+    has_gym = importlib.util.find_spec("gymnasium") is not None  # else: pip install makerkit[rl]
+    if has_gym:  # the same markets behind Gymnasium's VectorEnv API (float32 obs, [-1, 1] actions)
+        from makerkit.rl._gym_model import ModelVectorEnv
+
+        rng = np.random.default_rng(0)
+        actions = rng.uniform(-1, 1, (16, envs, 2)).astype(np.float32)
+        for run in range(repeat):
+            venv = ModelVectorEnv(envs, params)
+            venv.reset(seed=run)
+            started = monotonic_ns()
+            for i in range(steps):
+                venv.step(actions[i % 16])
+            gym_rates.append(envs * steps / ((monotonic_ns() - started) / 1e9))
+    if has_gym:
         from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
 
         lob = MarketMakingEnv(LOBEnvConfig())
@@ -675,13 +688,20 @@ def bench_env(
         lob_rate = steps / ((monotonic_ns() - started) / 1e9)
     result = {
         "envs": envs, "steps": steps, "runs": rates,
-        "vec_model_steps_per_sec": float(np.median(rates)), "lob_env_steps_per_sec": lob_rate,
-        "note": "model steps include the AS policy's actions (numpy, one call per step); "
+        "numpy_model_steps_per_sec": float(np.median(rates)),
+        "vec_model_steps_per_sec": float(np.median(gym_rates or rates)),
+        "vec_model_api": "gymnasium.vector.VectorEnv" if gym_rates else "numpy (no gymnasium)",
+        "lob_env_steps_per_sec": lob_rate,
+        "note": "numpy model steps include the AS policy's actions (numpy, one call per step); "
+                "VectorEnv steps take ready-made random actions; "
                 "LOB steps are one decision (1 s of simulated market) each, engine included",
     }  # fmt: skip
     table = Table(title="RL environments", show_header=False, title_justify="left")
-    table.add_row(f"model market, {envs} together",
-                  f"{result['vec_model_steps_per_sec']:,.0f} steps/s")  # fmt: skip
+    table.add_row(f"model market, {envs} together, numpy with the AS policy",
+                  f"{result['numpy_model_steps_per_sec']:,.0f} steps/s")  # fmt: skip
+    if gym_rates:
+        table.add_row(f"model market, {envs} together, Gymnasium VectorEnv",
+                      f"{result['vec_model_steps_per_sec']:,.0f} steps/s")  # fmt: skip
     if lob_rate is not None:
         table.add_row("limit-order-book market, one env", f"{lob_rate:,.0f} steps/s")
     _emit_bench(table, result, output, as_json)

@@ -63,19 +63,20 @@ def train_cmd(
     except ImportError as exc:
         err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
         raise typer.Exit(2) from exc
+    from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+
     params = _params(gamma, penalised=True)
     if env == "lob":
-        from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
-
         train_ppo(
             out_dir, timesteps=timesteps, seed=seed, discount=0.99, n_envs=4,
             make_env=lambda: MarketMakingEnv(LOBEnvConfig()), progress=not as_json,
         )  # fmt: skip
     else:
         train_ppo(out_dir, timesteps=timesteps, seed=seed, params=params, progress=not as_json)
+    market = LOBEnvConfig() if env == "lob" else params
     meta = {
         "env": env, "timesteps": timesteps, "seed": seed, "gamma": gamma,
-        "params": msgspec.to_builtins(params), "policy": str(out_dir / "policy.zip"),
+        "params": msgspec.to_builtins(market), "policy": str(out_dir / "policy.zip"),
     }  # fmt: skip
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
     (err if as_json else out).print(f"policy saved to {out_dir / 'policy.zip'}")

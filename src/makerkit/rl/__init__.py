@@ -3,11 +3,13 @@
 * ``ModelVecEnv``: the Avellaneda-Stoikov model market, vectorised, with the
   paper's inventory and symmetric strategies as yardsticks
   (``makerkit rl evaluate --env model``);
+* ``ModelVectorEnv``: the same as a Gymnasium ``VectorEnv`` (``ModelEnv``: one market);
 * ``MarketMakingEnv`` (``makerkit/MarketMaking-v0``, needs ``makerkit[rl]``):
   one market maker in the simulated limit-order book, the backtester's market.
 
-``makerkit rl train`` trains PPO on the model market (stable-baselines3); the
-``rl`` strategy and the sweep are to come.
+``makerkit rl train`` trains PPO (stable-baselines3) on either market;
+``makerkit rl evaluate --out`` scores a policy beside the closed forms and the
+strategies; ``RLStrategy`` runs a trained policy in the backtester and live.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from makerkit.rl._model_env import (
 __all__ = [
     "LOBEnvConfig",
     "MarketMakingEnv",
+    "ModelEnv",
     "ModelParams",
     "ModelVecEnv",
+    "ModelVectorEnv",
     "RLStrategy",
     "avellaneda_stoikov_policy",
     "register",
@@ -39,6 +43,10 @@ def __getattr__(name: str) -> object:
         from makerkit.rl import _lob_env
 
         return getattr(_lob_env, name)
+    if name in ("ModelEnv", "ModelVectorEnv"):
+        from makerkit.rl import _gym_model
+
+        return getattr(_gym_model, name)
     if name == "RLStrategy":
         from makerkit.rl._strategy import RLStrategy
 
@@ -48,9 +56,16 @@ def __getattr__(name: str) -> object:
 
 
 def register() -> None:
-    """Register ``makerkit/MarketMaking-v0`` with gymnasium (idempotent)."""
+    """Register ``makerkit/MarketMaking-v0`` and ``makerkit/ModelMarket-v0`` (idempotent).
+
+    ``gym.make_vec("makerkit/ModelMarket-v0", num_envs=N,
+    vectorization_mode="vector_entry_point")`` gives the numpy ``ModelVectorEnv``.
+    """
     import gymnasium as gym
 
     if "makerkit/MarketMaking-v0" not in gym.registry:
         gym.register(id="makerkit/MarketMaking-v0",
                      entry_point="makerkit.rl._lob_env:MarketMakingEnv")  # fmt: skip
+    if "makerkit/ModelMarket-v0" not in gym.registry:
+        gym.register(id="makerkit/ModelMarket-v0", entry_point="makerkit.rl._gym_model:ModelEnv",
+                     vector_entry_point="makerkit.rl._gym_model:ModelVectorEnv")  # fmt: skip

@@ -6,8 +6,8 @@ reward PPO was trained on (PnL minus AS's inventory penalty).
 
 Simulated book (``MarketMakingEnv``, informed flow): each contender plays the
 same episodes (same seeds, same decision clock). The strategies quote through
-``step_intent`` with their default parameters, GLFT with A, k and sigma fitted
-on a seed outside the evaluation. Per episode: the final PnL (ticks x lots),
+``step_intent`` with their default parameters, GLFT (gamma 0.1) with A, k and
+sigma fitted on a simulator seed outside the evaluation. Per episode: the final PnL (ticks x lots),
 and the Sharpe ratio of its per-step equity changes scaled to the episode
 (mean / sd x sqrt(steps)); both are averaged over the episodes.
 """
@@ -91,7 +91,7 @@ def lob_contenders(
     out: dict[str, Decide] = {
         name: _strategy(make_strategy(name)) for name in ("symmetric", "inventory_skew")
     }
-    out["glft (fitted)"] = _strategy(glft)
+    out["glft"] = _strategy(glft)
     if policy is not None:
         out["ppo"] = _ppo(policy, cfg)
     return out

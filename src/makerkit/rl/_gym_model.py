@@ -12,10 +12,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from makerkit.core.errors import DataError
+from makerkit.core.errors import ConfigError, DataError
 from makerkit.rl._model_env import ModelParams, ModelVecEnv
 
-__all__ = ["ModelEnv", "model_obs", "ppo_policy", "scale_action", "train_ppo"]
+__all__ = ["ModelEnv", "ModelVectorEnv", "model_obs", "ppo_policy", "scale_action", "train_ppo"]
 
 
 def scale_action(action: np.ndarray[Any, Any], max_offset: float) -> np.ndarray[Any, Any]:
@@ -57,6 +57,65 @@ class ModelEnv(gym.Env[np.ndarray, np.ndarray]):
         pnl = float(info["pnl"][0]) if done[0] else None
         obs = self._obs(raw) if not done[0] else np.zeros(3, dtype=np.float32)
         return obs, float(reward[0]), bool(done[0]), False, {"pnl": pnl}
+
+
+class ModelVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
+    """N model markets as one Gymnasium ``VectorEnv`` (``ModelVecEnv`` underneath, in numpy).
+
+    Spaces, observations and action scaling are ``ModelEnv``'s. Finished
+    markets restart within the step that ends them (``AutoresetMode.SAME_STEP``):
+    that step returns the fresh observation, the terminal one is in
+    ``infos["final_obs"]`` (rows where ``infos["_final_obs"]``), the episode's
+    PnL in ``infos["pnl"]``.
+    """
+
+    metadata: dict[str, Any] = {  # noqa: RUF012 - gymnasium's contract
+        "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP
+    }
+
+    def __init__(self, num_envs: int, params: ModelParams | None = None) -> None:
+        self.num_envs = num_envs
+        self.params = params or ModelParams()
+        self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, num_envs
+        )
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.env: ModelVecEnv | None = None
+        self._rng = np.random.default_rng()
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+        """Fresh markets: market i on the random stream of ``seed + i``."""
+        if isinstance(seed, list):
+            msg = "ModelVectorEnv takes one seed (market i uses seed + i), not a list"
+            raise ConfigError(msg)
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        first = seed if seed is not None else int(self._rng.integers(0, 2**31 - 1))
+        self.env = ModelVecEnv(self.num_envs, self.params, seed=first)
+        return model_obs(self.env.reset()), {}
+
+    def step(
+        self, actions: np.ndarray[Any, Any]
+    ) -> tuple[
+        np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any],
+        dict[str, Any],
+    ]:  # fmt: skip
+        """Every market one dt under its action (rows in [-1, 1]^2)."""
+        if self.env is None:
+            msg = "call reset() before step()"
+            raise ConfigError(msg)
+        offsets = scale_action(np.asarray(actions, dtype=np.float64), self.params.max_offset)
+        raw, reward, done, info = self.env.step(offsets)
+        infos: dict[str, Any] = {"pnl": info["pnl"], "_pnl": done}
+        if "final_observation" in info:
+            infos["final_obs"] = model_obs(info["final_observation"])
+            infos["_final_obs"] = done
+        truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        return model_obs(raw), reward, done, truncated, infos
 
 
 def model_obs(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -153,6 +153,7 @@ class ModelVecEnv:
             "spread": da + db, "fills": hit_a.astype(np.int64) + hit_b.astype(np.int64),
         }  # fmt: skip
         if done.any():
+            info["final_observation"] = self.observe()  # rows of finished markets, pre-reset
             self.s[done], self.q[done], self.x[done], self.t[done] = p.s0, 0.0, 0.0, 0
         return self.observe(), reward, done, info
 

@@ -108,6 +108,19 @@ def test_a_policy_trained_on_the_book_runs_as_the_rl_strategy_in_a_backtest(tmp_
     assert (
         runner.invoke(app, ["backtest", "--strategy", "rl", "--out", str(tmp_path)]).exit_code == 2
     )
+    # rl evaluate: the policy and the strategies on the same held-out episodes
+    args = ["rl", "evaluate", "--env", "lob", "--policy", str(policy), "--episodes", "3",
+            "--seed", "500", "--out", str(tmp_path / "ev"), "--json"]  # fmt: skip
+    evaluated = runner.invoke(app, args)
+    assert evaluated.exit_code == 0, evaluated.output
+    payload = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert list(payload["policies"]) == ["symmetric", "inventory_skew", "glft", "ppo"]
+    sharpe = {k: v["sharpe_mean"] for k, v in payload["policies"].items()}
+    assert payload["ppo_beats_symmetric_on_sharpe"] == (sharpe["ppo"] > sharpe["symmetric"])
+    assert payload["policies"]["symmetric"]["fills_mean"] > 0
+    assert "data:image/png" in (tmp_path / "ev" / "evaluation.html").read_text()
+    wrong = runner.invoke(app, ["rl", "evaluate", "--env", "lob", "--policy", "symmetric"])
+    assert wrong.exit_code == 2 and "takes a policy.zip" in wrong.output
     model_policy = tmp_path / "model"
     runner.invoke(app, ["rl", "train", "--timesteps", "1024", "--out", str(model_policy)])
     with pytest.raises(DataError, match="expects observations"):
