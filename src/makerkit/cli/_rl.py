@@ -31,6 +31,30 @@ def _params(gamma: float, penalised: bool) -> Any:
     return as_penalty(base, gamma) if penalised else base
 
 
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="--env lob on a recorded day: lobster:SYMBOL[:DAY][,queue=...] or binance:..."
+    ),
+]
+
+
+def _lob_config(env: str, data: str | None) -> Any:
+    """The book env's settings (None for the model market); a recorded day checked here."""
+    if env != "lob":
+        if data is not None:
+            msg = "--data goes with --env lob"
+            raise ConfigError(msg)
+        return None
+    from makerkit.rl._lob_env import LOBEnvConfig
+    from makerkit.rl._replay_env import ReplayMarketEnv
+
+    cfg = LOBEnvConfig(data=data)
+    if data is not None:
+        ReplayMarketEnv(cfg)  # refuses a bad spec or too short a day before any work
+    return cfg
+
+
 @rl_app.command("train")
 def train_cmd(
     out_dir: Annotated[
@@ -46,9 +70,10 @@ def train_cmd(
     timesteps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 800_000,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     gamma: Annotated[float, typer.Option(help="Risk aversion of the reward's penalty.")] = 0.1,
+    data: DataOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
-    """PPO (stable-baselines3) on the model market; the reward carries AS's inventory penalty."""
+    """PPO (stable-baselines3) on the model market or the book (simulated or a recorded day)."""
     try:
         if env not in ("model", "lob"):
             msg = f"invalid --env {env!r}, must be `model` or `lob` (the simulated book)"
@@ -57,23 +82,25 @@ def train_cmd(
             msg = f"invalid --timesteps, must be >= 1000, was {timesteps}"
             raise ConfigError(msg)
         from makerkit.rl._gym_model import train_ppo
+
+        lob_cfg = _lob_config(env, data)
     except MakerkitError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     except ImportError as exc:
         err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
         raise typer.Exit(2) from exc
-    from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+    from makerkit.rl._replay_env import make_market_env
 
     params = _params(gamma, penalised=True)
-    if env == "lob":
+    if lob_cfg is not None:
         train_ppo(
             out_dir, timesteps=timesteps, seed=seed, discount=0.99, n_envs=4,
-            make_env=lambda: MarketMakingEnv(LOBEnvConfig()), progress=not as_json,
+            make_env=lambda: make_market_env(lob_cfg), progress=not as_json,
         )  # fmt: skip
     else:
         train_ppo(out_dir, timesteps=timesteps, seed=seed, params=params, progress=not as_json)
-    market = LOBEnvConfig() if env == "lob" else params
+    market = lob_cfg if lob_cfg is not None else params
     meta = {
         "env": env, "timesteps": timesteps, "seed": seed, "gamma": gamma,
         "params": msgspec.to_builtins(market), "policy": str(out_dir / "policy.zip"),
@@ -96,26 +123,26 @@ def _print_rows(rows: dict[str, dict[str, Any]], title: str, console: Console) -
 
 
 def _evaluate_lob(policy: str, episodes: int, seed: int, out_dir: Path | None,
-                  as_json: bool) -> None:  # fmt: skip
+                  as_json: bool, data: str | None) -> None:  # fmt: skip
     """The trained policy against the strategies on the simulated book, same episodes."""
     from makerkit.rl._evaluate import evaluate_lob, write_evaluation
-    from makerkit.rl._lob_env import LOBEnvConfig
 
     if not policy.endswith(".zip"):
         msg = f"invalid --policy {policy!r}: --env lob takes a policy.zip (`rl train --env lob`)"
         raise ConfigError(msg)
-    cfg = LOBEnvConfig()
+    cfg = _lob_config("lob", data)
     seeds = list(range(seed, seed + episodes))
     with err.status("playing") as status:
         rows = evaluate_lob(cfg, seeds, policy=policy,
                             progress=lambda m: status.update(f"playing {m}"))  # fmt: skip
-    title = f"the simulated book (informed flow), seeds {seeds[0]}..{seeds[-1]}"
+    market = data or "the simulated book (informed flow)"
+    title = f"{market}, seeds {seeds[0]}..{seeds[-1]}"
     _print_rows(rows, title, err if as_json else out)
     flat = {name: {k: v for k, v in r.items() if k != "episodes"} for name, r in rows.items()}
     ppo = flat["ppo"]
     verdict = {f"ppo_beats_{name}_on_sharpe": ppo["sharpe_mean"] > flat[name]["sharpe_mean"]
                for name in flat if name != "ppo"}  # fmt: skip
-    payload = {"env": "lob", "policy": policy, "seeds": [seeds[0], seeds[-1]],
+    payload = {"env": "lob", "data": data, "policy": policy, "seeds": [seeds[0], seeds[-1]],
                "policies": flat, **verdict}  # fmt: skip
     if out_dir is not None:
         (out_dir / "evaluation.json").parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +169,7 @@ def evaluate_cmd(
         Path | None,
         typer.Option("--out", help="Compare with every reference policy: evaluation.json/html."),
     ] = None,
+    data: DataOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
     """Play a policy: PnL, final inventory and spread statistics, beside the references."""
@@ -156,8 +184,11 @@ def evaluate_cmd(
             msg = f"invalid --episodes, must be >= 1, was {n}"
             raise ConfigError(msg)
         if env == "lob":
-            _evaluate_lob(policy, n, seed, out_dir, as_json)
+            _evaluate_lob(policy, n, seed, out_dir, as_json, data)
             return
+        if data is not None:
+            msg = "--data goes with --env lob"
+            raise ConfigError(msg)
         trained = policy.endswith(".zip")
         if not trained and policy not in POLICIES:
             msg = f"invalid --policy {policy!r}, must be one of {list(POLICIES)} or a policy.zip"

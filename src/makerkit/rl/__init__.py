@@ -5,7 +5,9 @@
   (``makerkit rl evaluate --env model``);
 * ``ModelVectorEnv``: the same as a Gymnasium ``VectorEnv`` (``ModelEnv``: one market);
 * ``MarketMakingEnv`` (``makerkit/MarketMaking-v0``, needs ``makerkit[rl]``):
-  one market maker in the simulated limit-order book, the backtester's market.
+  one market maker in the simulated limit-order book, the backtester's market;
+  ``ReplayMarketEnv`` (the same id with ``LOBEnvConfig(data="lobster:GOOG")``):
+  on a recorded day, with the backtester's replay core and queue model.
 
 ``makerkit rl train`` trains PPO (stable-baselines3) on either market;
 ``makerkit rl evaluate --out`` scores a policy beside the closed forms and the
@@ -30,6 +32,7 @@ __all__ = [
     "ModelVecEnv",
     "ModelVectorEnv",
     "RLStrategy",
+    "ReplayMarketEnv",
     "avellaneda_stoikov_policy",
     "register",
     "run_policy",
@@ -47,6 +50,10 @@ def __getattr__(name: str) -> object:
         from makerkit.rl import _gym_model
 
         return getattr(_gym_model, name)
+    if name == "ReplayMarketEnv":
+        from makerkit.rl._replay_env import ReplayMarketEnv
+
+        return ReplayMarketEnv
     if name == "RLStrategy":
         from makerkit.rl._strategy import RLStrategy
 
@@ -65,7 +72,7 @@ def register() -> None:
 
     if "makerkit/MarketMaking-v0" not in gym.registry:
         gym.register(id="makerkit/MarketMaking-v0",
-                     entry_point="makerkit.rl._lob_env:MarketMakingEnv")  # fmt: skip
+                     entry_point="makerkit.rl._replay_env:make_market_env")  # fmt: skip
     if "makerkit/ModelMarket-v0" not in gym.registry:
         gym.register(id="makerkit/ModelMarket-v0", entry_point="makerkit.rl._gym_model:ModelEnv",
                      vector_entry_point="makerkit.rl._gym_model:ModelVectorEnv")  # fmt: skip

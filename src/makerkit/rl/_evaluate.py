@@ -4,10 +4,12 @@ Model market: the trained policy against the closed forms (Avellaneda-Stoikov,
 GLFT), the symmetric and inventory-skew strategies, every one scored with the
 reward PPO was trained on (PnL minus AS's inventory penalty).
 
-Simulated book (``MarketMakingEnv``, informed flow): each contender plays the
-same episodes (same seeds, same decision clock). The strategies quote through
+Simulated book (``MarketMakingEnv``, informed flow) or a recorded day
+(``ReplayMarketEnv``): each contender plays the same episodes (same seeds,
+same decision clock). The strategies quote through
 ``step_intent`` with their default parameters, GLFT (gamma 0.1) with A, k and
-sigma fitted on a simulator seed outside the evaluation. Per episode: the final PnL (ticks x lots),
+sigma fitted on a simulator seed outside the evaluation (on a recorded day:
+on the day itself). Per episode: the final PnL (ticks x lots),
 and the Sharpe ratio of its per-step equity changes scaled to the episode
 (mean / sd x sqrt(steps)); both are averaged over the episodes.
 """
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from makerkit.core import QuoteIntent
-from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+from makerkit.rl._lob_env import LOBEnvConfig
 from makerkit.rl._model_env import (
     ModelParams,
     avellaneda_stoikov_policy,
@@ -31,10 +33,11 @@ from makerkit.rl._model_env import (
     run_policy,
     symmetric_policy,
 )
+from makerkit.rl._replay_env import make_market_env
 
 __all__ = ["evaluate_lob", "evaluate_model", "write_evaluation"]
 
-Decide = Callable[[MarketMakingEnv, np.ndarray[Any, Any]], QuoteIntent]
+Decide = Callable[[Any, np.ndarray[Any, Any]], QuoteIntent]  # (env, observation) -> quotes
 MODEL_POLICIES = {
     "avellaneda_stoikov": avellaneda_stoikov_policy,
     "glft": glft_policy,
@@ -59,7 +62,7 @@ def evaluate_model(
 
 
 def _strategy(strategy: Any) -> Decide:
-    def decide(env: MarketMakingEnv, obs: np.ndarray[Any, Any]) -> QuoteIntent:
+    def decide(env: Any, obs: np.ndarray[Any, Any]) -> QuoteIntent:
         intent: QuoteIntent = strategy.quote(env.context())
         return intent
 
@@ -72,7 +75,7 @@ def _ppo(path: str | Path, cfg: LOBEnvConfig) -> Decide:
 
     model = RLStrategy(path, cfg).model  # loads and checks the observation shape
 
-    def decide(env: MarketMakingEnv, obs: np.ndarray[Any, Any]) -> QuoteIntent:
+    def decide(env: Any, obs: np.ndarray[Any, Any]) -> QuoteIntent:
         action, _ = model.predict(obs, deterministic=True)
         return quote_intent(action, env.context().mid or 0.0, env.position, cfg)
 
@@ -83,10 +86,14 @@ def lob_contenders(
     cfg: LOBEnvConfig, policy: str | Path | None, fit_seed: int
 ) -> dict[str, Decide]:
     """symmetric, inventory_skew, glft (fitted on ``fit_seed``) and the trained policy."""
-    from makerkit.backtest import fit_synthetic
+    from makerkit.backtest import fit_recorded, fit_synthetic
+    from makerkit.rl._replay_env import _day
     from makerkit.strategies import make_strategy
 
-    fit = fit_synthetic(seed=fit_seed, events=300_000, sample_s=60.0, params=cfg.params)
+    if cfg.data:  # a recorded day: fitted on the day itself (in-sample for A, k, sigma)
+        fit = fit_recorded(_day(cfg.data), sample_s=60.0)
+    else:
+        fit = fit_synthetic(seed=fit_seed, events=300_000, sample_s=60.0, params=cfg.params)
     glft = make_strategy("glft", gamma=0.1, **fit.params("glft"))
     out: dict[str, Decide] = {
         name: _strategy(make_strategy(name)) for name in ("symmetric", "inventory_skew")
@@ -99,12 +106,12 @@ def lob_contenders(
 
 def play(decide: Decide, cfg: LOBEnvConfig, seed: int) -> dict[str, Any]:
     """One episode: final PnL, the equity path, fills, inventory."""
-    env = MarketMakingEnv(cfg)
+    env: Any = make_market_env(cfg)
     obs, _ = env.reset(seed=seed)
     equity, inventory = [0.0], [0]
-    done, info = False, dict[str, Any]()
-    while not done:
-        obs, _, done, _, info = env.step_intent(decide(env, obs))
+    done, truncated, info = False, False, dict[str, Any]()
+    while not (done or truncated):
+        obs, _, done, truncated, info = env.step_intent(decide(env, obs))
         equity.append(info["equity"])
         inventory.append(info["position"])
     steps = np.diff(np.asarray(equity))

@@ -57,6 +57,10 @@ class LOBEnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     reward: str = "penalised"  # or "terminal"
     inventory_penalty: float = 0.01  # per lot^2 per step
     terminal_penalty: float = 0.5  # per lot^2 at the end (reward="terminal")
+    # a recorded day instead of the simulator: a --data spec such as
+    # "lobster:GOOG,queue=conservative" (``ReplayMarketEnv``)
+    data: str | None = None
+    replay_warmup_s: float = 30.0  # replayed before an episode, to rebuild the book
 
     def __post_init__(self) -> None:
         if self.reward not in ("penalised", "terminal"):
@@ -66,7 +70,8 @@ class LOBEnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             if not getattr(self, name) > 0:
                 msg = f"invalid `{name}`, must be > 0, was {getattr(self, name)}"
                 raise ConfigError(msg)
-        if self.inventory_penalty < 0 or self.terminal_penalty < 0 or self.warmup_events < 0:
+        if min(self.inventory_penalty, self.terminal_penalty, self.warmup_events,
+               self.replay_warmup_s) < 0:  # fmt: skip
             msg = "invalid penalties or warm-up, must be >= 0"
             raise ConfigError(msg)
 

@@ -1,0 +1,210 @@
+"""The market-making environment on a recorded day: the backtester's replay core and queue model.
+
+Same observation, action and reward as ``MarketMakingEnv``; the market is a
+LOBSTER or Binance day replayed by the backtester's core (C++ when built):
+our quotes join the recorded queues and fill only once the volume ahead of
+them has traded or been cancelled (``queue=conservative|probabilistic``), with
+the spec's order and feed latencies and fees.
+
+An episode is ``episode_steps`` decisions from a start drawn (by the seed)
+anywhere in the day, after ``replay_warmup_s`` of book rebuilding. An episode
+that reaches the end of the recording stops early (``truncated``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import gymnasium as gym
+import msgspec
+import numpy as np
+
+from makerkit.backtest import MarketEvents, ReplayConfig, load_market, parse_data_spec
+from makerkit.backtest._replay import make_replay_core
+from makerkit.backtest._replay_core import NOTICE_FILL, RUN_DECISION, RUN_END
+from makerkit.core import Predictor, QuoteIntent, StrategyContext
+from makerkit.core.errors import ConfigError
+from makerkit.features import FeatureConfig, FeatureStream
+from makerkit.rl._lob_env import OBS, LOBEnvConfig, observation, quote_intent
+from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
+
+__all__ = ["ReplayMarketEnv", "make_market_env"]
+
+_BUDGET = 1 << 22
+
+
+@cache
+def _day(spec_text: str) -> MarketEvents:
+    """A recorded day, loaded once per process (several envs share it)."""
+    events = load_market(parse_data_spec(spec_text.split(",")[0]))
+    assert events is not None  # noqa: S101 - parse refused non-recorded specs earlier
+    return events
+
+
+def _slice(ev: MarketEvents, lo: int, hi: int, start_ns: int) -> MarketEvents:
+    return msgspec.structs.replace(
+        ev, ts=ev.ts[lo:hi], kind=ev.kind[lo:hi], side=ev.side[lo:hi], price=ev.price[lo:hi],
+        qty=ev.qty[lo:hi], start_ns=start_ns,
+    )  # fmt: skip
+
+
+class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
+    """One market maker on a recorded day (``LOBEnvConfig(data="lobster:GOOG")``)."""
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
+
+    def __init__(self, config: LOBEnvConfig, predictor: Predictor | None = None) -> None:
+        if not config.data:
+            msg = "ReplayMarketEnv needs LOBEnvConfig(data='lobster:SYMBOL[:DAY][,...]')"
+            raise ConfigError(msg)
+        spec = parse_data_spec(config.data)
+        if spec.synthetic:
+            msg = f"invalid data {config.data!r}: a recorded day (lobster:... or binance:...)"
+            raise ConfigError(msg)
+        self.cfg = config
+        self.replay = msgspec.convert(
+            {**spec.options, "decision_ms": config.decision_ms, "requote_on_fill": False},
+            ReplayConfig,
+        )
+        self.events = _day(config.data)
+        self.predictor = predictor
+        n = len(OBS) + 2 + (predictor is not None)
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(n,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
+        span = config.episode_steps * config.decision_ms * 1e6 + config.replay_warmup_s * 1e9
+        first, last = int(self.events.start_ns), int(self.events.ts[-1])
+        if last - first < span:
+            msg = (
+                f"the recording is {(last - first) / 1e9:.0f} s long, an episode needs "
+                f"{span / 1e9:.0f} s (fewer episode_steps or a shorter decision_ms)"
+            )
+            raise ConfigError(msg)
+        self._starts = (first, last - int(span))
+        self.core: Any = None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any], dict[str, Any]]:
+        """A fresh episode from a start drawn from ``seed``."""
+        super().reset(seed=seed)
+        cfg, ev = self.cfg, self.events
+        t0 = int(self.np_random.integers(self._starts[0], self._starts[1] + 1))
+        begin = t0 + int(cfg.replay_warmup_s * 1e9)
+        end = begin + int(cfg.episode_steps * cfg.decision_ms * 1e6) + 1
+        lo, hi = np.searchsorted(ev.ts, [t0, end], side="left")
+        self.episode_events = _slice(ev, int(lo), int(hi), begin)  # what this episode replays
+        self.core = make_replay_core(self.episode_events, self.replay)
+        self.features = FeatureStream(FeatureConfig(levels=3))
+        self.manager = OrderManager()
+        self.live: dict[int, LiveQuote | None] = {1: None, -1: None}
+        self.next_id = 0
+        self.steps, self.penalties, self.equity, self.fills = 0, 0.0, 0.0, 0
+        self._feat: dict[str, float] = {}
+        self.position, self.cash, self._mid = 0, 0.0, float("nan")
+        self.new_fills: list[tuple[int, int, int]] = []
+        self.ended = not self._advance()
+        return self._observe(), {"mid": self._mid}
+
+    def _advance(self) -> bool:
+        """Run the replay to the next decision; False at the end of the recording."""
+        while True:
+            reason, t, bid, bsz, ask, asz, position, cash, fees, _ = self.core.step(_BUDGET)
+            self.position, self.cash = int(position), float(cash - fees)
+            for kind, _ts, oid, side, price, qty, left, _maker in self.core.notices():
+                if kind == NOTICE_FILL:
+                    self.fills += qty
+                    self.new_fills.append((side, price, qty))
+                current = self.live[side]
+                if left == 0 and current is not None and current.order_id == oid:
+                    self.live[side] = None
+            if reason == RUN_END:
+                return False
+            if reason == RUN_DECISION:
+                self._t = t
+                self._touch = (bid, bsz, ask, asz)
+                if bid is not None and ask is not None:
+                    self._mid = (bid + ask) / 2
+                    self._feat = self.features.on_book(t, *self.core.top(1, 3),
+                                                       *self.core.top(-1, 3))  # fmt: skip
+                return True
+
+    def _observe(self) -> np.ndarray[Any, Any]:
+        forecast = None
+        if self.predictor is not None:
+            forecast = self.predictor.predict(self._feat) if self._feat else 0.0
+        left = 1.0 - self.steps / self.cfg.episode_steps
+        return observation(self._feat, self.position, left, self.cfg, forecast)
+
+    def context(self) -> StrategyContext:
+        """What a ``makerkit.core.Strategy`` would see now."""
+        bid, bsz, ask, asz = self._touch
+        return StrategyContext(
+            ts_ns=self._t, best_bid=bid, best_ask=ask, bid_size=bsz, ask_size=asz,
+            position=self.position, pnl=self.equity, features=dict(self._feat),
+        )  # fmt: skip
+
+    def step(
+        self, action: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
+        """Quote per ``action``, replay one decision interval, score it."""
+        if self.core is None:
+            msg = "call reset() before step()"
+            raise ConfigError(msg)
+        mid = self._mid if self._mid == self._mid else 0.0
+        return self.step_intent(quote_intent(action, mid, self.position, self.cfg))
+
+    def step_intent(
+        self, intent: QuoteIntent
+    ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
+        """One step with quotes given directly (how closed-form strategies play it)."""
+        if self.core is None:
+            msg = "call reset() before step_intent()"
+            raise ConfigError(msg)
+        cfg = self.cfg
+        self.new_fills = []
+        if self._mid != self._mid:  # no two-sided book yet: quote nothing
+            intent = QuoteIntent.none()
+        for cmd in self.manager.plan(intent, self.live, self._t):
+            if isinstance(cmd, Cancel):
+                self.core.cancel(cmd.order_id)
+                for side, quote in self.live.items():
+                    if quote is not None and quote.order_id == cmd.order_id:
+                        self.live[side] = None
+                continue
+            assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
+            self.next_id += 1
+            self.core.submit(self.next_id, cmd.side, cmd.price, cmd.size)
+            self.live[cmd.side] = LiveQuote(order_id=self.next_id, side=cmd.side,
+                                            price=cmd.price, size=cmd.size,
+                                            placed_ns=self._t)  # fmt: skip
+        more = not self.ended and self._advance()
+        self.ended = not more
+        self.steps += 1
+        mid = self._mid if self._mid == self._mid else 0.0
+        equity = self.cash + self.position * mid
+        reward = equity - self.equity
+        self.equity = equity
+        done = self.steps >= cfg.episode_steps
+        truncated = not done and self.ended
+        penalty = 0.0
+        if cfg.reward == "penalised":
+            penalty = cfg.inventory_penalty * self.position**2
+        elif done or truncated:
+            penalty = cfg.terminal_penalty * self.position**2
+        self.penalties += penalty
+        info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
+                "penalties": self.penalties, "new_fills": self.new_fills}  # fmt: skip
+        return self._observe(), float(reward - penalty), done, truncated, info
+
+
+def make_market_env(
+    config: LOBEnvConfig | None = None, predictor: Predictor | None = None
+) -> gym.Env[np.ndarray, np.ndarray]:
+    """``makerkit/MarketMaking-v0``: the simulated book, or a recorded day with ``data``."""
+    from makerkit.rl._lob_env import MarketMakingEnv
+
+    cfg = config or LOBEnvConfig()
+    if cfg.data:
+        return ReplayMarketEnv(cfg, predictor)
+    return MarketMakingEnv(cfg, predictor)
