@@ -166,7 +166,9 @@ def write_evaluation(rows: dict[str, dict[str, Any]], out_dir: Path, title: str)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     if episodic:
         for name, r in rows.items():
-            paths = np.array([e["equity"] for e in r["episodes"]], dtype=np.float64)
+            longest = max(len(e["equity"]) for e in r["episodes"])  # truncated ones: held flat
+            paths = np.array([e["equity"] + [e["equity"][-1]] * (longest - len(e["equity"]))
+                              for e in r["episodes"]], dtype=np.float64)  # fmt: skip
             left.plot(paths.mean(axis=0), lw=1.2, label=name)
         left.set(xlabel="step (decision)", ylabel="mean equity (ticks x lots)",
                  title="Equity, mean over the episodes")  # fmt: skip

@@ -130,15 +130,25 @@ def train_ppo(
 ) -> Any:  # fmt: skip
     """PPO (stable-baselines3) on ``n_envs`` environments; checkpoints and logs in ``out_dir``.
 
+    ``out_dir`` gets ``policy.zip`` (the final policy), ``checkpoints/`` (five
+    along the way), ``best/best_model.zip`` and ``eval/evaluations.npz`` (five
+    held-out episodes every tenth of the run), and ``logs/`` (CSV, and
+    TensorBoard's event files when tensorboard is installed).
+
     The environments are model markets with ``params``, or what ``make_env()`` builds.
     ``threads``: torch's CPU threads (1 per worker when several train at once).
     """
     import importlib.util
+    import sys
     from pathlib import Path
 
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.callbacks import (
+        CallbackList,
+        CheckpointCallback,
+        EvalCallback,
+    )
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.logger import configure
 
@@ -155,9 +165,17 @@ def train_ppo(
     model.set_logger(configure(str(out / "logs"), formats))
     every = max(timesteps // 5 // n_envs, 1)
     checkpoints = CheckpointCallback(every, str(out / "checkpoints"), name_prefix="ppo")
-    show = progress and importlib.util.find_spec("tqdm") is not None
+    # held-out evaluation during training: its own env and seed, the best policy kept
+    eval_env = make_vec_env(factory, n_envs=1, seed=seed + 10_000)
+    evaluation = EvalCallback(eval_env, eval_freq=max(timesteps // 10 // n_envs, 1),
+                              n_eval_episodes=5, deterministic=True, verbose=0,
+                              best_model_save_path=str(out / "best"),
+                              log_path=str(out / "eval"))  # fmt: skip
+    # SB3's bar (tqdm.rich) draws on a terminal; piped or captured output gets the CSV log only
+    show = progress and sys.stderr.isatty() and bool(importlib.util.find_spec("tqdm"))
     try:
-        model.learn(timesteps, callback=checkpoints, progress_bar=show)
+        model.learn(timesteps, callback=CallbackList([checkpoints, evaluation]),
+                    progress_bar=show)  # fmt: skip
     finally:
         model.logger.close()  # the CSV (and TensorBoard) writers hold files open
     model.save(out / "policy.zip")

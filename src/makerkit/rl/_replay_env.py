@@ -32,6 +32,7 @@ from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 __all__ = ["ReplayMarketEnv", "make_market_env"]
 
 _BUDGET = 1 << 22
+_SLACK_S = 60.0
 
 
 @cache
@@ -72,7 +73,10 @@ class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
         n = len(OBS) + 2 + (predictor is not None)
         self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(n,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-        span = config.episode_steps * config.decision_ms * 1e6 + config.replay_warmup_s * 1e9
+        # the replay ends with its last event and a decision needs an event after it: the
+        # slice runs _SLACK_S past the episode (quiet books go seconds without one)
+        span = (config.episode_steps * config.decision_ms * 1e6
+                + (config.replay_warmup_s + _SLACK_S) * 1e9)  # fmt: skip
         first, last = int(self.events.start_ns), int(self.events.ts[-1])
         if last - first < span:
             msg = (
@@ -91,7 +95,7 @@ class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
         cfg, ev = self.cfg, self.events
         t0 = int(self.np_random.integers(self._starts[0], self._starts[1] + 1))
         begin = t0 + int(cfg.replay_warmup_s * 1e9)
-        end = begin + int(cfg.episode_steps * cfg.decision_ms * 1e6) + 1
+        end = begin + int(cfg.episode_steps * cfg.decision_ms * 1e6 + _SLACK_S * 1e9)
         lo, hi = np.searchsorted(ev.ts, [t0, end], side="left")
         self.episode_events = _slice(ev, int(lo), int(hi), begin)  # what this episode replays
         self.core = make_replay_core(self.episode_events, self.replay)
