@@ -202,6 +202,44 @@ def _book_table(book: Any, stats: StreamStats, rate: float, title: str, depth: i
 
 @app.command()
 def demo(
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            help="Run this many seconds headless, then write the report (default: "
+            "a live table until Ctrl-C)."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for summary.json, report.html, the journal.")
+    ] = Path("runs/demo"),
+    port: Annotated[int, typer.Option(help="The venue's port (0: any free one).")] = 8000,
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "AAA,BBB,CCC",
+    source: Annotated[
+        str,
+        typer.Option(
+            help="synthetic, or anchor on real data: yahoo, alphavantage (live "
+            "quotes), lobster, binance (the first symbol replays a recorded day)."
+        ),
+    ] = "synthetic",
+    market_rate: Annotated[
+        float, typer.Option(help="Simulated commands per second per symbol.")
+    ] = 500.0,
+    policy: Annotated[
+        Path | None, typer.Option(help="The rl strategy's policy.zip (default: train one).")
+    ] = None,
+    no_rl: Annotated[bool, typer.Option("--no-rl", help="Leave the rl strategy out.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The main job: the venue with a live market, every strategy trading it, the dashboard."""
+    from makerkit.cli._demo import demo_command
+
+    code = demo_command(duration, out_dir, port, symbols, source, market_rate, policy,
+                        no_rl, as_json)  # fmt: skip
+    raise typer.Exit(code)
+
+
+@app.command("stream")
+def stream(
     message: Annotated[
         Path | None, typer.Argument(help="Optional LOBSTER message file to replay instead.")
     ] = None,
@@ -211,7 +249,7 @@ def demo(
     engine: EngineOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the main job: stream orders through the engine with a live top-of-book table."""
+    """Stream synthetic (or LOBSTER) orders through the engine with a live top-of-book table."""
     if message is not None:
         if orderbook is None:
             err.print("[bold red]error:[/] give both the LOBSTER message and orderbook files")
@@ -230,7 +268,7 @@ def demo(
     stats = StreamStats()
     batch = max(1, min(5_000, events // 50))
     started = monotonic_ns()
-    title = f"makerkit demo: synthetic order stream (seed {seed}, {book.backend} engine)"
+    title = f"makerkit stream: synthetic order stream (seed {seed}, {book.backend} engine)"
     with Live(console=err if as_json else out, refresh_per_second=8, transient=as_json) as live:
         for start in range(0, events, batch):
             apply_stream(book, stream, start, min(start + batch, events), stats)

@@ -23,6 +23,8 @@ def test_every_command_has_help() -> None:
         ["--help"],
         ["replay", "lobster", "--help"],
         ["demo", "--help"],
+        ["stream", "--help"],
+        ["sweep", "--help"],
         ["bench", "book", "--help"],
         ["bench", "sim", "--help"],
         ["data", "calibrate", "--help"],
@@ -79,9 +81,9 @@ def test_unknown_engine_is_a_clear_error(tmp_path: Path) -> None:
     assert "must be auto, native or python" in result.stderr
 
 
-def test_demo_json_summary_is_deterministic() -> None:
-    first = runner.invoke(app, ["demo", "--events", "5000", "--seed", "3", "--json"])
-    second = runner.invoke(app, ["demo", "--events", "5000", "--seed", "3", "--json"])
+def test_stream_json_summary_is_deterministic() -> None:
+    first = runner.invoke(app, ["stream", "--events", "5000", "--seed", "3", "--json"])
+    second = runner.invoke(app, ["stream", "--events", "5000", "--seed", "3", "--json"])
     assert first.exit_code == second.exit_code == 0, first.output
     a, b = last_json(first.stdout), last_json(second.stdout)
     for key in ("seconds", "commands_per_sec"):
@@ -91,9 +93,9 @@ def test_demo_json_summary_is_deterministic() -> None:
     assert a["commands"] == 5000 and a["fills"] > 0
 
 
-def test_demo_replays_a_lobster_day(tmp_path: Path) -> None:
+def test_stream_replays_a_lobster_day(tmp_path: Path) -> None:
     message, orderbook = write_day(tmp_path, SMALL_DAY)
-    result = runner.invoke(app, ["demo", str(message), str(orderbook), "--json"])
+    result = runner.invoke(app, ["stream", str(message), str(orderbook), "--json"])
     assert result.exit_code == 0, result.output
     assert last_json(result.stdout)["mismatched_rows"] == 0
 

@@ -1,0 +1,496 @@
+"""``makerkit demo``: the venue with a live market and every strategy trading it.
+
+The venue runs in its own process (``makerkit serve --market``: the order-flow
+simulator animates every symbol). Each strategy is a separate client with its
+own account and API key, driven by ``LiveRunner`` through the client SDK, the
+same class that runs in the backtester. The demo process also subscribes to
+the public market data (sequence-checked) and samples every account once a
+second for the live table and the summary report.
+
+Stopping (time is up, or Ctrl-C): the runners cancel their orders, the venue
+gets SIGINT and shuts down cleanly (the journal is flushed on the way out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from makerkit.core import ConfigError, MakerkitError
+
+__all__ = ["DemoConfig", "DemoState", "run_demo", "write_demo_report"]
+
+STRATEGIES = ("symmetric", "inventory_skew", "adaptive_spread", "avellaneda_stoikov", "glft")
+SOURCES = ("synthetic", "yahoo", "alphavantage", "lobster", "binance")
+
+
+class DemoConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What the demo runs."""
+
+    symbols: tuple[str, ...] = ("AAA", "BBB", "CCC")
+    port: int = 8000  # 0: any free port
+    duration: float | None = None  # seconds; None: until stopped
+    out_dir: Path = Path("runs/demo")
+    source: str = "synthetic"
+    market_rate: float = 500.0  # simulated commands/s per symbol
+    decision_ms: float = 250.0
+    policy: Path | None = None  # the rl strategy's policy; trained here when missing
+    train_steps: int = 20_000
+    rl: bool = True
+
+
+class StrategyRow(msgspec.Struct, kw_only=True):
+    """One strategy's client, as the table shows it."""
+
+    name: str
+    symbol: str
+    account_id: int = 0
+    orders: int = 0
+    cancelled: int = 0
+    fills: int = 0
+    position: float = 0.0
+    pnl: float = 0.0
+    spread: float | None = None
+    decisions: int = 0
+    stopped: str | None = None
+    history: list[tuple[float, float, float]] = msgspec.field(default_factory=list)
+
+
+class SymbolRow(msgspec.Struct, kw_only=True):
+    """One symbol's market data, as the table shows it."""
+
+    symbol: str
+    bid: str | None = None
+    ask: str | None = None
+    last: str | None = None
+    updates: int = 0
+    rate: float = 0.0
+    mids: list[tuple[float, float]] = msgspec.field(default_factory=list)
+
+
+class DemoState(msgspec.Struct, kw_only=True):
+    """Everything the live table and the report show."""
+
+    url: str
+    started: float
+    strategies: list[StrategyRow]
+    symbols: dict[str, SymbolRow]
+    md_gaps: int = 0
+    md_reconnects: int = 0
+    errors: list[str] = msgspec.field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the strategies started."""
+        return time.monotonic() - self.started
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _source_args(cfg: DemoConfig) -> list[str]:
+    """The venue's market: the simulator, anchored on real tickers, or a replayed day."""
+    if cfg.source in ("yahoo", "alphavantage"):
+        return ["--source", cfg.source]
+    if cfg.source in ("lobster", "binance"):
+        from makerkit.data import BinanceFiles, LobsterFiles
+
+        if cfg.source == "lobster":
+            path = LobsterFiles().file(cfg.symbols[0])
+        else:
+            path = BinanceFiles().file(cfg.symbols[0].lower())
+        return ["--replay", str(path), "--replay-symbol", cfg.symbols[0]]
+    return []
+
+
+class VenueProcess:
+    """``makerkit serve --market`` in a child process, its output in ``server.log``."""
+
+    def __init__(self, cfg: DemoConfig, admin_key: str) -> None:
+        self.port = cfg.port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        journal = cfg.out_dir / "venue.db"
+        for stale in (journal, journal.with_suffix(".db-wal"), journal.with_suffix(".db-shm")):
+            stale.unlink(missing_ok=True)  # a fresh venue each run
+        self.log_path = cfg.out_dir / "server.log"
+        cmd = [
+            sys.executable, "-m", "makerkit", "serve", "--host", "127.0.0.1",
+            "--port", str(self.port), "--journal", str(journal),
+            "--symbols", ",".join(cfg.symbols), "--market",
+            "--market-rate", str(cfg.market_rate), *_source_args(cfg),
+        ]  # fmt: skip
+        env = {**os.environ, "MAKERKIT_ADMIN_KEY": admin_key, "PYTHONUNBUFFERED": "1"}
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until ``/health`` answers; a venue that died says why (its log's tail)."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    tail = self.log_path.read_text()[-1500:]
+                    msg = f"the venue exited ({self.proc.returncode}) at start:\n{tail}"
+                    raise ConfigError(msg)
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(self.url + "/health")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        msg = f"the venue did not answer on {self.url} within {timeout:.0f} s"
+        raise ConfigError(msg)
+
+    def stop(self) -> int:
+        """SIGINT (uvicorn's clean shutdown: the journal is flushed), then wait."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return int(self.proc.returncode or 0)
+
+    def log_errors(self) -> list[str]:
+        """Lines of the venue's log that report an error."""
+        lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
+        return [ln for ln in lines if "Traceback" in ln or " ERROR" in ln or "error:" in ln]
+
+
+def _rl_policy(cfg: DemoConfig, say: Callable[[str], None]) -> Path | None:
+    """The rl strategy's policy: the one given, the one trained last time, or a quick new one."""
+    if not cfg.rl:
+        return None
+    try:
+        from makerkit.rl._gym_model import train_ppo
+        from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+    except ImportError:
+        say("rl strategy skipped: pip install makerkit[rl]")
+        return None
+    path = cfg.policy or cfg.out_dir.parent / "demo-policy" / "policy.zip"
+    if path.exists():
+        return path
+    if cfg.policy is not None:
+        msg = f"no policy at {cfg.policy}"
+        raise ConfigError(msg)
+    say(f"training a quick PPO policy for the rl strategy ({cfg.train_steps:,} steps)")
+    train_ppo(path.parent, timesteps=cfg.train_steps, seed=0, discount=0.99, n_envs=4,
+              make_env=lambda: MarketMakingEnv(LOBEnvConfig()), progress=True)  # fmt: skip
+    return path
+
+
+def _strategies(cfg: DemoConfig, policy: Path | None) -> list[tuple[str, Any]]:
+    from makerkit.strategies import make_strategy
+
+    out: list[tuple[str, Any]] = [(name, make_strategy(name)) for name in STRATEGIES]
+    if policy is not None:
+        from makerkit.rl._strategy import RLStrategy
+
+        out.append(("rl", RLStrategy(policy)))
+    return out
+
+
+async def _sample(
+    state: DemoState, clients: list[Any], runners: list[Any], *, final: bool = False
+) -> None:
+    """Every account's position, PnL and quotes, once (``final``: quotes already pulled)."""
+    t = state.elapsed
+    for row, client, runner in zip(state.strategies, clients, runners, strict=True):
+        try:
+            positions = await client.positions()
+            orders = await client.open_orders(row.symbol)
+        except (MakerkitError, OSError) as exc:
+            state.errors.append(f"{row.name}: {type(exc).__name__}: {exc}")
+            continue
+        pos = next((p for p in positions if p.symbol == row.symbol), None)
+        if pos is not None:
+            row.position = float(pos.qty)
+            row.pnl = float(
+                Decimal(pos.realized_pnl) + Decimal(pos.unrealized_pnl) - Decimal(pos.fees)
+            )
+        bids = [Decimal(o.price) for o in orders if o.side == "buy" and o.price]
+        asks = [Decimal(o.price) for o in orders if o.side == "sell" and o.price]
+        if not final:
+            row.spread = float(min(asks) - max(bids)) if bids and asks else None
+        s = runner.summary
+        row.orders, row.cancelled, row.fills = s.placed, s.cancelled, s.fills
+        row.decisions, row.stopped = s.decisions, s.stopped
+        row.history.append((t, row.pnl, row.position))
+
+
+async def _market_data(state: DemoState, url: str) -> None:
+    """The public feed: top of book, last trade, update rates, sequence gaps."""
+    from makerkit.client import MarketDataStream
+
+    stream = MarketDataStream(url.replace("http", "ws", 1), list(state.symbols),
+                              channels=("book", "trades"))  # fmt: skip
+    window = time.monotonic()
+    counts = dict.fromkeys(state.symbols, 0)
+    try:
+        async for frame in stream:
+            row = state.symbols.get(frame.get("symbol", ""))
+            if row is None:
+                continue
+            row.updates += 1
+            counts[row.symbol] += 1
+            if frame.get("type") == "trade":
+                row.last = frame.get("price")
+            now = time.monotonic()
+            if now - window >= 0.5:  # the top of book is read off the mirrors twice a second
+                for sym, n in counts.items():
+                    r = state.symbols[sym]
+                    r.rate, counts[sym] = n / (now - window), 0
+                    bids, asks = stream.books[sym].levels(1)
+                    r.bid = str(bids[0][0]) if bids else None
+                    r.ask = str(asks[0][0]) if asks else None
+                    if bids and asks:
+                        r.mids.append((state.elapsed, float(bids[0][0] + asks[0][0]) / 2))
+                window = now
+            state.md_gaps, state.md_reconnects = stream.gaps, stream.reconnects
+    finally:
+        state.md_gaps, state.md_reconnects = stream.gaps, stream.reconnects
+
+
+async def run_demo(
+    cfg: DemoConfig, *, on_tick: Callable[[DemoState], None] | None = None,
+    say: Callable[[str], None] = print,
+) -> DemoState:  # fmt: skip
+    """Start the venue, run every strategy until ``cfg.duration`` or cancellation; the state."""
+    from makerkit.client import LiveRunner, VenueClient
+
+    if cfg.source not in SOURCES:
+        msg = f"invalid --source {cfg.source!r}, must be one of {list(SOURCES)}"
+        raise ConfigError(msg)
+    if cfg.duration is not None and cfg.duration <= 0:
+        msg = f"invalid --duration, must be > 0, was {cfg.duration}"
+        raise ConfigError(msg)
+    policy = _rl_policy(cfg, say)
+    strategies = _strategies(cfg, policy)
+    admin_key = secrets.token_urlsafe(24)
+    venue = VenueProcess(cfg, admin_key)
+    clients: list[Any] = []
+    state = DemoState(url=venue.url, started=time.monotonic(), strategies=[],
+                      symbols={s: SymbolRow(symbol=s) for s in cfg.symbols})  # fmt: skip
+    try:
+        await venue.wait_ready()
+        async with VenueClient(venue.url, admin_key) as admin:
+            for i, (name, _) in enumerate(strategies):
+                account = await admin.create_account(f"mm-{name}")
+                symbol = cfg.symbols[i % len(cfg.symbols)]
+                state.strategies.append(
+                    StrategyRow(name=name, symbol=symbol, account_id=account.account_id)
+                )
+                clients.append(VenueClient(venue.url, account.api_key))
+        runners = [
+            LiveRunner(strategy, client, row.symbol, decision_ms=cfg.decision_ms)
+            for (_, strategy), client, row in zip(
+                strategies, clients, state.strategies, strict=True
+            )
+        ]
+        state.started = time.monotonic()
+        md = asyncio.create_task(_market_data(state, venue.url))
+        trading = [asyncio.create_task(r.run(seconds=cfg.duration)) for r in runners]
+        try:
+            while not all(t.done() for t in trading):
+                await asyncio.sleep(1.0)
+                await _sample(state, clients, runners)
+                if on_tick is not None:
+                    on_tick(state)
+        finally:
+            for t in trading:  # on Ctrl-C: each runner cancels its orders on the way out
+                t.cancel()
+            await asyncio.gather(*trading, return_exceptions=True)
+            await _sample(state, clients, runners, final=True)
+            md.cancel()
+            await asyncio.gather(md, return_exceptions=True)
+        for row in state.strategies:
+            if row.stopped:
+                state.errors.append(f"{row.name} stopped: {row.stopped}")
+    finally:
+        for client in clients:
+            await client.close()
+        code = venue.stop()
+        state.errors.extend(f"venue log: {line}" for line in venue.log_errors())
+        if code not in (0, -signal.SIGINT):
+            state.errors.append(f"the venue exited with code {code}")
+    return state
+
+
+def summary(state: DemoState) -> dict[str, Any]:
+    """The report's numbers (the ``--json`` line)."""
+    return {
+        "url": state.url,
+        "seconds": round(state.elapsed, 1),
+        "strategies": [
+            {
+                "name": r.name,
+                "symbol": r.symbol,
+                "orders": r.orders,
+                "cancelled": r.cancelled,
+                "fills": r.fills,
+                "position": r.position,
+                "pnl": round(r.pnl, 4),
+                "decisions": r.decisions,
+                "quoting": r.orders > 0,
+            }
+            for r in state.strategies
+        ],
+        "symbols": [
+            {"symbol": s.symbol, "bid": s.bid, "ask": s.ask, "last": s.last, "updates": s.updates}
+            for s in state.symbols.values()
+        ],
+        "md_gaps": state.md_gaps,
+        "md_reconnects": state.md_reconnects,
+        "errors": len(state.errors),
+        "error_messages": state.errors[:20],
+        "notes": state.notes,
+    }
+
+
+def write_demo_report(state: DemoState, out_dir: Path) -> tuple[Path, Path]:
+    """``summary.json`` and ``report.html`` (PnL and position per strategy, mid per symbol)."""
+    import html
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    numbers = summary(state)
+    json_path = out_dir / "summary.json"
+    json_path.write_text(json.dumps(numbers, indent=2))
+    parts = ["<html><head><meta charset='utf-8'><title>makerkit demo</title>"]
+    try:
+        from makerkit.backtest._report import _STYLE, _png, _pyplot
+
+        plt = _pyplot()
+        parts.append(_STYLE + "</head><body><h1>makerkit demo</h1>")
+        fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+        for r in state.strategies:
+            if r.history:
+                t, pnl, pos = zip(*r.history, strict=True)
+                axes[0].plot(t, pnl, label=r.name)
+                axes[1].step(t, pos, where="post", label=r.name)
+        for s in state.symbols.values():
+            if s.mids:
+                t, mid = zip(*s.mids, strict=True)
+                axes[2].plot(t, mid, label=s.symbol)
+        for ax, title in zip(axes, ("PnL (quote currency)", "position (lots)", "mid"),
+                             strict=True):  # fmt: skip
+            ax.set(title=title, xlabel="seconds")
+            ax.legend(fontsize=7)
+        parts.append(f"<img src='data:image/png;base64,{_png(fig)}'>")
+        plt.close(fig)
+    except MakerkitError as exc:  # no matplotlib: the tables still say it all
+        parts.append(f"</head><body><h1>makerkit demo</h1><p>(no plots: {html.escape(str(exc))})")
+    keys = ("name", "symbol", "orders", "fills", "position", "pnl", "decisions")
+    head = "".join(f"<th>{k}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(s[k]))}</td>" for k in keys) + "</tr>"
+                   for s in numbers["strategies"])  # fmt: skip
+    parts.append(f"<h2>Strategies</h2><table><tr>{head}</tr>{rows}</table>")
+    parts.append("<h2>Market data</h2><p>" + html.escape(
+        f"gaps {state.md_gaps}, reconnects {state.md_reconnects}, errors {len(state.errors)}"
+    ) + "</p>")  # fmt: skip
+    for message in state.errors[:20]:
+        parts.append(f"<p class='warn'>{html.escape(message)}</p>")
+    parts.append("</body></html>")
+    html_path = out_dir / "report.html"
+    html_path.write_text("\n".join(parts))
+    return json_path, html_path
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def _tables(state: DemoState) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+
+    strategies = Table(title=f"market makers ({state.elapsed:,.0f} s)", title_justify="left")
+    for col in ("strategy", "symbol", "position", "PnL", "fills", "orders", "spread quoted"):
+        strategies.add_column(col, justify="left" if col in ("strategy", "symbol") else "right")
+    for r in state.strategies:
+        spread = f"{r.spread:.2f}" if r.spread is not None else "-"
+        name = r.name if not r.stopped else f"{r.name} (stopped)"
+        strategies.add_row(name, r.symbol, f"{r.position:g}", f"{r.pnl:,.2f}", str(r.fills),
+                           str(r.orders), spread)  # fmt: skip
+    market = Table(title="market data", title_justify="left")
+    for col in ("symbol", "best bid", "best ask", "last trade", "updates/s"):
+        market.add_column(col, justify="left" if col == "symbol" else "right")
+    for s in state.symbols.values():
+        market.add_row(s.symbol, s.bid or "-", s.ask or "-", s.last or "-", f"{s.rate:,.0f}")
+    foot = (f"dashboard: {state.url}/   md gaps: {state.md_gaps}   errors: {len(state.errors)}"
+            "   (Ctrl-C stops: orders cancelled, journal flushed)")  # fmt: skip
+    return Group(strategies, market, foot)
+
+
+def demo_command(
+    duration: float | None, out_dir: Path, port: int, symbols: str, source: str,
+    market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
+) -> int:  # fmt: skip
+    """Run the demo from the CLI; the exit code."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    out = Console()
+    err = Console(stderr=True, soft_wrap=True)
+    names = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+    cfg = DemoConfig(symbols=names, port=port, duration=duration, out_dir=out_dir,
+                     source=source, market_rate=market_rate, policy=policy,
+                     rl=not no_rl)  # fmt: skip
+    say = err.print
+    state: DemoState | None = None
+
+    async def go() -> DemoState:
+        if duration is None:  # interactive: the live table until Ctrl-C
+            with Live(console=out, refresh_per_second=4, transient=False) as live:
+                return await run_demo(cfg, on_tick=lambda s: live.update(_tables(s)), say=say)
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("demo running", total=duration)
+
+            def tick(s: DemoState) -> None:
+                fills = sum(r.fills for r in s.strategies)
+                text = f"demo on {s.url}: {fills} fills"
+                bar.update(task, completed=min(s.elapsed, duration), description=text)
+
+            return await run_demo(cfg, on_tick=tick, say=say)
+
+    try:
+        if not names:
+            msg = "invalid --symbols, give at least one"
+            raise ConfigError(msg)
+        err.print(f"starting the venue (dashboard at http://127.0.0.1:{port or 'PORT'}/)")
+        state = asyncio.run(go())
+    except KeyboardInterrupt:  # the runners and the venue were stopped on the way out
+        err.print("stopped")
+        return 130
+    except MakerkitError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    json_path, html_path = write_demo_report(state, out_dir)
+    if duration is not None:
+        (err if as_json else out).print(_tables(state))
+    (err if as_json else out).print(f"report: {html_path}\nsummary: {json_path}")
+    if as_json:
+        sys.stdout.write(json.dumps(summary(state)) + "\n")
+    return 1 if state.errors else 0

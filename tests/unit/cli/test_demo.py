@@ -1,0 +1,54 @@
+"""``makerkit demo``: the venue in its own process, every strategy a client of it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from makerkit.cli import app
+
+pytest.importorskip("fastapi")
+pytest.importorskip("stable_baselines3")
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_the_demo_trades_every_strategy_and_reports(tmp_path: Path) -> None:
+    policy = tmp_path / "ppo"
+    trained = runner.invoke(app, ["rl", "train", "--env", "lob", "--timesteps", "2048",
+                                  "--out", str(policy), "--json"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "demo"
+    args = ["demo", "--duration", "8", "--port", "0", "--out", str(out),
+            "--policy", str(policy / "policy.zip"), "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    names = [s["name"] for s in payload["strategies"]]
+    assert names == ["symmetric", "inventory_skew", "adaptive_spread", "avellaneda_stoikov",
+                     "glft", "rl"]  # fmt: skip
+    assert all(s["orders"] > 0 for s in payload["strategies"])  # every one quoted
+    assert sum(s["fills"] for s in payload["strategies"]) > 0
+    assert payload["md_gaps"] == 0 and payload["errors"] == 0
+    assert {s["symbol"] for s in payload["symbols"]} == {"AAA", "BBB", "CCC"}
+    assert all(s["updates"] > 100 and s["bid"] and s["ask"] for s in payload["symbols"])
+    assert json.loads((out / "summary.json").read_text())["strategies"] == payload["strategies"]
+    assert "data:image/png" in (out / "report.html").read_text()
+    # the venue shut down cleanly: no open orders left in its journal, no error in its log
+    log = (out / "server.log").read_text()
+    assert "Traceback" not in log
+
+
+def test_the_demo_refuses_bad_input(tmp_path: Path) -> None:
+    bad = runner.invoke(app, ["demo", "--source", "nasdaq", "--duration", "1", "--no-rl",
+                              "--out", str(tmp_path)])  # fmt: skip
+    assert bad.exit_code == 2 and "invalid --source 'nasdaq'" in bad.output
+    bad = runner.invoke(app, ["demo", "--duration", "-1", "--no-rl", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "invalid --duration" in bad.output
+    missing = runner.invoke(app, ["demo", "--duration", "1", "--policy", str(tmp_path / "x.zip"),
+                                  "--out", str(tmp_path)])  # fmt: skip
+    assert missing.exit_code == 2 and "no policy at" in missing.output
