@@ -22,8 +22,9 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip
 
 # the C++ engine is built by pip (scikit-build-core); C++ edits trigger a rebuild
+# the demo needs the venue (server), its report (matplotlib) and the rl strategy (PPO)
 $(VENV)/.installed-run: $(CPP) | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[server,report,rl]'
 	@touch $@
 
 $(VENV)/.installed-dev: $(CPP) | $(BIN)/python

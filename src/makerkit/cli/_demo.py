@@ -141,7 +141,11 @@ class VenueProcess:
         ]  # fmt: skip
         env = {**os.environ, "MAKERKIT_ADMIN_KEY": admin_key, "PYTHONUNBUFFERED": "1"}
         self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+        # its own session: a Ctrl-C reaches the demo alone, which pulls every quote first
+        # and then stops the venue
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         """Until ``/health`` answers; a venue that died says why (its log's tail)."""
@@ -458,17 +462,27 @@ def demo_command(
                      source=source, market_rate=market_rate, policy=policy,
                      rl=not no_rl)  # fmt: skip
     say = err.print
-    state: DemoState | None = None
+    seen: list[DemoState] = []  # the state so far, for the report after a Ctrl-C
+
+    def keep(s: DemoState) -> None:
+        if not seen:
+            seen.append(s)
 
     async def go() -> DemoState:
         if duration is None:  # interactive: the live table until Ctrl-C
             with Live(console=out, refresh_per_second=4, transient=False) as live:
-                return await run_demo(cfg, on_tick=lambda s: live.update(_tables(s)), say=say)
+
+                def show(s: DemoState) -> None:
+                    keep(s)
+                    live.update(_tables(s))
+
+                return await run_demo(cfg, on_tick=show, say=say)
         columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("demo running", total=duration)
 
             def tick(s: DemoState) -> None:
+                keep(s)
                 fills = sum(r.fills for r in s.strategies)
                 text = f"demo on {s.url}: {fills} fills"
                 bar.update(task, completed=min(s.elapsed, duration), description=text)
@@ -482,8 +496,10 @@ def demo_command(
         err.print(f"starting the venue (dashboard at http://127.0.0.1:{port or 'PORT'}/)")
         state = asyncio.run(go())
     except KeyboardInterrupt:  # the runners and the venue were stopped on the way out
-        err.print("stopped")
-        return 130
+        err.print("stopped: orders cancelled, venue shut down")
+        if not seen:
+            return 130
+        state = seen[0]
     except MakerkitError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 2
