@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from makerkit.backtest import parse_data_spec, run_on_spec
+from makerkit.backtest import MarketEvents, load_market, parse_data_spec, run_on_spec
 from makerkit.core.clock import monotonic_ns
 from makerkit.core.errors import ConfigError
 from makerkit.distributed._config import BacktestTask, RLTask, SweepPlan
@@ -40,10 +41,18 @@ class SweepResult(msgspec.Struct, frozen=True, kw_only=True):
         return [r for r in self.rows if r.get("error")]
 
 
+@functools.lru_cache(maxsize=4)
+def _market(data: str) -> MarketEvents | None:
+    """A recorded day, loaded once per worker process (tasks on the same day share it)."""
+    return load_market(parse_data_spec(data))
+
+
 def backtest_row(task: BacktestTask) -> Row:
     """Run one backtest of the grid; its metrics as one flat row."""
     started = monotonic_ns()
-    result = run_on_spec(make_strategy(task.strategy, **task.params), parse_data_spec(task.data))
+    spec = parse_data_spec(task.data)
+    strategy = make_strategy(task.strategy, **task.params)
+    result = run_on_spec(strategy, spec, None if spec.synthetic else _market(task.data))
     metrics = msgspec.to_builtins(result.metrics)
     row: Row = {k: metrics[k] for k in _METRICS}
     row.update({f"markout_{h}": v for h, v in metrics["markouts"].items()})

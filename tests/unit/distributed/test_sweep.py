@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from makerkit.cli import app
-from makerkit.core import ConfigError
+from makerkit.core import ConfigError, MakerkitError
 from makerkit.distributed import (
     backtest_row,
     expand_range,
@@ -243,3 +243,21 @@ def test_cli_sweep_trains_ppo_per_seed(tmp_path: Path) -> None:
     rows = pq.read_table(payload["results"]).to_pylist()
     assert [r["seed"] for r in rows] == [0, 1]
     assert all(r["as_reward_mean"] > 0 and r["ratio_to_avellaneda_stoikov"] < 2 for r in rows)
+
+
+def test_a_missing_recorded_day_is_refused_before_any_work(data_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(MakerkitError, match="no file for MSFT"):
+        plan_sweep(grid(data=["lobster:MSFT"]), tmp_path)
+
+
+def test_recorded_days_sweep_with_the_queue_model(data_root: Path, tmp_path: Path) -> None:
+    days = ["lobster:GOOG,queue=conservative", "lobster:GOOG,queue=probabilistic"]
+    config = grid(strategies=["symmetric", "glft"], data=days)
+    plan = plan_sweep(config, tmp_path)
+    assert len(plan.backtests) == 4 and all(t.seed is None for t in plan.backtests)
+    result = run_sweep(plan, workers=2)
+    assert not result.failed
+    fills = {(r["strategy"], r["market"].split("=")[1]): r["fills"] for r in result.rows}
+    # the conservative queue never fills more than the probabilistic one
+    for name in ("symmetric", "glft"):
+        assert 0 < fills[(name, "conservative")] <= fills[(name, "probabilistic")]
