@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 CPP    := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 export MAKERKIT_DATA ?= $(abspath ../shared/data)
 
-.PHONY: run test lint typecheck imports unit cpp-tests bench bench-venue bench-peers fuzz sanitize format clean help
+.PHONY: run test browser lint typecheck imports unit cpp-tests bench bench-venue bench-peers fuzz sanitize format clean help
 
 help:
 	@echo "make run    - create .venv, install makerkit, run the main job (makerkit demo)"
@@ -44,7 +44,14 @@ typecheck: $(VENV)/.installed-dev
 imports: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
-unit: $(VENV)/.installed-dev
+# the browser tests drive the system Chromium (Debian's package): installed here when missing
+browser:
+	@command -v chromium > /dev/null || { \
+		echo "installing chromium (apt) for the dashboard's browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium > /dev/null; }
+
+unit: $(VENV)/.installed-dev browser
 	$(BIN)/python -c "import makerkit.book as b; print('book backends:', b.available_backends())"
 	$(BIN)/pytest -n auto
 	# the default-backend paths (CLI, golden run) once more on the reference engine

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from importlib import resources
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -24,7 +26,7 @@ from fastapi import (
     WebSocket,
     WebSocketDisconnect,
 )
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +46,7 @@ from makerkit.core import (
     UnknownSymbol,
 )
 from makerkit.risk import RiskLimits
-from makerkit.server._errors import install_error_handlers, log, status_for
+from makerkit.server._errors import error_response, install_error_handlers, log, status_for
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
 from makerkit.wire import (
@@ -501,6 +503,37 @@ async def admin_audit(
     ]
 
 
+# ---------------------------------------------------------------------- dashboard
+
+# the web dashboard: one page and its two assets, shipped in the package's static/
+_ASSETS = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+_NO_CACHE = {"Cache-Control": "no-cache"}  # a new release's page is seen at once
+pages = APIRouter(include_in_schema=False)
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    return (resources.files("makerkit.server") / "static" / name).read_bytes()
+
+
+@pages.get("/", response_class=HTMLResponse)
+async def dashboard() -> HTMLResponse:
+    """The venue's web dashboard (market data, account, admin)."""
+    return HTMLResponse(_asset("dashboard.html"), headers=_NO_CACHE)
+
+
+@pages.get("/static/{name}")
+async def dashboard_asset(name: str) -> Response:
+    """The dashboard's script and style sheet."""
+    media = _ASSETS.get(name)
+    if media is None:
+        return error_response(404, "NOT_FOUND", f"invalid `name`, no such asset, was {name!r}")
+    return Response(_asset(name), media_type=media, headers=_NO_CACHE)
+
+
 # ---------------------------------------------------------------------- WebSocket
 
 
@@ -714,8 +747,12 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         if settings.market:
             from makerkit.server._driver import MarketDriver
 
+            # a replayed symbol has its flow already: the simulator animates the others
+            replayed = settings.replay_symbol or sorted(svc.instruments)[0]
+            animated = [s for s in sorted(svc.instruments) if not settings.replay or s != replayed]
             driver = MarketDriver(
                 svc,
+                symbols=animated,
                 rate=settings.market_rate,
                 seed=settings.market_seed,
                 anchors=_anchors(settings, list(svc.instruments)),
@@ -748,6 +785,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     )
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(pages)
 
     @app.websocket("/ws/md")
     async def ws_market_data(ws: WebSocket) -> None:
