@@ -91,6 +91,7 @@ class DemoState(msgspec.Struct, kw_only=True):
     symbols: dict[str, SymbolRow]
     md_gaps: int = 0
     md_reconnects: int = 0
+    accounts_file: str = ""  # this run's API keys, for the dashboard's account view
     errors: list[str] = msgspec.field(default_factory=list)
     notes: list[str] = msgspec.field(default_factory=list)
 
@@ -299,6 +300,7 @@ async def run_demo(
                       symbols={s: SymbolRow(symbol=s) for s in cfg.symbols})  # fmt: skip
     try:
         await venue.wait_ready()
+        keys: dict[str, Any] = {"url": venue.url, "admin_key": admin_key, "accounts": {}}
         async with VenueClient(venue.url, admin_key) as admin:
             for i, (name, _) in enumerate(strategies):
                 account = await admin.create_account(f"mm-{name}")
@@ -307,6 +309,13 @@ async def run_demo(
                     StrategyRow(name=name, symbol=symbol, account_id=account.account_id)
                 )
                 clients.append(VenueClient(venue.url, account.api_key))
+                keys["accounts"][name] = {"account_id": account.account_id,
+                                          "symbol": symbol, "api_key": account.api_key}  # fmt: skip
+        # this run's keys, to paste into the dashboard (a local demo's throwaway accounts)
+        accounts = cfg.out_dir / "accounts.json"
+        accounts.write_text(json.dumps(keys, indent=2))
+        accounts.chmod(0o600)
+        state.accounts_file = str(accounts)
         runners = [
             LiveRunner(strategy, client, row.symbol, decision_ms=cfg.decision_ms)
             for (_, strategy), client, row in zip(
@@ -367,6 +376,7 @@ def summary(state: DemoState) -> dict[str, Any]:
         ],
         "md_gaps": state.md_gaps,
         "md_reconnects": state.md_reconnects,
+        "accounts_file": state.accounts_file,
         "errors": len(state.errors),
         "error_messages": state.errors[:20],
         "notes": state.notes,
@@ -441,7 +451,8 @@ def _tables(state: DemoState) -> Any:
         market.add_column(col, justify="left" if col == "symbol" else "right")
     for s in state.symbols.values():
         market.add_row(s.symbol, s.bid or "-", s.ask or "-", s.last or "-", f"{s.rate:,.0f}")
-    foot = (f"dashboard: {state.url}/   md gaps: {state.md_gaps}   errors: {len(state.errors)}"
+    foot = (f"dashboard: {state.url}/   (API keys for its account view: {state.accounts_file})\n"
+            f"md gaps: {state.md_gaps}   errors: {len(state.errors)}"
             "   (Ctrl-C stops: orders cancelled, journal flushed)")  # fmt: skip
     return Group(strategies, market, foot)
 
