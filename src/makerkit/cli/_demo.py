@@ -92,6 +92,7 @@ class DemoState(msgspec.Struct, kw_only=True):
     md_gaps: int = 0
     md_reconnects: int = 0
     accounts_file: str = ""  # this run's API keys, for the dashboard's account view
+    open_orders_left: int | None = None  # resting after the runners stopped (should be 0)
     errors: list[str] = msgspec.field(default_factory=list)
     notes: list[str] = msgspec.field(default_factory=list)
 
@@ -336,6 +337,9 @@ async def run_demo(
                 t.cancel()
             await asyncio.gather(*trading, return_exceptions=True)
             await _sample(state, clients, runners, final=True)
+            with contextlib.suppress(MakerkitError, OSError):  # what the runners left resting
+                pairs = zip(clients, state.strategies, strict=True)
+                state.open_orders_left = sum([len(await c.open_orders(r.symbol)) for c, r in pairs])
             md.cancel()
             await asyncio.gather(md, return_exceptions=True)
         for row in state.strategies:
@@ -377,6 +381,7 @@ def summary(state: DemoState) -> dict[str, Any]:
         "md_gaps": state.md_gaps,
         "md_reconnects": state.md_reconnects,
         "accounts_file": state.accounts_file,
+        "open_orders_left": state.open_orders_left,
         "errors": len(state.errors),
         "error_messages": state.errors[:20],
         "notes": state.notes,

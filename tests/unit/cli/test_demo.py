@@ -34,6 +34,9 @@ def test_the_demo_trades_every_strategy_and_reports(tmp_path: Path) -> None:
     assert all(s["orders"] > 0 for s in payload["strategies"])  # every one quoted
     assert sum(s["fills"] for s in payload["strategies"]) > 0
     assert payload["md_gaps"] == 0 and payload["errors"] == 0
+    assert payload["open_orders_left"] == 0  # every runner pulled its quotes on the way out
+    keys = json.loads(Path(payload["accounts_file"]).read_text())
+    assert set(keys["accounts"]) == set(names) and keys["admin_key"]
     assert {s["symbol"] for s in payload["symbols"]} == {"AAA", "BBB", "CCC"}
     assert all(s["updates"] > 100 and s["bid"] and s["ask"] for s in payload["symbols"])
     assert json.loads((out / "summary.json").read_text())["strategies"] == payload["strategies"]
