@@ -213,7 +213,13 @@ def demo(
         Path, typer.Option("--out", help="Folder for summary.json, report.html, the journal.")
     ] = Path("runs/demo"),
     port: Annotated[int, typer.Option(help="The venue's port (0: any free one).")] = 8000,
-    symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "AAA,BBB,CCC",
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated symbols (default AAA,BBB,CCC; with lobster or binance the "
+            "recorded symbol first: GOOG or BTCUSDT)."
+        ),
+    ] = None,
     source: Annotated[
         str,
         typer.Option(

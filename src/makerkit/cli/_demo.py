@@ -462,8 +462,11 @@ def _tables(state: DemoState) -> Any:
     return Group(strategies, market, foot)
 
 
+_DEFAULT_FIRST = {"lobster": "GOOG", "binance": "BTCUSDT"}  # a recorded symbol we have
+
+
 def demo_command(
-    duration: float | None, out_dir: Path, port: int, symbols: str, source: str,
+    duration: float | None, out_dir: Path, port: int, symbols: str | None, source: str,
     market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
 ) -> int:  # fmt: skip
     """Run the demo from the CLI; the exit code."""
@@ -473,6 +476,9 @@ def demo_command(
 
     out = Console()
     err = Console(stderr=True, soft_wrap=True)
+    if symbols is None:
+        first = _DEFAULT_FIRST.get(source)
+        symbols = f"{first},AAA,BBB" if first else "AAA,BBB,CCC"
     names = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
     cfg = DemoConfig(symbols=names, port=port, duration=duration, out_dir=out_dir,
                      source=source, market_rate=market_rate, policy=policy,

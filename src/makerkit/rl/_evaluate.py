@@ -63,7 +63,10 @@ def evaluate_model(
 
 def _strategy(strategy: Any) -> Decide:
     def decide(env: Any, obs: np.ndarray[Any, Any]) -> QuoteIntent:
-        intent: QuoteIntent = strategy.quote(env.context())
+        ctx = env.context()
+        for side, price, qty in env.new_fills:  # the last step's fills, as a runner reports them
+            strategy.on_fill(side, price, qty, ctx)
+        intent: QuoteIntent = strategy.quote(ctx)
         return intent
 
     return decide

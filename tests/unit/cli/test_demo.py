@@ -58,15 +58,19 @@ def test_the_demo_refuses_bad_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("source", "recorded", "low"), [("lobster", "GOOG", 500), ("binance", "BTCUSDT", 10_000)]
+)
 def test_the_demo_replays_a_recorded_day_beside_simulated_symbols(
-    tmp_path: Path, data_root: Path
+    tmp_path: Path, data_root: Path, source: str, recorded: str, low: float
 ) -> None:
-    args = ["demo", "--source", "lobster", "--symbols", "GOOG,AAA", "--duration", "5",
-            "--port", "0", "--no-rl", "--out", str(tmp_path), "--json"]  # fmt: skip
+    args = ["demo", "--source", source, "--duration", "5", "--port", "0", "--no-rl",
+            "--out", str(tmp_path), "--json"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     symbols = {s["symbol"]: s for s in payload["symbols"]}
-    assert float(symbols["GOOG"]["bid"]) > 500  # GOOG's own 2012 prices, not the simulator's
+    assert list(symbols) == [recorded, "AAA", "BBB"]  # the recorded symbol comes first
+    assert float(symbols[recorded]["bid"]) > low  # its own recorded prices, not the simulator's
     assert 50 < float(symbols["AAA"]["bid"]) < 200
     assert payload["md_gaps"] == 0 and payload["errors"] == 0
