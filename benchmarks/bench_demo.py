@@ -79,6 +79,11 @@ def main() -> None:
             "() => /\\d/.test(document.querySelector('[data-testid=best-bid]').textContent)"
         )
         first_book_ms = (time.monotonic() - started) * 1000
+        with contextlib.suppress(Exception):  # headless Chromium records it a moment later
+            page.wait_for_function(
+                "() => performance.getEntriesByName('first-contentful-paint').length > 0",
+                timeout=5000,
+            )
         fcp = page.evaluate(
             "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
         )

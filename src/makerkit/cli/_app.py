@@ -463,6 +463,7 @@ def serve(
         import uvicorn
 
         from makerkit.server import Settings, create_app
+        from makerkit.server._wsproto import VenueWSProtocol
     except ImportError as exc:  # pragma: no cover - depends on the install
         err.print(f"[bold red]error:[/] the server needs `pip install makerkit[server]` ({exc})")
         raise typer.Exit(2) from exc
@@ -491,7 +492,7 @@ def serve(
         host=host,
         port=port,
         log_level="warning",
-        ws="websockets-sansio",
+        ws=VenueWSProtocol,  # websockets-sansio, frames written straight to the socket
         ws_per_message_deflate=False,  # compressing small JSON frames costs more than it saves
     )
 

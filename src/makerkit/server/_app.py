@@ -48,6 +48,7 @@ from makerkit.core import (
 from makerkit.risk import RiskLimits
 from makerkit.server._errors import error_response, install_error_handlers, log, status_for
 from makerkit.server._service import Subscriber, VenueService
+from makerkit.server._wsproto import raw_sender
 from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
 from makerkit.wire import (
     AccountOut,
@@ -629,12 +630,13 @@ async def _session(
     max_bytes: int,
     cancel_on_disconnect: bool,
 ) -> None:
-    sub = Subscriber(account.account_id if account else None)
+    direct = raw_sender(ws.scope)  # on `makerkit serve`: frames written straight to the socket
+    sub = Subscriber(account.account_id if account else None, raw=direct)
     if account is not None:
         service.private.setdefault(account.account_id, set()).add(sub)
-    sender = asyncio.create_task(_sender(ws, sub))
+    sender = asyncio.create_task(_sender(ws, sub)) if direct is None else None
     try:
-        while not sender.done():
+        while sender is None or not sender.done():
             raw = await ws.receive_text()
             if len(raw) > max_bytes:
                 sub.push(
@@ -671,9 +673,10 @@ async def _session(
     except WebSocketDisconnect:
         pass
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
         for subs in service.public.values():
             subs.discard(sub)
         if account is not None:

@@ -41,15 +41,40 @@ _SIDE = {Side.BUY: "buy", Side.SELL: "sell"}
 _encode = msgspec.json.Encoder().encode
 
 
+_SLOW_CONSUMER = (  # as _error_frame in _app writes it
+    b'{"type":"error","code":"SLOW_CONSUMER","message":"send queue overflowed; resubscribe",'
+    b'"req_id":null}'
+)
+
+
 class Subscriber:
     """One WebSocket connection's outbound queue; a slow reader is cut off, never waited for."""
 
-    def __init__(self, account: int | None = None, capacity: int = 20_000) -> None:
+    def __init__(
+        self, account: int | None = None, capacity: int = 20_000, raw: Any = None
+    ) -> None:
         self.account = account
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=capacity)
         self.channels: set[tuple[str, str]] = set()  # (symbol, channel)
         self.overflowed = False
         self.staged: list[bytes] = []  # messages of the batch being published
+        # a RawSender (server._wsproto): frames go to the socket in order, written at
+        # the end of the event loop's turn instead of through the queue and a sender task
+        self.raw = raw
+        self._out: list[bytes] = []
+
+    def _write(self) -> None:
+        out, self._out = self._out, []
+        if self.overflowed or not out:
+            return
+        if len(out) == 1:
+            payload = out[0]
+        else:  # a pushed frame may already be an array: splice its elements in
+            payload = b"[" + b",".join(f[1:-1] if f[:1] == b"[" else f for f in out) + b"]"
+        if not self.raw.send(payload):
+            self.overflowed = True  # gone, or too far behind: told why, then dropped
+            self.raw.send(_SLOW_CONSUMER)
+            self.raw.close(1013, "slow consumer")
 
     def stage(self, message: bytes) -> None:
         """Hold a message until the batch is sent as one frame."""
@@ -64,8 +89,18 @@ class Subscriber:
             self.push(b"[" + b",".join(staged) + b"]")
 
     def push(self, frame: bytes) -> None:
-        """Queue a frame; on overflow mark the subscriber to be closed."""
+        """Queue a frame (or write it); on overflow mark the subscriber to be closed."""
         if self.overflowed:
+            return
+        if self.raw is not None:
+            # what is pushed in one turn of the event loop leaves as one frame, as the
+            # queue's sender batched it: a burst of acks is one write, not hundreds
+            self._out.append(frame)
+            if len(self._out) == 1:
+                try:
+                    asyncio.get_running_loop().call_soon(self._write)
+                except RuntimeError:  # no loop running (driven directly): write now
+                    self._write()
             return
         try:
             self.queue.put_nowait(frame)

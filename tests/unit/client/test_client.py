@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,15 +32,22 @@ def settings(tmp_path: Path, backend: str) -> Settings:
     )
 
 
-@pytest.fixture
-def live(tmp_path: Path, backend: str) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 in a thread; yields its base URL."""
+@pytest.fixture(params=["asgi", "direct"])
+def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 in a thread; yields its base URL.
+
+    Twice: outbound frames through the ASGI send path, and written straight to
+    the socket (``VenueWSProtocol``, what `makerkit serve` runs).
+    """
+    from makerkit.server._wsproto import VenueWSProtocol
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    ws: Any = VenueWSProtocol if request.param == "direct" else "websockets-sansio"
     config = uvicorn.Config(
         create_app(settings(tmp_path, backend)), host="127.0.0.1", port=port,
-        log_level="warning", ws="websockets-sansio", lifespan="on",
+        log_level="warning", ws=ws, lifespan="on",
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
