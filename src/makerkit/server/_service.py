@@ -50,9 +50,7 @@ _SLOW_CONSUMER = (  # as _error_frame in _app writes it
 class Subscriber:
     """One WebSocket connection's outbound queue; a slow reader is cut off, never waited for."""
 
-    def __init__(
-        self, account: int | None = None, capacity: int = 20_000, raw: Any = None
-    ) -> None:
+    def __init__(self, account: int | None = None, capacity: int = 20_000, raw: Any = None) -> None:
         self.account = account
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=capacity)
         self.channels: set[tuple[str, str]] = set()  # (symbol, channel)
