@@ -58,6 +58,7 @@ class LiveVenue:
         import uvicorn
 
         from makerkit.server import Settings, create_app
+        from makerkit.server._wsproto import VenueWSProtocol
 
         settings = Settings(
             port=self.port,
@@ -70,7 +71,7 @@ class LiveVenue:
         self.app = create_app(settings)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port,
-            log_level="warning", ws="websockets-sansio", lifespan="on",
+            log_level="warning", ws=VenueWSProtocol, lifespan="on",  # as `makerkit serve`
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
