@@ -299,6 +299,8 @@ async def run_demo(
     clients: list[Any] = []
     state = DemoState(url=venue.url, started=time.monotonic(), strategies=[],
                       symbols={s: SymbolRow(symbol=s) for s in cfg.symbols})  # fmt: skip
+    if cfg.rl and policy is None:
+        state.notes.append("rl strategy skipped: pip install makerkit[rl]")
     try:
         await venue.wait_ready()
         keys: dict[str, Any] = {"url": venue.url, "admin_key": admin_key, "accounts": {}}
