@@ -34,23 +34,48 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_STARTED: Any = None  # in a worker: where it reports each task's start
+
+
+def _init_worker(started: Any) -> None:
+    global _STARTED
+    _STARTED = started
+
+
+def _marked(job: tuple[Callable[[Any], Row], int, Any]) -> Row:
+    """Run one task in a worker, first telling the parent that it started."""
+    fn, index, task = job
+    _STARTED.put(index)
+    return fn(task)
+
+
 def _local(
     fn: Callable[[Any], Row], tasks: Sequence[Any], workers: int, retries: int,
     done: Callable[[int, Row], None],
 ) -> ExecutorInfo:  # fmt: skip
-    """A process pool; when a worker dies the pool is rebuilt and its unfinished tasks rerun."""
+    """A process pool; when a worker dies the pool is rebuilt and the lost tasks rerun.
+
+    A dead worker in a parallel round makes suspects of the tasks that had
+    started and not finished; suspects then run alone, one worker, where a
+    loss is surely theirs. A task lost alone more than ``retries`` times is
+    reported and not run again. So one task that always kills its worker costs
+    the others nothing.
+    """
     ctx = multiprocessing.get_context("spawn")  # clean workers, as Ray's are
     remaining = dict(enumerate(tasks))
-    attempts = dict.fromkeys(remaining, 0)
+    losses = dict.fromkeys(remaining, 0)
+    suspects: set[int] = set()
     info = ExecutorInfo(runner="local", workers=workers, lost_workers=0, retried_tasks=0)
     while remaining:
+        alone = bool(suspects)
+        batch = {i: remaining[i] for i in sorted(suspects)} if alone else dict(remaining)
         broken = False
-        with ProcessPoolExecutor(min(workers, len(remaining)), mp_context=ctx) as pool:
-            futures: dict[Future[Row], int] = {}
-            for i, task in remaining.items():
-                futures[pool.submit(fn, task)] = i
-                attempts[i] += 1
-            pending = set(futures)
+        started_q = ctx.SimpleQueue()  # written at once: a worker that dies still told us
+        pool = ProcessPoolExecutor(1 if alone else min(workers, len(batch)), mp_context=ctx,
+                                   initializer=_init_worker, initargs=(started_q,))  # fmt: skip
+        with pool:
+            futures = {pool.submit(_marked, (fn, i, task)): i for i, task in batch.items()}
+            pending: set[Future[Row]] = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
@@ -63,13 +88,26 @@ def _local(
                     except Exception as exc:  # the task's own failure: reported in its row
                         row = {"error": _error(exc)}
                     del remaining[i]
+                    suspects.discard(i)
                     done(i, row)
-        if broken:
-            info["lost_workers"] += 1
-            info["retried_tasks"] += len(remaining)
-            for i in [i for i in remaining if attempts[i] > retries]:
+        started: set[int] = set()
+        while not started_q.empty():
+            started.add(started_q.get())
+        started_q.close()
+        if not broken:
+            continue
+        info["lost_workers"] += 1
+        lost = (started & set(batch) & set(remaining)) or set(batch) & set(remaining)
+        info["retried_tasks"] += len(lost)
+        if not alone:
+            suspects |= lost
+            continue
+        for i in lost:  # ran alone: the loss is this task's
+            losses[i] += 1
+            if losses[i] > retries:
                 del remaining[i]
-                done(i, {"error": f"worker lost {attempts[i]} times, gave up (retries={retries})"})
+                suspects.discard(i)
+                done(i, {"error": f"worker lost {losses[i]} times, gave up (retries={retries})"})
     return info
 
 

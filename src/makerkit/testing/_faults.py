@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["crash_once", "square"]
+__all__ = ["always_crash", "crash_once", "square"]
 
 
 def crash_once(job: tuple[str, int]) -> dict[str, Any]:
@@ -24,3 +24,10 @@ def square(job: tuple[str, int]) -> dict[str, Any]:
         msg = f"negative value {job[1]}"
         raise ValueError(msg)
     return {"value": job[1] * job[1]}
+
+
+def always_crash(value: int) -> dict[str, Any]:
+    """Kills its process for 5, every time; answers for anything else."""
+    if value == 5:
+        os._exit(17)
+    return {"value": value * value}

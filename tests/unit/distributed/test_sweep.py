@@ -129,10 +129,11 @@ def test_a_lost_worker_is_replaced_and_its_tasks_rerun(tmp_path: Path) -> None:
     assert info["lost_workers"] == 1 and info["retried_tasks"] >= 1
 
 
-def test_without_retries_the_lost_task_is_reported(tmp_path: Path) -> None:
-    marker = str(tmp_path / "crashed")
-    rows, _ = run_tasks(crash_once, [(marker, 3)], workers=1, retries=0)
-    assert "worker lost 1 times" in rows[0]["error"]
+def test_without_retries_the_lost_task_is_reported() -> None:
+    from makerkit.testing._faults import always_crash
+
+    rows, _ = run_tasks(always_crash, [4, 5], workers=1, retries=0)
+    assert rows[0] == {"value": 16} and "worker lost 1 times" in rows[1]["error"]
 
 
 def test_a_sweep_equals_its_backtests_run_one_by_one(tmp_path: Path) -> None:
@@ -261,3 +262,14 @@ def test_recorded_days_sweep_with_the_queue_model(data_root: Path, tmp_path: Pat
     # the conservative queue never fills more than the probabilistic one
     for name in ("symmetric", "glft"):
         assert 0 < fills[(name, "conservative")] <= fills[(name, "probabilistic")]
+
+
+def test_a_task_that_always_kills_its_worker_takes_nothing_else_down() -> None:
+    from makerkit.testing._faults import always_crash
+
+    rows, info = run_tasks(always_crash, list(range(8)), workers=2, retries=1)
+    assert "worker lost 2 times" in rows[5]["error"]  # task 5 crashes every time
+    assert [r.get("value") for r in rows] == [v * v if v != 5 else None for v in range(8)]
+    # once among the others (who shared its round go again, alone, at no charge), then
+    # twice alone: charged each time, given up after the second
+    assert info["lost_workers"] == 3
