@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +23,19 @@ rl_app = typer.Typer(help="Reinforcement learning: environments and policies.",
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 POLICIES = ("avellaneda-stoikov", "symmetric")
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """Bad input and a missing extra end the command with a clear line and exit code 2."""
+    try:
+        yield
+    except MakerkitError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except ImportError as exc:
+        err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
+        raise typer.Exit(2) from exc
 
 
 def _params(gamma: float, penalised: bool) -> Any:
@@ -74,7 +89,7 @@ def train_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
     """PPO (stable-baselines3) on the model market or the book (simulated or a recorded day)."""
-    try:
+    with _refusals():
         if env not in ("model", "lob"):
             msg = f"invalid --env {env!r}, must be `model` or `lob` (the simulated book)"
             raise ConfigError(msg)
@@ -84,12 +99,6 @@ def train_cmd(
         from makerkit.rl._gym_model import train_ppo
 
         lob_cfg = _lob_config(env, data)
-    except MakerkitError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
-    except ImportError as exc:
-        err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
-        raise typer.Exit(2) from exc
     from makerkit.rl._replay_env import make_market_env
 
     params = _params(gamma, penalised=True)
@@ -175,7 +184,7 @@ def evaluate_cmd(
     """Play a policy: PnL, final inventory and spread statistics, beside the references."""
     from makerkit.rl import ModelParams, avellaneda_stoikov_policy, run_policy, symmetric_policy
 
-    try:
+    with _refusals():
         if env not in ("model", "lob"):
             msg = f"invalid --env {env!r}, must be `model` or `lob`"
             raise ConfigError(msg)
@@ -217,12 +226,6 @@ def evaluate_cmd(
             title = f"the model market (gamma {gamma}), {n} episodes from seed {seed}"
             write_evaluation(compared, out_dir, title)
             (out_dir / "evaluation.json").write_text(json.dumps(compared, indent=2))
-    except MakerkitError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
-    except ImportError as exc:
-        err.print(f"[bold red]error:[/] {exc}: pip install makerkit[rl]", highlight=False)
-        raise typer.Exit(2) from exc
     table = Table(title=f"{policy} (gamma {gamma}) in the model market, {n} episodes",
                   show_header=False, title_justify="left")  # fmt: skip
     for key, value in stats.items():

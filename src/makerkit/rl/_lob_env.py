@@ -108,7 +108,54 @@ def quote_intent(
     )  # fmt: skip
 
 
-class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
+class _Scored(gym.Env[np.ndarray, np.ndarray]):
+    """What both market-making envs share: the observation and the scoring of a step.
+
+    Subclasses keep ``cfg``, ``predictor``, ``_feat``, ``position``, ``cash``,
+    ``fills``, ``steps``, ``equity``, ``penalties`` and ``new_fills``.
+    """
+
+    cfg: LOBEnvConfig
+    predictor: Predictor | None
+    _feat: dict[str, float]
+    position: int
+    cash: float
+    fills: int
+    steps: int
+    equity: float
+    penalties: float
+    new_fills: list[tuple[int, int, int]]
+
+    def _observation(self) -> np.ndarray[Any, Any]:
+        forecast = None
+        if self.predictor is not None:
+            forecast = self.predictor.predict(self._feat) if self._feat else 0.0
+        left = 1.0 - self.steps / self.cfg.episode_steps
+        return observation(self._feat, self.position, left, self.cfg, forecast)
+
+    def _score(
+        self, mid: float, ended: bool = False
+    ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
+        """Close a step at ``mid``: the reward net of its penalty (``ended``: no more market)."""
+        cfg = self.cfg
+        self.steps += 1
+        equity = self.cash + self.position * mid
+        reward = equity - self.equity
+        self.equity = equity
+        done = self.steps >= cfg.episode_steps
+        truncated = not done and ended
+        penalty = 0.0
+        if cfg.reward == "penalised":
+            penalty = cfg.inventory_penalty * self.position**2
+        elif done or truncated:
+            penalty = cfg.terminal_penalty * self.position**2
+        self.penalties += penalty
+        info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
+                "penalties": self.penalties, "new_fills": self.new_fills}  # fmt: skip
+        return self._observation(), float(reward - penalty), done, truncated, info
+
+
+class MarketMakingEnv(_Scored):
     """One market maker in the simulated market (``makerkit/MarketMaking-v0``)."""
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
@@ -137,17 +184,12 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             self._last_mid = (bid[0] + ask[0]) / 2
         return float(self._last_mid)
 
-    def _observe(self) -> np.ndarray[Any, Any]:
+    def _update_features(self) -> None:
         assert self.sim is not None  # noqa: S101 - after reset
         book = self.sim.book
         bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
         if bid_top[0] and ask_top[0]:
             self._feat = self.features.on_book(self._now(), *bid_top, *ask_top)
-        forecast = None
-        if self.predictor is not None:
-            forecast = self.predictor.predict(self._feat) if self._feat else 0.0
-        left = 1.0 - self.steps / self.cfg.episode_steps
-        return observation(self._feat, self.position, left, self.cfg, forecast)
 
     def _collect_fills(self) -> None:
         assert self.sim is not None  # noqa: S101 - after reset
@@ -189,7 +231,8 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.penalties = 0.0
         self.equity = 0.0
         self.new_fills: list[tuple[int, int, int]] = []
-        return self._observe(), {"mid": self._mid()}
+        self._update_features()
+        return self._observation(), {"mid": self._mid()}
 
     def step(
         self, action: np.ndarray[Any, Any]
@@ -250,18 +293,6 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
             self._collect_fills()
             if n == 0 and self._now() < until:
                 break
-        self.steps += 1
         mid = self._mid()
-        equity = self.cash + self.position * mid
-        reward = equity - self.equity
-        self.equity = equity
-        done = self.steps >= cfg.episode_steps
-        penalty = 0.0
-        if cfg.reward == "penalised":
-            penalty = cfg.inventory_penalty * self.position**2
-        elif done:
-            penalty = cfg.terminal_penalty * self.position**2
-        self.penalties += penalty
-        info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
-                "penalties": self.penalties, "new_fills": self.new_fills}  # fmt: skip
-        return self._observe(), float(reward - penalty), done, False, info
+        self._update_features()
+        return self._score(mid)

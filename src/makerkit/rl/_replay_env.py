@@ -26,7 +26,7 @@ from makerkit.backtest._replay_core import NOTICE_FILL, RUN_DECISION, RUN_END
 from makerkit.core import Predictor, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.features import FeatureConfig, FeatureStream
-from makerkit.rl._lob_env import OBS, LOBEnvConfig, observation, quote_intent
+from makerkit.rl._lob_env import OBS, LOBEnvConfig, _Scored, quote_intent
 from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
 __all__ = ["ReplayMarketEnv", "make_market_env"]
@@ -50,7 +50,7 @@ def _slice(ev: MarketEvents, lo: int, hi: int, start_ns: int) -> MarketEvents:
     )  # fmt: skip
 
 
-class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
+class ReplayMarketEnv(_Scored):
     """One market maker on a recorded day (``LOBEnvConfig(data="lobster:GOOG")``)."""
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
@@ -108,7 +108,7 @@ class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self.position, self.cash, self._mid = 0, 0.0, float("nan")
         self.new_fills: list[tuple[int, int, int]] = []
         self.ended = not self._advance()
-        return self._observe(), {"mid": self._mid}
+        return self._observation(), {"mid": self._mid}
 
     def _advance(self) -> bool:
         """Run the replay to the next decision; False at the end of the recording."""
@@ -132,13 +132,6 @@ class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
                     self._feat = self.features.on_book(t, *self.core.top(1, 3),
                                                        *self.core.top(-1, 3))  # fmt: skip
                 return True
-
-    def _observe(self) -> np.ndarray[Any, Any]:
-        forecast = None
-        if self.predictor is not None:
-            forecast = self.predictor.predict(self._feat) if self._feat else 0.0
-        left = 1.0 - self.steps / self.cfg.episode_steps
-        return observation(self._feat, self.position, left, self.cfg, forecast)
 
     def context(self) -> StrategyContext:
         """What a ``makerkit.core.Strategy`` would see now."""
@@ -165,7 +158,6 @@ class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.core is None:
             msg = "call reset() before step_intent()"
             raise ConfigError(msg)
-        cfg = self.cfg
         self.new_fills = []
         if self._mid != self._mid:  # no two-sided book yet: quote nothing
             intent = QuoteIntent.none()
@@ -182,24 +174,8 @@ class ReplayMarketEnv(gym.Env[np.ndarray, np.ndarray]):
             self.live[cmd.side] = LiveQuote(order_id=self.next_id, side=cmd.side,
                                             price=cmd.price, size=cmd.size,
                                             placed_ns=self._t)  # fmt: skip
-        more = not self.ended and self._advance()
-        self.ended = not more
-        self.steps += 1
-        mid = self._mid if self._mid == self._mid else 0.0
-        equity = self.cash + self.position * mid
-        reward = equity - self.equity
-        self.equity = equity
-        done = self.steps >= cfg.episode_steps
-        truncated = not done and self.ended
-        penalty = 0.0
-        if cfg.reward == "penalised":
-            penalty = cfg.inventory_penalty * self.position**2
-        elif done or truncated:
-            penalty = cfg.terminal_penalty * self.position**2
-        self.penalties += penalty
-        info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
-                "penalties": self.penalties, "new_fills": self.new_fills}  # fmt: skip
-        return self._observe(), float(reward - penalty), done, truncated, info
+        self.ended = self.ended or not self._advance()
+        return self._score(self._mid if self._mid == self._mid else 0.0, self.ended)
 
 
 def make_market_env(
