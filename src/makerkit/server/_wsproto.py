@@ -8,15 +8,21 @@ protocol) offers its transport to the app; a ``RawSender`` then writes each
 frame as it is published: a 2-10 byte header and the JSON we already encoded,
 in order, with no task in between.
 
-Flow control is ours: a subscriber whose unsent bytes pass ``limit`` is sent a
-SLOW_CONSUMER error and a close frame, then dropped (the venue never waits for
-a reader). Frames are text frames, unmasked (server to client), never
-compressed (legal with permessage-deflate too: RSV1 stays 0).
+Flow control is ours: a subscriber whose unsent bytes pass ``limit``, or whose
+bytes have stayed unsent for ``stall_s``, is sent a SLOW_CONSUMER error and a
+close frame, and its connection is aborted ``grace_s`` later if the reader still
+has not taken them: a reader that never reads holds at most ``limit`` bytes for
+at most ``stall_s + grace_s`` (the venue never waits for a reader). Frames are
+text frames, unmasked (server to client), never compressed (legal with
+permessage-deflate too: RSV1 stays 0).
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import time
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -47,12 +53,23 @@ class VenueWSProtocol(WebSocketsSansIOProtocol):
 
 
 class RawSender:
-    """Writes whole text frames to one connection's transport."""
+    """Writes whole text frames to one connection's transport, within a memory and time bound."""
 
-    def __init__(self, protocol: Any, limit: int = 8 << 20) -> None:
+    def __init__(
+        self,
+        protocol: Any,
+        limit: int = 1 << 20,
+        stall_s: float = 5.0,
+        grace_s: float = 1.0,
+        now_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self.protocol = protocol
         self.transport = protocol.transport
         self.limit = limit
+        self.stall_ns = int(stall_s * 1e9)
+        self.grace_s = grace_s
+        self._now = now_ns
+        self._stalled_since: int | None = None  # when unsent bytes last started piling up
 
     @property
     def open(self) -> bool:
@@ -65,16 +82,31 @@ class RawSender:
         if not self.open:
             return False
         self.transport.write(_header(_TEXT, len(payload)) + payload)
-        return bool(self.transport.get_write_buffer_size() <= self.limit)
+        unsent = self.transport.get_write_buffer_size()
+        if unsent > self.limit:
+            return False
+        if unsent == 0:  # the kernel took everything: the reader keeps up
+            self._stalled_since = None
+            return True
+        now = self._now()
+        if self._stalled_since is None:
+            self._stalled_since = now
+        return bool(now - self._stalled_since <= self.stall_ns)
 
     def close(self, code: int, reason: str) -> None:
-        """A close frame, then the connection goes (the app sees a disconnect)."""
+        """A close frame, then the connection goes; aborted if the reader never takes it."""
         if not self.open:
             return
         body = struct.pack("!H", code) + reason.encode()[:120]
         self.transport.write(_header(_CLOSE, len(body)) + body)
         self.protocol.close_sent = True
-        self.transport.close()
+        self.transport.close()  # waits for the buffer to drain, which a stuck reader never does
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.transport.abort()
+            return
+        loop.call_later(self.grace_s, self.transport.abort)  # a no-op once closed
 
 
 def raw_sender(scope: Any) -> RawSender | None:

@@ -82,7 +82,8 @@ def test_a_reader_too_far_behind_is_told_and_dropped(
     server: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     host, app = server
-    monkeypatch.setattr(_wsproto.RawSender.__init__, "__defaults__", (-1,))  # no room at all
+    no_room = (-1, 5.0, 1.0, time.monotonic_ns)  # limit, stall_s, grace_s, clock
+    monkeypatch.setattr(_wsproto.RawSender.__init__, "__defaults__", no_room)
 
     async def main() -> None:
         async with websockets.connect(f"ws://{host}/ws/md") as ws:
@@ -104,3 +105,123 @@ def test_a_reader_too_far_behind_is_told_and_dropped(
             await asyncio.sleep(0.01)
 
     asyncio.run(main())
+
+
+class _Transport:
+    """A transport whose reader takes nothing: every written byte stays unsent."""
+
+    def __init__(self) -> None:
+        self.unsent = 0
+        self.closing = False
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.unsent += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True  # a real transport waits for the buffer to drain first
+
+    def abort(self) -> None:
+        self.closing = self.aborted = True
+        self.unsent = 0
+
+
+class _Protocol:
+    def __init__(self) -> None:
+        self.transport = _Transport()
+        self.close_sent = False
+        self.disconnected = False
+
+
+def test_a_reader_that_never_reads_is_cut_off_within_bounded_time_and_memory() -> None:
+    clock = [0]
+    proto = _Protocol()
+    sender = _wsproto.RawSender(proto, limit=10_000, stall_s=2.0, grace_s=0.5,
+                                now_ns=lambda: clock[0])  # fmt: skip
+    assert sender.send(b"x" * 100)  # unsent, but within both bounds
+    clock[0] = int(1.9e9)
+    assert sender.send(b"x" * 100)
+    clock[0] = int(2.1e9)  # stalled past stall_s: cut off although small
+    assert not sender.send(b"x" * 100)
+    # and by size, however fresh the stall
+    fresh = _wsproto.RawSender(_Protocol(), limit=1_000, now_ns=lambda: 0)
+    assert fresh.send(b"x" * 500)
+    assert not fresh.send(b"x" * 600)
+
+
+def test_a_close_to_a_stuck_reader_aborts_the_connection() -> None:
+    async def main() -> None:
+        proto = _Protocol()
+        sender = _wsproto.RawSender(proto, grace_s=0.01)
+        sender.close(1013, "slow consumer")
+        assert proto.close_sent and proto.transport.closing and not proto.transport.aborted
+        for _ in range(200):  # the abort is scheduled on the loop, grace_s later
+            if proto.transport.aborted:
+                break
+            await asyncio.sleep(0.01)
+        assert proto.transport.aborted and proto.transport.unsent == 0  # memory freed
+
+    asyncio.run(main())
+
+
+def test_a_real_socket_that_never_reads_is_dropped(
+    server: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, app = server
+    monkeypatch.setattr(
+        _wsproto.RawSender.__init__, "__defaults__", (4096, 0.2, 0.2, time.monotonic_ns)
+    )
+    hostname, port = host.split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((hostname, int(port)))
+    handshake = (
+        f"GET /ws/md HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    sock.sendall(handshake.encode())
+    assert b"101" in sock.recv(1024)  # the only read this reader ever makes
+    body = json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}).encode()
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(body))
+    sock.sendall(bytes((0x81, 0x80 | len(body))) + mask + masked)
+
+    deadline = time.monotonic() + 10
+    while not app.state.service.public["AAA"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (sub,) = app.state.service.public["AAA"]
+    # the venue's side of the socket holds little, so unsent bytes pile up in the venue
+    sub.raw.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+    async def feed() -> None:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+            key = (await http.post("/admin/accounts", json={"name": "f"},
+                                   headers={"X-API-Key": ADMIN})).json()["api_key"]  # fmt: skip
+            deadline = time.monotonic() + 20
+            i = 0
+            while app.state.service.public["AAA"]:  # until the venue lets the reader go
+                assert time.monotonic() < deadline, "the stuck reader was never dropped"
+                i += 1
+                body = {
+                    "symbol": "AAA",
+                    "side": "buy",
+                    "qty": "1",
+                    "price": f"{50 + i % 4000 / 100:.2f}",
+                }
+                r = await http.post("/orders", json=body, headers={"X-API-Key": key})
+                assert r.status_code == 200, r.text
+
+    try:
+        asyncio.run(feed())
+    finally:
+        sock.close()
