@@ -354,6 +354,10 @@ class RiskManager:
         """Return True when the account may not place orders."""
         return bool(self._venue_killed) or account in self._killed
 
+    def kill_reason(self, account: int) -> str:
+        """Why the account may not trade ("" when it may): venue-wide first."""
+        return self._venue_killed or self._killed.get(account, "")
+
     # ------------------------------------------------------------------ views
 
     def position(self, account: int, symbol: str) -> PositionView:

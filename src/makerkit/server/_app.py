@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -47,6 +48,7 @@ from makerkit.core import (
 )
 from makerkit.risk import RiskLimits
 from makerkit.server._errors import error_response, install_error_handlers, log, status_for
+from makerkit.server._gate import Bucket, Gate, Refused
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._wsproto import raw_sender
 from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
@@ -75,6 +77,11 @@ from makerkit.wire import (
 )
 
 __all__ = ["Settings", "create_app"]
+
+
+class MessageTooLarge(MakerkitError):
+    """A client frame over ``max_message_bytes``."""
+
 
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="venue order id")]
 OrderIdQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
@@ -124,7 +131,16 @@ class Settings(BaseSettings):
     replay: str | None = None
     replay_symbol: str | None = None
     replay_speed: float = 1.0
+    # a WebSocket frame or REST body larger than this is refused
     max_message_bytes: int = 64 * 1024
+    # unauthenticated market-data requests: per connection, and per client address
+    md_msgs_per_sec: float = 20.0
+    md_burst: int = 50
+    address_msgs_per_sec: float = 100.0
+    address_burst: int = 200
+    # a subscriber whose unsent bytes pass this, or stay unsent this long, is cut off
+    slow_consumer_bytes: int = 1 << 20
+    slow_consumer_s: float = 5.0
 
     def instruments(self) -> list[Instrument]:
         """The listed instruments."""
@@ -149,11 +165,27 @@ async def get_service(request: Request) -> VenueService:
 ServiceDep = Annotated[VenueService, Depends(get_service)]
 
 
+def admit(request_app: Any, service: VenueService, account: Account, *, command: bool) -> None:
+    """Count one message of ``account`` at the gate; a command is refused while killed."""
+    risk = service.venue.risk
+    limits = risk.limits_for(account.account_id, "*")
+    gate: Gate = request_app.state.gate
+    gate.account(
+        account.account_id,
+        risk.kill_reason(account.account_id) if command else "",
+        limits.max_msgs_per_sec,
+        limits.burst,
+    )
+
+
 async def get_account(
-    service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]
+    request: Request, service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]
 ) -> Account:
-    """The account of the request's ``X-API-Key``."""
-    return service.venue.authenticate(api_key)
+    """The account of the request's ``X-API-Key``; every request counts against its rate."""
+    account = service.venue.authenticate(api_key)
+    # reads count too, but stay open to a killed account: it must see its own state
+    admit(request.app, service, account, command=request.method != "GET")
+    return account
 
 
 async def get_admin(
@@ -559,12 +591,25 @@ async def _sender(ws: WebSocket, sub: Subscriber) -> None:
             parts = [f[1:-1] if f[:1] == b"[" else f for f in ready]
             await ws.send_text((b"[" + b",".join(parts) + b"]").decode())
         if overflow:
+            # told why, then closed; a reader that takes neither is not waited for
             with contextlib.suppress(Exception):
-                await ws.send_text(
-                    _error_frame("SLOW_CONSUMER", "send queue overflowed; resubscribe").decode()
-                )
-                await ws.close(code=1013)
+                async with asyncio.timeout(1.0):
+                    await ws.send_text(
+                        _error_frame("SLOW_CONSUMER", "send queue overflowed; resubscribe").decode()
+                    )
+                    await ws.close(code=1013)
             return
+
+
+async def _receive(ws: WebSocket) -> str | bytes:
+    """The next client frame, text or binary (a JSON document either way)."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is not None:
+        return str(text)
+    return bytes(message.get("bytes") or b"")
 
 
 def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None:
@@ -627,29 +672,45 @@ async def _session(
     ws: WebSocket,
     service: VenueService,
     account: Account | None,
-    max_bytes: int,
+    settings: Settings,
     cancel_on_disconnect: bool,
 ) -> None:
-    direct = raw_sender(ws.scope)  # on `makerkit serve`: frames written straight to the socket
+    direct = raw_sender(
+        ws.scope, limit=settings.slow_consumer_bytes, stall_s=settings.slow_consumer_s
+    )  # on `makerkit serve`: frames written straight to the socket
     sub = Subscriber(account.account_id if account else None, raw=direct)
     if account is not None:
         service.private.setdefault(account.account_id, set()).add(sub)
     sender = asyncio.create_task(_sender(ws, sub)) if direct is None else None
+    gate: Gate = ws.app.state.gate
+    address = ws.client.host if ws.client is not None else "unknown"
+    bucket: Bucket | None = None  # this connection's, when it has no account
+    max_bytes = settings.max_message_bytes
     try:
         while sender is None or not sender.done():
-            raw = await ws.receive_text()
-            if len(raw) > max_bytes:
-                sub.push(
-                    _error_frame(
-                        "MESSAGE_TOO_LARGE",
-                        f"frames are limited to {max_bytes} bytes, was {len(raw)}",
-                    )
-                )
-                continue
+            raw = await _receive(ws)
             req_id = None
+            req: Any = None
+            invalid: Exception | None = None
+            if len(raw) > max_bytes:
+                invalid = MessageTooLarge(
+                    f"frames are limited to {max_bytes} bytes, was {len(raw)}"
+                )
+            else:
+                try:
+                    req = parse_ws_request(raw)
+                    req_id = getattr(req, "req_id", None)
+                except ValidationError as exc:
+                    invalid = exc
             try:
-                req = parse_ws_request(raw)
-                req_id = getattr(req, "req_id", None)
+                # every frame counts, even one that is malformed or too large; a
+                # subscription is a read, open to a killed account
+                if account is None:
+                    bucket = gate.connection(bucket, address)
+                else:
+                    admit(ws.app, service, account, command=not isinstance(req, WsSubscribe))
+                if invalid is not None:
+                    raise invalid
                 if isinstance(req, WsSubscribe):
                     _subscribe(service, sub, req)
                 elif account is None:
@@ -662,6 +723,14 @@ async def _session(
                     )
                 else:
                     await _handle_private(service, sub, account, req)
+            except Refused as exc:
+                sub.push(_error_frame(exc.code, str(exc), req_id))
+                if exc.retry_after_s:
+                    # read nothing more until a token is back: the excess waits in the
+                    # client's socket, not in the venue's event loop
+                    await asyncio.sleep(min(exc.retry_after_s, 1.0))
+            except MessageTooLarge as exc:
+                sub.push(_error_frame("MESSAGE_TOO_LARGE", str(exc), req_id))
             except ValidationError as exc:
                 details = exc.errors()
                 where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
@@ -745,6 +814,13 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
             md_interval_s=settings.md_interval_ms / 1000,
         )
         app.state.service = svc
+        app.state.gate = Gate(
+            time.monotonic_ns,
+            md_msgs_per_sec=settings.md_msgs_per_sec,
+            md_burst=settings.md_burst,
+            address_msgs_per_sec=settings.address_msgs_per_sec,
+            address_burst=settings.address_burst,
+        )
         await svc.start()
         driver = None
         if settings.market:
@@ -794,7 +870,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     async def ws_market_data(ws: WebSocket) -> None:
         """Public market data: subscribe to book (snapshot + deltas), l1 and trades."""
         await ws.accept()
-        await _session(ws, ws.app.state.service, None, settings.max_message_bytes, False)
+        await _session(ws, ws.app.state.service, None, settings, False)
 
     @app.websocket("/ws/private")
     async def ws_private(
@@ -802,12 +878,12 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     ) -> None:
         """Private orders and fills, and order entry; key in `X-API-Key` or `?api_key=`."""
         svc: VenueService = ws.app.state.service
+        await ws.accept()  # then closed with 4401: refused before the accept, a client sees 403
         try:
             account = svc.venue.authenticate(api_key or ws.headers.get("x-api-key"))
         except NotAuthorized as exc:
             await ws.close(code=4401, reason=str(exc))
             return
-        await ws.accept()
-        await _session(ws, svc, account, settings.max_message_bytes, cancel_on_disconnect)
+        await _session(ws, svc, account, settings, cancel_on_disconnect)
 
     return app

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from msgspec import json
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from makerkit.core import (
     ConfigError,
@@ -16,9 +17,11 @@ from makerkit.core import (
     MakerkitError,
     NotAuthorized,
     OrderRejected,
+    UnknownAccount,
     UnknownOrder,
     UnknownSymbol,
 )
+from makerkit.server._gate import Refused
 
 __all__ = ["error_response", "install_error_handlers", "log", "status_for"]
 
@@ -27,6 +30,7 @@ log = logging.getLogger("makerkit.server")
 _STATUS: list[tuple[type[Exception], int, str | None]] = [
     (Forbidden, 403, "FORBIDDEN"),
     (NotAuthorized, 401, "NOT_AUTHORIZED"),
+    (UnknownAccount, 404, "UNKNOWN_ACCOUNT"),
     (UnknownOrder, 404, None),
     (UnknownSymbol, 404, None),
     (OrderRejected, 422, None),
@@ -38,6 +42,8 @@ _STATUS: list[tuple[type[Exception], int, str | None]] = [
 
 def status_for(exc: Exception) -> tuple[int, str]:
     """Return (HTTP status, stable code) for an exception."""
+    if isinstance(exc, Refused):
+        return exc.status, exc.code
     for cls, status, code in _STATUS:
         if isinstance(exc, cls):
             if code is None and isinstance(exc, OrderRejected):
@@ -46,13 +52,26 @@ def status_for(exc: Exception) -> tuple[int, str]:
     return 500, "INTERNAL"
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """A JSON error body with the given status."""
     return Response(
         json.encode({"code": code, "message": message}),
         status_code=status,
         media_type="application/json",
+        headers=headers,
     )
+
+
+# the routing layer's own refusals, in the same {code, message} shape as ours
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "MESSAGE_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -64,7 +83,18 @@ def install_error_handlers(app: FastAPI) -> None:
             log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         else:
             log.info("%s %s -> %s %s: %s", request.method, request.url.path, status, code, exc)
-        return error_response(status, code, str(exc) if status < 500 else "internal error")
+        headers = None
+        if isinstance(exc, Refused) and exc.retry_after_s:
+            headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+        return error_response(status, code, str(exc) if status < 500 else "internal error", headers)
+
+    async def routing(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 400
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) else str(exc)
+        code = _HTTP_CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL")
+        message = f"{request.method} {request.url.path}: {detail}"
+        headers = getattr(exc, "headers", None)
+        return error_response(status, code, message, headers)
 
     async def validation(request: Request, exc: Exception) -> Response:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
@@ -76,4 +106,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(MakerkitError, domain)
     app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, routing)
     app.add_exception_handler(Exception, domain)

@@ -109,7 +109,7 @@ class RawSender:
         loop.call_later(self.grace_s, self.transport.abort)  # a no-op once closed
 
 
-def raw_sender(scope: Any) -> RawSender | None:
+def raw_sender(scope: Any, **bounds: Any) -> RawSender | None:
     """The connection's raw sender when it runs on ``VenueWSProtocol`` (else the ASGI path)."""
     ext = (scope.get("extensions") or {}).get(_KEY)
     if not ext:
@@ -117,4 +117,4 @@ def raw_sender(scope: Any) -> RawSender | None:
     protocol = ext["protocol"]
     if getattr(protocol, "handshake_complete", False) is not True:
         return None
-    return RawSender(protocol)
+    return RawSender(protocol, **bounds)

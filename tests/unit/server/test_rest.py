@@ -129,10 +129,11 @@ def test_risk_limits_kill_switch_and_audit(venue: Venue) -> None:
     assert [o["status"] for o in killed["canceled"]] == ["canceled"]
     risk = c.get("/risk", headers=venue.h("alice")).json()
     assert risk["killed"] and risk["kill_reason"] == "test"
-    assert (
-        venue.order("alice", symbol="AAA", side="buy", qty="1", price="99").json()["reason"]
-        == "KILL_SWITCH"
-    )
+    # refused at the gate, before the venue: a killed account's flood never reaches the journal
+    journaled = c.get("/health").json()["journal_commands"]
+    refused = venue.order("alice", symbol="AAA", side="buy", qty="1", price="99")
+    assert (refused.status_code, refused.json()["code"]) == (403, "KILL_SWITCH")
+    assert c.get("/health").json()["journal_commands"] == journaled
     c.post("/admin/reset", json={"account_id": alice}, headers=venue.h("admin"))
     assert (
         venue.order("alice", symbol="AAA", side="buy", qty="1", price="99").json()["status"]

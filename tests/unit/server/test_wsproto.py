@@ -42,6 +42,16 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     thread.join(timeout=10)
 
 
+def _bound_senders(monkeypatch: pytest.MonkeyPatch, **bounds: Any) -> None:
+    """Every new connection's sender gets these bounds, whatever the settings say."""
+
+    class Bounded(_wsproto.RawSender):
+        def __init__(self, protocol: Any, **_: Any) -> None:
+            super().__init__(protocol, **bounds)
+
+    monkeypatch.setattr(_wsproto, "RawSender", Bounded)
+
+
 def test_frame_headers_follow_rfc_6455() -> None:
     assert _header(0x81, 5) == b"\x81\x05"
     assert _header(0x81, 300) == b"\x81\x7e\x01\x2c"
@@ -82,8 +92,7 @@ def test_a_reader_too_far_behind_is_told_and_dropped(
     server: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     host, app = server
-    no_room = (-1, 5.0, 1.0, time.monotonic_ns)  # limit, stall_s, grace_s, clock
-    monkeypatch.setattr(_wsproto.RawSender.__init__, "__defaults__", no_room)
+    _bound_senders(monkeypatch, limit=-1)  # no room at all
 
     async def main() -> None:
         async with websockets.connect(f"ws://{host}/ws/md") as ws:
@@ -174,9 +183,7 @@ def test_a_real_socket_that_never_reads_is_dropped(
     server: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     host, app = server
-    monkeypatch.setattr(
-        _wsproto.RawSender.__init__, "__defaults__", (4096, 0.2, 0.2, time.monotonic_ns)
-    )
+    _bound_senders(monkeypatch, limit=4096, stall_s=0.2, grace_s=0.2)
     hostname, port = host.split(":")
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -225,3 +232,17 @@ def test_a_real_socket_that_never_reads_is_dropped(
         asyncio.run(feed())
     finally:
         sock.close()
+
+
+def test_a_bad_key_is_closed_with_4401_not_refused_with_http_403(
+    server: tuple[str, Any],
+) -> None:
+    host, _ = server
+
+    async def main() -> None:
+        async with websockets.connect(f"ws://{host}/ws/private?api_key=wrong") as ws:
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            assert ws.close_code == 4401
+
+    asyncio.run(main())

@@ -1,0 +1,113 @@
+"""Admission in front of the venue: what a client may send before it costs anything.
+
+The venue's own risk checks are part of its deterministic state machine, so
+whatever they refuse is still journaled and replayed. A flood must be stopped
+before that: here every message an account sends is counted against its rate
+(the account's ``max_msgs_per_sec``/``burst`` risk limits) and refused while the
+account or the venue is killed, without touching the venue or the journal.
+Unauthenticated market-data connections are rate-limited per connection and per
+address. A refused connection is also told how long to wait, and its reader
+pauses that long: the excess stays in the client's socket (TCP backpressure),
+not in the venue's CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from makerkit.core import MakerkitError
+
+__all__ = ["Bucket", "Gate", "Refused"]
+
+NS = 1_000_000_000
+
+
+class Refused(MakerkitError):
+    """A message refused at the gate; ``code`` is stable, ``retry_after_s`` a hint."""
+
+    def __init__(self, message: str, code: str, status: int, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class Bucket:
+    """A token bucket on an injected nanosecond clock."""
+
+    __slots__ = ("burst", "last_ns", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float, now_ns: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.last_ns = now_ns
+
+    def take(self, now_ns: int) -> float:
+        """Take a token; return 0.0, or the seconds until one is available (nothing taken)."""
+        elapsed = max(0, now_ns - self.last_ns)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate / NS)
+        self.last_ns = now_ns
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class Gate:
+    """Per-account and per-connection admission, on the service's clock."""
+
+    def __init__(
+        self,
+        now_ns: Callable[[], int],
+        *,
+        md_msgs_per_sec: float = 20.0,
+        md_burst: int = 50,
+        address_msgs_per_sec: float = 100.0,
+        address_burst: int = 200,
+    ) -> None:
+        self.now_ns = now_ns
+        self.md_rate = (md_msgs_per_sec, float(md_burst))
+        self.address_rate = (address_msgs_per_sec, float(address_burst))
+        self._accounts: dict[int, Bucket] = {}
+        self._addresses: dict[str, Bucket] = {}
+        self.refused = 0
+
+    def account(self, account: int, killed: str, rate: float | None, burst: int | None) -> None:
+        """Count one message of ``account``; raise Refused when killed or over its rate."""
+        if rate is not None:
+            size = float(burst or max(1, int(rate)))
+            bucket = self._accounts.get(account)
+            if bucket is None or bucket.rate != rate or bucket.burst != size:
+                bucket = self._accounts[account] = Bucket(rate, size, self.now_ns())
+            wait = bucket.take(self.now_ns())
+            if wait:
+                self.refused += 1
+                msg = f"message rate over {rate:g}/s (burst {size:g}); retry in {wait:.3f} s"
+                raise Refused(msg, "RATE_LIMIT", 429, wait)
+        if killed:
+            self.refused += 1
+            msg = f"the kill switch is on ({killed}): nothing is accepted until an admin resets it"
+            raise Refused(msg, "KILL_SWITCH", 403)
+
+    def connection(self, bucket: Bucket | None, address: str) -> Bucket:
+        """Count one message of an unauthenticated connection (and its address)."""
+        now = self.now_ns()
+        if bucket is None:
+            bucket = Bucket(*self.md_rate, now)
+        per_address = self._addresses.get(address)
+        if per_address is None:
+            if len(self._addresses) > 10_000:  # forget idle addresses: bounded memory
+                self._addresses = {
+                    a: b for a, b in self._addresses.items() if b.tokens < b.burst - 1
+                }
+            per_address = self._addresses[address] = Bucket(*self.address_rate, now)
+        for limit, what in ((bucket, "connection"), (per_address, "address")):
+            wait = limit.take(now)
+            if wait:
+                self.refused += 1
+                msg = (
+                    f"market-data requests over {limit.rate:g}/s per {what}; retry in {wait:.3f} s"
+                )
+                raise Refused(msg, "RATE_LIMIT", 429, wait)
+        return bucket

@@ -1,0 +1,158 @@
+"""The gate: every message counts, refusals never reach the venue or its journal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from makerkit.server._gate import Bucket, Gate, Refused
+from tests.unit.server.conftest import Frames, Venue
+
+
+class FrozenClock:
+    """Time stands still unless a test moves it: no token comes back by itself."""
+
+    def __init__(self) -> None:
+        self.ns = 1_000_000_000
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+@pytest.fixture
+def clock(venue: Venue) -> FrozenClock:
+    frozen = FrozenClock()
+    venue.client.app.state.gate.now_ns = frozen  # type: ignore[attr-defined]
+    return frozen
+
+
+def _limit(venue: Venue, who: str, rate: float, burst: int) -> None:
+    body = {"account_id": venue.ids[who], "max_msgs_per_sec": rate, "burst": burst}
+    r = venue.client.put("/admin/limits", json=body, headers=venue.h("admin"))
+    assert r.status_code == 200, r.text
+
+
+def _journaled(venue: Venue) -> int:
+    return int(venue.client.get("/health").json()["journal_commands"])
+
+
+def test_bucket_refills_at_its_rate_and_says_how_long_to_wait() -> None:
+    bucket = Bucket(rate=10.0, burst=2.0, now_ns=0)
+    assert bucket.take(0) == 0.0 and bucket.take(0) == 0.0
+    assert bucket.take(0) == pytest.approx(0.1)  # one token takes 1/10 s
+    assert bucket.take(50_000_000) == pytest.approx(0.05)  # half a token back
+    assert bucket.take(100_000_000) == 0.0
+
+
+def test_gate_counts_before_it_looks_at_the_kill_switch() -> None:
+    now = [0]
+    gate = Gate(lambda: now[0])
+    gate.account(1, "", 1.0, 1)
+    with pytest.raises(Refused) as info:
+        gate.account(1, "", 1.0, 1)
+    assert (info.value.code, info.value.status) == ("RATE_LIMIT", 429)
+    now[0] = 2_000_000_000
+    with pytest.raises(Refused) as info:
+        gate.account(1, "manual", 1.0, 1)
+    assert (info.value.code, info.value.status) == ("KILL_SWITCH", 403)
+    assert gate.refused == 2
+
+
+def test_rest_messages_over_the_rate_are_refused_and_never_journaled(
+    venue: Venue, clock: FrozenClock
+) -> None:
+    c = venue.client
+    _limit(venue, "alice", 5, 5)
+    before = _journaled(venue)
+    codes = []
+    for i in range(20):  # cancels of unknown orders and cancel-alls: they count too
+        r = c.delete(f"/orders/{1000 + i}", params={"symbol": "AAA"}, headers=venue.h("alice"))
+        codes.append(r.status_code)
+        r = c.delete("/orders", headers=venue.h("alice"))
+        codes.append(r.status_code)
+    assert codes.count(429) == 40 - 5
+    assert _journaled(venue) - before <= 5  # only the admitted ones reached the venue
+    refused = c.get("/orders", headers=venue.h("alice"))
+    assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMIT"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert c.get("/orders", headers=venue.h("bob")).status_code == 200  # others unaffected
+    clock.ns += 2_000_000_000  # tokens come back with time
+    assert c.get("/orders", headers=venue.h("alice")).status_code == 200
+
+
+def test_a_killed_account_is_refused_on_websocket_with_its_req_ids(
+    venue: Venue, clock: FrozenClock
+) -> None:
+    c = venue.client
+    r = c.post("/admin/kill", json={"account_id": venue.ids["bob"]}, headers=venue.h("admin"))
+    assert r.status_code == 200
+    before = _journaled(venue)
+    with c.websocket_connect(f"/ws/private?api_key={venue.keys['bob']}") as ws:
+        frames = Frames(ws)
+        for i in range(30):
+            ws.send_text(json.dumps({"op": "cancel", "symbol": "AAA", "order_id": 7, "req_id": i}))
+        got = [frames.next() for _ in range(30)]
+        assert [f["req_id"] for f in got] == list(range(30))
+        assert {f["code"] for f in got} == {"KILL_SWITCH"}
+        # a subscription is a read: still open to a killed account
+        ws.send_text(json.dumps({"op": "subscribe", "channel": "l1", "symbol": "AAA"}))
+        assert frames.next()["type"] == "l1"
+    assert _journaled(venue) == before
+
+
+def test_unauthenticated_subscribe_loops_are_rate_limited(venue: Venue, clock: FrozenClock) -> None:
+    c = venue.client
+    with c.websocket_connect("/ws/md") as ws:
+        frames = Frames(ws)
+        seen: list[Any] = []
+        for i in range(60):
+            op = "subscribe" if i % 2 == 0 else "unsubscribe"
+            ws.send_text(json.dumps({"op": op, "channel": "l1", "symbol": "AAA"}))
+        ws.send_text(json.dumps({"op": "subscribe", "channel": "l1", "symbol": "BBB"}))
+        while len([f for f in seen if f.get("code") == "RATE_LIMIT"]) < 11:
+            seen.append(frames.next())
+        # the connection's burst (50) passed; the rest were refused, with a retry hint
+        refused = [f for f in seen if f.get("code") == "RATE_LIMIT"]
+        assert "retry in" in refused[0]["message"]
+        assert len([f for f in seen if f["type"] == "l1"]) == 25  # one per subscribe admitted
+
+
+def test_routing_errors_speak_code_and_message(venue: Venue) -> None:
+    c = venue.client
+    missing = c.get("/no/such/path")
+    assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
+    wrong = c.put("/orders", headers=venue.h("alice"))
+    assert wrong.status_code == 405 and wrong.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert set(wrong.json()) == {"code", "message"}
+    garbled = c.post(
+        "/orders",
+        content=b"{not json",
+        headers={**venue.h("alice"), "Content-Type": "application/json"},
+    )
+    assert garbled.status_code == 422 and set(garbled.json()) == {"code", "message"}
+
+
+def test_a_binary_frame_is_read_as_json(venue: Venue) -> None:
+    with venue.client.websocket_connect(f"/ws/private?api_key={venue.keys['carol']}") as ws:
+        order = {"op": "order", "symbol": "AAA", "side": "buy", "qty": "1", "price": "90"}
+        frames = Frames(ws)
+        ws.send_bytes(json.dumps({**order, "req_id": 3}).encode())
+        ack = frames.next()
+        while ack["type"] == "order":  # the private stream's own copy may come first
+            ack = frames.next()
+        assert (ack["type"], ack["req_id"], ack["order"]["status"]) == ("ack", 3, "new")
+        ws.send_bytes(b"\xff\xfe not utf-8")
+        err = frames.next()
+        assert (err["type"], err["code"]) == ("error", "INVALID_REQUEST")
+
+
+def test_a_bad_key_gets_close_4401(venue: Venue) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        venue.client.websocket_connect("/ws/private?api_key=nope") as ws,
+    ):
+        ws.receive_json()
+    assert info.value.code == 4401
