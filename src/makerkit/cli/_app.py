@@ -494,6 +494,9 @@ def serve(
         log_level="warning",
         ws=VenueWSProtocol,  # websockets-sansio, frames written straight to the socket
         ws_per_message_deflate=False,  # compressing small JSON frames costs more than it saves
+        # frames past max_message_bytes get an error; past 1 MiB the connection is closed
+        # (1009) before the venue buffers them
+        ws_max_size=1 << 20,
     )
 
 

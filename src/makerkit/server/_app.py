@@ -48,7 +48,7 @@ from makerkit.core import (
 )
 from makerkit.risk import RiskLimits
 from makerkit.server._errors import error_response, install_error_handlers, log, status_for
-from makerkit.server._gate import Bucket, Gate, Refused
+from makerkit.server._gate import BodyLimit, Bucket, Gate, Refused
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._wsproto import raw_sender
 from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
@@ -863,6 +863,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         generate_unique_id_function=lambda route: str(getattr(route, "name", route)),
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_message_bytes)
     app.include_router(router)
     app.include_router(pages)
 

@@ -14,10 +14,11 @@ not in the venue's CPU.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from makerkit.core import MakerkitError
 
-__all__ = ["Bucket", "Gate", "Refused"]
+__all__ = ["BodyLimit", "Bucket", "Gate", "Refused"]
 
 NS = 1_000_000_000
 
@@ -111,3 +112,55 @@ class Gate:
                 )
                 raise Refused(msg, "RATE_LIMIT", 429, wait)
         return bucket
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is refused with 413, unread.
+
+    Checked on the declared Content-Length and again on the bytes that arrive
+    (a chunked body declares none), so a client cannot make the venue buffer
+    megabytes before a handler sees them.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(send)
+                return
+        seen = 0
+        refused = False
+
+        async def counted() -> Any:
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # answer now; the app sees a client that went away
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def unless_refused(message: Any) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, unless_refused)
+
+    async def _refuse(self, send: Any) -> None:
+        body = (
+            b'{"code":"MESSAGE_TOO_LARGE","message":"request bodies are limited to '
+            + str(self.limit).encode()
+            + b' bytes"}'
+        )
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

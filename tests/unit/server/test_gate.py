@@ -156,3 +156,29 @@ def test_a_bad_key_gets_close_4401(venue: Venue) -> None:
     ):
         ws.receive_json()
     assert info.value.code == 4401
+
+
+def test_a_body_over_the_limit_is_refused_unread(venue: Venue) -> None:
+    c = venue.client
+    before = _journaled(venue)
+    big = (
+        b'{"symbol":"AAA","side":"buy","qty":"1","price":"90","client_order_id":"'
+        + (b"x" * 100_000)
+        + b'"}'
+    )
+    r = c.post(
+        "/orders", content=big, headers={**venue.h("alice"), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 413 and r.json()["code"] == "MESSAGE_TOO_LARGE"
+
+    def chunks() -> Any:  # no Content-Length: counted as it arrives
+        for _ in range(10):
+            yield b" " * 10_000
+
+    r = c.post(
+        "/orders",
+        content=chunks(),
+        headers={**venue.h("alice"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+    assert _journaled(venue) == before
