@@ -102,3 +102,4 @@ class RejectReason(IntEnum):
     DUPLICATE_ORDER = 21
     KILL_SWITCH = 22
     NOT_AUTHORIZED = 23
+    MAX_OPEN_ORDERS = 24

@@ -8,6 +8,7 @@ MakerkitError`` is enough at any boundary (CLI, server, client)::
     ├── DataError                    malformed input files (names file, line, field)
     ├── NotAuthorized                missing or wrong API key
     │   └── Forbidden                the account's role does not allow this
+    ├── UnknownAccount               an admin command names an account that does not exist
     ├── OrderRejected                a command refused with a stable RejectReason
     │   ├── InvalidPrice             OFF_TICK, NON_POSITIVE_PRICE
     │   ├── InvalidQuantity          OFF_LOT, NON_POSITIVE_QTY
@@ -38,6 +39,7 @@ __all__ = [
     "NotAuthorized",
     "OrderRejected",
     "RiskLimitBreached",
+    "UnknownAccount",
     "UnknownOrder",
     "UnknownSymbol",
     "rejection",
@@ -161,6 +163,10 @@ class Forbidden(NotAuthorized):
     """The account is known but its role does not allow this operation."""
 
 
+class UnknownAccount(MakerkitError, LookupError):
+    """An admin command names an account that does not exist (nothing was changed)."""
+
+
 _BY_REASON: dict[RejectReason, type[OrderRejected]] = {
     RejectReason.OFF_TICK: InvalidPrice,
     RejectReason.NON_POSITIVE_PRICE: InvalidPrice,
@@ -176,6 +182,7 @@ _BY_REASON: dict[RejectReason, type[OrderRejected]] = {
     RejectReason.RATE_LIMIT: RiskLimitBreached,
     RejectReason.DUPLICATE_ORDER: RiskLimitBreached,
     RejectReason.KILL_SWITCH: RiskLimitBreached,
+    RejectReason.MAX_OPEN_ORDERS: RiskLimitBreached,
 }
 
 

@@ -310,13 +310,21 @@ class RiskManager:
             if acc == account
         )
 
-    def _daily_pnl(self, account: int, ts: int) -> int:
+    def _daily_pnl(self, account: int, ts: int, *, commit: bool = True) -> int:
+        """The account's PnL since the start of its day (``commit=False``: a pure read).
+
+        Only the commands (fills, marks, resets) may start a new day: a read
+        that did would move the day's baseline to the moment of the read, and a
+        replay of the journal, which has no reads, would then decide otherwise.
+        """
         total = self.account_pnl(account)
         day = ts // NS_PER_DAY
         start = self._day.get(account)
         if start is None or start[0] != day:
             # a new day starts from the PnL carried into it
-            start = self._day[account] = (day, total if start is not None else 0)
+            start = (day, total if start is not None else 0)
+            if commit:
+                self._day[account] = start
         return total - start[1]
 
     def _check_daily_loss(self, account: int, symbol: str, ts: int) -> bool:
@@ -347,7 +355,9 @@ class RiskManager:
             self._venue_killed = ""
         else:
             self._killed.pop(account, None)
-            self._day.pop(account, None)  # the daily-loss count starts afresh
+            # the daily-loss count starts afresh: from the PnL at the reset, not from 0
+            # (which counted every earlier loss again and tripped at the next mark)
+            self._day[account] = (ts // NS_PER_DAY, self.account_pnl(account))
         self._record(ts, account or 0, "*", "kill_switch", "reset", "", "")
 
     def is_killed(self, account: int) -> bool:
@@ -380,7 +390,7 @@ class RiskManager:
             limits=self.limits_for(account, "*"),
             positions=self.positions(account),
             pnl_micro=self.account_pnl(account),
-            daily_pnl_micro=self._daily_pnl(account, ts),
+            daily_pnl_micro=self._daily_pnl(account, ts, commit=False),
             killed=account in self._killed,
             kill_reason=self._killed.get(account, ""),
             venue_killed=bool(self._venue_killed),

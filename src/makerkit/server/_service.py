@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from makerkit.core import Clock, Instrument, L1Snapshot, LiveClock, OrderStatus, Side
+from makerkit.core import (
+    Clock,
+    Instrument,
+    L1Snapshot,
+    LiveClock,
+    NotAuthorized,
+    OrderStatus,
+    Side,
+)
 from makerkit.risk import MONEY_SCALE
 from makerkit.venue import (
     BookDelta,
@@ -137,9 +145,17 @@ class VenueService:
             background_snapshots=True,  # a forked writer: the venue never pauses for one
         )
         self.venue = self.jv.venue
-        if admin_key and not any(a.role is Role.ADMIN for a in self.venue.accounts()):
-            self.jv.add_account("admin", role=Role.ADMIN, api_key=admin_key)
-            self.jv.flush()
+        if admin_key:
+            admins = [a for a in self.venue.accounts() if a.role is Role.ADMIN]
+            if not admins:
+                self.jv.add_account("admin", role=Role.ADMIN, api_key=admin_key)
+                self.jv.flush()
+            else:
+                try:
+                    self.venue.authenticate(admin_key, admin=True)
+                except NotAuthorized:  # a new key was configured: it replaces the old one
+                    self.jv.rotate_key(admins[0].account_id, admin_key)
+                    self.jv.flush()
         self._flush_interval = flush_interval_s
         self._batch: list[Event] = []
         self._after: list[Callable[[], None]] = []  # acks waiting for this batch's commit

@@ -89,9 +89,31 @@ class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class CancelAll(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Cancel every open order of the account (in one symbol, or everywhere)."""
+    """Cancel the account's open orders (in one symbol, or everywhere), oldest first.
+
+    ``limit`` cancels at most that many, and ``max_order_id`` only orders with
+    an id up to it: a server cancels thousands of orders in slices, each slice
+    ``CancelAll(limit=n, max_order_id=<last id when the request came>)``, so
+    orders placed meanwhile are not touched and a replay of the journaled
+    slices cancels exactly the same orders.
+
+    Like every message, a cancel-all is checked against the account's kill
+    switches and message rate (and refused by them). ``rate_checked=False``
+    skips that check: it is for the operator's own follow-up slices of a
+    cancel-all that was already accepted (and for cancel-on-disconnect), never
+    for a client's request. It travels in the command so that the journal
+    replays the same decision.
+    """
 
     symbol: str | None = None
+    limit: int | None = None
+    max_order_id: int | None = None
+    rate_checked: bool = True
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            msg = f"invalid `limit`, must be >= 1 or null, was {self.limit}"
+            raise ConfigError(msg)
 
 
 class ModifyOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

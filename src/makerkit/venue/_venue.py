@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import secrets
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -32,8 +33,10 @@ from makerkit.core import (
     RejectReason,
     RiskLimitBreached,
     Side,
+    TimeInForce,
+    UnknownAccount,
 )
-from makerkit.risk import RiskManager
+from makerkit.risk import RiskLimits, RiskManager
 from makerkit.venue._model import (
     Account,
     BookDelta,
@@ -57,10 +60,11 @@ _BOOK_FILL_HISTORY = 1000
 # Bump when the venue's, the risk manager's or the books' internal state
 # changes shape: a snapshot of another format is skipped and recovery replays
 # the whole journal instead.
-SNAPSHOT_FORMAT = f"makerkit-{__version__}/venue-1"
+SNAPSHOT_FORMAT = f"makerkit-{__version__}/venue-2"
 # the engine that books rebuilt from a snapshot use (None: the selected one)
 _restore_backend: ContextVar[str | None] = ContextVar("restore_backend", default=None)
 _SIDES = {1: Side.BUY, -1: Side.SELL}
+_RESTING_TIFS = (TimeInForce.GTC, TimeInForce.POST_ONLY)
 
 
 class _Order(msgspec.Struct):
@@ -125,10 +129,12 @@ class Venue:
         symbol_fees: dict[str, FeeSchedule] | None = None,
         backend: str | None = None,
         history_limit: int = 100_000,
+        max_open_orders: int | None = None,
     ) -> None:
         if history_limit < 1:
             msg = f"invalid `history_limit`, must be >= 1, was {history_limit}"
             raise ConfigError(msg)
+        _check_max_open_orders(max_open_orders)
         if not instruments:
             msg = "invalid `instruments`, must list at least one instrument, was empty"
             raise ConfigError(msg)
@@ -162,6 +168,9 @@ class Venue:
         self._retired: dict[tuple[int, str], int] = {}  # (account, client id) -> order id
         self._compact_at = 2 * history_limit
         self._next_order_id = 0
+        # at most this many open orders per account (None: no cap); it decides which
+        # orders are accepted, so a journaled venue changes it only by a command
+        self.max_open_orders = max_open_orders
 
     # ------------------------------------------------------------------ snapshots
 
@@ -231,6 +240,24 @@ class Venue:
         self._account_seq[account.account_id] = 0
         return account
 
+    def rotate_key(self, account_id: int, key_hash: str) -> Account:
+        """Replace the account's API key by the one hashed as ``key_hash``; the old one stops.
+
+        Raises UnknownAccount (nothing changed) for a missing account and
+        ConfigError when another account already uses the key.
+        """
+        account = self._known(account_id)
+        owner = self._keys.get(key_hash)
+        if owner == account_id:
+            return account
+        if owner is not None:
+            msg = "invalid `api_key`, already in use"
+            raise ConfigError(msg)
+        for old in [h for h, acc in self._keys.items() if acc == account_id]:
+            del self._keys[old]
+        self._keys[key_hash] = account_id
+        return account
+
     @staticmethod
     def new_api_key() -> str:
         """Return a fresh random API key."""
@@ -260,27 +287,48 @@ class Venue:
     # ------------------------------------------------------------------ commands
 
     def submit(self, account: int, cmd: NewOrder) -> Outcome:
-        """Place an order for ``account``; idempotent per client order id."""
+        """Place an order for ``account``; idempotent per client order id.
+
+        Every order counts against the account's message rate and is refused
+        while a kill switch is on, a repeat of a known client order id too (it
+        then keeps its first answer, given again once the refusal has passed).
+        An order that could rest is refused with MAX_OPEN_ORDERS while the
+        account has ``max_open_orders`` open orders.
+        """
         self._require_account(account)
-        if cmd.client_order_id is not None:
-            seen = self._acks.get((account, cmd.client_order_id))
+        ts = self.clock.now_ns()
+        client_key = (account, cmd.client_order_id) if cmd.client_order_id is not None else None
+        try:
+            self.risk.check_message(account, ts)
+        except RiskLimitBreached as exc:
+            known = client_key is not None and (
+                client_key in self._acks or client_key in self._retired
+            )
+            return self._reject(account, cmd, exc.reason, ts, remember=not known)
+        if client_key is not None:
+            seen = self._acks.get(client_key)
             if seen is not None:
                 # the same answer, and no events: nothing happened this time
                 return Outcome(update=seen, events=())
-            if (account, cmd.client_order_id) in self._retired:
-                ts = self.clock.now_ns()
+            if client_key in self._retired:
                 return self._reject(
                     account, cmd, RejectReason.DUPLICATE_ORDER_ID, ts, remember=False
                 )
-        ts = self.clock.now_ns()
         listing = self._listings.get(cmd.symbol)
         if listing is None:
             return self._reject(account, cmd, RejectReason.UNKNOWN_SYMBOL, ts)
         is_market = cmd.order_type == OrderType.MARKET
         if not is_market and cmd.price is None:
             return self._reject(account, cmd, RejectReason.NON_POSITIVE_PRICE, ts)
+        cap = self.max_open_orders
+        if (
+            cap is not None
+            and not is_market
+            and cmd.tif in _RESTING_TIFS
+            and len(self._open.get(account, ())) >= cap
+        ):
+            return self._reject(account, cmd, RejectReason.MAX_OPEN_ORDERS, ts)
         try:
-            self.risk.check_message(account, ts)
             self.risk.check_order(
                 account,
                 cmd.symbol,
@@ -345,43 +393,75 @@ class Venue:
         return outcome
 
     def cancel(self, account: int, cmd: CancelOrder) -> Outcome:
-        """Cancel one of the account's open orders."""
+        """Cancel one of the account's open orders.
+
+        Like every message it counts against the account's rate and is refused
+        (RATE_LIMIT, KILL_SWITCH) before anything else, also for an unknown
+        order. A kill switch already cancelled the account's orders, so
+        refusing cancels while it is on leaves nothing behind.
+        """
         self._require_account(account)
         ts = self.clock.now_ns()
         order = self._find(account, cmd.symbol, cmd.order_id, cmd.client_order_id)
-        if order is None or order.status not in _OPEN:
-            return self._reject_existing(account, cmd, RejectReason.UNKNOWN_ORDER, ts, order)
         try:
             self.risk.check_message(account, ts)
         except RiskLimitBreached as exc:
-            # cancels are never blocked by a kill switch: only the rate limit applies
-            if exc.reason is RejectReason.RATE_LIMIT:
-                return self._reject_existing(account, cmd, exc.reason, ts, order)
+            return self._reject_existing(account, cmd, exc.reason, ts, order)
+        if order is None or order.status not in _OPEN:
+            return self._reject_existing(account, cmd, RejectReason.UNKNOWN_ORDER, ts, order)
         return self._cancel_order(order, ts)
 
     def cancel_all(self, account: int, cmd: CancelAll | None = None) -> list[Outcome]:
-        """Cancel every open order of the account (in one symbol when given)."""
+        """Cancel the account's open orders, oldest first (see ``CancelAll`` for slices).
+
+        Returns one outcome per cancelled order. A cancel-all is one message:
+        unless ``cmd.rate_checked`` is False (the operator's follow-up slices)
+        it counts against the account's rate, and when the rate limit or a kill
+        switch refuses it, nothing is cancelled and the list holds exactly one
+        rejected outcome (order id 0, reason RATE_LIMIT or KILL_SWITCH) instead,
+        journaled and replayed like any answer: ``Venue.refusal(outcomes)``
+        tells the two apart.
+        """
         self._require_account(account)
         ts = self.clock.now_ns()
-        symbol = cmd.symbol if cmd is not None else None
-        return [
-            self._cancel_order(self._orders[oid], ts)
-            for oid in list(self._open.get(account, {}))
-            if symbol is None or self._orders[oid].symbol == symbol
-        ]
+        cmd = cmd or CancelAll()
+        if cmd.rate_checked:
+            try:
+                self.risk.check_message(account, ts)
+            except RiskLimitBreached as exc:
+                refused = CancelOrder(symbol=cmd.symbol or "")
+                return [self._reject_existing(account, refused, exc.reason, ts, None)]
+        return self._cancel_all(
+            account, ts, symbol=cmd.symbol, limit=cmd.limit, max_order_id=cmd.max_order_id
+        )
+
+    @staticmethod
+    def refusal(outcomes: Sequence[Outcome]) -> Outcome | None:
+        """Return the rejection when ``cancel_all`` was refused as a whole, else None."""
+        if len(outcomes) == 1:
+            only = outcomes[0]
+            if not only.accepted and only.update.order_id == 0:
+                return only
+        return None
 
     def modify(self, account: int, cmd: ModifyOrder) -> Outcome:
-        """Change price and/or size of one of the account's open orders."""
+        """Change price and/or size of one of the account's open orders.
+
+        Rate limit and kill switches apply first, as for every message.
+        """
         self._require_account(account)
         ts = self.clock.now_ns()
         order = self._find(account, cmd.symbol, cmd.order_id, cmd.client_order_id)
+        try:
+            self.risk.check_message(account, ts)
+        except RiskLimitBreached as exc:
+            return self._reject_existing(account, cmd, exc.reason, ts, order)
         if order is None or order.status not in _OPEN:
             return self._reject_existing(account, cmd, RejectReason.UNKNOWN_ORDER, ts, order)
         listing = self._listings[order.symbol]
         new_price = cmd.price if cmd.price is not None else order.price
         new_qty = cmd.qty if cmd.qty is not None else order.remaining
         try:
-            self.risk.check_message(account, ts)
             if new_price is not None and new_qty is not None:
                 self.risk.check_order(
                     account,
@@ -425,15 +505,45 @@ class Venue:
     # ------------------------------------------------------------------ admin
 
     def kill(self, account: int | None, reason: str = "manual") -> list[Outcome]:
-        """Trip a kill switch (an account's, or venue-wide with None) and cancel the orders."""
+        """Trip a kill switch (an account's, or venue-wide with None) and cancel the orders.
+
+        Raises UnknownAccount, having changed nothing, for a missing account.
+        """
+        if account is not None:
+            self._known(account)
         ts = self.clock.now_ns()
         self.risk.trip(account, reason, ts=ts)
         targets = [account] if account is not None else list(self._open)
-        return [out for acc in targets for out in self.cancel_all(acc)]
+        return [out for acc in targets for out in self._cancel_all(acc, ts)]
 
     def reset(self, account: int | None) -> None:
-        """Lift a kill switch (an account's, or the venue-wide one with None)."""
+        """Lift a kill switch: an account's, or with None the venue-wide one.
+
+        The two are independent: a venue-wide reset leaves accounts killed on
+        their own (by hand or by their daily-loss limit) killed, and an
+        account's reset does not lift a venue-wide halt. Resetting a switch that
+        is off changes nothing but the audit log. Raises UnknownAccount, having
+        changed nothing, for a missing account.
+        """
+        if account is not None:
+            self._known(account)
         self.risk.reset(account, ts=self.clock.now_ns())
+
+    def set_limits(
+        self, limits: RiskLimits, *, account: int | None = None, symbol: str | None = None
+    ) -> None:
+        """Install risk limits for an account and/or symbol (both None: the default).
+
+        Raises UnknownAccount, having changed nothing, for a missing account.
+        """
+        if account is not None:
+            self._known(account)
+        self.risk.set_limits(limits, account=account, symbol=symbol, ts=self.clock.now_ns())
+
+    def set_max_open_orders(self, cap: int | None) -> None:
+        """Change the per-account cap on open orders (None: none); orders already open stay."""
+        _check_max_open_orders(cap)
+        self.max_open_orders = cap
 
     # ------------------------------------------------------------------ views
 
@@ -460,18 +570,69 @@ class Venue:
             return None
         return self._snapshot(order, self.clock.now_ns())
 
-    def open_orders(self, account: int, symbol: str | None = None) -> list[OrderUpdate]:
-        """Return the account's open orders, oldest first."""
-        ts = self.clock.now_ns()
-        return [
-            self._snapshot(self._orders[oid], ts)
-            for oid in self._open.get(account, {})
-            if symbol is None or self._orders[oid].symbol == symbol
-        ]
+    def open_orders(
+        self,
+        account: int,
+        symbol: str | None = None,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[OrderUpdate]:
+        """Return the account's open orders, oldest first.
 
-    def fills(self, account: int, symbol: str | None = None) -> list[FillReport]:
-        """Return the account's fills, oldest first."""
-        return [f for f in self._fills.get(account, []) if symbol is None or f.symbol == symbol]
+        A page: only orders with an id above ``after`` (the last id of the
+        previous page), at most ``limit`` of them (None: all).
+        """
+        _check_limit(limit)
+        ts = self.clock.now_ns()
+        page: list[OrderUpdate] = []
+        if limit == 0:
+            return page
+        for oid in self._open.get(account, {}):
+            if oid <= after:
+                continue
+            order = self._orders[oid]
+            if symbol is not None and order.symbol != symbol:
+                continue
+            page.append(self._snapshot(order, ts))
+            if limit is not None and len(page) >= limit:
+                break
+        return page
+
+    def open_count(self, account: int) -> int:
+        """Return how many open orders the account has (0 for an unknown account)."""
+        return len(self._open.get(account, ()))
+
+    @property
+    def last_order_id(self) -> int:
+        """Return the id of the newest order placed (0 before the first)."""
+        return self._next_order_id
+
+    def fills(
+        self,
+        account: int,
+        symbol: str | None = None,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> list[FillReport]:
+        """Return the account's retained fills, oldest first.
+
+        A page: only fills with an account sequence above ``after_seq`` (the
+        last ``seq`` of the previous page), at most ``limit`` of them (None: all).
+        """
+        _check_limit(limit)
+        fills = self._fills.get(account, [])
+        start = bisect_right(fills, after_seq, key=_fill_seq) if after_seq > 0 else 0
+        page: list[FillReport] = []
+        if limit == 0:
+            return page
+        for fill in fills[start:] if start else fills:
+            if symbol is None or fill.symbol == symbol:
+                page.append(fill)
+                if limit is not None and len(page) >= limit:
+                    break
+        return page
 
     # ------------------------------------------------------------------ internals
 
@@ -479,6 +640,14 @@ class Venue:
         if account not in self._accounts:
             msg = f"unknown account {account}"
             raise NotAuthorized(msg)
+
+    def _known(self, account: int) -> Account:
+        """Return the account an admin command names; raise UnknownAccount otherwise."""
+        found = self._accounts.get(account)
+        if found is None:
+            msg = f"unknown account {account}"
+            raise UnknownAccount(msg)
+        return found
 
     def _reference(self, listing: _Listing) -> int | None:
         bid, ask = listing.book.best_bid(), listing.book.best_ask()
@@ -612,6 +781,28 @@ class Venue:
         else:
             opened.pop(order.order_id, None)
 
+    def _cancel_all(
+        self,
+        account: int,
+        ts: int,
+        *,
+        symbol: str | None = None,
+        limit: int | None = None,
+        max_order_id: int | None = None,
+    ) -> list[Outcome]:
+        """Cancel the account's oldest open orders (no rate check: also the venue's own)."""
+        targets: list[_Order] = []
+        # an account's open ids are kept in placement order, so ascending
+        for oid in self._open.get(account, {}):
+            if max_order_id is not None and oid > max_order_id:
+                break
+            order = self._orders[oid]
+            if symbol is None or order.symbol == symbol:
+                targets.append(order)
+                if limit is not None and len(targets) >= limit:
+                    break
+        return [self._cancel_order(order, ts) for order in targets]
+
     def _cancel_order(self, order: _Order, ts: int) -> Outcome:
         listing = self._listings[order.symbol]
         res = listing.book.cancel(order.order_id, ts=ts)
@@ -735,4 +926,20 @@ class Venue:
         killed = {acc for acc in self._open if self.risk.is_killed(acc)}
         killed.update(self.risk.mark(listing.instrument.symbol, reference, ts))
         for account in sorted(killed):
-            self.cancel_all(account)
+            self._cancel_all(account, ts)
+
+
+def _check_max_open_orders(cap: int | None) -> None:
+    if cap is not None and cap < 1:
+        msg = f"invalid `max_open_orders`, must be >= 1 or null, was {cap}"
+        raise ConfigError(msg)
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        msg = f"invalid `limit`, must be >= 0 or null, was {limit}"
+        raise ConfigError(msg)
+
+
+def _fill_seq(fill: FillReport) -> int:
+    return fill.seq
