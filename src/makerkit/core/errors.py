@@ -16,7 +16,9 @@ MakerkitError`` is enough at any boundary (CLI, server, client)::
     │   ├── UnknownSymbol            UNKNOWN_SYMBOL
     │   ├── DuplicateOrderId         DUPLICATE_ORDER_ID
     │   └── RiskLimitBreached        a pre-trade rule (carries rule, limit, value)
-    └── EngineUnavailable            a requested book backend is not built
+    ├── EngineUnavailable            a requested book backend is not built
+    ├── JournalUnavailable           the journal cannot make commands durable (disk full, I/O)
+    └── RecoveryRefused              the journal and its snapshots cannot be proven consistent
 
 Matching-engine commands do not raise on rejects (the hot path returns a result
 carrying the reason); :func:`rejection` turns a reason into the matching
@@ -35,9 +37,11 @@ __all__ = [
     "Forbidden",
     "InvalidPrice",
     "InvalidQuantity",
+    "JournalUnavailable",
     "MakerkitError",
     "NotAuthorized",
     "OrderRejected",
+    "RecoveryRefused",
     "RiskLimitBreached",
     "UnknownAccount",
     "UnknownOrder",
@@ -56,6 +60,26 @@ class ConfigError(MakerkitError, ValueError):
 
 class EngineUnavailable(MakerkitError, RuntimeError):
     """The requested order-book backend is not available in this install."""
+
+
+class JournalUnavailable(MakerkitError, RuntimeError):
+    """The journal cannot make commands durable (disk full, I/O error): order entry stops.
+
+    Nothing of the failed batch was acknowledged; the venue rebuilds itself from
+    the journal once it can write again.
+    """
+
+
+class RecoveryRefused(MakerkitError, RuntimeError):
+    """Recovery found state it cannot prove consistent; the message names the files.
+
+    ``snapshot`` and ``journal`` are the paths involved.
+    """
+
+    def __init__(self, message: str, *, snapshot: str = "", journal: str = "") -> None:
+        super().__init__(message)
+        self.snapshot = snapshot
+        self.journal = journal
 
 
 class DataError(MakerkitError, ValueError):

@@ -6,12 +6,22 @@ replaying it rebuilds books, orders, positions, fills and sequence numbers
 exactly. ``JournaledVenue`` is the venue the server runs: it stamps each
 command with the live clock, applies it, appends it, and makes it durable
 (``flush``) before anyone is told.
+
+Durability rules kept here: a commit is fsync'd (``synchronous=FULL``) unless
+asked otherwise; a failed write raises ``JournalUnavailable`` and the journal
+accepts no later write (what the venue applied in memory is no longer what
+the journal holds: rebuild it from the file); a snapshot carries the checksum
+of its state and the hash of the journal command it was taken after, and
+recovery refuses (``RecoveryRefused``) any snapshot it cannot prove belongs to
+this journal's history, naming the files and the safe path (``--no-snapshot``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +29,16 @@ from typing import Any
 
 import msgspec
 
-from makerkit.core import Clock, DataError, Instrument, SimClock, UnknownAccount
+from makerkit.core import (
+    Clock,
+    ConfigError,
+    DataError,
+    Instrument,
+    JournalUnavailable,
+    RecoveryRefused,
+    SimClock,
+    UnknownAccount,
+)
 from makerkit.risk import AuditRecord, RiskLimits, RiskManager
 from makerkit.venue._model import (
     Account,
@@ -68,27 +87,71 @@ CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id);
 """
 
 EventRow = tuple[int, str, int | None, str | None, int | None, str]
+SYNC_MODES = ("full", "normal")
+
+# Snapshot file: magic line, header (JSON), the header's sha256, then the state.
+# Every byte is covered by a checksum, so a damaged file is refused, never loaded.
+_SNAPSHOT_MAGIC = b"makerkit-snapshot 2"
+# what releases before it wrote: "<format>\n<ts>\n<state>", no checksum (never loaded)
+_LEGACY_FORMAT = re.compile(rb"makerkit-[^/\s]+/venue-\d+")
+_HEADROOM_BYTES = 1 << 20  # what a journal must be able to write before it is used again
+
+
+class _SnapshotHeader(msgspec.Struct, forbid_unknown_fields=True):
+    format: str  # the venue state's format (SNAPSHOT_FORMAT of the release that wrote it)
+    seq: int  # the last journal command the state includes
+    ts: int  # the venue clock after that command
+    size: int  # bytes of state
+    sha256: str  # of the state
+    record: str  # hash of journal command `seq` (ts, account, kind, payload)
+
+
+def record_hash(seq: int, ts: int, account: int, kind: str, payload: bytes) -> str:
+    """Hash of one journal command: ties a snapshot to the history it was taken from."""
+    digest = hashlib.sha256(f"{seq}\n{ts}\n{account}\n{kind}\n".encode())
+    digest.update(payload)
+    return digest.hexdigest()
 
 
 class Journal:
-    """Append-only command log in SQLite (WAL); ``path=":memory:"`` for tests."""
+    """Append-only command log in SQLite (WAL); ``path=":memory:"`` for tests.
 
-    def __init__(self, path: str | Path) -> None:
+    ``sync="full"`` (the default) fsyncs every commit, so a power cut loses no
+    acknowledged command; group commit makes that one fsync per batch.
+    ``sync="normal"`` only survives a killed process (the WAL may lose its tail).
+    """
+
+    def __init__(self, path: str | Path, *, sync: str = "full") -> None:
+        if sync not in SYNC_MODES:
+            msg = f"invalid `sync`, must be one of {', '.join(SYNC_MODES)}, was {sync!r}"
+            raise ConfigError(msg)
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL survives a killed process (the point of this journal); power loss
-        # may drop the last transactions, as documented by SQLite
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.sync = sync
+        self.broken: str | None = None  # why no write is accepted any more
         self._pending: list[tuple[int, int, str, bytes]] = []
         self._events: list[EventRow] = []
         self._memory_snapshots: list[tuple[int, int, str, bytes]] = []
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM commands").fetchone()
-        self.durable_seq: int = row[0]
-        self.appended_seq: int = row[0]
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect()
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute(
+                "SELECT seq, ts, account, kind, payload FROM commands ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            msg = f"journal {self.path}: cannot open it: {exc}"
+            raise JournalUnavailable(msg) from exc
+        self.durable_seq: int = row[0] if row else 0
+        self.appended_seq: int = self.durable_seq
+        # the hash of command `durable_seq`, written into snapshots taken now
+        self._durable_record = record_hash(*row) if row else ""
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.sync.upper()}")
+        return db
 
     def append(self, ts: int, account: int, kind: str, payload: bytes) -> int:
         """Buffer one command; return its journal sequence (durable after ``flush``)."""
@@ -101,10 +164,21 @@ class Journal:
         self._events.append(row)
 
     def flush(self) -> int:
-        """Write buffered commands and history in one transaction; return the durable sequence."""
-        if self._pending or self._events:
-            rows, events = self._pending, self._events
-            self._pending, self._events = [], []
+        """Write buffered commands and history in one transaction; return the durable sequence.
+
+        Raises ``JournalUnavailable`` when the write fails (disk full, I/O
+        error): the transaction is rolled back, the buffered commands are
+        dropped, and every later flush is refused too, since the caller's
+        state now holds commands the journal does not.
+        """
+        if self.broken is not None:
+            msg = f"journal {self.path}: no longer written to after a failed write ({self.broken})"
+            raise JournalUnavailable(msg)
+        if not (self._pending or self._events):
+            return self.durable_seq
+        rows, events = self._pending, self._events
+        self._pending, self._events = [], []
+        try:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO commands (ts, account, kind, payload) VALUES (?, ?, ?, ?)", rows
@@ -115,8 +189,62 @@ class Journal:
                 events,
             )
             self._db.execute("COMMIT")
-            self.durable_seq = self.appended_seq
+        except (sqlite3.Error, OSError) as exc:
+            self._rollback()
+            self.broken = str(exc)
+            lost = self.appended_seq - self.durable_seq
+            self.appended_seq = self.durable_seq
+            msg = (
+                f"journal {self.path}: cannot make commands {self.durable_seq + 1}-"
+                f"{self.durable_seq + lost} durable: {exc}"
+            )
+            raise JournalUnavailable(msg) from exc
+        if rows:
+            self._durable_record = record_hash(self.appended_seq, *rows[-1])
+        self.durable_seq = self.appended_seq
         return self.durable_seq
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (SQLITE_FULL does); never raise from here
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("journal %s: rollback failed: %s", self.path, exc)
+
+    def discard(self) -> None:
+        """Drop what is buffered (the caller's state is being thrown away)."""
+        self._pending, self._events = [], []
+        self.appended_seq = self.durable_seq
+
+    def check_headroom(self, nbytes: int = _HEADROOM_BYTES) -> None:
+        """Write and fsync ``nbytes``, then free them; raise ``JournalUnavailable`` if it fails.
+
+        A journal that failed for want of space is only used again once this
+        much can be written: the freed pages are reused by the next commands.
+        """
+        if self.broken is not None:
+            msg = f"journal {self.path}: no longer written to after a failed write ({self.broken})"
+            raise JournalUnavailable(msg)
+        try:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS headroom (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+            )
+            self._db.execute("INSERT OR REPLACE INTO headroom VALUES (1, randomblob(?))", (nbytes,))
+            self._db.execute("COMMIT")
+            self._db.execute("DELETE FROM headroom")
+        except (sqlite3.Error, OSError) as exc:
+            self._rollback()
+            msg = f"journal {self.path}: cannot write {nbytes} bytes: {exc}"
+            raise JournalUnavailable(msg) from exc
+
+    def record_at(self, seq: int) -> str | None:
+        """The hash of durable command ``seq`` (None when the journal has no such command)."""
+        row = self._db.execute(
+            "SELECT seq, ts, account, kind, payload FROM commands WHERE seq = ?", (seq,)
+        ).fetchone()
+        return record_hash(*row) if row else None
 
     def history(
         self,
@@ -153,7 +281,11 @@ class Journal:
         return None if self.path == ":memory:" else Path(self.path + ".snapshots")
 
     def write_snapshot(self, seq: int, ts: int, fmt: str, state: bytes, *, keep: int = 2) -> None:
-        """Store the venue state after command ``seq`` (atomically); keep the newest ``keep``."""
+        """Store the venue state after command ``seq`` (atomically); keep the newest ``keep``.
+
+        Needs no database access (a forked writer calls it): the hash of
+        command ``seq`` was kept when it became durable.
+        """
         if seq != self.durable_seq or self._pending:
             msg = f"invalid snapshot, journal is durable to {self.durable_seq}, not {seq}"
             raise ValueError(msg)
@@ -161,40 +293,187 @@ class Journal:
         if folder is None:
             self._memory_snapshots = [(seq, ts, fmt, state), *self._memory_snapshots][:keep]
             return
+        header = msgspec.json.encode(
+            _SnapshotHeader(
+                format=fmt,
+                seq=seq,
+                ts=ts,
+                size=len(state),
+                sha256=hashlib.sha256(state).hexdigest(),
+                record=self._durable_record,
+            )
+        )
         folder.mkdir(exist_ok=True)
         final = folder / f"snapshot-{seq:020d}.bin"
         tmp = final.with_suffix(f".tmp{os.getpid()}")
-        with tmp.open("wb") as fh:
-            fh.write(f"{fmt}\n{ts}\n".encode())
-            fh.write(state)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(final)  # a reader sees the old set or the new file, never half
-        for old in sorted(folder.glob("snapshot-*.bin"), reverse=True)[keep:]:
+        try:
+            with tmp.open("wb") as fh:
+                fh.write(_SNAPSHOT_MAGIC + b"\n" + header + b"\n")
+                fh.write(hashlib.sha256(header).hexdigest().encode() + b"\n")
+                fh.write(state)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(final)  # a reader sees the old set or the new file, never half
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+            raise
+        _fsync_dir(folder)  # the rename itself survives a power cut
+        for old in _snapshot_files(folder)[keep:]:
             old.unlink(missing_ok=True)
 
     def snapshots(self) -> Iterator[tuple[int, int, str, bytes]]:
-        """Yield stored snapshots (seq, ts, format, state), newest first."""
+        """Yield stored snapshots (seq, ts, format, state), newest first, each one verified.
+
+        Raises ``RecoveryRefused`` on a snapshot that cannot be proven to
+        belong to this journal: damaged (checksum, torn file), ahead of the
+        journal's last command, or taken after a command the journal does not
+        hold. A file of an older release's layout is skipped (it has no
+        checksum to prove it): replaying more of the journal is always safe.
+        """
         folder = self.snapshot_dir
         if folder is None:
             yield from self._memory_snapshots
             return
-        for file in sorted(folder.glob("snapshot-*.bin"), reverse=True):
-            try:
-                seq = int(file.stem.removeprefix("snapshot-"))
-                fmt, ts, state = file.read_bytes().split(b"\n", 2)
-                yield seq, int(ts), fmt.decode(), state
-            except (OSError, ValueError) as exc:
-                log.warning("skipping unreadable snapshot %s: %s", file, exc)
+        for file in _snapshot_files(folder):
+            snap = self._verified(file)
+            if snap is not None:
+                yield snap
+
+    def _verified(self, file: Path) -> tuple[int, int, str, bytes] | None:
+        seq = _file_seq(file)
+        try:
+            blob = file.read_bytes()
+        except OSError as exc:
+            raise self._refusal(file, f"cannot be read ({exc})") from exc
+        magic, _, rest = blob.partition(b"\n")
+        if magic != _SNAPSHOT_MAGIC:
+            legacy_ts = rest.partition(b"\n")[0]
+            if _LEGACY_FORMAT.fullmatch(magic) and legacy_ts.isdigit():
+                self._check_not_ahead(file, seq)
+                log.warning(
+                    "skipping snapshot %s: an older release's file without a checksum (%s);"
+                    " the journal is replayed instead",
+                    file,
+                    magic.decode(),
+                )
+                return None
+            raise self._refusal(file, "is damaged: not a snapshot file (unknown first line)")
+        header_raw, _, rest = rest.partition(b"\n")
+        header_sum, newline, state = rest.partition(b"\n")
+        if not newline:
+            raise self._refusal(file, "is torn: it ends inside its header")
+        if hashlib.sha256(header_raw).hexdigest().encode() != header_sum:
+            raise self._refusal(file, "is damaged: its header does not match its checksum")
+        try:
+            header = msgspec.json.decode(header_raw, type=_SnapshotHeader)
+        except msgspec.DecodeError as exc:  # pragma: no cover - the header checksum matched
+            raise self._refusal(file, f"is damaged: unreadable header ({exc})") from exc
+        if header.seq != seq:
+            raise self._refusal(file, f"is damaged: its header says command {header.seq}")
+        self._check_not_ahead(file, seq)
+        if len(state) != header.size:
+            raise self._refusal(file, f"is torn: {len(state)} of its {header.size} bytes of state")
+        if hashlib.sha256(state).hexdigest() != header.sha256:
+            raise self._refusal(file, "is damaged: its state does not match its sha256 checksum")
+        if self.record_at(seq) != header.record:
+            raise self._refusal(
+                file,
+                f"was taken after a command {seq} that is not the journal's command {seq}:"
+                " it belongs to another history (a journal replaced or rewritten?)",
+                lost="whatever the snapshot held that the journal does not",
+            )
+        return seq, header.ts, header.format, state
+
+    def _check_not_ahead(self, file: Path, seq: int) -> None:
+        if seq > self.durable_seq:
+            first = self.durable_seq + 1
+            raise self._refusal(
+                file,
+                f"covers commands up to {seq} but the journal ends at {self.durable_seq}:"
+                f" commands {first}-{seq} were lost from the journal (a lost -wal file?)",
+                lost=f"commands {first}-{seq}: orders and fills that may have been acknowledged,"
+                " and their order ids may be handed out again",
+            )
+
+    def _refusal(self, file: Path, problem: str, *, lost: str = "") -> RecoveryRefused:
+        rejected = Path(self.path + ".snapshots") / "rejected"
+        loses = (
+            f"That path loses {lost}."
+            if lost
+            else "That path loses nothing the journal holds (the start is slower: every"
+            " command is replayed)."
+        )
+        msg = (
+            f"snapshot {file} {problem}; journal {self.path}. Safe path: start with"
+            " `makerkit serve --no-snapshot`, which replays the journal in full and moves the"
+            f" snapshot files aside into {rejected}/ (kept for inspection). {loses}"
+        )
+        return RecoveryRefused(msg, snapshot=str(file), journal=self.path)
+
+    def reject_snapshots(self) -> list[Path]:
+        """Move every snapshot file into ``<journal>.snapshots/rejected/``; return the new paths."""
+        folder = self.snapshot_dir
+        if folder is None:
+            self._memory_snapshots = []
+            return []
+        if not folder.is_dir():
+            return []
+        rejected = folder / "rejected"
+        moved = []
+        for file in sorted(folder.glob("snapshot-*")):
+            if not file.is_file():
+                continue
+            rejected.mkdir(exist_ok=True)
+            target, n = rejected / file.name, 0
+            while target.exists():  # an earlier --no-snapshot start moved one of that name
+                n += 1
+                target = rejected / f"{file.name}.{n}"
+            file.replace(target)
+            moved.append(target)
+        if moved:
+            _fsync_dir(folder)
+        return moved
 
     def close(self) -> None:
-        """Flush and close the database."""
-        self.flush()
-        self._db.close()
+        """Flush (unless a write failed) and close the database."""
+        try:
+            if self.broken is None:
+                self.flush()
+        finally:
+            self._db.close()
+
+
+def _file_seq(file: Path) -> int:
+    return int(file.name.removeprefix("snapshot-").removesuffix(".bin"))
+
+
+def _snapshot_files(folder: Path) -> list[Path]:
+    """Snapshot files in the folder, newest first (other names are ignored)."""
+    found = []
+    for file in folder.glob("snapshot-*.bin"):
+        try:
+            found.append((_file_seq(file), file))
+        except ValueError:
+            log.warning("ignoring %s: not a snapshot file name", file)
+    return [file for _, file in sorted(found, reverse=True)]
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class JournaledVenue:
-    """A venue whose every command is journaled; construct it to recover from the journal."""
+    """A venue whose every command is journaled; construct it to recover from the journal.
+
+    Recovery loads the newest snapshot it can prove consistent with the
+    journal, then replays the commands after it; ``use_snapshots=False``
+    replays the whole journal and moves the snapshot files aside (the safe
+    path when a snapshot is refused).
+    """
 
     def __init__(
         self,
@@ -208,6 +487,7 @@ class JournaledVenue:
         snapshot_every: int = 0,
         history_limit: int = 100_000,
         background_snapshots: bool = False,
+        use_snapshots: bool = True,
     ) -> None:
         self._clock = clock
         self._sim = SimClock(0)
@@ -225,8 +505,18 @@ class JournaledVenue:
         self._snapshot_child: tuple[int, int] | None = None  # (writer pid, its seq)
         # recovery: the newest usable snapshot, then the commands after it
         self.snapshot_seq = 0
-        for seq, _, fmt, state in journal.snapshots():
-            if fmt != SNAPSHOT_FORMAT:
+        if not use_snapshots:
+            moved = journal.reject_snapshots()
+            if moved:
+                log.warning(
+                    "not using snapshots: %d snapshot files moved aside into %s; replaying"
+                    " the whole journal %s",
+                    len(moved),
+                    moved[0].parent,
+                    journal.path,
+                )
+        for seq, _, fmt, state in journal.snapshots() if use_snapshots else ():
+            if fmt != SNAPSHOT_FORMAT:  # another release's state: replaying more is safe
                 log.warning("skipping snapshot %d of format %s", seq, fmt)
                 continue
             try:
@@ -418,7 +708,11 @@ class JournaledVenue:
             and self.journal.durable_seq - self.snapshot_seq >= self.snapshot_every
         )
         if due:
-            self.snapshot(background=self.background_snapshots)
+            try:
+                self.snapshot(background=self.background_snapshots)
+            except OSError as exc:  # no room for the file: the journal alone is still whole
+                log.warning("snapshot of command %d failed: %s", self.journal.durable_seq, exc)
+                return False
         return due
 
     def snapshot(self, *, background: bool = False) -> int:
@@ -460,6 +754,9 @@ class JournaledVenue:
             log.warning("snapshot of command %d failed in its writer process", seq)
 
     def close(self) -> None:
-        """Wait for a snapshot being written, then flush and close the journal."""
+        """Wait for a snapshot being written, then flush and close the journal.
+
+        After a failed write nothing more is flushed: the journal just closes.
+        """
         self._reap_snapshot(block=True)
         self.journal.close()

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from makerkit.book import available_backends
-from makerkit.core import Instrument, Side, SimClock
+from makerkit.core import Instrument, RecoveryRefused, Side, SimClock
 from makerkit.risk import RiskLimits
 from makerkit.venue import (
     CancelAll,
@@ -19,6 +19,7 @@ from makerkit.venue import (
     ModifyOrder,
     NewOrder,
     Role,
+    _journal,
 )
 
 INSTRUMENTS = [Instrument(symbol="AAA"), Instrument(symbol="BBB", tick_size="0.5")]
@@ -163,7 +164,9 @@ def test_snapshot_recovery_equals_full_replay(
     assert state(second) == state(first)
 
 
-def test_unusable_snapshot_falls_back_to_full_replay(tmp_path: Path) -> None:
+def test_a_damaged_snapshot_is_refused_and_another_format_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "venue.db"
     clock = SimClock(1_700_000_000_000_000_000)
     first = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=clock, snapshot_every=100)
@@ -172,21 +175,21 @@ def test_unusable_snapshot_falls_back_to_full_replay(tmp_path: Path) -> None:
     want = state(first)
     total = first.journal.durable_seq
     first.close()
-    newest, older = sorted((path.parent / "venue.db.snapshots").glob("*.bin"), reverse=True)
-    # the newest is damaged: recovery uses the older one
-    newest.write_bytes(newest.read_bytes()[:100])
+    newest, _ = sorted((path.parent / "venue.db.snapshots").glob("*.bin"), reverse=True)
+    # the newest is damaged: recovery refuses rather than guess (an older one would do,
+    # but nothing proves the damage stops at that file), naming the file and the way out
+    intact = newest.read_bytes()
+    newest.write_bytes(intact[:100])
+    with pytest.raises(RecoveryRefused, match="--no-snapshot") as refused:
+        JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
+    assert refused.value.snapshot == str(newest) and refused.value.journal == str(path)
+    newest.write_bytes(intact)
+    # another format (a release whose state differs reads them): skipped, the whole
+    # journal is replayed
+    monkeypatch.setattr(_journal, "SNAPSHOT_FORMAT", "makerkit-9.9.9/venue-9")
     second = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
-    older_seq = int(older.stem.removeprefix("snapshot-"))
-    assert second.snapshot_seq == older_seq and second.recovered == total - older_seq
+    assert second.snapshot_seq == 0 and second.recovered == total
     assert state(second) == want
-    second.close()
-    # another format (an older release): skipped, the whole journal is replayed
-    for file in (newest, older):
-        tail = file.read_bytes().partition(b"\n")[2]
-        file.write_bytes(b"makerkit-0.0.1/venue-0\n" + tail)
-    third = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
-    assert third.snapshot_seq == 0 and third.recovered == total
-    assert state(third) == want
 
 
 def test_journal_keeps_the_newest_snapshots(tmp_path: Path) -> None:
