@@ -435,6 +435,14 @@ def serve(
             help="Snapshot the venue every N commands; recovery replays at most N (0: never).",
         ),
     ] = 100_000,
+    no_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--no-snapshot",
+            help="Recover by replaying the whole journal, with the snapshot files moved aside "
+            "into <journal>.snapshots/rejected/ (the safe path when recovery refuses one).",
+        ),
+    ] = False,
     market: Annotated[
         bool, typer.Option(help="Animate every symbol with the order-flow simulator.")
     ] = False,
@@ -475,6 +483,7 @@ def serve(
         admin_key=admin_key,
         backend=engine,
         snapshot_every=snapshot_every,
+        use_snapshots=not no_snapshot,
         market=market,
         market_rate=market_rate,
         replay=str(replay) if replay else None,
@@ -487,8 +496,21 @@ def serve(
     # The venue holds many long-lived objects and makes little cyclic garbage:
     # rarer collections keep full-heap GC pauses out of the order path.
     gc.set_threshold(100_000, 50, 100)
+    # recovered here, not in the app's startup, so a refusal is a message and an exit code
+    from rich.markup import escape
+
+    from makerkit.core import RecoveryRefused
+    from makerkit.server._service import VenueService
+
+    try:
+        service = VenueService.from_settings(settings)
+    except RecoveryRefused as exc:
+        err.print(f"[bold red]error:[/] recovery refused: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(3) from exc
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, service=service),
         host=host,
         port=port,
         log_level="warning",

@@ -51,7 +51,7 @@ from makerkit.server._errors import error_response, install_error_handlers, log,
 from makerkit.server._gate import BodyLimit, Bucket, Gate, Refused
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._wsproto import raw_sender
-from makerkit.venue import Account, CancelAll, CancelOrder, FeeSchedule, ModifyOrder, NewOrder, Role
+from makerkit.venue import Account, CancelAll, CancelOrder, ModifyOrder, NewOrder, Role
 from makerkit.wire import (
     AccountOut,
     AccountRequest,
@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     flush_interval_ms: float = 0.5
     # a venue snapshot every N journaled commands bounds recovery to N replays (0: never)
     snapshot_every: int = 100_000
+    # False: recover by replaying the whole journal, snapshot files moved aside (the safe
+    # path when recovery refuses a snapshot it cannot prove consistent)
+    use_snapshots: bool = True
     # finished orders and fills per account kept in memory; older ones live in the journal
     history_limit: int = 100_000
     # market data is sent to subscribers in ticks of this many ms (0: with every commit)
@@ -752,7 +755,12 @@ async def _session(
             service.private.get(account.account_id, set()).discard(sub)
             if cancel_on_disconnect:
                 with contextlib.suppress(MakerkitError):
-                    await service.execute(lambda: service.jv.cancel_all(account.account_id))
+                    # the account's own message rate must not keep its orders alive
+                    await service.execute(
+                        lambda: service.jv.cancel_all(
+                            account.account_id, CancelAll(rate_checked=False)
+                        )
+                    )
 
 
 def _anchors(settings: Settings, symbols: list[str]) -> dict[str, Any]:
@@ -802,17 +810,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = service or VenueService(
-            settings.instruments(),
-            journal_path=settings.journal,
-            fees=FeeSchedule(maker_ppm=settings.maker_fee_ppm, taker_ppm=settings.taker_fee_ppm),
-            backend=settings.backend,
-            admin_key=settings.admin_key,
-            flush_interval_s=settings.flush_interval_ms / 1000,
-            snapshot_every=settings.snapshot_every,
-            history_limit=settings.history_limit,
-            md_interval_s=settings.md_interval_ms / 1000,
-        )
+        svc = service or VenueService.from_settings(settings)
         app.state.service = svc
         app.state.gate = Gate(
             time.monotonic_ns,

@@ -14,6 +14,7 @@ from makerkit.core import (
     ConfigError,
     DataError,
     Forbidden,
+    JournalUnavailable,
     MakerkitError,
     NotAuthorized,
     OrderRejected,
@@ -28,6 +29,7 @@ __all__ = ["error_response", "install_error_handlers", "log", "status_for"]
 log = logging.getLogger("makerkit.server")
 
 _STATUS: list[tuple[type[Exception], int, str | None]] = [
+    (JournalUnavailable, 503, "JOURNAL_UNAVAILABLE"),  # order entry stopped: say why
     (Forbidden, 403, "FORBIDDEN"),
     (NotAuthorized, 401, "NOT_AUTHORIZED"),
     (UnknownAccount, 404, "UNKNOWN_ACCOUNT"),
@@ -79,6 +81,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def domain(request: Request, exc: Exception) -> Response:
         status, code = status_for(exc)
+        if isinstance(exc, JournalUnavailable):  # logged once by the service, told to each client
+            log.info("%s %s -> 503 %s: %s", request.method, request.url.path, code, exc)
+            return error_response(status, code, str(exc), {"Retry-After": "1"})
         if status >= 500:
             log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         else:

@@ -6,6 +6,13 @@ a flusher task commits the journal for the whole batch in one transaction,
 then publishes the batch in order and releases the waiting acks. So nothing
 is acknowledged or published before it is durable. A subscriber gets one
 WebSocket frame per batch: a single message object, or a JSON array of them.
+
+When the journal cannot write (disk full, I/O error) the service stops order
+entry at once: every waiter of the failed batch gets ``JournalUnavailable``,
+none of its events is published, every new command is refused without
+touching the venue, and ``failure`` says why. The venue in memory then holds
+commands that never became durable, so it is rebuilt from the journal file
+(``try_recover``, retried in the background) once the journal can write again.
 """
 
 from __future__ import annotations
@@ -13,14 +20,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from makerkit.core import (
     Clock,
     Instrument,
+    JournalUnavailable,
     L1Snapshot,
     LiveClock,
     NotAuthorized,
@@ -41,9 +50,16 @@ from makerkit.venue import (
     Trade,
 )
 
+if TYPE_CHECKING:
+    from makerkit.server._app import Settings
+
 __all__ = ["Subscriber", "VenueService"]
 
+log = logging.getLogger("makerkit.server")
+
 T = TypeVar("T")
+# a command's ack waiting for its batch's commit: called once durable, or with the error
+_Waiter = tuple[Callable[[], None], Callable[[JournalUnavailable], None] | None]
 _STATUS = {s: s.name.lower() for s in OrderStatus}
 _SIDE = {Side.BUY: "buy", Side.SELL: "sell"}
 _encode = msgspec.json.Encoder().encode
@@ -117,7 +133,11 @@ class Subscriber:
 
 
 class VenueService:
-    """Owns the journaled venue, the group-commit flusher and the subscribers."""
+    """Owns the journaled venue, the group-commit flusher and the subscribers.
+
+    ``jv`` and ``venue`` are replaced when the venue is rebuilt after a journal
+    failure: read them at call time, never keep them.
+    """
 
     def __init__(
         self,
@@ -132,19 +152,28 @@ class VenueService:
         snapshot_every: int = 100_000,
         history_limit: int = 100_000,
         md_interval_s: float = 0.005,
+        use_snapshots: bool = True,
+        sync: str = "full",
+        retry_interval_s: float = 1.0,
     ) -> None:
         self.instruments = {inst.symbol: inst for inst in instruments}
-        self.jv = JournaledVenue(
-            instruments,
-            journal=Journal(journal_path),
-            clock=clock or LiveClock(),
-            fees=fees,
-            backend=backend,
-            snapshot_every=snapshot_every,
-            history_limit=history_limit,
-            background_snapshots=True,  # a forked writer: the venue never pauses for one
-        )
+        self.journal_path = journal_path
+        # what building the venue again (after a journal failure) needs
+        self._listed = list(instruments)
+        self._clock = clock or LiveClock()
+        self._fees = fees
+        self._backend = backend
+        self._snapshot_every = snapshot_every
+        self._history_limit = history_limit
+        self._sync = sync
+        self.jv = self._recover(Journal(journal_path, sync=sync), use_snapshots=use_snapshots)
         self.venue = self.jv.venue
+        # why order entry is stopped (the journal cannot write); None while it runs
+        self.failure: str | None = None
+        self._retry_interval = retry_interval_s
+        self._retry_error: str | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self._stopping = False
         if admin_key:
             admins = [a for a in self.venue.accounts() if a.role is Role.ADMIN]
             if not admins:
@@ -158,7 +187,7 @@ class VenueService:
                     self.jv.flush()
         self._flush_interval = flush_interval_s
         self._batch: list[Event] = []
-        self._after: list[Callable[[], None]] = []  # acks waiting for this batch's commit
+        self._after: list[_Waiter] = []  # acks waiting for this batch's commit
         self._batch_done: asyncio.Future[None] | None = None
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -172,6 +201,36 @@ class VenueService:
         self._md_pending: list[Event] = []
         self._md_timer: asyncio.TimerHandle | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VenueService:
+        """The service the server's settings describe (recovers the venue from the journal)."""
+        return cls(
+            settings.instruments(),
+            journal_path=settings.journal,
+            fees=FeeSchedule(maker_ppm=settings.maker_fee_ppm, taker_ppm=settings.taker_fee_ppm),
+            backend=settings.backend,
+            admin_key=settings.admin_key,
+            flush_interval_s=settings.flush_interval_ms / 1000,
+            snapshot_every=settings.snapshot_every,
+            history_limit=settings.history_limit,
+            md_interval_s=settings.md_interval_ms / 1000,
+            use_snapshots=settings.use_snapshots,
+        )
+
+    def _recover(self, journal: Journal, *, use_snapshots: bool) -> JournaledVenue:
+        """Build the venue from the journal file: newest proven snapshot, then replay."""
+        return JournaledVenue(
+            self._listed,
+            journal=journal,
+            clock=self._clock,
+            fees=self._fees,
+            backend=self._backend,
+            snapshot_every=self._snapshot_every,
+            history_limit=self._history_limit,
+            background_snapshots=True,  # a forked writer: the venue never pauses for one
+            use_snapshots=use_snapshots,
+        )
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
@@ -179,55 +238,159 @@ class VenueService:
         # what recovery built lives as long as the venue: keep it out of GC passes
         gc.collect()
         gc.freeze()
+        self._stopping = False
         self._wake = asyncio.Event()
         self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
+        if self.failure is not None:
+            self._start_recovery()
 
     async def stop(self) -> None:
-        """Flush what is pending and close the journal."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        self._commit()
+        """Commit what is pending and close the journal.
+
+        After a journal failure nothing is committed (the failed batch was
+        answered and dropped) and nothing waits on the journal: a SIGINT'd
+        server stops at once.
+        """
+        self._stopping = True
+        for task in (self._recovery, self._flusher):
+            if task is None:
+                continue
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # pragma: no cover - both loops catch their errors
+                log.exception("%s ended with an error", task.get_name())
+        self._recovery = self._flusher = None
+        self._commit()  # nothing when failed; if this commit fails, its waiters are answered
         if self._md_timer is not None:
             self._md_timer.cancel()
         self._flush_md()
-        self.jv.close()
+        try:
+            self.jv.close()
+        except JournalUnavailable as exc:  # nothing unanswered was in it: just log
+            log.error("journal closed without its last flush: %s", exc)
         gc.unfreeze()  # what start() froze may be collected again
+
+    def health(self) -> dict[str, Any]:
+        """Liveness: ``status`` is ``failed`` while the journal cannot write (``failure``: why)."""
+        return {
+            "status": "ok" if self.failure is None else "failed",
+            "failure": self.failure,
+            "symbols": len(self.instruments),
+            "accounts": len(self.venue.accounts()),
+            "journal_commands": self.jv.journal.durable_seq,
+        }
 
     # ------------------------------------------------------------------ commands
 
-    async def execute(self, command: Callable[[], T]) -> T:
-        """Run one venue command now; return once it is durable (its market data follows)."""
-        result = command()
-        self._collect(result)
-        if self._flusher is None:  # no event loop task (tests driving it directly)
-            self._commit()
-            return result
+    def _unavailable(self) -> JournalUnavailable:
+        return JournalUnavailable(
+            f"journal unavailable ({self.failure}): the venue takes no command and shows no"
+            " state until its journal can write again"
+        )
+
+    def _refuse_if_failed(self) -> None:
+        if self.failure is not None:
+            raise self._unavailable()
+
+    def _pending(self) -> bool:
+        """Has a command been applied that is not committed and published yet?"""
+        journal = self.jv.journal
+        return journal.appended_seq != journal.durable_seq or bool(self._batch or self._after)
+
+    async def _until_committed(self) -> None:
         if self._batch_done is None:
             self._batch_done = asyncio.get_running_loop().create_future()
         done = self._batch_done
         assert self._wake is not None  # noqa: S101 - set in start()
         self._wake.set()
-        await asyncio.shield(done)
+        try:
+            await asyncio.shield(done)
+        except JournalUnavailable as exc:  # each waiter raises its own exception
+            raise JournalUnavailable(str(exc)) from exc.__cause__
+
+    async def execute(self, command: Callable[[], T]) -> T:
+        """Run one venue command now; return once it is durable (its market data follows).
+
+        Raises ``JournalUnavailable`` without running it while the journal is
+        failed, and when its batch cannot be made durable.
+        """
+        self._refuse_if_failed()
+        result = command()
+        self._collect(result)
+        if self._flusher is None:  # no event loop task (tests driving it directly)
+            self._commit()
+            self._refuse_if_failed()
+            return result
+        await self._until_committed()
         return result
 
-    def execute_then(self, command: Callable[[], T], on_durable: Callable[[T], None]) -> T:
+    def execute_then(
+        self,
+        command: Callable[[], T],
+        on_durable: Callable[[T], None],
+        on_error: Callable[[JournalUnavailable], None] | None = None,
+    ) -> T:
         """Run one venue command now; call ``on_durable(result)`` once it is durable.
 
         The caller does not wait, so one connection can pipeline many commands
         into the same commit; callbacks run in command order after the batch's
-        events are published.
+        events are published. If the batch cannot be made durable,
+        ``on_error(exc)`` is called instead. While the journal is failed this
+        raises ``JournalUnavailable`` at once, without running the command.
         """
+        self._refuse_if_failed()
         result = command()
         self._collect(result)
-        self._after.append(lambda: on_durable(result))
+        self._after.append((lambda: on_durable(result), on_error))
         if self._flusher is None:
             self._commit()
         else:
             assert self._wake is not None  # noqa: S101 - set in start()
             self._wake.set()
         return result
+
+    async def durable(self, read: Callable[[], T]) -> T:
+        """Compute ``read()`` now; return it once every command applied so far is durable.
+
+        So a read never shows state a crash could take back. No wait when
+        nothing is pending. Raises ``JournalUnavailable`` while the journal is
+        failed, or when the pending batch cannot be committed.
+        """
+        self._refuse_if_failed()
+        value = read()
+        if not self._pending():
+            return value
+        if self._flusher is None:
+            self._commit()
+            self._refuse_if_failed()
+            return value
+        await self._until_committed()
+        return value
+
+    def after_durable(
+        self,
+        callback: Callable[[], None],
+        on_error: Callable[[JournalUnavailable], None] | None = None,
+    ) -> None:
+        """Call ``callback()`` once every command applied so far is durable (at once if so).
+
+        It runs after the pending batch's events are published and its acks
+        sent. If that commit fails it is dropped (``on_error(exc)`` when
+        given); while the journal is failed this raises ``JournalUnavailable``.
+        """
+        self._refuse_if_failed()
+        if not self._pending():
+            callback()
+            return
+        self._after.append((callback, on_error))
+        if self._flusher is None:
+            self._commit()
+        else:
+            assert self._wake is not None  # noqa: S101 - set in start()
+            self._wake.set()
 
     def _collect(self, result: object) -> None:
         if isinstance(result, Outcome):
@@ -238,18 +401,53 @@ class VenueService:
                     self._batch.extend(item.events)
 
     async def _flush_loop(self) -> None:
+        """Commit batches as they come; an error is answered and logged, never the loop's end."""
         assert self._wake is not None  # noqa: S101 - set in start()
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self._flush_interval:
                 await asyncio.sleep(self._flush_interval)  # let a burst join this commit
-            self._commit()
+            try:
+                self._commit()
+            except Exception:  # pragma: no cover - _commit catches what it can foresee
+                log.exception("journal flusher: unexpected error; flushing goes on")
 
     def _commit(self) -> None:
-        self.jv.journal.flush()
+        """Make the batch durable, then publish it and release its waiters (in that order).
+
+        If the journal cannot write, nobody is left waiting: see ``_fail``.
+        """
+        if self.failure is not None:
+            return  # the batch was answered and dropped; nothing new is accepted
+        try:
+            self.jv.journal.flush()
+        except Exception as exc:  # disk full, I/O error, or a bug: answer, never hang
+            self._fail(exc)
+            return
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
+        after, self._after = self._after, []
+        try:
+            self._publish_batch(batch)
+        except Exception:  # pragma: no cover - the batch is durable: still release its acks
+            log.exception("publishing a committed batch failed")
+        for on_durable, _ in after:
+            try:
+                on_durable()
+            except Exception:
+                log.exception("a callback of a committed command failed")
+        if done is not None and not done.done():
+            done.set_result(None)
+        # after everyone was told: a snapshot delays no ack of this batch
+        try:
+            self.jv.maybe_snapshot()
+        except JournalUnavailable as exc:  # its flush took commands the callbacks ran
+            self._fail(exc)
+        except Exception:  # pragma: no cover - a snapshot is an optimisation
+            log.exception("snapshot failed")
+
+    def _publish_batch(self, batch: list[Event]) -> None:
         staged: set[Subscriber] = set()
         md = self._md_pending
         for event in batch:
@@ -268,13 +466,94 @@ class VenueService:
                 self._md_timer = loop.call_later(self._md_interval, self._flush_md)
             else:
                 self._flush_md()
+
+    # ------------------------------------------------------------------ journal failure
+
+    def _fail(self, exc: BaseException) -> None:
+        """Stop order entry: answer every waiter of the uncommitted batch, publish none of it."""
+        cause = exc.__cause__ if isinstance(exc, JournalUnavailable) and exc.__cause__ else exc
+        if self.failure is None:
+            self.failure = str(cause) if isinstance(exc, JournalUnavailable) else repr(cause)
+            log.error(
+                "journal unavailable, order entry stopped until it can write again: %s",
+                exc,
+                exc_info=exc,
+            )
+        self.jv.journal.discard()
+        self._batch = []  # never durable: never published
         after, self._after = self._after, []
-        for callback in after:
-            callback()
+        done, self._batch_done = self._batch_done, None
+        for _, on_error in after:
+            if on_error is None:
+                continue
+            try:
+                on_error(self._unavailable())
+            except Exception:
+                log.exception("an error callback of a failed command failed")
         if done is not None and not done.done():
-            done.set_result(None)
-        # after everyone was told: a snapshot delays no ack of this batch
-        self.jv.maybe_snapshot()
+            done.set_exception(self._unavailable())
+            done.exception()  # retrieved: a waiter gone meanwhile leaves no warning
+        self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        if self._stopping or (self._recovery is not None and not self._recovery.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without an event loop: the caller calls try_recover()
+            return
+        self._recovery = loop.create_task(self._recover_loop(), name="makerkit-journal-recovery")
+
+    async def _recover_loop(self) -> None:
+        while self.failure is not None:
+            await asyncio.sleep(self._retry_interval)
+            try:
+                self.try_recover()
+            except Exception:  # pragma: no cover - try_recover catches what it can foresee
+                log.exception("journal recovery attempt failed; retrying")
+
+    def try_recover(self) -> bool:
+        """Rebuild the venue from the journal once it can write again; True when running.
+
+        The venue in memory holds commands that never became durable, so it is
+        thrown away: a new one is recovered from the journal file (snapshot and
+        replay) and replaces ``jv`` and ``venue``. The journal must first prove
+        it can write (``Journal.check_headroom``), else it stays failed.
+        """
+        if self.failure is None:
+            return True
+        journal: Journal | None = None
+        try:
+            journal = Journal(self.journal_path, sync=self._sync)
+            journal.check_headroom()
+            jv = self._recover(journal, use_snapshots=True)
+        except Exception as exc:  # still full, unreadable, or refused: stay stopped
+            if journal is not None:
+                with contextlib.suppress(Exception):
+                    journal.close()
+            if str(exc) != self._retry_error:
+                self._retry_error = str(exc)
+                log.error("journal still unavailable (retrying): %s", exc)
+            return False
+        old, self.jv, self.venue = self.jv, jv, jv.venue
+        try:
+            old.close()  # its journal is failed: nothing is written, its snapshot writer is awaited
+        except Exception as exc:  # pragma: no cover - closing a failed journal
+            log.warning("closing the failed journal: %s", exc)
+        self._last_l1.clear()
+        self.failure = self._retry_error = None
+        if self._flusher is not None:  # keep the new venue out of GC passes, as start() does
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+        log.warning(
+            "journal %s writable again: venue rebuilt at command %d (%d replayed);"
+            " order entry resumed",
+            self.journal_path,
+            jv.journal.durable_seq,
+            jv.recovered,
+        )
+        return True
 
     # ------------------------------------------------------------------ fan-out
 
@@ -287,7 +566,9 @@ class VenueService:
         for event in pending:
             self._publish(event, staged)
             touched[event.symbol] = None
-        for symbol in sorted(touched):
+        # L1 is read from the venue, which holds commands that never became durable
+        # once the journal has failed: none is sent until it is rebuilt
+        for symbol in sorted(touched) if self.failure is None else ():
             self._publish_l1(symbol, staged)
         for sub in staged:  # one frame per subscriber per tick
             sub.send_staged()
