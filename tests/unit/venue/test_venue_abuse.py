@@ -464,13 +464,45 @@ def test_admin_kill_of_a_missing_account_answers_404(tmp_path: Path, backend: st
         for path in ("/admin/kill", "/admin/reset"):
             res = client.post(path, json={"account_id": 5, "reason": "typo"}, headers=h)
             assert res.status_code == 404 and res.json()["code"] == "UNKNOWN_ACCOUNT", res.text
-        res = client.put("/admin/limits", json={"account_id": 5, "max_order_qty": "1"}, headers=h)
+        res = client.put("/admin/limits", json={"account_id": 5, "max_order_qty": 1}, headers=h)
         assert res.status_code == 404 and res.json()["code"] == "UNKNOWN_ACCOUNT", res.text
         made = client.post("/admin/accounts", json={"name": "five"}, headers=h).json()
         assert made["account_id"] == 2  # the admin is 1
         key = {"X-API-Key": made["api_key"]}
         body = {"symbol": "AAA", "side": "buy", "qty": "1", "price": "1"}
         assert client.post("/orders", json=body, headers=key).json()["status"] == "new"
+
+
+def test_cancel_on_disconnect_is_not_refused_by_the_rate_limit(
+    tmp_path: Path, backend: str
+) -> None:
+    """The account spent its tokens: the cancel-all of its disconnect still runs."""
+    pytest.importorskip("fastapi")
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from makerkit.server import create_app
+    from tests.unit.server.conftest import ADMIN, make_settings
+
+    with TestClient(create_app(make_settings(tmp_path, backend))) as client:
+        h = {"X-API-Key": ADMIN}
+        made = client.post("/admin/accounts", json={"name": "flooder"}, headers=h).json()
+        limits = {"account_id": made["account_id"], "max_msgs_per_sec": 0.01, "burst": 2}
+        assert client.put("/admin/limits", json=limits, headers=h).status_code == 200
+        url = f"/ws/private?api_key={made['api_key']}&cancel_on_disconnect=true"
+        with client.websocket_connect(url) as ws:
+            for i in range(2):
+                body = {"op": "order", "symbol": "BBB", "side": "buy", "qty": "1", "price": "5"}
+                ws.send_text(json.dumps({**body, "req_id": i}))
+            acks = 0
+            while acks < 2:
+                frame = ws.receive_json()
+                acks += sum(
+                    m.get("type") == "ack" for m in (frame if isinstance(frame, list) else [frame])
+                )
+        venue = client.app.state.service.venue
+        assert venue.open_count(made["account_id"]) == 0
 
 
 # ---------------------------------------------------------------- determinism
