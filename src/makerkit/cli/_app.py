@@ -411,6 +411,32 @@ def bench_server(
     _emit_bench(table, result, output, as_json)
 
 
+@bench_app.command("abuse")
+def bench_abuse(
+    seconds: Annotated[
+        float, typer.Option(min=1.0, help="Length of each attack phase (slow readers: twice).")
+    ] = 5.0,
+    cycles: Annotated[int, typer.Option(min=1, help="kill -9 cycles.")] = 5,
+    slow_readers: Annotated[
+        int, typer.Option(min=0, help="Market-data sockets that subscribe and never read.")
+    ] = 100,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attack a venue process: flood, slow readers, kill -9, damaged snapshots; what holds."""
+    from makerkit.cli._bench_abuse import abuse_table, run_abuse_bench
+
+    result = run_abuse_bench(
+        seconds=seconds,
+        cycles=cycles,
+        slow_readers=slow_readers,
+        progress=lambda m: err.print(f"[dim]{m}[/]"),
+    )
+    _emit_bench(abuse_table(result), result, output, as_json)
+
+
 @app.command()
 def serve(
     host: Annotated[
