@@ -81,6 +81,7 @@ bench-venue: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_server.py
 	$(BIN)/python benchmarks/bench_market.py
 	$(BIN)/python benchmarks/bench_recovery.py
+	$(BIN)/python benchmarks/bench_abuse.py
 
 # the peers pin numpy/pandas versions of their own: they live in their own venv,
 # driven by benchmarks/peers/drive_peers.py from `make bench`
