@@ -599,3 +599,20 @@ def test_old_journals_with_admin_commands_for_no_one_still_recover(tmp_path: Pat
     jv.journal.close()
     again = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
     assert again.recovered == 4 and again.venue.open_count(1) == 1
+
+
+def test_the_hostile_mix_gives_the_same_bytes_on_both_engines(tmp_path: Path) -> None:
+    from makerkit.book import available_backends
+
+    engines = available_backends()
+    if len(engines) < 2:
+        pytest.skip("one book engine built")
+    runs = []
+    for engine in engines:
+        clock = SimClock(T0)
+        journal = Journal(tmp_path / f"{engine}.db")
+        jv = JournaledVenue(INSTRUMENTS, journal=journal, clock=clock, backend=engine)
+        outs = drive(jv, clock)
+        runs.append(msgspec.json.encode([o.events if isinstance(o, Outcome) else o for o in outs]))
+        jv.journal.close()
+    assert all(run == runs[0] for run in runs)
