@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # False: recover by replaying the whole journal, snapshot files moved aside (the safe
     # path when recovery refuses a snapshot it cannot prove consistent)
     use_snapshots: bool = True
+    # "full": every commit is fsync'd before its acks (no acknowledged order is lost to a
+    # power cut); "normal": survives a killed process only
+    journal_sync: str = "full"
     # finished orders and fills per account kept in memory; older ones live in the journal
     history_limit: int = 100_000
     # market data is sent to subscribers in ticks of this many ms (0: with every commit)

@@ -215,6 +215,7 @@ class VenueService:
             history_limit=settings.history_limit,
             md_interval_s=settings.md_interval_ms / 1000,
             use_snapshots=settings.use_snapshots,
+            sync=settings.journal_sync,
         )
 
     def _recover(self, journal: Journal, *, use_snapshots: bool) -> JournaledVenue:
