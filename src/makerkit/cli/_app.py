@@ -414,7 +414,7 @@ def bench_server(
 @bench_app.command("abuse")
 def bench_abuse(
     seconds: Annotated[
-        float, typer.Option(min=1.0, help="Length of each attack phase (slow readers: twice).")
+        float, typer.Option(min=1.0, help="Length of each attack phase (slow readers: 4x).")
     ] = 5.0,
     cycles: Annotated[int, typer.Option(min=1, help="kill -9 cycles.")] = 5,
     slow_readers: Annotated[

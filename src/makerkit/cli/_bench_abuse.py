@@ -103,6 +103,15 @@ def parse_vmrss_mb(status: str) -> float | None:
     return None
 
 
+def parse_sockstat_tcp(sockstat: str) -> dict[str, int]:
+    """The TCP line of ``/proc/net/sockstat`` as numbers (``mem`` is in pages)."""
+    for line in sockstat.splitlines():
+        if line.startswith("TCP:"):
+            words = line.split()[1:]
+            return {k: int(v) for k, v in zip(words[::2], words[1::2], strict=False) if v.isdigit()}
+    return {}
+
+
 def ws_handshake(host: str, port: int, path: str, key: str) -> bytes:
     """A client's WebSocket upgrade request (RFC 6455 section 4.1)."""
     return (
@@ -277,6 +286,27 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def open_fds(pid: int) -> int | None:
+    """How many file descriptors process ``pid`` holds (None without /proc)."""
+    try:
+        return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return None
+
+
+def release_times(samples: list[tuple[float, int]], start: int) -> list[float]:
+    """When each connection was let go: from (seconds, open fds) samples and the count at start.
+
+    The k-th entry is the first time at least k of the ``start`` descriptors
+    were closed; a count that rises again later does not undo a release.
+    """
+    times: list[float] = []
+    for at, count in samples:
+        while len(times) < start - count:
+            times.append(at)
+    return times
+
+
 def read_rss_mb(pid: int) -> float | None:
     """The current RSS of process ``pid`` in MB (None once it is gone)."""
     try:
@@ -286,7 +316,12 @@ def read_rss_mb(pid: int) -> float | None:
 
 
 class _RssSampler(threading.Thread):
-    """Samples the current venue's RSS every ``interval`` seconds, peak per phase."""
+    """Samples the current venue's RSS every ``interval`` seconds, peak per phase.
+
+    Also the machine's TCP buffer memory and orphaned sockets: bytes a venue
+    has handed to the kernel for a reader that never takes them live there,
+    outside its RSS.
+    """
 
     def __init__(self, interval: float = 0.1) -> None:
         super().__init__(name="abuse-rss", daemon=True)
@@ -295,10 +330,17 @@ class _RssSampler(threading.Thread):
         self.phase = "start"
         self.peaks: dict[str, float] = {}
         self.samples = 0
+        self.tcp_mb_peak = 0.0
+        self.tcp_orphans_peak = 0
         self._done = threading.Event()
 
     def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         while not self._done.wait(self.interval):
+            with contextlib.suppress(OSError):
+                tcp = parse_sockstat_tcp(Path("/proc/net/sockstat").read_text())
+                self.tcp_mb_peak = max(self.tcp_mb_peak, tcp.get("mem", 0) * page / 2**20)
+                self.tcp_orphans_peak = max(self.tcp_orphans_peak, tcp.get("orphan", 0))
             pid = self.pid
             mb = read_rss_mb(pid) if pid is not None else None
             if mb is None:
@@ -844,7 +886,12 @@ async def _slow_phase(
     if failed:
         result["slow_readers_refused"] = failed
     run.say(f"{len(readers)} slow readers subscribed to {len(SYMBOLS)} books each")
-    cut_at: dict[int, float] = {}
+    cut_at: dict[int, float] = {}  # reset seen by this side's kernel, seconds after subscribing
+    # the venue's descriptors: one closes when it lets a connection go, even when
+    # the kernel still holds the unsent bytes (then only reading shows the EOF)
+    fds_at_start = open_fds(venue.pid)
+    fds: list[tuple[float, int]] = []
+    ready_at = time.monotonic()
 
     async def watch() -> None:
         while True:
@@ -854,6 +901,9 @@ async def _slow_phase(
                     state = _tcp_state(sock)
                     if state is not None and state != TCP_ESTABLISHED:
                         cut_at[i] = now - opened[i]
+            count = open_fds(venue.pid)
+            if count is not None:
+                fds.append((now - ready_at, count))
             await asyncio.sleep(0.1)
 
     watcher = asyncio.create_task(watch())
@@ -867,13 +917,14 @@ async def _slow_phase(
     drained = await asyncio.to_thread(_drain, readers, 5.0)
     after = [i for i, d in enumerate(drained) if d.closed and i not in cut_at]
     result["slow_readers_dropped"] = len(cut_at) + len(after)
-    result["slow_readers_cut_in_phase"] = len(cut_at)
-    result["slow_readers_closed_after_drain"] = len(after)
+    result["slow_readers_reset_in_phase"] = len(cut_at)
+    result["slow_readers_eof_after_drain"] = len(after)
     result["slow_readers_told_slow_consumer"] = sum(b"SLOW_CONSUMER" in d.tail for d in drained)
-    if cut_at:
-        times = sorted(cut_at.values())
-        result["slow_reader_cutoff_s_p50"] = round(times[len(times) // 2], 2)
-        result["slow_reader_cutoff_s_max"] = round(times[-1], 2)
+    released = release_times(fds, fds_at_start) if fds_at_start is not None else []
+    result["slow_readers_released_in_phase"] = len(released)
+    if released:  # seconds from the last subscription to the venue letting readers go
+        result["slow_reader_cutoff_s_p50"] = round(released[len(released) // 2], 2)
+        result["slow_reader_cutoff_s_max"] = round(released[-1], 2)
     backlog = [d.nbytes if d.backlog is None else d.backlog for d in drained]
     result["slow_reader_backlog_mb_max"] = round(max(backlog, default=0) / 2**20, 1)
     for sock in readers:
@@ -924,9 +975,9 @@ async def _live_phases(
         p99s.append(flood.report("flood", result))
 
     if slow_readers > 0:
-        run.say(f"slow readers: {slow_readers} sockets that never read, {2 * seconds:g} s")
+        run.say(f"slow readers: {slow_readers} sockets that never read, {4 * seconds:g} s")
         run.sampler.phase = "slow_readers"
-        slow = await _slow_phase(run, venue, victim_key, slow_readers, 2 * seconds, result)
+        slow = await _slow_phase(run, venue, victim_key, slow_readers, 4 * seconds, result)
         if slow is not None:
             p99s.append(slow.report("slow", result))
         await asyncio.sleep(1.0)
@@ -1321,7 +1372,7 @@ async def _main(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"seconds": seconds}
     phases: list[tuple[str, Callable[[], Coroutine[Any, Any, None]], float]] = [
-        ("live", lambda: _live_phases(run, seconds, slow_readers, result), 6 * seconds + 240),
+        ("live", lambda: _live_phases(run, seconds, slow_readers, result), 8 * seconds + 240),
         ("kill9", lambda: _kill9_phase(run, cycles, result), 60.0 * (cycles + 2)),
         ("recovery", lambda: _recovery_phase(run, flips, result), 300.0),
     ]
@@ -1362,6 +1413,8 @@ def run_abuse_bench(
         result["server_rss_mb_peak"] = round(max(peaks.values()), 1) if peaks else None
         result["server_rss_mb_by_phase"] = {k: round(v, 1) for k, v in peaks.items()}
         result["rss_samples"] = run.sampler.samples
+        result["kernel_tcp_mb_peak"] = round(run.sampler.tcp_mb_peak, 1)  # the whole machine
+        result["kernel_tcp_orphans_peak"] = run.sampler.tcp_orphans_peak
     base, p99 = result.get("victim_baseline_p99_ms"), result.get("victim_order_p99_ms")
     result["victim_p99_ratio"] = round(p99 / base, 2) if base and p99 is not None else None
     for key in ("lost_acknowledged", "duplicated", "recoveries_refused_correctly"):

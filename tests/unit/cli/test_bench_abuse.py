@@ -12,9 +12,12 @@ from makerkit.cli._bench_abuse import (
     abuse_table,
     classify_answer,
     is_refusal,
+    open_fds,
+    parse_sockstat_tcp,
     parse_vmrss_mb,
     percentiles_ms,
     read_rss_mb,
+    release_times,
     ws_accept_key,
     ws_client_frame,
     ws_handshake,
@@ -41,6 +44,25 @@ def test_own_rss_is_readable_on_linux() -> None:
     mb = read_rss_mb(os.getpid())
     assert mb is not None and 5 < mb < 10_000
     assert read_rss_mb(2**22 + 12345) is None  # no such process
+
+
+def test_sockstat_tcp_line_is_parsed() -> None:
+    text = (
+        "sockets: used 28\nTCP: inuse 11 orphan 3 tw 219 alloc 11 mem 25600\nUDP: inuse 0 mem 7\n"
+    )
+    tcp = parse_sockstat_tcp(text)
+    assert tcp == {"inuse": 11, "orphan": 3, "tw": 219, "alloc": 11, "mem": 25600}
+    assert parse_sockstat_tcp("UDP: inuse 0 mem 7\n") == {}
+
+
+def test_release_times_follow_the_falling_descriptor_count() -> None:
+    # 10 descriptors at the start; 2 go at 1.0 s, one comes and goes, 5 more by 3.0 s
+    samples = [(0.5, 10), (1.0, 8), (1.5, 9), (2.0, 8), (3.0, 3), (4.0, 4)]
+    assert release_times(samples, 10) == [1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    assert release_times([(0.1, 12), (0.2, 10)], 10) == []  # more than at the start: none
+    if Path("/proc/self/fd").exists():
+        count = open_fds(os.getpid())
+        assert count is not None and count >= 3
 
 
 def test_accept_key_matches_rfc_6455() -> None:
