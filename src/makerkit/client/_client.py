@@ -21,9 +21,11 @@ import websockets
 from makerkit.core import (
     ConfigError,
     Forbidden,
+    JournalUnavailable,
     MakerkitError,
     NotAuthorized,
     RejectReason,
+    UnknownAccount,
     UnknownOrder,
     UnknownSymbol,
     rejection,
@@ -60,9 +62,16 @@ def error_from(code: str, message: str) -> MakerkitError:
         return UnknownOrder(message)
     if code == "UNKNOWN_SYMBOL":
         return UnknownSymbol(message)
+    if code == "UNKNOWN_ACCOUNT":
+        return UnknownAccount(message)
+    if code == "JOURNAL_UNAVAILABLE":
+        return JournalUnavailable(message)
     if code in RejectReason.__members__:
         return rejection(RejectReason[code], message)
     return ConfigError(f"{code}: {message}")
+
+
+_PAGE = 1000  # items per page of a listing
 
 
 class VenueClient:
@@ -147,14 +156,26 @@ class VenueClient:
         return OrderOut(**await self._call("GET", f"/orders/{order_id}"))
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderOut]:
-        """Open orders, oldest first."""
-        params = {"symbol": symbol} if symbol else {}
-        return [OrderOut(**o) for o in await self._call("GET", "/orders", params=params)]
+        """Open orders, oldest first (every page)."""
+        pages = self._pages("/orders", symbol, "order_id")
+        return [OrderOut(**o) async for o in pages]
 
     async def fills(self, symbol: str | None = None) -> list[FillOut]:
-        """Fill history, oldest first."""
-        params = {"symbol": symbol} if symbol else {}
-        return [FillOut(**f) for f in await self._call("GET", "/fills", params=params)]
+        """Fill history, oldest first (every page)."""
+        return [FillOut(**f) async for f in self._pages("/fills", symbol, "seq")]
+
+    async def _pages(self, path: str, symbol: str | None, cursor: str) -> AsyncIterator[Any]:
+        """The venue answers lists a page at a time: follow ``after`` to the end."""
+        params: dict[str, Any] = {"limit": _PAGE}
+        if symbol:
+            params["symbol"] = symbol
+        while True:
+            page = await self._call("GET", path, params=params)
+            for item in page:
+                yield item
+            if len(page) < _PAGE:
+                return
+            params["after"] = page[-1][cursor]
 
     async def positions(self) -> list[PositionOut]:
         """Positions and PnL per symbol."""

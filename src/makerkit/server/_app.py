@@ -45,13 +45,23 @@ from makerkit.core import (
     TimeInForce,
     UnknownOrder,
     UnknownSymbol,
+    rejection,
 )
 from makerkit.risk import RiskLimits
 from makerkit.server._errors import error_response, install_error_handlers, log, status_for
 from makerkit.server._gate import BodyLimit, Bucket, Gate, Refused
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._wsproto import raw_sender
-from makerkit.venue import Account, CancelAll, CancelOrder, ModifyOrder, NewOrder, Role
+from makerkit.venue import (
+    Account,
+    CancelAll,
+    CancelOrder,
+    ModifyOrder,
+    NewOrder,
+    Outcome,
+    Role,
+    Venue,
+)
 from makerkit.wire import (
     AccountOut,
     AccountRequest,
@@ -137,6 +147,8 @@ class Settings(BaseSettings):
     replay: str | None = None
     replay_symbol: str | None = None
     replay_speed: float = 1.0
+    # open orders per account (orders that could rest; 0: no cap); a venue setting, journaled
+    max_open_orders: int = 10_000
     # a WebSocket frame or REST body larger than this is refused
     max_message_bytes: int = 64 * 1024
     # unauthenticated market-data requests: per connection, and per client address
@@ -300,18 +312,29 @@ async def submit_order(req: OrderRequest, service: ServiceDep, account: AccountD
     return _json(service.order_out(out.update))
 
 
+Limit = Annotated[int, Query(ge=1, le=10_000, description="page size")]
+
+
 @router.get("/orders", response_model=list[OrderOut], tags=["orders"], name="list_open_orders")
 async def list_open_orders(
-    service: ServiceDep, account: AccountDep, symbol: str | None = None
-) -> list[dict[str, Any]]:
-    """The account's open orders, oldest first."""
-    return [service.order_out(o) for o in service.venue.open_orders(account.account_id, symbol)]
+    service: ServiceDep,
+    account: AccountDep,
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="last order id seen")] = 0,
+    limit: Limit = 1000,
+) -> Response:
+    """The account's open orders, oldest first, a page at a time (``after`` the last id seen)."""
+    acc = account.account_id
+    page = await service.durable(
+        lambda: service.venue.open_orders(acc, symbol, after=after, limit=limit)
+    )
+    return _json([service.order_out(o) for o in page])
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="get_order")
 async def get_order(order_id: OrderId, service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """One of the account's orders, open or done."""
-    order = service.jv.order(account.account_id, order_id)
+    order = await service.durable(lambda: service.jv.order(account.account_id, order_id))
     if order is None:
         msg = f"invalid `order_id`, no such order of this account, was {order_id}"
         raise UnknownOrder(msg)
@@ -320,7 +343,10 @@ async def get_order(order_id: OrderId, service: ServiceDep, account: AccountDep)
 
 @router.delete("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="cancel_order")
 async def cancel_order(
-    order_id: OrderId, service: ServiceDep, account: AccountDep, symbol: str | None = None
+    order_id: OrderId,
+    service: ServiceDep,
+    account: AccountDep,
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     """Cancel one open order."""
     sym = _order_symbol(service, account, order_id, symbol)
@@ -332,15 +358,40 @@ async def cancel_order(
 
 @router.delete("/orders", response_model=CancelAllOut, tags=["orders"], name="cancel_all_orders")
 async def cancel_all_orders(
-    service: ServiceDep, account: AccountDep, symbol: str | None = None
+    service: ServiceDep,
+    account: AccountDep,
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     """Cancel every open order of the account (in one symbol when given)."""
     if symbol is not None:
         _instrument(service, symbol)
-    outs = await service.execute(
-        lambda: service.jv.cancel_all(account.account_id, CancelAll(symbol=symbol))
-    )
+    outs = await cancel_all(service, account.account_id, symbol)
     return {"canceled": [service.order_out(o.update) for o in outs]}
+
+
+CANCEL_SLICE = 500  # orders cancelled per turn of the event loop
+
+
+async def cancel_all(service: VenueService, account: int, symbol: str | None) -> list[Outcome]:
+    """Cancel the account's open orders in slices, so thousands never stall the venue.
+
+    The first slice is the client's message (rate checked, refused under a kill
+    switch); the rest are the venue's follow-ups. Orders placed after the
+    request (ids above today's last) are left alone.
+    """
+    bound = service.venue.last_order_id
+    done: list[Outcome] = []
+    checked = True
+    while True:
+        cmd = CancelAll(symbol=symbol, limit=CANCEL_SLICE, max_order_id=bound, rate_checked=checked)
+        part = await service.execute(functools.partial(service.jv.cancel_all, account, cmd))
+        refused = Venue.refusal(part)
+        if refused is not None:
+            raise rejection(refused.update.reason)
+        done += part
+        if len(part) < CANCEL_SLICE:
+            return done
+        checked = False
 
 
 @router.patch("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="modify_order")
@@ -349,7 +400,7 @@ async def modify_order(
     req: ModifyRequest,
     service: ServiceDep,
     account: AccountDep,
-    symbol: str | None = None,
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     """Change price and/or remaining size; a smaller size at the same price keeps priority."""
     sym = _order_symbol(service, account, order_id, symbol)
@@ -360,10 +411,18 @@ async def modify_order(
 
 @router.get("/fills", response_model=list[FillOut], tags=["account"], name="list_fills")
 async def list_fills(
-    service: ServiceDep, account: AccountDep, symbol: str | None = None
-) -> list[dict[str, Any]]:
-    """The account's fill history, oldest first."""
-    return [service.fill_out(f) for f in service.venue.fills(account.account_id, symbol)]
+    service: ServiceDep,
+    account: AccountDep,
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="last fill seq seen")] = 0,
+    limit: Limit = 1000,
+) -> Response:
+    """The account's fill history, oldest first, a page at a time (``after`` the last seq)."""
+    acc = account.account_id
+    page = await service.durable(
+        lambda: service.venue.fills(acc, symbol, after_seq=after, limit=limit)
+    )
+    return _json([service.fill_out(f) for f in page])
 
 
 @router.get("/history", response_model=list[dict[str, Any]], tags=["account"], name="get_history")
@@ -387,13 +446,19 @@ async def get_history(
 @router.get("/positions", response_model=list[PositionOut], tags=["account"], name="list_positions")
 async def list_positions(service: ServiceDep, account: AccountDep) -> list[dict[str, Any]]:
     """Positions and PnL per symbol, marked to mid."""
-    return [_position_out(service, p) for p in service.venue.risk.positions(account.account_id)]
+    return await service.durable(
+        lambda: [
+            _position_out(service, p) for p in service.venue.risk.positions(account.account_id)
+        ]
+    )
 
 
 @router.get("/risk", response_model=RiskOut, tags=["account"], name="get_risk")
 async def get_risk(service: ServiceDep, account: AccountDep) -> dict[str, Any]:
     """The account's limits, positions and kill-switch state."""
-    state = service.venue.risk.state(account.account_id, service.venue.clock.now_ns())
+    state = await service.durable(
+        lambda: service.venue.risk.state(account.account_id, service.venue.clock.now_ns())
+    )
     return {
         "account_id": account.account_id,
         "killed": state.killed,
@@ -425,7 +490,8 @@ async def get_book(
 ) -> dict[str, Any]:
     """An L2 snapshot (price, size, orders per level) with its public sequence."""
     _instrument(service, symbol)
-    frame = service.book_frame(symbol, depth)
+    # only durable state: a sequence number shown here is never reused after a crash
+    frame = await service.durable(lambda: service.book_frame(symbol, depth))
     return {
         "symbol": symbol,
         "seq": frame["seq"],
@@ -448,15 +514,21 @@ async def list_instruments(service: ServiceDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/health", response_model=HealthOut, tags=["ops"], name="health")
-async def health(service: ServiceDep) -> dict[str, Any]:
-    """Liveness, with the number of journaled commands."""
-    return {
-        "status": "ok",
-        "symbols": len(service.instruments),
-        "accounts": len(service.venue.accounts()),
-        "journal_commands": service.jv.journal.durable_seq,
-    }
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    tags=["ops"],
+    name="health",
+    responses={503: {"model": HealthOut, "description": "the journal cannot write"}},
+)
+async def health(service: ServiceDep) -> Response:
+    """Liveness, with the number of journaled commands; 503 while the journal cannot write."""
+    body = service.health()
+    return Response(
+        _encode(body),
+        status_code=200 if body["failure"] is None else 503,
+        media_type="application/json",
+    )
 
 
 @router.post("/admin/kill", response_model=CancelAllOut, tags=["admin"], name="admin_kill")
@@ -470,7 +542,7 @@ async def admin_kill(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict
 async def admin_reset(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
     """Lift a kill switch (an account's, or venue-wide)."""
     await service.execute(lambda: service.jv.reset(req.account_id))
-    return await health(service)
+    return service.health()
 
 
 @router.put("/admin/limits", response_model=RiskOut, tags=["admin"], name="admin_set_limits")
@@ -628,10 +700,20 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
         return
     sub.channels.add(key)
     service.public[req.symbol].add(sub)
+    symbol = req.symbol
+    # The snapshot is taken once everything applied so far is durable, so its
+    # sequence number is never reused after a crash; deltas published before it
+    # carry lower numbers and a client drops them as old.
     if req.channel == "book":
-        sub.push(_encode(service.book_frame(req.symbol)))
+        depth = getattr(req, "depth", BOOK_DEPTH)
+        service.after_durable(lambda: sub.push(_encode(service.book_frame(symbol, depth))))
     elif req.channel == "l1":
-        sub.push(_encode(service.l1_frame(req.symbol, service.l1(req.symbol))))
+        service.after_durable(
+            lambda: sub.push(_encode(service.l1_frame(symbol, service.l1(symbol))))
+        )
+
+
+BOOK_DEPTH = 1000  # levels per side in a WebSocket book snapshot unless asked otherwise
 
 
 async def _handle_private(
@@ -640,7 +722,8 @@ async def _handle_private(
     """Apply one order-entry frame; its ack is queued once the command is durable.
 
     The session goes on reading while earlier commands wait for their commit,
-    so a client can pipeline orders into one journal transaction.
+    so a client can pipeline orders into one journal transaction. A cancel-all
+    is the exception: the session waits for its slices.
     """
     acc = account.account_id
     req_id = req.req_id
@@ -648,19 +731,20 @@ async def _handle_private(
     def ack_order(out: Any) -> None:
         sub.push(_encode({"type": "ack", "req_id": req_id, "order": service.order_out(out.update)}))
 
+    def failed(exc: MakerkitError) -> None:
+        _, code = status_for(exc)
+        sub.push(_error_frame(code, str(exc), req_id))
+
     if isinstance(req, WsOrder):
-        cmd = to_new_order(service, req)  # a WsOrder is an OrderRequest
-        service.execute_then(lambda: service.jv.submit(acc, cmd), ack_order)
+        cmd = to_new_order(service, req)  # a WsOrder has an OrderRequest's fields
+        service.execute_then(lambda: service.jv.submit(acc, cmd), ack_order, failed)
     elif isinstance(req, WsCancel):
+        if req.symbol is not None:
+            _instrument(service, req.symbol)
         if req.all:
-
-            def ack_all(outs: Any) -> None:
-                canceled = [service.order_out(o.update) for o in outs]
-                sub.push(_encode({"type": "ack", "req_id": req_id, "canceled": canceled}))
-
-            service.execute_then(
-                lambda: service.jv.cancel_all(acc, CancelAll(symbol=req.symbol)), ack_all
-            )
+            outs = await cancel_all(service, acc, req.symbol)
+            canceled = [service.order_out(o.update) for o in outs]
+            sub.push(_encode({"type": "ack", "req_id": req_id, "canceled": canceled}))
             return
         symbol = req.symbol or (
             _order_symbol(service, account, req.order_id, None) if req.order_id is not None else ""
@@ -668,10 +752,10 @@ async def _handle_private(
         cancel = CancelOrder(
             symbol=symbol, order_id=req.order_id, client_order_id=req.client_order_id
         )
-        service.execute_then(lambda: service.jv.cancel(acc, cancel), ack_order)
+        service.execute_then(lambda: service.jv.cancel(acc, cancel), ack_order, failed)
     elif isinstance(req, WsModify):
         change = _modify_command(service, req.symbol, req, req.order_id, req.client_order_id)
-        service.execute_then(lambda: service.jv.modify(acc, change), ack_order)
+        service.execute_then(lambda: service.jv.modify(acc, change), ack_order, failed)
 
 
 async def _session(
@@ -815,14 +899,10 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = service or VenueService.from_settings(settings)
         app.state.service = svc
-        app.state.gate = Gate(
-            time.monotonic_ns,
-            md_msgs_per_sec=settings.md_msgs_per_sec,
-            md_burst=settings.md_burst,
-            address_msgs_per_sec=settings.address_msgs_per_sec,
-            address_burst=settings.address_burst,
-        )
         await svc.start()
+        cap = settings.max_open_orders or None
+        if svc.venue.max_open_orders != cap:  # a venue setting: journaled, so replays agree
+            await svc.execute(lambda: svc.jv.set_max_open_orders(cap))
         driver = None
         if settings.market:
             from makerkit.server._driver import MarketDriver
@@ -865,6 +945,13 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_message_bytes)
+    app.state.gate = Gate(
+        time.monotonic_ns,
+        md_msgs_per_sec=settings.md_msgs_per_sec,
+        md_burst=settings.md_burst,
+        address_msgs_per_sec=settings.address_msgs_per_sec,
+        address_burst=settings.address_burst,
+    )
     app.include_router(router)
     app.include_router(pages)
 

@@ -153,7 +153,8 @@ class InstrumentOut(_Strict):
 class HealthOut(_Strict):
     """Liveness and the journal's position."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "failed"]
+    failure: str | None = None  # why order entry is stopped (the journal cannot write)
     symbols: int
     accounts: int
     journal_commands: int

@@ -20,7 +20,15 @@ import httpx
 import uvicorn
 
 from makerkit.client import MarketDataStream, PrivateStream, VenueClient
-from makerkit.core import Forbidden, InvalidPrice, NotAuthorized, UnknownOrder, UnknownSymbol
+from makerkit.client import _client as client_module
+from makerkit.core import (
+    Forbidden,
+    InvalidPrice,
+    NotAuthorized,
+    UnknownAccount,
+    UnknownOrder,
+    UnknownSymbol,
+)
 from makerkit.server import Settings, VenueService, create_app
 
 ADMIN = "admin-key"
@@ -61,7 +69,9 @@ def live(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterat
     thread.join(timeout=10)
 
 
-def test_errors_map_back_to_the_same_exceptions(tmp_path: Path, backend: str) -> None:
+def test_errors_map_back_to_the_same_exceptions(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def main() -> None:
         svc = VenueService(
             settings(tmp_path, backend).instruments(),
@@ -90,6 +100,13 @@ def test_errors_map_back_to_the_same_exceptions(tmp_path: Path, backend: str) ->
                 assert [o.order_id for o in await c.open_orders()] == [order.order_id]
                 assert (await c.modify(order.order_id, qty="1")).remaining == "1"
                 assert (await c.cancel(order.order_id)).status == "canceled"
+                # lists come a page at a time: the client follows every page
+                monkeypatch.setattr(client_module, "_PAGE", 2)
+                placed = [(await c.submit("AAA", "buy", "1", "9")).order_id for _ in range(5)]
+                assert [o.order_id for o in await c.open_orders()] == placed
+            async with VenueClient("http://venue", ADMIN, transport=transport) as admin:
+                with pytest.raises(UnknownAccount):
+                    await admin.kill(987)
             async with VenueClient("http://venue", "wrong", transport=transport) as bad:
                 with pytest.raises(NotAuthorized):
                     await bad.open_orders()

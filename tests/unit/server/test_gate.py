@@ -182,3 +182,57 @@ def test_a_body_over_the_limit_is_refused_unread(venue: Venue) -> None:
     )
     assert r.status_code == 413
     assert _journaled(venue) == before
+
+
+def test_lists_come_a_page_at_a_time(venue: Venue) -> None:
+    c = venue.client
+    ids = [venue.order("bob", symbol="AAA", side="buy", qty="1", price="90").json()["order_id"]
+           for _ in range(7)]  # fmt: skip
+    first = c.get("/orders", params={"limit": 3}, headers=venue.h("bob")).json()
+    assert [o["order_id"] for o in first] == ids[:3]
+    rest = c.get("/orders", params={"after": first[-1]["order_id"], "limit": 10},
+                 headers=venue.h("bob")).json()  # fmt: skip
+    assert [o["order_id"] for o in rest] == ids[3:]
+    too_many = c.get("/orders", params={"limit": 10_001}, headers=venue.h("bob"))
+    assert too_many.status_code == 422 and too_many.json()["code"] == "INVALID_REQUEST"
+
+
+def test_cancel_all_of_thousands_runs_in_slices_and_only_the_request_counts(
+    venue: Venue, clock: FrozenClock
+) -> None:
+    c = venue.client
+    # hand-placed through the service: the gate's rate applies to the client only
+    from makerkit.server._app import CANCEL_SLICE
+
+    n = 2 * CANCEL_SLICE + 7
+    for i in range(n):
+        r = venue.order("carol", symbol="BBB", side="sell", qty="1", price=f"{200 + i % 50}")
+        assert r.json()["status"] == "new"
+    _limit(venue, "carol", 1, 1)  # one message left: the cancel-all itself
+    before = _journaled(venue)
+    out = c.delete("/orders", headers=venue.h("carol"))
+    assert out.status_code == 200, out.text
+    assert len(out.json()["canceled"]) == n
+    assert _journaled(venue) - before == 3  # three slices, three journaled commands
+    assert c.delete("/orders", headers=venue.h("carol")).status_code == 429
+
+
+def test_the_open_order_cap_and_an_unknown_account(tmp_path: Any, backend: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from makerkit.server import create_app
+    from tests.unit.server.conftest import make_settings
+
+    settings = make_settings(tmp_path, backend)
+    settings.max_open_orders = 3
+    with TestClient(create_app(settings)) as client:
+        v = Venue(client)
+        statuses = [
+            v.order("alice", symbol="AAA", side="buy", qty="1", price="90").json() for _ in range(4)
+        ]
+        assert [o["status"] for o in statuses] == ["new", "new", "new", "rejected"]
+        assert statuses[-1]["reason"] == "MAX_OPEN_ORDERS"
+        ioc = v.order("alice", symbol="AAA", side="buy", qty="1", price="90", tif="ioc").json()
+        assert ioc["reason"] != "MAX_OPEN_ORDERS"  # it can never rest
+        kill = client.post("/admin/kill", json={"account_id": 99}, headers=v.h("admin"))
+        assert (kill.status_code, kill.json()["code"]) == (404, "UNKNOWN_ACCOUNT")
