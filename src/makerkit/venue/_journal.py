@@ -94,7 +94,7 @@ SYNC_MODES = ("full", "normal")
 _SNAPSHOT_MAGIC = b"makerkit-snapshot 2"
 # what releases before it wrote: "<format>\n<ts>\n<state>", no checksum (never loaded)
 _LEGACY_FORMAT = re.compile(rb"makerkit-[^/\s]+/venue-\d+")
-_HEADROOM_BYTES = 1 << 20  # what a journal must be able to write before it is used again
+_HEADROOM_BYTES = 64 << 10  # what a journal must be able to write before it is used again
 
 
 class _SnapshotHeader(msgspec.Struct, forbid_unknown_fields=True):
@@ -222,10 +222,15 @@ class Journal:
 
         A journal that failed for want of space is only used again once this
         much can be written: the freed pages are reused by the next commands.
+        A checkpoint first gives back the space the -wal file holds, if it can.
         """
         if self.broken is not None:
             msg = f"journal {self.path}: no longer written to after a failed write ({self.broken})"
             raise JournalUnavailable(msg)
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:  # no room to copy the pages yet: the probe decides
+            log.debug("journal %s: checkpoint failed: %s", self.path, exc)
         try:
             self._db.execute("BEGIN")
             self._db.execute(
