@@ -6,6 +6,10 @@ ticks and lots through the instrument, once, at the edge.
 
 from __future__ import annotations
 
+# WsCancel, WsModify, WsOrder, WsSubscribe and parse_ws_request are still the pydantic
+# ones here, until the WebSocket session switches to the msgspec decoder of
+# makerkit.wire._ws (same names and fields; a WsRequestError, code INVALID_REQUEST, with
+# the client's req_id); then these names are bound to those.
 from makerkit.wire._models import (
     AccountOut,
     AccountRequest,
@@ -30,6 +34,8 @@ from makerkit.wire._models import (
     WsSubscribe,
     parse_ws_request,
 )
+from makerkit.wire._rules import find_duplicate_key
+from makerkit.wire._ws import WsRequest, WsRequestError, WsUnsubscribe
 
 __all__ = [
     "AccountOut",
@@ -52,6 +58,10 @@ __all__ = [
     "WsCancel",
     "WsModify",
     "WsOrder",
+    "WsRequest",
+    "WsRequestError",
     "WsSubscribe",
+    "WsUnsubscribe",
+    "find_duplicate_key",
     "parse_ws_request",
 ]

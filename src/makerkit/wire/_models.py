@@ -1,10 +1,34 @@
-"""Pydantic models of the REST and WebSocket APIs (decimals as strings)."""
+"""Pydantic models of the REST and WebSocket APIs (decimals as strings).
+
+Requests are strict (:mod:`makerkit.wire._rules`): decimals are ASCII digits,
+integers are JSON integers within bounds (``false`` and ``1.0`` are not),
+symbols and client order ids are printable ASCII, free text has no control or
+bidi characters, and unknown fields are refused. The WebSocket requests
+decoded on the hot path are msgspec Structs (:mod:`makerkit.wire._ws`); the
+pydantic ``Ws*`` models here follow the same rules.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from makerkit.wire._rules import (
+    ACCOUNT_ID_MAX,
+    BURST_MAX,
+    CLIENT_ORDER_ID_MAX,
+    DECIMAL_MAX,
+    DECIMAL_PATTERN,
+    IDENT_PATTERN,
+    LIMIT_INT_MAX,
+    MSGS_PER_SEC_MAX,
+    ORDER_ID_MAX,
+    REQ_ID_MAX,
+    REQ_ID_PATTERN,
+    SYMBOL_MAX,
+    TEXT_PATTERN,
+)
 
 __all__ = [
     "AccountOut",
@@ -31,7 +55,42 @@ __all__ = [
     "parse_ws_request",
 ]
 
-Decimal = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", max_length=40, examples=["100.25"])]
+Decimal = Annotated[
+    str,
+    Field(
+        pattern=DECIMAL_PATTERN,
+        max_length=DECIMAL_MAX,
+        examples=["100.25"],
+        description="a decimal number as a string of ASCII digits",
+    ),
+]
+Symbol = Annotated[
+    str,
+    Field(
+        pattern=IDENT_PATTERN,
+        min_length=1,
+        max_length=SYMBOL_MAX,
+        examples=["AAA"],
+        description="printable ASCII without spaces",
+    ),
+]
+ClientOrderId = Annotated[
+    str,
+    Field(
+        pattern=IDENT_PATTERN,
+        min_length=1,
+        max_length=CLIENT_ORDER_ID_MAX,
+        description="the client's id for the order: printable ASCII without spaces",
+    ),
+]
+ReqId = (
+    Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[str, Field(pattern=REQ_ID_PATTERN, min_length=1, max_length=REQ_ID_MAX)]
+    | None
+)
+OrderId = Annotated[int, Field(ge=1, le=ORDER_ID_MAX)]
+AccountId = Annotated[int, Field(ge=0, le=ACCOUNT_ID_MAX)]
+LimitInt = Annotated[int, Field(ge=0, le=LIMIT_INT_MAX)]
 Side = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
 Tif = Literal["gtc", "ioc", "fok", "post_only"]
@@ -43,20 +102,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class OrderRequest(_Strict):
+class _Request(_Strict):
+    """A request body: strict types (no ``false`` for 0, no ``1.0`` for 1, no ``"1"`` for 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class OrderRequest(_Request):
     """Place an order. ``price`` is required for limit orders."""
 
-    symbol: str = Field(min_length=1, max_length=32)
+    symbol: Symbol
     side: Side
     qty: Decimal
     price: Decimal | None = None
     type: OrderType = "limit"
     tif: Tif = "gtc"
-    client_order_id: str | None = Field(default=None, min_length=1, max_length=64)
+    client_order_id: ClientOrderId | None = None
     stp: Stp = "cancel_newest"
 
 
-class ModifyRequest(_Strict):
+class ModifyRequest(_Request):
     """Change price and/or remaining size of an open order."""
 
     price: Decimal | None = None
@@ -167,32 +232,49 @@ class ErrorOut(_Strict):
     message: str
 
 
-class KillRequest(_Strict):
+class KillRequest(_Request):
     """Trip or reset a kill switch; ``account_id`` null means venue-wide."""
 
-    account_id: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    reason: str = Field(default="manual", max_length=200)
+    account_id: AccountId | None = None
+    reason: str = Field(
+        default="manual",
+        max_length=200,
+        pattern=TEXT_PATTERN,
+        description="free text without control or bidi characters",
+    )
 
 
-class LimitsRequest(_Strict):
-    """Risk limits in integer units (lots, ticks, tick-lots, micro tick-lots); null = off."""
+class LimitsRequest(_Request):
+    """Risk limits in integer units (lots, ticks, tick-lots, micro tick-lots); null = off.
 
-    account_id: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    symbol: str | None = Field(default=None, max_length=32)
-    max_order_qty: int | None = Field(default=None, ge=0)
-    max_notional: int | None = Field(default=None, ge=0)
-    max_position: int | None = Field(default=None, ge=0)
-    collar_ticks: int | None = Field(default=None, ge=0)
-    max_msgs_per_sec: float | None = Field(default=None, ge=0)
-    burst: int | None = Field(default=None, ge=0)
-    duplicate_window_ns: int | None = Field(default=None, ge=0)
-    daily_loss_limit: int | None = Field(default=None, ge=0)
+    Integers are JSON integers up to 2**62; ``max_msgs_per_sec`` is a finite
+    rate in (0, 1e6]; ``burst`` (messages allowed at once; null: the rate) is
+    1 to 1,000,000.
+    """
+
+    account_id: AccountId | None = None
+    symbol: Symbol | None = None
+    max_order_qty: LimitInt | None = None
+    max_notional: LimitInt | None = None
+    max_position: LimitInt | None = None
+    collar_ticks: LimitInt | None = None
+    max_msgs_per_sec: float | None = Field(
+        default=None, gt=0, le=MSGS_PER_SEC_MAX, allow_inf_nan=False
+    )
+    burst: int | None = Field(default=None, ge=1, le=BURST_MAX)
+    duplicate_window_ns: LimitInt | None = None
+    daily_loss_limit: LimitInt | None = None
 
 
-class AccountRequest(_Strict):
+class AccountRequest(_Request):
     """Create an account."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=TEXT_PATTERN,
+        description="free text without control or bidi characters",
+    )
     role: Literal["trader", "admin"] = "trader"
 
 
@@ -220,40 +302,45 @@ class AuditOut(_Strict):
 # ---------------------------------------------------------------------- WebSocket
 
 
-class WsSubscribe(_Strict):
+# The pydantic forms of the WebSocket requests, with the rules of `makerkit.wire._ws`
+# (whose msgspec decoder is the one meant for the hot path).
+
+
+class WsSubscribe(_Request):
     """Subscribe to a symbol's public channel: book (snapshot + deltas), l1 or trades."""
 
     op: Literal["subscribe", "unsubscribe"]
     channel: Literal["book", "l1", "trades"]
-    symbol: str
+    symbol: Symbol
+    depth: int = Field(default=1000, ge=1, le=5000)
 
 
 class WsOrder(OrderRequest):
     """Place an order over the private WebSocket; the ack echoes ``req_id``."""
 
     op: Literal["order"]
-    req_id: int | str | None = None
+    req_id: ReqId = None
 
 
-class WsCancel(_Strict):
+class WsCancel(_Request):
     """Cancel one order (by id or client id), or all with ``all``."""
 
     op: Literal["cancel"]
-    symbol: str | None = None
-    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    client_order_id: str | None = None
+    symbol: Symbol | None = None
+    order_id: OrderId | None = None
+    client_order_id: ClientOrderId | None = None
     all: bool = False
-    req_id: int | str | None = None
+    req_id: ReqId = None
 
 
 class WsModify(ModifyRequest):
     """Modify one order over the private WebSocket."""
 
     op: Literal["modify"]
-    symbol: str
-    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    client_order_id: str | None = None
-    req_id: int | str | None = None
+    symbol: Symbol
+    order_id: OrderId | None = None
+    client_order_id: ClientOrderId | None = None
+    req_id: ReqId = None
 
 
 _WS_REQUEST: TypeAdapter[WsSubscribe | WsOrder | WsCancel | WsModify] = TypeAdapter(
