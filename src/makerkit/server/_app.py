@@ -51,6 +51,7 @@ from makerkit.risk import RiskLimits
 from makerkit.server._errors import error_response, install_error_handlers, log, status_for
 from makerkit.server._gate import BodyLimit, Bucket, Gate, Refused
 from makerkit.server._service import Subscriber, VenueService
+from makerkit.server._strict import StrictJSONRoute
 from makerkit.server._wsproto import raw_sender
 from makerkit.venue import (
     Account,
@@ -301,7 +302,7 @@ errors = {
     404: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
-router = APIRouter(responses=errors)  # type: ignore[arg-type]
+router = APIRouter(responses=errors, route_class=StrictJSONRoute)  # type: ignore[arg-type]
 
 
 @router.post("/orders", response_model=OrderOut, tags=["orders"], name="submit_order")
