@@ -7,6 +7,7 @@ of the same commands gives the same decisions.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = ["AuditRecord", "RiskLimits", "RiskManager", "RiskState"]
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SECOND
+_MAX_INT = 2**62  # any integer limit (a float of it is still exact enough and finite)
+_MAX_RATE = 1e9  # messages per second
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -42,8 +45,23 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             value = getattr(self, name)
-            if value is not None and value < 0:
-                msg = f"invalid `{name}`, must be >= 0 or null, was {value}"
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                ok = False
+            elif name == "max_msgs_per_sec":  # the rate bucket's float math needs it finite
+                ok = math.isfinite(value) and 0 <= value <= _MAX_RATE
+            else:
+                ok = isinstance(value, int) and 0 <= value <= _MAX_INT
+            if not ok:
+                rule = (
+                    f"a finite number from 0 to {_MAX_RATE:g}"
+                    if name == "max_msgs_per_sec"
+                    else "an integer from 0 to 2**62"
+                )
+                big = isinstance(value, int) and value.bit_length() > 64
+                shown = f"an integer of {value.bit_length()} bits" if big else repr(value)
+                msg = f"invalid `{name}`, must be {rule} or null, was {shown}"
                 raise ConfigError(msg)
 
 
