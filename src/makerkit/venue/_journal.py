@@ -94,6 +94,7 @@ SYNC_MODES = ("full", "normal")
 _SNAPSHOT_MAGIC = b"makerkit-snapshot 2"
 # what releases before it wrote: "<format>\n<ts>\n<state>", no checksum (never loaded)
 _LEGACY_FORMAT = re.compile(rb"makerkit-[^/\s]+/venue-\d+")
+_HEADER_MAX = 16 << 10  # a snapshot header is far shorter
 _HEADROOM_BYTES = 64 << 10  # what a journal must be able to write before it is used again
 
 
@@ -109,7 +110,7 @@ class _SnapshotHeader(msgspec.Struct, forbid_unknown_fields=True):
 def record_hash(seq: int, ts: int, account: int, kind: str, payload: bytes) -> str:
     """Hash of one journal command: ties a snapshot to the history it was taken from."""
     digest = hashlib.sha256(f"{seq}\n{ts}\n{account}\n{kind}\n".encode())
-    digest.update(payload)
+    digest.update(payload if isinstance(payload, bytes) else str(payload).encode())
     return digest.hexdigest()
 
 
@@ -140,6 +141,8 @@ class Journal:
                 "SELECT seq, ts, account, kind, payload FROM commands ORDER BY seq DESC LIMIT 1"
             ).fetchone()
         except (sqlite3.Error, OSError) as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
             msg = f"journal {self.path}: cannot open it: {exc}"
             raise JournalUnavailable(msg) from exc
         self.durable_seq: int = row[0] if row else 0
@@ -350,7 +353,7 @@ class Journal:
             blob = file.read_bytes()
         except OSError as exc:
             raise self._refusal(file, f"cannot be read ({exc})") from exc
-        magic, _, rest = blob.partition(b"\n")
+        magic, _, rest = blob[:_HEADER_MAX].partition(b"\n")  # the state is not copied
         if magic != _SNAPSHOT_MAGIC:
             legacy_ts = rest.partition(b"\n")[0]
             if _LEGACY_FORMAT.fullmatch(magic) and legacy_ts.isdigit():
@@ -364,9 +367,10 @@ class Journal:
                 return None
             raise self._refusal(file, "is damaged: not a snapshot file (unknown first line)")
         header_raw, _, rest = rest.partition(b"\n")
-        header_sum, newline, state = rest.partition(b"\n")
+        header_sum, newline, _ = rest.partition(b"\n")
         if not newline:
             raise self._refusal(file, "is torn: it ends inside its header")
+        state = blob[len(magic) + len(header_raw) + len(header_sum) + 3 :]
         if hashlib.sha256(header_raw).hexdigest().encode() != header_sum:
             raise self._refusal(file, "is damaged: its header does not match its checksum")
         try:
