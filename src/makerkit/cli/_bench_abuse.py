@@ -765,16 +765,25 @@ async def _flood_phase(
 # ---------------------------------------------------------------------- slow readers
 
 
-def _slow_reader(port: int, symbols: list[str], timeout: float = 5.0) -> socket.socket:
+def _slow_reader(
+    port: int, symbols: list[str], source: str | None = None, timeout: float = 5.0
+) -> socket.socket:
     """A raw socket: WS handshake on /ws/md (no key), subscribe to every book, never read again.
 
     Its receive buffer is small, like a client on a thin link, so what the
     venue queues for it piles up in the venue, not in this machine's kernel.
+    ``source``: a loopback address to connect from (127.0.0.0/8 is all loopback).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         sock.settimeout(timeout)
+        if source is not None:
+            try:
+                sock.bind((source, 0))
+            except OSError:  # only 127.0.0.1 here: one address for all
+                sock.close()
+                return _slow_reader(port, symbols, None, timeout)
         sock.connect((HOST, port))
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(ws_handshake(HOST, port, "/ws/md", key))
@@ -815,6 +824,17 @@ class _Drained:
     nbytes: int = 0
     backlog: int | None = None  # bytes read before the socket first had nothing to give
     tail: bytes = b""
+    snapshots: int = 0  # subscriptions answered with the book
+    errors: int = 0  # answers that refused something (a rate limit, ...)
+
+    def take(self, chunk: bytes) -> None:
+        """Count what a chunk of the stream holds (a match may straddle two chunks)."""
+        window = self.tail[-32:] + chunk
+        for pattern, attr in ((b'"type":"snapshot"', "snapshots"), (b'"type":"error"', "errors")):
+            found = window.count(pattern) - self.tail[-32:].count(pattern)
+            setattr(self, attr, getattr(self, attr) + found)
+        self.nbytes += len(chunk)
+        self.tail = (self.tail + chunk[-512:])[-512:]
 
 
 def _drain(socks: list[socket.socket], seconds: float) -> list[_Drained]:
@@ -854,10 +874,29 @@ def _drain(socks: list[socket.socket], seconds: float) -> list[_Drained]:
                     state.backlog = state.nbytes
                 selector.unregister(sock)
                 continue
-            state.nbytes += n
-            state.tail = (state.tail + bytes(buffer[max(0, n - 512) : n]))[-512:]
+            state.take(bytes(buffer[:n]))
     selector.close()
     return out
+
+
+async def _reference_reader(url: str, seconds: float) -> float:
+    """Bytes/s a reader that keeps up gets from every book: what each slow reader is offered."""
+    from websockets.exceptions import ConnectionClosed
+
+    ws = await _connect(url, None)
+    received = 0
+    try:
+        for symbol in SYMBOLS:
+            await ws.send(json.dumps({"op": "subscribe", "channel": "book", "symbol": symbol}))
+        start = time.monotonic()
+        end = start + seconds
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            while (left := end - time.monotonic()) > 0:
+                received += len(await asyncio.wait_for(ws.recv(), left))
+        return received / max(1e-9, time.monotonic() - start)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 2)
 
 
 async def _slow_phase(
@@ -865,6 +904,7 @@ async def _slow_phase(
 ) -> _VictimStats | None:
     """Open ``count`` never-reading subscribers; measure the victim meanwhile; count cut-offs."""
     readers: list[socket.socket] = []
+    addresses: set[str] = set()
     opened: list[float] = []
     failed = 0
     give_up = time.monotonic() + 30.0  # a venue that stalls handshakes must not stall this
@@ -872,8 +912,11 @@ async def _slow_phase(
         if time.monotonic() > give_up:
             failed += 1
             continue
+        # one loopback address each, as from many machines: the venue's per-address
+        # limit would otherwise refuse most subscriptions of the 100 and spare the venue
+        source = f"127.0.0.{2 + len(readers) % 250}"
         try:
-            sock = await asyncio.to_thread(_slow_reader, venue.port, SYMBOLS)
+            sock = await asyncio.to_thread(_slow_reader, venue.port, SYMBOLS, source)
         except (OSError, ConnectionError) as exc:
             failed += 1
             if failed == 1:
@@ -881,6 +924,7 @@ async def _slow_phase(
             continue
         run.sockets.append(sock)
         readers.append(sock)
+        addresses.add(sock.getsockname()[0])
         opened.append(time.monotonic())
     result["slow_readers"] = len(readers)
     if failed:
@@ -907,12 +951,17 @@ async def _slow_phase(
             await asyncio.sleep(0.1)
 
     watcher = asyncio.create_task(watch())
+    reference = asyncio.create_task(_reference_reader(venue.url, seconds))
     try:
         victim = await asyncio.wait_for(_victim(venue.url, key, seconds), seconds + 30)
+        with contextlib.suppress(Exception):
+            offered = await asyncio.wait_for(reference, 10)
+            result["md_offered_kb_per_s_per_reader"] = round(offered / 1e3, 1)
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for task in (watcher, reference):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
     # what the venue still holds for them: read it; EOF means it had given up on them
     drained = await asyncio.to_thread(_drain, readers, 5.0)
     after = [i for i, d in enumerate(drained) if d.closed and i not in cut_at]
@@ -920,6 +969,9 @@ async def _slow_phase(
     result["slow_readers_reset_in_phase"] = len(cut_at)
     result["slow_readers_eof_after_drain"] = len(after)
     result["slow_readers_told_slow_consumer"] = sum(b"SLOW_CONSUMER" in d.tail for d in drained)
+    result["slow_reader_addresses"] = len(addresses)
+    result["slow_reader_books_sent"] = sum(d.snapshots for d in drained)
+    result["slow_reader_error_frames"] = sum(d.errors for d in drained)
     released = release_times(fds, fds_at_start) if fds_at_start is not None else []
     result["slow_readers_released_in_phase"] = len(released)
     if released:  # seconds from the last subscription to the venue letting readers go

@@ -9,6 +9,7 @@ import pytest
 
 from makerkit.cli._bench_abuse import (
     Ledger,
+    _Drained,
     abuse_table,
     classify_answer,
     is_refusal,
@@ -175,3 +176,18 @@ def test_percentiles_and_table() -> None:
     }
     table = abuse_table(result)
     assert table.row_count == 6 + 2  # the headline rows, then the others
+
+
+def test_drained_stream_counts_answers_across_chunk_boundaries() -> None:
+    stream = (
+        b'\x81\x10{"type":"snapshot","seq":1}'
+        b'\x81\x10{"type":"delta","seq":2}'
+        b'\x81\x10{"type":"error","code":"SLOW_CONSUMER"}'
+        b'\x81\x10{"type":"snapshot","seq":3}'
+    )
+    for cut in range(1, len(stream)):  # every split point, matches straddling it included
+        drained = _Drained()
+        drained.take(stream[:cut])
+        drained.take(stream[cut:])
+        assert (drained.snapshots, drained.errors, drained.nbytes) == (2, 1, len(stream)), cut
+    assert b"SLOW_CONSUMER" in drained.tail
