@@ -384,6 +384,8 @@ def test_serve_refuses_a_snapshot_ahead_of_the_journal_with_exit_code_3(
     ahead = folder / f"snapshot-{snapshot:020d}.bin"
     started: list[Any] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.append(app))
+    monkeypatch.setattr("gc.set_threshold", lambda *_: None)  # serve's, not the tests'
+
     args = ["serve", "--journal", str(path), "--symbols", "AAA"]
     refused = CliRunner().invoke(cli, args)
     assert refused.exit_code == 3 and started == []
