@@ -20,6 +20,8 @@ permessage-deflate too: RSV1 stays 0).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import struct
 import time
 from collections.abc import Callable
@@ -104,9 +106,23 @@ class RawSender:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.transport.abort()
+            self._reset()
             return
-        loop.call_later(self.grace_s, self.transport.abort)  # a no-op once closed
+        loop.call_later(self.grace_s, self._reset)
+
+    def _reset(self) -> None:
+        """Drop the connection with a reset: the kernel frees its send buffer too.
+
+        A plain close of a socket whose reader never reads leaves the unsent
+        bytes (megabytes) in the kernel, orphaned, until its retries give up.
+        """
+        if self.protocol.disconnected:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
 
 def raw_sender(scope: Any, **bounds: Any) -> RawSender | None:
