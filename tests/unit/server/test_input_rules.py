@@ -38,7 +38,7 @@ def invalid(response: Any, field: str = "") -> str:
 
 
 def no_open_orders(venue: Venue) -> bool:
-    return venue.client.get("/book/AAA").json()["bids"] == []
+    return bool(venue.client.get("/book/AAA").json()["bids"] == [])
 
 
 # ---------------------------------------------------------------------- REST: orders
