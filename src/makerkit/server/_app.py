@@ -29,7 +29,6 @@ from fastapi import (
 )
 from fastapi.responses import HTMLResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from makerkit.core import (
@@ -83,6 +82,7 @@ from makerkit.wire import (
     WsCancel,
     WsModify,
     WsOrder,
+    WsRequestError,
     WsSubscribe,
     parse_ws_request,
 )
@@ -229,7 +229,7 @@ def _instrument(service: VenueService, symbol: str) -> Instrument:
     return inst
 
 
-def to_new_order(service: VenueService, req: OrderRequest) -> NewOrder:
+def to_new_order(service: VenueService, req: OrderRequest | WsOrder) -> NewOrder:
     """Convert a wire order (decimal strings) into a venue command (ticks, lots)."""
     inst = _instrument(service, req.symbol)
     qty = inst.to_lots(req.qty)
@@ -267,7 +267,7 @@ def _order_symbol(
 def _modify_command(
     service: VenueService,
     symbol: str,
-    req: ModifyRequest,
+    req: ModifyRequest | WsModify,
     order_id: int | None,
     client_order_id: str | None,
 ) -> ModifyOrder:
@@ -706,15 +706,12 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
     # sequence number is never reused after a crash; deltas published before it
     # carry lower numbers and a client drops them as old.
     if req.channel == "book":
-        depth = getattr(req, "depth", BOOK_DEPTH)
+        depth = req.depth
         service.after_durable(lambda: sub.push(_encode(service.book_frame(symbol, depth))))
     elif req.channel == "l1":
         service.after_durable(
             lambda: sub.push(_encode(service.l1_frame(symbol, service.l1(symbol))))
         )
-
-
-BOOK_DEPTH = 1000  # levels per side in a WebSocket book snapshot unless asked otherwise
 
 
 async def _handle_private(
@@ -791,8 +788,8 @@ async def _session(
                 try:
                     req = parse_ws_request(raw)
                     req_id = getattr(req, "req_id", None)
-                except ValidationError as exc:
-                    invalid = exc
+                except WsRequestError as exc:
+                    invalid, req_id = exc, exc.req_id
             try:
                 # every frame counts, even one that is malformed or too large; a
                 # subscription is a read, open to a killed account
@@ -822,11 +819,8 @@ async def _session(
                     await asyncio.sleep(min(exc.retry_after_s, 1.0))
             except MessageTooLarge as exc:
                 sub.push(_error_frame("MESSAGE_TOO_LARGE", str(exc), req_id))
-            except ValidationError as exc:
-                details = exc.errors()
-                where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
-                what = details[0]["msg"] if details else "malformed"
-                sub.push(_error_frame("INVALID_REQUEST", f"invalid `{where}`: {what}"))
+            except WsRequestError as exc:
+                sub.push(_error_frame(exc.code, str(exc), req_id))
             except MakerkitError as exc:
                 _, code = status_for(exc)
                 sub.push(_error_frame(code, str(exc), req_id))

@@ -6,10 +6,8 @@ ticks and lots through the instrument, once, at the edge.
 
 from __future__ import annotations
 
-# WsCancel, WsModify, WsOrder, WsSubscribe and parse_ws_request are still the pydantic
-# ones here, until the WebSocket session switches to the msgspec decoder of
-# makerkit.wire._ws (same names and fields; a WsRequestError, code INVALID_REQUEST, with
-# the client's req_id); then these names are bound to those.
+# the WebSocket requests are msgspec Structs (makerkit.wire._ws): one decoding pass on
+# the order-entry hot path; the REST bodies are the pydantic models of _models
 from makerkit.wire._models import (
     AccountOut,
     AccountRequest,
@@ -28,14 +26,18 @@ from makerkit.wire._models import (
     OrderRequest,
     PositionOut,
     RiskOut,
+)
+from makerkit.wire._rules import find_duplicate_key
+from makerkit.wire._ws import (
     WsCancel,
     WsModify,
     WsOrder,
+    WsRequest,
+    WsRequestError,
     WsSubscribe,
+    WsUnsubscribe,
     parse_ws_request,
 )
-from makerkit.wire._rules import find_duplicate_key
-from makerkit.wire._ws import WsRequest, WsRequestError, WsUnsubscribe
 
 __all__ = [
     "AccountOut",

@@ -213,16 +213,7 @@ def test_the_openapi_schema_documents_the_rules(venue: Venue) -> None:
 
 # ---------------------------------------------------------------------- WebSocket, end to end
 #
-# The decoder these rely on is makerkit.wire._ws.parse_ws_request. Those marked
-# WS_SESSION need the WebSocket session to use it (INVALID_REQUEST frames carrying the
-# client's req_id, repeated keys refused); they are expected to fail until the session
-# switches, and then to pass: remove the mark with the switch (strict: an unexpected
-# pass fails, so the mark cannot outlive its reason).
-
-WS_SESSION = pytest.mark.xfail(
-    strict=True,
-    reason="the WebSocket session still decodes with the pydantic models",
-)
+# The session decodes with makerkit.wire._ws.parse_ws_request.
 
 
 def private(venue: Venue, who: str = "alice") -> Any:
@@ -243,7 +234,6 @@ def next_of(frames: Frames, *kinds: str) -> dict[str, Any]:
         assert frame["type"] not in ("ack", "error"), f"wanted {kinds}, got {frame}"
 
 
-@WS_SESSION
 def test_ws_invalid_request_frames_carry_the_clients_req_id(venue: Venue) -> None:
     with private(venue) as ws:
         frames = Frames(ws)
@@ -258,7 +248,6 @@ def test_ws_invalid_request_frames_carry_the_clients_req_id(venue: Venue) -> Non
     assert no_open_orders(venue)
 
 
-@WS_SESSION
 def test_ws_duplicate_keys_are_refused(venue: Venue) -> None:
     raw = order_frame(req_id=7).replace('"qty": "1"', '"qty": "1", "qty": "100"')
     with private(venue) as ws:
