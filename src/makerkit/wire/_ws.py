@@ -176,6 +176,11 @@ _DECIMALS_OK: set[str] = set()
 _SYMBOLS_OK: set[str] = set()
 _SEEN_MAX = 16_384
 _MAYBE_DUPLICATE: Final = "\0duplicate?"  # not a field name: "look for a repeated key"
+# the previous valid symbol, qty and price of the hot path; longer than any the decoder
+# lets through until the first one, so never equal to one by accident
+_last_symbol = "\0" * (SYMBOL_MAX + 1)
+_last_qty = "\0" * (DECIMAL_MAX + 1)
+_last_price = "\0" * (DECIMAL_MAX + 1)
 
 
 def _decimal_ok(value: str) -> bool:
@@ -326,24 +331,58 @@ def parse_ws_request(raw: str | bytes) -> WsRequest:
 
     Raises :class:`WsRequestError` when the frame is not one valid request.
     """
+    global _last_symbol, _last_qty, _last_price  # the hot path's memo
     try:
         req = _decode(raw)
     except msgspec.DecodeError as exc:  # a ValidationError is a DecodeError too
         raise _request_error(raw, exc) from None
-    if req.__class__ is WsOrder:  # the hot path: `_vet_order` for a typical order, inlined
+    # The hot path, `_vet_order` inlined for a limit order with an integer req_id: each
+    # value is compared with the previous valid one (a memcmp) before the set of seen
+    # valid ones (which first hashes the fresh string); anything else is `_vetted`.
+    if req.__class__ is WsOrder and req.req_id.__class__ is int:
+        symbol = req.symbol
+        if symbol != _last_symbol:
+            if symbol not in _SYMBOLS_OK:
+                return _vetted(raw, req)
+            _last_symbol = symbol
+        qty = req.qty
+        if qty != _last_qty:
+            if qty not in _DECIMALS_OK:
+                return _vetted(raw, req)
+            _last_qty = qty
+        price = req.price
+        if price != _last_price:
+            if price not in _DECIMALS_OK:  # None too: a market order is vetted
+                return _vetted(raw, req)
+            _last_price = price
+        # op, symbol, side, qty, price and req_id are there: more colons than that
+        # must be other fields away from their defaults, or it is a closer look
+        extra = (raw.count(":") if raw.__class__ is str else raw.count(b":")) - 6  # type: ignore[arg-type]
         cid = req.client_order_id
+        if cid is not None:
+            if not (cid.isascii() and cid.isprintable()) or " " in cid:
+                return _vetted(raw, req)
+            extra -= 1
+        if extra > 0 and req.tif is not _GTC:
+            extra -= 1
+        if extra > 0 and req.type is not _LIMIT:
+            extra -= 1
+        if extra > 0 and req.stp is not _CANCEL_NEWEST:
+            extra -= 1
+        if extra <= 0:
+            return req
+    # a cancel by order id with an integer req_id, likewise
+    elif req.__class__ is WsCancel and req.req_id.__class__ is int:
+        listed = req.symbol
+        if listed != _last_symbol:
+            if listed is None or listed not in _SYMBOLS_OK:
+                return _vetted(raw, req)
+            _last_symbol = listed
         if (
-            req.symbol in _SYMBOLS_OK
-            and req.qty in _DECIMALS_OK
-            and req.price in _DECIMALS_OK  # a market order (no price) takes the general path
-            and req.req_id.__class__ is int  # so does a string or absent req_id
-            and (cid is None or (cid.isascii() and cid.isprintable() and " " not in cid))
-            and raw.count(":" if raw.__class__ is str else b":")  # type: ignore[arg-type]
-            <= 6
-            + (cid is not None)
-            + (req.tif is not _GTC)
-            + (req.type is not _LIMIT)
-            + (req.stp is not _CANCEL_NEWEST)
+            req.client_order_id is None
+            and req.order_id is not None
+            and not req.all
+            and (raw.count(":") if raw.__class__ is str else raw.count(b":")) <= 4  # type: ignore[arg-type]
         ):
             return req
     return _vetted(raw, req)

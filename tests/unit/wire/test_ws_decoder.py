@@ -285,6 +285,21 @@ def test_duplicate_keys_are_refused(raw: str) -> None:
         assert err.req_id == 5
 
 
+def test_duplicate_keys_are_refused_once_the_values_are_known_good() -> None:
+    """The hot paths remember valid values; a repeated key still gets its closer look."""
+    order = '{"op":"order","symbol":"AAA","side":"buy","qty":"1","price":"9","req_id":5}'
+    cancel = '{"op":"cancel","order_id":1,"symbol":"AAA","req_id":5}'
+    for raw, repeat in ((order, '"side":"buy",'), (cancel, '"order_id":1,')):
+        for _ in range(3):
+            assert parse_ws_request(raw) == parse_ws_request(raw.encode())
+        twice = raw.replace(repeat, repeat * 2)
+        assert "occurs more than once" in str(refused(twice))
+        assert "occurs more than once" in str(refused(twice.encode()))
+        # a repeated key that only replaces a default: the colon count still sees it
+        extra = raw.replace('"req_id":5', '"req_id":5,"req_id":6')
+        assert refused(extra).field == "req_id"
+
+
 def test_duplicate_keys_in_a_subscribe_and_of_req_id() -> None:
     err = refused('{"op":"subscribe","channel":"book","channel":"l1","symbol":"AAA"}')
     assert (err.field, err.req_id) == ("channel", None)
