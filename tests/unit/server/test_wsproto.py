@@ -42,6 +42,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     thread.join(timeout=10)
 
 
+def _read_to_end(sock: socket.socket) -> None:
+    while sock.recv(65536):
+        pass
+
+
 def _bound_senders(monkeypatch: pytest.MonkeyPatch, **bounds: Any) -> None:
     """Every new connection's sender gets these bounds, whatever the settings say."""
 
@@ -236,8 +241,7 @@ def test_a_real_socket_that_never_reads_is_dropped(
         # dropped with a reset, so the kernel does not keep its unsent megabytes either
         sock.settimeout(5)
         with pytest.raises(ConnectionResetError):
-            while sock.recv(65536):
-                pass
+            _read_to_end(sock)
     finally:
         sock.close()
 
