@@ -22,6 +22,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -35,6 +36,7 @@ from makerkit.core import (
     NotAuthorized,
     OrderStatus,
     Side,
+    format_units,
 )
 from makerkit.risk import MONEY_SCALE
 from makerkit.venue import (
@@ -191,9 +193,15 @@ class VenueService:
         self._batch_done: asyncio.Future[None] | None = None
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._committing: asyncio.Future[None] | None = None
+        self._writer: ThreadPoolExecutor | None = None
         self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
         self.private: dict[int, set[Subscriber]] = {}
         self._last_l1: dict[str, tuple[Any, ...]] = {}
+        # wire formatting: each symbol's grid once, and an update's body once per batch
+        self._grids = {s: i.grid for s, i in self.instruments.items()}
+        self._out_memo: dict[int, tuple[OrderUpdate, dict[str, Any]]] = {}
+        self._json_memo: dict[int, tuple[OrderUpdate, bytes]] = {}
         # Market data leaves in ticks of md_interval_s: one frame per subscriber
         # per tick instead of per commit keeps 50 subscribers from starving the
         # order path. Private events and acks are never held back.
@@ -241,6 +249,8 @@ class VenueService:
         gc.freeze()
         self._stopping = False
         self._wake = asyncio.Event()
+        # one thread for the journal's commits: the fsync waits there, not on the loop
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="makerkit-journal")
         self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
         if self.failure is not None:
             self._start_recovery()
@@ -264,6 +274,13 @@ class VenueService:
             except Exception:  # pragma: no cover - both loops catch their errors
                 log.exception("%s ended with an error", task.get_name())
         self._recovery = self._flusher = None
+        if self._committing is not None:  # a commit on the journal's thread: let it finish
+            with contextlib.suppress(Exception):
+                await self._committing
+            self._committing = None
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         self._commit()  # nothing when failed; if this commit fails, its waiters are answered
         if self._md_timer is not None:
             self._md_timer.cancel()
@@ -402,17 +419,59 @@ class VenueService:
                     self._batch.extend(item.events)
 
     async def _flush_loop(self) -> None:
-        """Commit batches as they come; an error is answered and logged, never the loop's end."""
+        """Commit batches as they come; an error is answered and logged, never the loop's end.
+
+        Each commit runs as its own task, shielded: stopping the loop never
+        leaves a commit half done on the journal's thread.
+        """
         assert self._wake is not None  # noqa: S101 - set in start()
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self._flush_interval:
                 await asyncio.sleep(self._flush_interval)  # let a burst join this commit
+            self._committing = asyncio.ensure_future(self._commit_async())
             try:
-                self._commit()
-            except Exception:  # pragma: no cover - _commit catches what it can foresee
+                await asyncio.shield(self._committing)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # pragma: no cover - _commit_async catches what it can foresee
                 log.exception("journal flusher: unexpected error; flushing goes on")
+
+    async def _commit_async(self) -> None:
+        """``_commit`` with the fsync on the journal's thread: the loop goes on meanwhile.
+
+        The batch is sealed (written into an open transaction) here; commands
+        that arrive during the fsync form the next batch, and nothing of them
+        is published or acknowledged before their own commit.
+        """
+        if self.failure is not None:
+            return
+        journal = self.jv.journal
+        try:
+            sealed = journal.seal()
+        except Exception as exc:
+            self._fail(exc)
+            return
+        batch, self._batch = self._batch, []
+        done, self._batch_done = self._batch_done, None
+        after, self._after = self._after, []
+        if sealed is not None:
+            assert self._writer is not None  # noqa: S101 - set in start()
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._writer, journal.commit, sealed)
+            except Exception as exc:
+                # the sealed batch goes first: its waiters are answered with the rest
+                self._batch = batch + self._batch
+                self._after = after + self._after
+                if done is not None and not done.done():
+                    done.set_exception(JournalUnavailable(str(exc)))
+                    done.exception()  # retrieved: no warning if its waiter is gone
+                self._fail(exc)
+                return
+            journal.settle(sealed)
+        self._release(batch, after, done)
 
     def _commit(self) -> None:
         """Make the batch durable, then publish it and release its waiters (in that order).
@@ -429,6 +488,15 @@ class VenueService:
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
         after, self._after = self._after, []
+        self._release(batch, after, done)
+
+    def _release(
+        self,
+        batch: list[Event],
+        after: list[_Waiter],
+        done: asyncio.Future[None] | None,
+    ) -> None:
+        """Publish a durable batch, then run its callbacks and wake its waiters."""
         try:
             self._publish_batch(batch)
         except Exception:  # pragma: no cover - the batch is durable: still release its acks
@@ -440,6 +508,8 @@ class VenueService:
                 log.exception("a callback of a committed command failed")
         if done is not None and not done.done():
             done.set_result(None)
+        self._out_memo.clear()
+        self._json_memo.clear()
         # after everyone was told: a snapshot delays no ack of this batch
         try:
             self.jv.maybe_snapshot()
@@ -578,7 +648,11 @@ class VenueService:
         if isinstance(event, (OrderUpdate, FillReport)):
             subs = self.private.get(event.account)
             if subs:
-                frame = _encode(self.private_frame(event))
+                frame = (
+                    b'{"type":"order",' + self.order_json(event)[1:]
+                    if isinstance(event, OrderUpdate)
+                    else _encode(self.private_frame(event))
+                )
                 for sub in subs:
                     sub.stage(frame)
                     staged.add(sub)
@@ -668,26 +742,40 @@ class VenueService:
         }
 
     def order_out(self, u: OrderUpdate) -> dict[str, Any]:
-        """Encode an order update (REST body and private frame)."""
-        inst = self.instruments.get(u.symbol)
-        price = None
-        if u.price is not None:
-            price = inst.price_str(u.price) if inst else str(u.price)
-        size = inst.size_str if inst else str
-        return {
+        """Encode an order update (REST body, private frame and ack: built once for all)."""
+        seen = self._out_memo.get(id(u))
+        if seen is not None and seen[0] is u:
+            return seen[1]
+        grid = self._grids.get(u.symbol)
+        if grid is None:  # an unlisted symbol (a refused order): integers as they are
+            tick, price_places, lot, size_places = 1, 0, 1, 0
+        else:
+            tick, price_places, lot, size_places = grid
+        out = {
             "order_id": u.order_id,
             "client_order_id": u.client_order_id,
             "symbol": u.symbol,
             "side": _SIDE[u.side],
-            "price": price,
-            "qty": size(u.qty),
-            "filled": size(u.filled),
-            "remaining": size(u.remaining),
+            "price": None if u.price is None else format_units(u.price * tick, price_places),
+            "qty": format_units(u.qty * lot, size_places),
+            "filled": format_units(u.filled * lot, size_places),
+            "remaining": format_units(u.remaining * lot, size_places),
             "status": _STATUS[u.status],
             "reason": u.reason.name,
             "seq": u.seq,
             "ts": u.ts_event,
         }
+        self._out_memo[id(u)] = (u, out)  # holding `u` keeps its id unique until cleared
+        return out
+
+    def order_json(self, u: OrderUpdate) -> bytes:
+        """``order_out(u)`` encoded, once per batch: the private frame and the ack share it."""
+        seen = self._json_memo.get(id(u))
+        if seen is not None and seen[0] is u:
+            return seen[1]
+        body = _encode(self.order_out(u))
+        self._json_memo[id(u)] = (u, body)
+        return body
 
     def fill_out(self, f: FillReport) -> dict[str, Any]:
         """Encode a fill (REST body and private frame); fee in quote currency."""

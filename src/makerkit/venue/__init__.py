@@ -7,7 +7,7 @@ an ``Outcome`` with the order's update and every event it caused.
 
 from __future__ import annotations
 
-from makerkit.venue._journal import Journal, JournaledVenue
+from makerkit.venue._journal import Journal, JournaledVenue, Sealed
 from makerkit.venue._model import (
     Account,
     BookDelta,
@@ -40,6 +40,7 @@ __all__ = [
     "OrderUpdate",
     "Outcome",
     "Role",
+    "Sealed",
     "Trade",
     "Venue",
 ]

@@ -25,7 +25,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -55,9 +55,18 @@ from makerkit.venue._model import (
 )
 from makerkit.venue._venue import SNAPSHOT_FORMAT, Venue
 
-__all__ = ["Journal", "JournaledVenue"]
+__all__ = ["Journal", "JournaledVenue", "Sealed"]
 
 log = logging.getLogger("makerkit.venue")
+
+
+_encode = msgspec.json.Encoder().encode
+_ORDER_COMMANDS: dict[str, type] = {
+    "new": NewOrder,
+    "cancel": CancelOrder,
+    "cancel_all": CancelAll,
+    "modify": ModifyOrder,
+}
 
 
 def _json(obj: object) -> str:
@@ -87,6 +96,15 @@ CREATE INDEX IF NOT EXISTS events_by_order ON events (order_id);
 """
 
 EventRow = tuple[int, str, int | None, str | None, int | None, str]
+
+
+class Sealed(NamedTuple):
+    """A batch written inside an open transaction, waiting for its commit."""
+
+    seq: int  # the journal sequence it makes durable
+    last: tuple[int, int, str, bytes] | None  # its last command (ts, account, kind, payload)
+
+
 SYNC_MODES = ("full", "normal")
 
 # Snapshot file: magic line, header (JSON), the header's sha256, then the state.
@@ -132,6 +150,7 @@ class Journal:
         self._pending: list[tuple[int, int, str, bytes]] = []
         self._events: list[EventRow] = []
         self._memory_snapshots: list[tuple[int, int, str, bytes]] = []
+        self._reader: sqlite3.Connection | None = None
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +168,16 @@ class Journal:
         self.appended_seq: int = self.durable_seq
         # the hash of command `durable_seq`, written into snapshots taken now
         self._durable_record = record_hash(*row) if row else ""
+
+    def _reads(self) -> sqlite3.Connection:
+        """History's own connection: it sees committed rows only.
+
+        So it never meets a commit running on another thread (an in-memory
+        journal has a single connection).
+        """
+        if self._reader is None:
+            self._reader = self._db if self.path == ":memory:" else self._connect()
+        return self._reader
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -174,13 +203,29 @@ class Journal:
         dropped, and every later flush is refused too, since the caller's
         state now holds commands the journal does not.
         """
+        sealed = self.seal()
+        if sealed is not None:
+            self.commit(sealed)
+            self.settle(sealed)
+        return self.durable_seq
+
+    # A flush in three steps, so that the fsync can run off the caller's thread:
+    # ``seal`` writes the buffered rows inside a transaction (on the owner's
+    # thread, which goes on buffering the next batch), ``commit`` makes them
+    # durable (any one thread: it mostly waits on the disk, without the GIL),
+    # ``settle`` records the new durable position (the owner's thread again).
+    # One sealed batch at a time.
+
+    def seal(self) -> Sealed | None:
+        """Write what is buffered into an open transaction; None when nothing is."""
         if self.broken is not None:
             msg = f"journal {self.path}: no longer written to after a failed write ({self.broken})"
             raise JournalUnavailable(msg)
         if not (self._pending or self._events):
-            return self.durable_seq
+            return None
         rows, events = self._pending, self._events
         self._pending, self._events = [], []
+        sealed = Sealed(self.appended_seq, rows[-1] if rows else None)
         try:
             self._db.execute("BEGIN")
             self._db.executemany(
@@ -191,21 +236,33 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 events,
             )
+        except (sqlite3.Error, OSError) as exc:
+            raise self._broke(exc) from exc
+        return sealed
+
+    def commit(self, sealed: Sealed) -> None:
+        """Commit a sealed batch (fsync'd with ``sync="full"``); safe off the owner's thread."""
+        try:
             self._db.execute("COMMIT")
         except (sqlite3.Error, OSError) as exc:
-            self._rollback()
-            self.broken = str(exc)
-            lost = self.appended_seq - self.durable_seq
-            self.appended_seq = self.durable_seq
-            msg = (
-                f"journal {self.path}: cannot make commands {self.durable_seq + 1}-"
-                f"{self.durable_seq + lost} durable: {exc}"
-            )
-            raise JournalUnavailable(msg) from exc
-        if rows:
-            self._durable_record = record_hash(self.appended_seq, *rows[-1])
-        self.durable_seq = self.appended_seq
-        return self.durable_seq
+            raise self._broke(exc) from exc
+
+    def settle(self, sealed: Sealed) -> None:
+        """Record a committed batch as durable."""
+        if sealed.last is not None:
+            self._durable_record = record_hash(sealed.seq, *sealed.last)
+        self.durable_seq = max(self.durable_seq, sealed.seq)
+
+    def _broke(self, exc: BaseException) -> JournalUnavailable:
+        self._rollback()
+        self.broken = str(exc)
+        lost = self.appended_seq - self.durable_seq
+        self.appended_seq = self.durable_seq
+        msg = (
+            f"journal {self.path}: cannot make commands {self.durable_seq + 1}-"
+            f"{self.durable_seq + lost} durable: {exc}"
+        )
+        return JournalUnavailable(msg)
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (SQLITE_FULL does); never raise from here
@@ -272,7 +329,7 @@ class Journal:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
-        return list(self._db.execute(sql, [*args, limit]))
+        return list(self._reads().execute(sql, [*args, limit]))
 
     def records(self, after: int = 0) -> Iterator[tuple[int, int, int, str, bytes]]:
         """Yield (seq, ts, account, kind, payload) in order, from command ``after + 1``."""
@@ -449,6 +506,8 @@ class Journal:
             if self.broken is None:
                 self.flush()
         finally:
+            if self._reader is not None and self._reader is not self._db:
+                self._reader.close()
             self._db.close()
 
 
@@ -552,6 +611,8 @@ class JournaledVenue:
     # ------------------------------------------------------------------ commands
 
     def _run(self, account: int, kind: str, payload: bytes) -> Any:
+        # the live path applies the journaled bytes too, decoded as replay decodes them:
+        # the venue it builds is the replayed one, down to its snapshot's bytes
         now = max(self._clock.now_ns(), self._sim.now_ns())
         self._sim.advance_to(now)
         result = self._apply(account, kind, payload)
@@ -589,18 +650,26 @@ class JournaledVenue:
             record(row)
 
     def _audit_row(self, rec: AuditRecord) -> None:
-        self.journal.record_event((rec.ts, "audit", rec.account, rec.symbol, None, _json(rec)))
+        # A pass says no more than the order's own history row: replaying the journal
+        # gives it again. Refusals, trips, resets and limit changes are kept.
+        if rec.decision != "pass":
+            self.journal.record_event((rec.ts, "audit", rec.account, rec.symbol, None, _json(rec)))
+
+    def _apply_command(self, account: int, kind: str, command: Any) -> Any:
+        venue = self.venue
+        if kind == "new":
+            return venue.submit(account, command)
+        if kind == "cancel":
+            return venue.cancel(account, command)
+        if kind == "cancel_all":
+            return venue.cancel_all(account, command)
+        return venue.modify(account, command)
 
     def _apply(self, account: int, kind: str, payload: bytes) -> Any:
         venue = self.venue
-        if kind == "new":
-            return venue.submit(account, msgspec.json.decode(payload, type=NewOrder))
-        if kind == "cancel":
-            return venue.cancel(account, msgspec.json.decode(payload, type=CancelOrder))
-        if kind == "cancel_all":
-            return venue.cancel_all(account, msgspec.json.decode(payload, type=CancelAll))
-        if kind == "modify":
-            return venue.modify(account, msgspec.json.decode(payload, type=ModifyOrder))
+        if kind in _ORDER_COMMANDS:
+            command: Any = msgspec.json.decode(payload, type=_ORDER_COMMANDS[kind])
+            return self._apply_command(account, kind, command)
         if kind == "account":
             data = msgspec.json.decode(payload)
             return venue.add_account_hashed(
@@ -627,24 +696,23 @@ class JournaledVenue:
 
     def submit(self, account: int, cmd: NewOrder) -> Outcome:
         """Place an order (journaled)."""
-        out: Outcome = self._run(account, "new", msgspec.json.encode(cmd))
+        out: Outcome = self._run(account, "new", _encode(cmd))
         return out
 
     def cancel(self, account: int, cmd: CancelOrder) -> Outcome:
         """Cancel an order (journaled)."""
-        out: Outcome = self._run(account, "cancel", msgspec.json.encode(cmd))
+        out: Outcome = self._run(account, "cancel", _encode(cmd))
         return out
 
     def cancel_all(self, account: int, cmd: CancelAll | None = None) -> list[Outcome]:
         """Cancel every open order of the account (journaled)."""
-        out: list[Outcome] = self._run(
-            account, "cancel_all", msgspec.json.encode(cmd or CancelAll())
-        )
+        cmd = cmd or CancelAll()
+        out: list[Outcome] = self._run(account, "cancel_all", _encode(cmd))
         return out
 
     def modify(self, account: int, cmd: ModifyOrder) -> Outcome:
         """Modify an order (journaled)."""
-        out: Outcome = self._run(account, "modify", msgspec.json.encode(cmd))
+        out: Outcome = self._run(account, "modify", _encode(cmd))
         return out
 
     def add_account(

@@ -293,7 +293,7 @@ def test_an_unexpected_error_never_kills_the_flusher(
         svc.execute_then(order(svc, alice, 41), acks.append)
         await svc.execute(order(svc, alice, 42))
         assert len(acks) == 1  # the callbacks after a failing one still ran
-        monkeypatch.setattr(svc.jv.journal, "flush", lambda: 1 / 0)
+        monkeypatch.setattr(svc.jv.journal, "seal", lambda: 1 / 0)  # the flusher seals
         with pytest.raises(JournalUnavailable, match="ZeroDivisionError"):
             await svc.execute(order(svc, alice, 43))
         assert svc._flusher is not None and not svc._flusher.done()
