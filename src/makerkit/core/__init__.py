@@ -14,7 +14,7 @@ from makerkit.core._enums import (
     Side,
     TimeInForce,
 )
-from makerkit.core._instrument import Instrument
+from makerkit.core._instrument import Instrument, format_units
 from makerkit.core._strategy import Predictor, QuoteIntent, Strategy, StrategyContext
 from makerkit.core._types import (
     BookLevel,
@@ -92,5 +92,6 @@ __all__ = [
     "UnknownAccount",
     "UnknownOrder",
     "UnknownSymbol",
+    "format_units",
     "rejection",
 ]

@@ -10,7 +10,7 @@ import msgspec
 from makerkit.core._enums import RejectReason
 from makerkit.core.errors import ConfigError, InvalidPrice, InvalidQuantity
 
-__all__ = ["MAX_UNITS", "Instrument"]
+__all__ = ["MAX_UNITS", "Instrument", "format_units"]
 
 # prices and sizes stay far inside int64 so that price x size never overflows in C++
 MAX_UNITS = 2**31
@@ -27,7 +27,7 @@ def _grid(tick_size: str, lot_size: str) -> tuple[int, int, int, int]:
     return int(tick.scaleb(d)), d, int(lot.scaleb(e)), e
 
 
-def _format(units: int, decimals: int) -> str:
+def format_units(units: int, decimals: int) -> str:
     """Format an integer count of 10^-decimals as a decimal string."""
     if decimals == 0:
         return str(units)
@@ -93,6 +93,17 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     def to_ticks(self, price: DecimalLike) -> int:
         """Convert a decimal price to integer ticks, rejecting off-tick and non-positive prices."""
+        if isinstance(price, str):  # the wire's form: the same few prices, over and over
+            return _str_ticks(self, price)
+        return self._to_ticks(price)
+
+    def to_lots(self, size: DecimalLike) -> int:
+        """Convert a decimal size to integer lots, rejecting off-lot and non-positive sizes."""
+        if isinstance(size, str):
+            return _str_lots(self, size)
+        return self._to_lots(size)
+
+    def _to_ticks(self, price: DecimalLike) -> int:
         value = _as_decimal(price, "price")
         if not value.is_finite() or value <= 0:
             msg = f"invalid `price`, must be > 0, was {price!r}"
@@ -106,8 +117,7 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise InvalidPrice(msg, RejectReason.OFF_TICK)
         return int(ticks)
 
-    def to_lots(self, size: DecimalLike) -> int:
-        """Convert a decimal size to integer lots, rejecting off-lot and non-positive sizes."""
+    def _to_lots(self, size: DecimalLike) -> int:
         value = _as_decimal(size, "size")
         if not value.is_finite() or value <= 0:
             msg = f"invalid `size`, must be > 0, was {size!r}"
@@ -123,15 +133,24 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     def price_str(self, ticks: int) -> str:
         """Format integer ticks as a decimal string (fast path for the wire)."""
-        return _format(ticks * self._units[0], self._units[1])
+        return format_units(ticks * self._units[0], self._units[1])
 
     def size_str(self, lots: int) -> str:
         """Format integer lots as a decimal string (fast path for the wire)."""
-        return _format(lots * self._units[2], self._units[3])
+        return format_units(lots * self._units[2], self._units[3])
 
     @property
     def _units(self) -> tuple[int, int, int, int]:
         return _grid(self.tick_size, self.lot_size)
+
+    @property
+    def grid(self) -> tuple[int, int, int, int]:
+        """(tick, price decimals, lot, size decimals), for hot-path formatting.
+
+        ``format_units(ticks * tick, price decimals)`` is the price as a string,
+        and likewise for sizes.
+        """
+        return self._units
 
     def from_ticks(self, ticks: int) -> Decimal:
         """Convert integer ticks back to a decimal price."""
@@ -140,3 +159,15 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def from_lots(self, lots: int) -> Decimal:
         """Convert integer lots back to a decimal size."""
         return (self.lot * lots).quantize(Decimal(1).scaleb(-self.size_decimals))
+
+
+# Conversions of wire strings, remembered (a refusal raises, so it is never cached);
+# keyed by the instrument, whose grid decides the answer.
+@lru_cache(maxsize=65_536)
+def _str_ticks(instrument: Instrument, price: str) -> int:
+    return instrument._to_ticks(price)
+
+
+@lru_cache(maxsize=65_536)
+def _str_lots(instrument: Instrument, size: str) -> int:
+    return instrument._to_lots(size)

@@ -106,6 +106,7 @@ _TIF = {
 }
 _STP = {s.name.lower(): s for s in SelfTradePrevention}
 _encode = msgspec.json.Encoder().encode
+_ACK = b'{"type":"ack","req_id":'
 
 
 class Settings(BaseSettings):
@@ -726,8 +727,8 @@ async def _handle_private(
     acc = account.account_id
     req_id = req.req_id
 
-    def ack_order(out: Any) -> None:
-        sub.push(_encode({"type": "ack", "req_id": req_id, "order": service.order_out(out.update)}))
+    def ack_order(out: Any) -> None:  # {"type":"ack","req_id":..,"order":{..}}
+        sub.push(_ACK + _encode(req_id) + b',"order":' + service.order_json(out.update) + b"}")
 
     def failed(exc: MakerkitError) -> None:
         _, code = status_for(exc)

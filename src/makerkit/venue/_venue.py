@@ -389,7 +389,8 @@ class Venue:
         self._book_deltas(listing, touched, ts, events)
         outcome = Outcome(update=update, events=tuple(events))
         self._remember(account, cmd.client_order_id, outcome)
-        self._after_trades(listing, ts, events)
+        if res.fills:
+            self._after_trades(listing, ts, events)
         return outcome
 
     def cancel(self, account: int, cmd: CancelOrder) -> Outcome:

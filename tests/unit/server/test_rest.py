@@ -224,6 +224,7 @@ def test_history_is_durable_and_queryable(tmp_path: Path, backend: str) -> None:
         assert [(f["order_id"], f["qty"], f["liquidity"]) for f in fills] == [(oid, 1, "maker")]
         audit = client.get("/history", params={"kind": "audit"}, headers=h).json()
         assert any(a["rule"] == "max_order_qty" and a["decision"] == "reject" for a in audit)
+        assert all(a["decision"] != "pass" for a in audit)  # derivable: not kept twice
         assert (
             client.get("/history", headers={"X-API-Key": keys["bob"]}).json()[0]["account"]
             == v.ids["bob"]
