@@ -389,6 +389,14 @@ def bench_server(
     rest_clients: Annotated[int, typer.Option(help="Concurrent REST order-entry clients.")] = 4,
     md_subscribers: Annotated[int, typer.Option(help="Market-data subscribers.")] = 50,
     paced_rate: Annotated[float, typer.Option(help="Orders/s in the paced phase.")] = 5000.0,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="A git revision of this repository: its venue's WS order entry is measured "
+            "side by side with this one's, alternating (the editable checkout's engine)."
+        ),
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds of the side-by-side run.")] = 3,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
     ] = None,
@@ -403,10 +411,14 @@ def bench_server(
         rest_clients=rest_clients,
         md_subscribers=md_subscribers,
         paced_rate=paced_rate,
+        baseline=baseline,
+        rounds=rounds,
         progress=lambda m: err.print(f"[dim]{m}[/]"),
     )
     table = Table(title="venue load over loopback", show_header=False, title_justify="left")
     for key, value in result.items():
+        if isinstance(value, list):
+            value = ", ".join(f"{v:,.0f}" for v in value)
         table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
     _emit_bench(table, result, output, as_json)
 

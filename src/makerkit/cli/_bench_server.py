@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import multiprocessing as mp
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,65 @@ def _percentiles(samples: list[int]) -> tuple[float, float]:
     return float(p50), float(p99)
 
 
+class _LeanWS:
+    """A WebSocket client with hand-made frames and no library, for the load generator.
+
+    The load shares the 2 cores with the venue: every microsecond the client
+    spends is one the venue does not get. Frames are masked with a zero key
+    (legal, and free); pings are skipped (a run is far shorter than the
+    venue's ping timeout).
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, url: str) -> _LeanWS:
+        from urllib.parse import urlsplit
+
+        from makerkit.cli._bench_abuse import ws_handshake
+
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(ws_handshake(host, port, path, "dGhlIHNhbXBsZSBub25jZQ=="))
+        answer = await reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in answer.split(b"\r\n", 1)[0]:
+            writer.close()
+            msg = f"the venue refused the WebSocket: {answer[:200]!r}"
+            raise RuntimeError(msg)
+        return cls(reader, writer)
+
+    def send(self, payload: bytes) -> None:
+        """Queue one text frame (the caller bounds what is in flight)."""
+        from makerkit.cli._bench_abuse import ws_client_frame
+
+        self.writer.write(ws_client_frame(payload, b"\0\0\0\0"))
+
+    async def recv(self) -> bytes:
+        """The next data frame's payload; EOFError once the venue closes."""
+        read = self.reader.readexactly
+        while True:
+            head = await read(2)
+            size = head[1] & 0x7F
+            if size == 126:
+                size = int.from_bytes(await read(2), "big")
+            elif size == 127:
+                size = int.from_bytes(await read(8), "big")
+            payload = await read(size)
+            opcode = head[0] & 0x0F
+            if opcode == 0x8:
+                raise EOFError
+            if opcode in (0x1, 0x2):
+                return payload
+
+    def close(self) -> None:
+        """Drop the connection."""
+        self.writer.close()
+
+
 async def _ws_orders(
     url: str, key: str, seconds: float, window: int, rate: float | None, side: str, offset: int
 ) -> tuple[int, list[int]]:
@@ -59,13 +120,14 @@ async def _ws_orders(
     most ``window`` messages are in flight; each order reserves a slot for its
     cancel, so the reader never waits to send one.
     """
-    import websockets
-
     latencies: list[int] = []
     sent_at: dict[int, int] = {}
     acked = 0
     req = 0
-    async with websockets.connect(f"{url}/ws/private?api_key={key}", max_size=None) as ws:
+    # lean frames and msgspec: the load generator shares the 2 cores with the venue
+    encode, decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
+    ws = await _LeanWS.connect(f"{url}/ws/private?api_key={key}")
+    try:
         slots = asyncio.Semaphore(window)
         start = _seconds()
         end = start + seconds
@@ -74,12 +136,17 @@ async def _ws_orders(
             nonlocal req
             req += 1
             sent_at[req] = monotonic_ns()
-            await ws.send(json.dumps({**body, "req_id": req}))
+            body["req_id"] = req
+            ws.send(encode(body))
 
         async def reader() -> None:
             nonlocal acked
-            async for raw in ws:
-                data = json.loads(raw)
+            while True:
+                try:
+                    raw = await ws.recv()
+                except EOFError:  # the venue went away: count what was answered
+                    return
+                data = decode(raw)
                 for frame in data if isinstance(data, list) else [data]:
                     if frame.get("type") not in ("ack", "error"):
                         continue
@@ -119,6 +186,8 @@ async def _ws_orders(
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(task, timeout=30)
         task.cancel()
+    finally:
+        ws.close()
     return acked, latencies
 
 
@@ -345,26 +414,51 @@ def run_server_bench(
     rest_clients: int = 4,
     md_subscribers: int = 50,
     paced_rate: float = 5000.0,
+    baseline: str | None = None,
+    rounds: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Start a venue process, load it, and return the measurements."""
+    """Start a venue process, load it, and return the measurements.
+
+    With ``baseline`` (a git revision of this repository) the pipelined WS
+    order entry is also measured side by side: that revision's venue and this
+    one, alternating for ``rounds`` rounds under the same load generator, so a
+    noisy machine moves both figures alike.
+    """
     say = progress or (lambda _m: None)
+    with _venue_process(None) as base:
+        say(f"venue on {base}")
+        say(f"load: {ws_clients} WS, {rest_clients} REST clients, {md_subscribers} subscribers")
+        result = asyncio.run(
+            _bench(base, seconds, ws_clients, rest_clients, md_subscribers, paced_rate)
+        )
+    result.update(
+        {"ws_clients": ws_clients, "rest_clients": rest_clients, "paced_rate": paced_rate}
+    )
+    if baseline is not None:
+        result.update(_side_by_side(baseline, seconds, ws_clients, rounds, say))
+    return result
+
+
+@contextlib.contextmanager
+def _venue_process(tree: Path | None) -> Iterator[str]:
+    """A fresh venue in its own process; ``tree``: run that source tree's code instead."""
     port = _free_port()
+    env = None
+    if tree is not None:
+        # the editable install's import hook would load this checkout: step around it
+        env = {**os.environ, "PYTHONPATH": str(tree / "src"), "SKBUILD_EDITABLE_SKIP": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "bench.db"
         log = Path(tmp) / "server.log"
         command = [sys.executable, "-m", "makerkit", "serve", "--port", str(port)]
         command += ["--journal", str(journal), "--symbols", "AAA", "--admin-key", ADMIN]
         with log.open("wb") as sink:
-            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)  # noqa: S603 - our own CLI
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink, env=env)  # noqa: S603 - our own CLI
         try:
             base = f"http://127.0.0.1:{port}"
-            say(f"venue on {base}")
             _wait_ready(base, proc, log)
-            say(f"load: {ws_clients} WS, {rest_clients} REST clients, {md_subscribers} subscribers")
-            result = asyncio.run(
-                _bench(base, seconds, ws_clients, rest_clients, md_subscribers, paced_rate)
-            )
+            yield base
         finally:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -372,10 +466,78 @@ def run_server_bench(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    result.update(
-        {"ws_clients": ws_clients, "rest_clients": rest_clients, "paced_rate": paced_rate}
-    )
-    return result
+
+
+def _source_tree(revision: str, into: Path) -> Path:
+    """This repository's ``src`` at ``revision``, with the native engine built here.
+
+    The C++ engine is the one of this build (the comparison is of the venue's
+    Python path); a revision whose engine API differs fails to start, clearly.
+    """
+    import importlib
+    import tarfile
+
+    top = subprocess.run(  # noqa: S603 - git, in this repository
+        ["git", "-C", str(Path(__file__).parent), "rev-parse", "--show-toplevel"],  # noqa: S607
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if top.returncode != 0:
+        msg = f"--baseline needs a git checkout of makerkit: {top.stderr.strip()}"
+        raise RuntimeError(msg)
+    archive = subprocess.run(  # noqa: S603
+        ["git", "-C", top.stdout.strip(), "archive", revision, "src"],  # noqa: S607
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if archive.returncode != 0:
+        msg = f"--baseline {revision!r}: {archive.stderr.decode().strip()}"
+        raise RuntimeError(msg)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    native = importlib.import_module("makerkit._native").__file__
+    if native is not None:
+        shutil.copy(native, into / "src" / "makerkit" / Path(native).name)
+    return into
+
+
+def _ws_round(base: str, seconds: float, ws_clients: int) -> float:
+    """Pipelined WS order entry against one venue: acknowledged messages per second."""
+    import httpx
+
+    with httpx.Client(base_url=base, headers={"X-API-Key": ADMIN}) as admin:
+        keys = [
+            admin.post("/admin/accounts", json={"name": f"b{i}"}).json()["api_key"]
+            for i in range(ws_clients)
+        ]
+    url = base.replace("http", "ws")
+    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
+        halves = [list(range(ws_clients))[k::2] for k in range(2)]
+        parts = [pool.submit(_ws_process, url, keys, ids, seconds) for ids in halves if ids]
+        acked = sum(r[0] for part in parts for r in part.result())
+    return acked / seconds
+
+
+def _side_by_side(
+    revision: str, seconds: float, ws_clients: int, rounds: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """WS order entry, ``revision``'s venue against this one, alternating."""
+    figures: dict[str, list[float]] = {"baseline": [], "current": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = _source_tree(revision, Path(tmp))
+        for k in range(rounds):
+            for name, source in (("baseline", tree), ("current", None)):
+                with _venue_process(source) as base:
+                    rate = _ws_round(base, seconds, ws_clients)
+                figures[name].append(rate)
+                say(f"round {k + 1}/{rounds}: {name} {rate:,.0f} msgs/s")
+    median = {name: float(np.median(values)) for name, values in figures.items()}
+    return {
+        "baseline": revision,
+        "ws_orders_per_sec_baseline": median["baseline"],
+        "ws_orders_per_sec_current": median["current"],
+        "ws_speedup": median["current"] / median["baseline"],
+        "ws_rounds_baseline": figures["baseline"],
+        "ws_rounds_current": figures["current"],
+    }
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
