@@ -33,7 +33,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import random
 import selectors
 import shutil
 import signal
@@ -1207,7 +1206,7 @@ async def _resend(url: str, key: str, ledger: Ledger, acked: list[str], unknown:
 
 
 async def _kill9_phase(run: _Run, cycles: int, result: dict[str, Any]) -> None:
-    rng = random.Random(14)  # noqa: S311 - a reproducible workload, not a secret
+    rng = np.random.default_rng(14)  # a reproducible workload
     ledger = Ledger()
     journal = run.folder / "crash" / "venue.db"
     journal.parent.mkdir(parents=True)
@@ -1224,17 +1223,17 @@ async def _kill9_phase(run: _Run, cycles: int, result: dict[str, Any]) -> None:
         else:
             last = set(previous)
             earlier = [i for i in ledger.owners if i not in last]
-            sample = previous + rng.sample(earlier, min(300, len(earlier)))
+            sample = previous + _sample(rng, earlier, 300)
             every_one = list(ledger.owners)
             asked = every_one if cycle == cycles else sample
             judged, missed = await _verify(venue.base, key, ledger, asked)
             checked, unverified = checked + judged, unverified + missed
-            again = rng.sample(sorted(ledger.orders), min(50, len(ledger.orders)))
+            again = _sample(rng, sorted(ledger.orders), 50)
             resent += await _resend(venue.url, key, ledger, again, in_flight[:20])
         if cycle == cycles:
             venue.stop()
             break
-        target = rng.randint(500, 2000)
+        target = int(rng.integers(500, 2001))
         run.say(f"kill -9 cycle {cycle + 1}/{cycles}: after {target} acks, snapshot every {every}")
         stream = await _stream_orders(venue.url, key, ledger, f"k{cycle}-", target, venue.kill9)
         venue.kill9()
@@ -1253,6 +1252,12 @@ async def _kill9_phase(run: _Run, cycles: int, result: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------- recovery
+
+
+def _sample(rng: np.random.Generator, items: list[Any], most: int) -> list[Any]:
+    """Up to ``most`` of ``items``, drawn without replacement, in drawn order."""
+    picks = rng.choice(len(items), size=min(most, len(items)), replace=False)
+    return [items[int(i)] for i in picks]
 
 
 def _snapshot_files(journal: Path) -> list[Path]:
@@ -1314,7 +1319,7 @@ def _copy_case(source: Path, root: Path, name: str) -> Path:
 
 def _recovery_cases(source: Path, root: Path, flips: int) -> list[tuple[str, Path, bool]]:
     """(name, journal, must refuse) for each damaged copy of ``source``, and one intact."""
-    rng = random.Random(5)  # noqa: S311 - reproducible damage
+    rng = np.random.default_rng(5)  # reproducible damage
     cases = [("intact", _copy_case(source, root, "intact"), False)]
     newest = _snapshot_files(source)[-1]
     covered = _snapshot_seq(newest)
@@ -1340,15 +1345,15 @@ def _recovery_cases(source: Path, root: Path, flips: int) -> list[tuple[str, Pat
         flipped = _copy_case(source, root, f"bit_flip_{k}")
         target = _snapshot_files(flipped)[-1]
         data = bytearray(target.read_bytes())
-        position = rng.randrange(size)
-        data[position] ^= 1 << rng.randrange(8)
+        position = int(rng.integers(size))
+        data[position] ^= 1 << int(rng.integers(8))
         target.write_bytes(bytes(data))
         cases.append((f"bit_flip@{position}", flipped, True))
 
     torn = _copy_case(source, root, "torn")
     target = _snapshot_files(torn)[-1]
     with target.open("r+b") as fh:
-        fh.truncate(rng.randrange(size // 4, 3 * size // 4))
+        fh.truncate(int(rng.integers(size // 4, 3 * size // 4)))
     cases.append(("torn", torn, True))
     return cases
 
