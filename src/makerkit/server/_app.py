@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -598,10 +599,19 @@ async def admin_list_accounts(service: ServiceDep, _: AdminDep) -> list[dict[str
 
 @router.get("/admin/audit", response_model=list[AuditOut], tags=["admin"], name="admin_audit")
 async def admin_audit(
-    service: ServiceDep, _: AdminDep, account_id: int | None = None, limit: int = 1000
+    service: ServiceDep,
+    _: AdminDep,
+    account_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
-    """The newest risk decisions (rule, limit, value)."""
-    records = list(service.venue.risk.audit_for(account_id))[-limit:]
+    """The newest risk decisions (rule, limit, value), oldest of them first."""
+    # from the newest end, stopping at `limit`: never a walk over the whole log
+    newest = (
+        r
+        for r in reversed(service.venue.risk.audit)
+        if account_id is None or r.account == account_id
+    )
+    records = list(itertools.islice(newest, limit))[::-1]
     return [
         {
             "ts": r.ts,

@@ -236,3 +236,19 @@ def test_the_open_order_cap_and_an_unknown_account(tmp_path: Any, backend: str) 
         assert ioc["reason"] != "MAX_OPEN_ORDERS"  # it can never rest
         kill = client.post("/admin/kill", json={"account_id": 99}, headers=v.h("admin"))
         assert (kill.status_code, kill.json()["code"]) == (404, "UNKNOWN_ACCOUNT")
+
+
+def test_the_audit_view_is_bounded_and_newest_last(venue: Venue) -> None:
+    c = venue.client
+    body = {"account_id": venue.ids["alice"], "max_order_qty": 3}
+    c.put("/admin/limits", json=body, headers=venue.h("admin"))
+    for qty in ("4", "5", "6"):
+        venue.order("alice", symbol="AAA", side="buy", qty=qty, price="90")
+    got = c.get(
+        "/admin/audit",
+        params={"account_id": venue.ids["alice"], "limit": 2},
+        headers=venue.h("admin"),
+    ).json()
+    assert [a["value"] for a in got] == ["5", "6"]  # the newest two, oldest first
+    refused = c.get("/admin/audit", params={"limit": 0}, headers=venue.h("admin"))
+    assert refused.status_code == 422
