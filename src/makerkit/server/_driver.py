@@ -230,6 +230,9 @@ class MarketDriver:
             due = min(due, int(self.rate))
             if due <= 0:
                 continue
+            if self.service.failure is not None:  # the journal cannot write: the market waits
+                done += due
+                continue
             self.step(due)
             done += due
 

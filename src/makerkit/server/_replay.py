@@ -140,6 +140,8 @@ class ReplayDriver:
         started = time.monotonic()
         while not self.done:
             await asyncio.sleep(self.tick_s)
+            if self.service.failure is not None:  # the journal cannot write: catch up later
+                continue
             horizon = first + int((time.monotonic() - started) * self.speed * 1e9)
             self.step_until(horizon)
 
