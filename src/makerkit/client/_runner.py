@@ -19,7 +19,16 @@ from typing import Any
 import msgspec
 
 from makerkit.client._client import VenueClient
-from makerkit.core import Clock, LiveClock, Predictor, QuoteIntent, StrategyContext, UnknownOrder
+from makerkit.core import (
+    Clock,
+    LiveClock,
+    Predictor,
+    QuoteIntent,
+    RejectReason,
+    RiskLimitBreached,
+    StrategyContext,
+    UnknownOrder,
+)
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
@@ -34,6 +43,7 @@ class LiveSummary(msgspec.Struct, kw_only=True):
     cancelled: int = 0
     fills: int = 0
     position: int = 0
+    throttled: int = 0  # decisions cut short by the venue's message rate
     stopped: str | None = None
 
 
@@ -182,11 +192,28 @@ class LiveRunner:
                 started = time.monotonic()
                 try:
                     await self.step()
+                except RiskLimitBreached as exc:
+                    if exc.reason is not RejectReason.RATE_LIMIT:  # a kill switch: stop
+                        self.summary.stopped = f"{type(exc).__name__}: {exc}"
+                        break
+                    self.summary.throttled += 1  # over the rate: the next decision comes
                 except Exception as exc:  # the strategy or the venue failed: stop cleanly
                     self.summary.stopped = f"{type(exc).__name__}: {exc}"
                     break
                 await asyncio.sleep(max(0.0, self.decision_s - (time.monotonic() - started)))
         finally:
-            cancelled = await self.client.cancel_all(self.symbol)
-            self.summary.cancelled += len(cancelled)
+            await self._pull_quotes()
         return self.summary
+
+    async def _pull_quotes(self, tries: int = 5) -> None:
+        """Cancel what is left; a rate limit is waited out, a kill switch left nothing."""
+        for _ in range(tries):
+            try:
+                cancelled = await self.client.cancel_all(self.symbol)
+            except RiskLimitBreached as exc:
+                if exc.reason is not RejectReason.RATE_LIMIT:
+                    return  # a kill switch cancelled every order already
+                await asyncio.sleep(1.0)
+                continue
+            self.summary.cancelled += len(cancelled)
+            return

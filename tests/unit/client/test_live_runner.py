@@ -63,6 +63,17 @@ def test_live_run_quotes_trades_and_cleans_up(tmp_path: Path) -> None:
                 broken = await LiveRunner(Broken(), client, "AAA", decision_ms=50).run(seconds=5.0)
                 assert broken.stopped == "RuntimeError: lost the model"
                 assert await client.open_orders("AAA") == []  # its quotes were pulled
+            # over its message rate the runner skips decisions, never stops, and still
+            # pulls its quotes at the end
+            async with VenueClient(base, ADMIN) as admin:
+                tight = await admin.create_account("tight")
+                await admin.set_limits(account_id=tight.account_id, max_msgs_per_sec=8, burst=8)
+            async with VenueClient(base, tight.api_key) as client:
+                strategy = make_strategy("symmetric", half_spread=1.0, size=2)
+                slow = await LiveRunner(strategy, client, "AAA", decision_ms=20).run(seconds=2.0)
+                assert slow.stopped is None and slow.throttled > 0
+                await asyncio.sleep(1.0)  # a token back for the look
+                assert await client.open_orders("AAA") == []
         finally:
             server.should_exit = True
             await task
