@@ -64,6 +64,8 @@ from makerkit.venue import (
     Venue,
 )
 from makerkit.wire import (
+    IDENT_PATTERN,
+    SYMBOL_MAX,
     AccountOut,
     AccountRequest,
     AuditOut,
@@ -316,13 +318,17 @@ async def submit_order(req: OrderRequest, service: ServiceDep, account: AccountD
 
 
 Limit = Annotated[int, Query(ge=1, le=10_000, description="page size")]
+# the symbol filter obeys the request bodies' rule: printable ASCII, at most 32
+SymbolQuery = Annotated[
+    str | None, Query(min_length=1, max_length=SYMBOL_MAX, pattern=IDENT_PATTERN)
+]
 
 
 @router.get("/orders", response_model=list[OrderOut], tags=["orders"], name="list_open_orders")
 async def list_open_orders(
     service: ServiceDep,
     account: AccountDep,
-    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    symbol: SymbolQuery = None,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="last order id seen")] = 0,
     limit: Limit = 1000,
 ) -> Response:
@@ -349,7 +355,7 @@ async def cancel_order(
     order_id: OrderId,
     service: ServiceDep,
     account: AccountDep,
-    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    symbol: SymbolQuery = None,
 ) -> Response:
     """Cancel one open order."""
     sym = _order_symbol(service, account, order_id, symbol)
@@ -363,7 +369,7 @@ async def cancel_order(
 async def cancel_all_orders(
     service: ServiceDep,
     account: AccountDep,
-    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    symbol: SymbolQuery = None,
 ) -> dict[str, Any]:
     """Cancel every open order of the account (in one symbol when given)."""
     if symbol is not None:
@@ -403,7 +409,7 @@ async def modify_order(
     req: ModifyRequest,
     service: ServiceDep,
     account: AccountDep,
-    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    symbol: SymbolQuery = None,
 ) -> dict[str, Any]:
     """Change price and/or remaining size; a smaller size at the same price keeps priority."""
     sym = _order_symbol(service, account, order_id, symbol)
@@ -416,7 +422,7 @@ async def modify_order(
 async def list_fills(
     service: ServiceDep,
     account: AccountDep,
-    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    symbol: SymbolQuery = None,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="last fill seq seen")] = 0,
     limit: Limit = 1000,
 ) -> Response:

@@ -27,7 +27,7 @@ from makerkit.wire._models import (
     PositionOut,
     RiskOut,
 )
-from makerkit.wire._rules import find_duplicate_key
+from makerkit.wire._rules import IDENT_PATTERN, SYMBOL_MAX, find_duplicate_key
 from makerkit.wire._ws import (
     WsCancel,
     WsModify,
@@ -40,6 +40,8 @@ from makerkit.wire._ws import (
 )
 
 __all__ = [
+    "IDENT_PATTERN",
+    "SYMBOL_MAX",
     "AccountOut",
     "AccountRequest",
     "AuditOut",

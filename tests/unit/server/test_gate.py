@@ -252,3 +252,11 @@ def test_the_audit_view_is_bounded_and_newest_last(venue: Venue) -> None:
     assert [a["value"] for a in got] == ["5", "6"]  # the newest two, oldest first
     refused = c.get("/admin/audit", params={"limit": 0}, headers=venue.h("admin"))
     assert refused.status_code == 422
+
+
+def test_a_symbol_filter_follows_the_symbol_rule(venue: Venue) -> None:
+    c = venue.client
+    for bad in ("x" * 33, "A\u202eB", "A B"):
+        r = c.get("/orders", params={"symbol": bad}, headers=venue.h("alice"))
+        assert (r.status_code, r.json()["code"]) == (422, "INVALID_REQUEST"), bad
+    assert c.get("/orders", params={"symbol": "AAA"}, headers=venue.h("alice")).status_code == 200
