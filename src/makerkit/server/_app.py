@@ -35,6 +35,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from makerkit.core import (
     ConfigError,
     Instrument,
+    JournalUnavailable,
     MakerkitError,
     NotAuthorized,
     OrderRejected,
@@ -161,6 +162,7 @@ class Settings(BaseSettings):
     md_burst: int = 50
     address_msgs_per_sec: float = 100.0
     address_burst: int = 200
+    connections_per_address: int = 200  # open WebSocket connections
     # a subscriber whose unsent bytes pass this, or stay unsent this long, is cut off
     slow_consumer_bytes: int = 1 << 20
     slow_consumer_s: float = 5.0
@@ -205,10 +207,31 @@ async def get_account(
     request: Request, service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]
 ) -> Account:
     """The account of the request's ``X-API-Key``; every request counts against its rate."""
-    account = service.venue.authenticate(api_key)
+    try:
+        account = service.venue.authenticate(api_key)
+    except NotAuthorized:  # guessing keys costs the guesser's address its rate
+        _gate(request.app).address(_address(request))
+        raise
     # reads count too, but stay open to a killed account: it must see its own state
     admit(request.app, service, account, command=request.method != "GET")
     return account
+
+
+def _gate(app: Any) -> Gate:
+    gate: Gate = app.state.gate
+    return gate
+
+
+def _address(conn: Request | WebSocket) -> str:
+    return conn.client.host if conn.client is not None else "unknown"
+
+
+async def public(request: Request) -> None:
+    """Unauthenticated requests count against their address's rate."""
+    _gate(request.app).address(_address(request))
+
+
+PublicDep = Depends(public)
 
 
 async def get_admin(
@@ -381,16 +404,18 @@ async def cancel_all_orders(
 CANCEL_SLICE = 500  # orders cancelled per turn of the event loop
 
 
-async def cancel_all(service: VenueService, account: int, symbol: str | None) -> list[Outcome]:
+async def cancel_all(
+    service: VenueService, account: int, symbol: str | None, *, checked: bool = True
+) -> list[Outcome]:
     """Cancel the account's open orders in slices, so thousands never stall the venue.
 
     The first slice is the client's message (rate checked, refused under a kill
-    switch); the rest are the venue's follow-ups. Orders placed after the
-    request (ids above today's last) are left alone.
+    switch, unless ``checked`` is False: the venue's own cancel-on-disconnect);
+    the rest are the venue's follow-ups. Orders placed after the request (ids
+    above today's last) are left alone.
     """
     bound = service.venue.last_order_id
     done: list[Outcome] = []
-    checked = True
     while True:
         cmd = CancelAll(symbol=symbol, limit=CANCEL_SLICE, max_order_id=bound, rate_checked=checked)
         part = await service.execute(functools.partial(service.jv.cancel_all, account, cmd))
@@ -495,7 +520,10 @@ def _position_out(service: VenueService, p: Any) -> dict[str, Any]:
 
 @router.get("/book/{symbol}", response_model=BookOut, tags=["market data"], name="get_book")
 async def get_book(
-    symbol: str, service: ServiceDep, depth: Annotated[int, Query(ge=1, le=10_000)] = 10
+    symbol: str,
+    service: ServiceDep,
+    depth: Annotated[int, Query(ge=1, le=10_000)] = 10,
+    _: None = PublicDep,
 ) -> dict[str, Any]:
     """An L2 snapshot (price, size, orders per level) with its public sequence."""
     _instrument(service, symbol)
@@ -515,7 +543,7 @@ async def get_book(
     tags=["market data"],
     name="list_instruments",
 )
-async def list_instruments(service: ServiceDep) -> list[dict[str, Any]]:
+async def list_instruments(service: ServiceDep, _: None = PublicDep) -> list[dict[str, Any]]:
     """The listed instruments with their tick and lot sizes."""
     return [
         {"symbol": i.symbol, "tick_size": i.tick_size, "lot_size": i.lot_size}
@@ -697,6 +725,26 @@ async def _sender(ws: WebSocket, sub: Subscriber) -> None:
             return
 
 
+@contextlib.asynccontextmanager
+async def _connection(ws: WebSocket) -> AsyncIterator[bool]:
+    """One of at most ``connections_per_address`` WebSocket connections of an address.
+
+    Yields False (the client told why, the connection closed) past the cap.
+    """
+    gate, address = _gate(ws.app), _address(ws)
+    try:
+        gate.open(address)
+    except Refused as exc:
+        await ws.send_text(_error_frame(exc.code, str(exc)).decode())
+        await ws.close(code=1013, reason=exc.code)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        gate.close(address)
+
+
 async def _receive(ws: WebSocket) -> str | bytes:
     """The next client frame, text or binary (a JSON document either way)."""
     message = await ws.receive()
@@ -716,19 +764,32 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
         if not any(sym == req.symbol for sym, _ in sub.channels):
             service.public[req.symbol].discard(sub)
         return
-    sub.channels.add(key)
-    service.public[req.symbol].add(sub)
     symbol = req.symbol
-    # The snapshot is taken once everything applied so far is durable, so its
-    # sequence number is never reused after a crash; deltas published before it
-    # carry lower numbers and a client drops them as old.
+    # The snapshot is read now and sent once what it shows is durable, so a sequence
+    # number a client sees is never reused after a crash; the subscriber's frames are
+    # held until then, so the deltas after it follow it with no gap.
+    snapshot = None
     if req.channel == "book":
-        depth = req.depth
-        service.after_durable(lambda: sub.push(_encode(service.book_frame(symbol, depth))))
+        snapshot = _encode(service.book_frame(symbol, req.depth))
     elif req.channel == "l1":
-        service.after_durable(
-            lambda: sub.push(_encode(service.l1_frame(symbol, service.l1(symbol))))
+        snapshot = _encode(service.l1_frame(symbol, service.l1(symbol)))
+    if snapshot is not None:
+        refused = _error_frame(
+            "JOURNAL_UNAVAILABLE", f"no {req.channel} snapshot of {symbol}: the journal failed"
         )
+
+        def failed(_: Exception) -> None:  # told, and not left subscribed without a snapshot
+            sub.channels.discard(key)
+            sub.release(refused)
+
+        sub.hold()
+        try:
+            service.after_durable(lambda: sub.release(snapshot), failed)
+        except JournalUnavailable:
+            sub.release(None)
+            raise
+    sub.channels.add(key)
+    service.public[symbol].add(sub)
 
 
 async def _handle_private(
@@ -788,7 +849,7 @@ async def _session(
         service.private.setdefault(account.account_id, set()).add(sub)
     sender = asyncio.create_task(_sender(ws, sub)) if direct is None else None
     gate: Gate = ws.app.state.gate
-    address = ws.client.host if ws.client is not None else "unknown"
+    address = _address(ws)
     bucket: Bucket | None = None  # this connection's, when it has no account
     max_bytes = settings.max_message_bytes
     try:
@@ -855,11 +916,7 @@ async def _session(
             if cancel_on_disconnect:
                 with contextlib.suppress(MakerkitError):
                     # the account's own message rate must not keep its orders alive
-                    await service.execute(
-                        lambda: service.jv.cancel_all(
-                            account.account_id, CancelAll(rate_checked=False)
-                        )
-                    )
+                    await cancel_all(service, account.account_id, None, checked=False)
 
 
 def _anchors(settings: Settings, symbols: list[str]) -> dict[str, Any]:
@@ -963,6 +1020,7 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         md_burst=settings.md_burst,
         address_msgs_per_sec=settings.address_msgs_per_sec,
         address_burst=settings.address_burst,
+        connections_per_address=settings.connections_per_address,
     )
     app.include_router(router)
     app.include_router(pages)
@@ -971,7 +1029,9 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     async def ws_market_data(ws: WebSocket) -> None:
         """Public market data: subscribe to book (snapshot + deltas), l1 and trades."""
         await ws.accept()
-        await _session(ws, ws.app.state.service, None, settings, False)
+        async with _connection(ws) as admitted:
+            if admitted:
+                await _session(ws, ws.app.state.service, None, settings, False)
 
     @app.websocket("/ws/private")
     async def ws_private(
@@ -983,8 +1043,12 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         try:
             account = svc.venue.authenticate(api_key or ws.headers.get("x-api-key"))
         except NotAuthorized as exc:
+            with contextlib.suppress(Refused):  # a guess costs its address's rate
+                _gate(ws.app).address(_address(ws))
             await ws.close(code=4401, reason=str(exc))
             return
-        await _session(ws, svc, account, settings, cancel_on_disconnect)
+        async with _connection(ws) as admitted:
+            if admitted:
+                await _session(ws, svc, account, settings, cancel_on_disconnect)
 
     return app

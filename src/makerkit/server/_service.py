@@ -86,6 +86,9 @@ class Subscriber:
         # the end of the event loop's turn instead of through the queue and a sender task
         self.raw = raw
         self._out: list[bytes] = []
+        # frames held back while a subscription's snapshot waits to be durable
+        self._held: list[bytes] | None = None
+        self._awaited = 0
 
     def _write(self) -> None:
         out, self._out = self._out, []
@@ -112,8 +115,36 @@ class Subscriber:
         elif staged:
             self.push(b"[" + b",".join(staged) + b"]")
 
+    def hold(self) -> None:
+        """Hold every frame back until ``release``: a snapshot is waiting to be durable."""
+        self._awaited += 1
+        if self._held is None:
+            self._held = []
+
+    def release(self, first: bytes | None) -> None:
+        """Send ``first`` (a snapshot, or an error), then, once nothing is awaited, what was held.
+
+        The snapshot was read when the subscription came, so the deltas held
+        since follow it: no gap, and nothing shown before it is durable.
+        """
+        self._awaited -= 1
+        held = self._held or []
+        if self._awaited <= 0:
+            self._awaited, self._held = 0, None
+        if first is not None:
+            self._push(first)
+        if self._held is None:
+            for frame in held:
+                self._push(frame)
+
     def push(self, frame: bytes) -> None:
         """Queue a frame (or write it); on overflow mark the subscriber to be closed."""
+        if self._held is not None:
+            self._held.append(frame)
+            return
+        self._push(frame)
+
+    def _push(self, frame: bytes) -> None:
         if self.overflowed:
             return
         if self.raw is not None:
@@ -193,6 +224,9 @@ class VenueService:
         self._batch_done: asyncio.Future[None] | None = None
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
+        # commands are committed by the flusher from start() until stop()'s last commit;
+        # before and after, each one commits at once (tests driving the service directly)
+        self._looping = False
         self._committing: asyncio.Future[None] | None = None
         self._writer: ThreadPoolExecutor | None = None
         self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
@@ -207,6 +241,9 @@ class VenueService:
         # order path. Private events and acks are never held back.
         self._md_interval = md_interval_s
         self._md_pending: list[Event] = []
+        # each symbol's L1 as its last durable batch left it: the live venue may
+        # already hold the next batch's commands, not durable yet
+        self._md_l1: dict[str, L1Snapshot] = {}
         self._md_timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -252,6 +289,7 @@ class VenueService:
         # one thread for the journal's commits: the fsync waits there, not on the loop
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="makerkit-journal")
         self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
+        self._looping = True
         if self.failure is not None:
             self._start_recovery()
 
@@ -281,7 +319,9 @@ class VenueService:
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
+        # what arrived meanwhile waited for this last commit; later commands commit at once
         self._commit()  # nothing when failed; if this commit fails, its waiters are answered
+        self._looping = False
         if self._md_timer is not None:
             self._md_timer.cancel()
         self._flush_md()
@@ -338,7 +378,7 @@ class VenueService:
         self._refuse_if_failed()
         result = command()
         self._collect(result)
-        if self._flusher is None:  # no event loop task (tests driving it directly)
+        if not self._looping:  # no event loop task (tests driving it directly)
             self._commit()
             self._refuse_if_failed()
             return result
@@ -363,7 +403,7 @@ class VenueService:
         result = command()
         self._collect(result)
         self._after.append((lambda: on_durable(result), on_error))
-        if self._flusher is None:
+        if not self._looping:
             self._commit()
         else:
             assert self._wake is not None  # noqa: S101 - set in start()
@@ -381,7 +421,7 @@ class VenueService:
         value = read()
         if not self._pending():
             return value
-        if self._flusher is None:
+        if not self._looping:
             self._commit()
             self._refuse_if_failed()
             return value
@@ -404,7 +444,7 @@ class VenueService:
             callback()
             return
         self._after.append((callback, on_error))
-        if self._flusher is None:
+        if not self._looping:
             self._commit()
         else:
             assert self._wake is not None  # noqa: S101 - set in start()
@@ -456,6 +496,8 @@ class VenueService:
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
         after, self._after = self._after, []
+        # the venue is exactly the sealed batch's state now: later commands go to the next
+        l1s = self._l1s(batch)
         if sealed is not None:
             assert self._writer is not None  # noqa: S101 - set in start()
             loop = asyncio.get_running_loop()
@@ -471,7 +513,7 @@ class VenueService:
                 self._fail(exc)
                 return
             journal.settle(sealed)
-        self._release(batch, after, done)
+        self._release(batch, after, done, l1s)
 
     def _commit(self) -> None:
         """Make the batch durable, then publish it and release its waiters (in that order).
@@ -488,15 +530,22 @@ class VenueService:
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
         after, self._after = self._after, []
-        self._release(batch, after, done)
+        self._release(batch, after, done, self._l1s(batch))
+
+    def _l1s(self, batch: list[Event]) -> dict[str, L1Snapshot]:
+        """The L1 of each symbol the batch moved, as the batch left it."""
+        touched = {e.symbol for e in batch if isinstance(e, (BookDelta, Trade))}
+        return {symbol: self.l1(symbol) for symbol in touched}
 
     def _release(
         self,
         batch: list[Event],
         after: list[_Waiter],
         done: asyncio.Future[None] | None,
+        l1s: dict[str, L1Snapshot],
     ) -> None:
         """Publish a durable batch, then run its callbacks and wake its waiters."""
+        self._md_l1.update(l1s)  # published with the batch's deltas, at the next tick
         try:
             self._publish_batch(batch)
         except Exception:  # pragma: no cover - the batch is durable: still release its acks
@@ -632,15 +681,12 @@ class VenueService:
         """Publish the durable market data gathered since the last tick, in order."""
         self._md_timer = None
         pending, self._md_pending = self._md_pending, []
-        touched: dict[str, None] = {}
+        l1s, self._md_l1 = self._md_l1, {}
         staged: set[Subscriber] = set()
         for event in pending:
             self._publish(event, staged)
-            touched[event.symbol] = None
-        # L1 is read from the venue, which holds commands that never became durable
-        # once the journal has failed: none is sent until it is rebuilt
-        for symbol in sorted(touched) if self.failure is None else ():
-            self._publish_l1(symbol, staged)
+        for symbol in sorted(l1s):
+            self._publish_l1(symbol, l1s[symbol], staged)
         for sub in staged:  # one frame per subscriber per tick
             sub.send_staged()
 
@@ -669,8 +715,7 @@ class VenueService:
                 sub.stage(frame)
                 staged.add(sub)
 
-    def _publish_l1(self, symbol: str, staged: set[Subscriber]) -> None:
-        l1 = self.l1(symbol)
+    def _publish_l1(self, symbol: str, l1: L1Snapshot, staged: set[Subscriber]) -> None:
         key = (l1.bid_price, l1.bid_size, l1.ask_price, l1.ask_size)
         if self._last_l1.get(symbol) == key:
             return

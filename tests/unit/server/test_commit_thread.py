@@ -1,17 +1,78 @@
-"""The fsync runs on the journal's thread; the loop goes on, and acknowledges nothing early."""
+"""The fsync runs on the journal's thread: the loop goes on, showing and acking nothing early."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 pytest.importorskip("fastapi")
 
-from makerkit.venue import Journal, Sealed
+from makerkit.core import Side
+from makerkit.server._app import _subscribe
+from makerkit.server._service import Subscriber, VenueService
+from makerkit.venue import Journal, NewOrder, Sealed
+from makerkit.wire import parse_ws_request
 from tests.unit.server.test_durability import open_venue, order, run, service
+
+
+class Gates:
+    """Each commit on the journal's thread waits until the test lets it through."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.arrived = threading.Semaphore(0)
+        self.passes = threading.Semaphore(0)
+        self.threads: list[str] = []
+        real = Journal.commit
+
+        def gated(journal: Journal, sealed: Sealed) -> None:
+            self.threads.append(threading.current_thread().name)
+            self.arrived.release()
+            assert self.passes.acquire(timeout=10)  # the disk is slow: the loop must not wait
+            real(journal, sealed)
+
+        monkeypatch.setattr(Journal, "commit", gated)
+
+    async def reached(self) -> None:
+        """Wait (on the loop's side) until a commit is waiting on the other thread."""
+        for _ in range(2000):
+            if self.arrived.acquire(blocking=False):
+                return
+            await asyncio.sleep(0.001)
+        msg = "no commit reached the journal's thread"
+        raise AssertionError(msg)
+
+    def let_one_through(self) -> None:
+        self.passes.release()
+
+
+async def until(check: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if check():
+            return
+        await asyncio.sleep(0.001)
+    msg = "never happened"
+    raise AssertionError(msg)
+
+
+def bid(svc: VenueService, account: int, price: int) -> Callable[[], Any]:
+    cmd = NewOrder(symbol="AAA", side=Side.BUY, price=price, qty=1)
+    return lambda: svc.jv.submit(account, cmd)
+
+
+def drained(sub: Subscriber) -> list[Any]:
+    out: list[Any] = []
+    while not sub.queue.empty():
+        frame = sub.queue.get_nowait()
+        assert frame is not None
+        data = msgspec.json.decode(frame)
+        out.extend(data if isinstance(data, list) else [data])
+    return out
 
 
 def test_commands_during_a_commit_wait_for_their_own(
@@ -21,23 +82,11 @@ def test_commands_during_a_commit_wait_for_their_own(
         svc = service(tmp_path / "venue.db")
         alice, _, _ = await open_venue(svc)
         journal = svc.jv.journal
-        release = threading.Event()
-        threads: list[str] = []
-        real_commit = Journal.commit
-
-        def slow_commit(self: Journal, sealed: Sealed) -> None:
-            threads.append(threading.current_thread().name)
-            release.wait(10)  # the disk is slow: the loop must not wait with it
-            real_commit(self, sealed)
-
-        monkeypatch.setattr(Journal, "commit", slow_commit)
+        gates = Gates(monkeypatch)
         acks: list[str] = []
         svc.execute_then(order(svc, alice, 20), lambda _: acks.append("first"))
-        for _ in range(100):  # the first batch reaches its commit
-            await asyncio.sleep(0.001)
-            if threads:
-                break
-        assert threads and threads[0].startswith("makerkit-journal")
+        await gates.reached()
+        assert gates.threads[0].startswith("makerkit-journal")
         first_seq = journal.appended_seq
         # the loop still runs commands while the fsync waits
         svc.execute_then(order(svc, alice, 21), lambda _: acks.append("second"))
@@ -46,41 +95,91 @@ def test_commands_during_a_commit_wait_for_their_own(
         # history reads its own connection: rows of an uncommitted batch are not there
         shown = [row[6] for row in journal.history(account=alice, kind="order", limit=1000)]
         assert not any('"c20"' in payload for payload in shown)
-        release.set()
-        for _ in range(1000):
-            await asyncio.sleep(0.001)
-            if len(acks) == 2:
-                break
-        assert acks == ["first", "second"]  # each after its own commit, in order
+        gates.let_one_through()
+        await gates.reached()  # the second command's own commit, waiting in turn
+        assert acks == ["first"] and journal.durable_seq == first_seq
+        gates.let_one_through()
+        await until(lambda: len(acks) == 2)
+        assert acks == ["first", "second"]
         assert journal.durable_seq == journal.appended_seq == first_seq + 1
         shown = [row[6] for row in journal.history(account=alice, kind="order", limit=1000)]
         assert any('"c20"' in payload for payload in shown)
+        gates.let_one_through()  # what stop() commits, if anything
         await svc.stop()
 
     run(scenario)
 
 
-def test_stop_waits_for_a_commit_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_snapshots_and_l1_show_only_durable_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def scenario() -> None:
         svc = service(tmp_path / "venue.db")
+        alice, _, watcher = await open_venue(svc)
+        drained(watcher)
+        gates = Gates(monkeypatch)
+        seq = svc.venue.public_seq
+        durable_seq = seq("AAA")
+        # the best bid grows by a lot in one batch, and again in the next (applied
+        # during the first one's fsync)
+        best = svc.venue.book("AAA").best_bid()
+        svc.execute_then(bid(svc, alice, best[0]), lambda _: None)
+        await gates.reached()
+        after_first = seq("AAA")
+        svc.execute_then(bid(svc, alice, best[0]), lambda _: None)
+        assert seq("AAA") > after_first > durable_seq
+        # a subscriber arrives now: its snapshot shows both orders, so it waits for both
+        late = Subscriber(alice)
+        _subscribe(
+            svc, late, parse_ws_request('{"op":"subscribe","channel":"book","symbol":"AAA"}')
+        )
+        assert drained(late) == []
+        gates.let_one_through()
+        await gates.reached()
+        svc._flush_md()  # the first batch's market data goes out now
+        l1s = [f for f in drained(watcher) if f["type"] == "l1"]
+        # the L1 of the first batch, as that batch left it: not with the second order
+        assert l1s and l1s[-1]["seq"] == after_first
+        assert l1s[-1]["bid_size"] == str(best[1] + 1)
+        assert drained(late) == []  # its snapshot would show the second, undurable order
+        gates.let_one_through()
+        await until(lambda: not late.queue.empty())
+        frames = drained(late)
+        assert frames[0]["type"] == "snapshot" and frames[0]["seq"] == seq("AAA")
+        # held deltas follow it: older ones (a client drops them), then no gap
+        top = frames[0]["seq"]
+        newer = [f["seq"] for f in frames[1:] if f["type"] == "delta" and f["seq"] > top]
+        assert newer == list(range(top + 1, top + 1 + len(newer)))
+        gates.let_one_through()
+        await svc.stop()
+
+    run(scenario)
+
+
+def test_commands_that_come_while_stopping_are_committed_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        svc: VenueService = service(tmp_path / "venue.db")
         alice, _, _ = await open_venue(svc)
-        started = threading.Event()
-        real_commit = Journal.commit
-
-        def slow_commit(self: Journal, sealed: Sealed) -> None:
-            started.set()
-            threading.Event().wait(0.2)
-            real_commit(self, sealed)
-
-        monkeypatch.setattr(Journal, "commit", slow_commit)
+        gates = Gates(monkeypatch)
         acks: list[int] = []
         svc.execute_then(order(svc, alice, 30), lambda out: acks.append(out.update.order_id))
-        while not started.is_set():
-            await asyncio.sleep(0.001)
-        await svc.stop()  # never a COMMIT half done on the other thread
-        assert len(acks) == 1
+        await gates.reached()
+        stopping = asyncio.ensure_future(svc.stop())
+        await asyncio.sleep(0.01)  # stop() waits for the commit in flight
+        # a command now (a cancel-on-disconnect, say) waits for stop()'s last commit
+        late = asyncio.ensure_future(svc.execute(order(svc, alice, 31)))
+        await asyncio.sleep(0.01)
+        gates.let_one_through()
+        gates.let_one_through()  # stop()'s own commit
+        await stopping
+        out = await late
+        assert svc.failure is None and len(acks) == 1
         reopened = Journal(tmp_path / "venue.db")
         assert reopened.durable_seq == svc.jv.journal.durable_seq
+        rows = [r[6] for r in reopened.history(account=alice, kind="order", limit=100)]
+        assert any(f'"order_id":{out.update.order_id}' in r for r in rows)
         reopened.close()
 
     run(scenario)
