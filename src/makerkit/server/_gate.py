@@ -13,6 +13,7 @@ not in the venue's CPU.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -66,12 +67,19 @@ class Gate:
         md_burst: int = 50,
         address_msgs_per_sec: float = 100.0,
         address_burst: int = 200,
+        connections_per_address: int = 200,
+        addresses_kept: int = 10_000,
     ) -> None:
         self.now_ns = now_ns
         self.md_rate = (md_msgs_per_sec, float(md_burst))
         self.address_rate = (address_msgs_per_sec, float(address_burst))
+        self.connections_per_address = connections_per_address
+        self.addresses_kept = addresses_kept
         self._accounts: dict[int, Bucket] = {}
-        self._addresses: dict[str, Bucket] = {}
+        # the most recently seen addresses, at most `addresses_kept` (an evicted one
+        # starts afresh: bounded memory and O(1) per message, whatever the addresses)
+        self._addresses: OrderedDict[str, Bucket] = OrderedDict()
+        self._connections: dict[str, int] = {}
         self.refused = 0
 
     def account(self, account: int, killed: str, rate: float | None, burst: int | None) -> None:
@@ -92,26 +100,51 @@ class Gate:
             raise Refused(msg, "KILL_SWITCH", 403)
 
     def connection(self, bucket: Bucket | None, address: str) -> Bucket:
-        """Count one message of an unauthenticated connection (and its address)."""
+        """Count one unauthenticated message of a connection (and of its address)."""
         now = self.now_ns()
         if bucket is None:
             bucket = Bucket(*self.md_rate, now)
-        per_address = self._addresses.get(address)
-        if per_address is None:
-            if len(self._addresses) > 10_000:  # forget idle addresses: bounded memory
-                self._addresses = {
-                    a: b for a, b in self._addresses.items() if b.tokens < b.burst - 1
-                }
-            per_address = self._addresses[address] = Bucket(*self.address_rate, now)
-        for limit, what in ((bucket, "connection"), (per_address, "address")):
-            wait = limit.take(now)
-            if wait:
-                self.refused += 1
-                msg = (
-                    f"market-data requests over {limit.rate:g}/s per {what}; retry in {wait:.3f} s"
-                )
-                raise Refused(msg, "RATE_LIMIT", 429, wait)
+        wait = bucket.take(now)
+        if wait:
+            self.refused += 1
+            msg = f"requests over {bucket.rate:g}/s per connection; retry in {wait:.3f} s"
+            raise Refused(msg, "RATE_LIMIT", 429, wait)
+        self.address(address)
         return bucket
+
+    def address(self, address: str) -> None:
+        """Count one unauthenticated message of ``address`` (public REST, a bad key)."""
+        now = self.now_ns()
+        kept = self._addresses
+        bucket = kept.get(address)
+        if bucket is None:
+            bucket = kept[address] = Bucket(*self.address_rate, now)
+            if len(kept) > self.addresses_kept:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(address)
+        wait = bucket.take(now)
+        if wait:
+            self.refused += 1
+            msg = f"requests over {bucket.rate:g}/s per address; retry in {wait:.3f} s"
+            raise Refused(msg, "RATE_LIMIT", 429, wait)
+
+    def open(self, address: str) -> None:
+        """Admit one more WebSocket connection from ``address`` (Refused past the cap)."""
+        count = self._connections.get(address, 0)
+        if count >= self.connections_per_address:
+            self.refused += 1
+            msg = f"at most {self.connections_per_address} connections per address"
+            raise Refused(msg, "TOO_MANY_CONNECTIONS", 429)
+        self._connections[address] = count + 1
+
+    def close(self, address: str) -> None:
+        """One WebSocket connection of ``address`` ended."""
+        count = self._connections.get(address, 0) - 1
+        if count > 0:
+            self._connections[address] = count
+        else:
+            self._connections.pop(address, None)
 
 
 class BodyLimit:

@@ -72,6 +72,7 @@ class RawSender:
         self.grace_s = grace_s
         self._now = now_ns
         self._stalled_since: int | None = None  # when unsent bytes last started piling up
+        self._unsent = 0  # what was left unsent after the last write
 
     @property
     def open(self) -> bool:
@@ -83,16 +84,22 @@ class RawSender:
         """Write one frame; False when the connection is gone or its reader too slow."""
         if not self.open:
             return False
-        self.transport.write(_header(_TEXT, len(payload)) + payload)
+        frame = _header(_TEXT, len(payload)) + payload
+        self.transport.write(frame)
         unsent = self.transport.get_write_buffer_size()
         if unsent > self.limit:
             return False
         if unsent == 0:  # the kernel took everything: the reader keeps up
             self._stalled_since = None
+            self._unsent = 0
             return True
         now = self._now()
-        if self._stalled_since is None:
+        # the stall clock runs while nothing drains: a reader that takes bytes, however
+        # busy the feed, restarts it
+        drained = unsent - len(frame) < self._unsent
+        if self._stalled_since is None or drained:
             self._stalled_since = now
+        self._unsent = unsent
         return bool(now - self._stalled_since <= self.stall_ns)
 
     def close(self, code: int, reason: str) -> None:

@@ -260,3 +260,37 @@ def test_a_symbol_filter_follows_the_symbol_rule(venue: Venue) -> None:
         r = c.get("/orders", params={"symbol": bad}, headers=venue.h("alice"))
         assert (r.status_code, r.json()["code"]) == (422, "INVALID_REQUEST"), bad
     assert c.get("/orders", params={"symbol": "AAA"}, headers=venue.h("alice")).status_code == 200
+
+
+def test_the_address_table_stays_bounded_whatever_the_addresses() -> None:
+    gate = Gate(lambda: 0, addresses_kept=100)
+    for i in range(5_000):
+        gate.address(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert len(gate._addresses) == 100  # the newest ones; an evicted one starts afresh
+    assert "10.0.19.135" in gate._addresses  # the last one seen
+
+
+def test_connections_per_address_are_capped() -> None:
+    gate = Gate(lambda: 0, connections_per_address=2)
+    gate.open("a")
+    gate.open("a")
+    with pytest.raises(Refused) as info:
+        gate.open("a")
+    assert info.value.code == "TOO_MANY_CONNECTIONS"
+    gate.open("b")  # another address is not affected
+    gate.close("a")
+    gate.open("a")  # a closed one frees its place
+
+
+def test_public_rest_and_key_guessing_count_against_the_address(venue: Venue) -> None:
+    c = venue.client
+    gate = venue.client.app.state.gate  # type: ignore[attr-defined]
+    gate.now_ns = FrozenClock()
+    gate.address_rate = (1.0, 3.0)
+    gate._addresses.clear()
+    codes = [c.get("/orders", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(3)]
+    assert codes == [401, 401, 401]
+    assert c.get("/book/AAA").status_code == 429  # the address's 3 are spent
+    assert c.get("/instruments").status_code == 429
+    assert c.get("/orders", headers={"X-API-Key": "guess-4"}).status_code == 429
+    assert c.get("/orders", headers=venue.h("alice")).status_code == 200  # a real key is fine

@@ -258,3 +258,18 @@ def test_a_bad_key_is_closed_with_4401_not_refused_with_http_403(
             assert ws.close_code == 4401
 
     asyncio.run(main())
+
+
+def test_a_reader_that_keeps_draining_is_never_cut_for_a_stall() -> None:
+    clock = [0]
+    proto = _Protocol()
+    sender = _wsproto.RawSender(proto, limit=10_000, stall_s=2.0, now_ns=lambda: clock[0])
+    for step in range(1, 20):  # 19 s with bytes always unsent, but always some taken
+        clock[0] = int(step * 1e9)
+        proto.transport.unsent = max(0, proto.transport.unsent - 50)  # the reader reads a bit
+        assert sender.send(b"x" * 100), step
+    # and one that stops reading is cut once the stall passes
+    for step in range(20, 23):
+        clock[0] = int(step * 1e9)
+        ok = sender.send(b"x" * 100)
+    assert not ok
