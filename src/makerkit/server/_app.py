@@ -226,9 +226,14 @@ def _address(conn: Request | WebSocket) -> str:
     return conn.client.host if conn.client is not None else "unknown"
 
 
-async def public(request: Request) -> None:
-    """Unauthenticated requests count against their address's rate."""
-    _gate(request.app).address(_address(request))
+async def public(
+    request: Request, service: ServiceDep, api_key: Annotated[str | None, Depends(_api_key)]
+) -> None:
+    """A public request counts against its account's rate when it has a key, else its address's."""
+    if api_key is not None:
+        await get_account(request, service, api_key)
+    else:
+        _gate(request.app).address(_address(request))
 
 
 PublicDep = Depends(public)

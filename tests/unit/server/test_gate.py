@@ -294,3 +294,15 @@ def test_public_rest_and_key_guessing_count_against_the_address(venue: Venue) ->
     assert c.get("/instruments").status_code == 429
     assert c.get("/orders", headers={"X-API-Key": "guess-4"}).status_code == 429
     assert c.get("/orders", headers=venue.h("alice")).status_code == 200  # a real key is fine
+
+
+def test_a_public_read_with_a_key_counts_against_the_account(venue: Venue) -> None:
+    c = venue.client
+    gate = venue.client.app.state.gate  # type: ignore[attr-defined]
+    gate.now_ns = FrozenClock()
+    gate.address_rate = (1.0, 1.0)
+    gate._addresses.clear()
+    for _ in range(5):  # the address would allow one: the key's account (no limit) decides
+        assert c.get("/book/AAA", headers=venue.h("bob")).status_code == 200
+    assert c.get("/book/AAA").status_code == 200
+    assert c.get("/book/AAA").status_code == 429
