@@ -111,6 +111,7 @@ _TIF = {
 _STP = {s.name.lower(): s for s in SelfTradePrevention}
 _encode = msgspec.json.Encoder().encode
 _ACK = b'{"type":"ack","req_id":'
+_KILLED_PAUSE_S = 0.01  # a killed account's connection reads at most 100 frames a second
 
 
 class Settings(BaseSettings):
@@ -896,10 +897,11 @@ async def _session(
                     await _handle_private(service, sub, account, req)
             except Refused as exc:
                 sub.push(_error_frame(exc.code, str(exc), req_id))
-                if exc.retry_after_s:
-                    # read nothing more until a token is back: the excess waits in the
-                    # client's socket, not in the venue's event loop
-                    await asyncio.sleep(min(exc.retry_after_s, 1.0))
+                # read nothing more until a token is back (a killed account: for a
+                # moment): the excess waits in the client's socket, not in the venue
+                pause = exc.retry_after_s or (_KILLED_PAUSE_S if exc.code == "KILL_SWITCH" else 0)
+                if pause:
+                    await asyncio.sleep(min(pause, 1.0))
             except MessageTooLarge as exc:
                 sub.push(_error_frame("MESSAGE_TOO_LARGE", str(exc), req_id))
             except WsRequestError as exc:
