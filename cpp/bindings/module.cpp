@@ -660,6 +660,15 @@ NB_MODULE(_native, m) {
           },
           "Every fill: 6 x n (ts, order_id, side, price, qty, maker).")
       .def(
+          "rejections",
+          [](const ReplayBacktest& b) {
+            std::vector<int64_t> cols(b.reject_ts);
+            const size_t n = cols.size();
+            cols.insert(cols.end(), b.reject_side.begin(), b.reject_side.end());
+            return to_numpy(std::move(cols), n, 2);
+          },
+          "Every refused order: 2 x n (arrival ts, side).")
+      .def(
           "set_strategy",
           [](ReplayBacktest& b, int kind, std::vector<double> params, int64_t size,
              int64_t max_position, int64_t min_quote_life_ns, int64_t price_tolerance,

@@ -188,6 +188,8 @@ void ReplayBacktest::apply_command(const Command& c) {
   if (cross) {
     if (cfg_.post_only) {
       ++rejected_;
+      reject_ts.push_back(c.arrive);
+      reject_side.push_back(c.side);
       Order& o = orders_[k];
       const int64_t left = o.left;
       o.left = 0;

@@ -141,6 +141,9 @@ class ReplayBacktest:
     def fills(self) -> Annotated[NDArray[numpy.int64], dict(shape=(None, None))]:
         """Every fill: 6 x n (ts, order_id, side, price, qty, maker)."""
 
+    def rejections(self) -> Annotated[NDArray[numpy.int64], dict(shape=(None, None))]:
+        """Every refused order: 2 x n (arrival ts, side)."""
+
     def set_strategy(self, kind: int, params: Sequence[float], size: int, max_position: int, min_quote_life_ns: int, price_tolerance: int, size_tolerance: int, max_order_size: int) -> None:
         """
         Decide inside run() with a built-in strategy (1 symmetric, 2 inventory skew, 3 Avellaneda-Stoikov, 4 GLFT); -1 means none for the limits.

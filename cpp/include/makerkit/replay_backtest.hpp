@@ -138,6 +138,8 @@ class ReplayBacktest {
 
   // Every fill so far.
   std::vector<int64_t> fill_ts, fill_order, fill_side, fill_price, fill_qty, fill_maker;
+  // Every refused (post-only, would have crossed) order so far: when it arrived, its side.
+  std::vector<int64_t> reject_ts, reject_side;
 
   // Decide inside run() with a built-in strategy from now on.
   void set_strategy(const NativeStrategy& s);

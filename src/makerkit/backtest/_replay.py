@@ -24,6 +24,7 @@ from makerkit.backtest._events import MarketEvents, check_events
 from makerkit.backtest._replay_config import QUEUE_MODELS, ReplayConfig
 from makerkit.backtest._replay_core import (
     NOTICE_FILL,
+    NOTICE_REJECTED,
     RUN_BUDGET,
     RUN_DECISION,
     RUN_END,
@@ -171,6 +172,7 @@ def run_replay_backtest(
     both: list[bool] = []
     feat: dict[str, float] = {}
     stopped: str | None = None
+    refused: list[int] = []  # when each of our quotes was refused
     step, notices, top = core.step, core.notices, core.top
     submit, cancel = core.submit, core.cancel
     quote_fn, fill_fn = strategy.quote, strategy.on_fill
@@ -181,7 +183,7 @@ def run_replay_backtest(
     kernel = _native_kernel(strategy) if cfg.native_strategy and plain else None
     if kernel is not None and hasattr(core, "set_strategy"):
         path, both, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
-        return _result(strategy, cfg, core, path, both, placed, None)
+        return _result(strategy, cfg, core, path, both, placed, None, _rejections(core))
     report = _Progress(progress)
     budget = report.budget
     nan = float("nan")
@@ -202,6 +204,8 @@ def run_replay_backtest(
             position=position, pnl=cash + position * mid if mid == mid else cash, features=feat,
         )  # fmt: skip
         for kind, _ts, oid, side, price, qty, left, _maker in notices() if pending else ():
+            if kind == NOTICE_REJECTED:
+                refused.append(_ts)
             if kind == NOTICE_FILL:
                 try:
                     fill_fn(side, price, qty, ctx)
@@ -252,7 +256,16 @@ def run_replay_backtest(
             both.append(lb is not None and la is not None)
         if stopped is not None:
             break
-    return _result(strategy, cfg, core, path, both, placed, stopped)
+    if hasattr(core, "rejections"):  # every refusal, also those not yet noticed at the end
+        refused = _rejections(core) or []
+    return _result(strategy, cfg, core, path, both, placed, stopped, refused)
+
+
+def _rejections(core: Any) -> list[int] | None:
+    """When the core refused each of our quotes (None when it does not say)."""
+    if not hasattr(core, "rejections"):
+        return None
+    return [int(x) for x in core.rejections()[0].tolist()]
 
 
 def _result(
@@ -263,18 +276,24 @@ def _result(
     both: list[bool],
     placed: int,
     stopped: str | None,
+    refused: list[int] | None,
 ) -> BacktestResult:
     """Metrics and fills of a finished run."""
     if len(path["ts"]) < 2:
         msg = "backtest too short: fewer than two decisions with a two-sided book"
         raise ConfigError(msg)
     fills = core.fills()
-    fill_ts, _oid, fill_side, fill_price, fill_qty, _maker = (fills[i] for i in range(6))
+    fill_ts, _oid, fill_side, fill_price, fill_qty, maker = (fills[i] for i in range(6))
+    rate = np.where(maker > 0, cfg.maker_fee, cfg.taker_fee)
+    fill_fee = rate * fill_price.astype(np.float64) * fill_qty.astype(np.float64)
+    bid, _bq, ask, _aq = core.touch()
     metrics = compute_metrics(
         ts=path["ts"], mid=path["mid"], position=path["position"], equity=path["equity"],
         quoted_both=both, fill_ts=fill_ts.tolist(), fill_side=fill_side.tolist(),
         fill_price=fill_price.tolist(), fill_qty=fill_qty.tolist(), fees=float(core.fees),
-        quotes_placed=placed,
+        quotes_placed=placed, fill_fee=fill_fee, rejected_ts=refused or (),
+        rejected_quotes=int(core.rejected),
+        final_spread=None if bid is None or ask is None else float(ask - bid),
     )  # fmt: skip
     return BacktestResult(
         strategy=getattr(strategy, "name", type(strategy).__name__),

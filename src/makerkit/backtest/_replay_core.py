@@ -73,6 +73,7 @@ class PyReplayCore:
         self.position = self.cash = self.ignored = self.rejected = 0
         self.fees = 0.0
         self._fills: list[tuple[int, int, int, int, int, int]] = []
+        self._refused: list[tuple[int, int]] = []  # arrival ts, side
 
     # ------------------------------------------------------------------ views
     @property
@@ -119,6 +120,11 @@ class PyReplayCore:
         if not self._fills:
             return np.zeros((6, 0), dtype=np.int64)
         return np.asarray(self._fills, dtype=np.int64).T.copy()
+
+    def rejections(self) -> np.ndarray[Any, Any]:
+        if not self._refused:
+            return np.zeros((2, 0), dtype=np.int64)
+        return np.asarray(self._refused, dtype=np.int64).T.copy()
 
     # --------------------------------------------------------------- internals
     def _set_level(self, side: int, price: int, qty: int) -> None:
@@ -238,6 +244,7 @@ class PyReplayCore:
         if cross:
             if self._post_only:
                 self.rejected += 1
+                self._refused.append((arrive, side))
                 left, o.left = o.left, 0
                 self._notify(NOTICE_REJECTED, o, o.price, left, arrive, False)
                 return

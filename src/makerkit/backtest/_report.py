@@ -146,6 +146,11 @@ def write_report(result: BacktestResult, out_dir: str | Path) -> Path:
     return target
 
 
+def _cell(value: Any) -> str:
+    """A number with separators; None (a statistic not computed) as a dash."""
+    return "-" if value is None else f"{value:,.2f}"
+
+
 def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
     """Write ``comparison.html``: a metrics table and overlaid equity and mark-out curves."""
     plt = _pyplot()
@@ -156,7 +161,7 @@ def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) ->
     head = "".join(f"<th>{k}</th>" for k in ("strategy", *keys))
     body = "".join(
         "<tr><td>" + html.escape(name) + "</td>"
-        + "".join(f"<td>{getattr(r.metrics, k):,.2f}</td>" for k in keys) + "</tr>"
+        + "".join(f"<td>{_cell(getattr(r.metrics, k))}</td>" for k in keys) + "</tr>"
         for name, r in results.items()
     )  # fmt: skip
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))

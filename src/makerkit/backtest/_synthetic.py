@@ -20,7 +20,14 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._replay_config import ReplayConfig
-from makerkit.core import OrderType, Predictor, QuoteIntent, StrategyContext, TimeInForce
+from makerkit.core import (
+    OrderStatus,
+    OrderType,
+    Predictor,
+    QuoteIntent,
+    StrategyContext,
+    TimeInForce,
+)
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.features import FeatureConfig, FeatureStream
@@ -65,6 +72,12 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     stopped: str | None = None  # why the run ended early (the strategy raised)
 
 
+def _spread(book: Any) -> float | None:
+    """The book's spread in ticks now (None when a side is empty)."""
+    bid, ask = book.best_bid(), book.best_ask()
+    return float(ask[0] - bid[0]) if bid and ask else None
+
+
 def run_synthetic_backtest(
     strategy: Any,
     config: BacktestConfig | None = None,
@@ -94,6 +107,8 @@ def run_synthetic_backtest(
     position, cash, fees, placed = 0, 0.0, 0.0, 0
     next_id = _OUR_IDS
     fills: list[tuple[int, int, int, int]] = []
+    fill_fees: list[float] = []
+    rejected: list[int] = []  # when each quote was refused
     path: dict[str, list[float]] = {
         k: [] for k in ("ts", "mid", "position", "equity", "bid", "ask")
     }
@@ -130,6 +145,7 @@ def run_synthetic_backtest(
         fees += fee
         cash -= fee
         fills.append((now(), side, price, qty))
+        fill_fees.append(fee)
         try:
             strategy.on_fill(side, price, qty, context())
         except Exception as exc:  # stopped at the next decision
@@ -194,6 +210,8 @@ def run_synthetic_backtest(
                 tif=TimeInForce.POST_ONLY if cfg.post_only else TimeInForce.GTC,
                 account=_ACCOUNT, ts=t,
             )  # fmt: skip
+            if res.status == OrderStatus.REJECTED:
+                rejected.append(t)
             for f in res.fills:  # we crossed: taker fills at the makers' prices
                 fill(cmd.side, f.price, f.qty, maker=False)
             if res.remaining:
@@ -225,7 +243,8 @@ def run_synthetic_backtest(
     metrics = compute_metrics(
         ts=path["ts"], mid=path["mid"], position=path["position"], equity=path["equity"],
         quoted_both=both, fill_ts=cols[0], fill_side=cols[1], fill_price=cols[2],
-        fill_qty=cols[3], fees=fees, quotes_placed=placed,
+        fill_qty=cols[3], fees=fees, quotes_placed=placed, fill_fee=fill_fees,
+        rejected_ts=rejected, final_spread=_spread(book),
     )  # fmt: skip
     return BacktestResult(
         strategy=getattr(strategy, "name", type(strategy).__name__),

@@ -1085,8 +1085,13 @@ def backtest(
     if result.stopped:
         err.print(f"[bold yellow]stopped early:[/] {result.stopped}")
     table = Table(title=f"{result.strategy} on {data}", show_header=False, title_justify="left")
-    for key in ("pnl_total", "sharpe", "max_drawdown", "fills", "avg_abs_inventory", "markouts"):
-        table.add_row(key, str(metrics[key]))
+    for key in ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees",
+                "liquidation_cost", "sharpe", "pnl_per_bucket_ci95", "max_drawdown", "fills",
+                "rejected_quotes", "quote_uptime", "avg_abs_inventory", "markouts"):  # fmt: skip
+        shown = metrics[key]
+        if key == "sharpe" and shown is None:
+            shown = f"None ({metrics['sharpe_reason']})"
+        table.add_row(key, str(shown))
     (err if as_json else out).print(table)
     if as_json:
         _json_line(payload)

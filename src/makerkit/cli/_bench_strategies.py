@@ -21,6 +21,7 @@ one.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -83,7 +84,7 @@ def run_strategy_bench(
             forecast: Predictor | None = predictor if alpha else None
             result = run_synthetic_backtest(make_strategy(name, **params), cfg, predictor=forecast)
             runs.append(result.metrics)
-        sharpe = [m.sharpe for m in runs]
+        sharpe = [math.nan if m.sharpe is None else m.sharpe for m in runs]  # None: < 30 buckets
         rows[label] = {
             "strategy": name, "params": params, "alpha": alpha,
             "sharpe_mean": statistics.fmean(sharpe), "sharpe_min": min(sharpe),

@@ -11,16 +11,23 @@ import numpy.typing as npt
 
 from makerkit.core.errors import ConfigError
 
-__all__ = ["Metrics", "compute_metrics"]
+__all__ = ["Metrics", "compute_metrics", "pnl_decomposition"]
 
 MINUTE_NS = 60_000_000_000
 PERIODS_PER_YEAR = 252 * 390  # trading minutes
+MIN_BUCKETS = 30  # fewer periods than this: no Sharpe
+BOOTSTRAP_RESAMPLES = 2000
 
 
 class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     """A backtest's numbers; PnL in tick-lots."""
 
-    pnl_total: float
+    pnl_total: float  # = pnl_spread + pnl_adverse + pnl_inventory + pnl_fees, exactly
+    pnl_spread: float = 0.0  # sum of side x (mid before the fill - price) x qty
+    pnl_adverse: float = 0.0  # sum of side x (mid at the next mark - mid before the fill) x qty
+    pnl_inventory: float = 0.0  # sum of position x mid change between marks
+    pnl_fees: float = 0.0  # minus the fees (plus rebates) of the fills on the path
+    liquidation_cost: float | None = None  # crossing the half-spread for the final position
     pnl_realized: float
     pnl_unrealized: float
     fees: float
@@ -28,8 +35,12 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     pnl_per_period_median: float
     pnl_per_period_std: float
     pnl_per_period_quantiles: dict[str, float]  # p5, p25, p50, p75, p95
-    sharpe: float
-    sortino: float
+    sharpe: float | None  # None with fewer than MIN_BUCKETS buckets (see sharpe_reason)
+    sortino: float | None
+    sharpe_reason: str | None = None
+    buckets: int = 0  # periods of market time the per-period numbers come from
+    pnl_per_bucket_mean: float = 0.0
+    pnl_per_bucket_ci95: list[float] | None = None  # bootstrap, seeded: [lo, hi]
     annualisation: str
     max_drawdown: float
     fills: int
@@ -41,7 +52,8 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     max_abs_inventory: int
     spread_captured: float  # sum of side x (mid - price) x qty at fill time
     markouts: dict[str, float]  # mean side x (mid(t + h) - price) per lot, by horizon
-    quote_uptime: float  # share of time with both sides quoted
+    quote_uptime: float  # share of time with both sides resting (a rejected quote is not)
+    rejected_quotes: int = 0  # quotes the venue refused (post-only would have crossed)
     final_position: int
 
 
@@ -50,6 +62,65 @@ def _label(ns: int) -> str:
         if ns % size == 0:
             return f"{ns // size}{unit}"
     return f"{ns}ns"
+
+
+def _bootstrap_ci(per: npt.NDArray[np.float64], seed: int) -> list[float] | None:
+    """Percentile bootstrap 95% interval of the mean of ``per`` (None without data)."""
+    if per.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, per.size, size=(BOOTSTRAP_RESAMPLES, per.size))
+    means = per[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def pnl_decomposition(
+    *,
+    ts: npt.ArrayLike,
+    mid: npt.ArrayLike,
+    position: npt.ArrayLike,
+    fill_ts: npt.ArrayLike,
+    fill_side: npt.ArrayLike,
+    fill_price: npt.ArrayLike,
+    fill_qty: npt.ArrayLike,
+    fill_fee: npt.ArrayLike | None = None,
+) -> dict[str, float]:
+    """PnL over the path split into spread, adverse selection, inventory and fees.
+
+    A fill at ``ft`` belongs to the first mark ``i`` with ``ts[i] >= ft`` (the
+    path's position there includes it); fills at or before the first mark or
+    after the last are outside the path. With ``m0`` the mid at the mark before
+    the fill and ``m1`` the mid at its mark: spread ``side x (m0 - price) x qty``,
+    adverse ``side x (m1 - m0) x qty`` (the mark-out to the next mark), inventory
+    ``sum position[i-1] x (mid[i] - mid[i-1])``, fees minus their sum. Mids are
+    whole or half ticks, so the first three are summed as integers in half
+    tick-lots and are exact; ``pnl_total`` is their sum plus the fees, so the
+    four parts add up to it exactly (in this order).
+    """
+    t = np.asarray(ts, dtype=np.int64)
+    twice = np.rint(np.asarray(mid, dtype=np.float64) * 2).astype(np.int64)
+    pos = np.asarray(position, dtype=np.int64)
+    ft = np.asarray(fill_ts, dtype=np.int64)
+    fs = np.asarray(fill_side, dtype=np.int64)
+    fp = np.asarray(fill_price, dtype=np.int64)
+    fq = np.asarray(fill_qty, dtype=np.int64)
+    fee = np.zeros(ft.size) if fill_fee is None else np.asarray(fill_fee, dtype=np.float64)
+    j = np.searchsorted(t, ft, side="left")
+    on = (j >= 1) & (j < t.size)
+    j, signed = j[on], fs[on] * fq[on]
+    spread2 = int((signed * (twice[j - 1] - 2 * fp[on])).sum())
+    adverse2 = int((signed * (twice[j] - twice[j - 1])).sum())
+    inventory2 = int((pos[:-1] * np.diff(twice)).sum())
+    fees = -float(fee[on].sum())
+    parts = {
+        "pnl_spread": spread2 / 2, "pnl_adverse": adverse2 / 2,
+        "pnl_inventory": inventory2 / 2, "pnl_fees": fees + 0.0,
+    }  # fmt: skip
+    parts["pnl_total"] = (
+        parts["pnl_spread"] + parts["pnl_adverse"] + parts["pnl_inventory"] + parts["pnl_fees"]
+    )
+    return parts
 
 
 def compute_metrics(
@@ -65,11 +136,24 @@ def compute_metrics(
     fill_qty: npt.ArrayLike,
     fees: float = 0.0,
     quotes_placed: int = 0,
+    fill_fee: npt.ArrayLike | None = None,
+    rejected_ts: npt.ArrayLike = (),
+    rejected_quotes: int | None = None,
+    final_spread: float | None = None,
+    bootstrap_seed: int = 0,
     markout_ns: tuple[int, ...] = (1_000_000_000, 5_000_000_000, 30_000_000_000),
     period_ns: int = MINUTE_NS,
     periods_per_year: int = PERIODS_PER_YEAR,
 ) -> Metrics:
-    """Metrics from the sampled path (ts, mid, position, equity) and the fills."""
+    """Metrics from the sampled path (ts, mid, position, equity) and the fills.
+
+    ``fill_fee``: each fill's fee (tick-lots, negative for a rebate), for the
+    decomposition (without it the fills pay nothing there). ``rejected_ts``:
+    when each refused quote was refused; the interval between two marks in
+    which one was is not counted as quoted. ``final_spread``: the market's
+    spread at the end, for ``liquidation_cost``. The bootstrap interval is
+    seeded with ``bootstrap_seed`` (same inputs, same interval).
+    """
     t = np.asarray(ts, dtype=np.int64)
     m = np.asarray(mid, dtype=np.float64)
     pos = np.asarray(position, dtype=np.int64)
@@ -84,6 +168,16 @@ def compute_metrics(
     fs = np.asarray(fill_side, dtype=np.int64)
     fp = np.asarray(fill_price, dtype=np.float64)
     fq = np.asarray(fill_qty, dtype=np.int64)
+    rej = np.asarray(rejected_ts, dtype=np.int64)
+    if rej.size:  # a refused quote is not quoting: its interval does not count
+        up = up.copy()
+        k_rej = np.searchsorted(t, rej, side="right") - 1
+        up[k_rej[(k_rej >= 0) & (k_rej < t.size)]] = False
+    parts = pnl_decomposition(
+        ts=t, mid=m, position=pos, fill_ts=ft, fill_side=fs, fill_price=fp, fill_qty=fq,
+        fill_fee=fill_fee,
+    )  # fmt: skip
+    liquidation = None if final_spread is None else abs(int(pos[-1])) * final_spread / 2
     # PnL per period of market time, from the equity path
     edges = np.arange(t[0], t[-1] + period_ns, period_ns)
     at = np.searchsorted(t, edges, side="right") - 1
@@ -93,6 +187,8 @@ def compute_metrics(
     down = per[per < 0]
     dstd = float(np.sqrt((down**2).mean())) if down.size else 0.0
     scale = math.sqrt(periods_per_year)
+    enough = per.size >= MIN_BUCKETS
+    reason = None if enough else f"{per.size} buckets < {MIN_BUCKETS}: too few for a Sharpe ratio"
     quantiles = (
         {f"p{q}": float(np.percentile(per, q)) for q in (5, 25, 50, 75, 95)} if per.size else {}
     )
@@ -126,16 +222,25 @@ def compute_metrics(
     weights = dt / dt.sum() if dt.sum() > 0 else np.full(dt.shape, 1 / max(dt.size, 1))
     volume = int(fq.sum())
     return Metrics(
-        pnl_total=float(eq[-1] - eq[0]),
+        pnl_total=parts["pnl_total"],
+        pnl_spread=parts["pnl_spread"],
+        pnl_adverse=parts["pnl_adverse"],
+        pnl_inventory=parts["pnl_inventory"],
+        pnl_fees=parts["pnl_fees"],
+        liquidation_cost=liquidation,
         pnl_realized=realized,
-        pnl_unrealized=float(eq[-1] - eq[0]) - realized + fees,
+        pnl_unrealized=parts["pnl_total"] - realized + fees,
         fees=fees,
         pnl_per_period_mean=mean,
         pnl_per_period_median=float(np.median(per)) if per.size else 0.0,
         pnl_per_period_std=std,
         pnl_per_period_quantiles=quantiles,
-        sharpe=mean / std * scale if std > 0 else 0.0,
-        sortino=mean / dstd * scale if dstd > 0 else 0.0,
+        sharpe=(mean / std * scale if std > 0 else 0.0) if enough else None,
+        sortino=(mean / dstd * scale if dstd > 0 else 0.0) if enough else None,
+        sharpe_reason=reason,
+        buckets=int(per.size),
+        pnl_per_bucket_mean=mean,
+        pnl_per_bucket_ci95=_bootstrap_ci(per.astype(np.float64), bootstrap_seed),
         annualisation=f"per {_label(period_ns)} of market time x sqrt({periods_per_year})",
         max_drawdown=float((peak - eq).max()),
         fills=int(ft.size),
@@ -149,6 +254,7 @@ def compute_metrics(
         markouts=markouts,
         quote_uptime=float((up[:-1] * weights).sum()),
         final_position=int(pos[-1]),
+        rejected_quotes=int(rej.size if rejected_quotes is None else rejected_quotes),
     )
 
 

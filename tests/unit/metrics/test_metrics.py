@@ -35,7 +35,9 @@ def test_hand_computed_path() -> None:
     assert m.quote_uptime == pytest.approx(2 / 3)
     # per-minute PnL changes +10, -6, +8
     assert m.pnl_per_period_mean == pytest.approx(4.0)
-    assert m.sharpe == pytest.approx(4.0 / 8.717797887 * (252 * 390) ** 0.5, rel=1e-6)
+    # three buckets: no annualised Sharpe (it used to be 143.8 from these three numbers)
+    assert m.sharpe is None and m.sortino is None and m.buckets == 3
+    assert m.sharpe_reason == "3 buckets < 30: too few for a Sharpe ratio"
     # mark-out one minute on: (101-99)x2 at mid 101, (103-102)x1, -(104... past the end: dropped)
     assert m.markouts == {"60s": pytest.approx((2 * 2 + 1 * 1) / 3)}
     # spread captured at fill: 1 x (100-99) x 2 + 1 x (101-102) + -1 x (103-104) x 3
