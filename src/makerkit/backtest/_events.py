@@ -16,13 +16,21 @@ in decimals.
   levels the row now shows there. Visible executions (type 4) also become
   trades, aggressor opposite the resting order. Hidden executions, crosses
   and halts move no visible depth and are left out.
-* Binance: the REST snapshot, then every level of every diff after the
-  snapshot (removals before additions within a diff, so a diff never crosses
-  the book half-applied), merged with the trade stream by receive time.
+* Binance: the REST snapshot, then every level of every diff the book
+  builder (``sync_binance``) applies, in exchange update-id order with
+  Binance's spot or futures rules (removals before additions within a diff,
+  so a diff never crosses the book half-applied), each stamped no earlier
+  than the snapshot, merged with the trade stream by receive time. After a
+  sequence gap nothing is replayed (the book is not trusted); the gap is kept
+  in ``notes`` and counted in ``gaps``/``dropped``.
+
+``data_quality`` checks any stream: after each complete update (the last
+event of a timestamp) the book must not be crossed.
 """
 
 from __future__ import annotations
 
+import heapq
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,7 @@ from makerkit.data import (
     load_binance_capture,
     load_lobster,
     lobster_tick,
+    sync_binance,
 )
 
 __all__ = [
@@ -50,6 +59,7 @@ __all__ = [
     "MarketEvents",
     "binance_events",
     "check_events",
+    "data_quality",
     "lobster_events",
     "recorded_events",
 ]
@@ -74,6 +84,10 @@ class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
     lot: int = 1  # one lot in source size units
     price_unit: str = ""
     start_ns: int = 0  # when the book is complete: decisions start here
+    # data quality, from the builder (see ``data_quality``)
+    gaps: int = 0  # sequence gaps in the source
+    dropped: int = 0  # source updates not replayed (after a gap, repeats)
+    notes: tuple[str, ...] = ()  # what was wrong, with file and line
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -173,22 +187,25 @@ def _lobster_symbol(path: str) -> str:
 
 
 def binance_events(capture: BinanceCapture) -> MarketEvents:
-    """A Binance capture as L2 events on its own tick and lot grid."""
+    """A Binance capture as L2 events on its own tick and lot grid (see the module notes)."""
     rows: list[tuple[int, int, int, int, int, int]] = []  # order, ts, kind, side, price, qty
     snap_ts = capture.snapshot_ns
     for side, levels in ((1, capture.snapshot_bids), (-1, capture.snapshot_asks)):
         rows.extend((0, snap_ts, DEPTH, side, p, q) for p, q in levels)
-    for diff in capture.diffs:
-        if diff.last <= capture.snapshot_id:
-            continue
+    sync = sync_binance(capture)
+    for diff, ts in zip(sync.applied, sync.ts, strict=True):
         ups = [(s, p, q) for s, lv in ((1, diff.bids), (-1, diff.asks)) for p, q in lv]
         ups.sort(key=lambda u: u[2] > 0)  # removals first
-        rows.extend((1, diff.local_ns, DEPTH, s, p, q) for s, p, q in ups)
-    if not rows:
+        rows.extend((1, ts, DEPTH, s, p, q) for s, p, q in ups)
+    if not sync.applied:
         msg = "the capture has no depth after its snapshot"
+        if sync.gap is not None:
+            msg = f"{msg}: {sync.gap}"
         raise DataError(msg, path=capture.path)
     arr = np.asarray(rows, dtype=np.int64)
     keep = capture.trade_ns >= snap_ts
+    if sync.gap is not None:  # nothing after the gap: the book is not trusted there
+        keep &= capture.trade_ns <= sync.ts[-1]
     trades = np.stack([
         np.zeros(int(keep.sum()), np.int64), capture.trade_ns[keep],
         np.full(int(keep.sum()), TRADE, np.int64),
@@ -202,12 +219,60 @@ def binance_events(capture: BinanceCapture) -> MarketEvents:
     sizes = allrows[:, 5]
     lot = int(np.gcd.reduce(sizes[sizes > 0])) if (sizes > 0).any() else 1
     tick, lot = tick or 1, lot or 1
+    notes = () if sync.gap is None else (str(sync.gap),)
     return MarketEvents(
         ts=np.ascontiguousarray(allrows[:, 1]), kind=np.ascontiguousarray(allrows[:, 2]),
         side=np.ascontiguousarray(allrows[:, 3]), price=allrows[:, 4] // tick,
         qty=sizes // lot, source="binance", symbol=capture.symbol, tick=tick, lot=lot,
-        price_unit="1e-8", start_ns=snap_ts,
+        price_unit="1e-8", start_ns=snap_ts, gaps=sync.gaps, dropped=sync.dropped, notes=notes,
     )  # fmt: skip
+
+
+def data_quality(ev: MarketEvents) -> dict[str, int]:
+    """``{events, crossed_events, gaps, dropped}`` of a stream, as the backtester sees it.
+
+    The book is rebuilt from the depth and clear events and checked after each
+    complete update (the last event of a timestamp that changed it):
+    ``crossed_events`` counts those where best bid >= best ask. Gaps and
+    dropped updates come from the source's builder.
+    """
+    ts, kind, side = ev.ts.tolist(), ev.kind.tolist(), ev.side.tolist()
+    price, qty = ev.price.tolist(), ev.qty.tolist()
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    bid_heap: list[int] = []  # negated
+    ask_heap: list[int] = []
+    crossed = 0
+    dirty = False
+    n = len(ts)
+    push, pop = heapq.heappush, heapq.heappop
+    for i in range(n):
+        k = kind[i]
+        if k == DEPTH:
+            p, q = price[i], qty[i]
+            book = bids if side[i] > 0 else asks
+            if q:
+                if p not in book:
+                    push(bid_heap if side[i] > 0 else ask_heap, -p if side[i] > 0 else p)
+                book[p] = q
+            else:
+                book.pop(p, None)
+            dirty = True
+        elif k == CLEAR:
+            lo, hi = sorted((price[i], qty[i]))
+            book = bids if side[i] > 0 else asks
+            for p in [p for p in book if lo < p < hi]:
+                del book[p]
+            dirty = True
+        if dirty and (i + 1 == n or ts[i + 1] != ts[i]):
+            dirty = False
+            while bid_heap and -bid_heap[0] not in bids:
+                pop(bid_heap)
+            while ask_heap and ask_heap[0] not in asks:
+                pop(ask_heap)
+            if bid_heap and ask_heap and -bid_heap[0] >= ask_heap[0]:
+                crossed += 1
+    return {"events": n, "crossed_events": crossed, "gaps": ev.gaps, "dropped": ev.dropped}
 
 
 def check_events(ev: MarketEvents) -> None:

@@ -1044,6 +1044,27 @@ def _run_backtest(
         )  # fmt: skip
 
 
+def _data_quality(market: Any, result: Any) -> dict[str, int]:
+    """``{events, crossed_events, gaps, dropped}`` of the events the backtest replayed."""
+    if market is None:  # the simulator: its book is matched, never crossed
+        events = int(getattr(result.config, "events", 0))
+        return {"events": events, "crossed_events": 0, "gaps": 0, "dropped": 0}
+    from makerkit.backtest._events import data_quality
+
+    return data_quality(market)
+
+
+def _warn_data_quality(quality: dict[str, int], market: Any) -> None:
+    """Warn on stderr when the replayed book was crossed, had gaps or lost updates."""
+    bad = {k: v for k, v in quality.items() if k != "events" and v}
+    if not bad:
+        return
+    counts = ", ".join(f"{k} {v:,}" for k, v in bad.items())
+    err.print(f"[bold yellow]warning: data quality:[/] {counts} (of {quality['events']:,} events)")
+    for note in getattr(market, "notes", ()):
+        err.print(f"  {note}", style="yellow", markup=False, highlight=False)
+
+
 @app.command()
 def backtest(
     strategy: Annotated[str, typer.Option(help="Strategy name (see makerkit.strategies).")],
@@ -1057,15 +1078,19 @@ def backtest(
 ) -> None:
     """Backtest a strategy; writes metrics.json, path.csv, fills.csv and report.html to --out."""
     try:
-        result = _run_backtest(
-            strategy, _parse_params(param or []), parse_data_spec(data), policy=policy
-        )
+        spec = parse_data_spec(data)
+        market = load_market(spec)
+        result = _run_backtest(strategy, _parse_params(param or []), spec, market, policy=policy)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = msgspec.to_builtins(result.metrics)
     payload = {"strategy": result.strategy, "data": data,
                "config": msgspec.to_builtins(result.config), "metrics": metrics}  # fmt: skip
+    # --- data quality of the replayed stream (crossed books, gaps, dropped updates) ---
+    payload["data_quality"] = _data_quality(market, result)
+    _warn_data_quality(payload["data_quality"], market)
+    # --- end data quality ---
     (out_dir / "metrics.json").write_bytes(msgspec.json.format(msgspec.json.encode(payload)))
     cols = list(result.path)
     rows = zip(*(result.path[c] for c in cols), strict=True)

@@ -10,10 +10,13 @@ from __future__ import annotations
 from makerkit.data._alphavantage import AlphaVantage
 from makerkit.data._binance import (
     BinanceCapture,
+    BinanceGap,
     BinanceReplay,
+    BinanceSync,
     L2Book,
     load_binance_capture,
     replay_binance,
+    sync_binance,
 )
 from makerkit.data._calibrate import (
     StylisedFacts,
@@ -58,7 +61,9 @@ __all__ = [
     "Bars",
     "BinanceCapture",
     "BinanceFiles",
+    "BinanceGap",
     "BinanceReplay",
+    "BinanceSync",
     "CorporateAction",
     "EventSource",
     "L2Book",
@@ -86,6 +91,7 @@ __all__ = [
     "replay_binance",
     "simulate",
     "simulated_facts",
+    "sync_binance",
     "synthetic_l3_events",
     "synthetic_stream",
 ]

@@ -2,11 +2,21 @@
 
 A capture is one event per line, ``<local receive ns> <json>``: combined-stream
 messages (``<sym>@depth...`` diffs, ``@bookTicker``, ``@trade``) and one REST
-depth snapshot (``lastUpdateId``). The procedure: buffer diffs (the one that
-bridges the snapshot may arrive before it), drop diffs with ``u <= lastUpdateId``,
-require the first applied diff to span ``lastUpdateId + 1``, then continuity:
-``U == previous u + 1`` (spot) or ``pu == previous u`` (futures). A break is a
-gap: it is reported, and the book is not trusted until a new snapshot.
+depth snapshot (``lastUpdateId``). ``sync_binance`` is the one builder every
+consumer uses (``replay_binance``, the backtest events, the venue replay, the
+predictor datasets). It applies the snapshot, then the diffs in exchange
+update-id order (never receive order: the diff that bridges the snapshot is
+received before it), with Binance's rules exactly:
+
+* spot: drop diffs with ``u <= lastUpdateId``; the first applied diff has
+  ``U <= lastUpdateId + 1 <= u``; afterwards ``U == previous u + 1``;
+* USD-M futures (diffs carry ``pu``): drop diffs with ``u < lastUpdateId``;
+  the first applied diff has ``U <= lastUpdateId <= u``; afterwards
+  ``pu == previous u``.
+
+A break is a gap, reported with its line and the rule it broke; the book is
+not trusted after it (a capture has one snapshot), so nothing after it is
+applied. After each applied diff the book is checked: crossed states are counted.
 
 Prices and quantities are decimal strings; inside they are integers in units
 of 10^-8 (``SCALE``), exact for every Binance symbol.
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import heapq
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +39,13 @@ from makerkit.core.errors import DataError
 __all__ = [
     "SCALE",
     "BinanceCapture",
+    "BinanceGap",
     "BinanceReplay",
+    "BinanceSync",
     "L2Book",
     "load_binance_capture",
     "replay_binance",
+    "sync_binance",
 ]
 
 SCALE = 10**8
@@ -207,6 +221,108 @@ class L2Book:
         return None
 
 
+class BinanceGap(msgspec.Struct, frozen=True, kw_only=True):
+    """A diff that breaks the sequence: its line and the rule it broke."""
+
+    path: str
+    line: int
+    rule: str  # the rule, with the ids that broke it
+
+    def __str__(self) -> str:
+        return f"{self.path}, line {self.line}: sequence gap, {self.rule}"
+
+
+class BinanceSync(msgspec.Struct, frozen=True, kw_only=True):
+    """The diffs applied on the snapshot, in update-id order, and what was not applied."""
+
+    market: str  # "spot" or "futures" (diffs with ``pu``)
+    applied: list[_Diff]  # in exchange update-id order
+    ts: list[int]  # when each applied diff takes effect: receive time, never before the
+    # snapshot's or the previous diff's (the bridging diff is received before the snapshot)
+    stale: int  # diffs older than the snapshot, dropped as the procedure says
+    dropped: int  # diffs not applied: repeats of applied ids, and all after a gap
+    gap: BinanceGap | None  # the first break; nothing after it is applied
+    crossed: int  # applied diffs after which best bid >= best ask
+    first_crossed_line: int  # 0 if none
+
+    @property
+    def gaps(self) -> int:
+        """0 or 1: after a gap nothing is applied, so no later break is seen."""
+        return 0 if self.gap is None else 1
+
+
+def sync_binance(
+    capture: BinanceCapture, each: Callable[[L2Book, _Diff], None] | None = None
+) -> BinanceSync:
+    """Apply the snapshot and the diffs with Binance's rules; ``each`` sees the book after each.
+
+    Diffs are taken in exchange update-id order (``u``, then ``U``), whatever
+    order they were received in. Spot and USD-M rules are in the module notes.
+    """
+    book = L2Book()
+    for price, qty in capture.snapshot_bids:
+        book.set(1, price, qty)
+    for price, qty in capture.snapshot_asks:
+        book.set(-1, price, qty)
+    snap = capture.snapshot_id
+    futures = any(d.prev is not None for d in capture.diffs)
+    ordered = sorted(capture.diffs, key=lambda d: (d.last, d.first))
+    applied: list[_Diff] = []
+    ts: list[int] = []
+    stale = dropped = crossed = first_crossed = 0
+    gap: BinanceGap | None = None
+    prev_u = snap
+    clock = capture.snapshot_ns
+    for diff in ordered:
+        if gap is not None:
+            dropped += 1
+            continue
+        if (diff.last < snap) if futures else (diff.last <= snap):
+            stale += 1
+            continue
+        if applied and diff.last <= prev_u:  # the same ids again: already applied
+            dropped += 1
+            continue
+        rule = ""
+        if not applied:
+            if futures and not diff.first <= snap <= diff.last:
+                rule = (
+                    "futures: the first diff must have U <= lastUpdateId <= u "
+                    f"(lastUpdateId {snap}, U {diff.first}, u {diff.last})"
+                )
+            elif not futures and not diff.first <= snap + 1 <= diff.last:
+                rule = (
+                    "spot: the first diff must have U <= lastUpdateId + 1 <= u "
+                    f"(lastUpdateId {snap}, U {diff.first}, u {diff.last})"
+                )
+        elif futures and diff.prev != prev_u:
+            rule = f"futures: pu must equal the previous u (previous u {prev_u}, pu {diff.prev})"
+        elif not futures and diff.first != prev_u + 1:
+            rule = f"spot: U must equal the previous u + 1 (previous u {prev_u}, U {diff.first})"
+        if rule:
+            gap = BinanceGap(path=capture.path, line=diff.line, rule=rule)
+            dropped += 1
+            continue
+        for price, qty in diff.bids:
+            book.set(1, price, qty)
+        for price, qty in diff.asks:
+            book.set(-1, price, qty)
+        prev_u = diff.last
+        clock = max(clock, diff.local_ns)
+        applied.append(diff)
+        ts.append(clock)
+        bid, ask = book.best(1), book.best(-1)
+        if bid is not None and ask is not None and bid[0] >= ask[0]:
+            crossed += 1
+            first_crossed = first_crossed or diff.line
+        if each is not None:
+            each(book, diff)
+    return BinanceSync(
+        market="futures" if futures else "spot", applied=applied, ts=ts, stale=stale,
+        dropped=dropped, gap=gap, crossed=crossed, first_crossed_line=first_crossed,
+    )  # fmt: skip
+
+
 class BinanceReplay(msgspec.Struct, frozen=True, kw_only=True):
     """What a replay found: applied diffs, gaps, and the bookTicker agreement."""
 
@@ -215,54 +331,35 @@ class BinanceReplay(msgspec.Struct, frozen=True, kw_only=True):
     applied: int
     gaps: int
     gap_lines: tuple[int, ...]
-    crossed: int  # states where best bid >= best ask
+    crossed: int  # applied diffs after which best bid >= best ask
     tickers: int
     comparable: int  # tickers whose u is the u of an applied diff
     matches: int
     first_mismatch_line: int  # 0 if none
     final_bid: tuple[int, int] | None
     final_ask: tuple[int, int] | None
+    dropped: int = 0  # diffs not applied: repeats, and every diff after a gap
+    gap: str = ""  # the gap, with its line and rule
 
 
 def replay_binance(capture: BinanceCapture) -> BinanceReplay:
-    """Rebuild the book from the snapshot and the diffs; compare with every comparable ticker."""
-    book = L2Book()
-    for price, qty in capture.snapshot_bids:
-        book.set(1, price, qty)
-    for price, qty in capture.snapshot_asks:
-        book.set(-1, price, qty)
-    last_id = capture.snapshot_id
-    synced = False
-    trusted = True
-    dropped = applied = gaps = crossed = 0
-    gap_lines: list[int] = []
+    """Rebuild the book (``sync_binance``) and compare it with every comparable ticker."""
     state_at: dict[int, tuple[tuple[int, int] | None, tuple[int, int] | None]] = {}
-    for diff in capture.diffs:
-        if diff.last <= capture.snapshot_id:
-            dropped += 1
-            continue
-        if not synced:
-            ok = diff.first <= last_id + 1 <= diff.last
-            synced = True
-        elif diff.prev is not None:
-            ok = diff.prev == last_id
-        else:
-            ok = diff.first == last_id + 1
-        if not ok:
-            gaps += 1
-            gap_lines.append(diff.line)
-            trusted = False  # until a new snapshot: this file has none
-        for price, qty in diff.bids:
+    final: list[tuple[int, int] | None] = [None, None]
+
+    def record(book: L2Book, diff: _Diff) -> None:
+        state_at[diff.last] = (book.best(1), book.best(-1))
+
+    sync = sync_binance(capture, record)
+    if not sync.applied:  # the snapshot alone
+        book = L2Book()
+        for price, qty in capture.snapshot_bids:
             book.set(1, price, qty)
-        for price, qty in diff.asks:
+        for price, qty in capture.snapshot_asks:
             book.set(-1, price, qty)
-        last_id = diff.last
-        applied += 1
-        bid, ask = book.best(1), book.best(-1)
-        if bid is not None and ask is not None and bid[0] >= ask[0]:
-            crossed += 1
-        if trusted:
-            state_at[diff.last] = (bid, ask)
+        final = [book.best(1), book.best(-1)]
+    else:
+        final = list(state_at[sync.applied[-1].last])
     comparable = matches = 0
     first_bad = 0
     for t in capture.tickers:
@@ -276,15 +373,17 @@ def replay_binance(capture: BinanceCapture) -> BinanceReplay:
             first_bad = t.line
     return BinanceReplay(
         diffs=len(capture.diffs),
-        dropped_before_snapshot=dropped,
-        applied=applied,
-        gaps=gaps,
-        gap_lines=tuple(gap_lines),
-        crossed=crossed,
+        dropped_before_snapshot=sync.stale,
+        applied=len(sync.applied),
+        gaps=sync.gaps,
+        gap_lines=() if sync.gap is None else (sync.gap.line,),
+        crossed=sync.crossed,
         tickers=len(capture.tickers),
         comparable=comparable,
         matches=matches,
         first_mismatch_line=first_bad,
-        final_bid=book.best(1),
-        final_ask=book.best(-1),
+        final_bid=final[0],
+        final_ask=final[1],
+        dropped=sync.dropped,
+        gap="" if sync.gap is None else str(sync.gap),
     )

@@ -37,8 +37,10 @@ from makerkit.data import (
     LOBSTER_DUMMY_ASK,
     LOBSTER_DUMMY_BID,
     BinanceCapture,
+    L2Book,
     LobsterDay,
     lobster_tick,
+    sync_binance,
 )
 from makerkit.features import FeatureConfig, compute_features
 
@@ -193,27 +195,23 @@ def binance_dataset(
     capture: BinanceCapture, *, levels: int = 5, every: int = 1, clock_ms: float | None = None
 ) -> Dataset:
     """A Binance capture: the book after each applied depth diff (its own tick and lot grid)."""
-    bids: dict[int, int] = dict(capture.snapshot_bids)
-    asks: dict[int, int] = dict(capture.snapshot_asks)
     prices = [p for p, _ in (*capture.snapshot_bids, *capture.snapshot_asks)]
     sizes = [q for _, q in (*capture.snapshot_bids, *capture.snapshot_asks) if q > 0]
     rows: list[tuple[int, list[int], list[int], list[int], list[int]]] = []
-    for diff in capture.diffs:
-        if diff.last <= capture.snapshot_id:
-            continue
-        for side_book, lv in ((bids, diff.bids), (asks, diff.asks)):
-            for p, q in lv:
-                if q > 0:
-                    side_book[p] = q
-                    sizes.append(q)
-                else:
-                    side_book.pop(p, None)
-                prices.append(p)
+
+    def sample(book: L2Book, diff: Any) -> None:
+        for p, q in (*diff.bids, *diff.asks):
+            prices.append(p)
+            if q > 0:
+                sizes.append(q)
+        bids, asks = book.bids, book.asks
         top_b = heapq.nlargest(levels, bids)
         top_a = heapq.nsmallest(levels, asks)
-        rows.append(
-            (diff.local_ns, top_b, [bids[p] for p in top_b], top_a, [asks[p] for p in top_a])
-        )
+        rows.append((0, top_b, [bids[p] for p in top_b], top_a, [asks[p] for p in top_a]))
+
+    # the one Binance builder: diffs in update-id order, Binance's rules, stops at a gap
+    sync = sync_binance(capture, sample)
+    rows = [(ts, *row[1:]) for ts, row in zip(sync.ts, rows, strict=True)]
     if not rows:
         msg = "the capture has no depth after its snapshot"
         raise DataError(msg, path=capture.path)

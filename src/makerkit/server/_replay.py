@@ -10,7 +10,8 @@ place in its queues:
   order ahead in the queue, as it would have). Orders resting before the
   file starts are seeded from its first orderbook row, one per level.
 * Binance depth captures: one order per price level; a diff sets its size
-  (a smaller size keeps priority, a larger one re-queues, 0 cancels).
+  (a smaller size keeps priority, a larger one re-queues, 0 cancels). The
+  diffs are those ``sync_binance`` applies (update-id order, Binance's rules).
 
 Prices are converted to the instrument's ticks; a price off its grid is
 counted and skipped, never rounded silently.
@@ -28,7 +29,7 @@ from typing import Any
 
 from makerkit.core import OrderType, SelfTradePrevention, Side
 from makerkit.data import LobsterDay
-from makerkit.data._binance import SCALE, BinanceCapture
+from makerkit.data._binance import SCALE, BinanceCapture, sync_binance
 from makerkit.risk import RiskLimits
 from makerkit.server._service import VenueService
 from makerkit.venue import CancelAll, CancelOrder, ModifyOrder, NewOrder, Outcome
@@ -64,13 +65,14 @@ def _binance_events(capture: BinanceCapture) -> Iterator[Event]:
         yield 0, "level", 1, price, qty, 0
     for price, qty in capture.snapshot_asks:
         yield 0, "level", -1, price, qty, 0
-    for diff in capture.diffs:
-        if diff.last <= capture.snapshot_id:
-            continue
+    sync = sync_binance(capture)  # update-id order, Binance's rules; stops at a gap
+    if sync.gap is not None:
+        log.warning("replay stops at the capture's gap: %s", sync.gap)
+    for diff, ts in zip(sync.applied, sync.ts, strict=True):
         # removals first: a level that moves in must never meet a stale one and trade
         updates = [(s, p, q) for s, lv in ((1, diff.bids), (-1, diff.asks)) for p, q in lv]
         for side, price, qty in sorted(updates, key=lambda u: u[2] != 0):
-            yield diff.local_ns, "level", side, price, qty, 0
+            yield ts, "level", side, price, qty, 0
 
 
 class ReplayDriver:
