@@ -147,17 +147,22 @@ def write_report(result: BacktestResult, out_dir: str | Path) -> Path:
 
 
 def _cell(value: Any) -> str:
-    """A number with separators; None (a statistic not computed) as a dash."""
-    return "-" if value is None else f"{value:,.2f}"
+    """A number with separators, an interval as [lo, hi]; None (not computed) as a dash."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:,.1f}" for v in value) + "]"
+    return f"{value:,.2f}"
 
 
 def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
-    """Write ``comparison.html``: a metrics table and overlaid equity and mark-out curves."""
+    """Write ``comparison.html``: metrics (rows in the order given), equity and mark-outs."""
     plt = _pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    keys = ("pnl_total", "sharpe", "sortino", "max_drawdown", "fills", "avg_abs_inventory",
-            "spread_captured")  # fmt: skip
+    keys = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees",
+            "pnl_per_bucket_ci95", "sharpe", "max_drawdown", "fills", "rejected_quotes",
+            "avg_abs_inventory")  # fmt: skip
     head = "".join(f"<th>{k}</th>" for k in ("strategy", *keys))
     body = "".join(
         "<tr><td>" + html.escape(name) + "</td>"

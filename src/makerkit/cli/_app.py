@@ -1127,12 +1127,25 @@ def compare(
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for comparison.json.")],
     data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="Rank by: edge (spread + adverse selection + fees, no inventory drift), pnl, "
+            "pnl_after_liquidation, pnl_ci_low or sharpe. A run without fills never ranks "
+            "above one with fills."
+        ),
+    ] = "edge",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run several strategies (default parameters) on one market: comparison.json and .html."""
+    """Run several strategies (default parameters) on one market, ranked: comparison.json/.html."""
+    from makerkit.metrics import OBJECTIVES, objective_value, rank_runs
+
     names = [n.strip() for n in strategies.split(",") if n.strip()]
     rows, results = {}, {}
     try:
+        if objective not in OBJECTIVES:
+            msg = f"invalid --objective {objective!r}, must be one of {sorted(OBJECTIVES)}"
+            raise ConfigError(msg)
         spec = parse_data_spec(data)
         market = load_market(spec)  # loaded once for every strategy
         for name in names:
@@ -1140,6 +1153,10 @@ def compare(
             rows[name] = msgspec.to_builtins(results[name].metrics)
     except MakerkitError as exc:
         raise _fail(exc) from exc
+    ranking = rank_runs(rows, objective)
+    rows = {name: {"rank": i + 1, "objective": objective_value(rows[name], objective),
+                   **rows[name]} for i, name in enumerate(ranking)}  # fmt: skip
+    results = {name: results[name] for name in ranking}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "comparison.json").write_bytes(msgspec.json.format(msgspec.json.encode(rows)))
     try:
@@ -1148,18 +1165,27 @@ def compare(
         write_comparison(results, out_dir)
     except MakerkitError as exc:
         err.print(f"comparison.html not written ({exc})")
-    table = Table(title=f"strategies on {data}", title_justify="left")
-    keys = ("pnl_total", "sharpe", "max_drawdown", "fills", "avg_abs_inventory")
+    table = Table(title=f"strategies on {data}, ranked by {objective}", title_justify="left")
+    keys = ("objective", "pnl_total", "pnl_inventory", "pnl_per_bucket_ci95", "sharpe",
+            "max_drawdown", "fills", "rejected_quotes", "avg_abs_inventory")  # fmt: skip
+    table.add_column("rank")
     table.add_column("strategy")
     for key in keys:
         table.add_column(key, justify="right")
     for name, m in rows.items():
-        table.add_row(
-            name, *(f"{m[k]:,.2f}" if isinstance(m[k], float) else str(m[k]) for k in keys)
-        )
+        table.add_row(str(m["rank"]), name, *(_compare_cell(m[k]) for k in keys))
     (err if as_json else out).print(table)
     if as_json:
-        _json_line({"data": data, "strategies": rows})
+        _json_line({"data": data, "objective": objective, "ranking": ranking, "strategies": rows})
+
+
+def _compare_cell(value: Any) -> str:
+    """A number with separators, an interval as [lo, hi], None as a dash."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:,.1f}" for v in value) + "]"
+    return f"{value:,.2f}" if isinstance(value, float) else str(value)
 
 
 @app.command("run-strategy")

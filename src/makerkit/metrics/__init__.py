@@ -15,5 +15,13 @@ position) is reported beside it, not inside it.
 from __future__ import annotations
 
 from makerkit.metrics._metrics import Metrics, compute_metrics, pnl_decomposition
+from makerkit.metrics._rank import OBJECTIVES, objective_value, rank_runs
 
-__all__ = ["Metrics", "compute_metrics", "pnl_decomposition"]
+__all__ = [
+    "OBJECTIVES",
+    "Metrics",
+    "compute_metrics",
+    "objective_value",
+    "pnl_decomposition",
+    "rank_runs",
+]

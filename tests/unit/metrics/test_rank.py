@@ -1,0 +1,74 @@
+"""Ranking runs by an objective: a run that never traded never ranks above one that did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from makerkit.cli import app
+from makerkit.core import ConfigError
+from makerkit.metrics import objective_value, rank_runs
+
+
+def run(**kw: Any) -> dict[str, Any]:
+    base = {"pnl_total": 0.0, "pnl_spread": 0.0, "pnl_adverse": 0.0, "pnl_inventory": 0.0,
+            "pnl_fees": 0.0, "liquidation_cost": 0.0, "pnl_per_bucket_ci95": [-1.0, 1.0],
+            "sharpe": None, "fills": 10}  # fmt: skip
+    return base | kw
+
+
+def test_a_run_without_fills_never_ranks_above_one_with_fills() -> None:
+    runs = {
+        "idle": run(fills=0, pnl_total=0.0, pnl_per_bucket_ci95=[0.0, 0.0], sharpe=0.0),
+        "loser": run(pnl_total=-500.0, pnl_adverse=-30.0, pnl_per_bucket_ci95=[-9.0, -1.0]),
+        "winner": run(pnl_total=200.0, pnl_spread=40.0, pnl_adverse=-10.0, sharpe=1.0),
+    }
+    for objective in ("edge", "pnl", "pnl_after_liquidation", "pnl_ci_low", "sharpe"):
+        order = rank_runs(runs, objective)
+        assert order[-1] == "idle", objective  # 0 beats -500, but it never traded
+        assert order[0] == "winner", objective
+
+
+def test_objectives() -> None:
+    drift = run(pnl_total=1000.0, pnl_spread=20.0, pnl_adverse=-50.0, pnl_inventory=1030.0,
+                liquidation_cost=300.0)  # fmt: skip
+    assert objective_value(drift, "edge") == -30.0  # the inventory drift does not count
+    assert objective_value(drift, "pnl") == 1000.0
+    assert objective_value(drift, "pnl_after_liquidation") == 700.0
+    assert objective_value(drift, "pnl_ci_low") == -1.0
+    assert objective_value(drift, "sharpe") is None
+    # edge ranks the honest trader first, pnl the lucky one
+    honest = run(pnl_total=100.0, pnl_spread=60.0, pnl_adverse=-20.0, pnl_inventory=60.0)
+    runs = {"drift": drift, "honest": honest}
+    assert rank_runs(runs, "edge") == ["honest", "drift"]
+    assert rank_runs(runs, "pnl") == ["drift", "honest"]
+    # no Sharpe (too few buckets) ranks below any Sharpe
+    assert rank_runs({"a": run(sharpe=None), "b": run(sharpe=-2.0)}, "sharpe") == ["b", "a"]
+    with pytest.raises(ConfigError, match="must be one of"):
+        objective_value(drift, "sortino")
+
+
+def test_compare_ranks_and_shows_the_ci(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["compare", "--strategies", "symmetric,glft", "--data", "synthetic:events=20000",
+            "--objective", "pnl", "--out", str(tmp_path), "--json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    rows = payload["strategies"]
+    assert payload["objective"] == "pnl" and set(payload["ranking"]) == {"symmetric", "glft"}
+    assert [rows[n]["rank"] for n in payload["ranking"]] == [1, 2]
+    assert list(rows) == payload["ranking"]
+    first, second = (rows[n] for n in payload["ranking"])
+    assert (first["fills"] > 0) >= (second["fills"] > 0)
+    if first["fills"] > 0 and second["fills"] > 0:
+        assert first["objective"] >= second["objective"]
+    assert all(len(r["pnl_per_bucket_ci95"]) == 2 for r in rows.values())
+    saved = json.loads((tmp_path / "comparison.json").read_text())
+    assert list(saved) == payload["ranking"]
+    bad = runner.invoke(app, [*args[:5], "--objective", "luck", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "must be one of" in bad.output
