@@ -32,6 +32,14 @@ RayOpt = Annotated[bool, typer.Option("--ray", help="Run on a local Ray instance
 AddressOpt = Annotated[str | None, typer.Option(help="A Ray cluster to run on: auto or HOST:PORT.")]
 RetriesOpt = Annotated[int, typer.Option(help="Reruns of a task whose worker was lost.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
+ObjectiveOpt = Annotated[
+    str,
+    typer.Option(
+        help="Rank configurations by the mean of: edge (spread + adverse selection + fees), "
+        "pnl, pnl_after_liquidation, pnl_ci_low or sharpe; one without fills never ranks "
+        "above one with fills."
+    ),
+]
 
 
 def _trainer() -> Callable[[Row], Row]:
@@ -45,18 +53,24 @@ def _trainer() -> Callable[[Row], Row]:
 
 def _table(rows: list[Row], summary: list[Row], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for col in ("strategy", "data", "params", "runs", "pnl_mean", "pnl_std", "sharpe / vs AS"):
+    for col in ("strategy", "data", "params", "runs", "objective", "fills", "pnl_mean",
+                "pnl_mean_ci95", "pnl_std", "sharpe / vs AS"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("strategy", "data", "params") else "right")
     for s in summary[:20]:
+        ci = s["pnl_mean_ci95"]
         table.add_row(
             s["strategy"], s["data"], s["params"], str(s["runs"]),
-            f"{s['pnl_mean']:,.1f}", f"{s['pnl_std']:,.1f}", f"{s['sharpe_mean']:.2f}",
+            "-" if s["objective"] is None else f"{s['objective']:,.1f}",
+            f"{s['fills_mean']:,.0f}", f"{s['pnl_mean']:,.1f}",
+            "-" if ci is None else f"[{ci[0]:,.1f}, {ci[1]:,.1f}]",
+            f"{s['pnl_std']:,.1f}", f"{s['sharpe_mean']:.2f}",
         )  # fmt: skip
     for r in rows:
         if r["kind"] == "rl" and not r.get("error"):
             table.add_row(
-                r["strategy"], r["data"], f"seed {r['seed']}", "1", f"{r['pnl_total']:,.1f}",
-                f"{r['pnl_std']:,.1f}", f"{r['ratio_to_avellaneda_stoikov']:.0%} of AS",
+                r["strategy"], r["data"], f"seed {r['seed']}", "1", "-", "-",
+                f"{r['pnl_total']:,.1f}", "-", f"{r['pnl_std']:,.1f}",
+                f"{r['ratio_to_avellaneda_stoikov']:.0%} of AS",
             )  # fmt: skip
     return table
 
@@ -68,13 +82,18 @@ def sweep(
     ray: RayOpt = False,
     ray_address: AddressOpt = None,
     retries: RetriesOpt = 2,
+    objective: ObjectiveOpt = "edge",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a grid (strategies x parameters x markets x seeds, plus PPO seeds) in parallel."""
     from makerkit.distributed import load_sweep, run_sweep, summarise, write_html, write_parquet
+    from makerkit.metrics import OBJECTIVES
 
     failures: list[Row] = []
     try:
+        if objective not in OBJECTIVES:
+            msg = f"invalid --objective {objective!r}, must be one of {sorted(OBJECTIVES)}"
+            raise ConfigError(msg)
         plan = load_sweep(config, out_dir)
         trainer = _trainer() if plan.rl else None
         runner = "ray" if ray or ray_address else "local"
@@ -97,8 +116,8 @@ def sweep(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     info = {**result.info, "tasks": len(result.rows), "seconds": round(result.seconds, 3)}
-    report = write_html(result.rows, info, out_dir / "report.html", plan.name)
-    summary = summarise(result.rows)
+    report = write_html(result.rows, info, out_dir / "report.html", plan.name, objective)
+    summary = summarise(result.rows, objective)
     title = (f"sweep {plan.name}: {len(result.rows)} tasks in {result.seconds:.1f} s "
              f"({info['runner']}, {info['workers']} workers)")  # fmt: skip
     console = err if as_json else out
@@ -106,7 +125,8 @@ def sweep(
     console.print(f"table: {parquet}\nreport: {report}")
     if as_json:
         payload = {"name": plan.name, **info, "failed": len(failures),
-                   "results": str(parquet), "report": str(report), "best": summary[:1]}  # fmt: skip
+                   "results": str(parquet), "report": str(report), "objective": objective,
+                   "best": summary[:1]}  # fmt: skip
         sys.stdout.write(json.dumps(payload) + "\n")
     if failures:
         raise typer.Exit(1)

@@ -38,8 +38,27 @@ def write_parquet(rows: list[Row], path: Path) -> Path:
     return path
 
 
-def summarise(rows: list[Row]) -> list[Row]:
-    """Per configuration (strategy, data without seed, params): mean and spread over seeds."""
+def _mean_ci(values: Any, seed: int) -> list[float] | None:
+    """Seeded bootstrap 95% interval of the mean over seeds (None from fewer than two)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2:
+        return None
+    idx = np.random.default_rng(seed).integers(0, x.size, size=(2000, x.size))
+    lo, hi = np.percentile(x[idx].mean(axis=1), [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def summarise(rows: list[Row], objective: str = "edge", seed: int = 0) -> list[Row]:
+    """Per configuration (strategy, data without seed, params): mean and spread over seeds.
+
+    Ranked by the mean of ``objective`` (see ``makerkit.metrics.OBJECTIVES``);
+    a configuration that never traded never ranks above one that did.
+    """
+    from makerkit.metrics import OBJECTIVES, objective_value
+
+    if objective not in OBJECTIVES:
+        msg = f"invalid objective {objective!r}, must be one of {sorted(OBJECTIVES)}"
+        raise ConfigError(msg)
     groups: dict[tuple[str, str, str], list[Row]] = {}
     for r in rows:
         if r.get("error") or r["kind"] != "backtest":
@@ -48,15 +67,23 @@ def summarise(rows: list[Row]) -> list[Row]:
     out = []
     for (strategy, data, params), rs in groups.items():
         pnl = np.array([r["pnl_total"] for r in rs], dtype=np.float64)
-        sharpe = np.array([r["sharpe"] for r in rs], dtype=np.float64)
+        sharpe = [r["sharpe"] for r in rs if r.get("sharpe") is not None]
+        goal = [v for r in rs if (v := objective_value(r, objective)) is not None]
         out.append({
             "strategy": strategy, "data": data, "params": params, "runs": len(rs),
+            "objective": float(np.mean(goal)) if goal else None,
             "pnl_mean": float(pnl.mean()), "pnl_std": float(pnl.std()),
-            "sharpe_mean": float(sharpe.mean()),
+            "pnl_mean_ci95": _mean_ci(pnl, seed),
+            "sharpe_mean": float(np.mean(sharpe)) if sharpe else float("nan"),
             "avg_abs_inventory": float(np.mean([r["avg_abs_inventory"] for r in rs])),
             "fills_mean": float(np.mean([r["fills"] for r in rs])),
         })  # fmt: skip
-    return sorted(out, key=lambda r: -r["sharpe_mean"])
+
+    def key(s: Row) -> tuple[int, int, float]:
+        value = s["objective"]
+        return (0 if s["fills_mean"] > 0 else 1, 0 if value is not None else 1, -(value or 0.0))
+
+    return sorted(out, key=key)
 
 
 def _cell(v: Any) -> str:
@@ -94,11 +121,13 @@ def _plot(summary: list[Row]) -> str | None:
     return png
 
 
-def write_html(rows: list[Row], info: dict[str, Any], path: Path, title: str) -> Path:
-    """The summary per configuration, a plot, and every row."""
+def write_html(
+    rows: list[Row], info: dict[str, Any], path: Path, title: str, objective: str = "edge"
+) -> Path:
+    """The summary per configuration (ranked by ``objective``), a plot, and every row."""
     from makerkit.backtest._report import _STYLE
 
-    summary = summarise(rows)
+    summary = summarise(rows, objective)
     parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{_STYLE}"
              "<style>body{max-width:1400px}td,th{font-size:12px}</style></head><body>",
              f"<h1>Sweep: {html.escape(title)}</h1>",
@@ -107,7 +136,8 @@ def write_html(rows: list[Row], info: dict[str, Any], path: Path, title: str) ->
     if failed:
         parts.append(f"<p class='warn'>{len(failed)} task(s) failed: see the error column.</p>")
     if summary:
-        parts.append("<h2>Configurations, best mean Sharpe first</h2>")
+        parts.append(f"<h2>Configurations, best mean {html.escape(objective)} first "
+                     "(one that never traded never above one that did)</h2>")  # fmt: skip
         parts.append(_table(summary, list(summary[0])))
         png = _plot(summary)
         if png:

@@ -22,9 +22,11 @@ __all__ = ["SweepResult", "backtest_row", "run_sweep"]
 Row = dict[str, Any]
 Trainer = Callable[[dict[str, Any]], Row]
 # the metrics a sweep's table keeps (markouts are flattened to markout_<horizon>)
-_METRICS = ("pnl_total", "pnl_realized", "sharpe", "sortino", "max_drawdown", "fills",
-            "fill_rate", "avg_abs_inventory", "max_abs_inventory", "spread_captured",
-            "fees", "quote_uptime", "final_position")  # fmt: skip
+_METRICS = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees",
+            "liquidation_cost", "pnl_realized", "sharpe", "sortino", "buckets",
+            "pnl_per_bucket_mean", "max_drawdown", "fills", "fill_rate", "rejected_quotes",
+            "avg_abs_inventory", "max_abs_inventory", "spread_captured", "fees", "quote_uptime",
+            "final_position")  # fmt: skip
 
 
 class SweepResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -209,7 +209,8 @@ def test_cli_sweep_writes_parquet_and_html(tmp_path: Path) -> None:
     assert [(r["p_half_spread"], r["seed"]) for r in table] == [(1, 1), (1, 2), (3, 1), (3, 2)]
     assert all(r["fills"] > 0 for r in table)
     page = Path(payload["report"]).read_text()
-    assert "Configurations, best mean Sharpe first" in page and "data:image/png" in page
+    assert "Configurations, best mean edge first" in page and "data:image/png" in page
+    assert payload["objective"] == "edge"
 
 
 def test_cli_sweep_refuses_a_bad_config(tmp_path: Path) -> None:

@@ -72,3 +72,31 @@ def test_compare_ranks_and_shows_the_ci(tmp_path: Path) -> None:
     assert list(saved) == payload["ranking"]
     bad = runner.invoke(app, [*args[:5], "--objective", "luck", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "must be one of" in bad.output
+
+
+def test_a_sweep_ranks_configurations_and_never_puts_an_idle_one_first() -> None:
+    from makerkit.distributed import summarise
+
+    def row(strategy: str, seed: int, **kw: Any) -> dict[str, Any]:
+        return run(kind="backtest", strategy=strategy, market="synthetic", params="{}",
+                   seed=seed, avg_abs_inventory=1.0, **kw)  # fmt: skip
+
+    rows = [
+        row("idle", 1, fills=0), row("idle", 2, fills=0),
+        row("drift", 1, pnl_total=900.0, pnl_spread=5.0, pnl_adverse=-20.0),
+        row("drift", 2, pnl_total=700.0, pnl_spread=5.0, pnl_adverse=-30.0),
+        row("edge", 1, pnl_total=50.0, pnl_spread=40.0, pnl_adverse=-10.0, sharpe=1.0),
+        row("edge", 2, pnl_total=30.0, pnl_spread=30.0, pnl_adverse=-10.0, sharpe=2.0),
+    ]  # fmt: skip
+    by_edge = summarise(rows)
+    assert [s["strategy"] for s in by_edge] == ["edge", "drift", "idle"]
+    assert by_edge[0]["objective"] == 25.0 and by_edge[0]["sharpe_mean"] == 1.5
+    lo, hi = by_edge[0]["pnl_mean_ci95"]
+    assert lo <= by_edge[0]["pnl_mean"] <= hi and (lo, hi) == tuple(
+        summarise(rows)[0]["pnl_mean_ci95"]
+    )
+    assert [s["strategy"] for s in summarise(rows, "pnl")] == ["drift", "edge", "idle"]
+    # by Sharpe: none from too few buckets ranks below any, and idle stays last
+    assert [s["strategy"] for s in summarise(rows, "sharpe")] == ["edge", "drift", "idle"]
+    with pytest.raises(ConfigError, match="must be one of"):
+        summarise(rows, "luck")
