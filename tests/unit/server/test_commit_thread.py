@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 pytest.importorskip("fastapi")
@@ -17,8 +16,8 @@ from makerkit.core import Side
 from makerkit.server._app import _subscribe
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.venue import Journal, NewOrder, Sealed
-from makerkit.wire import parse_ws_request
-from tests.unit.server.test_durability import open_venue, order, run, service
+from makerkit.wire import WsSubscribe, parse_ws_request
+from tests.unit.server.test_durability import frames, open_venue, order, run, service
 
 
 class Gates:
@@ -65,16 +64,6 @@ def bid(svc: VenueService, account: int, price: int) -> Callable[[], Any]:
     return lambda: svc.jv.submit(account, cmd)
 
 
-def drained(sub: Subscriber) -> list[Any]:
-    out: list[Any] = []
-    while not sub.queue.empty():
-        frame = sub.queue.get_nowait()
-        assert frame is not None
-        data = msgspec.json.decode(frame)
-        out.extend(data if isinstance(data, list) else [data])
-    return out
-
-
 def test_commands_during_a_commit_wait_for_their_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,7 +105,7 @@ def test_snapshots_and_l1_show_only_durable_state(
     async def scenario() -> None:
         svc = service(tmp_path / "venue.db")
         alice, _, watcher = await open_venue(svc)
-        drained(watcher)
+        frames(watcher)
         gates = Gates(monkeypatch)
         seq = svc.venue.public_seq
         durable_seq = seq("AAA")
@@ -130,25 +119,25 @@ def test_snapshots_and_l1_show_only_durable_state(
         assert seq("AAA") > after_first > durable_seq
         # a subscriber arrives now: its snapshot shows both orders, so it waits for both
         late = Subscriber(alice)
-        _subscribe(
-            svc, late, parse_ws_request('{"op":"subscribe","channel":"book","symbol":"AAA"}')
-        )
-        assert drained(late) == []
+        subscribe = parse_ws_request('{"op":"subscribe","channel":"book","symbol":"AAA"}')
+        assert isinstance(subscribe, WsSubscribe)
+        _subscribe(svc, late, subscribe)
+        assert frames(late) == []
         gates.let_one_through()
         await gates.reached()
         svc._flush_md()  # the first batch's market data goes out now
-        l1s = [f for f in drained(watcher) if f["type"] == "l1"]
+        l1s = [f for f in frames(watcher) if f["type"] == "l1"]
         # the L1 of the first batch, as that batch left it: not with the second order
         assert l1s and l1s[-1]["seq"] == after_first
         assert l1s[-1]["bid_size"] == str(best[1] + 1)
-        assert drained(late) == []  # its snapshot would show the second, undurable order
+        assert frames(late) == []  # its snapshot would show the second, undurable order
         gates.let_one_through()
         await until(lambda: not late.queue.empty())
-        frames = drained(late)
-        assert frames[0]["type"] == "snapshot" and frames[0]["seq"] == seq("AAA")
+        got = frames(late)
+        assert got[0]["type"] == "snapshot" and got[0]["seq"] == seq("AAA")
         # held deltas follow it: older ones (a client drops them), then no gap
-        top = frames[0]["seq"]
-        newer = [f["seq"] for f in frames[1:] if f["type"] == "delta" and f["seq"] > top]
+        top = got[0]["seq"]
+        newer = [f["seq"] for f in got[1:] if f["type"] == "delta" and f["seq"] > top]
         assert newer == list(range(top + 1, top + 1 + len(newer)))
         gates.let_one_through()
         await svc.stop()
