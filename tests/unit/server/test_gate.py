@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from starlette.websockets import WebSocketDisconnect
 
 from makerkit.server._gate import Bucket, Gate, Refused
 from tests.unit.server.conftest import Frames, Venue
@@ -147,15 +146,6 @@ def test_a_binary_frame_is_read_as_json(venue: Venue) -> None:
         ws.send_bytes(b"\xff\xfe not utf-8")
         err = frames.next()
         assert (err["type"], err["code"]) == ("error", "INVALID_REQUEST")
-
-
-def test_a_bad_key_gets_close_4401(venue: Venue) -> None:
-    with (
-        pytest.raises(WebSocketDisconnect) as info,
-        venue.client.websocket_connect("/ws/private?api_key=nope") as ws,
-    ):
-        ws.receive_json()
-    assert info.value.code == 4401
 
 
 def test_a_body_over_the_limit_is_refused_unread(venue: Venue) -> None:
