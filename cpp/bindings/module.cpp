@@ -548,26 +548,35 @@ NB_MODULE(_native, m) {
              nb::handle price, nb::handle qty, int64_t roi_lo, int64_t roi_hi, int queue_model,
              double queue_power, int64_t feed_latency_ns, int64_t order_latency_ns,
              int64_t decision_ns, int64_t start_ns, bool wake_on_fill, bool post_only,
-             double maker_fee, double taker_fee) {
+             double maker_fee, double taker_fee, nb::handle ref) {
             const auto n = static_cast<int64_t>(nb::len(ts));
             const int64_t* t = check_column(ts, "ts", n);
             const int64_t* k = check_column(kind, "kind", n);
             const int64_t* s = check_column(side, "side", n);
             const int64_t* p = check_column(price, "price", n);
             const int64_t* q = check_column(qty, "qty", n);
+            const int64_t* r = ref.is_none() ? nullptr : check_column(ref, "ref", n);
             if (roi_hi < roi_lo) throw nb::value_error("invalid `roi`, must have lo <= hi");
             if (roi_hi - roi_lo > 200'000'000)
               throw nb::value_error("invalid `roi`, wider than 200M ticks");
-            if (queue_model != 0 && queue_model != 1)
-              throw nb::value_error("invalid `queue_model`, must be 0 or 1");
+            if (queue_model < 0 || queue_model > makerkit::kQueueL3)
+              throw nb::value_error("invalid `queue_model`, must be 0, 1 or 2 (l3)");
+            const bool l3 = queue_model == makerkit::kQueueL3;
+            if (l3 && r == nullptr)
+              throw nb::value_error("invalid `ref`, queue model 2 (l3) needs the ref column");
             if (decision_ns <= 0) throw nb::value_error("invalid `decision_ns`, must be > 0");
             if (feed_latency_ns < 0 || order_latency_ns < 0)
               throw nb::value_error("invalid latency, must be >= 0");
             std::vector<makerkit::ReplayEvent> ev(static_cast<size_t>(n));
             for (int64_t i = 0; i < n; ++i) {
-              if (k[i] < makerkit::kEvDepth || k[i] > makerkit::kEvClear)
+              if (!l3 && (k[i] < makerkit::kEvDepth || k[i] > makerkit::kEvClear))
                 throw nb::value_error(("invalid `kind` at row " + std::to_string(i) +
                                        ", must be 1 (depth), 2 (trade) or 3 (clear)").c_str());
+              if (l3 && (k[i] < makerkit::kEvAdd || k[i] > makerkit::kEvHidden))
+                throw nb::value_error(
+                    ("invalid `kind` at row " + std::to_string(i) +
+                     ", must be 4 (add), 5 (cancel), 6 (execute) or 7 (hidden) for l3")
+                        .c_str());
               if (s[i] != 1 && s[i] != -1)
                 throw nb::value_error(
                     ("invalid `side` at row " + std::to_string(i) + ", must be 1 or -1").c_str());
@@ -578,7 +587,7 @@ NB_MODULE(_native, m) {
                 throw nb::value_error(
                     ("invalid `ts` at row " + std::to_string(i) + ", must not decrease").c_str());
               ev[static_cast<size_t>(i)] = {t[i], p[i], q[i], static_cast<int32_t>(k[i]),
-                                            static_cast<int32_t>(s[i])};
+                                            static_cast<int32_t>(s[i]), r ? r[i] : 0};
             }
             makerkit::ReplayConfig cfg;
             cfg.roi_lo = roi_lo;
@@ -598,7 +607,7 @@ NB_MODULE(_native, m) {
           "ts"_a, "kind"_a, "side"_a, "price"_a, "qty"_a, "roi_lo"_a, "roi_hi"_a,
           "queue_model"_a, "queue_power"_a, "feed_latency_ns"_a, "order_latency_ns"_a,
           "decision_ns"_a, "start_ns"_a, "wake_on_fill"_a, "post_only"_a, "maker_fee"_a,
-          "taker_fee"_a)
+          "taker_fee"_a, "ref"_a = nb::none())
       .def("run", &ReplayBacktest::run, "budget"_a,
            "Process until a decision (1), a visible notice (2), the budget (3) or the end (0).")
       .def(
@@ -715,5 +724,9 @@ NB_MODULE(_native, m) {
       .def_prop_ro("fees", &ReplayBacktest::fees)
       .def_prop_ro("ignored", &ReplayBacktest::ignored)
       .def_prop_ro("rejected", &ReplayBacktest::rejected)
-      .def_prop_ro("open_orders", &ReplayBacktest::open_orders);
+      .def_prop_ro("open_orders", &ReplayBacktest::open_orders)
+      .def("queue_ahead", &ReplayBacktest::queue_ahead, "order_id"_a,
+           "The volume ahead of a resting order of ours in its queue; -1 when not resting.")
+      .def_prop_ro("fifo_exceptions", &ReplayBacktest::fifo_exceptions,
+                   "l3: executions behind our order while volume was still ahead of it.");
 }

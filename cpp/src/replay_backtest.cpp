@@ -99,8 +99,59 @@ void ReplayBacktest::remove_done() {
                 orders_.end());
 }
 
+void ReplayBacktest::apply_l3(const ReplayEvent& e) {
+  const int side = e.side;
+  if (e.kind != kEvHidden) {
+    if (!in_roi(e.price)) {
+      ++ignored_;
+      return;
+    }
+    const int64_t old = level(side, e.price);
+    set_level(side, e.price,
+              e.kind == kEvAdd ? old + e.qty : std::max<int64_t>(old - e.qty, 0));
+  }
+  int64_t avail = e.qty;
+  if (e.kind == kEvAdd) {
+    // an order arriving through our quote on the other side would have traded with us first
+    for (size_t k = 0; k < orders_.size() && avail > 0; ++k) {
+      const Order& o = orders_[k];
+      if (o.side == side || o.left <= 0) continue;
+      if (o.side > 0 ? e.price > o.price : e.price < o.price) continue;
+      const int64_t x = std::min(o.left, avail);
+      avail -= x;
+      fill(k, o.price, x, true, e.ts);
+    }
+    return;
+  }
+  for (size_t k = 0; k < orders_.size(); ++k) {
+    Order& o = orders_[k];
+    if (o.side != side || o.left <= 0) continue;
+    if (e.price == o.price) {
+      if (e.kind != kEvHidden && e.ref < o.since) {  // an order ahead of ours left
+        o.ahead = std::max(o.ahead - static_cast<double>(e.qty), 0.0);
+        continue;
+      }
+      if (e.kind == kEvCancel) continue;  // behind us: changes nothing for us
+      if (o.ahead > 0.0) {
+        ++fifo_exceptions_;
+        continue;
+      }
+    } else if (e.kind == kEvCancel || (side > 0 ? e.price > o.price : e.price < o.price)) {
+      continue;  // another level, or a better price the aggressor took before ours
+    }
+    if (avail <= 0) break;
+    const int64_t x = std::min(o.left, avail);
+    avail -= x;
+    fill(k, o.price, x, true, e.ts);
+  }
+}
+
 void ReplayBacktest::apply_event(const ReplayEvent& e) {
   const int side = e.side;
+  if (e.kind >= kEvAdd) {
+    apply_l3(e);
+    return;
+  }
   if (e.kind == kEvDepth) {
     if (!in_roi(e.price)) {
       ++ignored_;
@@ -181,7 +232,7 @@ void ReplayBacktest::apply_command(const Command& c) {
     }
     return;
   }
-  orders_.push_back({c.order_id, c.price, c.qty, 0.0, 0, c.side});
+  orders_.push_back({c.order_id, c.price, c.qty, 0.0, 0, c.side, static_cast<int64_t>(i_)});
   const size_t k = orders_.size() - 1;
   const bool cross = c.side > 0 ? (best_ask_ <= cfg_.roi_hi && c.price >= best_ask_)
                                 : (best_bid_ >= cfg_.roi_lo && c.price <= best_bid_);

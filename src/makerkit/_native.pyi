@@ -110,7 +110,7 @@ class ReplayBacktest:
     Replay backtest core: L2 book, queue model, latency (see replay_backtest.hpp).
     """
 
-    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float) -> None: ...
+    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float, ref: object | None = None) -> None: ...
 
     def run(self, budget: int) -> int:
         """
@@ -183,3 +183,12 @@ class ReplayBacktest:
 
     @property
     def open_orders(self) -> int: ...
+
+    def queue_ahead(self, order_id: int) -> float:
+        """
+        The volume ahead of a resting order of ours in its queue; -1 when not resting.
+        """
+
+    @property
+    def fifo_exceptions(self) -> int:
+        """l3: executions behind our order while volume was still ahead of it."""

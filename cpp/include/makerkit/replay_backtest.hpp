@@ -15,6 +15,18 @@
 // An order fills when trades at its price exceed `ahead`, when a trade prints
 // through its price, or when the opposite side of the book crosses it.
 //
+// Order-level (L3) data replaces the model with the real FIFO queue (model 2,
+// "l3"): events add, cancel and execute named orders, and `ref` says when the
+// order they touch joined its level (the index of its add event). Our order
+// joins behind everything resting at its price when it arrives; only cancels
+// and executions of orders that were there then move it up (so its position
+// never increases); it fills when an execution reaches it: one of an order
+// that queued behind it, a hidden execution at its price once nothing visible
+// is ahead of it (displayed orders have priority), an execution at a worse
+// price, or an order arriving on the other side at a price that crosses it.
+// An execution behind us while volume is still ahead of us breaks FIFO in the
+// record: it fills nothing and is counted (`fifo_exceptions`).
+//
 // A trade also clears every level it went through: a depth stream that lags
 // the trades (Binance diffs come every 100 ms, trades at once) would otherwise
 // show a stale touch and fill quotes re-placed behind the price again and again.
@@ -43,6 +55,12 @@ inline constexpr int kEvTrade = 2;  // side = aggressor (+1 buy), price, qty
 // strictly between `price` and `qty` (a second price) is emptied; depth
 // events that follow restore the ones the window shows.
 inline constexpr int kEvClear = 3;
+// Order-level events (queue model 2): `side` is the resting order's side.
+inline constexpr int kEvAdd = 4;      // an order rests: the level grows by qty
+inline constexpr int kEvCancel = 5;   // qty of the order added at event `ref` is cancelled
+inline constexpr int kEvExecute = 6;  // qty of the order added at event `ref` is executed
+inline constexpr int kEvHidden = 7;   // a hidden order at price executes qty (no visible depth)
+inline constexpr int kQueueL3 = 2;
 
 struct ReplayEvent {
   int64_t ts;
@@ -50,12 +68,13 @@ struct ReplayEvent {
   int64_t qty;
   int32_t kind;
   int32_t side;
+  int64_t ref = 0;  // order-level events: the index of the touched order's add event
 };
 
 struct ReplayConfig {
   int64_t roi_lo = 0;  // price range kept in the dense book (ticks, inclusive)
   int64_t roi_hi = 0;
-  int queue_model = 0;  // 0 conservative, 1 probabilistic
+  int queue_model = 0;  // 0 conservative, 1 probabilistic, 2 l3 (order-level events)
   double queue_power = 1.0;
   int64_t feed_latency_ns = 0;
   int64_t order_latency_ns = 0;
@@ -135,6 +154,13 @@ class ReplayBacktest {
   int64_t ignored() const { return ignored_; }  // depth events outside the price range
   int64_t rejected() const { return rejected_; }
   int64_t open_orders() const { return static_cast<int64_t>(orders_.size()); }
+  int64_t fifo_exceptions() const { return fifo_exceptions_; }
+  // The volume ahead of our resting order in its queue; -1 when it is not resting.
+  double queue_ahead(int64_t order_id) const {
+    for (const Order& o : orders_)
+      if (o.id == order_id && o.left > 0) return o.ahead;
+    return -1.0;
+  }
 
   // Every fill so far.
   std::vector<int64_t> fill_ts, fill_order, fill_side, fill_price, fill_qty, fill_maker;
@@ -154,6 +180,7 @@ class ReplayBacktest {
     double ahead;
     int64_t traded;  // trade volume at our price not yet seen in a depth update
     int side;
+    int64_t since;  // events applied when it arrived (l3: adds before it are ahead)
   };
   struct Command {
     int64_t arrive, order_id, price, qty;
@@ -161,6 +188,7 @@ class ReplayBacktest {
   };
 
   void apply_event(const ReplayEvent& e);
+  void apply_l3(const ReplayEvent& e);
   void apply_command(const Command& c);
   void set_level(int side, int64_t price, int64_t qty);
   void fill(size_t k, int64_t price, int64_t qty, bool maker, int64_t ts);
@@ -198,7 +226,7 @@ class ReplayBacktest {
   size_t notice_head_ = 0;
   int64_t next_decision_;
   int64_t now_ = std::numeric_limits<int64_t>::min();
-  int64_t position_ = 0, cash_ = 0, ignored_ = 0, rejected_ = 0;
+  int64_t position_ = 0, cash_ = 0, ignored_ = 0, rejected_ = 0, fifo_exceptions_ = 0;
   double fees_ = 0.0;
 };
 

@@ -53,8 +53,12 @@ from makerkit.data import (
 )
 
 __all__ = [
+    "ADD",
+    "CANCEL",
     "CLEAR",
     "DEPTH",
+    "EXECUTE",
+    "HIDDEN",
     "TRADE",
     "MarketEvents",
     "binance_events",
@@ -68,6 +72,12 @@ I64 = npt.NDArray[np.int64]
 DEPTH = 1
 TRADE = 2
 CLEAR = 3  # levels of `side` strictly between `price` and `qty` (a price) are emptied
+# order-level (L3) events; `side` is the resting order's, `ref` the index of its add event
+ADD = 4  # an order rests at price: the level grows by qty
+CANCEL = 5  # qty of the order added at event `ref` is cancelled
+EXECUTE = 6  # qty of the order added at event `ref` is executed (the aggressor is -side)
+HIDDEN = 7  # a hidden order resting on `side` at price executes qty (no visible depth)
+_TRADES = (TRADE, EXECUTE, HIDDEN)
 
 
 class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,13 +98,20 @@ class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
     gaps: int = 0  # sequence gaps in the source
     dropped: int = 0  # source updates not replayed (after a gap, repeats)
     notes: tuple[str, ...] = ()  # what was wrong, with file and line
+    # order-level streams (kinds ADD..HIDDEN): the index of the touched order's add event
+    ref: I64 | None = None
+
+    @property
+    def order_level(self) -> bool:
+        """Whether this is an order-level (L3) stream, replayable with ``queue=l3``."""
+        return self.ref is not None
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
     def price_range(self) -> tuple[int, int]:
         """(lowest, highest) traded price, or the depth's range without trades."""
-        trades = self.price[self.kind == TRADE]
+        trades = self.price[np.isin(self.kind, _TRADES)]
         prices = trades if trades.size else self.price
         if not prices.size:
             msg = "no events"
@@ -231,7 +248,8 @@ def binance_events(capture: BinanceCapture) -> MarketEvents:
 def data_quality(ev: MarketEvents) -> dict[str, int]:
     """``{events, crossed_events, gaps, dropped}`` of a stream, as the backtester sees it.
 
-    The book is rebuilt from the depth and clear events and checked after each
+    The book is rebuilt from the depth and clear events (or the order-level
+    adds, cancels and executions) and checked after each
     complete update (the last event of a timestamp that changed it):
     ``crossed_events`` counts those where best bid >= best ask. Gaps and
     dropped updates come from the source's builder.
@@ -258,6 +276,16 @@ def data_quality(ev: MarketEvents) -> dict[str, int]:
             else:
                 book.pop(p, None)
             dirty = True
+        elif k in (ADD, CANCEL, EXECUTE):
+            p, book = price[i], bids if side[i] > 0 else asks
+            q = book.get(p, 0) + (qty[i] if k == ADD else -qty[i])
+            if q > 0:
+                if p not in book:
+                    push(bid_heap if side[i] > 0 else ask_heap, -p if side[i] > 0 else p)
+                book[p] = q
+            else:
+                book.pop(p, None)
+            dirty = True
         elif k == CLEAR:
             lo, hi = sorted((price[i], qty[i]))
             book = bids if side[i] > 0 else asks
@@ -278,7 +306,7 @@ def data_quality(ev: MarketEvents) -> dict[str, int]:
 def check_events(ev: MarketEvents) -> None:
     """Refuse streams the backtester cannot replay, naming the column."""
     n = len(ev)
-    for name in ("kind", "side", "price", "qty"):
+    for name in ("kind", "side", "price", "qty", *(("ref",) if ev.ref is not None else ())):
         if getattr(ev, name).shape != (n,):
             msg = f"invalid events: `{name}` must have {n} rows"
             raise DataError(msg)
@@ -291,16 +319,28 @@ def check_events(ev: MarketEvents) -> None:
 
 
 def recorded_events(
-    source: str, symbol: str, day: str | None = None, *, root: str | Path | None = None
-) -> MarketEvents:
-    """Events of a recorded day: ``source`` is ``lobster`` or ``binance`` (files under ``root``)."""
+    source: str, symbol: str, day: str | None = None, *, root: str | Path | None = None,
+    order_level: bool = False,
+) -> MarketEvents:  # fmt: skip
+    """Events of a recorded day: ``source`` is ``lobster`` or ``binance`` (files under ``root``).
+
+    ``order_level`` asks for the order-level (L3) view, which only LOBSTER days have.
+    """
     if source == "lobster":
         message = LobsterFiles(root).file(symbol.upper(), day)
         book = message.with_name(message.name.replace("message", "orderbook"))
         if not book.exists():
             msg = f"lobster: {message.name} has no orderbook file beside it ({book.name})"
             raise DataError(msg)
-        return lobster_events(load_lobster(message, book), symbol=symbol.upper())
+        loaded = load_lobster(message, book)
+        if order_level:
+            from makerkit.backtest._l3 import lobster_l3_events  # _l3 imports this module
+
+            return lobster_l3_events(loaded, symbol=symbol.upper())
+        return lobster_events(loaded, symbol=symbol.upper())
+    if order_level:
+        msg = f"queue=l3 needs order-level data: {source} has none (only lobster days do)"
+        raise DataError(msg)
     if source == "binance":
         return binance_events(load_binance_capture(BinanceFiles(root).file(symbol.lower(), day)))
     msg = f"invalid source {source!r}, must be 'lobster' or 'binance'"

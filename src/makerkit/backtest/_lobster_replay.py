@@ -348,6 +348,7 @@ def replay_lobster(
     record_l1: bool = False,
     progress: Callable[[int], None] | None = None,
     batch: bool = True,
+    wrap: Callable[[Any], Any] | None = None,
 ) -> tuple[ReplayReport, np.ndarray[Any, Any] | None]:
     """Replay ``day`` through a book; return the report and, if asked, per-row L1.
 
@@ -356,10 +357,16 @@ def replay_lobster(
     called with the number of messages done after each chunk. An engine with
     a batch API (native) replays the whole day in one call unless ``batch``
     is False, in which case it is driven per message from Python like the
-    reference engine.
+    reference engine. ``wrap`` replaces the book with ``wrap(book)`` (a recorder
+    of every change, say, with a ``hidden(row)`` method told of hidden
+    executions) and implies the per-message path.
     """
     book = make_book(engine)
-    if batch and hasattr(book, "replay_lobster_batch"):
+    hidden = None
+    if wrap is not None:
+        book = wrap(book)
+        hidden = getattr(book, "hidden", None)
+    elif batch and hasattr(book, "replay_lobster_batch"):
         return _replay_batch(day, book, check=check, record_l1=record_l1, progress=progress)
     rep = _Replayer(day, book)
     msgs = day.messages
@@ -428,6 +435,8 @@ def replay_lobster(
                 elif t == 5:
                     hidden_trades += 1
                     hidden_volume += size
+                    if hidden is not None:
+                        hidden(i)
                     if halted:
                         halt_violations += 1
                 elif t == 6:

@@ -55,6 +55,18 @@ _CHUNK = 1 << 18  # events between progress reports
 def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
     """The core for these events: native unless ``cfg.engine == "python"`` or not built."""
     check_events(events)
+    if (cfg.queue == "l3") != events.order_level:
+        if cfg.queue == "l3":
+            msg = (
+                f"queue=l3 needs order-level events; {events.source} {events.symbol} is an L2 "
+                "stream (LOBSTER days have an order-level view; Binance captures do not)"
+            )
+        else:
+            msg = (
+                f"order-level events replay with queue=l3 only, not {cfg.queue!r}: the L2 "
+                "models run on the day's L2 view"
+            )
+        raise ConfigError(msg)
     lo, hi = events.price_range()
     pad = cfg.roi_ticks if cfg.roi_ticks is not None else max(hi - lo, 1000)
     kwargs: dict[str, Any] = {
@@ -66,6 +78,8 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
         "wake_on_fill": cfg.requote_on_fill, "post_only": cfg.post_only,
         "maker_fee": cfg.maker_fee, "taker_fee": cfg.taker_fee,
     }  # fmt: skip
+    if events.ref is not None:
+        kwargs["ref"] = np.ascontiguousarray(events.ref, dtype=np.int64)
     ts, kind, side, price, qty = (
         np.ascontiguousarray(c, dtype=np.int64)
         for c in (events.ts, events.kind, events.side, events.price, events.qty)

@@ -8,13 +8,14 @@ from makerkit.core.errors import ConfigError
 
 __all__ = ["QUEUE_MODELS", "ReplayConfig"]
 
-QUEUE_MODELS = {"conservative": 0, "probabilistic": 1}
+QUEUE_MODELS = {"conservative": 0, "probabilistic": 1, "l3": 2}
 
 
 class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How the replay fills our orders and when the strategy decides."""
 
-    queue: str = "probabilistic"  # or "conservative"
+    # "conservative" or "probabilistic" on L2 data; "l3": the real FIFO queue (order-level data)
+    queue: str = "probabilistic"
     queue_power: float = 2.0  # f(x) = x^power splits cancels ahead of / behind us
     feed_latency_ms: float = 0.0
     order_latency_ms: float = 0.3

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from makerkit.backtest._events import CLEAR, DEPTH
+from makerkit.backtest._events import ADD, CANCEL, CLEAR, DEPTH, HIDDEN
 
 __all__ = [
     "NOTICE_CANCELED",
     "NOTICE_FILL",
     "NOTICE_REJECTED",
+    "QUEUE_L3",
     "RUN_BUDGET",
     "RUN_DECISION",
     "RUN_END",
@@ -27,18 +28,20 @@ __all__ = [
 ]
 
 RUN_END, RUN_DECISION, RUN_NOTICE, RUN_BUDGET = 0, 1, 2, 3
+QUEUE_L3 = 2  # order-level events: the real FIFO queue, no model
 NOTICE_FILL, NOTICE_CANCELED, NOTICE_REJECTED = 1, 2, 3
 _INF = 1 << 63
 
 
 class _Order:
-    __slots__ = ("ahead", "id", "left", "price", "side", "traded")
+    __slots__ = ("ahead", "id", "left", "price", "side", "since", "traded")
 
-    def __init__(self, oid: int, price: int, qty: int, side: int) -> None:
+    def __init__(self, oid: int, price: int, qty: int, side: int, since: int) -> None:
         self.id, self.price, self.left = oid, price, qty
         self.ahead = 0.0
         self.traded = 0
         self.side = side
+        self.since = since  # events applied when it arrived (l3: adds before it are ahead)
 
 
 class PyReplayCore:
@@ -48,13 +51,17 @@ class PyReplayCore:
         self, ts: Any, kind: Any, side: Any, price: Any, qty: Any, *, roi_lo: int, roi_hi: int,
         queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int,
         decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool,
-        maker_fee: float, taker_fee: float,
+        maker_fee: float, taker_fee: float, ref: Any = None,
     ) -> None:  # fmt: skip
         if roi_hi < roi_lo:
             msg = "invalid `roi`, must have lo <= hi"
             raise ValueError(msg)
+        if queue_model == QUEUE_L3 and ref is None:
+            msg = "invalid `ref`, queue model 2 (l3) needs the ref column"
+            raise ValueError(msg)
+        refs = ref.tolist() if ref is not None else [0] * len(ts)
         self._ev = list(zip(ts.tolist(), kind.tolist(), side.tolist(), price.tolist(),
-                            qty.tolist(), strict=True))  # fmt: skip
+                            qty.tolist(), refs, strict=True))  # fmt: skip
         self._lo, self._hi = roi_lo, roi_hi
         self._model, self._power = queue_model, queue_power
         self._feed, self._lat = feed_latency_ns, order_latency_ns
@@ -70,7 +77,7 @@ class PyReplayCore:
         self._notes: list[tuple[int, ...]] = []
         self._i = 0
         self.now = -_INF
-        self.position = self.cash = self.ignored = self.rejected = 0
+        self.position = self.cash = self.ignored = self.rejected = self.fifo_exceptions = 0
         self.fees = 0.0
         self._fills: list[tuple[int, int, int, int, int, int]] = []
         self._refused: list[tuple[int, int]] = []  # arrival ts, side
@@ -87,6 +94,13 @@ class PyReplayCore:
     @property
     def open_orders(self) -> int:
         return len(self._orders)
+
+    def queue_ahead(self, order_id: int) -> float:
+        """The volume ahead of a resting order of ours in its queue; -1 when not resting."""
+        for o in self._orders:
+            if o.id == order_id and o.left > 0:
+                return o.ahead
+        return -1.0
 
     def _level(self, side: int, price: int) -> int:
         return (self._bids if side > 0 else self._asks)[price - self._lo]
@@ -160,7 +174,53 @@ class PyReplayCore:
         self._fills.append((ts, o.id, o.side, price, qty, int(maker)))
         self._notify(NOTICE_FILL, o, price, qty, ts, maker)
 
-    def _apply_event(self, ts: int, kind: int, side: int, price: int, qty: int) -> None:
+    def _apply_l3(self, ts: int, kind: int, side: int, price: int, qty: int, ref: int) -> None:
+        """An order-level event: the real FIFO queue decides (see replay_backtest.hpp)."""
+        if kind != HIDDEN:
+            if not self._lo <= price <= self._hi:
+                self.ignored += 1
+                return
+            old = self._level(side, price)
+            self._set_level(side, price, old + qty if kind == ADD else max(old - qty, 0))
+        avail = qty
+        if kind == ADD:  # arriving through our quote on the other side: it trades with us first
+            for o in self._orders:
+                if avail <= 0:
+                    break
+                if o.side == side or o.left <= 0:
+                    continue
+                if price > o.price if o.side > 0 else price < o.price:
+                    continue
+                x = min(o.left, avail)
+                avail -= x
+                self._fill(o, o.price, x, True, ts)
+            return
+        for o in self._orders:
+            if o.side != side or o.left <= 0:
+                continue
+            if price == o.price:
+                if kind != HIDDEN and ref < o.since:  # an order ahead of ours left
+                    o.ahead = max(o.ahead - qty, 0.0)
+                    continue
+                if kind == CANCEL:  # behind us: changes nothing for us
+                    continue
+                if o.ahead > 0.0:
+                    self.fifo_exceptions += 1
+                    continue
+            elif kind == CANCEL or (price > o.price if side > 0 else price < o.price):
+                continue  # another level, or a better price the aggressor took before ours
+            if avail <= 0:
+                break
+            x = min(o.left, avail)
+            avail -= x
+            self._fill(o, o.price, x, True, ts)
+
+    def _apply_event(
+        self, ts: int, kind: int, side: int, price: int, qty: int, ref: int = 0
+    ) -> None:
+        if kind >= ADD:
+            self._apply_l3(ts, kind, side, price, qty, ref)
+            return
         orders = self._orders
         if kind == DEPTH:
             if not self._lo <= price <= self._hi:
@@ -234,7 +294,7 @@ class PyReplayCore:
                     self._notify(NOTICE_CANCELED, o, o.price, left, arrive, False)
                     break
             return
-        o = _Order(oid, price, qty, side)
+        o = _Order(oid, price, qty, side, self._i)
         self._orders.append(o)
         lo, hi = self._lo, self._hi
         if side > 0:

@@ -24,7 +24,7 @@ __all__ = ["DATA_HELP", "DataSpec", "load_market", "parse_data_spec", "run_on_sp
 DATA_HELP = (
     "Market: synthetic[:seed=N,events=N] (the simulator), or a recorded day, "
     "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
-    "commas (queue=conservative|probabilistic, order_latency_ms=, feed_latency_ms=, "
+    "commas (queue=conservative|probabilistic|l3, order_latency_ms=, feed_latency_ms=, "
     "decision_ms=, maker_fee=, taker_fee=, ...)."
 )
 
@@ -98,7 +98,8 @@ def load_market(spec: DataSpec) -> MarketEvents | None:
     """The recorded events of a replay spec (None for the simulator)."""
     if spec.synthetic:
         return None
-    return recorded_events(spec.kind, spec.symbol, spec.day)
+    l3 = spec.options.get("queue") == "l3"
+    return recorded_events(spec.kind, spec.symbol, spec.day, order_level=l3)
 
 
 def run_on_spec(
