@@ -548,7 +548,7 @@ NB_MODULE(_native, m) {
              nb::handle price, nb::handle qty, int64_t roi_lo, int64_t roi_hi, int queue_model,
              double queue_power, int64_t feed_latency_ns, int64_t order_latency_ns,
              int64_t decision_ns, int64_t start_ns, bool wake_on_fill, bool post_only,
-             double maker_fee, double taker_fee, nb::handle ref) {
+             double maker_fee, double taker_fee, nb::handle ref, bool clear_on_trade) {
             const auto n = static_cast<int64_t>(nb::len(ts));
             const int64_t* t = check_column(ts, "ts", n);
             const int64_t* k = check_column(kind, "kind", n);
@@ -602,12 +602,13 @@ NB_MODULE(_native, m) {
             cfg.post_only = post_only;
             cfg.maker_fee = maker_fee;
             cfg.taker_fee = taker_fee;
+            cfg.clear_on_trade = clear_on_trade;
             new (self) ReplayBacktest(cfg, std::move(ev));
           },
           "ts"_a, "kind"_a, "side"_a, "price"_a, "qty"_a, "roi_lo"_a, "roi_hi"_a,
           "queue_model"_a, "queue_power"_a, "feed_latency_ns"_a, "order_latency_ns"_a,
           "decision_ns"_a, "start_ns"_a, "wake_on_fill"_a, "post_only"_a, "maker_fee"_a,
-          "taker_fee"_a, "ref"_a = nb::none())
+          "taker_fee"_a, "ref"_a = nb::none(), "clear_on_trade"_a = true)
       .def("run", &ReplayBacktest::run, "budget"_a,
            "Process until a decision (1), a visible notice (2), the budget (3) or the end (0).")
       .def(

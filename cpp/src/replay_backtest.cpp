@@ -196,9 +196,9 @@ void ReplayBacktest::apply_event(const ReplayEvent& e) {
   }
   // a trade: the aggressor's side is `side`. Every level it went through is gone,
   // whatever the (possibly later) depth stream says yet.
-  if (side < 0) {
+  if (cfg_.clear_on_trade && side < 0) {
     while (best_bid_ >= cfg_.roi_lo && best_bid_ > e.price) set_level(1, best_bid_, 0);
-  } else {
+  } else if (cfg_.clear_on_trade) {
     while (best_ask_ <= cfg_.roi_hi && best_ask_ < e.price) set_level(-1, best_ask_, 0);
   }
   for (size_t k = 0; k < orders_.size(); ++k) {

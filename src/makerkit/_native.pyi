@@ -110,7 +110,7 @@ class ReplayBacktest:
     Replay backtest core: L2 book, queue model, latency (see replay_backtest.hpp).
     """
 
-    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float, ref: object | None = None) -> None: ...
+    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float, ref: object | None = None, clear_on_trade: bool = True) -> None: ...
 
     def run(self, budget: int) -> int:
         """

@@ -82,6 +82,7 @@ struct ReplayConfig {
   int64_t start_ns = 0;  // first decision time
   bool wake_on_fill = true;  // a visible fill returns to the strategy (not cancels, rejects)
   bool post_only = true;  // a crossing order is rejected; otherwise it takes at the book
+  bool clear_on_trade = true;  // a trade empties the levels it went through (see above)
   double maker_fee = 0.0;  // fraction of notional (negative: a rebate)
   double taker_fee = 0.0;
 };

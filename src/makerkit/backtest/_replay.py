@@ -77,6 +77,7 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
         "decision_ns": max(round(cfg.decision_ms * 1e6), 1), "start_ns": events.start_ns,
         "wake_on_fill": cfg.requote_on_fill, "post_only": cfg.post_only,
         "maker_fee": cfg.maker_fee, "taker_fee": cfg.taker_fee,
+        "clear_on_trade": cfg.clear_on_trade,
     }  # fmt: skip
     if events.ref is not None:
         kwargs["ref"] = np.ascontiguousarray(events.ref, dtype=np.int64)

@@ -51,7 +51,7 @@ class PyReplayCore:
         self, ts: Any, kind: Any, side: Any, price: Any, qty: Any, *, roi_lo: int, roi_hi: int,
         queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int,
         decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool,
-        maker_fee: float, taker_fee: float, ref: Any = None,
+        maker_fee: float, taker_fee: float, ref: Any = None, clear_on_trade: bool = True,
     ) -> None:  # fmt: skip
         if roi_hi < roi_lo:
             msg = "invalid `roi`, must have lo <= hi"
@@ -68,6 +68,7 @@ class PyReplayCore:
         self._step, self._next = decision_ns, start_ns
         self._wake, self._post_only = wake_on_fill, post_only
         self._mf, self._tf = maker_fee, taker_fee
+        self._clear = clear_on_trade
         width = roi_hi - roi_lo + 1
         self._bids = [0] * width
         self._asks = [0] * width
@@ -263,10 +264,10 @@ class PyReplayCore:
                 if o.side == side and a <= o.price <= b:
                     o.ahead = 0.0
             return
-        if side < 0:  # the levels a trade went through are gone
+        if self._clear and side < 0:  # the levels a trade went through are gone
             while self._best_bid >= self._lo and self._best_bid > price:
                 self._set_level(1, self._best_bid, 0)
-        else:
+        elif self._clear:
             while self._best_ask <= self._hi and self._best_ask < price:
                 self._set_level(-1, self._best_ask, 0)
         for o in orders:

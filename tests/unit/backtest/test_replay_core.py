@@ -184,3 +184,14 @@ def test_no_fills_is_an_empty_six_row_table(engine: str) -> None:
     c = core([(5, DEPTH, 1, 99, 5)], engine)
     drain(c)
     assert c.fills().shape == (6, 0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_clear_on_trade_empties_the_levels_a_trade_went_through_only_when_on(
+    engine: str,
+) -> None:
+    # a buyer lifts 103: the 102 level must have gone, but no depth update says so yet
+    for clear, ask in ((True, (103, 5)), (False, (102, 10))):
+        c = core([(1, TRADE, 1, 103, 2)], engine, clear_on_trade=clear)
+        drain(c)
+        assert c.touch()[2:] == ask
