@@ -53,7 +53,7 @@ from makerkit.server._errors import error_response, install_error_handlers, log,
 from makerkit.server._gate import BodyLimit, Bucket, Gate, Refused
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._strict import StrictJSONRoute
-from makerkit.server._wsproto import raw_sender
+from makerkit.server._wsproto import raw_reader, raw_sender
 from makerkit.venue import (
     Account,
     CancelAll,
@@ -854,13 +854,15 @@ async def _session(
     if account is not None:
         service.private.setdefault(account.account_id, set()).add(sub)
     sender = asyncio.create_task(_sender(ws, sub)) if direct is None else None
+    # on `makerkit serve`: client frames parsed from the socket, no ASGI queue between
+    reader = raw_reader(ws.scope)
     gate: Gate = ws.app.state.gate
     address = _address(ws)
     bucket: Bucket | None = None  # this connection's, when it has no account
     max_bytes = settings.max_message_bytes
     try:
         while sender is None or not sender.done():
-            raw = await _receive(ws)
+            raw = await (_receive(ws) if reader is None else reader.receive_direct())
             req_id = None
             req: Any = None
             invalid: Exception | None = None

@@ -273,3 +273,159 @@ def test_a_reader_that_keeps_draining_is_never_cut_for_a_stall() -> None:
         clock[0] = int(step * 1e9)
         ok = sender.send(b"x" * 100)
     assert not ok
+
+
+def _masked(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
+    """One masked client frame (RFC 6455 section 5.2), payloads under 64 KiB."""
+    mask = b"\x11\x22\x33\x44"
+    head = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    header = (
+        bytes((head, 0x80 | size))
+        if size < 126
+        else bytes((head, 0x80 | 126)) + size.to_bytes(2, "big")
+    )
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _raw_client(host: str, path: str) -> socket.socket:
+    hostname, port = host.split(":")
+    sock = socket.create_connection((hostname, int(port)), timeout=10)
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(1)
+    assert b" 101 " in answer
+    return sock
+
+
+class _Reader:
+    """Server frames of one raw client socket, in order (bytes past a frame are kept)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """(opcode, payload) of each server frame until the connection ends."""
+        while True:
+            buf = self.buf
+            while len(buf) >= 2:
+                size, start = buf[1] & 0x7F, 2
+                if size == 126:
+                    size, start = int.from_bytes(buf[2:4], "big"), 4
+                elif size == 127:
+                    size, start = int.from_bytes(buf[2:10], "big"), 10
+                if len(buf) < start + size:
+                    break
+                frame = (buf[0] & 0x0F, buf[start : start + size])
+                self.buf = buf = buf[start + size :]
+                yield frame
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return
+            self.buf += chunk
+
+    def answers(self, count: int) -> list[dict[str, Any]]:
+        """The next ``count`` acks and errors (pushed order updates skipped)."""
+        out: list[dict[str, Any]] = []
+        for opcode, payload in self.frames():
+            if opcode != 0x1:
+                continue
+            data = json.loads(payload)
+            out += [f for f in (data if isinstance(data, list) else [data]) if f["type"] != "order"]
+            if len(out) >= count:
+                return out
+        return out
+
+
+def _key(host: str) -> str:
+    import httpx
+
+    r = httpx.post(
+        f"http://{host}/admin/accounts", json={"name": "r"}, headers={"X-API-Key": ADMIN}
+    )
+    return str(r.json()["api_key"])
+
+
+def _order(req_id: int, price: str = "90.00") -> bytes:
+    body = {
+        "op": "order",
+        "symbol": "AAA",
+        "side": "buy",
+        "qty": "1",
+        "price": price,
+        "req_id": req_id,
+    }
+    return json.dumps(body).encode()
+
+
+def test_client_frames_are_read_straight_from_the_socket(server: tuple[str, Any]) -> None:
+    host, app = server
+    sock = _raw_client(host, f"/ws/private?api_key={_key(host)}")
+    reader = _Reader(sock)
+    try:
+        # many frames in one write, one split across writes, a binary one: all answered in order
+        burst = b"".join(_masked(_order(i)) for i in range(1, 41))
+        sock.sendall(burst + _masked(_order(41))[:5])
+        time.sleep(0.05)
+        sock.sendall(_masked(_order(41))[5:] + _masked(_order(42), opcode=0x2))
+        answers = reader.answers(42)
+        assert [a["req_id"] for a in answers] == list(range(1, 43))
+        assert {a["type"] for a in answers} == {"ack"}
+        (sub,) = app.state.service.private.values()
+        protocol = next(iter(sub)).raw.protocol
+        assert protocol.inbox is not None and not protocol._handed_back  # the direct path
+    finally:
+        sock.close()
+
+
+def test_pings_fragments_and_a_close_keep_their_meaning(server: tuple[str, Any]) -> None:
+    host, app = server
+    sock = _raw_client(host, f"/ws/private?api_key={_key(host)}")
+    reader = _Reader(sock)
+    try:
+        sock.sendall(_masked(b"are you there", opcode=0x9))
+        opcode, payload = next(reader.frames())
+        assert (opcode, payload) == (0xA, b"are you there")  # answered, and reading goes on
+        sock.sendall(_masked(_order(1)))
+        assert [a["req_id"] for a in reader.answers(1)] == [1]
+        # a message in two fragments: the websockets parser takes the connection from here
+        body = _order(2)
+        sock.sendall(_masked(body[:10], fin=False) + _masked(body[10:], opcode=0x0))
+        assert [a["req_id"] for a in reader.answers(1)] == [2]
+        sock.sendall(_masked(_order(3)))
+        assert [a["req_id"] for a in reader.answers(1)] == [3]
+        (sub,) = app.state.service.private.values()
+        assert next(iter(sub)).raw.protocol._handed_back
+        sock.sendall(_masked((1000).to_bytes(2, "big") + b"bye", opcode=0x8))
+        closes = [(op, p) for op, p in reader.frames() if op == 0x8]
+        assert closes and closes[0][1][:2] == (1000).to_bytes(2, "big")  # echoed
+        deadline = time.monotonic() + 10
+        while any(app.state.service.private.values()):  # the session ended
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        sock.close()
+
+
+def test_a_frame_past_the_size_cap_closes_with_1009(server: tuple[str, Any]) -> None:
+    host, _ = server
+    sock = _raw_client(host, f"/ws/private?api_key={_key(host)}")
+    reader = _Reader(sock)
+    try:
+        sock.sendall(_masked(_order(1)))
+        assert [a["req_id"] for a in reader.answers(1)] == [1]
+        # a header announcing 32 MiB, past uvicorn's ws_max_size (16 MiB here): refused
+        # before the venue buffers any of it
+        sock.sendall(bytes((0x81, 0x80 | 127)) + (32 << 20).to_bytes(8, "big") + b"\0\0\0\0")
+        closes = [p for op, p in reader.frames() if op == 0x8]
+        assert closes and int.from_bytes(closes[0][:2], "big") == 1009
+    finally:
+        sock.close()
