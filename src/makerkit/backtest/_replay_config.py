@@ -23,7 +23,7 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     requote_on_fill: bool = True
     post_only: bool = True  # a quote that would cross is rejected, not filled
     # a trade empties the levels it went through before the depth stream says so (L2 only)
-    clear_on_trade: bool = True
+    clear_on_trade: bool = False
     maker_fee: float = 0.0  # fraction of notional (negative: a rebate)
     taker_fee: float = 0.0
     min_quote_life_ms: float = 0.0

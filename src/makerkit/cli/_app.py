@@ -714,6 +714,26 @@ def bench_backtest(
     _emit_bench(table, result, output, as_json)
 
 
+@bench_app.command("fidelity")
+def bench_fidelity(
+    repeat: Annotated[int, typer.Option(help="Runs of the L3 speed check (median).")] = 3,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Crossed books in every recorded day, each L2 queue model against L3 truth, peer parity."""
+    from makerkit.cli._bench_fidelity import fidelity_table, peers_or_reason, run_fidelity_bench
+
+    try:
+        result = run_fidelity_bench(
+            lambda m: err.print(f"[dim]{m}[/]"), repeat=repeat, peers=peers_or_reason
+        )
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    _emit_bench(fidelity_table(result), result, output, as_json)
+
+
 @bench_app.command("strategies")
 def bench_strategies(
     seeds: Annotated[int, typer.Option(help="Scored seeds (1..N).")] = 5,
