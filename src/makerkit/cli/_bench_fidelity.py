@@ -284,7 +284,8 @@ def fidelity_table(result: dict[str, Any]) -> Table:
     )
     for col in ("model", "fills / L3", "fill time err (s)", "PnL", "PnL err", "1 s mark-out",
                 "mark-out err"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right",
+                         no_wrap=col == "model")  # fmt: skip
 
     def num(x: float | None, fmt: str) -> str:
         return "-" if x is None or x != x else format(x, fmt)
