@@ -10,6 +10,12 @@ window from beyond it, are placeholder orders of the replay: they queue where
 the replay puts them (at the back of the level when they appear), exactly
 like the book that matches the orderbook file row by row.
 
+The simulator's own order stream (``stream_l3_events``) is replayed through
+a fresh book the same way: resting remainders are adds, every maker fill an
+execution of the named order, cancels (and self-trade removals) cancels; a
+modify that keeps priority (size down at the same price) is a cancel of the
+difference, any other one a cancel and a new add at the back.
+
 Prices are ticks of the day's grid. A hidden execution between two ticks
 (a midpoint cross) is put on the tick that does not reach a resting order it
 could not have reached: up for bids, down for asks.
@@ -24,10 +30,20 @@ import numpy as np
 
 from makerkit.backtest._events import ADD, CANCEL, EXECUTE, HIDDEN, MarketEvents
 from makerkit.backtest._lobster_replay import replay_lobster
+from makerkit.book import make_book
+from makerkit.core import OrderStatus, OrderType
 from makerkit.core.errors import DataError
-from makerkit.data import LobsterDay, lobster_tick
+from makerkit.data import (
+    ACTION_ADD,
+    ACTION_CANCEL,
+    ACTION_MARKET,
+    ACTION_MODIFY,
+    LobsterDay,
+    OrderStream,
+    lobster_tick,
+)
 
-__all__ = ["lobster_l3_events"]
+__all__ = ["lobster_l3_events", "stream_l3_events"]
 
 
 class _Recorder:
@@ -116,4 +132,74 @@ def lobster_l3_events(
         qty=np.ascontiguousarray(cols[4]), ref=np.ascontiguousarray(cols[5]),
         source="lobster", symbol=symbol or name.split("_", 1)[0], tick=tick, lot=1,
         price_unit="1e-4 USD", start_ns=rec.first, notes=notes,
+    )  # fmt: skip
+
+
+def stream_l3_events(
+    stream: OrderStream, *, engine: str | None = None, symbol: str = "synthetic"
+) -> MarketEvents:
+    """The order-level events of a command stream (the simulator's), replayed through a book."""
+    book = make_book(engine)
+    rows: list[tuple[int, int, int, int, int, int]] = []
+    added: dict[int, tuple[int, int, int]] = {}  # resting order -> (add index, side, price)
+    left: dict[int, int] = {}
+
+    def take(kind: int, oid: int, qty: int, ts: int) -> None:
+        index, side, price = added[oid]
+        rows.append((ts, kind, side, price, qty, index))
+        left[oid] -= qty
+        if left[oid] <= 0:
+            del added[oid], left[oid]
+
+    def rest(oid: int, ts: int) -> None:
+        qty = book.remaining(oid)
+        if qty > 0:
+            order = book.order(oid)
+            added[oid] = (len(rows), int(order.side), int(order.price))
+            left[oid] = qty
+            rows.append((ts, ADD, int(order.side), int(order.price), qty, len(rows)))
+
+    cols = zip(stream.action.tolist(), stream.order_id.tolist(), stream.side.tolist(),
+               stream.price.tolist(), stream.qty.tolist(), stream.tif.tolist(),
+               stream.ts.tolist(), strict=True)  # fmt: skip
+    for action, oid, side, price, qty, tif, ts in cols:
+        if action == ACTION_CANCEL:
+            res = book.cancel(oid, ts=ts)
+            if res.status != OrderStatus.REJECTED and oid in added:
+                take(CANCEL, oid, left[oid], ts)
+            continue
+        if action == ACTION_MODIFY:
+            before = added.get(oid)
+            res = book.modify(oid, price=price or None, qty=qty, ts=ts)
+            if res.status == OrderStatus.REJECTED or before is None:
+                continue
+            now = book.remaining(oid)
+            if (price in (0, before[2])) and not res.fills and 0 < now < left[oid]:
+                take(CANCEL, oid, left[oid] - now, ts)  # size down in place: priority kept
+                continue
+            take(CANCEL, oid, left[oid], ts)  # anything else re-enters at the back
+        elif action == ACTION_MARKET:
+            res = book.submit(oid, side, 0, qty, order_type=OrderType.MARKET, ts=ts)
+        elif action == ACTION_ADD:
+            res = book.submit(oid, side, price, qty, tif=tif, ts=ts)
+        else:
+            msg = f"invalid stream: action {action} at ts {ts}"
+            raise DataError(msg)
+        for fill in res.fills:
+            if fill.maker_order_id in added:
+                take(EXECUTE, fill.maker_order_id, fill.qty, ts)
+        for gone in res.canceled:
+            if gone in added:
+                take(CANCEL, gone, left[gone], ts)
+        if action != ACTION_MARKET and oid not in added:
+            rest(oid, ts)
+    if not rows:
+        msg = "no order-level events in the stream"
+        raise DataError(msg)
+    cols_out = np.asarray(rows, dtype=np.int64).T
+    return MarketEvents(
+        ts=np.ascontiguousarray(cols_out[0]), kind=np.ascontiguousarray(cols_out[1]),
+        side=np.ascontiguousarray(cols_out[2]), price=np.ascontiguousarray(cols_out[3]),
+        qty=np.ascontiguousarray(cols_out[4]), ref=np.ascontiguousarray(cols_out[5]),
+        source="synthetic", symbol=symbol, start_ns=int(cols_out[0][0]),
     )  # fmt: skip

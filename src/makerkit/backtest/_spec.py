@@ -14,15 +14,18 @@ from typing import Any
 import msgspec
 
 from makerkit.backtest._events import MarketEvents, recorded_events
+from makerkit.backtest._l3 import stream_l3_events
 from makerkit.backtest._replay import run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 from makerkit.core.errors import ConfigError
+from makerkit.data import simulate
 
 __all__ = ["DATA_HELP", "DataSpec", "load_market", "parse_data_spec", "run_on_spec"]
 
 DATA_HELP = (
-    "Market: synthetic[:seed=N,events=N] (the simulator), or a recorded day, "
+    "Market: synthetic[:seed=N,events=N] (the simulator; queue=l3 replays its order-level "
+    "stream instead), or a recorded day, "
     "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
     "commas (queue=conservative|probabilistic|l3, order_latency_ms=, feed_latency_ms=, "
     "decision_ms=, maker_fee=, taker_fee=, ...)."
@@ -59,7 +62,7 @@ def parse_data_spec(spec: str) -> DataSpec:
     symbol = day = ""
     if kind == "synthetic":
         parts = [*filter(None, rest.split(",")), *parts]
-        valid: tuple[str, ...] = ("seed", "events")
+        valid: tuple[str, ...] = ("seed", "events", "queue")
     elif kind in ("lobster", "binance"):
         symbol, _, day = rest.partition(":")
         if not symbol:
@@ -77,15 +80,22 @@ def parse_data_spec(spec: str) -> DataSpec:
             raise ConfigError(msg)
         options[key] = _number(value) if key not in ("queue", "engine") else value
     if kind == "synthetic":
+        queue = options.pop("queue", None)
         if any(not isinstance(v, int) for v in options.values()):
             msg = f"invalid --data {spec!r}: seed and events must be integers"
+            raise ConfigError(msg)
+        if queue not in (None, "l3"):
+            msg = (
+                f"invalid --data {spec!r}: the simulator takes queue=l3 only (its own "
+                "order-level stream replayed with our order in the FIFO queue)"
+            )
             raise ConfigError(msg)
         try:
             BacktestConfig(**options)
         except ConfigError as exc:
             msg = f"invalid --data {spec!r}: {exc}"
             raise ConfigError(msg) from exc
-        return DataSpec(kind, options)
+        return DataSpec(kind, options | ({"queue": queue} if queue else {}))
     try:
         msgspec.convert(options, ReplayConfig)
     except msgspec.ValidationError as exc:
@@ -95,9 +105,16 @@ def parse_data_spec(spec: str) -> DataSpec:
 
 
 def load_market(spec: DataSpec) -> MarketEvents | None:
-    """The recorded events of a replay spec (None for the simulator)."""
+    """The events of a replay spec (None for the simulator's own backtester).
+
+    ``synthetic:...,queue=l3`` is the simulator's order-level stream, replayed.
+    """
     if spec.synthetic:
-        return None
+        if spec.options.get("queue") != "l3":
+            return None
+        sim = simulate(events=spec.options.get("events", 1_000_000),
+                       seed=spec.options.get("seed", 7))  # fmt: skip
+        return stream_l3_events(sim.stream)
     l3 = spec.options.get("queue") == "l3"
     return recorded_events(spec.kind, spec.symbol, spec.day, order_level=l3)
 
@@ -110,7 +127,7 @@ def run_on_spec(
 
     ``total`` is told the run's length (events) before it starts, for a progress bar.
     """
-    if spec.synthetic:
+    if spec.synthetic and spec.options.get("queue") != "l3":
         cfg = BacktestConfig(**spec.options)
         if total is not None:
             total(cfg.events)
@@ -119,5 +136,6 @@ def run_on_spec(
     assert events is not None  # noqa: S101 - a recorded spec always has events
     if total is not None:
         total(len(events))
-    replay = msgspec.convert(spec.options, ReplayConfig)
+    fields = ReplayConfig.__struct_fields__
+    replay = msgspec.convert({k: v for k, v in spec.options.items() if k in fields}, ReplayConfig)
     return run_replay_backtest(strategy, events, replay, progress=progress)

@@ -20,13 +20,23 @@ from makerkit.backtest._events import (
     lobster_events,
     recorded_events,
 )
-from makerkit.backtest._l3 import lobster_l3_events
+from makerkit.backtest._l3 import lobster_l3_events, stream_l3_events
 from makerkit.backtest._replay import make_replay_core
 from makerkit.backtest._replay_core import RUN_DECISION, RUN_END
 from makerkit.backtest._spec import parse_data_spec, run_on_spec
 from makerkit.book import available_backends
 from makerkit.core.errors import ConfigError, DataError
-from makerkit.data import LobsterDay, LobsterMessages, load_lobster
+from makerkit.data import (
+    ACTION_ADD,
+    ACTION_CANCEL,
+    ACTION_MARKET,
+    ACTION_MODIFY,
+    LobsterDay,
+    LobsterMessages,
+    OrderStream,
+    load_lobster,
+    simulate,
+)
 from makerkit.strategies import make_strategy
 
 ENGINES = ["python"] + (["native"] if "native" in available_backends() else [])
@@ -281,3 +291,57 @@ def test_queue_l3_on_a_spec_and_a_binance_spec_is_refused() -> None:
     assert result.metrics.fills > 0 and result.config.queue == "l3"
     with pytest.raises(DataError, match="order-level"):
         run_on_spec(make_strategy("symmetric"), parse_data_spec("binance:BTCUSDT,queue=l3"))
+
+
+def _stream(rows: list[tuple[int, int, int, int, int]]) -> OrderStream:
+    """(action, order_id, side, price, qty) rows, 1 ms apart, GTC."""
+    cols = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    return OrderStream(
+        action=cols[:, 0], order_id=cols[:, 1], side=cols[:, 2], price=cols[:, 3],
+        qty=cols[:, 4], tif=np.zeros(n, np.int64), ts=np.arange(1, n + 1, dtype=np.int64) * MS,
+    )  # fmt: skip
+
+
+def test_a_command_stream_becomes_named_order_events_by_hand() -> None:
+    ev = stream_l3_events(_stream([
+        (ACTION_ADD, 1, 1, 100, 5),  # rests: add 0
+        (ACTION_ADD, 2, 1, 100, 3),  # rests: add 1
+        (ACTION_ADD, 3, -1, 102, 4),  # rests: add 2
+        (ACTION_MARKET, 4, -1, 0, 6),  # sells 5 into order 1, 1 into order 2
+        (ACTION_MODIFY, 2, 1, 0, 1),  # order 2 sized down 2 -> 1 in place
+        (ACTION_MODIFY, 3, -1, 103, 4),  # order 3 moves: out, and in again at the back
+        (ACTION_ADD, 5, 1, 103, 2),  # crosses order 3's new price: executes 2 of it
+        (ACTION_CANCEL, 2, 0, 0, 0),
+    ]))  # fmt: skip
+    rows = list(zip(*(c.tolist() for c in (ev.kind, ev.side, ev.price, ev.qty, ev.ref)),
+                    strict=True))  # fmt: skip
+    assert rows == [
+        (ADD, 1, 100, 5, 0), (ADD, 1, 100, 3, 1), (ADD, -1, 102, 4, 2),
+        (EXECUTE, 1, 100, 5, 0), (EXECUTE, 1, 100, 1, 1),
+        (CANCEL, 1, 100, 1, 1),
+        (CANCEL, -1, 102, 4, 2), (ADD, -1, 103, 4, 7),
+        (EXECUTE, -1, 103, 2, 7),
+        (CANCEL, 1, 100, 1, 1),
+    ]  # fmt: skip
+
+
+def test_the_simulators_own_stream_replays_with_its_book() -> None:
+    sim = simulate(events=30_000, seed=5)
+    ev = stream_l3_events(sim.stream)
+    assert ev.order_level and data_quality(ev)["crossed_events"] == 0
+    core = make_replay_core(ev, ReplayConfig(queue="l3", decision_ms=1e12))
+    while core.run(1 << 62) != RUN_END:
+        pass
+    bid, bid_size, ask, ask_size = sim.l1[-1].tolist()
+    assert core.touch() == (bid, bid_size, ask, ask_size)
+    spec = parse_data_spec("synthetic:seed=5,events=30000,queue=l3")
+    runs = [
+        run_replay_backtest(make_strategy("glft"), ev, ReplayConfig(queue="l3", engine=engine))
+        for engine in ENGINES
+    ]
+    assert runs[0].metrics.fills > 10
+    assert all(r.fills == runs[0].fills and r.metrics == runs[0].metrics for r in runs)
+    assert run_on_spec(make_strategy("glft"), spec).fills == runs[0].fills
+    with pytest.raises(ConfigError, match="queue=l3 only"):
+        parse_data_spec("synthetic:seed=5,queue=probabilistic")
