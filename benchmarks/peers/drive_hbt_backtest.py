@@ -28,8 +28,9 @@ moves, no side past ``max_position``. This is makerkit's ``GLFT.quote`` with
 
 ``events_per_sec`` is N / wall seconds of the ``@njit`` loop on a fresh
 backtester (median of ``--repeat``); the JIT compile happens first on a slice
-(``jit_compile_s``). The position, equity (ticks x lots, fees included) and
-fill count come from the last run; the position path has one entry per step.
+(``jit_compile_s``). The position, equity (ticks x lots, fees included), fill
+count and filled quantity (lots) come from the last run; the position path has
+one entry per step.
 """
 
 from __future__ import annotations
@@ -147,9 +148,11 @@ def run(path: Path, repeat: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         steps = loop(hbt, params, pos, eq)
         elapsed = time.perf_counter() - t0
-        trades = int(hbt.state_values(0).num_trades)
+        sv = hbt.state_values(0)
+        trades, volume = int(sv.num_trades), float(sv.trading_volume)
         hbt.close()
-        return elapsed, (steps, trades, pos[: min(steps, steps_cap)], eq[: min(steps, steps_cap)])
+        kept = min(steps, steps_cap)
+        return elapsed, (steps, trades, volume, pos[:kept], eq[:kept])
 
     warm = ev[: min(n, 5000)].copy()
     t0 = time.perf_counter()
@@ -164,7 +167,7 @@ def run(path: Path, repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         elapsed, last = once(ev)
         rates.append(n / elapsed)
-    steps, trades, pos, eq = last
+    steps, trades, volume, pos, eq = last
     return {
         "version": hbt_mod.__version__,
         "setup": "ROIVectorMarketDepthBacktest, L2, EXCH+LOCAL, partial-fill exchange, " + queue,
@@ -174,6 +177,7 @@ def run(path: Path, repeat: int) -> dict[str, Any]:
         "jit_compile_s": round(jit_s, 3),
         "steps": steps,
         "fills": trades,
+        "filled_qty": round(volume / lot),
         "final_position": float(pos[-1]) if len(pos) else 0.0,
         "pnl": float(eq[-1]) if len(eq) else 0.0,
         "position_path": pos.tolist(),

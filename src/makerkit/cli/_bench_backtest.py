@@ -1,16 +1,17 @@
 """Backtest benchmark: our replay backtester and hftbacktest, one GLFT, one Binance capture.
 
 Both replay the same L2 events (every level update of every depth diff, and
-every trade) with the same GLFT formula and fixed coefficients, the same
-order latency, the same queue model family and a decision every 100 ms of
-market time; hftbacktest runs in its own virtualenv (``.venv-bench``, see
-``benchmarks/peers/drive_hbt_backtest.py``). events/s is the event count over
-the wall time of one backtest (ours: the whole ``run_replay_backtest`` call,
-setup and metrics included; hftbacktest's: its compiled loop, JIT excluded);
-medians of ``repeat`` runs, side by side. Ours in three modes: the built-in
-GLFT deciding inside the core (the default for built-in strategies), the same
-GLFT object called from Python every decision (what any user strategy gets),
-and the pure-Python core.
+every trade) with the same GLFT formula and fixed coefficients, the same order
+latency and queue model, no trade clearing, no fees and a decision every 100
+ms of market time (the rules under which the two give the same fills and PnL:
+``makerkit bench parity``); hftbacktest runs in its own virtualenv
+(``.venv-bench``, see ``benchmarks/peers/drive_hbt_backtest.py``). events/s is
+the event count over the wall time of one backtest (ours: the whole
+``run_replay_backtest`` call, setup and metrics included; hftbacktest's: its
+compiled loop, JIT excluded); medians of ``repeat`` runs, side by side. Ours
+in three modes: the built-in GLFT deciding inside the core (the default for
+built-in strategies), the same GLFT object called from Python every decision
+(what any user strategy gets), and the pure-Python core.
 """
 
 from __future__ import annotations
@@ -24,18 +25,41 @@ from typing import Any
 import numpy as np
 
 from makerkit.backtest import ReplayConfig, run_replay_backtest
-from makerkit.backtest._events import recorded_events
+from makerkit.backtest._events import MarketEvents, recorded_events
 from makerkit.book import available_backends
 from makerkit.cli._bench import run_peer_driver
 from makerkit.core.clock import monotonic_ns
 from makerkit.strategies import GLFT
 
-__all__ = ["HBT_DRIVER", "run_backtest_bench"]
+__all__ = ["GLFT_PARAMS", "HBT_DRIVER", "run_backtest_bench", "write_hbt_events"]
 
 HBT_DRIVER = Path("benchmarks") / "peers" / "drive_hbt_backtest.py"
 # GLFT in ticks of BTCUSDT (0.01) and lots of 1e-6 BTC: at zero inventory it joins the
 # touch; the 10-lot limit keeps it there instead of drifting off with a large position
 GLFT_PARAMS = {"gamma": 0.05, "A": 2.0, "k": 4.0, "sigma": 3.0, "size": 1, "max_position": 10}
+
+
+def write_hbt_events(path: Path, events: MarketEvents, cfg: dict[str, Any]) -> None:
+    """Write the peer driver's input: ``events`` and the GLFT, replayed under the rules ``cfg``.
+
+    ``cfg`` holds ``ReplayConfig`` fields; the queue model is the power-probabilistic
+    one (``probabilistic``) or the risk-averse one (``conservative``).
+    """
+    lo, hi = events.price_range()
+    pad = max(hi - lo, 1000)
+    np.savez(
+        path, kind=events.kind, side=events.side, price=events.price, qty=events.qty,
+        ts=events.ts, tick_size=events.tick / 1e8, lot_size=events.lot / 1e8,
+        gamma=GLFT_PARAMS["gamma"], A=GLFT_PARAMS["A"], k=GLFT_PARAMS["k"],
+        sigma=GLFT_PARAMS["sigma"], size=GLFT_PARAMS["size"],
+        max_position=GLFT_PARAMS["max_position"],
+        decision_ns=round(cfg["decision_ms"] * 1e6),
+        order_latency_ns=round(cfg["order_latency_ms"] * 1e6),
+        feed_latency_ns=round(cfg.get("feed_latency_ms", 0.0) * 1e6),
+        queue=1 if cfg["queue"] == "probabilistic" else 0, queue_power=cfg["queue_power"],
+        roi_lb=max(lo - pad, 1), roi_ub=hi + pad, maker_fee=cfg.get("maker_fee", 0.0),
+        taker_fee=cfg.get("taker_fee", 0.0),
+    )  # fmt: skip
 
 
 def _path_sample(values: list[float], points: int = 200) -> list[float]:
@@ -61,8 +85,10 @@ def run_backtest_bench(
     events = recorded_events("binance", symbol, day)
     load_s = (monotonic_ns() - started) / 1e9
     n = len(events)
+    # hftbacktest's rules: no trade clearing (it has none), no fees
     cfg = {"queue": queue, "queue_power": 2.0, "order_latency_ms": 1.0, "feed_latency_ms": 0.0,
-           "decision_ms": 100.0, "requote_on_fill": False}  # fmt: skip
+           "decision_ms": 100.0, "requote_on_fill": False, "clear_on_trade": False,
+           "maker_fee": 0.0, "taker_fee": 0.0}  # fmt: skip
     result: dict[str, Any] = {
         "data": f"binance:{symbol}:{day}", "events": n, "load_s": round(load_s, 3),
         "strategy": "glft", "params": GLFT_PARAMS, "config": cfg, "repeat": repeat,
@@ -96,21 +122,9 @@ def run_backtest_bench(
     if peers_python is None or driver is None:
         result["hftbacktest"] = {"note": "not installed (make bench-peers creates .venv-bench)"}
         return result
-    lo, hi = events.price_range()
-    pad = max(hi - lo, 1000)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.npz"
-        np.savez(
-            path, kind=events.kind, side=events.side, price=events.price, qty=events.qty,
-            ts=events.ts, tick_size=events.tick / 1e8, lot_size=events.lot / 1e8,
-            gamma=GLFT_PARAMS["gamma"], A=GLFT_PARAMS["A"], k=GLFT_PARAMS["k"],
-            sigma=GLFT_PARAMS["sigma"], size=GLFT_PARAMS["size"],
-            max_position=GLFT_PARAMS["max_position"],
-            decision_ns=int(cfg["decision_ms"] * 1e6),  # type: ignore[operator]
-            order_latency_ns=int(cfg["order_latency_ms"] * 1e6),  # type: ignore[operator]
-            feed_latency_ns=0, queue=1 if queue == "probabilistic" else 0, queue_power=2.0,
-            roi_lb=max(lo - pad, 1), roi_ub=hi + pad, maker_fee=0.0, taker_fee=0.0,
-        )  # fmt: skip
+        write_hbt_events(path, events, cfg)
         say(f"hftbacktest through {peers_python}")
         peer, stderr = run_peer_driver(peers_python, driver, path, repeat)
     if "events_per_sec" not in peer:
