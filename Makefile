@@ -90,6 +90,7 @@ bench-venue: $(VENV)/.installed-dev
 	.venv-bench/bin/python -m pip install --quiet "hftbacktest==2.4.4" "nautilus_trader==1.221.0"
 
 bench-peers: .venv-bench/bin/python bench
+	$(BIN)/makerkit bench parity --output benchmarks/results/bench_parity.json  # same rules: same fills and PnL
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks

@@ -714,6 +714,44 @@ def bench_backtest(
     _emit_bench(table, result, output, as_json)
 
 
+@bench_app.command("parity")
+def bench_parity(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """GLFT on every Binance capture: makerkit and hftbacktest, same rules, then our defaults."""
+    from makerkit.cli._bench import _peers_python
+    from makerkit.cli._bench_parity import peer_parity, peer_parity_unavailable_reason
+
+    python, driver = _peers_python()
+    hbt_driver = driver.parent / "drive_hbt_backtest.py" if driver is not None else None
+    try:
+        result = peer_parity(
+            lambda m: err.print(f"[dim]{m}[/]"), peers_python=python, driver=hbt_driver
+        )
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    if result is None:
+        reason = peer_parity_unavailable_reason(python, hbt_driver)
+        empty = Table(title=f"peer parity: {reason}", title_justify="left")
+        _emit_bench(empty, {"peer_parity": None, "reason": reason}, output, as_json)
+        return
+    table = Table(title="GLFT, makerkit beside hftbacktest 2.4.4", title_justify="left")
+    for col in ("rules", "capture", "fills (ours / theirs)", "pnl (ours / theirs)", "equal"):
+        table.add_column(col, justify="left" if col in ("rules", "capture") else "right")
+    for label in ("same_rules", "default_rules"):
+        rows = {**result[label]["per_capture"], "total": result[label]}
+        for name, r in rows.items():
+            table.add_row(label.replace("_", " "), name,
+                          f"{r['makerkit_fills']} / {r['hftbacktest_fills']}",
+                          f"{r['makerkit_pnl']:,.0f} / {r['hftbacktest_pnl']:,.0f}",
+                          "yes" if r["equal"] else "no")  # fmt: skip
+    table.caption = result["reason"]
+    _emit_bench(table, {"peer_parity": result}, output, as_json)
+
+
 @bench_app.command("fidelity")
 def bench_fidelity(
     repeat: Annotated[int, typer.Option(help="Runs of the L3 speed check (median).")] = 3,
