@@ -200,6 +200,12 @@ class VenueWSProtocol(WebSocketsSansIOProtocol):
             if not waiter.done():
                 waiter.set_result(None)
 
+    def shutdown(self) -> None:
+        """The server stops: a session reading directly is told at once, as the ASGI path is."""
+        super().shutdown()
+        if self.inbox is not None:
+            self._take_queue()
+
     def connection_lost(self, exc: Exception | None) -> None:
         """The connection is gone: a session reading directly is told after what it has."""
         super().connection_lost(exc)

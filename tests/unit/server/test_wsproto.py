@@ -429,3 +429,35 @@ def test_a_frame_past_the_size_cap_closes_with_1009(server: tuple[str, Any]) -> 
         assert closes and int.from_bytes(closes[0][:2], "big") == 1009
     finally:
         sock.close()
+
+
+def test_a_server_shutdown_ends_a_session_reading_directly(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(Settings(journal=str(tmp_path / "v.db"), admin_key=ADMIN, symbols="AAA"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            ws=VenueWSProtocol, lifespan="on")  # fmt: skip
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    host = f"127.0.0.1:{port}"
+    sock = _raw_client(host, f"/ws/private?api_key={_key(host)}")
+    reader = _Reader(sock)
+    try:
+        sock.sendall(_masked(_order(1)))
+        assert [a["req_id"] for a in reader.answers(1)] == [1]
+        started = time.monotonic()
+        srv.should_exit = True
+        closes = [p for op, p in reader.frames() if op == 0x8]
+        assert closes and int.from_bytes(closes[0][:2], "big") == 1012  # going away
+        thread.join(timeout=10)
+        assert not thread.is_alive() and time.monotonic() - started < 5
+    finally:
+        sock.close()
+        srv.should_exit = True
+        thread.join(timeout=10)
