@@ -735,7 +735,10 @@ def bench_parity(
         raise _fail(exc) from exc
     if result is None:
         reason = peer_parity_unavailable_reason(python, hbt_driver)
-        empty = Table(title=f"peer parity: {reason}", title_justify="left")
+        empty = Table(
+            "peer parity", title="GLFT, makerkit beside hftbacktest", title_justify="left"
+        )
+        empty.add_row(f"not run: {reason}")
         _emit_bench(empty, {"peer_parity": None, "reason": reason}, output, as_json)
         return
     table = Table(title="GLFT, makerkit beside hftbacktest 2.4.4", title_justify="left")

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from makerkit.backtest import ReplayConfig, run_replay_backtest
-from makerkit.backtest._events import MarketEvents, recorded_events
+from makerkit.backtest._events import DEPTH, TRADE, MarketEvents, recorded_events
 from makerkit.book import available_backends
 from makerkit.cli._bench import run_peer_driver
 from makerkit.core.clock import monotonic_ns
+from makerkit.core.errors import DataError
 from makerkit.strategies import GLFT
 
 __all__ = ["GLFT_PARAMS", "HBT_DRIVER", "run_backtest_bench", "write_hbt_events"]
@@ -45,6 +46,13 @@ def write_hbt_events(path: Path, events: MarketEvents, cfg: dict[str, Any]) -> N
     ``cfg`` holds ``ReplayConfig`` fields; the queue model is the power-probabilistic
     one (``probabilistic``) or the risk-averse one (``conservative``).
     """
+    other = np.setdiff1d(np.unique(events.kind), [DEPTH, TRADE])
+    if other.size:
+        msg = (
+            f"invalid events for hftbacktest's driver: {events.source} {events.symbol} has kinds "
+            f"{other.tolist()}, only depth ({DEPTH}) and trades ({TRADE}) are written"
+        )
+        raise DataError(msg)
     lo, hi = events.price_range()
     pad = max(hi - lo, 1000)
     np.savez(

@@ -79,6 +79,7 @@ class _Run(msgspec.Struct, kw_only=True):
     position: list[float]
     ts: list[int]
     rejected: int = 0  # our quotes refused post-only
+    fill_ts: list[int] = []
     uptime: float = 0.0
 
 
@@ -109,7 +110,7 @@ def _ours(events: MarketEvents, rules: dict[str, Any]) -> _Run:
         fills=result.metrics.fills, filled_qty=sum(f[3] for f in result.fills),
         pnl=float(result.metrics.pnl_total), position=[float(x) for x in result.path["position"]],
         ts=[int(t) for t in result.path["ts"]], rejected=result.metrics.rejected_quotes,
-        uptime=float(result.metrics.quote_uptime),
+        uptime=float(result.metrics.quote_uptime), fill_ts=[int(f[0]) for f in result.fills],
     )  # fmt: skip
 
 
@@ -141,9 +142,17 @@ def _first_divergence(ours: _Run, theirs: _Run) -> dict[str, Any] | None:
     if not differ:
         return None
     i = differ[0]
+    # how long before each differing decision our last fill was (ms): under the order
+    # latency, a fill the exchange made that the strategy's report has not reached yet
+    gaps = []
+    for j in differ[:20]:
+        t = ours.ts[j + off]
+        k = bisect.bisect_right(ours.fill_ts, t) - 1
+        gaps.append(round((t - ours.fill_ts[k]) / 1e6, 3) if k >= 0 else None)
     return {
         "decision": i + off, "ts": ours.ts[i + off], "makerkit_position": a[i],
         "hftbacktest_position": b[i], "decisions_differing": len(differ),
+        "last_fill_before_ms": gaps,
     }  # fmt: skip
 
 
@@ -348,6 +357,21 @@ def _reason(same: dict[str, Any], default: dict[str, Any], holes: dict[str, dict
             f"({same['makerkit_fills']}, {same['makerkit_filled_qty']} lots) and PnL "
             f"({same['makerkit_pnl']:,.0f} tick-lots) over the captures, and on each{checked}."
         )
+        firsts = [
+            (name, row["first_divergence"])
+            for name, row in same["per_capture"].items()
+            if row["first_divergence"] is not None
+        ]
+        for name, first in firsts:
+            gaps = ", ".join(f"{g:g} ms" for g in first["last_fill_before_ms"] if g is not None)
+            parts.append(
+                f"The position seen at a decision differs at {first['decisions_differing']} "
+                f"decision(s) of {name}, each with our fill {gaps} before it, inside the "
+                f"{same['rules']['order_latency_ms']:g} ms order latency: our core hands the "
+                "strategy the exchange-side position at once while the fill report arrives "
+                "one order latency later; hftbacktest moves the position with the report. "
+                "The fills are the same."
+            )
     else:
         runs = [("same rules", same["per_capture"])]
         runs += [(name, c["per_capture"]) for name, c in same.get("checks", {}).items()]

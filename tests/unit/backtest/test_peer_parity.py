@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from makerkit.backtest import ReplayConfig, run_replay_backtest
-from makerkit.backtest._events import MarketEvents, binance_events
-from makerkit.cli._bench_backtest import GLFT_PARAMS
+from makerkit.backtest._events import CLEAR, DEPTH, MarketEvents, binance_events
+from makerkit.cli._bench_backtest import GLFT_PARAMS, write_hbt_events
 from makerkit.cli._bench_parity import (
     SAME_RULES,
     peer_parity,
     peer_parity_unavailable_reason,
     touch_at_decisions,
 )
+from makerkit.core.errors import DataError
 from makerkit.data import load_binance_capture
 from makerkit.strategies import GLFT
 
@@ -47,6 +49,18 @@ def test_unavailable_without_the_peers_venv(tmp_path: Path) -> None:
         peer_parity_unavailable_reason("python", DRIVER, root=empty) or ""
     )
     assert said == []
+
+
+def test_the_driver_input_takes_depth_and_trades_only(tmp_path: Path) -> None:
+    col = np.array([1, 1], dtype=np.int64)
+    events = MarketEvents(
+        ts=np.array([1, 2], dtype=np.int64), kind=np.array([DEPTH, CLEAR], dtype=np.int64),
+        side=col, price=np.array([100, 90], dtype=np.int64), qty=np.array([5, 95], dtype=np.int64),
+        source="lobster", symbol="X",
+    )  # fmt: skip
+    with pytest.raises(DataError, match=r"kinds \[3\], only depth \(1\) and trades \(2\)"):
+        write_hbt_events(tmp_path / "e.npz", events, SAME_RULES)
+    assert not (tmp_path / "e.npz").exists()
 
 
 def test_same_rules_on_spot_are_the_audited_run(spot: MarketEvents) -> None:
@@ -88,7 +102,9 @@ def test_same_rules_match_hftbacktest(data_root: Path) -> None:
         assert row["equal"], (name, row)
         # the same fills; at most a fill seen one decision apart (response latency)
         first = row["first_divergence"]
-        assert first is None or first["decisions_differing"] <= 5, (name, first)
+        if first is not None:
+            assert first["decisions_differing"] <= 5, (name, first)
+            assert all(g < SAME_RULES["order_latency_ms"] for g in first["last_fill_before_ms"])
     assert same["makerkit_fills"] == same["hftbacktest_fills"]
     assert same["makerkit_pnl"] == pytest.approx(same["hftbacktest_pnl"], abs=0.01)
     assert "clear_on_trade=True" in result["default_rules"]["one_setting_at_a_time"]
