@@ -569,9 +569,12 @@ NB_MODULE(_native, m) {
               throw nb::value_error("invalid latency, must be >= 0");
             std::vector<makerkit::ReplayEvent> ev(static_cast<size_t>(n));
             for (int64_t i = 0; i < n; ++i) {
-              if (!l3 && (k[i] < makerkit::kEvDepth || k[i] > makerkit::kEvClear))
-                throw nb::value_error(("invalid `kind` at row " + std::to_string(i) +
-                                       ", must be 1 (depth), 2 (trade) or 3 (clear)").c_str());
+              if (!l3 && (k[i] < makerkit::kEvDepth || k[i] > makerkit::kEvClear) &&
+                  k[i] != makerkit::kEvHidden)
+                throw nb::value_error(
+                    ("invalid `kind` at row " + std::to_string(i) +
+                     ", must be 1 (depth), 2 (trade), 3 (clear) or 7 (hidden)")
+                        .c_str());
               if (l3 && (k[i] < makerkit::kEvAdd || k[i] > makerkit::kEvHidden))
                 throw nb::value_error(
                     ("invalid `kind` at row " + std::to_string(i) +

@@ -59,7 +59,8 @@ inline constexpr int kEvClear = 3;
 inline constexpr int kEvAdd = 4;      // an order rests: the level grows by qty
 inline constexpr int kEvCancel = 5;   // qty of the order added at event `ref` is cancelled
 inline constexpr int kEvExecute = 6;  // qty of the order added at event `ref` is executed
-inline constexpr int kEvHidden = 7;   // a hidden order at price executes qty (no visible depth)
+// a hidden order at price executes qty (no visible depth); also in L2 streams
+inline constexpr int kEvHidden = 7;
 inline constexpr int kQueueL3 = 2;
 
 struct ReplayEvent {

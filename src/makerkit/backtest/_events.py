@@ -10,12 +10,15 @@ in decimals.
 * LOBSTER: the orderbook file is the book after each message, so each
   message's level is read from it (no matching engine needed): the size at the
   message's price after the message, 0 when the level emptied inside the
-  window. When the window reaches deeper (a level inside it emptied), a clear
+  window. Hidden executions (type 5) become HIDDEN events: they move no
+  visible depth but fill a quote they went through, or one with nothing
+  displayed ahead of it at their price (displayed orders have priority).
+  When the window reaches deeper (a level inside it emptied), a clear
   event empties the stretch between the old and the new deepest level (what
   lay beyond the window is unknown, and may be stale) and depth events set the
   levels the row now shows there. Visible executions (type 4) also become
-  trades, aggressor opposite the resting order. Hidden executions, crosses
-  and halts move no visible depth and are left out.
+  trades, aggressor opposite the resting order. Crosses and halts are left
+  out.
 * Binance: the REST snapshot, then every level of every diff the book
   builder (``sync_binance``) applies, in exchange update-id order with
   Binance's spot or futures rules (removals before additions within a diff,
@@ -172,6 +175,9 @@ def lobster_events(day: LobsterDay, *, symbol: str = "") -> MarketEvents:
         first = np.full(len(seed), m.ts_ns[0])
         parts.append((key, first, np.full(len(seed), DEPTH, np.int64), *arr.T))
     part((m.type == 4) & (rows > 0), 0, TRADE, -m.direction, m.price, m.size)
+    # hidden executions, on the tick that does not reach past them (up for bids)
+    hidden_px = np.where(m.direction > 0, m.price + tick - 1, m.price)
+    part((m.type == 5) & (rows > 0), 0, HIDDEN, m.direction, hidden_px, m.size)
     part(depth_ok, 1, DEPTH, m.direction, m.price, size_after)
     # the window reaching deeper: what was beyond it is unknown, so clear that
     # stretch and set the levels the row now shows there

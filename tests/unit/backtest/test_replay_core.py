@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from makerkit.backtest._events import DEPTH, TRADE, MarketEvents
+from makerkit.backtest._events import DEPTH, HIDDEN, TRADE, MarketEvents
 from makerkit.backtest._replay import make_replay_core
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._replay_core import (
@@ -195,3 +195,20 @@ def test_clear_on_trade_empties_the_levels_a_trade_went_through_only_when_on(
         c = core([(1, TRADE, 1, 103, 2)], engine, clear_on_trade=clear)
         drain(c)
         assert c.touch()[2:] == ask
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_hidden_execution_fills_through_our_price_or_with_nothing_ahead(engine: str) -> None:
+    # a hidden bid at 99 executes 3: our bid at 100 (behind 10) was better, it fills;
+    # a hidden bid at 100 executes: our order at 100 still has 10 displayed ahead, no fill;
+    # the depth never moves
+    c = core([(1, HIDDEN, 1, 99, 3), (2, HIDDEN, 1, 100, 4)], engine)
+    start(c)
+    c.submit(1, 1, 100, 5)
+    notes = drain(c)
+    assert [(n[0], n[1], n[5]) for n in notes] == [(NOTICE_FILL, MS, 3)]
+    assert c.touch() == (100, 10, 102, 10) and c.queue_ahead(1) == 10
+    c2 = core([(1, HIDDEN, 1, 101, 4)], engine)  # inside the spread, where we alone bid
+    start(c2)
+    c2.submit(1, 1, 101, 2)
+    assert [(n[0], n[5]) for n in drain(c2)] == [(NOTICE_FILL, 2)]
