@@ -275,7 +275,8 @@ def peer_parity(
     module notes), or None when it cannot run: ``peer_parity_unavailable_reason``
     says why. ``root`` is the folder of Binance captures (default: ``crypto/`` under
     ``MAKERKIT_DATA``). ``checks`` also runs ``PARITY_CHECKS`` (one more hftbacktest run
-    per capture and check). A failing hftbacktest run raises ``MakerkitError``.
+    per capture and check). ``repeat`` is the driver's timed runs per call (the fills
+    and PnL come from the last). A failing hftbacktest run raises ``MakerkitError``.
     """
     if peer_parity_unavailable_reason(peers_python, driver, root=root) is not None:
         return None

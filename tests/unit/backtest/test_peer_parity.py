@@ -64,7 +64,8 @@ def test_the_driver_input_takes_depth_and_trades_only(tmp_path: Path) -> None:
 
 
 def test_same_rules_on_spot_are_the_audited_run(spot: MarketEvents) -> None:
-    # hftbacktest 2.4.4 gave exactly these on this capture (the audit, bench parity)
+    # hftbacktest 2.4.4 gives exactly these on this capture (makerkit bench parity): a change
+    # here must be checked against it again (test_same_rules_match_hftbacktest, .venv-bench)
     assert _glft(spot)[:2] == (36, -161_003.0)
 
 
