@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 import statistics
 from collections.abc import Callable
@@ -260,19 +259,15 @@ def _score(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def peers_or_reason() -> tuple[dict[str, Any] | None, str | None]:
     """Our backtester beside hftbacktest on the Binance captures, or None and why not."""
     from makerkit.cli._bench import _peers_python
+    from makerkit.cli._bench_parity import peer_parity, peer_parity_unavailable_reason
 
     python, driver = _peers_python()
-    if python is None or driver is None:
-        return None, "the peers' virtualenv is missing (make bench-peers creates .venv-bench)"
-    try:
-        parity = importlib.import_module("makerkit.cli._bench_parity")
-    except ImportError:
-        return None, "peer parity is not part of this build"
-    found = parity.peer_parity(lambda _m: None, peers_python=python,
-                        driver=driver.parent / "drive_hbt_backtest.py")  # fmt: skip
-    if isinstance(found, tuple):
-        return found[0], found[1]
-    return found, None
+    hbt = driver.parent / "drive_hbt_backtest.py" if driver is not None else None
+    reason = peer_parity_unavailable_reason(python, hbt)
+    if reason is not None:
+        return None, reason
+    found = peer_parity(lambda _m: None, peers_python=python, driver=hbt)
+    return found, None if found is not None else peer_parity_unavailable_reason(python, hbt)
 
 
 def fidelity_table(result: dict[str, Any]) -> Table:
