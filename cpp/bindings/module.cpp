@@ -621,13 +621,17 @@ NB_MODULE(_native, m) {
             int64_t bp = 0, bq = 0, ap = 0, aq = 0;
             const bool hb = b.best(1, bp, bq), ha = b.best(-1, ap, aq);
             using P = std::optional<int64_t>;
+            int64_t sp = 0, sc = 0;
+            double sf = 0.0;
+            b.seen(sp, sc, sf);
             return std::make_tuple(reason, b.now(), hb ? P(bp) : std::nullopt, hb ? bq : 0,
                                    ha ? P(ap) : std::nullopt, ha ? aq : 0, b.position(), b.cash(),
-                                   b.fees(), b.visible_notices());
+                                   b.fees(), b.visible_notices(), sp, sc, sf);
           },
           "budget"_a,
           "run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, "
-          "ask size, position, cash, fees, visible notices).")
+          "ask size, position, cash, fees, visible notices, and position, cash and fees as the "
+          "strategy knows them: without fills whose reports have not arrived).")
       .def("submit", &ReplayBacktest::submit, "order_id"_a, "side"_a, "price"_a, "qty"_a)
       .def("cancel", &ReplayBacktest::cancel, "order_id"_a)
       .def(

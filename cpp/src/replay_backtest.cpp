@@ -287,6 +287,22 @@ std::vector<Notice> ReplayBacktest::take_notices() {
   return out;
 }
 
+void ReplayBacktest::seen(int64_t& position, int64_t& cash, double& fees) const {
+  position = position_;
+  cash = cash_;
+  fees = fees_;
+  // notices are made in time order with one lag, so the unseen ones are the newest
+  for (size_t k = notices_.size(); k > notice_head_; --k) {
+    const Notice& n = notices_[k - 1];
+    if (n.visible <= now_) break;
+    if (n.kind != kNoticeFill) continue;
+    position -= n.side * n.qty;
+    cash += n.side * n.qty * n.price;
+    fees -= (n.maker ? cfg_.maker_fee : cfg_.taker_fee) * static_cast<double>(n.price) *
+            static_cast<double>(n.qty);
+  }
+}
+
 void ReplayBacktest::set_strategy(const NativeStrategy& s) {
   strat_ = s;
   next_id_ = 1LL << 40;  // far from any id the Python side chose
@@ -323,8 +339,10 @@ void ReplayBacktest::decide(int reason) {
   const bool both_sides = best(1, bp, bq) && best(-1, ap, aq);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double m = both_sides ? static_cast<double>(bp + ap) / 2 : nan;
-  const int64_t q = position_;
-  const double cash = static_cast<double>(cash_) - fees_;
+  int64_t q = 0, unused_cash = 0;  // the strategy quotes from what it has been told
+  double unused_fees = 0.0;
+  seen(q, unused_cash, unused_fees);
+  const double cash = static_cast<double>(cash_) - fees_;  // the path records the account
   int64_t intent[4] = {-1, 0, -1, 0};
   if (both_sides) {
     const double* p = strat_.p;
@@ -384,8 +402,8 @@ void ReplayBacktest::decide(int reason) {
   if (reason == kRunDecision && both_sides) {
     path_ts.push_back(now_);
     path_mid.push_back(m);
-    path_position.push_back(static_cast<double>(q));
-    path_equity.push_back(cash + static_cast<double>(q) * m);
+    path_position.push_back(static_cast<double>(position_));
+    path_equity.push_back(cash + static_cast<double>(position_) * m);
     path_bid.push_back(live_[0].on ? static_cast<double>(live_[0].price) : nan);
     path_ask.push_back(live_[1].on ? static_cast<double>(live_[1].price) : nan);
     path_both.push_back(live_[0].on && live_[1].on ? 1.0 : 0.0);

@@ -117,9 +117,9 @@ class ReplayBacktest:
         Process until a decision (1), a visible notice (2), the budget (3) or the end (0).
         """
 
-    def step(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, int, float, int]:
+    def step(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, int, float, int, int, int, float]:
         """
-        run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, ask size, position, cash, fees, visible notices).
+        run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, ask size, position, cash, fees, visible notices, and position, cash and fees as the strategy knows them: without fills whose reports have not arrived).
         """
 
     def submit(self, order_id: int, side: int, price: int, qty: int) -> None: ...

@@ -151,6 +151,9 @@ class ReplayBacktest {
   size_t top(int side, size_t n, int64_t* prices, int64_t* qtys) const;
   int64_t depth_at(int side, int64_t price) const;
   int64_t position() const { return position_; }
+  // Position, cash and fees as the strategy knows them at the current view time:
+  // without the fills whose reports have not reached it yet.
+  void seen(int64_t& position, int64_t& cash, double& fees) const;
   int64_t cash() const { return cash_; }  // ticks x lots, before fees
   double fees() const { return fees_; }
   int64_t ignored() const { return ignored_; }  // depth events outside the price range

@@ -206,7 +206,9 @@ def run_replay_backtest(
     strategy_name = type(strategy).__name__
 
     while True:
-        reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending = step(budget)
+        reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending, *known = step(
+            budget
+        )
         if reason in (RUN_BUDGET, RUN_END):
             report(core)
             if reason == RUN_END:
@@ -214,9 +216,12 @@ def run_replay_backtest(
             continue
         mid = (bid + ask) / 2 if bid is not None and ask is not None else nan
         cash -= fees
+        # the strategy knows of its fills only once their reports arrive
+        told, told_cash = known[0], known[1] - known[2]
         ctx = StrategyContext(
             ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
-            position=position, pnl=cash + position * mid if mid == mid else cash, features=feat,
+            position=told, pnl=told_cash + told * mid if mid == mid else told_cash,
+            features=feat,
         )  # fmt: skip
         for kind, _ts, oid, side, price, qty, left, _maker in notices() if pending else ():
             if kind == NOTICE_REJECTED:

@@ -345,11 +345,26 @@ class PyReplayCore:
         del notes[:k]
         return out
 
+    def seen(self) -> tuple[int, int, float]:
+        """Position, cash and fees as the strategy knows them: reported fills only."""
+        position, cash, fees = self.position, self.cash, self.fees
+        for note in reversed(self._notes):  # made in time order with one lag
+            if note[0] <= self.now:
+                break
+            if note[1] != NOTICE_FILL:
+                continue
+            _v, _k, _ts, _oid, side, price, qty, _left, maker = note
+            position -= side * qty
+            cash += side * qty * price
+            fees -= (self._mf if maker else self._tf) * float(price) * float(qty)
+        return position, cash, fees
+
     def step(self, budget: int) -> tuple[Any, ...]:
         reason = self.run(budget)
         now = self.now
         visible = sum(1 for x in self._notes if x[0] <= now)
-        return (reason, now, *self.touch(), self.position, self.cash, self.fees, visible)
+        return (reason, now, *self.touch(), self.position, self.cash, self.fees, visible,
+                *self.seen())  # fmt: skip
 
     def run(self, budget: int) -> int:
         ev, n = self._ev, len(self._ev)

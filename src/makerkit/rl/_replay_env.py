@@ -113,7 +113,8 @@ class ReplayMarketEnv(_Scored):
     def _advance(self) -> bool:
         """Run the replay to the next decision; False at the end of the recording."""
         while True:
-            reason, t, bid, bsz, ask, asz, position, cash, fees, _ = self.core.step(_BUDGET)
+            reason, t, bid, bsz, ask, asz, *_, position, cash, fees = self.core.step(_BUDGET)
+            # what the agent has been told: fills count once their reports arrive
             self.position, self.cash = int(position), float(cash - fees)
             for kind, _ts, oid, side, price, qty, left, _maker in self.core.notices():
                 if kind == NOTICE_FILL:

@@ -212,3 +212,21 @@ def test_a_hidden_execution_fills_through_our_price_or_with_nothing_ahead(engine
     start(c2)
     c2.submit(1, 1, 101, 2)
     assert [(n[0], n[5]) for n in drain(c2)] == [(NOTICE_FILL, 2)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_strategy_learns_its_position_when_the_fill_report_arrives(engine: str) -> None:
+    # we sell 4 at 102 at t = 0 (order latency 5 ms: resting at t = 5 ms); a buyer lifts
+    # 103 at 6 ms and fills us; the report reaches the strategy at 11 ms
+    c = core([(6, TRADE, 1, 103, 1), (30, DEPTH, 1, 99, 5)], engine,
+             order_latency_ms=5.0, decision_ms=2.0)  # fmt: skip
+    start(c)
+    c.submit(1, -1, 102, 4)
+    seen = {}
+    while (reason := c.step(1 << 40))[0] != RUN_END:
+        if reason[0] == RUN_DECISION:
+            seen[reason[1] // MS] = (reason[6], reason[10])  # (account, what it was told)
+        c.notices()
+    assert seen[8] == (-4, 0) and seen[10] == (-4, 0)  # filled at 6 ms, not yet reported
+    assert seen[12] == (-4, -4)
+    assert c.step(0)[10:] == (-4, 408, 0.0)
