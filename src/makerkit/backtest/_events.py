@@ -80,7 +80,6 @@ ADD = 4  # an order rests at price: the level grows by qty
 CANCEL = 5  # qty of the order added at event `ref` is cancelled
 EXECUTE = 6  # qty of the order added at event `ref` is executed (the aggressor is -side)
 HIDDEN = 7  # a hidden order resting on `side` at price executes qty (no visible depth)
-_TRADES = (TRADE, EXECUTE, HIDDEN)
 
 
 class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,7 +113,8 @@ class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
 
     def price_range(self) -> tuple[int, int]:
         """(lowest, highest) traded price, or the depth's range without trades."""
-        trades = self.price[np.isin(self.kind, _TRADES)]
+        k = self.kind
+        trades = self.price[(k == TRADE) | (k == EXECUTE) | (k == HIDDEN)]
         prices = trades if trades.size else self.price
         if not prices.size:
             msg = "no events"

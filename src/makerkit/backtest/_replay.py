@@ -285,7 +285,8 @@ def _rejections(core: Any) -> list[int] | None:
     """When the core refused each of our quotes (None when it does not say)."""
     if not hasattr(core, "rejections"):
         return None
-    return [int(x) for x in core.rejections()[0].tolist()]
+    refused: list[int] = core.rejections()[0].tolist()
+    return refused
 
 
 def _result(

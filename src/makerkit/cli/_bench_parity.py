@@ -366,11 +366,11 @@ def _reason(same: dict[str, Any], default: dict[str, Any], holes: dict[str, dict
         for name, first in firsts:
             gaps = ", ".join(f"{g:g} ms" for g in first["last_fill_before_ms"] if g is not None)
             parts.append(
-                f"The position seen at a decision differs at {first['decisions_differing']} "
+                f"The recorded position path differs at {first['decisions_differing']} "
                 f"decision(s) of {name}, each with our fill {gaps} before it, inside the "
-                f"{same['rules']['order_latency_ms']:g} ms order latency: our core hands the "
-                "strategy the exchange-side position at once while the fill report arrives "
-                "one order latency later; hftbacktest moves the position with the report. "
+                f"{same['rules']['order_latency_ms']:g} ms order latency: our path records "
+                "the account's position at once, hftbacktest's the position its strategy has "
+                "been told (ours is told as late: both decide from the same position). "
                 "The fills are the same."
             )
     else:

@@ -189,8 +189,11 @@ def compute_metrics(
     scale = math.sqrt(periods_per_year)
     enough = per.size >= MIN_BUCKETS
     reason = None if enough else f"{per.size} buckets < {MIN_BUCKETS}: too few for a Sharpe ratio"
+    levels = (5, 25, 50, 75, 95)
     quantiles = (
-        {f"p{q}": float(np.percentile(per, q)) for q in (5, 25, 50, 75, 95)} if per.size else {}
+        {f"p{q}": float(v) for q, v in zip(levels, np.percentile(per, levels), strict=True)}
+        if per.size
+        else {}
     )
     peak = np.maximum.accumulate(eq)
     # realized: average-cost accounting over the fills
