@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from makerkit.backtest._events import DEPTH, TRADE, MarketEvents
+from makerkit.backtest._events import CLEAR, DEPTH, TRADE, MarketEvents
 from makerkit.book import make_book
 from makerkit.core import OrderType
 from makerkit.core.errors import DataError
@@ -125,8 +125,10 @@ def fit_recorded(events: MarketEvents, *, sample_s: float = 1.0) -> MarketFit:
                     del asks[p]
                 best_ask = min(asks) if asks else None
             continue
+        if kind not in (DEPTH, CLEAR):  # hidden executions move no visible depth
+            continue
         levels = bids if side > 0 else asks
-        if kind != DEPTH:  # a window clear: what lay beyond the old window is unknown
+        if kind == CLEAR:  # a window clear: what lay beyond the old window is unknown
             lo, hi = min(price, qty), max(price, qty)
             for p in [p for p in levels if lo < p < hi]:
                 del levels[p]

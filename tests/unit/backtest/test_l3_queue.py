@@ -281,6 +281,13 @@ def test_bad_input_gets_a_clear_error() -> None:
     )  # fmt: skip
     with pytest.raises(ConfigError, match="needs order-level events"):
         make_replay_core(l2, ReplayConfig(queue="l3"))
+    empty = MarketEvents(
+        ts=np.zeros(0, np.int64), kind=np.zeros(0, np.int64), side=np.zeros(0, np.int64),
+        price=np.zeros(0, np.int64), qty=np.zeros(0, np.int64), ref=np.zeros(0, np.int64),
+        source="test", symbol="T",
+    )  # fmt: skip
+    with pytest.raises(DataError, match="no events"):  # a window with nothing in it
+        make_replay_core(empty, ReplayConfig(queue="l3"))
     with pytest.raises(DataError, match="only lobster"):
         recorded_events("binance", "btcusdt", order_level=True)
 
