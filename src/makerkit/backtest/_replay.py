@@ -331,4 +331,5 @@ def _result(
             )
         ),
         stopped=stopped,
+        fifo_exceptions=int(core.fifo_exceptions) if cfg.queue == "l3" else None,
     )

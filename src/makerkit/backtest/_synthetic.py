@@ -70,6 +70,8 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     path: dict[str, list[float]]  # ts, mid, position, equity, bid, ask
     fills: list[tuple[int, int, int, int]]  # ts, side, price, qty
     stopped: str | None = None  # why the run ended early (the strategy raised)
+    # queue=l3: executions behind our order while volume was still ahead of it (FIFO broken)
+    fifo_exceptions: int | None = None
 
 
 def _spread(book: Any) -> float | None:

@@ -1150,6 +1150,8 @@ def backtest(
                "config": msgspec.to_builtins(result.config), "metrics": metrics}  # fmt: skip
     # --- data quality of the replayed stream (crossed books, gaps, dropped updates) ---
     payload["data_quality"] = _data_quality(market, result)
+    if result.fifo_exceptions is not None:  # queue=l3: where the record broke FIFO for us
+        payload["data_quality"]["fifo_exceptions"] = result.fifo_exceptions
     _warn_data_quality(payload["data_quality"], market)
     # --- end data quality ---
     (out_dir / "metrics.json").write_bytes(msgspec.json.format(msgspec.json.encode(payload)))

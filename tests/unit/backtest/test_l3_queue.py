@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -352,3 +353,19 @@ def test_the_simulators_own_stream_replays_with_its_book() -> None:
     assert run_on_spec(make_strategy("glft"), spec).fills == runs[0].fills
     with pytest.raises(ConfigError, match="queue=l3 only"):
         parse_data_spec("synthetic:seed=5,queue=probabilistic")
+
+
+def test_the_cli_backtests_with_queue_l3_and_reports_fifo_exceptions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from makerkit.cli import app
+
+    out = tmp_path / "bt"
+    args = ["backtest", "--strategy", "symmetric", "--param", "half_spread=1",
+            "--data", "lobster:GOOG,queue=l3", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "metrics.json").read_text())
+    assert payload["config"]["queue"] == "l3" and payload["metrics"]["fills"] > 1000
+    quality = payload["data_quality"]
+    assert quality["crossed_events"] == 0 and quality["fifo_exceptions"] >= 0
