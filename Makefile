@@ -91,6 +91,7 @@ bench-venue: $(VENV)/.installed-dev
 
 bench-peers: .venv-bench/bin/python bench
 	$(BIN)/makerkit bench parity --output benchmarks/results/bench_parity.json  # same rules: same fills and PnL
+	$(BIN)/makerkit bench fidelity --output benchmarks/results/bench_fidelity.json  # books, queue models vs L3
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
