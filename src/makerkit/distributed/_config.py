@@ -139,8 +139,11 @@ def _backtests(section: dict[str, Any]) -> list[BacktestTask]:
     _unknown(section, ("strategies", "data", "seeds", "params"), "backtest")
     strategies = _list(section, "strategies", "backtest")
     for name in strategies:
-        if name not in STRATEGIES:
-            msg = f"invalid sweep: unknown strategy {name!r}, must be one of {sorted(STRATEGIES)}"
+        if name not in STRATEGIES and not name.partition(":")[0].endswith(".py"):
+            msg = (
+                f"invalid sweep: unknown strategy {name!r}, must be one of {sorted(STRATEGIES)} "
+                "or path/to/file.py:ClassName"
+            )
             raise ConfigError(msg)
     specs = [(d, parse_data_spec(d)) for d in _list(section, "data", "backtest")]
     for _, spec in specs:  # a missing recorded day is refused now, not in every task

@@ -8,7 +8,10 @@ take |q| past ``max_position`` is not quoted.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
@@ -206,10 +209,74 @@ STRATEGIES: dict[str, type[_Base]] = {
 }
 
 
-def make_strategy(name: str, **params: object) -> _Base:
-    """Build a strategy by name; unknown names or parameters list what is valid."""
+def _file_class(spec: str) -> type:
+    """The class ``Name`` of ``path/to/file.py:Name``, imported once per file."""
+    text, _, cls_name = spec.rpartition(":")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        msg = f"invalid strategy {spec!r}: no file {path} (use path/to/file.py:ClassName)"
+        raise ConfigError(msg)
+    resolved = path.resolve()
+    module_name = f"makerkit_user_strategy_{abs(hash(str(resolved))):x}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        loader_spec = importlib.util.spec_from_file_location(module_name, resolved)
+        if loader_spec is None or loader_spec.loader is None:
+            msg = f"invalid strategy {spec!r}: {path} cannot be imported as Python"
+            raise ConfigError(msg)
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as exc:  # the user's file: say which and why, no traceback
+            del sys.modules[module_name]
+            msg = f"invalid strategy {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}"
+            raise ConfigError(msg) from exc
+    cls = getattr(module, cls_name, None)
+    if not isinstance(cls, type) or not callable(getattr(cls, "quote", None)):
+        have = sorted(
+            n for n, v in vars(module).items()
+            if isinstance(v, type) and callable(getattr(v, "quote", None))
+            and v.__module__ == module_name
+        )  # fmt: skip
+        msg = (
+            f"invalid strategy {spec!r}: {path} has no class {cls_name!r} with a quote() "
+            f"method; strategies there: {have}"
+        )
+        raise ConfigError(msg)
+    return cls
+
+
+def make_strategy(name: str, **params: object) -> Any:
+    """Build a strategy by name, or ``path/to/file.py:ClassName`` for one of your own.
+
+    Unknown names or parameters list what is valid. A class from a file gets
+    the parameters as keyword arguments (a ``msgspec.Struct`` is converted and
+    checked like the built-ins).
+    """
+    if name.partition(":")[0].endswith(".py"):
+        cls = _file_class(name)
+        if issubclass(cls, msgspec.Struct):
+            valid = [f for f in cls.__struct_fields__ if f != "name"]
+            unknown = sorted(set(params) - set(valid))
+            if unknown:
+                msg = f"invalid parameter(s) {unknown} for {name}, valid: {valid}"
+                raise ConfigError(msg)
+            try:
+                return msgspec.convert(params, cls, strict=False)
+            except msgspec.ValidationError as exc:
+                msg = f"invalid parameters for {name}: {exc}"
+                raise ConfigError(msg) from exc
+        try:
+            return cls(**params)
+        except TypeError as exc:
+            msg = f"invalid parameters for {name}: {exc}"
+            raise ConfigError(msg) from exc
     if name not in STRATEGIES:
-        msg = f"invalid strategy {name!r}, must be one of {sorted(STRATEGIES)}"
+        msg = (
+            f"invalid strategy {name!r}, must be one of {sorted(STRATEGIES)} "
+            "or path/to/file.py:ClassName"
+        )
         raise ConfigError(msg)
     cls = STRATEGIES[name]
     valid = [f for f in cls.__struct_fields__ if f != "name"]
