@@ -274,3 +274,23 @@ def test_a_task_that_always_kills_its_worker_takes_nothing_else_down() -> None:
     # once among the others (who shared its round go again, alone, at no charge), then
     # twice alone: charged each time, given up after the second
     assert info["lost_workers"] == 3
+
+
+def test_a_sweep_runs_a_strategy_from_a_file_in_worker_processes(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.py"
+    mine.write_text(
+        "from makerkit.strategies import Symmetric\n\n"
+        "class Mine(Symmetric, kw_only=True):\n    pass\n"
+    )
+    name = f"{mine}:Mine"
+    plan = plan_sweep(
+        {"backtest": {"strategies": [name], "data": [SMALL], "seeds": [1],
+                      "params": {name: {"half_spread": [1.0, 2.0]}}}},
+        tmp_path,
+    )  # fmt: skip
+    rows = run_sweep(plan, workers=2).rows
+    assert len(plan.backtests) == 2 and len(rows) == 2
+    assert all(isinstance(r.get("pnl_total"), float) for r in rows), rows
+    assert sorted(r["p_half_spread"] for r in rows) == [1.0, 2.0]
+    with pytest.raises(ConfigError, match="no class 'Theirs'"):
+        plan_sweep(grid(strategies=[f"{mine}:Theirs"]), tmp_path)
