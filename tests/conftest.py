@@ -40,6 +40,13 @@ def data_root() -> Path:
 GOLDEN = Path(__file__).parent / "golden"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that reaches the real data (through ``data_root``) carries ``data``."""
+    for item in items:
+        if "data_root" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """In CI the C++ engine must have built: the pure-Python fallback would hide a broken build."""
     if os.environ.get("CI") and "native" not in available_backends():

@@ -270,6 +270,7 @@ def test_native_and_python_agree_on_a_lobster_day(
         assert run.fills == first.fills and run.metrics == first.metrics
 
 
+@pytest.mark.usefixtures("data_root")
 def test_bad_input_gets_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="l3"):
         ReplayConfig(queue="fifo")
@@ -293,6 +294,7 @@ def test_bad_input_gets_a_clear_error() -> None:
         recorded_events("binance", "btcusdt", order_level=True)
 
 
+@pytest.mark.usefixtures("data_root")
 def test_queue_l3_on_a_spec_and_a_binance_spec_is_refused() -> None:
     spec = parse_data_spec("lobster:AMZN,queue=l3,decision_ms=1000")
     result = run_on_spec(make_strategy("symmetric", half_spread=1.0), spec)
@@ -355,6 +357,7 @@ def test_the_simulators_own_stream_replays_with_its_book() -> None:
         parse_data_spec("synthetic:seed=5,queue=probabilistic")
 
 
+@pytest.mark.usefixtures("data_root")
 def test_the_cli_backtests_with_queue_l3_and_reports_fifo_exceptions(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

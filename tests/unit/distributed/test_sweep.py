@@ -66,6 +66,7 @@ def test_bad_ranges_are_refused(value: Any, message: str) -> None:
     assert message in str(info.value) and "glft.gamma" in str(info.value)
 
 
+@pytest.mark.usefixtures("data_root")  # lobster:GOOG must exist to be planned
 def test_the_grid_is_every_combination_in_order(tmp_path: Path) -> None:
     config = grid(
         strategies=["symmetric", "glft"],
