@@ -67,6 +67,7 @@ def verify(base: str, keys: list[str], acked: dict[str, dict[str, object]]) -> N
             c.close()
 
 
+@pytest.mark.expensive
 @pytest.mark.slow
 def test_acknowledged_orders_and_fills_survive_kill_9(tmp_path: Path) -> None:
     journal = tmp_path / "venue.db"

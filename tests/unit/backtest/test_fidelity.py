@@ -65,6 +65,7 @@ def test_the_models_cover_the_issue_and_the_default_is_one_of_them() -> None:
     )  # fmt: skip
 
 
+@pytest.mark.expensive
 def test_a_small_run_reports_the_contract(data_root: Path) -> None:
     out = run_fidelity_bench(
         lambda _m: None, root=data_root, repeat=1, strategies=STRATEGIES[:1],

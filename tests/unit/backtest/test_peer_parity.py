@@ -89,6 +89,7 @@ def test_trade_clearing_lets_skewed_quotes_through(spot: MarketEvents) -> None:
     not PEERS_PYTHON.is_file(),
     reason="hftbacktest's virtualenv .venv-bench is missing (make bench-peers creates it)",
 )
+@pytest.mark.expensive
 def test_same_rules_match_hftbacktest(data_root: Path) -> None:
     result = peer_parity(
         lambda _m: None, peers_python=str(PEERS_PYTHON), driver=DRIVER,

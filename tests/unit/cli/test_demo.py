@@ -16,6 +16,7 @@ pytest.importorskip("stable_baselines3")
 runner = CliRunner()
 
 
+@pytest.mark.expensive
 @pytest.mark.slow
 def test_the_demo_trades_every_strategy_and_reports(tmp_path: Path) -> None:
     policy = tmp_path / "ppo"

@@ -229,6 +229,7 @@ def test_cli_sweep_refuses_a_bad_config(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "invalid sweep config" in result.output
 
 
+@pytest.mark.expensive
 @pytest.mark.slow
 def test_cli_sweep_trains_ppo_per_seed(tmp_path: Path) -> None:
     pytest.importorskip("stable_baselines3")

@@ -81,6 +81,7 @@ def test_bad_config_and_misuse_are_refused() -> None:
         MarketMakingEnv().step(np.zeros(3, dtype=np.float32))
 
 
+@pytest.mark.expensive
 def test_a_policy_trained_on_the_book_runs_as_the_rl_strategy_in_a_backtest(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 

@@ -80,6 +80,7 @@ def test_cli_evaluate_ends_with_the_statistics() -> None:
     assert json.loads(bench.stdout.strip().splitlines()[-1])["vec_model_steps_per_sec"] > 0
 
 
+@pytest.mark.expensive
 def test_ppo_trains_saves_and_is_scored_beside_the_closed_form(tmp_path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("stable_baselines3")
     runner = CliRunner()

@@ -83,6 +83,7 @@ def test_bad_configs_are_refused(data_root: Path) -> None:
         ReplayMarketEnv(LOBEnvConfig(data="lobster:GOOG")).step(np.zeros(3, dtype=np.float32))
 
 
+@pytest.mark.expensive
 def test_cli_trains_and_evaluates_on_a_recorded_day(data_root: Path, tmp_path: Path) -> None:
     import json
 
