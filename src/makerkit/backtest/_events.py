@@ -272,22 +272,13 @@ def data_quality(ev: MarketEvents) -> dict[str, int]:
     push, pop = heapq.heappush, heapq.heappop
     for i in range(n):
         k = kind[i]
-        if k == DEPTH:
-            p, q = price[i], qty[i]
-            book = bids if side[i] > 0 else asks
-            if q:
-                if p not in book:
-                    push(bid_heap if side[i] > 0 else ask_heap, -p if side[i] > 0 else p)
-                book[p] = q
-            else:
-                book.pop(p, None)
-            dirty = True
-        elif k in (ADD, CANCEL, EXECUTE):
-            p, book = price[i], bids if side[i] > 0 else asks
-            q = book.get(p, 0) + (qty[i] if k == ADD else -qty[i])
+        if k == DEPTH or k in (ADD, CANCEL, EXECUTE):
+            p, bid = price[i], side[i] > 0
+            book = bids if bid else asks
+            q = qty[i] if k == DEPTH else book.get(p, 0) + (qty[i] if k == ADD else -qty[i])
             if q > 0:
                 if p not in book:
-                    push(bid_heap if side[i] > 0 else ask_heap, -p if side[i] > 0 else p)
+                    push(bid_heap if bid else ask_heap, -p if bid else p)
                 book[p] = q
             else:
                 book.pop(p, None)

@@ -257,16 +257,7 @@ def make_strategy(name: str, **params: object) -> Any:
     if name.partition(":")[0].endswith(".py"):
         cls = _file_class(name)
         if issubclass(cls, msgspec.Struct):
-            valid = [f for f in cls.__struct_fields__ if f != "name"]
-            unknown = sorted(set(params) - set(valid))
-            if unknown:
-                msg = f"invalid parameter(s) {unknown} for {name}, valid: {valid}"
-                raise ConfigError(msg)
-            try:
-                return msgspec.convert(params, cls, strict=False)
-            except msgspec.ValidationError as exc:
-                msg = f"invalid parameters for {name}: {exc}"
-                raise ConfigError(msg) from exc
+            return _convert(name, cls, params)
         try:
             return cls(**params)
         except TypeError as exc:
@@ -278,7 +269,11 @@ def make_strategy(name: str, **params: object) -> Any:
             "or path/to/file.py:ClassName"
         )
         raise ConfigError(msg)
-    cls = STRATEGIES[name]
+    return _convert(name, STRATEGIES[name], params)
+
+
+def _convert(name: str, cls: type[msgspec.Struct], params: dict[str, object]) -> Any:
+    """``cls`` from ``params``, checked field by field; errors list what is valid."""
     valid = [f for f in cls.__struct_fields__ if f != "name"]
     unknown = sorted(set(params) - set(valid))
     if unknown:

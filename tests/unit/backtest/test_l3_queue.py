@@ -33,12 +33,12 @@ from makerkit.data import (
     ACTION_MARKET,
     ACTION_MODIFY,
     LobsterDay,
-    LobsterMessages,
     OrderStream,
     load_lobster,
     simulate,
 )
 from makerkit.strategies import make_strategy
+from tests.unit.backtest.conftest import head
 
 ENGINES = ["python"] + (["native"] if "native" in available_backends() else [])
 MS = 1_000_000
@@ -211,16 +211,6 @@ def test_random_fifo_markets_against_a_queue_of_named_orders(seed: int) -> None:
         assert expected_fills > 0  # the run reached our order
 
 
-def _head(day: LobsterDay, rows: int) -> LobsterDay:
-    m = day.messages
-    cut = {f: getattr(m, f)[:rows] for f in ("ts_ns", "type", "order_id", "size", "price",
-                                             "direction")}  # fmt: skip
-    return LobsterDay(
-        messages=LobsterMessages(**cut, path=m.path), book=day.book[:rows], levels=day.levels,
-        orderbook_path=day.orderbook_path,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def amzn(data_root: Path) -> LobsterDay:
     lob = data_root / "lobster"
@@ -228,7 +218,7 @@ def amzn(data_root: Path) -> LobsterDay:
 
 
 def test_the_order_level_stream_rebuilds_the_days_book(amzn: LobsterDay) -> None:
-    day = _head(amzn, 40_000)
+    day = head(amzn, 40_000)
     ev = lobster_l3_events(day)
     assert ev.order_level and not ev.notes
     assert data_quality(ev)["crossed_events"] == 0
@@ -256,7 +246,7 @@ def test_the_order_level_stream_rebuilds_the_days_book(amzn: LobsterDay) -> None
 def test_native_and_python_agree_on_a_lobster_day(
     amzn: LobsterDay, name: str, params: dict[str, Any]
 ) -> None:
-    ev = lobster_l3_events(_head(amzn, 30_000))
+    ev = lobster_l3_events(head(amzn, 30_000))
     runs = {
         (engine, kernel): run_replay_backtest(
             make_strategy(name, **params), ev,

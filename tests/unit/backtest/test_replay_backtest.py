@@ -17,12 +17,12 @@ from makerkit.core import QuoteIntent, StrategyContext
 from makerkit.data import (
     LOBSTER_DUMMY_ASK,
     LobsterDay,
-    LobsterMessages,
     load_binance_capture,
     load_lobster,
     replay_binance,
 )
 from makerkit.strategies import make_strategy
+from tests.unit.backtest.conftest import head
 
 NATIVE = "native" in available_backends()
 GOOG = "GOOG_2012-06-21_34200000_57600000_{}_10.csv.gz"
@@ -38,16 +38,6 @@ def goog(data_root: Path) -> LobsterDay:
 @pytest.fixture(scope="module")
 def spot(data_root: Path) -> MarketEvents:
     return binance_events(load_binance_capture(data_root / SPOT))
-
-
-def head(day: LobsterDay, rows: int) -> LobsterDay:
-    m = day.messages
-    cut = {f: getattr(m, f)[:rows] for f in ("ts_ns", "type", "order_id", "size", "price",
-                                             "direction")}  # fmt: skip
-    return LobsterDay(
-        messages=LobsterMessages(**cut, path=m.path), book=day.book[:rows], levels=day.levels,
-        orderbook_path=day.orderbook_path,
-    )  # fmt: skip
 
 
 def final_top(ev: MarketEvents, n: int) -> tuple[Any, ...]:

@@ -22,8 +22,8 @@ from makerkit.server._wsproto import VenueWSProtocol, _header
 ADMIN = "admin-key"
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+def _start(tmp_path: Path) -> tuple[str, Any, uvicorn.Server, threading.Thread]:
+    """A venue under uvicorn with our WS protocol, on a free port: host, app, server, thread."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -37,7 +37,13 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     while not srv.started:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    yield f"127.0.0.1:{port}", app
+    return f"127.0.0.1:{port}", app, srv, thread
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    host, app, srv, thread = _start(tmp_path)
+    yield host, app
     srv.should_exit = True
     thread.join(timeout=10)
 
@@ -432,20 +438,7 @@ def test_a_frame_past_the_size_cap_closes_with_1009(server: tuple[str, Any]) -> 
 
 
 def test_a_server_shutdown_ends_a_session_reading_directly(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(Settings(journal=str(tmp_path / "v.db"), admin_key=ADMIN, symbols="AAA"))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws=VenueWSProtocol, lifespan="on")  # fmt: skip
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    host = f"127.0.0.1:{port}"
+    host, _app, srv, thread = _start(tmp_path)
     sock = _raw_client(host, f"/ws/private?api_key={_key(host)}")
     reader = _Reader(sock)
     try:
