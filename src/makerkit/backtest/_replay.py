@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
-import msgspec
 import numpy as np
 
 from makerkit.backtest._events import MarketEvents, check_events
@@ -32,20 +31,12 @@ from makerkit.backtest._replay_core import (
     PyReplayCore,
 )
 from makerkit.backtest._synthetic import BacktestResult
-from makerkit.core import Predictor, QuoteIntent, StrategyContext
+from makerkit.core import BookView, Level, Predictor, as_market_maker
 from makerkit.core.errors import ConfigError
+from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import compute_metrics
-from makerkit.strategies import (
-    GLFT,
-    AvellanedaStoikov,
-    Cancel,
-    InventorySkew,
-    LiveQuote,
-    OrderManager,
-    Place,
-    Symmetric,
-)
+from makerkit.strategies import GLFT, AvellanedaStoikov, InventorySkew, Symmetric
 
 __all__ = ["make_replay_core", "run_replay_backtest"]
 
@@ -163,9 +154,11 @@ def run_replay_backtest(
     predictor: Predictor | None = None,
     signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` (a ``makerkit.core.Strategy``) over recorded ``events``.
+    """Run ``strategy`` (a ``makerkit.core.Strategy`` or ``MarketMaker``) over recorded ``events``.
 
-    A ``predictor`` fills ``StrategyContext.prediction`` at every decision;
+    A built-in strategy runs inside the core; any other trades through the
+    execution layer (``TradingSession``), called from Python at its decisions.
+    A ``predictor`` fills the context's ``prediction`` at every decision;
     ``signals`` maps the features to more of them (an adverse-selection model's
     probabilities, say). Either way the strategy is called from Python.
     """
@@ -174,39 +167,56 @@ def run_replay_backtest(
     manager = OrderManager(
         min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
     )
+    plain = predictor is None and signals is None
+    kernel = _native_kernel(strategy) if cfg.native_strategy and plain else None
+    if kernel is not None and hasattr(core, "set_strategy"):
+        rows, quoted, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
+        live, refused = _native_max_live(core, rows), _rejections(core)
+        return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live)
+    maker = as_market_maker(strategy, events.symbol or "REPLAY")
+    if len(maker.symbols) != 1:
+        msg = (
+            f"{maker.name} trades {len(maker.symbols)} symbols {maker.symbols}; a replay has one "
+            "instrument (run it on the simulator or live for hedging across instruments)"
+        )
+        raise ConfigError(msg)
+    symbol = maker.symbols[0]
+    touch: list[Any] = [None, 0, None, 0]  # the view's bid, its size, ask, its size
+    top = core.top
+
+    def book(_symbol: str, depth: int) -> BookView:
+        bid, bid_size, ask, ask_size = touch
+        if depth == 1:
+            return BookView(bids=(Level(bid, bid_size),) if bid is not None else (),
+                            asks=(Level(ask, ask_size),) if ask is not None else ())  # fmt: skip
+        return BookView.from_columns(*top(1, depth), *top(-1, depth))
+
+    gateway = _ReplayGateway(core, symbol)
+    session = TradingSession(
+        maker, gateway, manager=manager, book=book,
+        fee=lambda _s, price, qty, m: (cfg.maker_fee if m else cfg.taker_fee) * price * qty,
+    )  # fmt: skip
+    gateway.session = session
     wants_features = (
-        getattr(strategy, "wants_features", True) or predictor is not None or signals is not None
+        getattr(maker, "wants_features", True) or predictor is not None or signals is not None
     )
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
-    live: dict[int, LiveQuote | None] = {1: None, -1: None}
-    next_id = 0
-    placed = 0
     path: dict[str, list[float]] = {
         k: [] for k in ("ts", "mid", "position", "equity", "bid", "ask")
     }
     both: list[bool] = []
-    feat: dict[str, float] = {}
-    stopped: str | None = None
-    refused: list[int] = []  # when each of our quotes was refused
-    step, notices, top = core.step, core.notices, core.top
-    submit, cancel = core.submit, core.cancel
-    quote_fn, fill_fn = strategy.quote, strategy.on_fill
-    plan = manager.plan
+    step, notices = core.step, core.notices
     ts_col, mid_col, pos_col = path["ts"], path["mid"], path["position"]
     eq_col, bid_col, ask_col = path["equity"], path["bid"], path["ask"]
-    plain = predictor is None and signals is None
-    kernel = _native_kernel(strategy) if cfg.native_strategy and plain else None
-    if kernel is not None and hasattr(core, "set_strategy"):
-        path, both, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
-        return _result(strategy, cfg, core, path, both, placed, None, _rejections(core))
     report = _Progress(progress)
     budget = report.budget
     nan = float("nan")
-    mid = nan
-    strategy_name = type(strategy).__name__
+    timer_ns = round(maker.timer_ms * 1e6) if maker.timer_ms else 0
+    next_timer: int | None = None
+    filled, closed, rejected = session.filled, session.closed, session.rejected_order
 
     while True:
-        reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending, *known = step(
+        reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending, *_known = step(
             budget
         )
         if reason in (RUN_BUDGET, RUN_END):
@@ -214,71 +224,90 @@ def run_replay_backtest(
             if reason == RUN_END:
                 break
             continue
+        touch[:] = (bid, bid_size, ask, ask_size)
         mid = (bid + ask) / 2 if bid is not None and ask is not None else nan
         cash -= fees
-        # the strategy knows of its fills only once their reports arrive
-        told, told_cash = known[0], known[1] - known[2]
-        ctx = StrategyContext(
-            ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
-            position=told, pnl=told_cash + told * mid if mid == mid else told_cash,
-            features=feat,
-        )  # fmt: skip
-        for kind, _ts, oid, side, price, qty, left, _maker in notices() if pending else ():
+        # the strategy knows of its fills only once their reports arrive: the notices
+        for kind, _ts, oid, side, price, qty, left, maker_fill in notices() if pending else ():
             if kind == NOTICE_REJECTED:
-                refused.append(_ts)
-            if kind == NOTICE_FILL:
-                try:
-                    fill_fn(side, price, qty, ctx)
-                except Exception as exc:  # stopped below
-                    stopped = stopped or f"{type(exc).__name__} in {strategy_name}.on_fill: {exc}"
-            current = live[side]
-            if left == 0 and current is not None and current.order_id == oid:
-                live[side] = None
-        if reason == RUN_NOTICE and not cfg.requote_on_fill and stopped is None:
+                rejected(symbol, oid, _ts)
+            elif kind == NOTICE_FILL:
+                filled(symbol, oid, side, price, qty, bool(maker_fill), _ts)
+            if left == 0:
+                closed(symbol, oid)
+        if reason == RUN_NOTICE and not cfg.requote_on_fill and session.stopped is None:
             continue
         if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
             feat = features.on_book(t, *top(1, 3), *top(-1, 3))
             if signals is not None:
                 feat.update(signals(feat))
-            ctx = msgspec.structs.replace(ctx, features=feat)
+            session.features = feat
         if predictor is not None:
-            forecast = predictor.predict(feat)
-            if math.isfinite(forecast):
-                ctx = msgspec.structs.replace(ctx, prediction=forecast)
-        if stopped is None:
-            try:
-                intent = quote_fn(ctx)
-            except Exception as exc:  # any strategy error stops the run cleanly
-                stopped = f"{type(exc).__name__} in {strategy_name}.quote: {exc}"
-        if stopped is not None:
-            intent = QuoteIntent.none()  # pull everything, then stop
-        for cmd in plan(intent, live, t):
-            if type(cmd) is Cancel:
-                cancel(cmd.order_id)
-                side = 1 if (q := live[1]) is not None and q.order_id == cmd.order_id else -1
-                live[side] = None
-                continue
-            put = cast(Place, cmd)
-            next_id += 1
-            placed += 1
-            submit(next_id, put.side, put.price, put.size)
-            live[put.side] = LiveQuote(
-                order_id=next_id, side=put.side, price=put.price, size=put.size, placed_ns=t
-            )
-        if (reason == RUN_DECISION or stopped is not None) and mid == mid:
-            lb, la = live[1], live[-1]
+            forecast = predictor.predict(session.features)
+            session.prediction = forecast if math.isfinite(forecast) else None
+        session.decide(t)
+        if timer_ns and reason == RUN_DECISION:  # timers run at the decision times
+            if next_timer is None:
+                next_timer = t + timer_ns
+            elif t >= next_timer:
+                next_timer = t + timer_ns
+                session.decide(t, timer=True)
+        if (reason == RUN_DECISION or session.stopped is not None) and mid == mid:
+            lb, la = session.best_live(symbol, 1), session.best_live(symbol, -1)
             ts_col.append(t)
             mid_col.append(mid)
             pos_col.append(position)
             eq_col.append(cash + position * mid)
-            bid_col.append(float(lb.price) if lb is not None else nan)
-            ask_col.append(float(la.price) if la is not None else nan)
+            bid_col.append(float(lb) if lb is not None else nan)
+            ask_col.append(float(la) if la is not None else nan)
             both.append(lb is not None and la is not None)
-        if stopped is not None:
+        if session.stopped is not None:
             break
-    if hasattr(core, "rejections"):  # every refusal, also those not yet noticed at the end
-        refused = _rejections(core) or []
-    return _result(strategy, cfg, core, path, both, placed, stopped, refused)
+    refused = _rejections(core)
+    if refused is None:  # every refusal, also those not yet noticed at the end
+        refused = session.rejected
+    return _result(maker.name, cfg, core, path, both, session.orders_sent, session.stopped,
+                   refused, session.max_live_orders)  # fmt: skip
+
+
+class _ReplayGateway:
+    """The execution layer's gateway to the replay core (its queue model decides fills)."""
+
+    def __init__(self, core: Any, symbol: str) -> None:
+        self.core = core
+        self.symbol = symbol
+        self.session: TradingSession | None = None
+
+    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
+              ) -> None:  # fmt: skip
+        assert self.session is not None  # noqa: S101 - bound before the first decision
+        self.core.submit(order_id, side, price, size)
+        # it rests from now for the strategy; a refusal or fill comes back as a notice
+        self.session.accepted(symbol, order_id, side, price, size, ts_ns)
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        self.core.cancel(order_id)
+
+    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
+             ts_ns: int) -> None:  # fmt: skip
+        assert self.session is not None  # noqa: S101 - bound before the first decision
+        self.session.stopped = self.session.stopped or (
+            "ConfigError: immediate (IOC or market) orders are not supported by the replay "
+            "backtester: a recorded market cannot answer an order that takes liquidity"
+        )
+
+
+def _native_max_live(core: Any, path: dict[str, list[float]]) -> dict[str, int]:
+    """The built-in strategies in the core hold at most one order a side: did they hold one?"""
+    fills = core.fills()
+    sides = set(fills[2].tolist()) if len(fills[2]) else set()
+    if hasattr(core, "rejections"):
+        sides |= set(core.rejections()[1].tolist())
+    out = {}
+    for name, side, column in (("bid", 1, path["bid"]), ("ask", -1, path["ask"])):
+        quoted = side in sides or any(p == p for p in column)
+        out[name] = 1 if quoted else 0
+    return out
 
 
 def _rejections(core: Any) -> list[int] | None:
@@ -290,7 +319,7 @@ def _rejections(core: Any) -> list[int] | None:
 
 
 def _result(
-    strategy: Any,
+    name: str,
     cfg: ReplayConfig,
     core: Any,
     path: dict[str, list[float]],
@@ -298,6 +327,7 @@ def _result(
     placed: int,
     stopped: str | None,
     refused: list[int] | None,
+    max_live: dict[str, int],
 ) -> BacktestResult:
     """Metrics and fills of a finished run."""
     if len(path["ts"]) < 2:
@@ -315,9 +345,10 @@ def _result(
         quotes_placed=placed, fill_fee=fill_fee, rejected_ts=refused or (),
         rejected_quotes=int(core.rejected),
         final_spread=None if bid is None or ask is None else float(ask - bid),
+        orders_sent=placed, max_live_orders=max_live,
     )  # fmt: skip
     return BacktestResult(
-        strategy=getattr(strategy, "name", type(strategy).__name__),
+        strategy=name,
         config=cfg,
         metrics=metrics,
         path=path,

@@ -5,9 +5,15 @@ our orders queue behind and ahead of simulated ones by price-time priority
 and are filled only when simulated market orders reach them: no fill model
 to trust, the matching engine decides. The simulator runs in C++ until the
 next decision time (the strategy decides after the first simulated event at
-or past it, every ``decision_ms`` of market time) or until one of our orders
-trades (``on_fill`` is called at once). The order manager turns intents into
-commands. Same inputs, same seed: the same result, byte for byte.
+or past it, every ``decision_ms`` of market time), the strategy's next timer,
+or until one of our orders trades (``on_fill`` is called at once).
+
+The strategy trades through the execution layer (``makerkit.execution``): a
+``TradingSession`` over a gateway to the simulated books. A strategy that
+names several symbols gets one simulated market each (seeds ``seed``,
+``seed + 1``, ...); the first drives the clock and the ``events`` budget, the
+others are brought up to its time before every look (their fills carry that
+time). Same inputs, same seed: the same result, byte for byte.
 """
 
 from __future__ import annotations
@@ -21,23 +27,25 @@ import numpy as np
 
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.core import (
+    BookView,
+    Level,
     OrderStatus,
     OrderType,
     Predictor,
-    QuoteIntent,
-    StrategyContext,
     TimeInForce,
+    as_market_maker,
 )
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
+from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import Metrics, compute_metrics
-from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_synthetic_backtest"]
 
 _OUR_IDS = 1 << 40  # far above any simulated order id
 _ACCOUNT = 1
+_SYMBOL = "SIM"  # the simulated instrument's name, for a one-level strategy
 
 
 class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -80,6 +88,65 @@ def _spread(book: Any) -> float | None:
     return float(ask[0] - bid[0]) if bid and ask else None
 
 
+class _SimGateway:
+    """The execution layer's gateway to the simulated books: our orders in the real engine."""
+
+    def __init__(self, books: dict[str, Any], post_only: bool) -> None:
+        self.books = books
+        self.tif = TimeInForce.POST_ONLY if post_only else TimeInForce.GTC
+        self.session: TradingSession | None = None
+
+    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
+              ) -> None:  # fmt: skip
+        s = self.session
+        assert s is not None  # noqa: S101 - bound before the first decision
+        res = self.books[symbol].submit(order_id, side, price, size, order_type=OrderType.LIMIT,
+                                        tif=self.tif, account=_ACCOUNT, ts=ts_ns)  # fmt: skip
+        if res.status == OrderStatus.REJECTED:
+            s.rejected_order(symbol, order_id, ts_ns)
+        for f in res.fills:  # we crossed: taker fills at the makers' prices
+            s.filled(symbol, order_id, side, f.price, f.qty, False, ts_ns)
+        s.accepted(symbol, order_id, side, price, res.remaining, ts_ns)
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        self.books[symbol].cancel(order_id, ts=ts_ns)
+
+    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
+             ts_ns: int) -> None:  # fmt: skip
+        s = self.session
+        assert s is not None  # noqa: S101 - bound before the first decision
+        kind = OrderType.MARKET if price is None else OrderType.LIMIT
+        res = self.books[symbol].submit(
+            order_id, side, price or 0, size, order_type=kind, tif=TimeInForce.IOC,
+            account=_ACCOUNT, ts=ts_ns,
+        )  # fmt: skip
+        if res.status == OrderStatus.REJECTED:
+            s.rejected_order(symbol, order_id, ts_ns)
+        for f in res.fills:
+            s.filled(symbol, order_id, side, f.price, f.qty, False, ts_ns)
+
+    def poll(self, ts_ns: int) -> None:
+        """Report the passive fills of our resting orders since the last look."""
+        s = self.session
+        assert s is not None  # noqa: S101 - bound before the first decision
+        for symbol, book in self.books.items():
+            for order in s.live_orders(symbol):
+                left = int(book.remaining(order.order_id))
+                traded = order.left - left
+                if traded > 0:
+                    s.filled(symbol, order.order_id, order.side, order.price, traded, True, ts_ns)
+                if left == 0:
+                    s.closed(symbol, order.order_id)
+
+
+def _book_view(book: Any, depth: int) -> BookView:
+    """The top ``depth`` levels of an engine book."""
+    if depth == 1:
+        bid, ask = book.best_bid(), book.best_ask()
+        return BookView(bids=(Level(*bid),) if bid else (), asks=(Level(*ask),) if ask else ())
+    return BookView.from_columns(*book.top(1, depth), *book.top(-1, depth))
+
+
 def run_synthetic_backtest(
     strategy: Any,
     config: BacktestConfig | None = None,
@@ -88,171 +155,125 @@ def run_synthetic_backtest(
     predictor: Predictor | None = None,
     signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None = None,
 ) -> BacktestResult:
-    """Run ``strategy`` (a ``makerkit.core.Strategy``) against the simulated market.
+    """Run ``strategy`` (a ``makerkit.core.Strategy`` or ``MarketMaker``) on the simulated market.
 
-    A ``predictor`` fills ``StrategyContext.prediction`` at every decision;
+    A ``predictor`` fills the context's ``prediction`` at every decision;
     ``signals`` maps the features to more of them.
     """
     cfg = config or BacktestConfig()
     params = cfg.params or SimParams.default()
-    sim = MarketSimulator(params, seed=cfg.seed, engine=cfg.engine)
+    maker = as_market_maker(strategy, _SYMBOL)
+    symbols = maker.symbols
+    sims = {sym: MarketSimulator(params, seed=cfg.seed + i, engine=cfg.engine)
+            for i, sym in enumerate(symbols)}  # fmt: skip
+    primary = symbols[0]
+    sim = sims[primary]
     book = sim.book
-    manager = OrderManager(
-        min_quote_life_ns=int(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
-    )
+    books = {sym: s.book for sym, s in sims.items()}
+    gateway = _SimGateway(books, cfg.post_only)
+    session = TradingSession(
+        maker, gateway,
+        manager=OrderManager(min_quote_life_ns=int(cfg.min_quote_life_ms * 1e6),
+                             price_tolerance=cfg.price_tolerance),
+        book=lambda sym, depth: _book_view(books[sym], depth),
+        fee=lambda _s, _p, qty, m: (cfg.maker_fee if m else cfg.taker_fee) * qty,
+        first_order_id=_OUR_IDS + 1,
+    )  # fmt: skip
+    gateway.session = session
     wants_features = (
-        getattr(strategy, "wants_features", True) or predictor is not None or signals is not None
+        getattr(maker, "wants_features", True) or predictor is not None or signals is not None
     )
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features else None
-    live: dict[int, LiveQuote | None] = {1: None, -1: None}
-    seen: dict[int, int] = {}  # our order id -> remaining at the last look
-    position, cash, fees, placed = 0, 0.0, 0.0, 0
-    next_id = _OUR_IDS
-    fills: list[tuple[int, int, int, int]] = []
-    fill_fees: list[float] = []
-    rejected: list[int] = []  # when each quote was refused
     path: dict[str, list[float]] = {
         k: [] for k in ("ts", "mid", "position", "equity", "bid", "ask")
     }
     both: list[bool] = []
     step_ns = int(cfg.decision_ms * 1e6)
+    timer_ns = int(maker.timer_ms * 1e6) if maker.timer_ms else 0
     next_decision = params.start_ns
+    next_timer = params.start_ns + timer_ns if timer_ns else None
     done = 0
-    feat: dict[str, float] = {}
-    stopped: str | None = None
+    others = [s for sym, s in sims.items() if sym != primary]
+    account = session.accounts[primary]
 
     def now() -> int:
         return params.start_ns + int(sim.seconds * 1e9)
 
-    def context() -> StrategyContext:
-        """What the strategy sees now (the book read once)."""
-        bid, ask = book.best_bid(), book.best_ask()
-        mid = (bid[0] + ask[0]) / 2 if bid and ask else None
-        return StrategyContext(
-            ts_ns=now(),
-            best_bid=bid[0] if bid else None,
-            best_ask=ask[0] if ask else None,
-            bid_size=bid[1] if bid else 0,
-            ask_size=ask[1] if ask else 0,
-            position=position,
-            pnl=cash + position * mid if mid is not None else cash,
-            features=feat,
-        )
-
-    def fill(side: int, price: int, qty: int, maker: bool) -> None:
-        nonlocal position, cash, fees, stopped
-        position += side * qty
-        cash -= side * qty * price
-        fee = (cfg.maker_fee if maker else cfg.taker_fee) * qty
-        fees += fee
-        cash -= fee
-        fills.append((now(), side, price, qty))
-        fill_fees.append(fee)
-        try:
-            strategy.on_fill(side, price, qty, context())
-        except Exception as exc:  # stopped at the next decision
-            stopped = stopped or f"{type(exc).__name__} in {type(strategy).__name__}.on_fill: {exc}"
-
     while done < cfg.events:
-        # wake at the next decision time, or as soon as one of our orders trades
-        n = sim.advance(min(cfg.chunk, cfg.events - done), until_ns=next_decision,
-                        watch_from=_OUR_IDS)  # fmt: skip
-        if n == 0 and now() < next_decision:
+        # wake at the next decision or timer, or as soon as one of our orders trades
+        wake = next_decision if next_timer is None else min(next_decision, next_timer)
+        n = sim.advance(min(cfg.chunk, cfg.events - done), until_ns=wake, watch_from=_OUR_IDS)
+        if n == 0 and now() < wake:
             break  # the simulated market has nothing left to do
         done += n
         if progress is not None:
             progress(n)
-        # passive fills since the last look
-        for side in (1, -1):
-            quote = live[side]
-            if quote is None:
-                continue
-            left = int(book.remaining(quote.order_id))
-            traded = seen[quote.order_id] - left
-            if traded > 0:
-                fill(side, quote.price, traded, maker=True)
-                seen[quote.order_id] = left
-            if left == 0:
-                live[side] = None
-                del seen[quote.order_id]
         t = now()
-        if t < next_decision:
-            continue
-        next_decision = t + step_ns
-        if features is not None:
-            bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
-            if bid_top[0] and ask_top[0]:
-                feat = features.on_book(t, *bid_top, *ask_top)
-                if signals is not None:
-                    feat.update(signals(feat))
-        ctx = context()
-        if predictor is not None:
-            forecast = predictor.predict(feat)
-            if math.isfinite(forecast):
-                ctx = msgspec.structs.replace(ctx, prediction=forecast)
-        m = ctx.mid
-        try:
-            intent = strategy.quote(ctx)
-        except Exception as exc:  # any strategy error stops the run cleanly
-            stopped = f"{type(exc).__name__} in {type(strategy).__name__}.quote: {exc}"
-            intent = QuoteIntent.none()  # pull everything, then stop
-        for cmd in manager.plan(intent, live, t):
-            if isinstance(cmd, Cancel):
-                book.cancel(cmd.order_id, ts=t)
-                seen.pop(cmd.order_id, None)
-                for side, quote in live.items():
-                    if quote is not None and quote.order_id == cmd.order_id:
-                        live[side] = None
-                continue
-            assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
-            next_id += 1
-            placed += 1
-            res = book.submit(
-                next_id, cmd.side, cmd.price, cmd.size, order_type=OrderType.LIMIT,
-                tif=TimeInForce.POST_ONLY if cfg.post_only else TimeInForce.GTC,
-                account=_ACCOUNT, ts=t,
-            )  # fmt: skip
-            if res.status == OrderStatus.REJECTED:
-                rejected.append(t)
-            for f in res.fills:  # we crossed: taker fills at the makers' prices
-                fill(cmd.side, f.price, f.qty, maker=False)
-            if res.remaining:
-                live[cmd.side] = LiveQuote(
-                    order_id=next_id, side=cmd.side, price=cmd.price, size=res.remaining,
-                    placed_ns=t,
-                )  # fmt: skip
-                seen[next_id] = res.remaining
-        if m is not None or stopped is not None:
-            if m is None:
-                m = float(params.start_price)
-            path["ts"].append(t)
-            path["mid"].append(m)
-            path["position"].append(position)
-            path["equity"].append(cash + position * m)
-            path["bid"].append(live[1].price if live[1] else np.nan)
-            path["ask"].append(live[-1].price if live[-1] else np.nan)
-            both.append(live[1] is not None and live[-1] is not None)
-        if stopped is not None:
-            if len(path["ts"]) == 1:  # stopped at once: a flat path of two points
-                for column in path.values():
-                    column.append(column[-1])
-                both.append(both[-1])
-            break
+        for other in others:  # the other markets catch up with the first one's clock
+            while params.start_ns + int(other.seconds * 1e9) < t:
+                if other.advance(cfg.chunk, until_ns=t, watch_from=_OUR_IDS) == 0:
+                    break
+        gateway.poll(t)  # passive fills since the last look
+        if t >= next_decision:
+            next_decision = t + step_ns
+            if features is not None:
+                bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
+                if bid_top[0] and ask_top[0]:
+                    feat = features.on_book(t, *bid_top, *ask_top)
+                    if signals is not None:
+                        feat.update(signals(feat))
+                    session.features = feat
+            if predictor is not None:
+                forecast = predictor.predict(session.features)
+                session.prediction = forecast if math.isfinite(forecast) else None
+            bid, ask = book.best_bid(), book.best_ask()
+            m: float | None = (bid[0] + ask[0]) / 2 if bid and ask else None
+            session.decide(t)
+            if m is not None or session.stopped is not None:
+                if m is None:
+                    m = float(params.start_price)
+                lb, la = session.best_live(primary, 1), session.best_live(primary, -1)
+                path["ts"].append(t)
+                path["mid"].append(m)
+                path["position"].append(account.position)
+                path["equity"].append(account.cash + account.position * m)
+                path["bid"].append(lb if lb is not None else np.nan)
+                path["ask"].append(la if la is not None else np.nan)
+                both.append(lb is not None and la is not None)
+            if session.stopped is not None:
+                if len(path["ts"]) == 1:  # stopped at once: a flat path of two points
+                    for column in path.values():
+                        column.append(column[-1])
+                    both.append(both[-1])
+                break
+        if next_timer is not None and t >= next_timer:
+            next_timer = t + timer_ns
+            session.decide(t, timer=True)  # a strategy that raises is pulled here
     if len(path["ts"]) < 2:
         msg = "backtest too short: fewer than two decisions with a two-sided book"
         raise ConfigError(msg)
-    cols: list[tuple[int, ...]] = list(zip(*fills, strict=True)) if fills else [()] * 4
+    fill_ts, fill_side, fill_price, fill_qty, fill_fees = _primary_fills(session, primary)
     metrics = compute_metrics(
         ts=path["ts"], mid=path["mid"], position=path["position"], equity=path["equity"],
-        quoted_both=both, fill_ts=cols[0], fill_side=cols[1], fill_price=cols[2],
-        fill_qty=cols[3], fees=fees, quotes_placed=placed, fill_fee=fill_fees,
-        rejected_ts=rejected, final_spread=_spread(book),
+        quoted_both=both, fill_ts=fill_ts, fill_side=fill_side, fill_price=fill_price,
+        fill_qty=fill_qty, fees=account.fees, quotes_placed=session.orders_sent,
+        fill_fee=fill_fees, rejected_ts=session.rejected, final_spread=_spread(book),
+        orders_sent=session.orders_sent, max_live_orders=session.max_live_orders,
     )  # fmt: skip
     return BacktestResult(
-        strategy=getattr(strategy, "name", type(strategy).__name__),
+        strategy=maker.name,
         config=cfg,
         metrics=metrics,
         path=path,
-        fills=fills,
-        stopped=stopped,
+        fills=list(zip(fill_ts, fill_side, fill_price, fill_qty, strict=True)),
+        stopped=session.stopped,
     )
+
+
+def _primary_fills(session: TradingSession, symbol: str) -> tuple[list[Any], ...]:
+    """ts, side, price, qty, fee of the fills on ``symbol`` (the path's instrument)."""
+    rows = [f for f in session.fills if f[1] == symbol]
+    return (
+        [f[0] for f in rows], [f[2] for f in rows], [f[3] for f in rows],
+        [f[4] for f in rows], [f[6] for f in rows],
+    )  # fmt: skip

@@ -54,6 +54,9 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     markouts: dict[str, float]  # mean side x (mid(t + h) - price) per lot, by horizon
     quote_uptime: float  # share of time with both sides resting (a rejected quote is not)
     rejected_quotes: int = 0  # quotes the venue refused (post-only would have crossed)
+    orders_sent: int = 0  # new orders sent: quotes and immediate (hedge) orders
+    # the most resting orders the strategy held at once, per side
+    max_live_orders: dict[str, int] = msgspec.field(default_factory=lambda: {"bid": 0, "ask": 0})
     final_position: int
 
 
@@ -140,6 +143,8 @@ def compute_metrics(
     rejected_ts: npt.ArrayLike = (),
     rejected_quotes: int | None = None,
     final_spread: float | None = None,
+    orders_sent: int | None = None,
+    max_live_orders: dict[str, int] | None = None,
     bootstrap_seed: int = 0,
     markout_ns: tuple[int, ...] = (1_000_000_000, 5_000_000_000, 30_000_000_000),
     period_ns: int = MINUTE_NS,
@@ -151,7 +156,8 @@ def compute_metrics(
     decomposition (without it the fills pay nothing there). ``rejected_ts``:
     when each refused quote was refused; the interval between two marks in
     which one was is not counted as quoted. ``final_spread``: the market's
-    spread at the end, for ``liquidation_cost``. The bootstrap interval is
+    spread at the end, for ``liquidation_cost``. ``orders_sent`` defaults to
+    ``quotes_placed``; ``max_live_orders`` is ``{"bid": n, "ask": n}``. The bootstrap interval is
     seeded with ``bootstrap_seed`` (same inputs, same interval).
     """
     t = np.asarray(ts, dtype=np.int64)
@@ -258,6 +264,8 @@ def compute_metrics(
         quote_uptime=float((up[:-1] * weights).sum()),
         final_position=int(pos[-1]),
         rejected_quotes=int(rej.size if rejected_quotes is None else rejected_quotes),
+        orders_sent=int(quotes_placed if orders_sent is None else orders_sent),
+        max_live_orders=dict(max_live_orders or {"bid": 0, "ask": 0}),
     )
 
 

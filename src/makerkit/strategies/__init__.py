@@ -1,4 +1,4 @@
-"""Market-making strategies, the order manager, and fill-intensity calibration.
+"""Market-making strategies and fill-intensity calibration (the order manager: ``execution``).
 
 Every strategy implements ``makerkit.core.Strategy``: the same object runs in
 the backtester, the RL environment and live against the venue.
@@ -6,8 +6,8 @@ the backtester, the RL environment and live against the venue.
 
 from __future__ import annotations
 
+from makerkit.execution import Cancel, LiveQuote, OrderManager, Place
 from makerkit.strategies._intensity import fit_intensity
-from makerkit.strategies._orders import Cancel, LiveQuote, OrderManager, Place
 from makerkit.strategies._strategies import (
     GLFT,
     STRATEGIES,

@@ -1,0 +1,271 @@
+"""One trading session: a market maker, its order manager, its orders and its books of account.
+
+Every venue kind (the simulated market, the replay core, the live client)
+implements the small ``Gateway`` protocol; its driver only moves time, tells
+the session what its orders did (``accepted``, ``filled``, ``rejected``,
+``closed``) and asks it to ``decide``. The session builds the strategy's
+context, turns its target ladders into the fewest commands the
+``OrderManager`` allows, sends immediate (hedge) orders, keeps position,
+cash and fees per instrument, and counts what a report needs: orders sent,
+the most resting orders held at once per side, every fill and refusal.
+A strategy that raises is stopped cleanly: its quotes are pulled and the
+reason kept in ``stopped``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, cast
+
+from makerkit.core import (
+    BookView,
+    ConfigError,
+    FillReport,
+    Immediate,
+    InstrumentView,
+    Ladder,
+    MarketContext,
+    MarketMaker,
+    OpenOrder,
+    Orders,
+)
+from makerkit.execution._manager import Cancel, OrderManager
+
+__all__ = ["Gateway", "TradingSession"]
+
+
+class Gateway(Protocol):
+    """A venue as the session sees it; results come back through the session's methods."""
+
+    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
+              ) -> None:  # fmt: skip
+        """Send a limit order that may rest (post-only where the venue is set so)."""
+        ...
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        """Cancel a resting order."""
+        ...
+
+    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
+             ts_ns: int) -> None:  # fmt: skip
+        """Send an immediate order: IOC at ``price``, or market when None."""
+        ...
+
+
+class _Account:
+    """One instrument's orders and books of account."""
+
+    __slots__ = ("cash", "fees", "live", "position")
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.cash = 0.0  # ticks x lots, after fees
+        self.fees = 0.0
+        self.live: dict[int, dict[int, OpenOrder]] = {1: {}, -1: {}}  # side -> id -> order
+
+
+class TradingSession:
+    """A market maker trading through a ``Gateway``; see the module docstring."""
+
+    def __init__(
+        self,
+        strategy: MarketMaker,
+        gateway: Gateway,
+        *,
+        manager: OrderManager,
+        book: Callable[[str, int], BookView],
+        fee: Callable[[str, int, int, bool], float],
+        first_order_id: int = 1,
+    ) -> None:
+        self.strategy = strategy
+        self.gateway = gateway
+        self.manager = manager
+        self.symbols: tuple[str, ...] = tuple(strategy.symbols)
+        self.depth = int(strategy.depth)
+        self._book = book
+        self._fee = fee
+        self._next_id = first_order_id - 1
+        self.accounts = {s: _Account() for s in self.symbols}
+        self.features: Mapping[str, float] = {}
+        self.prediction: float | None = None
+        self.stopped: str | None = None
+        self.orders_sent = 0
+        self.cancels_sent = 0
+        self.max_live = {1: 0, -1: 0}
+        # ts, symbol, side, price, qty, maker, fee: every fill, in order
+        self.fills: list[tuple[int, str, int, int, int, bool, float]] = []
+        self.rejected: list[int] = []  # when each order was refused
+        inner = getattr(strategy, "inner", None)
+        self._label = type(inner if inner is not None else strategy).__name__
+        self._decide_name = "quote" if inner is not None else "decide"
+
+    # ------------------------------------------------------------------ reading
+
+    def view(self, symbol: str) -> InstrumentView:
+        """One instrument as the strategy sees it now."""
+        acc = self.accounts[symbol]
+        book = self._book(symbol, self.depth)
+        mid = book.mid
+        orders = (*acc.live[1].values(), *acc.live[-1].values())
+        return InstrumentView(
+            book=book,
+            orders=orders,
+            position=acc.position,
+            pnl=acc.cash + acc.position * mid if mid is not None else acc.cash,
+            fees=acc.fees,
+        )
+
+    def context(self, ts_ns: int) -> MarketContext:
+        """What the strategy may look at now."""
+        return MarketContext(
+            ts_ns=ts_ns,
+            instruments={s: self.view(s) for s in self.symbols},
+            features=self.features,
+            prediction=self.prediction,
+        )
+
+    def best_live(self, symbol: str, side: int) -> int | None:
+        """The best price of our resting orders on one side (None: none rest)."""
+        live = self.accounts[symbol].live[side]
+        if not live:
+            return None
+        prices = [o.price for o in live.values()]
+        return max(prices) if side > 0 else min(prices)
+
+    def live_orders(self, symbol: str) -> list[OpenOrder]:
+        """Our resting orders on ``symbol``, bids first."""
+        live = self.accounts[symbol].live
+        return [*live[1].values(), *live[-1].values()]
+
+    # ------------------------------------------------------------------ deciding
+
+    def decide(self, ts_ns: int, *, timer: bool = False) -> None:
+        """Ask the strategy (``decide``, or ``on_timer`` when ``timer``) and carry it out."""
+        orders: Orders | None = None
+        if self.stopped is None:
+            name = "on_timer" if timer else self._decide_name
+            try:
+                ctx = self.context(ts_ns)
+                orders = self.strategy.on_timer(ctx) if timer else self.strategy.decide(ctx)
+                if not isinstance(cast(object, orders), (Orders, type(None))):
+                    msg = f"must return makerkit.core.Orders, returned {type(orders).__name__}"
+                    raise ConfigError(msg)
+            except Exception as exc:  # any strategy error stops the run cleanly
+                self.stopped = f"{type(exc).__name__} in {self._label}.{name}: {exc}"
+        if self.stopped is not None:
+            orders = Orders.none(self.symbols)  # pull everything, then stop
+        if orders is not None:
+            self.execute(orders, ts_ns)
+
+    def execute(self, orders: Orders, ts_ns: int) -> None:
+        """Move the resting orders towards the targets, then send the immediate orders."""
+        for symbol, ladder in orders.quotes.items():
+            acc = self._account(symbol)
+            if not isinstance(cast(object, ladder), Ladder):
+                self._refuse(f"quotes[{symbol!r}] must be a Ladder, was {type(ladder).__name__}")
+                return self.execute(Orders.none(self.symbols), ts_ns)
+            for side in (1, -1):
+                resting = list(acc.live[side].values())
+                for cmd in self.manager.plan_side(side, ladder.side(side), resting, ts_ns):
+                    if isinstance(cmd, Cancel):
+                        self.cancel(symbol, cmd.order_id, ts_ns)
+                    else:
+                        self._next_id += 1
+                        self.orders_sent += 1
+                        self.gateway.place(symbol, self._next_id, side, cmd.price, cmd.size, ts_ns)
+        for order in orders.immediate:
+            if not isinstance(cast(object, order), Immediate):
+                self._refuse(f"immediate orders must be Immediate, was {type(order).__name__}")
+                return self.execute(Orders.none(self.symbols), ts_ns)
+            self._account(order.symbol)
+            self._next_id += 1
+            self.orders_sent += 1
+            self.gateway.take(order.symbol, self._next_id, order.side, order.size, order.price,
+                              ts_ns)  # fmt: skip
+        return None
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        """Cancel one of our resting orders (it stops counting as live at once)."""
+        live = self.accounts[symbol].live
+        for side in (1, -1):
+            live[side].pop(order_id, None)
+        self.cancels_sent += 1
+        self.gateway.cancel(symbol, order_id, ts_ns)
+
+    def pull_all(self, ts_ns: int) -> None:
+        """Cancel every resting order."""
+        self.execute(Orders.none(self.symbols), ts_ns)
+
+    def _account(self, symbol: str) -> _Account:
+        acc = self.accounts.get(symbol)
+        if acc is None:
+            msg = f"{self._label} sent orders for {symbol!r}, not one of its symbols {self.symbols}"
+            raise ConfigError(msg)
+        return acc
+
+    def _refuse(self, problem: str) -> None:
+        self.stopped = self.stopped or f"ConfigError in {self._label}: {problem}"
+
+    # ------------------------------------------------------------------ reports from the venue
+
+    def accepted(self, symbol: str, order_id: int, side: int, price: int, resting: int,
+                 ts_ns: int) -> None:  # fmt: skip
+        """The venue took an order; ``resting`` of it rests (0: it all traded at once)."""
+        if resting <= 0:
+            return
+        live = self.accounts[symbol].live
+        live[side][order_id] = OpenOrder(order_id=order_id, side=side, price=price,
+                                         size=resting, left=resting, placed_ns=ts_ns)  # fmt: skip
+        count = sum(len(a.live[side]) for a in self.accounts.values())
+        if count > self.max_live[side]:
+            self.max_live[side] = count
+
+    def filled(self, symbol: str, order_id: int, side: int, price: int, qty: int, maker: bool,
+               ts_ns: int) -> None:  # fmt: skip
+        """An order of ours traded ``qty`` at ``price``; the strategy hears of it at once."""
+        acc = self.accounts[symbol]
+        acc.position += side * qty
+        acc.cash -= side * qty * price
+        fee = self._fee(symbol, price, qty, maker)
+        acc.fees += fee
+        acc.cash -= fee
+        self.fills.append((ts_ns, symbol, side, price, qty, maker, fee))
+        order = acc.live[side].get(order_id)
+        if order is not None:
+            acc.live[side][order_id] = OpenOrder(
+                order_id=order_id, side=side, price=order.price, size=order.size,
+                left=max(order.left - qty, 0), placed_ns=order.placed_ns,
+            )  # fmt: skip
+        if self.stopped is not None:
+            return
+        report = FillReport(symbol=symbol, order_id=order_id, side=side, price=price, qty=qty,
+                            maker=maker, ts_ns=ts_ns)  # fmt: skip
+        try:
+            self.strategy.on_fill(report, self.context(ts_ns))
+        except Exception as exc:  # stopped at the next decision
+            self.stopped = f"{type(exc).__name__} in {self._label}.on_fill: {exc}"
+
+    def rejected_order(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        """The venue refused an order (post-only would have crossed, or a risk check)."""
+        self.rejected.append(ts_ns)
+        self.closed(symbol, order_id)
+
+    def closed(self, symbol: str, order_id: int) -> None:
+        """An order rests no more (filled in full, cancelled, refused)."""
+        live = self.accounts[symbol].live
+        for side in (1, -1):
+            live[side].pop(order_id, None)
+
+    # ------------------------------------------------------------------ summary
+
+    def fill_columns(self) -> tuple[list[Any], ...]:
+        """ts, side, price, qty, fee of every fill, as columns."""
+        if not self.fills:
+            return [], [], [], [], []
+        ts, _sym, side, price, qty, _maker, fee = zip(*self.fills, strict=True)
+        return list(ts), list(side), list(price), list(qty), list(fee)
+
+    @property
+    def max_live_orders(self) -> dict[str, int]:
+        """The most resting orders held at once per side, all instruments together."""
+        return {"bid": self.max_live[1], "ask": self.max_live[-1]}
