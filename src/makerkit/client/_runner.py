@@ -1,16 +1,17 @@
-"""Run a strategy live against the venue: the same class as in the backtester.
+"""Run a strategy live against the venue: the same class as in the backtesters.
 
-Every ``decision_ms`` the runner reads the book, its open orders and its
-position over the REST API, asks the strategy for quotes, and sends the
-commands the order manager's rules allow. Fills are passed to ``on_fill``
-as they are found. On exit (time is up, a signal, or the strategy raised)
-it cancels its orders: a stopped strategy never leaves quotes behind.
+The strategy trades through the execution layer (``makerkit.execution``):
+every ``decision_ms`` the runner reads each of its books, its new fills and
+its open orders over the REST API, tells the ``TradingSession`` about them,
+asks it to decide, and sends the commands the order manager's rules allow
+(quotes, cancels, immediate hedge orders). On exit (time is up, a signal, or
+the strategy raised) it cancels its orders: a stopped strategy never leaves
+quotes behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from decimal import Decimal
@@ -20,19 +21,22 @@ import msgspec
 
 from makerkit.client._client import VenueClient
 from makerkit.core import (
+    BookView,
     Clock,
+    Level,
     LiveClock,
     Predictor,
-    QuoteIntent,
     RejectReason,
     RiskLimitBreached,
-    StrategyContext,
     UnknownOrder,
+    as_market_maker,
 )
+from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
-from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
 __all__ = ["LiveRunner", "LiveSummary"]
+
+_FEATURE_LEVELS = 3
 
 
 class LiveSummary(msgspec.Struct, kw_only=True):
@@ -42,19 +46,43 @@ class LiveSummary(msgspec.Struct, kw_only=True):
     placed: int = 0
     cancelled: int = 0
     fills: int = 0
-    position: int = 0
+    position: int = 0  # of the first symbol
+    positions: dict[str, int] = msgspec.field(default_factory=dict)
+    max_live_orders: dict[str, int] = msgspec.field(default_factory=dict)
     throttled: int = 0  # decisions cut short by the venue's message rate
     stopped: str | None = None
 
 
+class _Outbox:
+    """The session's gateway live: commands wait here until the runner sends them."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
+              ) -> None:  # fmt: skip
+        self.commands.append(("place", symbol, order_id, side, price, size, ts_ns))
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        self.commands.append(("cancel", symbol, order_id))
+
+    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
+             ts_ns: int) -> None:  # fmt: skip
+        self.commands.append(("take", symbol, order_id, side, price, size, ts_ns))
+
+
 class LiveRunner:
-    """Drive ``strategy`` on ``symbol`` through ``client`` (prices in ticks inside)."""
+    """Drive ``strategy`` through ``client`` (prices in ticks inside).
+
+    ``symbol`` names the instrument a one-level ``Strategy`` trades; a
+    ``MarketMaker`` trades its own ``symbols``.
+    """
 
     def __init__(
         self,
         strategy: Any,
         client: VenueClient,
-        symbol: str,
+        symbol: str = "AAA",
         *,
         decision_ms: float = 100.0,
         min_quote_life_ms: float = 0.0,
@@ -63,125 +91,147 @@ class LiveRunner:
         predictor: Predictor | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.strategy = strategy
+        self.strategy = as_market_maker(strategy, symbol)
+        self.symbols = self.strategy.symbols
+        self.symbol = self.symbols[0]
         self.clock = clock or LiveClock()
         self.client = client
-        self.symbol = symbol
         self.decision_s = decision_ms / 1000
-        self.manager = OrderManager(
-            min_quote_life_ns=int(min_quote_life_ms * 1e6), price_tolerance=price_tolerance
-        )
-        self.features = FeatureStream(FeatureConfig(levels=3))
+        self.outbox = _Outbox()
+        self.session = TradingSession(
+            self.strategy, self.outbox,
+            manager=OrderManager(min_quote_life_ns=int(min_quote_life_ms * 1e6),
+                                 price_tolerance=price_tolerance),
+            book=lambda sym, depth: self._books[sym],
+            fee=lambda _s, _p, _q, _m: 0.0,  # the venue's fees come with the fills
+        )  # fmt: skip
+        self.features = FeatureStream(FeatureConfig(levels=_FEATURE_LEVELS))
         self.tif = "post_only" if post_only else "gtc"
         self.predictor = predictor
         self.summary = LiveSummary()
-        self._tick = Decimal(0)
-        self._lot = Decimal(0)
-        self._placed_at: dict[int, int] = {}
-        self._placed_size: dict[int, int] = {}  # lots asked for: a partial fill is no requote
+        self._tick: dict[str, Decimal] = {}
+        self._lot: dict[str, Decimal] = {}
+        self._books: dict[str, BookView] = {}
+        self._venue_id: dict[int, int] = {}  # the session's order id -> the venue's
+        self._local_id: dict[int, int] = {}  # and back
         self._fill_seq = -1
 
-    def _ticks(self, price: str) -> int:
-        return int(Decimal(price) / self._tick)
+    def _ticks(self, symbol: str, price: str) -> int:
+        return int(Decimal(price) / self._tick[symbol])
 
-    def _lots(self, size: str) -> int:
-        return int(Decimal(size) / self._lot)
+    def _lots(self, symbol: str, size: str) -> int:
+        return int(Decimal(size) / self._lot[symbol])
 
     async def setup(self) -> None:
-        """Learn the instrument's grid and skip fills from before; ``run`` calls it first."""
-        inst = next((i for i in await self.client.instruments() if i.symbol == self.symbol), None)
-        if inst is None:
-            msg = f"unknown symbol {self.symbol!r}"
-            raise ValueError(msg)
-        self._tick, self._lot = Decimal(inst.tick_size), Decimal(inst.lot_size)
-        fills = await self.client.fills(self.symbol)
+        """Learn the instruments' grids, the positions held, and skip fills from before.
+
+        ``run`` calls it first. Orders left open by an earlier run are not the
+        session's: ``step`` cancels them.
+        """
+        listed = {i.symbol: i for i in await self.client.instruments()}
+        for symbol in self.symbols:
+            inst = listed.get(symbol)
+            if inst is None:
+                msg = f"unknown symbol {symbol!r}"
+                raise ValueError(msg)
+            self._tick[symbol], self._lot[symbol] = Decimal(inst.tick_size), Decimal(inst.lot_size)
+        fills = await self.client.fills()
         self._fill_seq = max((f.seq for f in fills), default=-1)
-
-    async def _context(self, now: int) -> tuple[StrategyContext, dict[int, LiveQuote | None]]:
-        book = await self.client.book(self.symbol, 3)
-        bids = [(self._ticks(lv.price), self._lots(lv.size)) for lv in book.bids]
-        asks = [(self._ticks(lv.price), self._lots(lv.size)) for lv in book.asks]
-        features: dict[str, float] = {}
-        if bids and asks:
-            features = self.features.on_book(
-                now, [p for p, _ in bids], [s for _, s in bids],
-                [p for p, _ in asks], [s for _, s in asks],
-            )  # fmt: skip
-        live: dict[int, LiveQuote | None] = {1: None, -1: None}
-        orders = await self.client.open_orders(self.symbol)
-        still_open = {order.order_id for order in orders}
-        for kept in (self._placed_at, self._placed_size):  # forget the orders that are gone
-            for order_id in [k for k in kept if k not in still_open]:
-                del kept[order_id]
-        for order in orders:
-            side = 1 if order.side == "buy" else -1
-            quote = LiveQuote(
-                order_id=order.order_id, side=side, price=self._ticks(order.price or "0"),
-                size=self._placed_size.get(order.order_id, self._lots(order.remaining)),
-                placed_ns=self._placed_at.get(order.order_id, now),
-            )  # fmt: skip
-            if live[side] is None:
-                live[side] = quote
-            else:  # one quote per side: anything more is stale
-                with contextlib.suppress(UnknownOrder):
-                    await self.client.cancel(order.order_id, self.symbol)
-                    self.summary.cancelled += 1
-        position = 0
         for pos in await self.client.positions():
-            if pos.symbol == self.symbol:
-                position = self._lots(pos.qty)
-        ctx = StrategyContext(
-            ts_ns=now,
-            best_bid=bids[0][0] if bids else None,
-            best_ask=asks[0][0] if asks else None,
-            bid_size=bids[0][1] if bids else 0,
-            ask_size=asks[0][1] if asks else 0,
-            position=position,
-            features=features,
-        )
-        if self.predictor is not None and features:
-            forecast = self.predictor.predict(features)
-            if math.isfinite(forecast):
-                ctx = msgspec.structs.replace(ctx, prediction=forecast)
-        return ctx, live
+            if pos.symbol in self.session.accounts:
+                self.session.accounts[pos.symbol].position = self._lots(pos.symbol, pos.qty)
 
-    async def _new_fills(self, ctx: StrategyContext) -> None:
-        for fill in await self.client.fills(self.symbol):
-            if fill.seq <= self._fill_seq:
+    async def _read(self, now: int) -> None:
+        """Books, new fills and open orders: the session sees what the venue holds now."""
+        depth = max(self.strategy.depth, _FEATURE_LEVELS)
+        session = self.session
+        for symbol in self.symbols:
+            book = await self.client.book(symbol, depth)
+            bids = tuple(Level(self._ticks(symbol, lv.price), self._lots(symbol, lv.size))
+                         for lv in book.bids)  # fmt: skip
+            asks = tuple(Level(self._ticks(symbol, lv.price), self._lots(symbol, lv.size))
+                         for lv in book.asks)  # fmt: skip
+            self._books[symbol] = BookView(bids=bids[: self.strategy.depth],
+                                           asks=asks[: self.strategy.depth])  # fmt: skip
+            if symbol == self.symbol and bids and asks:
+                session.features = self.features.on_book(
+                    now, [lv.price for lv in bids], [lv.size for lv in bids],
+                    [lv.price for lv in asks], [lv.size for lv in asks],
+                )  # fmt: skip
+        held = {p.symbol: self._lots(p.symbol, p.qty) for p in await self.client.positions()
+                if p.symbol in session.accounts}  # fmt: skip
+        if any(held.get(s, 0) != a.position for s, a in session.accounts.items()):
+            for fill in await self.client.fills():  # only when a position moved: one call less
+                if fill.seq <= self._fill_seq or fill.symbol not in session.accounts:
+                    continue
+                self._fill_seq = fill.seq
+                self.summary.fills += 1
+                sym = fill.symbol
+                session.filled(
+                    sym, self._local_id.get(fill.order_id, -fill.order_id),
+                    1 if fill.side == "buy" else -1, self._ticks(sym, fill.price),
+                    self._lots(sym, fill.qty), fill.liquidity == "maker", now,
+                )  # fmt: skip
+            for sym, qty in held.items():  # the venue's position is the truth
+                session.accounts[sym].position = qty
+        for symbol in self.symbols:
+            open_now = {o.order_id: o for o in await self.client.open_orders(symbol)}
+            for order in session.live_orders(symbol):
+                venue = open_now.pop(self._venue_id.get(order.order_id, -1), None)
+                if venue is None:
+                    session.closed(symbol, order.order_id)
+            for stale in open_now:  # not the session's: left by an earlier run
+                await self._cancel(symbol, stale)
+        if self.predictor is not None and session.features:
+            forecast = self.predictor.predict(session.features)
+            session.prediction = forecast if math.isfinite(forecast) else None
+
+    async def _cancel(self, symbol: str, venue_id: int) -> None:
+        try:
+            await self.client.cancel(venue_id, symbol)
+            self.summary.cancelled += 1
+        except UnknownOrder:  # it traded (or went) since we looked: nothing to pull
+            pass
+
+    async def _send(self) -> None:
+        """Send what the session decided, in order; report the venue's answers back."""
+        commands, self.outbox.commands = self.outbox.commands, []
+        for cmd in commands:
+            kind, symbol, local = cmd[0], cmd[1], cmd[2]
+            if kind == "cancel":
+                venue_id = self._venue_id.pop(local, None)
+                if venue_id is not None:
+                    self._local_id.pop(venue_id, None)
+                    await self._cancel(symbol, venue_id)
                 continue
-            self._fill_seq = fill.seq
-            self.summary.fills += 1
-            side = 1 if fill.side == "buy" else -1
-            self.strategy.on_fill(side, self._ticks(fill.price), self._lots(fill.qty), ctx)
+            _, _, _, side, price, size, ts = cmd
+            tick, lot = self._tick[symbol], self._lot[symbol]
+            order = await self.client.submit(
+                symbol, "buy" if side == 1 else "sell", size * lot,
+                None if price is None else price * tick,
+                type="market" if price is None else "limit",
+                tif=self.tif if kind == "place" else "ioc", stp="cancel_newest",
+            )  # fmt: skip
+            if order.status == "rejected":  # it would have crossed: no quote this time
+                self.session.rejected_order(symbol, local, ts)
+                continue
+            self._venue_id[local], self._local_id[order.order_id] = order.order_id, local
+            self.summary.placed += 1
+            if kind == "place" and order.status in ("new", "partially_filled"):
+                self.session.accepted(symbol, local, side, price, size, ts)
 
     async def step(self) -> None:
         """One decision: read, decide, send."""
         now = self.clock.now_ns()
-        ctx, live = await self._context(now)
-        if ctx.position != self.summary.position:
-            await self._new_fills(ctx)
-            self.summary.position = ctx.position
-        intent: QuoteIntent = self.strategy.quote(ctx)
-        for cmd in self.manager.plan(intent, live, now):
-            if isinstance(cmd, Cancel):
-                try:
-                    await self.client.cancel(cmd.order_id, self.symbol)
-                    self.summary.cancelled += 1
-                except UnknownOrder:  # it traded (or went) since we looked: nothing to pull
-                    pass
-                continue
-            assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
-            order = await self.client.submit(
-                self.symbol, "buy" if cmd.side == 1 else "sell",
-                cmd.size * self._lot, cmd.price * self._tick, tif=self.tif,
-                stp="cancel_newest",
-            )  # fmt: skip
-            if order.status == "rejected":  # it would have crossed: no quote this time
-                continue
-            self._placed_at[order.order_id] = now
-            self._placed_size[order.order_id] = cmd.size
-            self.summary.placed += 1
+        await self._read(now)
+        self.session.decide(now)
+        await self._send()
         self.summary.decisions += 1
+        self.summary.position = self.session.accounts[self.symbol].position
+        self.summary.positions = {s: a.position for s, a in self.session.accounts.items()}
+        self.summary.max_live_orders = self.session.max_live_orders
+        if self.session.stopped is not None:
+            raise _Stopped(self.session.stopped)
 
     async def run(self, *, seconds: float | None = None) -> LiveSummary:
         """Decide every ``decision_ms`` until ``seconds`` pass (or forever); then clean up."""
@@ -197,7 +247,10 @@ class LiveRunner:
                         self.summary.stopped = f"{type(exc).__name__}: {exc}"
                         break
                     self.summary.throttled += 1  # over the rate: the next decision comes
-                except Exception as exc:  # the strategy or the venue failed: stop cleanly
+                except _Stopped as exc:  # the strategy raised: its quotes were pulled
+                    self.summary.stopped = str(exc)
+                    break
+                except Exception as exc:  # the venue failed: stop cleanly
                     self.summary.stopped = f"{type(exc).__name__}: {exc}"
                     break
                 await asyncio.sleep(max(0.0, self.decision_s - (time.monotonic() - started)))
@@ -207,13 +260,18 @@ class LiveRunner:
 
     async def _pull_quotes(self, tries: int = 5) -> None:
         """Cancel what is left; a rate limit is waited out, a kill switch left nothing."""
-        for _ in range(tries):
-            try:
-                cancelled = await self.client.cancel_all(self.symbol)
-            except RiskLimitBreached as exc:
-                if exc.reason is not RejectReason.RATE_LIMIT:
-                    return  # a kill switch cancelled every order already
-                await asyncio.sleep(1.0)
-                continue
-            self.summary.cancelled += len(cancelled)
-            return
+        for symbol in self.symbols:
+            for _ in range(tries):
+                try:
+                    cancelled = await self.client.cancel_all(symbol)
+                except RiskLimitBreached as exc:
+                    if exc.reason is not RejectReason.RATE_LIMIT:
+                        return  # a kill switch cancelled every order already
+                    await asyncio.sleep(1.0)
+                    continue
+                self.summary.cancelled += len(cancelled)
+                break
+
+
+class _Stopped(Exception):
+    """The strategy raised; the session pulled its quotes and kept the reason."""

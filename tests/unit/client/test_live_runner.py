@@ -61,7 +61,7 @@ def test_live_run_quotes_trades_and_cleans_up(tmp_path: Path) -> None:
                 assert summary.stopped is None and summary.decisions >= 10
                 assert summary.placed >= 2 and await client.open_orders("AAA") == []
                 broken = await LiveRunner(Broken(), client, "AAA", decision_ms=50).run(seconds=5.0)
-                assert broken.stopped == "RuntimeError: lost the model"
+                assert broken.stopped == "RuntimeError in Broken.quote: lost the model"
                 assert await client.open_orders("AAA") == []  # its quotes were pulled
             # over its message rate the runner skips decisions, never stops, and still
             # pulls its quotes at the end
