@@ -172,7 +172,8 @@ def run_replay_backtest(
     if kernel is not None and hasattr(core, "set_strategy"):
         rows, quoted, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
         live, refused = _native_max_live(core, rows), _rejections(core)
-        return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live)
+        return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live,
+                       events.symbol)  # fmt: skip
     maker = as_market_maker(strategy, events.symbol or "REPLAY")
     if len(maker.symbols) != 1:
         msg = (
@@ -267,7 +268,7 @@ def run_replay_backtest(
     if refused is None:  # every refusal, also those not yet noticed at the end
         refused = session.rejected
     return _result(maker.name, cfg, core, path, both, session.orders_sent, session.stopped,
-                   refused, session.max_live_orders)  # fmt: skip
+                   refused, session.max_live_orders, symbol)  # fmt: skip
 
 
 class _ReplayGateway:
@@ -328,6 +329,7 @@ def _result(
     stopped: str | None,
     refused: list[int] | None,
     max_live: dict[str, int],
+    symbol: str,
 ) -> BacktestResult:
     """Metrics and fills of a finished run."""
     if len(path["ts"]) < 2:
@@ -363,4 +365,5 @@ def _result(
         ),
         stopped=stopped,
         fifo_exceptions=int(core.fifo_exceptions) if cfg.queue == "l3" else None,
+        positions={symbol: int(fill_side @ fill_qty)},
     )

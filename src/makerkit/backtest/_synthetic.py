@@ -80,6 +80,8 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     stopped: str | None = None  # why the run ended early (the strategy raised)
     # queue=l3: executions behind our order while volume was still ahead of it (FIFO broken)
     fifo_exceptions: int | None = None
+    # the final position on every symbol the strategy traded (the path is the first one's)
+    positions: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 def _spread(book: Any) -> float | None:
@@ -267,6 +269,7 @@ def run_synthetic_backtest(
         path=path,
         fills=list(zip(fill_ts, fill_side, fill_price, fill_qty, strict=True)),
         stopped=session.stopped,
+        positions={sym: acc.position for sym, acc in session.accounts.items()},
     )
 
 

@@ -1049,21 +1049,23 @@ def data_fetch(
 # ---------------------------------------------------------------------- backtest
 
 
-def _parse_params(items: list[str]) -> dict[str, float | int]:
-    out: dict[str, float | int] = {}
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs: an int, a float, true/false, else the text (a symbol, say)."""
+    out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             msg = f"invalid --param {item!r}, must be NAME=VALUE"
             raise ConfigError(msg)
-        try:
-            out[key] = int(value)
-        except ValueError:
+        for kind in (int, float):
             try:
-                out[key] = float(value)
-            except ValueError as exc:
-                msg = f"invalid --param {item!r}, the value must be a number"
-                raise ConfigError(msg) from exc
+                out[key] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            flags = {"true": True, "false": False}
+            out[key] = flags.get(value.lower(), value)
     return out
 
 
@@ -1072,7 +1074,7 @@ PolicyOpt = Annotated[
 ]
 
 
-def _make_strategy(name: str, params: dict[str, float | int], policy: Path | None) -> Any:
+def _make_strategy(name: str, params: dict[str, Any], policy: Path | None) -> Any:
     """A strategy by name; ``rl`` loads a trained policy (makerkit[rl])."""
     if name != "rl":
         from makerkit.strategies import make_strategy
@@ -1147,7 +1149,12 @@ def backtest(
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = msgspec.to_builtins(result.metrics)
     payload = {"strategy": result.strategy, "data": data,
-               "config": msgspec.to_builtins(result.config), "metrics": metrics}  # fmt: skip
+               "config": msgspec.to_builtins(result.config), "metrics": metrics,
+               # how the strategy used the venue, also at the top (they are in metrics too)
+               "orders_sent": metrics["orders_sent"],
+               "max_live_orders": metrics["max_live_orders"]}  # fmt: skip
+    if len(result.positions) > 1:  # several instruments: the path and metrics are the first's
+        payload["positions"] = result.positions
     # --- data quality of the replayed stream (crossed books, gaps, dropped updates) ---
     payload["data_quality"] = _data_quality(market, result)
     if result.fifo_exceptions is not None:  # queue=l3: where the record broke FIFO for us

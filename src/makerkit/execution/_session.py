@@ -24,6 +24,7 @@ from makerkit.core import (
     Immediate,
     InstrumentView,
     Ladder,
+    Level,
     MarketContext,
     MarketMaker,
     OpenOrder,
@@ -158,14 +159,19 @@ class TradingSession:
             self.execute(orders, ts_ns)
 
     def execute(self, orders: Orders, ts_ns: int) -> None:
-        """Move the resting orders towards the targets, then send the immediate orders."""
+        """Move the resting orders towards the targets, then send the immediate orders.
+
+        Orders that name a symbol the strategy does not trade, or are not the
+        API's types, send nothing: the strategy is stopped and pulled.
+        """
+        problem = self._problem(orders)
+        if problem is not None:
+            self.stopped = self.stopped or f"ConfigError in {self._label}: {problem}"
+            orders = Orders.none(self.symbols)
         for symbol, ladder in orders.quotes.items():
-            acc = self._account(symbol)
-            if not isinstance(cast(object, ladder), Ladder):
-                self._refuse(f"quotes[{symbol!r}] must be a Ladder, was {type(ladder).__name__}")
-                return self.execute(Orders.none(self.symbols), ts_ns)
+            live = self.accounts[symbol].live
             for side in (1, -1):
-                resting = list(acc.live[side].values())
+                resting = list(live[side].values())
                 for cmd in self.manager.plan_side(side, ladder.side(side), resting, ts_ns):
                     if isinstance(cmd, Cancel):
                         self.cancel(symbol, cmd.order_id, ts_ns)
@@ -174,14 +180,26 @@ class TradingSession:
                         self.orders_sent += 1
                         self.gateway.place(symbol, self._next_id, side, cmd.price, cmd.size, ts_ns)
         for order in orders.immediate:
-            if not isinstance(cast(object, order), Immediate):
-                self._refuse(f"immediate orders must be Immediate, was {type(order).__name__}")
-                return self.execute(Orders.none(self.symbols), ts_ns)
-            self._account(order.symbol)
             self._next_id += 1
             self.orders_sent += 1
             self.gateway.take(order.symbol, self._next_id, order.side, order.size, order.price,
                               ts_ns)  # fmt: skip
+
+    def _problem(self, orders: Orders) -> str | None:
+        """Why ``orders`` cannot be carried out (None: they can)."""
+        for symbol, ladder in orders.quotes.items():
+            if symbol not in self.accounts:
+                return f"quotes for {symbol!r}, not one of its symbols {self.symbols}"
+            if not isinstance(cast(object, ladder), Ladder):
+                return f"quotes[{symbol!r}] must be a Ladder, was {type(ladder).__name__}"
+            for rung in (*ladder.bids, *ladder.asks):
+                if not isinstance(cast(object, rung), Level):
+                    return f"ladder rungs must be Level(price, size), was {rung!r}"
+        for order in orders.immediate:
+            if not isinstance(cast(object, order), Immediate):
+                return f"immediate orders must be Immediate, was {type(order).__name__}"
+            if order.symbol not in self.accounts:
+                return f"an immediate order on {order.symbol!r}, not one of {self.symbols}"
         return None
 
     def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
@@ -195,16 +213,6 @@ class TradingSession:
     def pull_all(self, ts_ns: int) -> None:
         """Cancel every resting order."""
         self.execute(Orders.none(self.symbols), ts_ns)
-
-    def _account(self, symbol: str) -> _Account:
-        acc = self.accounts.get(symbol)
-        if acc is None:
-            msg = f"{self._label} sent orders for {symbol!r}, not one of its symbols {self.symbols}"
-            raise ConfigError(msg)
-        return acc
-
-    def _refuse(self, problem: str) -> None:
-        self.stopped = self.stopped or f"ConfigError in {self._label}: {problem}"
 
     # ------------------------------------------------------------------ reports from the venue
 

@@ -209,6 +209,11 @@ STRATEGIES: dict[str, type[_Base]] = {
 }
 
 
+def _is_strategy(cls: type) -> bool:
+    """A one-level ``Strategy`` (quote) or a ``MarketMaker`` (decide)."""
+    return callable(getattr(cls, "quote", None)) or callable(getattr(cls, "decide", None))
+
+
 def _file_class(spec: str) -> type:
     """The class ``Name`` of ``path/to/file.py:Name``, imported once per file."""
     text, _, cls_name = spec.rpartition(":")
@@ -233,15 +238,14 @@ def _file_class(spec: str) -> type:
             msg = f"invalid strategy {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}"
             raise ConfigError(msg) from exc
     cls = getattr(module, cls_name, None)
-    if not isinstance(cls, type) or not callable(getattr(cls, "quote", None)):
+    if not isinstance(cls, type) or not _is_strategy(cls):
         have = sorted(
             n for n, v in vars(module).items()
-            if isinstance(v, type) and callable(getattr(v, "quote", None))
-            and v.__module__ == module_name
+            if isinstance(v, type) and _is_strategy(v) and v.__module__ == module_name
         )  # fmt: skip
         msg = (
             f"invalid strategy {spec!r}: {path} has no class {cls_name!r} with a quote() "
-            f"method; strategies there: {have}"
+            f"(Strategy) or decide() (MarketMaker) method; strategies there: {have}"
         )
         raise ConfigError(msg)
     return cls

@@ -1,0 +1,101 @@
+"""Strategy API v2 in the backtesters: the two examples, timers, and the metrics they add."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from makerkit.backtest import (
+    BacktestConfig,
+    ReplayConfig,
+    run_replay_backtest,
+    run_synthetic_backtest,
+)
+from makerkit.backtest._events import recorded_events
+from makerkit.core import ConfigError, Ladder, Level, MarketContext, MarketMakerBase, Orders
+from makerkit.strategies import make_strategy
+
+EXAMPLES = Path(__file__).parents[3] / "examples" / "strategies"
+LADDER = f"{EXAMPLES / 'glft_ladder.py'}:GLFTLadder"
+HEDGED = f"{EXAMPLES / 'hedged_maker.py'}:HedgedMaker"
+
+
+def test_the_ladder_rests_five_orders_a_side_on_the_simulator_and_never_crosses_itself() -> None:
+    cfg = BacktestConfig(events=60_000, seed=3)
+    result = run_synthetic_backtest(make_strategy(LADDER), cfg)
+    m = result.metrics
+    assert m.max_live_orders == {"bid": 5, "ask": 5}
+    assert m.fills > 20 and m.orders_sent >= 10
+    bids, asks = result.path["bid"], result.path["ask"]
+    assert all(b < a for b, a in zip(bids, asks, strict=True) if b == b and a == a)
+    again = run_synthetic_backtest(make_strategy(LADDER), cfg)  # deterministic
+    assert again.fills == result.fills and again.metrics == m
+
+
+def test_the_hedger_keeps_its_net_position_small_with_immediate_orders() -> None:
+    cfg = BacktestConfig(events=60_000, seed=5)
+    strategy = make_strategy(HEDGED, hedge_at=2, size=1)
+    result = run_synthetic_backtest(strategy, cfg)
+    pos = result.positions
+    assert set(pos) == {"SIM", "HEDGE"} and strategy.hedges > 5
+    assert abs(pos["SIM"]) > 3  # the quoted market moved the maker's inventory ...
+    assert abs(pos["SIM"] + pos["HEDGE"]) <= 3  # ... and the hedges took it back out
+
+
+def test_the_ladder_runs_on_a_recorded_day_and_the_hedger_is_told_why_it_cannot(
+    data_root: Path,
+) -> None:
+    events = recorded_events("lobster", "GOOG", None)
+    cfg = ReplayConfig(decision_ms=1000.0)
+    result = run_replay_backtest(make_strategy(LADDER, levels=3), events, cfg)
+    assert result.metrics.max_live_orders == {"bid": 3, "ask": 3} and result.metrics.fills > 50
+    assert result.strategy == "GLFTLadder"
+    with pytest.raises(ConfigError, match="a replay has one instrument"):
+        run_replay_backtest(make_strategy(HEDGED), events, cfg)
+
+
+class Timed(MarketMakerBase):
+    timer_ms = 250.0
+
+    def __init__(self) -> None:
+        self.decisions: list[int] = []
+        self.timers: list[int] = []
+
+    def decide(self, ctx: MarketContext) -> Orders:
+        self.decisions.append(ctx.ts_ns)
+        return Orders()  # says nothing about the quotes: they stay as they are
+
+    def on_timer(self, ctx: MarketContext) -> Orders | None:
+        self.timers.append(ctx.ts_ns)
+        mid = ctx["SIM"].book.mid
+        if mid is None:
+            return None
+        return Orders(quotes={"SIM": Ladder(bids=(Level(int(mid) - 3, 1),),
+                                            asks=(Level(int(mid) + 4, 1),))})  # fmt: skip
+
+
+def test_timers_run_at_their_own_period_and_only_they_quote() -> None:
+    strategy = Timed()
+    result = run_synthetic_backtest(strategy, BacktestConfig(events=30_000, decision_ms=100.0))
+    gaps = [b - a for a, b in zip(strategy.timers, strategy.timers[1:], strict=False)]
+    assert len(strategy.timers) > 20 and min(gaps) >= 250_000_000
+    ratio = len(strategy.decisions) / len(strategy.timers)
+    assert 1.5 < ratio < 3.0  # every 100 ms against every 250 ms (each wakes a little late)
+    assert result.metrics.orders_sent > 0 and result.metrics.max_live_orders["bid"] == 1
+
+
+def test_backtest_cli_writes_orders_sent_and_max_live_orders(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "makerkit", "backtest", "--strategy", LADDER, "--param",
+           "levels=3", "--data", "synthetic:events=20000", "--out", str(out), "--json"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    payload: dict[str, Any] = json.loads((out / "metrics.json").read_text())
+    assert payload["max_live_orders"] == {"bid": 3, "ask": 3}
+    assert payload["metrics"]["max_live_orders"] == payload["max_live_orders"]
+    assert payload["orders_sent"] == payload["metrics"]["orders_sent"] > 0
