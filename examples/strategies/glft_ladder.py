@@ -1,4 +1,4 @@
-"""A 5-level ladder a side around the GLFT quotes, with sigma fitted online.
+r"""A 5-level ladder a side around the GLFT quotes, with sigma fitted online.
 
 The closed form of Gueant, Lehalle and Fernandez-Tapia gives the best bid and
 ask for the current inventory; this market maker rests ``levels`` orders a
@@ -35,7 +35,7 @@ class GLFTLadder(MarketMakerBase):
         size: int = 1,
         max_position: int = 20,
         gamma: float = 0.1,
-        A: float = 1.0,  # noqa: N803 - the paper's name
+        A: float = 1.0,  # the paper's name
         k: float = 1.5,
         sigma: float = 1.0,
         half_life_s: float = 30.0,

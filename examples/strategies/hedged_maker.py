@@ -1,4 +1,4 @@
-"""Make a market on one symbol and hedge the inventory with IOC orders on another.
+r"""Make a market on one symbol and hedge the inventory with IOC orders on another.
 
 A maker quotes ``quote_symbol`` around its mid; whenever the net position
 (what it holds on both symbols together) passes ``hedge_at`` lots, it sends an
