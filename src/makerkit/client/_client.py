@@ -18,18 +18,8 @@ import httpx
 import msgspec
 import websockets
 
-from makerkit.core import (
-    ConfigError,
-    Forbidden,
-    JournalUnavailable,
-    MakerkitError,
-    NotAuthorized,
-    RejectReason,
-    UnknownAccount,
-    UnknownOrder,
-    UnknownSymbol,
-    rejection,
-)
+from makerkit.core import MakerkitError
+from makerkit.core.errors import error_for_code
 from makerkit.wire import (
     AccountOut,
     BookOut,
@@ -53,22 +43,8 @@ def _messages(raw: str | bytes) -> list[dict[str, Any]]:
 
 
 def error_from(code: str, message: str) -> MakerkitError:
-    """Turn a venue error body back into the exception the venue raised."""
-    if code == "NOT_AUTHORIZED":
-        return NotAuthorized(message)
-    if code == "FORBIDDEN":
-        return Forbidden(message)
-    if code == "UNKNOWN_ORDER":
-        return UnknownOrder(message)
-    if code == "UNKNOWN_SYMBOL":
-        return UnknownSymbol(message)
-    if code == "UNKNOWN_ACCOUNT":
-        return UnknownAccount(message)
-    if code == "JOURNAL_UNAVAILABLE":
-        return JournalUnavailable(message)
-    if code in RejectReason.__members__:
-        return rejection(RejectReason[code], message)
-    return ConfigError(f"{code}: {message}")
+    """Turn a venue error body back into the exception the venue raised (core's one table)."""
+    return error_for_code(code, message)
 
 
 _PAGE = 1000  # items per page of a listing

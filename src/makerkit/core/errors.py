@@ -30,6 +30,7 @@ from __future__ import annotations
 from makerkit.core._enums import RejectReason
 
 __all__ = [
+    "ERROR_CODES",
     "ConfigError",
     "DataError",
     "DuplicateOrderId",
@@ -46,6 +47,9 @@ __all__ = [
     "UnknownAccount",
     "UnknownOrder",
     "UnknownSymbol",
+    "VenueError",
+    "code_for",
+    "error_for_code",
     "rejection",
 ]
 
@@ -189,6 +193,48 @@ class Forbidden(NotAuthorized):
 
 class UnknownAccount(MakerkitError, LookupError):
     """An admin command names an account that does not exist (nothing was changed)."""
+
+
+class VenueError(MakerkitError, RuntimeError):
+    """The venue failed on a request it should have answered (``INTERNAL``, HTTP 500)."""
+
+
+# The venue's stable error codes and the class each one is: the server answers an
+# exception with its code, the client raises the class back. Order rejections use
+# their ``RejectReason`` name as the code (``rejection``). More specific classes first.
+ERROR_CODES: dict[str, type[MakerkitError]] = {
+    "JOURNAL_UNAVAILABLE": JournalUnavailable,
+    "FORBIDDEN": Forbidden,
+    "NOT_AUTHORIZED": NotAuthorized,
+    "UNKNOWN_ACCOUNT": UnknownAccount,
+    "BAD_DATA": DataError,
+    "BAD_REQUEST": ConfigError,
+    "INTERNAL": VenueError,
+}
+
+
+def code_for(exc: BaseException) -> str:
+    """The stable code of an exception (``INTERNAL`` for anything that is not ours)."""
+    if isinstance(exc, OrderRejected):
+        return exc.reason.name
+    for code, cls in ERROR_CODES.items():
+        if isinstance(exc, cls):
+            return code
+    return "BAD_REQUEST" if isinstance(exc, MakerkitError) else "INTERNAL"
+
+
+def error_for_code(code: str, message: str) -> MakerkitError:
+    """The exception a venue error body stands for.
+
+    A code outside the table (the routing layer's ``NOT_FOUND``, a gate's
+    ``TOO_MANY_CONNECTIONS``) is a refused request: ``ConfigError`` with the code.
+    """
+    cls = ERROR_CODES.get(code)  # first: NOT_AUTHORIZED is also a RejectReason
+    if cls is not None:
+        return cls(message)
+    if code in RejectReason.__members__:
+        return rejection(RejectReason[code], message)
+    return ConfigError(f"{code}: {message}")
 
 
 _BY_REASON: dict[RejectReason, type[OrderRejected]] = {

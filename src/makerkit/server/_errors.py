@@ -11,8 +11,6 @@ from msgspec import json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from makerkit.core import (
-    ConfigError,
-    DataError,
     Forbidden,
     JournalUnavailable,
     MakerkitError,
@@ -22,23 +20,23 @@ from makerkit.core import (
     UnknownOrder,
     UnknownSymbol,
 )
+from makerkit.core.errors import code_for
 from makerkit.server._gate import Refused
 
 __all__ = ["error_response", "install_error_handlers", "log", "status_for"]
 
 log = logging.getLogger("makerkit.server")
 
-_STATUS: list[tuple[type[Exception], int, str | None]] = [
-    (JournalUnavailable, 503, "JOURNAL_UNAVAILABLE"),  # order entry stopped: say why
-    (Forbidden, 403, "FORBIDDEN"),
-    (NotAuthorized, 401, "NOT_AUTHORIZED"),
-    (UnknownAccount, 404, "UNKNOWN_ACCOUNT"),
-    (UnknownOrder, 404, None),
-    (UnknownSymbol, 404, None),
-    (OrderRejected, 422, None),
-    (DataError, 400, "BAD_DATA"),
-    (ConfigError, 400, "BAD_REQUEST"),
-    (MakerkitError, 400, "BAD_REQUEST"),
+# HTTP status per class, most specific first; the codes come from core's one table
+_STATUS: list[tuple[type[Exception], int]] = [
+    (JournalUnavailable, 503),  # order entry stopped: say why
+    (Forbidden, 403),
+    (NotAuthorized, 401),
+    (UnknownAccount, 404),
+    (UnknownOrder, 404),
+    (UnknownSymbol, 404),
+    (OrderRejected, 422),
+    (MakerkitError, 400),
 ]
 
 
@@ -46,11 +44,9 @@ def status_for(exc: Exception) -> tuple[int, str]:
     """Return (HTTP status, stable code) for an exception."""
     if isinstance(exc, Refused):
         return exc.status, exc.code
-    for cls, status, code in _STATUS:
+    for cls, status in _STATUS:
         if isinstance(exc, cls):
-            if code is None and isinstance(exc, OrderRejected):
-                return status, exc.code
-            return status, code or "BAD_REQUEST"
+            return status, code_for(exc)
     return 500, "INTERNAL"
 
 
