@@ -182,7 +182,7 @@ def run_replay_backtest(
         )
         raise ConfigError(msg)
     symbol = maker.symbols[0]
-    touch: list[Any] = [None, 0, None, 0]  # the view's bid, its size, ask, its size
+    touch: tuple[int | None, int, int | None, int] = (None, 0, None, 0)  # bid, size, ask, size
     top = core.top
 
     def book(_symbol: str, depth: int) -> BookView:
@@ -194,7 +194,7 @@ def run_replay_backtest(
 
     gateway = _ReplayGateway(core, symbol)
     session = TradingSession(
-        maker, gateway, manager=manager, book=book,
+        maker, gateway, manager=manager, book=book, touch=lambda _s: touch,
         fee=lambda _s, price, qty, m: (cfg.maker_fee if m else cfg.taker_fee) * price * qty,
     )  # fmt: skip
     gateway.session = session
@@ -225,7 +225,7 @@ def run_replay_backtest(
             if reason == RUN_END:
                 break
             continue
-        touch[:] = (bid, bid_size, ask, ask_size)
+        touch = (bid, bid_size, ask, ask_size)
         mid = (bid + ask) / 2 if bid is not None and ask is not None else nan
         cash -= fees
         # the strategy knows of its fills only once their reports arrive: the notices

@@ -36,6 +36,7 @@ __all__ = [
     "MarketContext",
     "MarketMaker",
     "MarketMakerBase",
+    "OneLevelMaker",
     "OpenOrder",
     "Orders",
     "as_market_maker",
@@ -259,7 +260,7 @@ class MarketMakerBase:
         return None
 
 
-class _OneLevel:
+class OneLevelMaker:
     """A ``Strategy`` (one bid, one ask, one instrument) seen as a ``MarketMaker``."""
 
     depth = 1
@@ -319,7 +320,7 @@ def as_market_maker(strategy: Any, symbol: str) -> MarketMaker:
             raise ConfigError(msg)
         return strategy  # type: ignore[no-any-return]
     if callable(getattr(strategy, "quote", None)) and callable(getattr(strategy, "on_fill", None)):
-        return _OneLevel(strategy, symbol)
+        return OneLevelMaker(strategy, symbol)
     msg = (
         f"{type(strategy).__name__} is not a strategy: it needs quote(ctx) and on_fill(...) "
         "(makerkit.core.Strategy) or symbols, decide(ctx), on_fill(fill, ctx) and "

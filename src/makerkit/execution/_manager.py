@@ -69,11 +69,30 @@ class OrderManager(msgspec.Struct, kw_only=True):
         out: list[Place | Cancel] = []
         for side, price, size in ((1, intent.bid_price, intent.bid_size),
                                   (-1, intent.ask_price, intent.ask_size)):  # fmt: skip
-            current = live.get(side)
-            rungs = () if price is None else (Level(price, size),)
-            resting = () if current is None else (current,)
-            out.extend(self.plan_side(side, rungs, resting, now_ns))
+            out.extend(self.plan_one(side, price, size, live.get(side), now_ns))
         return out
+
+    def plan_one(
+        self,
+        side: int,
+        price: int | None,
+        size: int,
+        current: LiveQuote | OpenOrder | None,
+        now_ns: int,
+    ) -> list[Place | Cancel]:
+        """``plan_side`` for at most one rung and one resting order (the hot path, no sorting)."""
+        if self.max_order_size is not None:
+            size = min(size, self.max_order_size)
+        if price is None or size <= 0:  # not wanted: pulling is never delayed
+            return [] if current is None else [Cancel(order_id=current.order_id)]
+        if current is None:
+            return [Place(side=side, price=price, size=size)]
+        if (
+            abs(current.price - price) <= self.price_tolerance
+            and abs(current.size - size) <= self.size_tolerance
+        ) or now_ns - current.placed_ns < self.min_quote_life_ns:
+            return []
+        return [Cancel(order_id=current.order_id), Place(side=side, price=price, size=size)]
 
     def plan_side(
         self,

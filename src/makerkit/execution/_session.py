@@ -27,8 +27,10 @@ from makerkit.core import (
     Level,
     MarketContext,
     MarketMaker,
+    OneLevelMaker,
     OpenOrder,
     Orders,
+    StrategyContext,
 )
 from makerkit.execution._manager import Cancel, OrderManager
 
@@ -77,6 +79,7 @@ class TradingSession:
         book: Callable[[str, int], BookView],
         fee: Callable[[str, int, int, bool], float],
         first_order_id: int = 1,
+        touch: Callable[[str], tuple[int | None, int, int | None, int]] | None = None,
     ) -> None:
         self.strategy = strategy
         self.gateway = gateway
@@ -84,6 +87,8 @@ class TradingSession:
         self.symbols: tuple[str, ...] = tuple(strategy.symbols)
         self.depth = int(strategy.depth)
         self._book = book
+        # (bid, its size, ask, its size) without building a view: a one-level strategy's read
+        self._touch = touch or self._touch_from_book
         self._fee = fee
         self._next_id = first_order_id - 1
         self.accounts = {s: _Account() for s in self.symbols}
@@ -96,9 +101,11 @@ class TradingSession:
         # ts, symbol, side, price, qty, maker, fee: every fill, in order
         self.fills: list[tuple[int, str, int, int, int, bool, float]] = []
         self.rejected: list[int] = []  # when each order was refused
-        inner = getattr(strategy, "inner", None)
-        self._label = type(inner if inner is not None else strategy).__name__
-        self._decide_name = "quote" if inner is not None else "decide"
+        # a one-level Strategy takes the hot path: its own context, one rung a side
+        self._one = strategy if isinstance(strategy, OneLevelMaker) else None
+        inner = self._one.inner if self._one is not None else strategy
+        self._label = type(inner).__name__
+        self._decide_name = "quote" if self._one is not None else "decide"
 
     # ------------------------------------------------------------------ reading
 
@@ -125,11 +132,17 @@ class TradingSession:
             prediction=self.prediction,
         )
 
+    def _touch_from_book(self, symbol: str) -> tuple[int | None, int, int | None, int]:
+        book = self._book(symbol, 1)
+        bid, ask = (book.bids or (None,))[0], (book.asks or (None,))[0]
+        return (bid.price if bid else None, bid.size if bid else 0,
+                ask.price if ask else None, ask.size if ask else 0)  # fmt: skip
+
     def best_live(self, symbol: str, side: int) -> int | None:
         """The best price of our resting orders on one side (None: none rest)."""
         live = self.accounts[symbol].live[side]
-        if not live:
-            return None
+        if len(live) <= 1:
+            return next(iter(live.values())).price if live else None
         prices = [o.price for o in live.values()]
         return max(prices) if side > 0 else min(prices)
 
@@ -142,6 +155,9 @@ class TradingSession:
 
     def decide(self, ts_ns: int, *, timer: bool = False) -> None:
         """Ask the strategy (``decide``, or ``on_timer`` when ``timer``) and carry it out."""
+        if self._one is not None and self.stopped is None and not timer:
+            self._decide_one(self._one, ts_ns)
+            return
         orders: Orders | None = None
         if self.stopped is None:
             name = "on_timer" if timer else self._decide_name
@@ -185,6 +201,46 @@ class TradingSession:
             self.gateway.take(order.symbol, self._next_id, order.side, order.size, order.price,
                               ts_ns)  # fmt: skip
 
+    def _decide_one(self, one: OneLevelMaker, ts_ns: int) -> None:
+        """``decide`` for a one-level ``Strategy``: the same rules, none of the ladder's cost."""
+        symbol = one.symbols[0]
+        acc = self.accounts[symbol]
+        bid, bid_size, ask, ask_size = self._touch(symbol)
+        position = acc.position
+        pnl = (
+            acc.cash + position * (bid + ask) / 2
+            if bid is not None and ask is not None
+            else acc.cash
+        )
+        ctx = StrategyContext(
+            ts_ns=ts_ns, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
+            position=position, pnl=pnl, features=self.features, prediction=self.prediction,
+        )  # fmt: skip
+        try:
+            intent = one.inner.quote(ctx)
+            sides = ((1, intent.bid_price, intent.bid_size),
+                     (-1, intent.ask_price, intent.ask_size))  # fmt: skip
+        except Exception as exc:  # any strategy error stops the run cleanly
+            self.stopped = f"{type(exc).__name__} in {self._label}.quote: {exc}"
+            self.execute(Orders.none(self.symbols), ts_ns)
+            return
+        plan_one, plan_side = self.manager.plan_one, self.manager.plan_side
+        for side, price, size in sides:
+            live = acc.live[side]
+            if len(live) <= 1:
+                current = next(iter(live.values())) if live else None
+                cmds = plan_one(side, price, size, current, ts_ns)
+            else:  # left from before (a live restart): the ladder rule tidies up
+                rungs = () if price is None else (Level(price, size),)
+                cmds = plan_side(side, rungs, list(live.values()), ts_ns)
+            for cmd in cmds:
+                if isinstance(cmd, Cancel):
+                    self.cancel(symbol, cmd.order_id, ts_ns)
+                else:
+                    self._next_id += 1
+                    self.orders_sent += 1
+                    self.gateway.place(symbol, self._next_id, side, cmd.price, cmd.size, ts_ns)
+
     def _problem(self, orders: Orders) -> str | None:
         """Why ``orders`` cannot be carried out (None: they can)."""
         for symbol, ladder in orders.quotes.items():
@@ -224,7 +280,10 @@ class TradingSession:
         live = self.accounts[symbol].live
         live[side][order_id] = OpenOrder(order_id=order_id, side=side, price=price,
                                          size=resting, left=resting, placed_ns=ts_ns)  # fmt: skip
-        count = sum(len(a.live[side]) for a in self.accounts.values())
+        if len(self.accounts) == 1:
+            count = len(live[side])
+        else:
+            count = sum(len(a.live[side]) for a in self.accounts.values())
         if count > self.max_live[side]:
             self.max_live[side] = count
 
