@@ -215,6 +215,8 @@ def run_replay_backtest(
     timer_ns = round(maker.timer_ms * 1e6) if maker.timer_ms else 0
     next_timer: int | None = None
     filled, closed, rejected = session.filled, session.closed, session.rejected_order
+    best_live = session.best_live
+    bids, asks = session.accounts[symbol].live[1], session.accounts[symbol].live[-1]
 
     while True:
         reason, t, bid, bid_size, ask, ask_size, position, cash, fees, pending, *_known = step(
@@ -231,8 +233,9 @@ def run_replay_backtest(
         # the strategy knows of its fills only once their reports arrive: the notices
         for kind, _ts, oid, side, price, qty, left, maker_fill in notices() if pending else ():
             if kind == NOTICE_REJECTED:
-                rejected(symbol, oid, _ts)
-            elif kind == NOTICE_FILL:
+                rejected(symbol, oid, _ts)  # closed too
+                continue
+            if kind == NOTICE_FILL:
                 filled(symbol, oid, side, price, qty, bool(maker_fill), _ts)
             if left == 0:
                 closed(symbol, oid)
@@ -254,7 +257,11 @@ def run_replay_backtest(
                 next_timer = t + timer_ns
                 session.decide(t, timer=True)
         if (reason == RUN_DECISION or session.stopped is not None) and mid == mid:
-            lb, la = session.best_live(symbol, 1), session.best_live(symbol, -1)
+            # one resting order a side is the common case: its price, no search
+            lb = (next(iter(bids.values())).price if len(bids) == 1 else best_live(symbol, 1)
+                  ) if bids else None  # fmt: skip
+            la = (next(iter(asks.values())).price if len(asks) == 1 else best_live(symbol, -1)
+                  ) if asks else None  # fmt: skip
             ts_col.append(t)
             mid_col.append(mid)
             pos_col.append(position)

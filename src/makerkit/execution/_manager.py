@@ -80,19 +80,32 @@ class OrderManager(msgspec.Struct, kw_only=True):
         current: LiveQuote | OpenOrder | None,
         now_ns: int,
     ) -> list[Place | Cancel]:
-        """``plan_side`` for at most one rung and one resting order (the hot path, no sorting)."""
+        """``plan_side`` for at most one rung and one resting order (no sorting)."""
+        cancel, place, size = self.step_one(price, size, current, now_ns)
+        out: list[Place | Cancel] = [] if cancel is None else [Cancel(order_id=cancel)]
+        if place is not None:
+            out.append(Place(side=side, price=place, size=size))
+        return out
+
+    def step_one(
+        self, price: int | None, size: int, current: LiveQuote | OpenOrder | None, now_ns: int
+    ) -> tuple[int | None, int | None, int]:
+        """``plan_one`` as plain values, for the backtesters' hot path.
+
+        Returns (order id to cancel or None, price to place at or None, size to place).
+        """
         if self.max_order_size is not None:
             size = min(size, self.max_order_size)
         if price is None or size <= 0:  # not wanted: pulling is never delayed
-            return [] if current is None else [Cancel(order_id=current.order_id)]
+            return (None if current is None else current.order_id), None, 0
         if current is None:
-            return [Place(side=side, price=price, size=size)]
+            return None, price, size
         if (
             abs(current.price - price) <= self.price_tolerance
             and abs(current.size - size) <= self.size_tolerance
         ) or now_ns - current.placed_ns < self.min_quote_life_ns:
-            return []
-        return [Cancel(order_id=current.order_id), Place(side=side, price=price, size=size)]
+            return None, None, 0
+        return current.order_id, price, size
 
     def plan_side(
         self,

@@ -32,7 +32,7 @@ from makerkit.core import (
     Orders,
     StrategyContext,
 )
-from makerkit.execution._manager import Cancel, OrderManager
+from makerkit.execution._manager import Cancel, OrderManager, Place
 
 __all__ = ["Gateway", "TradingSession"]
 
@@ -188,13 +188,8 @@ class TradingSession:
             live = self.accounts[symbol].live
             for side in (1, -1):
                 resting = list(live[side].values())
-                for cmd in self.manager.plan_side(side, ladder.side(side), resting, ts_ns):
-                    if isinstance(cmd, Cancel):
-                        self.cancel(symbol, cmd.order_id, ts_ns)
-                    else:
-                        self._next_id += 1
-                        self.orders_sent += 1
-                        self.gateway.place(symbol, self._next_id, side, cmd.price, cmd.size, ts_ns)
+                plan = self.manager.plan_side(side, ladder.side(side), resting, ts_ns)
+                self._carry_out(symbol, side, plan, ts_ns)
         for order in orders.immediate:
             self._next_id += 1
             self.orders_sent += 1
@@ -206,15 +201,11 @@ class TradingSession:
         symbol = one.symbols[0]
         acc = self.accounts[symbol]
         bid, bid_size, ask, ask_size = self._touch(symbol)
-        position = acc.position
-        pnl = (
-            acc.cash + position * (bid + ask) / 2
-            if bid is not None and ask is not None
-            else acc.cash
-        )
+        position, cash = acc.position, acc.cash
         ctx = StrategyContext(
             ts_ns=ts_ns, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
-            position=position, pnl=pnl, features=self.features, prediction=self.prediction,
+            position=position, features=self.features, prediction=self.prediction,
+            pnl=cash + position * (bid + ask) / 2 if bid is not None and ask is not None else cash,
         )  # fmt: skip
         try:
             intent = one.inner.quote(ctx)
@@ -224,22 +215,34 @@ class TradingSession:
             self.stopped = f"{type(exc).__name__} in {self._label}.quote: {exc}"
             self.execute(Orders.none(self.symbols), ts_ns)
             return
-        plan_one, plan_side = self.manager.plan_one, self.manager.plan_side
+        step_one, gateway = self.manager.step_one, self.gateway
         for side, price, size in sides:
             live = acc.live[side]
-            if len(live) <= 1:
-                current = next(iter(live.values())) if live else None
-                cmds = plan_one(side, price, size, current, ts_ns)
-            else:  # left from before (a live restart): the ladder rule tidies up
+            if len(live) > 1:  # left from before (a live restart): the ladder rule tidies up
                 rungs = () if price is None else (Level(price, size),)
-                cmds = plan_side(side, rungs, list(live.values()), ts_ns)
-            for cmd in cmds:
-                if isinstance(cmd, Cancel):
-                    self.cancel(symbol, cmd.order_id, ts_ns)
-                else:
-                    self._next_id += 1
-                    self.orders_sent += 1
-                    self.gateway.place(symbol, self._next_id, side, cmd.price, cmd.size, ts_ns)
+                self._carry_out(symbol, side, self.manager.plan_side(
+                    side, rungs, list(live.values()), ts_ns), ts_ns)  # fmt: skip
+                continue
+            current = next(iter(live.values())) if live else None
+            cancel, place, size = step_one(price, size, current, ts_ns)
+            if cancel is not None:
+                del live[cancel]
+                self.cancels_sent += 1
+                gateway.cancel(symbol, cancel, ts_ns)
+            if place is not None:
+                self._next_id += 1
+                self.orders_sent += 1
+                gateway.place(symbol, self._next_id, side, place, size, ts_ns)
+
+    def _carry_out(self, symbol: str, side: int, cmds: list[Place | Cancel], ts_ns: int) -> None:
+        """Send one side's commands: cancels (no longer live at once) and places."""
+        for cmd in cmds:
+            if isinstance(cmd, Cancel):
+                self.cancel(symbol, cmd.order_id, ts_ns)
+            else:
+                self._next_id += 1
+                self.orders_sent += 1
+                self.gateway.place(symbol, self._next_id, side, cmd.price, cmd.size, ts_ns)
 
     def _problem(self, orders: Orders) -> str | None:
         """Why ``orders`` cannot be carried out (None: they can)."""
