@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from makerkit.backtest._events import MarketEvents, check_events
+from makerkit.backtest._gateways import ReplayGateway
 from makerkit.backtest._replay_config import QUEUE_MODELS, ReplayConfig
 from makerkit.backtest._replay_core import (
     NOTICE_FILL,
@@ -192,7 +193,7 @@ def run_replay_backtest(
                             asks=(Level(ask, ask_size),) if ask is not None else ())  # fmt: skip
         return BookView.from_columns(*top(1, depth), *top(-1, depth))
 
-    gateway = _ReplayGateway(core, symbol)
+    gateway = ReplayGateway(core, symbol)
     session = TradingSession(
         maker, gateway, manager=manager, book=book, touch=lambda _s: touch,
         fee=lambda _s, price, qty, m: (cfg.maker_fee if m else cfg.taker_fee) * price * qty,
@@ -276,33 +277,6 @@ def run_replay_backtest(
         refused = session.rejected
     return _result(maker.name, cfg, core, path, both, session.orders_sent, session.stopped,
                    refused, session.max_live_orders, symbol)  # fmt: skip
-
-
-class _ReplayGateway:
-    """The execution layer's gateway to the replay core (its queue model decides fills)."""
-
-    def __init__(self, core: Any, symbol: str) -> None:
-        self.core = core
-        self.symbol = symbol
-        self.session: TradingSession | None = None
-
-    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
-              ) -> None:  # fmt: skip
-        assert self.session is not None  # noqa: S101 - bound before the first decision
-        self.core.submit(order_id, side, price, size)
-        # it rests from now for the strategy; a refusal or fill comes back as a notice
-        self.session.accepted(symbol, order_id, side, price, size, ts_ns)
-
-    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
-        self.core.cancel(order_id)
-
-    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
-             ts_ns: int) -> None:  # fmt: skip
-        assert self.session is not None  # noqa: S101 - bound before the first decision
-        self.session.stopped = self.session.stopped or (
-            "ConfigError: immediate (IOC or market) orders are not supported by the replay "
-            "backtester: a recorded market cannot answer an order that takes liquidity"
-        )
 
 
 def _native_max_live(core: Any, path: dict[str, list[float]]) -> dict[str, int]:

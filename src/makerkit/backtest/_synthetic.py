@@ -25,14 +25,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.core import (
-    BookView,
-    Level,
-    OrderStatus,
-    OrderType,
     Predictor,
-    TimeInForce,
     as_market_maker,
 )
 from makerkit.core.errors import ConfigError
@@ -43,8 +39,6 @@ from makerkit.metrics import Metrics, compute_metrics
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_synthetic_backtest"]
 
-_OUR_IDS = 1 << 40  # far above any simulated order id
-_ACCOUNT = 1
 _SYMBOL = "SIM"  # the simulated instrument's name, for a one-level strategy
 
 
@@ -90,65 +84,6 @@ def _spread(book: Any) -> float | None:
     return float(ask[0] - bid[0]) if bid and ask else None
 
 
-class _SimGateway:
-    """The execution layer's gateway to the simulated books: our orders in the real engine."""
-
-    def __init__(self, books: dict[str, Any], post_only: bool) -> None:
-        self.books = books
-        self.tif = TimeInForce.POST_ONLY if post_only else TimeInForce.GTC
-        self.session: TradingSession | None = None
-
-    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
-              ) -> None:  # fmt: skip
-        s = self.session
-        assert s is not None  # noqa: S101 - bound before the first decision
-        res = self.books[symbol].submit(order_id, side, price, size, order_type=OrderType.LIMIT,
-                                        tif=self.tif, account=_ACCOUNT, ts=ts_ns)  # fmt: skip
-        if res.status == OrderStatus.REJECTED:
-            s.rejected_order(symbol, order_id, ts_ns)
-        for f in res.fills:  # we crossed: taker fills at the makers' prices
-            s.filled(symbol, order_id, side, f.price, f.qty, False, ts_ns)
-        s.accepted(symbol, order_id, side, price, res.remaining, ts_ns)
-
-    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
-        self.books[symbol].cancel(order_id, ts=ts_ns)
-
-    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
-             ts_ns: int) -> None:  # fmt: skip
-        s = self.session
-        assert s is not None  # noqa: S101 - bound before the first decision
-        kind = OrderType.MARKET if price is None else OrderType.LIMIT
-        res = self.books[symbol].submit(
-            order_id, side, price or 0, size, order_type=kind, tif=TimeInForce.IOC,
-            account=_ACCOUNT, ts=ts_ns,
-        )  # fmt: skip
-        if res.status == OrderStatus.REJECTED:
-            s.rejected_order(symbol, order_id, ts_ns)
-        for f in res.fills:
-            s.filled(symbol, order_id, side, f.price, f.qty, False, ts_ns)
-
-    def poll(self, ts_ns: int) -> None:
-        """Report the passive fills of our resting orders since the last look."""
-        s = self.session
-        assert s is not None  # noqa: S101 - bound before the first decision
-        for symbol, book in self.books.items():
-            for order in s.live_orders(symbol):
-                left = int(book.remaining(order.order_id))
-                traded = order.left - left
-                if traded > 0:
-                    s.filled(symbol, order.order_id, order.side, order.price, traded, True, ts_ns)
-                if left == 0:
-                    s.closed(symbol, order.order_id)
-
-
-def _book_view(book: Any, depth: int) -> BookView:
-    """The top ``depth`` levels of an engine book."""
-    if depth == 1:
-        bid, ask = book.best_bid(), book.best_ask()
-        return BookView(bids=(Level(*bid),) if bid else (), asks=(Level(*ask),) if ask else ())
-    return BookView.from_columns(*book.top(1, depth), *book.top(-1, depth))
-
-
 def run_synthetic_backtest(
     strategy: Any,
     config: BacktestConfig | None = None,
@@ -172,14 +107,14 @@ def run_synthetic_backtest(
     sim = sims[primary]
     book = sim.book
     books = {sym: s.book for sym, s in sims.items()}
-    gateway = _SimGateway(books, cfg.post_only)
+    gateway = SimGateway(books, cfg.post_only)
     session = TradingSession(
         maker, gateway,
         manager=OrderManager(min_quote_life_ns=int(cfg.min_quote_life_ms * 1e6),
                              price_tolerance=cfg.price_tolerance),
-        book=lambda sym, depth: _book_view(books[sym], depth),
+        book=lambda sym, depth: book_view(books[sym], depth),
         fee=lambda _s, _p, qty, m: (cfg.maker_fee if m else cfg.taker_fee) * qty,
-        first_order_id=_OUR_IDS + 1,
+        first_order_id=OUR_IDS + 1,
     )  # fmt: skip
     gateway.session = session
     wants_features = (
@@ -204,7 +139,7 @@ def run_synthetic_backtest(
     while done < cfg.events:
         # wake at the next decision or timer, or as soon as one of our orders trades
         wake = next_decision if next_timer is None else min(next_decision, next_timer)
-        n = sim.advance(min(cfg.chunk, cfg.events - done), until_ns=wake, watch_from=_OUR_IDS)
+        n = sim.advance(min(cfg.chunk, cfg.events - done), until_ns=wake, watch_from=OUR_IDS)
         if n == 0 and now() < wake:
             break  # the simulated market has nothing left to do
         done += n
@@ -213,7 +148,7 @@ def run_synthetic_backtest(
         t = now()
         for other in others:  # the other markets catch up with the first one's clock
             while params.start_ns + int(other.seconds * 1e9) < t:
-                if other.advance(cfg.chunk, until_ns=t, watch_from=_OUR_IDS) == 0:
+                if other.advance(cfg.chunk, until_ns=t, watch_from=OUR_IDS) == 0:
                     break
         gateway.poll(t)  # passive fills since the last look
         if t >= next_decision:

@@ -27,6 +27,7 @@ from makerkit.core import (
     Level,
     MarketContext,
     MarketMaker,
+    MarketMakerBase,
     OneLevelMaker,
     OpenOrder,
     Orders,
@@ -101,6 +102,8 @@ class TradingSession:
         # ts, symbol, side, price, qty, maker, fee: every fill, in order
         self.fills: list[tuple[int, str, int, int, int, bool, float]] = []
         self.rejected: list[int] = []  # when each order was refused
+        # nobody listens to fills when on_fill is the base class's: no context to build
+        self._listens = getattr(type(strategy), "on_fill", None) is not MarketMakerBase.on_fill
         # a one-level Strategy takes the hot path: its own context, one rung a side
         self._one = strategy if isinstance(strategy, OneLevelMaker) else None
         inner = self._one.inner if self._one is not None else strategy
@@ -306,7 +309,7 @@ class TradingSession:
                 order_id=order_id, side=side, price=order.price, size=order.size,
                 left=max(order.left - qty, 0), placed_ns=order.placed_ns,
             )  # fmt: skip
-        if self.stopped is not None:
+        if self.stopped is not None or not self._listens:
             return
         report = FillReport(symbol=symbol, order_id=order_id, side=side, price=price, qty=qty,
                             maker=maker, ts_ns=ts_ns)  # fmt: skip

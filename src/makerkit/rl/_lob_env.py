@@ -28,16 +28,24 @@ import gymnasium as gym
 import msgspec
 import numpy as np
 
-from makerkit.core import OrderType, Predictor, QuoteIntent, StrategyContext, TimeInForce
+from makerkit.backtest import OUR_IDS, SimGateway
+from makerkit.core import (
+    BookView,
+    Ladder,
+    MarketMakerBase,
+    Orders,
+    Predictor,
+    QuoteIntent,
+    StrategyContext,
+)
 from makerkit.core.errors import ConfigError
 from makerkit.data import MarketSimulator, SimParams
+from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
-from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
 
 __all__ = ["LOBEnvConfig", "MarketMakingEnv", "observation", "quote_intent"]
 
-_OUR_IDS = 1 << 40
-_ACCOUNT = 1
+SYMBOL = "SIM"  # the one instrument an env trades, as the session names it
 OBS = ("spread_ticks", "imbalance_1", "imbalance_n", "ofi_window", "ret_1s", "ret_5s",
        "ewma_vol")  # fmt: skip
 _SCALE = {"ret_1s": 1e4, "ret_5s": 1e4, "ewma_vol": 1e4, "ofi_window": 0.1}
@@ -108,23 +116,68 @@ def quote_intent(
     )  # fmt: skip
 
 
-class _Scored(gym.Env[np.ndarray, np.ndarray]):
-    """What both market-making envs share: the observation and the scoring of a step.
+class _Agent(MarketMakerBase):
+    """The learning agent as the execution layer sees it: its quotes come from ``step``."""
 
-    Subclasses keep ``cfg``, ``predictor``, ``_feat``, ``position``, ``cash``,
-    ``fills``, ``steps``, ``equity``, ``penalties`` and ``new_fills``.
+    symbols: tuple[str, ...] = (SYMBOL,)
+
+
+class _Scored(gym.Env[np.ndarray, np.ndarray]):
+    """What both market-making envs share: the trading session, the observation, the scoring.
+
+    An env is a thin adapter over the execution layer: ``reset`` builds a
+    ``TradingSession`` on its market's gateway, ``_quote`` hands it the step's
+    quotes, and the session keeps the orders, position and cash. Subclasses
+    keep ``cfg``, ``predictor`` and ``_feat`` and move the market.
     """
 
     cfg: LOBEnvConfig
     predictor: Predictor | None
     _feat: dict[str, float]
-    position: int
-    cash: float
-    fills: int
+    session: TradingSession
     steps: int
     equity: float
     penalties: float
     new_fills: list[tuple[int, int, int]]
+
+    def _start_session(
+        self, gateway: Any, *, first_order_id: int, fee: Any, book: Any = None
+    ) -> TradingSession:
+        """A fresh session for an episode; the scoring state starts at zero."""
+        self.session = TradingSession(
+            _Agent(), gateway, manager=OrderManager(), first_order_id=first_order_id, fee=fee,
+            book=book or (lambda _s, _d: BookView()),
+        )  # fmt: skip
+        gateway.session = self.session
+        self.steps, self.penalties, self.equity = 0, 0.0, 0.0
+        self.new_fills = []
+        self._told = 0  # fills already reported in an earlier step
+        return self.session
+
+    @property
+    def position(self) -> int:
+        """Lots held, as the agent has been told."""
+        return self.session.accounts[SYMBOL].position
+
+    @property
+    def cash(self) -> float:
+        """Ticks x lots, after fees."""
+        return self.session.accounts[SYMBOL].cash
+
+    @property
+    def fills(self) -> int:
+        """Lots traded so far this episode."""
+        return sum(f[4] for f in self.session.fills)
+
+    def _quote(self, intent: QuoteIntent, now_ns: int) -> None:
+        """Move the resting quotes towards ``intent`` (the order manager's rules)."""
+        self.session.execute(Orders(quotes={SYMBOL: Ladder.from_intent(intent)}), now_ns)
+
+    def _take_new_fills(self) -> None:
+        """The step's fills as (side, price, qty), in the order they happened."""
+        fills = self.session.fills
+        self.new_fills = [(f[2], f[3], f[4]) for f in fills[self._told :]]
+        self._told = len(fills)
 
     def _observation(self) -> np.ndarray[Any, Any]:
         forecast = None
@@ -191,25 +244,6 @@ class MarketMakingEnv(_Scored):
         if bid_top[0] and ask_top[0]:
             self._feat = self.features.on_book(self._now(), *bid_top, *ask_top)
 
-    def _collect_fills(self) -> None:
-        assert self.sim is not None  # noqa: S101 - after reset
-        book = self.sim.book
-        for side in (1, -1):
-            quote = self.live[side]
-            if quote is None:
-                continue
-            left = int(book.remaining(quote.order_id))
-            traded = self.seen[quote.order_id] - left
-            if traded > 0:
-                self.position += side * traded
-                self.cash -= side * traded * quote.price
-                self.fills += traded
-                self.seen[quote.order_id] = left
-                self.new_fills.append((side, quote.price, traded))
-            if left == 0:
-                self.live[side] = None
-                del self.seen[quote.order_id]
-
     # ---------------------------------------------------------------- gym API
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -223,14 +257,8 @@ class MarketMakingEnv(_Scored):
         self.features = FeatureStream(FeatureConfig(levels=3))
         self._feat = {}
         self._last_mid = float(params.start_price)
-        self.manager = OrderManager()
-        self.live: dict[int, LiveQuote | None] = {1: None, -1: None}
-        self.seen: dict[int, int] = {}
-        self.next_id = _OUR_IDS
-        self.position, self.cash, self.fills, self.steps = 0, 0, 0, 0
-        self.penalties = 0.0
-        self.equity = 0.0
-        self.new_fills: list[tuple[int, int, int]] = []
+        self.gateway = SimGateway({SYMBOL: self.sim.book}, post_only=True)
+        self._start_session(self.gateway, first_order_id=OUR_IDS + 1, fee=lambda *_: 0.0)
         self._update_features()
         return self._observation(), {"mid": self._mid()}
 
@@ -266,33 +294,15 @@ class MarketMakingEnv(_Scored):
             msg = "call reset() before step_intent()"
             raise ConfigError(msg)
         cfg = self.cfg
-        self.new_fills = []
         now = self._now()
-        book = self.sim.book
-        for cmd in self.manager.plan(intent, self.live, now):
-            if isinstance(cmd, Cancel):  # fills up to now are already counted
-                book.cancel(cmd.order_id, ts=now)
-                self.seen.pop(cmd.order_id, None)
-                for side, quote in self.live.items():
-                    if quote is not None and quote.order_id == cmd.order_id:
-                        self.live[side] = None
-                continue
-            assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
-            self.next_id += 1
-            res = book.submit(self.next_id, cmd.side, cmd.price, cmd.size,
-                              order_type=OrderType.LIMIT, tif=TimeInForce.POST_ONLY,
-                              account=_ACCOUNT, ts=now)  # fmt: skip
-            if res.remaining:
-                self.live[cmd.side] = LiveQuote(order_id=self.next_id, side=cmd.side,
-                                                price=cmd.price, size=res.remaining,
-                                                placed_ns=now)  # fmt: skip
-                self.seen[self.next_id] = res.remaining
+        self._quote(intent, now)  # fills up to now are already counted
         until = now + int(cfg.decision_ms * 1e6)
         while self._now() < until:
-            n = self.sim.advance(1 << 20, until_ns=until, watch_from=_OUR_IDS)
-            self._collect_fills()
+            n = self.sim.advance(1 << 20, until_ns=until, watch_from=OUR_IDS)
+            self.gateway.poll(self._now())
             if n == 0 and self._now() < until:
                 break
+        self._take_new_fills()
         mid = self._mid()
         self._update_features()
         return self._score(mid)

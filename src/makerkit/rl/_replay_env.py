@@ -20,14 +20,19 @@ import gymnasium as gym
 import msgspec
 import numpy as np
 
-from makerkit.backtest import MarketEvents, ReplayConfig, load_market, parse_data_spec
-from makerkit.backtest._replay import make_replay_core
-from makerkit.backtest._replay_core import NOTICE_FILL, RUN_DECISION, RUN_END
+from makerkit.backtest import (
+    MarketEvents,
+    ReplayConfig,
+    ReplayGateway,
+    load_market,
+    make_replay_core,
+    parse_data_spec,
+)
+from makerkit.backtest._replay_core import NOTICE_FILL, NOTICE_REJECTED, RUN_DECISION, RUN_END
 from makerkit.core import Predictor, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.features import FeatureConfig, FeatureStream
-from makerkit.rl._lob_env import OBS, LOBEnvConfig, _Scored, quote_intent
-from makerkit.strategies import Cancel, LiveQuote, OrderManager, Place
+from makerkit.rl._lob_env import OBS, SYMBOL, LOBEnvConfig, _Scored, quote_intent
 
 __all__ = ["ReplayMarketEnv", "make_market_env"]
 
@@ -100,29 +105,30 @@ class ReplayMarketEnv(_Scored):
         self.episode_events = _slice(ev, int(lo), int(hi), begin)  # what this episode replays
         self.core = make_replay_core(self.episode_events, self.replay)
         self.features = FeatureStream(FeatureConfig(levels=3))
-        self.manager = OrderManager()
-        self.live: dict[int, LiveQuote | None] = {1: None, -1: None}
-        self.next_id = 0
-        self.steps, self.penalties, self.equity, self.fills = 0, 0.0, 0.0, 0
+        maker_fee, taker_fee = self.replay.maker_fee, self.replay.taker_fee
+        self._start_session(
+            ReplayGateway(self.core, SYMBOL), first_order_id=1,
+            fee=lambda _s, price, qty, m: (maker_fee if m else taker_fee) * price * qty,
+        )  # fmt: skip
         self._feat: dict[str, float] = {}
-        self.position, self.cash, self._mid = 0, 0.0, float("nan")
-        self.new_fills: list[tuple[int, int, int]] = []
+        self._mid = float("nan")
         self.ended = not self._advance()
         return self._observation(), {"mid": self._mid}
 
     def _advance(self) -> bool:
         """Run the replay to the next decision; False at the end of the recording."""
         while True:
-            reason, t, bid, bsz, ask, asz, *_, position, cash, fees = self.core.step(_BUDGET)
+            reason, t, bid, bsz, ask, asz, *_ = self.core.step(_BUDGET)
             # what the agent has been told: fills count once their reports arrive
-            self.position, self.cash = int(position), float(cash - fees)
-            for kind, _ts, oid, side, price, qty, left, _maker in self.core.notices():
+            session = self.session
+            for kind, _ts, oid, side, price, qty, left, maker in self.core.notices():
+                if kind == NOTICE_REJECTED:
+                    session.rejected_order(SYMBOL, oid, _ts)
+                    continue
                 if kind == NOTICE_FILL:
-                    self.fills += qty
-                    self.new_fills.append((side, price, qty))
-                current = self.live[side]
-                if left == 0 and current is not None and current.order_id == oid:
-                    self.live[side] = None
+                    session.filled(SYMBOL, oid, side, price, qty, bool(maker), _ts)
+                if left == 0:
+                    session.closed(SYMBOL, oid)
             if reason == RUN_END:
                 return False
             if reason == RUN_DECISION:
@@ -159,23 +165,11 @@ class ReplayMarketEnv(_Scored):
         if self.core is None:
             msg = "call reset() before step_intent()"
             raise ConfigError(msg)
-        self.new_fills = []
         if self._mid != self._mid:  # no two-sided book yet: quote nothing
             intent = QuoteIntent.none()
-        for cmd in self.manager.plan(intent, self.live, self._t):
-            if isinstance(cmd, Cancel):
-                self.core.cancel(cmd.order_id)
-                for side, quote in self.live.items():
-                    if quote is not None and quote.order_id == cmd.order_id:
-                        self.live[side] = None
-                continue
-            assert isinstance(cmd, Place)  # noqa: S101 - the manager emits nothing else
-            self.next_id += 1
-            self.core.submit(self.next_id, cmd.side, cmd.price, cmd.size)
-            self.live[cmd.side] = LiveQuote(order_id=self.next_id, side=cmd.side,
-                                            price=cmd.price, size=cmd.size,
-                                            placed_ns=self._t)  # fmt: skip
+        self._quote(intent, self._t)
         self.ended = self.ended or not self._advance()
+        self._take_new_fills()
         return self._score(self._mid if self._mid == self._mid else 0.0, self.ended)
 
 

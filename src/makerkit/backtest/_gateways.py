@@ -1,0 +1,105 @@
+"""Gateways of the execution layer to the backtesters' markets.
+
+``SimGateway``: our orders in the simulated market's real matching engine
+(one book per symbol). ``ReplayGateway``: our orders in the replay core,
+whose queue model decides their fills. The backtesters and the RL
+environments drive a ``makerkit.execution.TradingSession`` through them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from makerkit.core import BookView, Level, OrderStatus, OrderType, TimeInForce
+from makerkit.execution import TradingSession
+
+__all__ = ["OUR_IDS", "ReplayGateway", "SimGateway", "book_view"]
+
+OUR_IDS = 1 << 40  # our order ids in a simulated book: far above any simulated one
+_ACCOUNT = 1
+
+
+class SimGateway:
+    """The execution layer's gateway to the simulated books: our orders in the real engine."""
+
+    def __init__(self, books: dict[str, Any], post_only: bool) -> None:
+        self.books = books
+        self.tif = TimeInForce.POST_ONLY if post_only else TimeInForce.GTC
+        self.session: TradingSession | None = None
+
+    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
+              ) -> None:  # fmt: skip
+        s = self.session
+        assert s is not None  # noqa: S101 - bound before the first decision
+        res = self.books[symbol].submit(order_id, side, price, size, order_type=OrderType.LIMIT,
+                                        tif=self.tif, account=_ACCOUNT, ts=ts_ns)  # fmt: skip
+        if res.status == OrderStatus.REJECTED:
+            s.rejected_order(symbol, order_id, ts_ns)
+        for f in res.fills:  # we crossed: taker fills at the makers' prices
+            s.filled(symbol, order_id, side, f.price, f.qty, False, ts_ns)
+        s.accepted(symbol, order_id, side, price, res.remaining, ts_ns)
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        self.books[symbol].cancel(order_id, ts=ts_ns)
+
+    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
+             ts_ns: int) -> None:  # fmt: skip
+        s = self.session
+        assert s is not None  # noqa: S101 - bound before the first decision
+        kind = OrderType.MARKET if price is None else OrderType.LIMIT
+        res = self.books[symbol].submit(
+            order_id, side, price or 0, size, order_type=kind, tif=TimeInForce.IOC,
+            account=_ACCOUNT, ts=ts_ns,
+        )  # fmt: skip
+        if res.status == OrderStatus.REJECTED:
+            s.rejected_order(symbol, order_id, ts_ns)
+        for f in res.fills:
+            s.filled(symbol, order_id, side, f.price, f.qty, False, ts_ns)
+
+    def poll(self, ts_ns: int) -> None:
+        """Report the passive fills of our resting orders since the last look."""
+        s = self.session
+        assert s is not None  # noqa: S101 - bound before the first decision
+        for symbol, book in self.books.items():
+            for order in s.live_orders(symbol):
+                left = int(book.remaining(order.order_id))
+                traded = order.left - left
+                if traded > 0:
+                    s.filled(symbol, order.order_id, order.side, order.price, traded, True, ts_ns)
+                if left == 0:
+                    s.closed(symbol, order.order_id)
+
+
+def book_view(book: Any, depth: int) -> BookView:
+    """The top ``depth`` levels of an engine book."""
+    if depth == 1:
+        bid, ask = book.best_bid(), book.best_ask()
+        return BookView(bids=(Level(*bid),) if bid else (), asks=(Level(*ask),) if ask else ())
+    return BookView.from_columns(*book.top(1, depth), *book.top(-1, depth))
+
+
+class ReplayGateway:
+    """The execution layer's gateway to the replay core (its queue model decides fills)."""
+
+    def __init__(self, core: Any, symbol: str) -> None:
+        self.core = core
+        self.symbol = symbol
+        self.session: TradingSession | None = None
+
+    def place(self, symbol: str, order_id: int, side: int, price: int, size: int, ts_ns: int
+              ) -> None:  # fmt: skip
+        assert self.session is not None  # noqa: S101 - bound before the first decision
+        self.core.submit(order_id, side, price, size)
+        # it rests from now for the strategy; a refusal or fill comes back as a notice
+        self.session.accepted(symbol, order_id, side, price, size, ts_ns)
+
+    def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:
+        self.core.cancel(order_id)
+
+    def take(self, symbol: str, order_id: int, side: int, size: int, price: int | None,
+             ts_ns: int) -> None:  # fmt: skip
+        assert self.session is not None  # noqa: S101 - bound before the first decision
+        self.session.stopped = self.session.stopped or (
+            "ConfigError: immediate (IOC or market) orders are not supported by the replay "
+            "backtester: a recorded market cannot answer an order that takes liquidity"
+        )
