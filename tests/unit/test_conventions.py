@@ -54,3 +54,27 @@ def test_no_wall_clock_or_global_rng_outside_the_clock_module() -> None:
 
 def test_py_typed_is_shipped() -> None:
     assert (SRC / "py.typed").is_file()
+
+
+def test_no_package_reaches_into_another_packages_private_modules() -> None:
+    """``makerkit.X._mod`` is X's own business: other packages import X's public names."""
+    import ast
+
+    src = Path(makerkit.__file__).parent
+    reaching: list[str] = []
+    for path in sorted(src.rglob("*.py")):
+        parts = path.relative_to(src).parts
+        own = parts[0] if len(parts) > 1 else None
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                bits = module.split(".")
+                private = bits[0] == "makerkit" and len(bits) > 2 and bits[2].startswith("_")
+                if private and bits[1] != own:
+                    reaching.append(f"{path.relative_to(src)}:{node.lineno} {module}")
+    assert reaching == [], "\n".join(reaching)

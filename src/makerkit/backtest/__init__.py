@@ -7,18 +7,45 @@ Exact, row-checked LOBSTER replay; strategy backtests on the simulated market
 from __future__ import annotations
 
 from makerkit.backtest._calibrate import MarketFit, fit_recorded, fit_synthetic
-from makerkit.backtest._events import MarketEvents, binance_events, lobster_events
+from makerkit.backtest._events import (
+    DEPTH,
+    TRADE,
+    MarketEvents,
+    binance_events,
+    data_quality,
+    lobster_events,
+    recorded_events,
+)
 from makerkit.backtest._gateways import OUR_IDS, ReplayGateway, SimGateway, book_view
+from makerkit.backtest._l3 import lobster_l3_events, stream_l3_events
 from makerkit.backtest._lobster_replay import ReplayReport, replay_lobster
-from makerkit.backtest._replay import make_replay_core, run_replay_backtest
+from makerkit.backtest._replay import make_replay_core, native_kernel, run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._replay_core import (
+    NOTICE_FILL,
+    NOTICE_REJECTED,
+    RUN_BUDGET,
+    RUN_DECISION,
+    RUN_END,
+    RUN_NOTICE,
+)
+from makerkit.backtest._report import markout_curve, write_comparison, write_report
 from makerkit.backtest._samples import FeatureSamples, feature_samples
-from makerkit.backtest._spec import DataSpec, load_market, parse_data_spec, run_on_spec
+from makerkit.backtest._spec import DATA_HELP, DataSpec, load_market, parse_data_spec, run_on_spec
 from makerkit.backtest._stream import StreamStats, apply_stream
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 
 __all__ = [
+    "DATA_HELP",
+    "DEPTH",
+    "NOTICE_FILL",
+    "NOTICE_REJECTED",
     "OUR_IDS",
+    "RUN_BUDGET",
+    "RUN_DECISION",
+    "RUN_END",
+    "RUN_NOTICE",
+    "TRADE",
     "BacktestConfig",
     "BacktestResult",
     "DataSpec",
@@ -33,15 +60,23 @@ __all__ = [
     "apply_stream",
     "binance_events",
     "book_view",
+    "data_quality",
     "feature_samples",
     "fit_recorded",
     "fit_synthetic",
     "load_market",
     "lobster_events",
+    "lobster_l3_events",
     "make_replay_core",
+    "markout_curve",
+    "native_kernel",
     "parse_data_spec",
+    "recorded_events",
     "replay_lobster",
     "run_on_spec",
     "run_replay_backtest",
     "run_synthetic_backtest",
+    "stream_l3_events",
+    "write_comparison",
+    "write_report",
 ]

@@ -39,7 +39,7 @@ from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import compute_metrics
 from makerkit.strategies import GLFT, AvellanedaStoikov, InventorySkew, Symmetric
 
-__all__ = ["make_replay_core", "run_replay_backtest"]
+__all__ = ["make_replay_core", "native_kernel", "run_replay_backtest"]
 
 _CHUNK = 1 << 18  # events between progress reports
 
@@ -104,7 +104,7 @@ class _Progress:
             self.reported = done
 
 
-def _native_kernel(strategy: Any) -> tuple[int, list[float]] | None:
+def native_kernel(strategy: Any) -> tuple[int, list[float]] | None:
     """(kind, parameters) of a built-in strategy the core can run itself; None otherwise."""
     kind = type(strategy)
     if kind is Symmetric:
@@ -169,7 +169,7 @@ def run_replay_backtest(
         min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
     )
     plain = predictor is None and signals is None
-    kernel = _native_kernel(strategy) if cfg.native_strategy and plain else None
+    kernel = native_kernel(strategy) if cfg.native_strategy and plain else None
     if kernel is not None and hasattr(core, "set_strategy"):
         rows, quoted, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
         live, refused = _native_max_live(core, rows), _rejections(core)

@@ -8,9 +8,7 @@ adverse selection), and the distribution of per-minute PnL. Needs matplotlib
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +16,11 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._synthetic import BacktestResult
-from makerkit.core.errors import SourceError
+from makerkit.metrics import REPORT_STYLE, png, pyplot
 
 __all__ = ["markout_curve", "write_comparison", "write_report"]
 
-_SOURCE = "report"
 _HORIZONS_S = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        why = "plots need `pip install makerkit[report]` (matplotlib)"
-        raise SourceError(_SOURCE, why) from exc
-    return plt
 
 
 def markout_curve(result: BacktestResult) -> tuple[list[float], list[float]]:
@@ -59,27 +44,21 @@ def markout_curve(result: BacktestResult) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def _figures(result: BacktestResult) -> list[tuple[str, str]]:
-    plt = _pyplot()
+    plt = pyplot()
     p = result.path
     minutes = (np.asarray(p["ts"], dtype=np.float64) - p["ts"][0]) / 60e9
     out: list[tuple[str, str]] = []
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.plot(minutes, p["equity"], lw=1)
     ax.set(xlabel="market minutes", ylabel="PnL (tick-lots)", title="Equity")
-    out.append(("Equity curve", _png(fig)))
+    out.append(("Equity curve", png(fig)))
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 2.5))
     ax.step(minutes, p["position"], where="post", lw=1)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set(xlabel="market minutes", ylabel="lots", title="Inventory")
-    out.append(("Inventory", _png(fig)))
+    out.append(("Inventory", png(fig)))
     plt.close(fig)
     n = min(len(minutes), 600)  # the first minutes, readable
     fig, ax = plt.subplots(figsize=(8, 3))
@@ -88,7 +67,7 @@ def _figures(result: BacktestResult) -> list[tuple[str, str]]:
     ax.plot(minutes[:n], p["ask"][:n], color="tab:red", lw=0.8, label="our ask")
     ax.set(xlabel="market minutes", ylabel="ticks", title="Quotes against the mid")
     ax.legend(loc="upper left", fontsize=8)
-    out.append(("Quotes vs mid", _png(fig)))
+    out.append(("Quotes vs mid", png(fig)))
     plt.close(fig)
     xs, ys = markout_curve(result)
     fig, ax = plt.subplots(figsize=(5, 3))
@@ -99,7 +78,7 @@ def _figures(result: BacktestResult) -> list[tuple[str, str]]:
         ax.set_xscale("log")
     else:
         ax.text(0.5, 0.5, "no fills to mark out", ha="center", transform=ax.transAxes)
-    out.append(("Mark-out curve", _png(fig)))
+    out.append(("Mark-out curve", png(fig)))
     plt.close(fig)
     eq = np.asarray(p["equity"])
     t = np.asarray(p["ts"], dtype=np.int64)
@@ -108,7 +87,7 @@ def _figures(result: BacktestResult) -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.hist(per, bins=40)
     ax.set(xlabel="PnL per minute (tick-lots)", ylabel="minutes", title="PnL distribution")
-    out.append(("PnL distribution", _png(fig)))
+    out.append(("PnL distribution", png(fig)))
     plt.close(fig)
     return out
 
@@ -120,26 +99,21 @@ def _table(rows: dict[str, Any]) -> str:
     return f"<table>{cells}</table>"
 
 
-_STYLE = (
-    "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
-    "table{border-collapse:collapse}th,td{border-bottom:1px solid #ddd;padding:3px 10px;"
-    "text-align:left}img{display:block;margin:1em 0}.warn{color:#b00}</style>"
-)
-
-
 def write_report(result: BacktestResult, out_dir: str | Path) -> Path:
     """Write ``report.html`` (metrics, configuration, plots) into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = msgspec.to_builtins(result.metrics)
-    parts = [f"<html><head><meta charset='utf-8'><title>{result.strategy}</title>{_STYLE}</head>"]
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{result.strategy}</title>{REPORT_STYLE}</head>"
+    ]
     parts.append(f"<body><h1>Backtest: {html.escape(result.strategy)}</h1>")
     if result.stopped:
         parts.append(f"<p class='warn'>Stopped early: {html.escape(result.stopped)}</p>")
     parts.append("<h2>Metrics</h2>" + _table(metrics))
     parts.append("<h2>Configuration</h2>" + _table(msgspec.to_builtins(result.config)))
-    for title, png in _figures(result):
-        parts.append(f"<h2>{title}</h2><img src='data:image/png;base64,{png}'>")
+    for title, image in _figures(result):
+        parts.append(f"<h2>{title}</h2><img src='data:image/png;base64,{image}'>")
     parts.append("</body></html>")
     target = out / "report.html"
     target.write_text("\n".join(parts))
@@ -157,7 +131,7 @@ def _cell(value: Any) -> str:
 
 def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) -> Path:
     """Write ``comparison.html``: metrics (rows in the order given), equity and mark-outs."""
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keys = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees",
@@ -182,12 +156,12 @@ def write_comparison(results: dict[str, BacktestResult], out_dir: str | Path) ->
     if any_markout:
         right.set_xscale("log")
     left.legend(fontsize=8)
-    png = _png(fig)
+    image = png(fig)
     plt.close(fig)
     page = (
-        f"<html><head><meta charset='utf-8'><title>comparison</title>{_STYLE}</head><body>"
+        f"<html><head><meta charset='utf-8'><title>comparison</title>{REPORT_STYLE}</head><body>"
         f"<h1>Strategies on one market</h1><table><tr>{head}</tr>{body}</table>"
-        f"<img src='data:image/png;base64,{png}'></body></html>"
+        f"<img src='data:image/png;base64,{image}'></body></html>"
     )
     target = out / "comparison.html"
     target.write_text(page)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from makerkit.backtest import (
+    DATA_HELP,
     DataSpec,
     ReplayReport,
     StreamStats,
@@ -26,7 +27,6 @@ from makerkit.backtest import (
     replay_lobster,
     run_on_spec,
 )
-from makerkit.backtest._spec import DATA_HELP
 from makerkit.book import BACKEND, make_book
 from makerkit.cli._predictor import predictor_app
 from makerkit.cli._rl import rl_app
@@ -508,8 +508,7 @@ def serve(
     try:
         import uvicorn
 
-        from makerkit.server import Settings, create_app
-        from makerkit.server._wsproto import VenueWSProtocol
+        from makerkit.server import Settings, VenueWSProtocol, create_app
     except ImportError as exc:  # pragma: no cover - depends on the install
         err.print(f"[bold red]error:[/] the server needs `pip install makerkit[server]` ({exc})")
         raise typer.Exit(2) from exc
@@ -538,7 +537,7 @@ def serve(
     from rich.markup import escape
 
     from makerkit.core import RecoveryRefused
-    from makerkit.server._service import VenueService
+    from makerkit.server import VenueService
 
     try:
         service = VenueService.from_settings(settings)
@@ -616,7 +615,7 @@ def data_calibrate(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the order-flow simulator to a LOBSTER day and compare their stylised facts."""
-    from makerkit.data._calibrate import calibrate_lobster, lobster_facts, simulate_facts
+    from makerkit.data import calibrate_lobster, lobster_facts, simulate_facts
 
     try:
         day = load_lobster(message, orderbook)
@@ -833,7 +832,7 @@ def bench_env(
     lob_rate = None
     has_gym = importlib.util.find_spec("gymnasium") is not None  # else: pip install makerkit[rl]
     if has_gym:  # the same markets behind Gymnasium's VectorEnv API (float32 obs, [-1, 1] actions)
-        from makerkit.rl._gym_model import ModelVectorEnv
+        from makerkit.rl import ModelVectorEnv
 
         rng = np.random.default_rng(0)
         actions = rng.uniform(-1, 1, (16, envs, 2)).astype(np.float32)
@@ -845,7 +844,7 @@ def bench_env(
                 venv.step(actions[i % 16])
             gym_rates.append(envs * steps / ((monotonic_ns() - started) / 1e9))
     if has_gym:
-        from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+        from makerkit.rl import LOBEnvConfig, MarketMakingEnv
 
         lob = MarketMakingEnv(LOBEnvConfig())
         lob.reset(seed=0)
@@ -935,8 +934,7 @@ def data_simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate a market and store its order stream as Parquet."""
-    from makerkit.data import MarketSimulator, SimParams
-    from makerkit.data._store import save_table, stream_l3_columns
+    from makerkit.data import MarketSimulator, SimParams, save_table, stream_l3_columns
 
     try:
         p = (
@@ -976,12 +974,12 @@ def data_convert(
     to OUTPUT's name); a Binance capture -> l2 updates, its REST snapshot
     (`_snapshot`) and trades (`_trades`).
     """
-    from makerkit.data import load_binance_capture
-    from makerkit.data._store import (
+    from makerkit.data import (
         binance_l2_columns,
         binance_meta,
         binance_snapshot_columns,
         binance_trade_columns,
+        load_binance_capture,
         lobster_book_columns,
         lobster_l3_columns,
         save_table,
@@ -1027,8 +1025,7 @@ def data_fetch(
     as_json: JsonOpt = False,
 ) -> None:
     """Download bars from a real source into the Parquet store (cached, retried)."""
-    from makerkit.data import AlphaVantage, YahooFinance
-    from makerkit.data._store import save_bars
+    from makerkit.data import AlphaVantage, YahooFinance, save_bars
 
     sources: dict[str, Any] = {"yahoo": YahooFinance, "alphavantage": AlphaVantage}
     if source not in sources:
@@ -1084,7 +1081,7 @@ def _make_strategy(name: str, params: dict[str, Any], policy: Path | None) -> An
         msg = "the rl strategy takes --policy PATH (a policy.zip) and no --param"
         raise ConfigError(msg)
     try:
-        from makerkit.rl._strategy import RLStrategy
+        from makerkit.rl import RLStrategy
     except ImportError as exc:
         msg = f"the rl strategy needs makerkit[rl]: {exc}"
         raise ConfigError(msg) from exc
@@ -1112,7 +1109,7 @@ def _data_quality(market: Any, result: Any) -> dict[str, int]:
     if market is None:  # the simulator: its book is matched, never crossed
         events = int(getattr(result.config, "events", 0))
         return {"events": events, "crossed_events": 0, "gaps": 0, "dropped": 0}
-    from makerkit.backtest._events import data_quality
+    from makerkit.backtest import data_quality
 
     return data_quality(market)
 
@@ -1171,7 +1168,7 @@ def backtest(
         "ts_ns,side,price,qty\n" + "".join(f"{t},{s},{p},{q}\n" for t, s, p, q in result.fills)
     )
     try:
-        from makerkit.backtest._report import write_report
+        from makerkit.backtest import write_report
 
         report = str(write_report(result, out_dir))
     except MakerkitError as exc:  # no matplotlib: the numbers are still written
@@ -1230,7 +1227,7 @@ def compare(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "comparison.json").write_bytes(msgspec.json.format(msgspec.json.encode(rows)))
     try:
-        from makerkit.backtest._report import write_comparison
+        from makerkit.backtest import write_comparison
 
         write_comparison(results, out_dir)
     except MakerkitError as exc:

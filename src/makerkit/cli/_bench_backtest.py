@@ -24,8 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from makerkit.backtest import ReplayConfig, run_replay_backtest
-from makerkit.backtest._events import DEPTH, TRADE, MarketEvents, recorded_events
+from makerkit.backtest import (
+    DEPTH,
+    TRADE,
+    MarketEvents,
+    ReplayConfig,
+    recorded_events,
+    run_replay_backtest,
+)
 from makerkit.book import available_backends
 from makerkit.cli._bench import run_peer_driver
 from makerkit.core.clock import monotonic_ns

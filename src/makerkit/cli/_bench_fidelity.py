@@ -32,12 +32,19 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from makerkit.backtest import ReplayConfig, run_replay_backtest
-from makerkit.backtest._events import MarketEvents, binance_events, data_quality, lobster_events
-from makerkit.backtest._l3 import lobster_l3_events
-from makerkit.backtest._replay import _native_kernel, make_replay_core
-from makerkit.backtest._replay_core import RUN_END
-from makerkit.backtest._synthetic import BacktestResult
+from makerkit.backtest import (
+    RUN_END,
+    BacktestResult,
+    MarketEvents,
+    ReplayConfig,
+    binance_events,
+    data_quality,
+    lobster_events,
+    lobster_l3_events,
+    make_replay_core,
+    native_kernel,
+    run_replay_backtest,
+)
 from makerkit.book import available_backends
 from makerkit.core.clock import monotonic_ns
 from makerkit.core.errors import DataError
@@ -135,7 +142,7 @@ def _l3_speed(ev: MarketEvents, repeat: int) -> dict[str, Any]:
         cfg = ReplayConfig(queue="l3", engine="native", **_COMMON)
         core = make_replay_core(ev, cfg)
         strategy = make_strategy(name, **params)
-        kernel = _native_kernel(strategy)
+        kernel = native_kernel(strategy)
         assert kernel is not None  # noqa: S101 - GLFT is built in
         limit = getattr(strategy, "max_position", None)
         core.set_strategy(kernel[0], kernel[1], getattr(strategy, "size", 1),

@@ -39,8 +39,14 @@ from typing import Any
 
 import msgspec
 
-from makerkit.backtest import ReplayConfig, run_replay_backtest
-from makerkit.backtest._events import DEPTH, TRADE, MarketEvents, binance_events
+from makerkit.backtest import (
+    DEPTH,
+    TRADE,
+    MarketEvents,
+    ReplayConfig,
+    binance_events,
+    run_replay_backtest,
+)
 from makerkit.cli._bench import run_peer_driver
 from makerkit.cli._bench_backtest import GLFT_PARAMS, write_hbt_events
 from makerkit.core.errors import DataError, MakerkitError

@@ -190,8 +190,7 @@ def _rl_policy(cfg: DemoConfig, say: Callable[[str], None]) -> Path | None:
     if not cfg.rl:
         return None
     try:
-        from makerkit.rl._gym_model import train_ppo
-        from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+        from makerkit.rl import LOBEnvConfig, MarketMakingEnv, train_ppo
     except ImportError:
         say("rl strategy skipped: pip install makerkit[rl]")
         return None
@@ -212,7 +211,7 @@ def _strategies(cfg: DemoConfig, policy: Path | None) -> list[tuple[str, Any]]:
 
     out: list[tuple[str, Any]] = [(name, make_strategy(name)) for name in STRATEGIES]
     if policy is not None:
-        from makerkit.rl._strategy import RLStrategy
+        from makerkit.rl import RLStrategy
 
         out.append(("rl", RLStrategy(policy)))
     return out
@@ -400,7 +399,9 @@ def write_demo_report(state: DemoState, out_dir: Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(numbers, indent=2))
     parts = ["<html><head><meta charset='utf-8'><title>makerkit demo</title>"]
     try:
-        from makerkit.backtest._report import _STYLE, _png, _pyplot
+        from makerkit.metrics import REPORT_STYLE as _STYLE
+        from makerkit.metrics import png as _png
+        from makerkit.metrics import pyplot as _pyplot
 
         plt = _pyplot()
         parts.append(_STYLE + "</head><body><h1>makerkit demo</h1>")

@@ -98,7 +98,7 @@ def _write_report(reports: dict[int, dict[str, Any]], out_dir: Path) -> str:
         import matplotlib.pyplot as plt
     except ImportError:
         return "not written (pip install makerkit[report])"
-    from makerkit.backtest._report import _png
+    from makerkit.metrics import png as _png
 
     parts = ["<h1>Predictor evaluation</h1>"]
     for k, rep in reports.items():

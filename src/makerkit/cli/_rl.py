@@ -39,8 +39,7 @@ def _refusals() -> Iterator[None]:
 
 
 def _params(gamma: float, penalised: bool) -> Any:
-    from makerkit.rl import ModelParams
-    from makerkit.rl._model_env import as_penalty
+    from makerkit.rl import ModelParams, as_penalty
 
     base = ModelParams(max_offset=4.0)
     return as_penalty(base, gamma) if penalised else base
@@ -61,8 +60,7 @@ def _lob_config(env: str, data: str | None) -> Any:
             msg = "--data goes with --env lob"
             raise ConfigError(msg)
         return None
-    from makerkit.rl._lob_env import LOBEnvConfig
-    from makerkit.rl._replay_env import ReplayMarketEnv
+    from makerkit.rl import LOBEnvConfig, ReplayMarketEnv
 
     cfg = LOBEnvConfig(data=data)
     if data is not None:
@@ -96,10 +94,10 @@ def train_cmd(
         if timesteps < 1000:
             msg = f"invalid --timesteps, must be >= 1000, was {timesteps}"
             raise ConfigError(msg)
-        from makerkit.rl._gym_model import train_ppo
+        from makerkit.rl import train_ppo
 
         lob_cfg = _lob_config(env, data)
-    from makerkit.rl._replay_env import make_market_env
+    from makerkit.rl import make_market_env
 
     params = _params(gamma, penalised=True)
     if lob_cfg is not None:
@@ -134,7 +132,7 @@ def _print_rows(rows: dict[str, dict[str, Any]], title: str, console: Console) -
 def _evaluate_lob(policy: str, episodes: int, seed: int, out_dir: Path | None,
                   as_json: bool, data: str | None) -> None:  # fmt: skip
     """The trained policy against the strategies on the simulated book, same episodes."""
-    from makerkit.rl._evaluate import evaluate_lob, write_evaluation
+    from makerkit.rl import evaluate_lob, write_evaluation
 
     if not policy.endswith(".zip"):
         msg = f"invalid --policy {policy!r}: --env lob takes a policy.zip (`rl train --env lob`)"
@@ -204,7 +202,7 @@ def evaluate_cmd(
             raise ConfigError(msg)
         params = _params(gamma, penalised=trained) if trained else ModelParams()
         if trained:
-            from makerkit.rl._gym_model import ppo_policy
+            from makerkit.rl import ppo_policy
 
             act = ppo_policy(policy, params)
         else:
@@ -218,7 +216,7 @@ def evaluate_cmd(
             stats["ratio_to_avellaneda_stoikov"] = stats["reward_mean"] / ref["reward_mean"]
         compared = None
         if out_dir is not None:
-            from makerkit.rl._evaluate import evaluate_model, write_evaluation
+            from makerkit.rl import evaluate_model, write_evaluation
 
             scored = _params(gamma, penalised=True)  # every policy on the reward PPO learns
             compared = evaluate_model(scored, gamma, episodes=n, seed=seed,

@@ -44,7 +44,7 @@ ObjectiveOpt = Annotated[
 
 def _trainer() -> Callable[[Row], Row]:
     try:
-        from makerkit.rl._sweep import sweep_train
+        from makerkit.rl import sweep_train
     except ImportError as exc:
         msg = f"the [rl] section needs `pip install makerkit[rl]` ({exc})"
         raise ConfigError(msg) from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from makerkit.data._alphavantage import AlphaVantage
 from makerkit.data._binance import (
+    SCALE,
     BinanceCapture,
     BinanceGap,
     BinanceReplay,
@@ -22,6 +23,7 @@ from makerkit.data._calibrate import (
     StylisedFacts,
     calibrate_lobster,
     lobster_facts,
+    simulate_facts,
     simulated_facts,
 )
 from makerkit.data._files import BinanceFiles, LobsterFiles
@@ -37,6 +39,17 @@ from makerkit.data._lobster import (
 )
 from makerkit.data._paths import data_dir, lobster_pairs
 from makerkit.data._simulator import MarketSimulator, SimParams, SimRun, simulate
+from makerkit.data._store import (
+    binance_l2_columns,
+    binance_meta,
+    binance_snapshot_columns,
+    binance_trade_columns,
+    lobster_book_columns,
+    lobster_l3_columns,
+    save_bars,
+    save_table,
+    stream_l3_columns,
+)
 from makerkit.data._synthetic import (
     ACTION_ADD,
     ACTION_CANCEL,
@@ -57,6 +70,7 @@ __all__ = [
     "ACTION_MODIFY",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
+    "SCALE",
     "AlphaVantage",
     "Bars",
     "BinanceCapture",
@@ -79,18 +93,28 @@ __all__ = [
     "SimRun",
     "StylisedFacts",
     "YahooFinance",
+    "binance_l2_columns",
+    "binance_meta",
+    "binance_snapshot_columns",
+    "binance_trade_columns",
     "calibrate_lobster",
     "data_dir",
     "load_binance_capture",
     "load_lobster",
     "load_lobster_messages",
     "load_lobster_orderbook",
+    "lobster_book_columns",
     "lobster_facts",
+    "lobster_l3_columns",
     "lobster_pairs",
     "lobster_tick",
     "replay_binance",
+    "save_bars",
+    "save_table",
     "simulate",
+    "simulate_facts",
     "simulated_facts",
+    "stream_l3_columns",
     "sync_binance",
     "synthetic_l3_events",
     "synthetic_stream",

@@ -103,7 +103,8 @@ def _table(rows: list[Row], cols: list[str]) -> str:
 def _plot(summary: list[Row]) -> str | None:
     """Mean PnL (with its spread over seeds) against mean Sharpe, one point per configuration."""
     try:
-        from makerkit.backtest._report import _png, _pyplot
+        from makerkit.metrics import png as _png
+        from makerkit.metrics import pyplot as _pyplot
 
         plt = _pyplot()
     except MakerkitError:
@@ -125,7 +126,7 @@ def write_html(
     rows: list[Row], info: dict[str, Any], path: Path, title: str, objective: str = "edge"
 ) -> Path:
     """The summary per configuration (ranked by ``objective``), a plot, and every row."""
-    from makerkit.backtest._report import _STYLE
+    from makerkit.metrics import REPORT_STYLE as _STYLE
 
     summary = summarise(rows, objective)
     parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{_STYLE}"

@@ -15,13 +15,17 @@ position) is reported beside it, not inside it.
 from __future__ import annotations
 
 from makerkit.metrics._metrics import Metrics, compute_metrics, pnl_decomposition
+from makerkit.metrics._plots import REPORT_STYLE, png, pyplot
 from makerkit.metrics._rank import OBJECTIVES, objective_value, rank_runs
 
 __all__ = [
     "OBJECTIVES",
+    "REPORT_STYLE",
     "Metrics",
     "compute_metrics",
     "objective_value",
+    "png",
     "pnl_decomposition",
+    "pyplot",
     "rank_runs",
 ]

@@ -16,13 +16,24 @@ strategies; ``RLStrategy`` runs a trained policy in the backtester and live.
 
 from __future__ import annotations
 
+import typing
+
 from makerkit.rl._model_env import (
     ModelParams,
     ModelVecEnv,
+    as_penalty,
     avellaneda_stoikov_policy,
     run_policy,
     symmetric_policy,
 )
+
+if typing.TYPE_CHECKING:  # the lazy names, typed for the checker
+    from makerkit.rl._evaluate import evaluate_lob, evaluate_model, write_evaluation
+    from makerkit.rl._gym_model import ModelEnv, ModelVectorEnv, ppo_policy, train_ppo
+    from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
+    from makerkit.rl._replay_env import ReplayMarketEnv, make_market_env
+    from makerkit.rl._strategy import RLStrategy
+    from makerkit.rl._sweep import sweep_train
 
 __all__ = [
     "LOBEnvConfig",
@@ -33,31 +44,39 @@ __all__ = [
     "ModelVectorEnv",
     "RLStrategy",
     "ReplayMarketEnv",
+    "as_penalty",
     "avellaneda_stoikov_policy",
+    "evaluate_lob",
+    "evaluate_model",
+    "make_market_env",
+    "ppo_policy",
     "register",
     "run_policy",
+    "sweep_train",
     "symmetric_policy",
+    "train_ppo",
+    "write_evaluation",
 ]
 
 
+# heavy names (gymnasium, stable-baselines3) load when first asked for: module -> names
+_LAZY = {
+    "_lob_env": ("LOBEnvConfig", "MarketMakingEnv"),
+    "_gym_model": ("ModelEnv", "ModelVectorEnv", "ppo_policy", "train_ppo"),
+    "_replay_env": ("ReplayMarketEnv", "make_market_env"),
+    "_strategy": ("RLStrategy",),
+    "_evaluate": ("evaluate_lob", "evaluate_model", "write_evaluation"),
+    "_sweep": ("sweep_train",),
+}
+
+
 def __getattr__(name: str) -> object:
-    """The Gymnasium environment loads gymnasium only when it is asked for."""
-    if name in ("LOBEnvConfig", "MarketMakingEnv"):
-        from makerkit.rl import _lob_env
+    """The Gymnasium environments load gymnasium only when they are asked for."""
+    import importlib
 
-        return getattr(_lob_env, name)
-    if name in ("ModelEnv", "ModelVectorEnv"):
-        from makerkit.rl import _gym_model
-
-        return getattr(_gym_model, name)
-    if name == "ReplayMarketEnv":
-        from makerkit.rl._replay_env import ReplayMarketEnv
-
-        return ReplayMarketEnv
-    if name == "RLStrategy":
-        from makerkit.rl._strategy import RLStrategy
-
-        return RLStrategy
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(f"makerkit.rl.{module}"), name)
     msg = f"module 'makerkit.rl' has no attribute {name!r}"
     raise AttributeError(msg)
 

@@ -151,7 +151,9 @@ def write_evaluation(rows: dict[str, dict[str, Any]], out_dir: Path, title: str)
     """``evaluation.html``: the table, and for the book the mean equity path and PnL spread."""
     import html
 
-    from makerkit.backtest._report import _STYLE, _png, _pyplot
+    from makerkit.metrics import REPORT_STYLE as _STYLE
+    from makerkit.metrics import png as _png
+    from makerkit.metrics import pyplot as _pyplot
 
     out_dir.mkdir(parents=True, exist_ok=True)
     episodic = all(isinstance(r.get("episodes"), list) for r in rows.values())

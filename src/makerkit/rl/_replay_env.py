@@ -21,6 +21,10 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest import (
+    NOTICE_FILL,
+    NOTICE_REJECTED,
+    RUN_DECISION,
+    RUN_END,
     MarketEvents,
     ReplayConfig,
     ReplayGateway,
@@ -28,7 +32,6 @@ from makerkit.backtest import (
     make_replay_core,
     parse_data_spec,
 )
-from makerkit.backtest._replay_core import NOTICE_FILL, NOTICE_REJECTED, RUN_DECISION, RUN_END
 from makerkit.core import Predictor, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
 from makerkit.features import FeatureConfig, FeatureStream

@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from makerkit.server._app import Settings, create_app
 from makerkit.server._service import Subscriber, VenueService
+from makerkit.server._wsproto import VenueWSProtocol
 
-__all__ = ["Settings", "Subscriber", "VenueService", "create_app"]
+__all__ = ["Settings", "Subscriber", "VenueService", "VenueWSProtocol", "create_app"]

@@ -28,8 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from makerkit.core import OrderType, SelfTradePrevention, Side
-from makerkit.data import LobsterDay
-from makerkit.data._binance import SCALE, BinanceCapture, sync_binance
+from makerkit.data import SCALE, BinanceCapture, LobsterDay, sync_binance
 from makerkit.risk import RiskLimits
 from makerkit.server._service import VenueService
 from makerkit.venue import CancelAll, CancelOrder, ModifyOrder, NewOrder, Outcome

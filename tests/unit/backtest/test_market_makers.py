@@ -13,10 +13,10 @@ import pytest
 from makerkit.backtest import (
     BacktestConfig,
     ReplayConfig,
+    recorded_events,
     run_replay_backtest,
     run_synthetic_backtest,
 )
-from makerkit.backtest._events import recorded_events
 from makerkit.core import ConfigError, Ladder, Level, MarketContext, MarketMakerBase, Orders
 from makerkit.strategies import make_strategy
 
