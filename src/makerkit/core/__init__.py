@@ -43,7 +43,7 @@ from makerkit.core._types import (
     L3Snapshot,
     Order,
 )
-from makerkit.core.clock import Clock, LiveClock, SimClock
+from makerkit.core.clock import Clock, LiveClock, LoopTimer, ManualTimer, SimClock, Timer
 from makerkit.core.errors import (
     ConfigError,
     DataError,
@@ -92,7 +92,9 @@ __all__ = [
     "Ladder",
     "Level",
     "LiveClock",
+    "LoopTimer",
     "MakerkitError",
+    "ManualTimer",
     "MarketContext",
     "MarketMaker",
     "MarketMakerBase",
@@ -116,6 +118,7 @@ __all__ = [
     "Strategy",
     "StrategyContext",
     "TimeInForce",
+    "Timer",
     "UnknownAccount",
     "UnknownOrder",
     "UnknownSymbol",

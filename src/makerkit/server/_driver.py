@@ -14,12 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from makerkit.core import Instrument, MakerkitError, OrderType, SelfTradePrevention, Side
+from makerkit.core import (
+    Instrument,
+    LoopTimer,
+    MakerkitError,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    Timer,
+)
 from makerkit.data import MarketSimulator, SimParams
 from makerkit.risk import RiskLimits
 from makerkit.server._service import VenueService
@@ -138,6 +145,7 @@ class MarketDriver:
         anchors: dict[str, Anchor] | None = None,
         anchor_every_s: float = 1.0,
         tick_s: float = 0.01,
+        timer: Timer | None = None,
     ) -> None:
         if rate <= 0:
             msg = f"invalid `rate`, must be > 0 commands/s, was {rate}"
@@ -150,6 +158,7 @@ class MarketDriver:
         self.anchors = anchors or {}
         self.anchor_every_s = anchor_every_s
         self.tick_s = tick_s
+        self.timer: Timer = timer or LoopTimer()  # a test passes a ManualTimer and steps it
         self.sims: dict[str, MarketSimulator] = {}
         self.commands = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -221,11 +230,12 @@ class MarketDriver:
         self._tasks.clear()
 
     async def _pace(self) -> None:
-        started = time.monotonic()
+        timer = self.timer
+        started = timer.elapsed_s()
         done = 0
         while True:
-            await asyncio.sleep(self.tick_s)
-            due = int((time.monotonic() - started) * self.rate) - done
+            await timer.sleep(self.tick_s)
+            due = int((timer.elapsed_s() - started) * self.rate) - done
             # never try to catch up more than a second's worth after a stall
             due = min(due, int(self.rate))
             if due <= 0:
@@ -268,5 +278,5 @@ class MarketDriver:
 
     async def _follow(self, symbol: str) -> None:
         while True:
-            await asyncio.sleep(self.anchor_every_s)
+            await self.timer.sleep(self.anchor_every_s)
             await self.follow_once(symbol)

@@ -22,12 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from makerkit.core import OrderType, SelfTradePrevention, Side
+from makerkit.core import LoopTimer, OrderType, SelfTradePrevention, Side, Timer
 from makerkit.data import SCALE, BinanceCapture, LobsterDay, sync_binance
 from makerkit.risk import RiskLimits
 from makerkit.server._service import VenueService
@@ -79,7 +78,7 @@ class ReplayDriver:
 
     def __init__(
         self, service: VenueService, symbol: str, source: LobsterDay | BinanceCapture,
-        *, speed: float = 1.0, tick_s: float = 0.01,
+        *, speed: float = 1.0, tick_s: float = 0.01, timer: Timer | None = None,
     ) -> None:  # fmt: skip
         if speed <= 0:
             msg = f"invalid `speed`, must be > 0, was {speed}"
@@ -88,6 +87,7 @@ class ReplayDriver:
         self.symbol = symbol
         self.speed = speed
         self.tick_s = tick_s
+        self.timer: Timer = timer or LoopTimer()  # a test passes a ManualTimer and steps it
         inst = service.instruments[symbol]
         if isinstance(source, LobsterDay):
             self._events = list(_lobster_events(source))
@@ -109,6 +109,20 @@ class ReplayDriver:
 
     def __len__(self) -> int:
         return len(self._events)
+
+    @property
+    def replayed(self) -> int:
+        """Events taken from the source so far (applied, skipped or ignored)."""
+        return self._next
+
+    @property
+    def first_ns(self) -> int:
+        """The first stamped event's time: where pacing starts."""
+        return next((e[0] for e in self._events if e[0] > 0), 0)
+
+    def events_until(self, ts_ns: int) -> int:
+        """How many events are stamped at or before ``ts_ns``."""
+        return sum(1 for e in self._events if e[0] <= ts_ns)
 
     @property
     def done(self) -> bool:
@@ -137,13 +151,14 @@ class ReplayDriver:
             self._task = None
 
     async def _pace(self) -> None:
-        first = next((e[0] for e in self._events if e[0] > 0), 0)
-        started = time.monotonic()
+        first = self.first_ns
+        timer = self.timer
+        started = timer.elapsed_s()
         while not self.done:
-            await asyncio.sleep(self.tick_s)
+            await timer.sleep(self.tick_s)
             if self.service.failure is not None:  # the journal cannot write: catch up later
                 continue
-            horizon = first + int((time.monotonic() - started) * self.speed * 1e9)
+            horizon = first + int((timer.elapsed_s() - started) * self.speed * 1e9)
             self.step_until(horizon)
 
     def step(self, events: int) -> int:

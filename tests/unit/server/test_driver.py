@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from makerkit.core import Instrument, OrderStatus, OrderType, Side
+from makerkit.core import Instrument, ManualTimer, OrderStatus, OrderType, Side
 from makerkit.server._driver import MARKET_ACCOUNT, MarketDriver
 from makerkit.server._service import VenueService
 from makerkit.venue import NewOrder
@@ -80,15 +80,21 @@ def test_a_restart_takes_a_clean_slate_and_anchors_move_the_value(tmp_path: Path
     asyncio.run(scenario())
 
 
-def test_the_paced_driver_runs_and_stops(tmp_path: Path) -> None:
+def test_the_paced_driver_runs_at_its_rate_on_an_injected_timer_and_stops(tmp_path: Path) -> None:
     async def scenario() -> None:
         svc = service(tmp_path, "python")
         await svc.start()
-        driver = MarketDriver(svc, rate=500, tick_s=0.005)
+        timer = ManualTimer()
+        driver = MarketDriver(svc, rate=500, tick_s=0.005, timer=timer)
         await driver.start()
-        await asyncio.sleep(0.3)
+        assert driver.commands == 0  # nothing runs until time moves
+        await timer.advance(0.3)  # 60 ticks of 5 ms at 500 commands/s a symbol
+        assert driver.commands == 150 * len(driver.sims)
+        await timer.advance(0.0999)  # the 20th tick is not due yet: 19 more
+        assert driver.commands == (150 + 47) * len(driver.sims)
         await driver.stop()
-        assert driver.commands > 0
+        await timer.advance(1.0)  # stopped: time moves, the market does not
+        assert driver.commands == (150 + 47) * len(driver.sims)
         await svc.stop()
 
     asyncio.run(scenario())

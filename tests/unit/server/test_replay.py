@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from makerkit.core import Instrument, Side
+from makerkit.core import Instrument, ManualTimer, Side
 from makerkit.data import load_binance_capture, load_lobster, replay_binance
 from makerkit.server._replay import ReplayDriver
 from makerkit.server._service import VenueService
@@ -75,11 +75,15 @@ def test_paced_replay_off_grid_prices_and_bad_speed(data_root: Path, tmp_path: P
     async def scenario() -> None:
         svc = service(tmp_path, tick_size="0.25")  # most GOOG prices are off this grid
         await svc.start()
-        driver = ReplayDriver(svc, "X", day, speed=10_000.0, tick_s=0.005)
+        timer = ManualTimer()
+        driver = ReplayDriver(svc, "X", day, speed=10_000.0, tick_s=0.005, timer=timer)
         await driver.start()
-        await asyncio.sleep(0.3)
+        await timer.advance(0.3)  # 3,000 s of the day at 10,000x
         await driver.stop()
         assert driver.applied > 0 and driver.skipped > 0  # counted, never rounded
+        # exactly the events up to 3,000 s after the first, whatever the machine's speed
+        assert driver.replayed == driver.events_until(driver.first_ns + 3_000 * 10**9)
+        assert 0 < driver.replayed < len(driver)
         await svc.stop()
 
     asyncio.run(scenario())
