@@ -20,7 +20,7 @@ from makerkit.backtest._gateways import OUR_IDS, ReplayGateway, SimGateway, book
 from makerkit.backtest._l3 import lobster_l3_events, stream_l3_events
 from makerkit.backtest._lobster_replay import ReplayReport, replay_lobster
 from makerkit.backtest._replay import make_replay_core, native_kernel, run_replay_backtest
-from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._replay_config import ReplayConfig, backend_of
 from makerkit.backtest._replay_core import (
     NOTICE_FILL,
     NOTICE_REJECTED,
@@ -58,6 +58,7 @@ __all__ = [
     "SimGateway",
     "StreamStats",
     "apply_stream",
+    "backend_of",
     "binance_events",
     "book_view",
     "data_quality",

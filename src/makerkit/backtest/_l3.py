@@ -30,6 +30,7 @@ import numpy as np
 
 from makerkit.backtest._events import ADD, CANCEL, EXECUTE, HIDDEN, MarketEvents
 from makerkit.backtest._lobster_replay import replay_lobster
+from makerkit.backtest._replay_config import backend_of
 from makerkit.book import make_book
 from makerkit.core import OrderStatus, OrderType
 from makerkit.core.errors import DataError
@@ -136,10 +137,11 @@ def lobster_l3_events(
 
 
 def stream_l3_events(
-    stream: OrderStream, *, engine: str | None = None, symbol: str = "synthetic"
-) -> MarketEvents:
+    stream: OrderStream, *, backend: str | None = None, engine: str | None = None,
+    symbol: str = "synthetic",
+) -> MarketEvents:  # fmt: skip
     """The order-level events of a command stream (the simulator's), replayed through a book."""
-    book = make_book(engine)
+    book = make_book(backend_of(backend, engine))
     rows: list[tuple[int, int, int, int, int, int]] = []
     added: dict[int, tuple[int, int, int]] = {}  # resting order -> (add index, side, price)
     left: dict[int, int] = {}

@@ -28,6 +28,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._gc import gc_paused
+from makerkit.backtest._replay_config import backend_of
 from makerkit.book import make_book
 from makerkit.core.clock import monotonic_ns
 from makerkit.data import LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID, LobsterDay, lobster_tick
@@ -343,6 +344,7 @@ def _describe_mismatch(
 def replay_lobster(
     day: LobsterDay,
     *,
+    backend: str | None = None,
     engine: str | None = None,
     check: bool = True,
     record_l1: bool = False,
@@ -359,9 +361,10 @@ def replay_lobster(
     is False, in which case it is driven per message from Python like the
     reference engine. ``wrap`` replaces the book with ``wrap(book)`` (a recorder
     of every change, say, with a ``hidden(row)`` method told of hidden
-    executions) and implies the per-message path.
+    executions) and implies the per-message path. ``engine`` is the old name
+    of ``backend``.
     """
-    book = make_book(engine)
+    book = make_book(backend_of(backend, engine))
     hidden = None
     if wrap is not None:
         book = wrap(book)

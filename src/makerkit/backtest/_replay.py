@@ -32,6 +32,7 @@ from makerkit.backtest._replay_core import (
     PyReplayCore,
 )
 from makerkit.backtest._synthetic import BacktestResult
+from makerkit.book import resolve_backend
 from makerkit.core import BookView, Level, Predictor, as_market_maker
 from makerkit.core.errors import ConfigError
 from makerkit.execution import OrderManager, TradingSession
@@ -45,7 +46,7 @@ _CHUNK = 1 << 18  # events between progress reports
 
 
 def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
-    """The core for these events: native unless ``cfg.engine == "python"`` or not built."""
+    """The core for these events: native unless ``cfg.backend == "python"`` or not built."""
     check_events(events)
     if (cfg.queue == "l3") != events.order_level:
         if cfg.queue == "l3":
@@ -77,15 +78,10 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
         np.ascontiguousarray(c, dtype=np.int64)
         for c in (events.ts, events.kind, events.side, events.price, events.qty)
     )
-    if cfg.engine != "python":
-        try:
-            from makerkit._native import ReplayBacktest
-        except ImportError:
-            if cfg.engine == "native":
-                msg = "the native engine is not built (pip install -e . with a C++ compiler)"
-                raise ConfigError(msg) from None
-        else:
-            return ReplayBacktest(ts, kind, side, price, qty, **kwargs)
+    if resolve_backend(cfg.backend or "auto") == "native":
+        from makerkit._native import ReplayBacktest
+
+        return ReplayBacktest(ts, kind, side, price, qty, **kwargs)
     return PyReplayCore(ts, kind, side, price, qty, **kwargs)
 
 

@@ -6,9 +6,21 @@ import msgspec
 
 from makerkit.core.errors import ConfigError
 
-__all__ = ["QUEUE_MODELS", "ReplayConfig"]
+__all__ = ["QUEUE_MODELS", "ReplayConfig", "backend_of"]
 
 QUEUE_MODELS = {"conservative": 0, "probabilistic": 1, "l3": 2}
+
+
+def backend_of(backend: str | None, engine: str | None) -> str | None:
+    """``backend``, or its old name ``engine``; checked (None: native when built)."""
+    if engine is not None and backend is not None and engine != backend:
+        msg = f"`engine` is the old name of `backend`: give one, not {engine!r} and {backend!r}"
+        raise ConfigError(msg)
+    name = backend if backend is not None else engine
+    if name not in (None, "auto", "native", "python"):
+        msg = f"invalid `backend`, must be auto, native or python, was {name!r}"
+        raise ConfigError(msg)
+    return None if name == "auto" else name
 
 
 class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -29,7 +41,8 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     min_quote_life_ms: float = 0.0
     price_tolerance: int = 0
     roi_ticks: int | None = None  # price range kept around the traded range (default: its width)
-    engine: str | None = None  # "native" (default when built) or "python"
+    backend: str | None = None  # "native" (default when built) or "python"
+    engine: str | None = None  # the old name of `backend`, still accepted
     # built-in strategies (not subclasses) decide inside the native core, with the same
     # formulas; False always calls the strategy object from Python
     native_strategy: bool = True
@@ -48,9 +61,8 @@ class ReplayConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         if self.decision_ms <= 0:
             msg = f"invalid `decision_ms`, must be > 0, was {self.decision_ms}"
             raise ConfigError(msg)
-        if self.engine not in (None, "native", "python"):
-            msg = f"invalid `engine` {self.engine!r}, must be 'native' or 'python'"
-            raise ConfigError(msg)
+        msgspec.structs.force_setattr(self, "backend", backend_of(self.backend, self.engine))
+        msgspec.structs.force_setattr(self, "engine", None)
         if self.roi_ticks is not None and self.roi_ticks < 0:
             msg = f"invalid `roi_ticks`, must be >= 0, was {self.roi_ticks}"
             raise ConfigError(msg)

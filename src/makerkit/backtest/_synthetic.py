@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view
-from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._replay_config import ReplayConfig, backend_of
 from makerkit.core import (
     Predictor,
     as_market_maker,
@@ -55,9 +55,12 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     post_only: bool = True  # a quote that would cross is refused, not filled: we make markets
     min_quote_life_ms: float = 0.0
     price_tolerance: int = 0
-    engine: str | None = None
+    backend: str | None = None  # "native" (default when built) or "python"
+    engine: str | None = None  # the old name of `backend`, still accepted
 
     def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "backend", backend_of(self.backend, self.engine))
+        msgspec.structs.force_setattr(self, "engine", None)
         if self.events <= 0 or self.chunk <= 0 or self.decision_ms <= 0:
             msg = "invalid backtest, `events`, `chunk` and `decision_ms` must be > 0"
             raise ConfigError(msg)
@@ -101,7 +104,7 @@ def run_synthetic_backtest(
     params = cfg.params or SimParams.default()
     maker = as_market_maker(strategy, _SYMBOL)
     symbols = maker.symbols
-    sims = {sym: MarketSimulator(params, seed=cfg.seed + i, engine=cfg.engine)
+    sims = {sym: MarketSimulator(params, seed=cfg.seed + i, backend=cfg.backend)
             for i, sym in enumerate(symbols)}  # fmt: skip
     primary = symbols[0]
     sim = sims[primary]

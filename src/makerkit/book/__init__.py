@@ -3,7 +3,8 @@
 ``PyOrderBook`` (``_pure.py``) is the readable reference. A native engine,
 when built, is selected by ``MAKERKIT_BOOK_BACKEND=auto|native|python``
 (default ``auto``: native when available); ``BACKEND`` names the choice and
-``OrderBook`` is the selected class.
+``OrderBook`` is the selected class. ``resolve_backend`` is the one place a
+``backend`` name (of a book, the simulator or the replay core) is checked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "PyOrderBook",
     "available_backends",
     "make_book",
+    "resolve_backend",
 ]
 
 _CLASSES: dict[str, type[Any]] = {"python": PyOrderBook}
@@ -37,23 +39,32 @@ def available_backends() -> list[str]:
     return sorted(_CLASSES, key=lambda name: name != "native")
 
 
-def _resolve(name: str) -> str:
+def resolve_backend(name: str | None, *, what: str = "backend") -> str:
+    """``native`` or ``python`` for ``name`` (None or ``auto``: the selected ``BACKEND``).
+
+    A bad name is a ``ConfigError``; ``native`` without the C++ build is
+    ``EngineUnavailable`` (never a silent fall back to the slow engine).
+    """
+    if name is None:
+        return BACKEND
     name = name.strip().lower()
     if name == "auto":
         return available_backends()[0]
     if name not in ("native", "python"):
-        msg = f"invalid `MAKERKIT_BOOK_BACKEND`, must be auto, native or python, was {name!r}"
+        msg = f"invalid `{what}`, must be auto, native or python, was {name!r}"
         raise ConfigError(msg)
     if name not in _CLASSES:
-        msg = "the native order book is not built in this install; use backend 'python'"
+        msg = "the native engine is not built in this install; use backend 'python'"
         raise EngineUnavailable(msg)
     return name
 
 
-BACKEND: str = _resolve(os.environ.get("MAKERKIT_BOOK_BACKEND", "auto"))
+BACKEND: str = available_backends()[0]
+BACKEND = resolve_backend(os.environ.get("MAKERKIT_BOOK_BACKEND", "auto"),
+                          what="MAKERKIT_BOOK_BACKEND")  # fmt: skip
 OrderBook: type[Any] = _CLASSES[BACKEND]
 
 
 def make_book(backend: str | None = None, **kwargs: Any) -> Any:
     """Create an order book with ``backend`` (default: the selected ``BACKEND``)."""
-    return _CLASSES[_resolve(backend or BACKEND)](**kwargs)
+    return _CLASSES[resolve_backend(backend)](**kwargs)

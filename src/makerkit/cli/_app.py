@@ -59,12 +59,14 @@ app.command("sweep")(sweep)
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
-EngineOpt = Annotated[
+BackendOpt = Annotated[
     str | None,
     typer.Option(
-        "--engine", help="Book backend: python or native (default: the selected backend)."
+        "--backend", "--engine",
+        help="Engine backend: python or native (default: the selected one); --engine is its "
+        "old name.",
     ),
-]
+]  # fmt: skip
 JsonOpt = Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
 
 
@@ -113,7 +115,7 @@ def _replay_table(report: ReplayReport, title: str) -> Table:
 
 
 def _replay(
-    message: Path, orderbook: Path, engine: str | None, as_json: bool, show_progress: bool
+    message: Path, orderbook: Path, backend: str | None, as_json: bool, show_progress: bool
 ) -> ReplayReport:
     started = monotonic_ns()
     try:
@@ -130,10 +132,10 @@ def _replay(
             ) as bar:
                 task = bar.add_task("replay", total=len(day))
                 report, _ = replay_lobster(
-                    day, engine=engine, progress=lambda done: bar.update(task, completed=done)
+                    day, backend=backend, progress=lambda done: bar.update(task, completed=done)
                 )
         else:
-            report, _ = replay_lobster(day, engine=engine)
+            report, _ = replay_lobster(day, backend=backend)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     report.load_seconds = load_seconds
@@ -144,11 +146,11 @@ def _replay(
 def replay_lobster_cmd(
     message: Annotated[Path, typer.Argument(help="LOBSTER message file (.csv or .csv.gz).")],
     orderbook: Annotated[Path, typer.Argument(help="The matching LOBSTER orderbook file.")],
-    engine: EngineOpt = None,
+    backend: BackendOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay a LOBSTER day as L3 events and check every orderbook row (exit 1 on any mismatch)."""
-    report = _replay(message, orderbook, engine, as_json, show_progress=True)
+    report = _replay(message, orderbook, backend, as_json, show_progress=True)
     if as_json:
         _json_line(msgspec.to_builtins(report))
     else:
@@ -252,7 +254,7 @@ def stream(
     orderbook: Annotated[Path | None, typer.Argument(help="Its LOBSTER orderbook file.")] = None,
     events: Annotated[int, typer.Option(help="Synthetic commands to generate.")] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic stream.")] = 7,
-    engine: EngineOpt = None,
+    backend: BackendOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Stream synthetic (or LOBSTER) orders through the engine with a live top-of-book table."""
@@ -260,7 +262,7 @@ def stream(
         if orderbook is None:
             err.print("[bold red]error:[/] give both the LOBSTER message and orderbook files")
             raise typer.Exit(2)
-        report = _replay(message, orderbook, engine, as_json, show_progress=True)
+        report = _replay(message, orderbook, backend, as_json, show_progress=True)
         if as_json:
             _json_line(msgspec.to_builtins(report))
         else:
@@ -268,7 +270,7 @@ def stream(
         raise typer.Exit(1 if report.mismatched_rows else 0)
     try:
         stream = synthetic_stream(events, seed=seed)
-        book = make_book(engine)
+        book = make_book(backend)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     stats = StreamStats()
@@ -465,7 +467,7 @@ def serve(
             envvar="MAKERKIT_ADMIN_KEY", help="Key of the admin account created on first start."
         ),
     ] = None,
-    engine: EngineOpt = None,
+    backend: BackendOpt = None,
     snapshot_every: Annotated[
         int,
         typer.Option(
@@ -518,7 +520,7 @@ def serve(
         journal=journal,
         symbols=symbols,
         admin_key=admin_key,
-        backend=engine,
+        backend=backend,
         snapshot_every=snapshot_every,
         use_snapshots=not no_snapshot,
         market=market,
@@ -651,7 +653,7 @@ def bench_sim(
         n = events if engine == "native" else max(events // 20, 1)
         rates = []
         for run in range(repeat):
-            sim = MarketSimulator(SimParams.default(), seed=run, engine=engine)
+            sim = MarketSimulator(SimParams.default(), seed=run, backend=engine)
             started = monotonic_ns()
             sim.run(n, record=False)
             rates.append(n / ((monotonic_ns() - started) / 1e9))
@@ -930,7 +932,7 @@ def data_simulate(
         Path | None, typer.Option(help="Parameters (JSON, e.g. from `data calibrate -o`).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
-    engine: EngineOpt = None,
+    backend: BackendOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate a market and store its order stream as Parquet."""
@@ -942,7 +944,7 @@ def data_simulate(
             if params is not None
             else SimParams.default()
         )
-        run = MarketSimulator(p, seed=seed, engine=engine).run(events)
+        run = MarketSimulator(p, seed=seed, backend=backend).run(events)
         meta = {"source": "simulator", "seed": seed, "params": msgspec.to_builtins(p)}
         save_table(output, "l3", stream_l3_columns(run.stream), meta)
     except (MakerkitError, OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:

@@ -109,7 +109,7 @@ def run_book_bench(
             def once(
                 day: Any = day, engine: str = engine, batch: bool = batch, check: bool = check
             ) -> float:
-                report, _ = replay_lobster(day, engine=engine, batch=batch, check=check)
+                report, _ = replay_lobster(day, backend=engine, batch=batch, check=check)
                 if report.mismatched_rows:
                     msg = f"benchmark replay mismatched: {report.first_mismatch}"
                     raise RuntimeError(msg)

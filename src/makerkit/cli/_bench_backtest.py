@@ -117,7 +117,7 @@ def run_backtest_bench(
         rates, last = [], None
         for _ in range(repeat if engine == "native" else 1):
             strategy = GLFT(**GLFT_PARAMS)  # type: ignore[arg-type]
-            replay = ReplayConfig(engine=engine, native_strategy=kernel, **cfg)  # type: ignore[arg-type]
+            replay = ReplayConfig(backend=engine, native_strategy=kernel, **cfg)  # type: ignore[arg-type]
             t0 = monotonic_ns()
             last = run_replay_backtest(strategy, events, replay)
             rates.append(n / ((monotonic_ns() - t0) / 1e9))

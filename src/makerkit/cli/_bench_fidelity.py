@@ -139,7 +139,7 @@ def _l3_speed(ev: MarketEvents, repeat: int) -> dict[str, Any]:
     loop, whole = [], []
     name, params = STRATEGIES[4]
     for _ in range(repeat):
-        cfg = ReplayConfig(queue="l3", engine="native", **_COMMON)
+        cfg = ReplayConfig(queue="l3", backend="native", **_COMMON)
         core = make_replay_core(ev, cfg)
         strategy = make_strategy(name, **params)
         kernel = native_kernel(strategy)

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from makerkit.book import available_backends, make_book
+from makerkit.book import make_book, resolve_backend
 from makerkit.core import OrderType, TimeInForce
 from makerkit.core.errors import ConfigError
 from makerkit.data._synthetic import OrderStream
@@ -345,16 +345,21 @@ class _PySim:
 class MarketSimulator:
     """A simulated market on its own book; ``run`` emits more of it, chunk by chunk.
 
-    ``engine``: ``native`` (C++ loop, the default when built) or ``python``
-    (the same draws in Python). ``value`` is the fundamental price in ticks:
-    set it to anchor the flow on a real quote.
+    ``backend``: ``native`` (C++ loop, the default when built) or ``python``
+    (the same draws in Python); ``engine`` is its old name. ``value`` is the
+    fundamental price in ticks: set it to anchor the flow on a real quote.
     """
 
-    def __init__(self, params: SimParams, *, seed: int = 7, engine: str | None = None) -> None:
-        if engine is None:
-            engine = available_backends()[0]
+    def __init__(
+        self, params: SimParams, *, seed: int = 7, backend: str | None = None,
+        engine: str | None = None,
+    ) -> None:  # fmt: skip
+        if engine is not None and backend is not None and engine != backend:
+            msg = f"`engine` is the old name of `backend`: give one, not {engine!r} and {backend!r}"
+            raise ConfigError(msg)
+        engine = resolve_backend(backend or engine or "auto")
         if engine not in ("native", "python"):
-            msg = f"invalid `engine`, must be native or python, was {engine!r}"
+            msg = f"invalid `backend`, must be native or python, was {engine!r}"
             raise ConfigError(msg)
         self.params = params
         self.engine = engine
@@ -457,7 +462,9 @@ def simulate(
     events: int = 100_000,
     *,
     seed: int = 7,
+    backend: str | None = None,
     engine: str | None = None,
 ) -> SimRun:
     """Run a fresh simulated market for ``events`` commands (deterministic per seed)."""
-    return MarketSimulator(params or SimParams.default(), seed=seed, engine=engine).run(events)
+    sim = MarketSimulator(params or SimParams.default(), seed=seed, backend=backend, engine=engine)
+    return sim.run(events)

@@ -28,7 +28,7 @@ import gymnasium as gym
 import msgspec
 import numpy as np
 
-from makerkit.backtest import OUR_IDS, SimGateway
+from makerkit.backtest import OUR_IDS, SimGateway, backend_of
 from makerkit.core import (
     BookView,
     Ladder,
@@ -55,7 +55,8 @@ class LOBEnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """The market, the decision clock, the action ranges and the reward."""
 
     params: SimParams | None = None  # default: SimParams.default() (informed flow)
-    engine: str | None = None
+    backend: str | None = None  # the simulator's: "native" (default when built) or "python"
+    engine: str | None = None  # the old name of `backend`, still accepted
     decision_ms: float = 1000.0
     episode_steps: int = 300
     warmup_events: int = 500
@@ -71,6 +72,8 @@ class LOBEnvConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     replay_warmup_s: float = 30.0  # replayed before an episode, to rebuild the book
 
     def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "backend", backend_of(self.backend, self.engine))
+        msgspec.structs.force_setattr(self, "engine", None)
         if self.reward not in ("penalised", "terminal"):
             msg = f"invalid `reward` {self.reward!r}, must be 'penalised' or 'terminal'"
             raise ConfigError(msg)
@@ -252,7 +255,7 @@ class MarketMakingEnv(_Scored):
         super().reset(seed=seed)
         market_seed = int(self.np_random.integers(0, 2**31 - 1))
         params = self.cfg.params or SimParams.default()
-        self.sim = MarketSimulator(params, seed=market_seed, engine=self.cfg.engine)
+        self.sim = MarketSimulator(params, seed=market_seed, backend=self.cfg.backend)
         self.sim.advance(max(self.cfg.warmup_events, 1))
         self.features = FeatureStream(FeatureConfig(levels=3))
         self._feat = {}

@@ -72,13 +72,12 @@ def test_bad_file_is_a_clear_error_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_unknown_engine_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--backend", "--engine"])  # --engine: the old name
+def test_unknown_backend_is_a_clear_error(tmp_path: Path, flag: str) -> None:
     message, orderbook = write_day(tmp_path, SMALL_DAY)
-    result = runner.invoke(
-        app, ["replay", "lobster", str(message), str(orderbook), "--engine", "fast"]
-    )
+    result = runner.invoke(app, ["replay", "lobster", str(message), str(orderbook), flag, "fast"])
     assert result.exit_code == 2
-    assert "must be auto, native or python" in result.stderr
+    assert "invalid `backend`, must be auto, native or python" in result.stderr
 
 
 def test_stream_json_summary_is_deterministic() -> None:

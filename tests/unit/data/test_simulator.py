@@ -93,9 +93,14 @@ def test_bad_run_arguments(backend: str) -> None:
     sim = MarketSimulator(SimParams.default(), engine=backend)
     with pytest.raises(ConfigError, match="events"):
         sim.run(-1)
-    with pytest.raises(ConfigError, match="engine"):
-        MarketSimulator(SimParams.default(), engine="gpu")
+    with pytest.raises(ConfigError, match="backend"):
+        MarketSimulator(SimParams.default(), backend="gpu")
+    with pytest.raises(ConfigError, match="backend"):
+        MarketSimulator(SimParams.default(), engine="gpu")  # the old name, same check
+    with pytest.raises(ConfigError, match="old name"):
+        MarketSimulator(SimParams.default(), backend="python", engine="native")
     assert len(sim.run(0)) == 0
+    assert MarketSimulator(SimParams.default(), backend=backend).engine == backend
 
 
 @pytest.mark.skipif("native" not in available_backends(), reason="needs the native engine")
