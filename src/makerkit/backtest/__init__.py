@@ -7,6 +7,7 @@ Exact, row-checked LOBSTER replay; strategy backtests on the simulated market
 from __future__ import annotations
 
 from makerkit.backtest._calibrate import MarketFit, fit_recorded, fit_synthetic
+from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
 from makerkit.backtest._events import (
     DEPTH,
     TRADE,
@@ -52,7 +53,9 @@ __all__ = [
     "FeatureSamples",
     "MarketEvents",
     "MarketFit",
+    "NativeReplayCore",
     "ReplayConfig",
+    "ReplayCore",
     "ReplayGateway",
     "ReplayReport",
     "SimGateway",

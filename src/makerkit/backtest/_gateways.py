@@ -8,8 +8,8 @@ environments drive a ``makerkit.execution.TradingSession`` through them.
 
 from __future__ import annotations
 
-from typing import Any
-
+from makerkit.backtest._core_protocol import ReplayCore
+from makerkit.book import Book
 from makerkit.core import BookView, Level, OrderStatus, OrderType, TimeInForce
 from makerkit.execution import TradingSession
 
@@ -22,7 +22,7 @@ _ACCOUNT = 1
 class SimGateway:
     """The execution layer's gateway to the simulated books: our orders in the real engine."""
 
-    def __init__(self, books: dict[str, Any], post_only: bool) -> None:
+    def __init__(self, books: dict[str, Book], post_only: bool) -> None:
         self.books = books
         self.tif = TimeInForce.POST_ONLY if post_only else TimeInForce.GTC
         self.session: TradingSession | None = None
@@ -70,7 +70,7 @@ class SimGateway:
                     s.closed(symbol, order.order_id)
 
 
-def book_view(book: Any, depth: int) -> BookView:
+def book_view(book: Book, depth: int) -> BookView:
     """The top ``depth`` levels of an engine book."""
     if depth == 1:
         bid, ask = book.best_bid(), book.best_ask()
@@ -81,7 +81,7 @@ def book_view(book: Any, depth: int) -> BookView:
 class ReplayGateway:
     """The execution layer's gateway to the replay core (its queue model decides fills)."""
 
-    def __init__(self, core: Any, symbol: str) -> None:
+    def __init__(self, core: ReplayCore, symbol: str) -> None:
         self.core = core
         self.symbol = symbol
         self.session: TradingSession | None = None

@@ -155,8 +155,8 @@ def stream_l3_events(
 
     def rest(oid: int, ts: int) -> None:
         qty = book.remaining(oid)
-        if qty > 0:
-            order = book.order(oid)
+        order = book.order(oid) if qty > 0 else None
+        if order is not None:
             added[oid] = (len(rows), int(order.side), int(order.price))
             left[oid] = qty
             rows.append((ts, ADD, int(order.side), int(order.price), qty, len(rows)))

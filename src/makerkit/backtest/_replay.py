@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
 from makerkit.backtest._events import MarketEvents, check_events
 from makerkit.backtest._gateways import ReplayGateway
 from makerkit.backtest._replay_config import QUEUE_MODELS, ReplayConfig
@@ -44,8 +45,13 @@ __all__ = ["make_replay_core", "native_kernel", "run_replay_backtest"]
 
 _CHUNK = 1 << 18  # events between progress reports
 
+try:  # the C++ core's class, when built: it alone can run a built-in strategy inside
+    from makerkit._native import ReplayBacktest as _NATIVE_CORE
+except ImportError:  # pragma: no cover - built without a compiler
+    _NATIVE_CORE = type("_NoNativeCore", (), {})  # type: ignore[assignment,misc]
 
-def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
+
+def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> ReplayCore:
     """The core for these events: native unless ``cfg.backend == "python"`` or not built."""
     check_events(events)
     if (cfg.queue == "l3") != events.order_level:
@@ -81,8 +87,10 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> Any:
     if resolve_backend(cfg.backend or "auto") == "native":
         from makerkit._native import ReplayBacktest
 
-        return ReplayBacktest(ts, kind, side, price, qty, **kwargs)
-    return PyReplayCore(ts, kind, side, price, qty, **kwargs)
+        native: NativeReplayCore = ReplayBacktest(ts, kind, side, price, qty, **kwargs)
+        return native
+    reference: ReplayCore = PyReplayCore(ts, kind, side, price, qty, **kwargs)
+    return reference
 
 
 class _Progress:
@@ -93,7 +101,7 @@ class _Progress:
         self.reported = 0
         self.budget = _CHUNK if progress is not None else 1 << 62  # events between reports
 
-    def __call__(self, core: Any) -> None:
+    def __call__(self, core: ReplayCore) -> None:
         if self.progress is not None:
             done = core.events_done
             self.progress(done - self.reported)
@@ -115,7 +123,7 @@ def native_kernel(strategy: Any) -> tuple[int, list[float]] | None:
 
 
 def _run_native_kernel(
-    core: Any,
+    core: NativeReplayCore,
     strategy: Any,
     kernel: tuple[int, list[float]],
     manager: OrderManager,
@@ -166,7 +174,7 @@ def run_replay_backtest(
     )
     plain = predictor is None and signals is None
     kernel = native_kernel(strategy) if cfg.native_strategy and plain else None
-    if kernel is not None and hasattr(core, "set_strategy"):
+    if kernel is not None and isinstance(core, _NATIVE_CORE):
         rows, quoted, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
         live, refused = _native_max_live(core, rows), _rejections(core)
         return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live,
@@ -269,18 +277,15 @@ def run_replay_backtest(
         if session.stopped is not None:
             break
     refused = _rejections(core)
-    if refused is None:  # every refusal, also those not yet noticed at the end
-        refused = session.rejected
     return _result(maker.name, cfg, core, path, both, session.orders_sent, session.stopped,
                    refused, session.max_live_orders, symbol)  # fmt: skip
 
 
-def _native_max_live(core: Any, path: dict[str, list[float]]) -> dict[str, int]:
+def _native_max_live(core: ReplayCore, path: dict[str, list[float]]) -> dict[str, int]:
     """The built-in strategies in the core hold at most one order a side: did they hold one?"""
     fills = core.fills()
     sides = set(fills[2].tolist()) if len(fills[2]) else set()
-    if hasattr(core, "rejections"):
-        sides |= set(core.rejections()[1].tolist())
+    sides |= set(core.rejections()[1].tolist())
     out = {}
     for name, side, column in (("bid", 1, path["bid"]), ("ask", -1, path["ask"])):
         quoted = side in sides or any(p == p for p in column)
@@ -288,10 +293,8 @@ def _native_max_live(core: Any, path: dict[str, list[float]]) -> dict[str, int]:
     return out
 
 
-def _rejections(core: Any) -> list[int] | None:
-    """When the core refused each of our quotes (None when it does not say)."""
-    if not hasattr(core, "rejections"):
-        return None
+def _rejections(core: ReplayCore) -> list[int]:
+    """When the core refused each of our quotes, also those not yet noticed at the end."""
     refused: list[int] = core.rejections()[0].tolist()
     return refused
 
@@ -299,7 +302,7 @@ def _rejections(core: Any) -> list[int] | None:
 def _result(
     name: str,
     cfg: ReplayConfig,
-    core: Any,
+    core: ReplayCore,
     path: dict[str, list[float]],
     both: list[bool],
     placed: int,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from makerkit.book._protocol import Book
 from makerkit.book._pure import PyOrderBook
 from makerkit.core.errors import ConfigError, EngineUnavailable
 
 __all__ = [
     "BACKEND",
+    "Book",
     "NativeOrderBook",
     "OrderBook",
     "PyOrderBook",
@@ -65,6 +67,11 @@ BACKEND = resolve_backend(os.environ.get("MAKERKIT_BOOK_BACKEND", "auto"),
 OrderBook: type[Any] = _CLASSES[BACKEND]
 
 
-def make_book(backend: str | None = None, **kwargs: Any) -> Any:
+def make_book(backend: str | None = None, **kwargs: Any) -> Book:
     """Create an order book with ``backend`` (default: the selected ``BACKEND``)."""
-    return _CLASSES[resolve_backend(backend)](**kwargs)
+    name = resolve_backend(backend)
+    if name == "native":
+        native: Book = NativeOrderBook(**kwargs)
+        return native
+    reference: Book = PyOrderBook(**kwargs)
+    return reference

@@ -19,6 +19,7 @@ import numpy as np
 from makerkit.backtest import apply_stream, replay_lobster
 from makerkit.book import available_backends, make_book
 from makerkit.core.clock import monotonic_ns
+from makerkit.core.errors import DataError
 from makerkit.data import (
     L3EventStream,
     load_lobster,
@@ -137,7 +138,7 @@ def run_book_bench(
     if "native" in available_backends():
 
         def native_batch() -> float:
-            book = make_book("native")
+            book: Any = make_book("native")  # the batch call is the native book's own
             started = monotonic_ns()
             book.apply_stream_batch(
                 stream.action, stream.order_id, stream.side, stream.price,
@@ -257,6 +258,9 @@ def _peer_stream_bench(repeat: int, n: int, say: Callable[[str], None]) -> dict[
     final = make_book()
     _time_l3(lambda: final, events)
     bid, ask = final.best_bid(), final.best_ask()
+    if bid is None or ask is None:
+        msg = "the synthetic L3 feed ended with an empty side: no final touch to compare"
+        raise DataError(msg)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "l3_events.npz"
         np.savez(

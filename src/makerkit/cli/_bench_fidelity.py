@@ -27,7 +27,7 @@ import math
 import statistics
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from rich.table import Table
@@ -36,6 +36,7 @@ from makerkit.backtest import (
     RUN_END,
     BacktestResult,
     MarketEvents,
+    NativeReplayCore,
     ReplayConfig,
     binance_events,
     data_quality,
@@ -140,7 +141,7 @@ def _l3_speed(ev: MarketEvents, repeat: int) -> dict[str, Any]:
     name, params = STRATEGIES[4]
     for _ in range(repeat):
         cfg = ReplayConfig(queue="l3", backend="native", **_COMMON)
-        core = make_replay_core(ev, cfg)
+        core = cast(NativeReplayCore, make_replay_core(ev, cfg))  # backend="native"
         strategy = make_strategy(name, **params)
         kernel = native_kernel(strategy)
         assert kernel is not None  # noqa: S101 - GLFT is built in

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 import numpy as np
@@ -139,7 +139,10 @@ class SimRun(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Book(Protocol):
-    def submit(self, order_id: int, side: int, price: int, qty: int, **kw: Any) -> Any: ...
+    def submit(
+        self, order_id: int, side: int, price: int, qty: int, *, order_type: Any = ...,
+        tif: Any = ..., account: int = ..., stp: Any = ..., ts: int = ...,
+    ) -> Any: ...  # fmt: skip
     def cancel(self, order_id: int, *, ts: int = 0) -> Any: ...
     def remaining(self, order_id: int) -> int: ...
     def best_bid(self) -> tuple[int, int] | None: ...
@@ -370,8 +373,9 @@ class MarketSimulator:
             from makerkit import _native
 
             p = params
+            engine_handle = cast(Any, self.book).engine  # the C++ engine under the native book
             self._native = _native.Simulator(
-                self.book.engine, list(p.limit_rate), list(p.cancel_rate), p.market_rate,
+                engine_handle, list(p.limit_rate), list(p.cancel_rate), p.market_rate,
                 p.hawkes_alpha, p.hawkes_beta, p.value_rate, p.informed, list(p.limit_sizes),
                 list(p.limit_size_cdf), list(p.market_sizes), list(p.market_size_cdf),
                 list(p.improve_rate), list(p.improve_cdf), p.start_price, p.start_ns, seed & _MASK,

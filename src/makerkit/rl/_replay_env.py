@@ -27,6 +27,7 @@ from makerkit.backtest import (
     RUN_END,
     MarketEvents,
     ReplayConfig,
+    ReplayCore,
     ReplayGateway,
     load_market,
     make_replay_core,
@@ -93,7 +94,7 @@ class ReplayMarketEnv(_Scored):
             )
             raise ConfigError(msg)
         self._starts = (first, last - int(span))
-        self.core: Any = None
+        self.core: ReplayCore | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -120,11 +121,13 @@ class ReplayMarketEnv(_Scored):
 
     def _advance(self) -> bool:
         """Run the replay to the next decision; False at the end of the recording."""
+        core = self.core
+        assert core is not None  # noqa: S101 - after reset
         while True:
-            reason, t, bid, bsz, ask, asz, *_ = self.core.step(_BUDGET)
+            reason, t, bid, bsz, ask, asz, *_ = core.step(_BUDGET)
             # what the agent has been told: fills count once their reports arrive
             session = self.session
-            for kind, _ts, oid, side, price, qty, left, maker in self.core.notices():
+            for kind, _ts, oid, side, price, qty, left, maker in core.notices():
                 if kind == NOTICE_REJECTED:
                     session.rejected_order(SYMBOL, oid, _ts)
                     continue
@@ -139,8 +142,8 @@ class ReplayMarketEnv(_Scored):
                 self._touch = (bid, bsz, ask, asz)
                 if bid is not None and ask is not None:
                     self._mid = (bid + ask) / 2
-                    self._feat = self.features.on_book(t, *self.core.top(1, 3),
-                                                       *self.core.top(-1, 3))  # fmt: skip
+                    self._feat = self.features.on_book(t, *core.top(1, 3),
+                                                       *core.top(-1, 3))  # fmt: skip
                 return True
 
     def context(self) -> StrategyContext:
