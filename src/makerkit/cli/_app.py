@@ -236,13 +236,27 @@ def demo(
         Path | None, typer.Option(help="The rl strategy's policy.zip (default: train one).")
     ] = None,
     no_rl: Annotated[bool, typer.Option("--no-rl", help="Leave the rl strategy out.")] = False,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also run your own strategy, path/to/file.py:ClassName (repeatable); a "
+            "MarketMaker trades its own symbols."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="NAME=VALUE for your strategies (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The main job: the venue with a live market, every strategy trading it, the dashboard."""
     from makerkit.cli._demo import demo_command
 
+    try:
+        params = _parse_params(param or [])
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
     code = demo_command(duration, out_dir, port, symbols, source, market_rate, policy,
-                        no_rl, as_json)  # fmt: skip
+                        no_rl, as_json, tuple(strategy or ()), params)  # fmt: skip
     raise typer.Exit(code)
 
 

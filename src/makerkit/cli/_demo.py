@@ -51,6 +51,9 @@ class DemoConfig(msgspec.Struct, frozen=True, kw_only=True):
     policy: Path | None = None  # the rl strategy's policy; trained here when missing
     train_steps: int = 20_000
     rl: bool = True
+    # the user's own: path/to/file.py:ClassName, built with `params` as keyword arguments
+    user_strategies: tuple[str, ...] = ()
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class StrategyRow(msgspec.Struct, kw_only=True):
@@ -206,10 +209,28 @@ def _rl_policy(cfg: DemoConfig, say: Callable[[str], None]) -> Path | None:
     return path
 
 
+def _traded(strategy: Any) -> tuple[str, ...]:
+    """The symbols a MarketMaker names (a one-level strategy names none)."""
+    if callable(getattr(strategy, "decide", None)):
+        return tuple(getattr(strategy, "symbols", ()))
+    return ()
+
+
 def _strategies(cfg: DemoConfig, policy: Path | None) -> list[tuple[str, Any]]:
     from makerkit.strategies import make_strategy
 
     out: list[tuple[str, Any]] = [(name, make_strategy(name)) for name in STRATEGIES]
+    for spec in cfg.user_strategies:  # a one-level strategy or a MarketMaker, from a file
+        strategy = make_strategy(spec, **cfg.params)
+        name = getattr(strategy, "name", "") or type(strategy).__name__
+        missing = [s for s in _traded(strategy) if s not in cfg.symbols]
+        if missing:
+            msg = (
+                f"{spec} trades {missing}, not listed in this demo {list(cfg.symbols)} "
+                "(--symbols, or --param to name its symbols)"
+            )
+            raise ConfigError(msg)
+        out.append((name, strategy))
     if policy is not None:
         from makerkit.rl import RLStrategy
 
@@ -304,9 +325,10 @@ async def run_demo(
         await venue.wait_ready()
         keys: dict[str, Any] = {"url": venue.url, "admin_key": admin_key, "accounts": {}}
         async with VenueClient(venue.url, admin_key) as admin:
-            for i, (name, _) in enumerate(strategies):
+            for i, (name, strategy) in enumerate(strategies):
                 account = await admin.create_account(f"mm-{name}")
-                symbol = cfg.symbols[i % len(cfg.symbols)]
+                traded = _traded(strategy)  # a MarketMaker's own; the others take turns
+                symbol = traded[0] if traded else cfg.symbols[i % len(cfg.symbols)]
                 state.strategies.append(
                     StrategyRow(name=name, symbol=symbol, account_id=account.account_id)
                 )
@@ -471,6 +493,7 @@ _DEFAULT_FIRST = {"lobster": "GOOG", "binance": "BTCUSDT"}  # a recorded symbol 
 def demo_command(
     duration: float | None, out_dir: Path, port: int, symbols: str | None, source: str,
     market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
+    user_strategies: tuple[str, ...] = (), params: dict[str, Any] | None = None,
 ) -> int:  # fmt: skip
     """Run the demo from the CLI; the exit code."""
     from rich.console import Console
@@ -485,7 +508,8 @@ def demo_command(
     names = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
     cfg = DemoConfig(symbols=names, port=port, duration=duration, out_dir=out_dir,
                      source=source, market_rate=market_rate, policy=policy,
-                     rl=not no_rl)  # fmt: skip
+                     rl=not no_rl, user_strategies=user_strategies,
+                     params=params or {})  # fmt: skip
     say = err.print
     seen: list[DemoState] = []  # the state so far, for the report after a Ctrl-C
 

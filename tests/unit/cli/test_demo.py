@@ -75,3 +75,17 @@ def test_the_demo_replays_a_recorded_day_beside_simulated_symbols(
     assert float(symbols[recorded]["bid"]) > low  # its own recorded prices, not the simulator's
     assert 50 < float(symbols["AAA"]["bid"]) < 200
     assert payload["md_gaps"] == 0 and payload["errors"] == 0
+
+
+def test_the_demo_takes_the_users_own_strategies_and_checks_their_symbols() -> None:
+    from makerkit.cli._demo import DemoConfig, _strategies
+    from makerkit.core import ConfigError
+
+    examples = Path(__file__).parents[3] / "examples" / "strategies"
+    ladder = f"{examples / 'glft_ladder.py'}:GLFTLadder"
+    cfg = DemoConfig(rl=False, user_strategies=(ladder,), params={"symbol": "BBB"})
+    lineup = dict(_strategies(cfg, None))
+    assert "GLFTLadder" in lineup and lineup["GLFTLadder"].symbols == ("BBB",)
+    hedger = f"{examples / 'hedged_maker.py'}:HedgedMaker"
+    with pytest.raises(ConfigError, match="not listed in this demo"):
+        _strategies(DemoConfig(rl=False, user_strategies=(hedger,)), None)  # SIM, HEDGE
