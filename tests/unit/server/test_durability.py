@@ -24,7 +24,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from makerkit.cli._app import app as cli
+from makerkit.cli import app as cli
 from makerkit.core import Instrument, JournalUnavailable, Side, SimClock
 from makerkit.server import Settings, create_app
 from makerkit.server._service import Subscriber, VenueService
