@@ -5,8 +5,9 @@ Needs the ``server`` extra.
 
 from __future__ import annotations
 
-from makerkit.server._app import Settings, create_app
+from makerkit.server._app import create_app
 from makerkit.server._service import Subscriber, VenueService
+from makerkit.server._settings import Settings
 from makerkit.server._wsproto import VenueWSProtocol
 
 __all__ = ["Settings", "Subscriber", "VenueService", "VenueWSProtocol", "create_app"]

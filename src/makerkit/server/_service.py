@@ -53,7 +53,7 @@ from makerkit.venue import (
 )
 
 if TYPE_CHECKING:
-    from makerkit.server._app import Settings
+    from makerkit.server._settings import Settings
 
 __all__ = ["Subscriber", "VenueService"]
 

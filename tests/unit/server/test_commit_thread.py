@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("fastapi")
 
 from makerkit.core import Side
-from makerkit.server._app import _subscribe
 from makerkit.server._service import Subscriber, VenueService
+from makerkit.server._ws import _subscribe
 from makerkit.venue import Journal, NewOrder, Sealed
 from makerkit.wire import WsSubscribe, parse_ws_request
 from tests.unit.server.test_durability import frames, open_venue, order, run, service

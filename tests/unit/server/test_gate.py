@@ -192,7 +192,7 @@ def test_cancel_all_of_thousands_runs_in_slices_and_only_the_request_counts(
 ) -> None:
     c = venue.client
     # hand-placed through the service: the gate's rate applies to the client only
-    from makerkit.server._app import CANCEL_SLICE
+    from makerkit.server._routes_orders import CANCEL_SLICE
 
     n = 2 * CANCEL_SLICE + 7
     for i in range(n):

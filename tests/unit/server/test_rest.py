@@ -190,9 +190,9 @@ def test_every_handler_runs_on_the_event_loop() -> None:
     """Plain functions would run in FastAPI's thread pool, next to the single writer."""
     import inspect
 
-    from makerkit.server._app import router
+    from makerkit.server._app import ROUTERS
 
-    routes = [r for r in router.routes if hasattr(r, "dependant")]
+    routes = [r for router in ROUTERS for r in router.routes if hasattr(r, "dependant")]
     assert len(routes) >= 18
     for route in routes:
         calls = [route.endpoint] + [d.call for d in route.dependant.dependencies]
