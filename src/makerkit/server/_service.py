@@ -67,7 +67,7 @@ _SIDE = {Side.BUY: "buy", Side.SELL: "sell"}
 _encode = msgspec.json.Encoder().encode
 
 
-_SLOW_CONSUMER = (  # as _error_frame in _app writes it
+_SLOW_CONSUMER = (  # as _error_frame in _ws writes it
     b'{"type":"error","code":"SLOW_CONSUMER","message":"send queue overflowed; resubscribe",'
     b'"req_id":null}'
 )
