@@ -709,6 +709,24 @@ NB_MODULE(_native, m) {
           "Decide inside run() with a built-in strategy (1 symmetric, 2 inventory skew, "
           "3 Avellaneda-Stoikov, 4 GLFT); -1 means none for the limits.")
       .def(
+          "set_manager",
+          [](ReplayBacktest& b, int64_t min_quote_life_ns, int64_t price_tolerance,
+             int64_t size_tolerance, int64_t max_order_size) {
+            makerkit::NativeStrategy st;
+            st.min_quote_life_ns = min_quote_life_ns;
+            st.price_tolerance = price_tolerance;
+            st.size_tolerance = size_tolerance;
+            st.max_order_size = max_order_size;
+            b.set_manager(st);
+          },
+          "min_quote_life_ns"_a, "price_tolerance"_a, "size_tolerance"_a, "max_order_size"_a,
+          "The strategy decides in Python (run() returns at decisions); apply_quotes carries "
+          "its quotes out with the built-ins' order-manager rules; -1: no max_order_size.")
+      .def("apply_quotes", &ReplayBacktest::apply_quotes, "bid_price"_a, "bid_size"_a,
+           "ask_price"_a, "ask_size"_a, "record"_a,
+           "Move our quotes towards these now (a price < 0: not quoted); record: a path row "
+           "when the book is two-sided.")
+      .def(
           "path",
           [](const ReplayBacktest& b) {
             std::vector<double> cols;

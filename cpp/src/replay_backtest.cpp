@@ -278,8 +278,10 @@ void ReplayBacktest::cancel(int64_t order_id) {
 
 std::vector<Notice> ReplayBacktest::take_notices() {
   std::vector<Notice> out;
-  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_)
+  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_) {
+    forget_done(notices_[notice_head_]);  // the managed quotes learn of it too
     out.push_back(notices_[notice_head_++]);
+  }
   if (notice_head_ == notices_.size()) {
     notices_.clear();
     notice_head_ = 0;
@@ -308,6 +310,30 @@ void ReplayBacktest::set_strategy(const NativeStrategy& s) {
   next_id_ = 1LL << 40;  // far from any id the Python side chose
 }
 
+void ReplayBacktest::set_manager(const NativeStrategy& s) {
+  strat_ = s;
+  strat_.kind = 0;  // run() returns at decisions: the strategy decides outside
+  next_id_ = 1LL << 40;
+}
+
+void ReplayBacktest::forget_done(const Notice& n) {
+  Live& l = live_[n.side > 0 ? 0 : 1];
+  if (n.left == 0 && l.on && l.id == n.order_id) l.on = false;
+}
+
+void ReplayBacktest::apply_quotes(int64_t bid_price, int64_t bid_size, int64_t ask_price,
+                                  int64_t ask_size, bool record) {
+  // what the strategy has not taken with notices() it learns of now (decide() does the same)
+  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_)
+    forget_done(notices_[notice_head_++]);
+  if (notice_head_ == notices_.size()) {
+    notices_.clear();
+    notice_head_ = 0;
+  }
+  const int64_t intent[4] = {bid_price, bid_size, ask_price, ask_size};
+  plan(intent, record);
+}
+
 // _quotes(): floor the bid, ceil the ask, never cross ourselves, respect max_position.
 void ReplayBacktest::quotes(double bid, double ask, int64_t q, int64_t out[4]) const {
   const int64_t b = static_cast<int64_t>(std::floor(bid));
@@ -325,11 +351,8 @@ void ReplayBacktest::quotes(double bid, double ask, int64_t q, int64_t out[4]) c
 
 void ReplayBacktest::decide(int reason) {
   // the notices the strategy learns of now (built-ins keep no state on fills)
-  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_) {
-    const Notice& n = notices_[notice_head_++];
-    Live& l = live_[n.side > 0 ? 0 : 1];
-    if (n.left == 0 && l.on && l.id == n.order_id) l.on = false;
-  }
+  while (notice_head_ < notices_.size() && notices_[notice_head_].visible <= now_)
+    forget_done(notices_[notice_head_++]);
   if (notice_head_ == notices_.size()) {
     notices_.clear();
     notice_head_ = 0;
@@ -342,7 +365,6 @@ void ReplayBacktest::decide(int reason) {
   int64_t q = 0, unused_cash = 0;  // the strategy quotes from what it has been told
   double unused_fees = 0.0;
   seen(q, unused_cash, unused_fees);
-  const double cash = static_cast<double>(cash_) - fees_;  // the path records the account
   int64_t intent[4] = {-1, 0, -1, 0};
   if (both_sides) {
     const double* p = strat_.p;
@@ -374,7 +396,11 @@ void ReplayBacktest::decide(int reason) {
       }
     }
   }
-  // OrderManager.plan
+  plan(intent, reason == kRunDecision);
+}
+
+// OrderManager.plan_one for both sides, then (when asked) a path row.
+void ReplayBacktest::plan(const int64_t intent[4], bool record) {
   for (int s = 0; s < 2; ++s) {
     const int side = s == 0 ? 1 : -1;
     const int64_t price = intent[2 * s];
@@ -399,7 +425,11 @@ void ReplayBacktest::decide(int reason) {
       cur = {next_id_, price, size, now_, true};
     }
   }
-  if (reason == kRunDecision && both_sides) {
+  int64_t bp = 0, bq = 0, ap = 0, aq = 0;
+  if (record && best(1, bp, bq) && best(-1, ap, aq)) {
+    const double m = static_cast<double>(bp + ap) / 2;
+    const double cash = static_cast<double>(cash_) - fees_;  // the path records the account
+    const double nan = std::numeric_limits<double>::quiet_NaN();
     path_ts.push_back(now_);
     path_mid.push_back(m);
     path_position.push_back(static_cast<double>(position_));

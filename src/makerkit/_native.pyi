@@ -149,6 +149,16 @@ class ReplayBacktest:
         Decide inside run() with a built-in strategy (1 symmetric, 2 inventory skew, 3 Avellaneda-Stoikov, 4 GLFT); -1 means none for the limits.
         """
 
+    def set_manager(self, min_quote_life_ns: int, price_tolerance: int, size_tolerance: int, max_order_size: int) -> None:
+        """
+        The strategy decides in Python (run() returns at decisions); apply_quotes carries its quotes out with the built-ins' order-manager rules; -1: no max_order_size.
+        """
+
+    def apply_quotes(self, bid_price: int, bid_size: int, ask_price: int, ask_size: int, record: bool) -> None:
+        """
+        Move our quotes towards these now (a price < 0: not quoted); record: a path row when the book is two-sided.
+        """
+
     def path(self) -> tuple[Annotated[NDArray[numpy.int64], dict(shape=(None, None))], Annotated[NDArray[numpy.float64], dict(shape=(None, None))]]:
         """
         The native strategy's decisions: (ts as 1 x n, 6 x n: mid, position, equity, bid, ask, both).

@@ -174,6 +174,15 @@ class ReplayBacktest {
 
   // Decide inside run() with a built-in strategy from now on.
   void set_strategy(const NativeStrategy& s);
+  // The strategy decides outside (run() still returns at decisions) but its
+  // quotes are carried out here, by the same order-manager rules as the
+  // built-ins (the limits of `s`; its kind must be 0): see apply_quotes.
+  void set_manager(const NativeStrategy& s);
+  // Move our quotes towards (bid price, size, ask price, size) now (a price < 0: that
+  // side is not quoted); `record`: add a path row when the book is two-sided. Visible
+  // notices not taken yet are consumed first (a strategy that ignores fills skips them).
+  void apply_quotes(int64_t bid_price, int64_t bid_size, int64_t ask_price, int64_t ask_size,
+                    bool record);
   // What the native strategy did: one row per decision with a two-sided book.
   std::vector<int64_t> path_ts;
   std::vector<double> path_mid, path_position, path_equity, path_bid, path_ask, path_both;
@@ -214,6 +223,8 @@ class ReplayBacktest {
     bool on = false;
   };
   void decide(int reason);
+  void plan(const int64_t intent[4], bool record);
+  void forget_done(const Notice& n);
   void quotes(double bid, double ask, int64_t q, int64_t out[4]) const;
 
   NativeStrategy strat_;

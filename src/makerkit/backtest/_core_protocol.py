@@ -94,6 +94,19 @@ class NativeReplayCore(ReplayCore, Protocol):
         """Decide inside the core with a built-in strategy from now on."""
         ...
 
+    def set_manager(
+        self, min_quote_life_ns: int, price_tolerance: int, size_tolerance: int,
+        max_order_size: int,
+    ) -> None:  # fmt: skip
+        """A Python strategy decides; ``apply_quotes`` carries it out with the same rules."""
+        ...
+
+    def apply_quotes(
+        self, bid_price: int, bid_size: int, ask_price: int, ask_size: int, record: bool
+    ) -> None:
+        """Move our quotes towards these now (a price < 0: not quoted)."""
+        ...
+
     def path(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The native strategy's path: one row per decision with a two-sided book."""
         ...

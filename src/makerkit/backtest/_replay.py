@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
@@ -34,7 +35,14 @@ from makerkit.backtest._replay_core import (
 )
 from makerkit.backtest._synthetic import BacktestResult
 from makerkit.book import resolve_backend
-from makerkit.core import BookView, Level, Predictor, as_market_maker
+from makerkit.core import (
+    BookView,
+    Level,
+    OneLevelMaker,
+    Predictor,
+    StrategyContext,
+    as_market_maker,
+)
 from makerkit.core.errors import ConfigError
 from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
@@ -44,6 +52,7 @@ from makerkit.strategies import GLFT, AvellanedaStoikov, InventorySkew, Symmetri
 __all__ = ["make_replay_core", "native_kernel", "run_replay_backtest"]
 
 _CHUNK = 1 << 18  # events between progress reports
+_NO_FILL_HOOK = GLFT.on_fill  # the built-ins' on_fill keeps nothing: no call needed
 
 try:  # the C++ core's class, when built: it alone can run a built-in strategy inside
     from makerkit._native import ReplayBacktest as _NATIVE_CORE
@@ -150,6 +159,98 @@ def _run_native_kernel(
     return path, (both > 0).tolist(), int(core.placed)
 
 
+def _run_managed(
+    core: NativeReplayCore,
+    maker: OneLevelMaker,
+    manager: OrderManager,
+    cfg: ReplayConfig,
+    progress: Callable[[int], None] | None,
+    *,
+    predictor: Predictor | None,
+    signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None,
+) -> tuple[dict[str, list[float]], list[bool], int, str | None]:
+    """A one-level Python strategy on the native core: Python quotes, the core does the rest.
+
+    The order manager's one-rung rule, the live quotes and the path are the
+    core's (the built-ins' fast path); Python builds the context, calls
+    ``quote`` and ``on_fill``. The same decisions, orders and fills as the
+    execution layer's session (held equal by the differential tests).
+    """
+    mos = manager.max_order_size
+    core.set_manager(manager.min_quote_life_ns, manager.price_tolerance,
+                     manager.size_tolerance, -1 if mos is None else mos)  # fmt: skip
+    inner = maker.inner
+    quote_fn, fill_fn = inner.quote, inner.on_fill
+    label = type(inner).__name__
+    listens = getattr(type(inner), "on_fill", None) is not _NO_FILL_HOOK
+    wants_features = getattr(maker, "wants_features", True) or predictor is not None
+    features = FeatureStream(FeatureConfig(levels=3)) if wants_features or signals else None
+    step, notices, top, apply_quotes = core.step, core.notices, core.top, core.apply_quotes
+    report = _Progress(progress)
+    budget = report.budget
+    feat: Mapping[str, float] = {}
+    stopped: str | None = None
+    while True:
+        reason, t, bid, bid_size, ask, ask_size, *_, pending, told, told_cash, told_fees = step(
+            budget
+        )
+        if reason in (RUN_BUDGET, RUN_END):
+            report(core)
+            if reason == RUN_END:
+                break
+            continue
+        two_sided = bid is not None and ask is not None
+        cash = told_cash - told_fees
+        ctx = StrategyContext(
+            ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
+            position=told, pnl=cash + told * (bid + ask) / 2 if two_sided else cash,
+            features=feat,
+        )  # fmt: skip
+        # a strategy that ignores its fills leaves the notices to apply_quotes
+        for kind, _ts, _oid, side, price, qty, _left, _maker in (
+            notices() if pending and listens else ()
+        ):
+            if kind == NOTICE_FILL and listens and stopped is None:
+                try:
+                    fill_fn(side, price, qty, ctx)
+                except Exception as exc:  # stopped below
+                    stopped = f"{type(exc).__name__} in {label}.on_fill: {exc}"
+        if reason == RUN_NOTICE and not cfg.requote_on_fill and stopped is None:
+            continue
+        if features is not None and reason == RUN_DECISION and two_sided:
+            feat = features.on_book(t, *top(1, 3), *top(-1, 3))
+            if signals is not None:
+                feat.update(signals(feat))
+            ctx = msgspec.structs.replace(ctx, features=feat)
+        if predictor is not None:
+            forecast = predictor.predict(feat)
+            if math.isfinite(forecast):
+                ctx = msgspec.structs.replace(ctx, prediction=forecast)
+        record = reason == RUN_DECISION
+        if stopped is None:
+            try:
+                intent = quote_fn(ctx)
+                apply_quotes(
+                    -1 if intent.bid_price is None else intent.bid_price, intent.bid_size,
+                    -1 if intent.ask_price is None else intent.ask_price, intent.ask_size,
+                    record,
+                )  # fmt: skip
+                continue
+            except Exception as exc:  # any strategy error stops the run cleanly
+                stopped = f"{type(exc).__name__} in {label}.quote: {exc}"
+        apply_quotes(-1, 0, -1, 0, True)  # pull everything, then stop
+        break
+    report(core)
+    ts, cols = core.path()
+    mid, pos, eq, bid_col, ask_col, both = (cols[i] for i in range(6))
+    path: dict[str, list[float]] = {
+        "ts": ts[0].tolist(), "mid": mid.tolist(),
+        "position": pos.astype(np.int64).tolist(), "equity": eq.tolist(),
+        "bid": bid_col.tolist(), "ask": ask_col.tolist(),
+    }  # fmt: skip
+    return path, (both > 0).tolist(), int(core.placed), stopped
+
+
 def run_replay_backtest(
     strategy: Any,
     events: MarketEvents,
@@ -180,6 +281,14 @@ def run_replay_backtest(
         return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live,
                        events.symbol)  # fmt: skip
     maker = as_market_maker(strategy, events.symbol or "REPLAY")
+    if cfg.native_strategy and isinstance(maker, OneLevelMaker) and isinstance(core, _NATIVE_CORE):
+        # a one-level strategy decides in Python; the core's order manager carries it out
+        rows, quoted, placed, stopped = _run_managed(
+            core, maker, manager, cfg, progress, predictor=predictor, signals=signals
+        )
+        live, refused = _native_max_live(core, rows), _rejections(core)
+        return _result(maker.name, cfg, core, rows, quoted, placed, stopped, refused, live,
+                       events.symbol)  # fmt: skip
     if len(maker.symbols) != 1:
         msg = (
             f"{maker.name} trades {len(maker.symbols)} symbols {maker.symbols}; a replay has one "

@@ -9,9 +9,12 @@ ms of market time (the rules under which the two give the same fills and PnL:
 the event count over the wall time of one backtest (ours: the whole
 ``run_replay_backtest`` call, setup and metrics included; hftbacktest's: its
 compiled loop, JIT excluded); medians of ``repeat`` runs, side by side. Ours
-in three modes: the built-in GLFT deciding inside the core (the default for
-built-in strategies), the same GLFT object called from Python every decision
-(what any user strategy gets), and the pure-Python core.
+in four modes: the built-in GLFT deciding inside the core (the default for
+built-in strategies); the same formula as a user's own class, called from
+Python every decision while the core's order manager places its quotes (what
+any one-level user strategy gets); the same through the execution layer's
+session (``native_strategy=False``, what ladders and several instruments get);
+and the pure-Python core.
 """
 
 from __future__ import annotations
@@ -83,6 +86,10 @@ def _path_sample(values: list[float], points: int = 200) -> list[float]:
     return [float(values[i]) for i in idx]
 
 
+class _UserGLFT(GLFT, kw_only=True):
+    """GLFT as a user's own class: not a built-in, so Python decides every time."""
+
+
 def run_backtest_bench(
     repeat: int,
     say: Callable[[str], None],
@@ -110,13 +117,16 @@ def run_backtest_bench(
     ours: dict[str, Any] = {}
     modes = [("python", "python", False)]
     if "native" in available_backends():
-        # the built-in GLFT decides inside the core; then the same class called from Python
-        modes = [("native", "native", True), ("native_python_strategy", "native", False), *modes]
+        # the built-in GLFT decides inside the core; the same formula as a user's class
+        # (Python decides, the core's order manager places); and through the session
+        modes = [("native", "native", True), ("native_python_strategy", "native", True),
+                 ("native_session", "native", False), *modes]  # fmt: skip
     for mode, engine, kernel in modes:
         say(f"makerkit ({mode})")
         rates, last = [], None
         for _ in range(repeat if engine == "native" else 1):
-            strategy = GLFT(**GLFT_PARAMS)  # type: ignore[arg-type]
+            kind = _UserGLFT if mode == "native_python_strategy" else GLFT
+            strategy = kind(**GLFT_PARAMS)  # type: ignore[arg-type]
             replay = ReplayConfig(backend=engine, native_strategy=kernel, **cfg)  # type: ignore[arg-type]
             t0 = monotonic_ns()
             last = run_replay_backtest(strategy, events, replay)

@@ -229,7 +229,8 @@ def bench_backtest(
     for col in ("backtester", "events/s", "fills", "pnl (tick-lots)", "final position"):
         table.add_column(col, justify="right" if col != "backtester" else "left")
     labels = {"native": "makerkit, GLFT in the core", "python": "makerkit, pure Python",
-              "native_python_strategy": "makerkit, GLFT from Python"}  # fmt: skip
+              "native_python_strategy": "makerkit, GLFT as a user class",
+              "native_session": "makerkit, user class via the session"}  # fmt: skip
     for mode, r in result["makerkit"].items():
         table.add_row(labels[mode], f"{r['events_per_sec']:,.0f}", str(r["fills"]),
                       f"{r['pnl']:,.1f}", str(r["final_position"]))  # fmt: skip

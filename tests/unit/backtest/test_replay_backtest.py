@@ -21,7 +21,7 @@ from makerkit.data import (
     load_lobster,
     replay_binance,
 )
-from makerkit.strategies import make_strategy
+from makerkit.strategies import GLFT, InventorySkew, make_strategy
 from tests.unit.backtest.conftest import head
 
 NATIVE = "native" in available_backends()
@@ -209,3 +209,42 @@ def test_a_subclass_is_called_from_python(spot: MarketEvents) -> None:
     assert len(calls) == len(r.path["ts"])
     base = run_replay_backtest(GLFT(sigma=30.0), spot, ReplayConfig(requote_on_fill=False))
     assert same_run(r, base)
+
+
+class _UserGLFT(GLFT):  # not a built-in: decided in Python
+    pass
+
+
+class _Counting(InventorySkew, kw_only=True):  # listens to its fills
+    traded: int = 0
+
+    def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
+        self.traded += qty
+
+
+@pytest.mark.skipif(not NATIVE, reason="needs the native engine")
+@pytest.mark.parametrize(
+    ("make", "cfg"),
+    [
+        (lambda: _UserGLFT(sigma=30.0, max_position=5), {"requote_on_fill": False}),
+        (
+            lambda: _Counting(half_spread=1.0, phi=0.3),
+            {"min_quote_life_ms": 50.0, "price_tolerance": 1},
+        ),
+        (lambda: make_strategy("adaptive_spread"), {"maker_fee": -0.0001}),
+    ],
+)
+def test_a_python_strategy_decides_the_same_through_the_cores_manager_and_the_session(
+    spot: MarketEvents, goog: LobsterDay, make: Any, cfg: dict[str, Any]
+) -> None:
+    """native_strategy=True: Python quotes, the core's order manager places (the fast path);
+    False: the execution layer's session does it. Same decisions, orders, fills and path."""
+    for ev in (spot, lobster_events(head(goog, 30_000))):
+        fast, session = (
+            run_replay_backtest(make(), ev, ReplayConfig(native_strategy=managed,
+                                                         order_latency_ms=1.0, **cfg))
+            for managed in (True, False)
+        )  # fmt: skip
+        assert fast.metrics.fills > 5, ev.source
+        assert same_run(fast, session), ev.source
+        assert fast.metrics.orders_sent == session.metrics.orders_sent > 0
