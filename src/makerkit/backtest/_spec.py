@@ -3,7 +3,9 @@
 ``synthetic[:seed=N,events=N]`` is the simulator; ``lobster:SYMBOL[:YYYY-MM-DD]``
 and ``binance:SYMBOL[:YYYY-MM-DD]`` are recorded days, with replay options
 after commas (``queue=probabilistic,order_latency_ms=5``, any ``ReplayConfig``
-field).
+field). Every spec takes a window in market time, ``start=HH:MM[:SS]`` and
+``end=HH:MM[:SS]``: the strategy trades from ``start`` to ``end`` (the book is
+built from the data's beginning).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from makerkit.backtest._l3 import stream_l3_events
 from makerkit.backtest._replay import run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
+from makerkit.backtest._window import Window, window_events
 from makerkit.core.errors import ConfigError
 from makerkit.data import simulate
 
@@ -28,7 +31,8 @@ DATA_HELP = (
     "stream instead), or a recorded day, "
     "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
     "commas (queue=conservative|probabilistic|l3, order_latency_ms=, feed_latency_ms=, "
-    "decision_ms=, maker_fee=, taker_fee=, ...)."
+    "decision_ms=, maker_fee=, taker_fee=, ...). Any spec takes a window in market time: "
+    "start=HH:MM[:SS],end=HH:MM[:SS]."
 )
 
 
@@ -39,6 +43,7 @@ class DataSpec(msgspec.Struct, frozen=True):
     options: dict[str, Any]
     symbol: str = ""
     day: str | None = None
+    window: Window = Window()  # in market time; the strategy trades inside it
 
     @property
     def synthetic(self) -> bool:
@@ -73,12 +78,17 @@ def parse_data_spec(spec: str) -> DataSpec:
         msg = f"invalid --data {spec!r}, must be synthetic[:...], lobster:SYMBOL or binance:SYMBOL"
         raise ConfigError(msg)
     options: dict[str, Any] = {}
+    bounds: dict[str, str] = {}  # start=, end=: the window, for every kind
     for part in filter(None, parts):
         key, _, value = part.partition("=")
+        if key in ("start", "end") and value:
+            bounds[key] = value
+            continue
         if key not in valid or not value:
-            msg = f"invalid --data option {part!r}, valid: {', '.join(valid)}"
+            msg = f"invalid --data option {part!r}, valid: {', '.join((*valid, 'start', 'end'))}"
             raise ConfigError(msg)
         options[key] = _number(value) if key not in ("queue", "engine") else value
+    window = Window.parse(bounds.get("start"), bounds.get("end"))
     if kind == "synthetic":
         queue = options.pop("queue", None)
         if any(not isinstance(v, int) for v in options.values()):
@@ -95,13 +105,13 @@ def parse_data_spec(spec: str) -> DataSpec:
         except ConfigError as exc:
             msg = f"invalid --data {spec!r}: {exc}"
             raise ConfigError(msg) from exc
-        return DataSpec(kind, options | ({"queue": queue} if queue else {}))
+        return DataSpec(kind, options | ({"queue": queue} if queue else {}), window=window)
     try:
         msgspec.convert(options, ReplayConfig)
     except msgspec.ValidationError as exc:
         msg = f"invalid --data option: {exc}"
         raise ConfigError(msg) from exc
-    return DataSpec(kind, options, symbol=symbol, day=day or None)
+    return DataSpec(kind, options, symbol=symbol, day=day or None, window=window)
 
 
 def load_market(spec: DataSpec) -> MarketEvents | None:
@@ -114,9 +124,10 @@ def load_market(spec: DataSpec) -> MarketEvents | None:
             return None
         sim = simulate(events=spec.options.get("events", 1_000_000),
                        seed=spec.options.get("seed", 7))  # fmt: skip
-        return stream_l3_events(sim.stream)
+        return window_events(stream_l3_events(sim.stream), spec.window)
     l3 = spec.options.get("queue") == "l3"
-    return recorded_events(spec.kind, spec.symbol, spec.day, order_level=l3)
+    events = recorded_events(spec.kind, spec.symbol, spec.day, order_level=l3)
+    return window_events(events, spec.window)
 
 
 def run_on_spec(
@@ -128,7 +139,8 @@ def run_on_spec(
     ``total`` is told the run's length (events) before it starts, for a progress bar.
     """
     if spec.synthetic and spec.options.get("queue") != "l3":
-        cfg = BacktestConfig(**spec.options)
+        w = spec.window
+        cfg = BacktestConfig(**spec.options, start_ns=w.start, end_ns=w.end)
         if total is not None:
             total(cfg.events)
         return run_synthetic_backtest(strategy, cfg, progress=progress)

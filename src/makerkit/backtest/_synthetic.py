@@ -27,6 +27,7 @@ import numpy as np
 
 from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view
 from makerkit.backtest._replay_config import ReplayConfig, backend_of
+from makerkit.backtest._window import DAY_NS
 from makerkit.core import (
     Predictor,
     as_market_maker,
@@ -57,10 +58,16 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     price_tolerance: int = 0
     backend: str | None = None  # "native" (default when built) or "python"
     engine: str | None = None  # the old name of `backend`, still accepted
+    # a window in market time (ns after midnight): the strategy trades from start to end
+    start_ns: int | None = None
+    end_ns: int | None = None
 
     def __post_init__(self) -> None:
         msgspec.structs.force_setattr(self, "backend", backend_of(self.backend, self.engine))
         msgspec.structs.force_setattr(self, "engine", None)
+        if self.start_ns is not None and self.end_ns is not None and self.end_ns <= self.start_ns:
+            msg = "invalid window, `end_ns` must be after `start_ns`"
+            raise ConfigError(msg)
         if self.events <= 0 or self.chunk <= 0 or self.decision_ms <= 0:
             msg = "invalid backtest, `events`, `chunk` and `decision_ms` must be > 0"
             raise ConfigError(msg)
@@ -130,8 +137,10 @@ def run_synthetic_backtest(
     both: list[bool] = []
     step_ns = int(cfg.decision_ms * 1e6)
     timer_ns = int(maker.timer_ms * 1e6) if maker.timer_ms else 0
-    next_decision = params.start_ns
-    next_timer = params.start_ns + timer_ns if timer_ns else None
+    midnight = params.start_ns - params.start_ns % DAY_NS
+    next_decision = max(params.start_ns, midnight + (cfg.start_ns or 0))  # warm-up before it
+    end_ns = midnight + cfg.end_ns if cfg.end_ns is not None else None
+    next_timer = next_decision + timer_ns if timer_ns else None
     done = 0
     others = [s for sym, s in sims.items() if sym != primary]
     account = session.accounts[primary]
@@ -139,9 +148,11 @@ def run_synthetic_backtest(
     def now() -> int:
         return params.start_ns + int(sim.seconds * 1e9)
 
-    while done < cfg.events:
+    while done < cfg.events and (end_ns is None or now() < end_ns):
         # wake at the next decision or timer, or as soon as one of our orders trades
         wake = next_decision if next_timer is None else min(next_decision, next_timer)
+        if end_ns is not None:
+            wake = min(wake, end_ns)
         n = sim.advance(min(cfg.chunk, cfg.events - done), until_ns=wake, watch_from=OUR_IDS)
         if n == 0 and now() < wake:
             break  # the simulated market has nothing left to do
@@ -149,6 +160,8 @@ def run_synthetic_backtest(
         if progress is not None:
             progress(n)
         t = now()
+        if end_ns is not None and t >= end_ns:
+            break  # the window is over: no decision at or after its end
         for other in others:  # the other markets catch up with the first one's clock
             while params.start_ns + int(other.seconds * 1e9) < t:
                 if other.advance(cfg.chunk, until_ns=t, watch_from=OUR_IDS) == 0:
