@@ -35,6 +35,7 @@ from makerkit.backtest._samples import FeatureSamples, feature_samples
 from makerkit.backtest._spec import DATA_HELP, DataSpec, load_market, parse_data_spec, run_on_spec
 from makerkit.backtest._stream import StreamStats, apply_stream
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
+from makerkit.backtest._window import Window, parse_time_of_day, window_events
 
 __all__ = [
     "DATA_HELP",
@@ -60,6 +61,7 @@ __all__ = [
     "ReplayReport",
     "SimGateway",
     "StreamStats",
+    "Window",
     "apply_stream",
     "backend_of",
     "binance_events",
@@ -75,12 +77,14 @@ __all__ = [
     "markout_curve",
     "native_kernel",
     "parse_data_spec",
+    "parse_time_of_day",
     "recorded_events",
     "replay_lobster",
     "run_on_spec",
     "run_replay_backtest",
     "run_synthetic_backtest",
     "stream_l3_events",
+    "window_events",
     "write_comparison",
     "write_report",
 ]

@@ -12,6 +12,7 @@ from makerkit.cli._cmd_backtest import backtest, compare
 from makerkit.cli._cmd_bench import bench_app
 from makerkit.cli._cmd_data import data_app
 from makerkit.cli._cmd_replay import replay_app, stream
+from makerkit.cli._cmd_tune import tune
 from makerkit.cli._cmd_venue import demo, run_strategy, serve, version
 from makerkit.cli._predictor import predictor_app
 from makerkit.cli._rl import rl_app
@@ -39,6 +40,7 @@ app.command()(serve)
 app.command()(version)
 app.command()(backtest)
 app.command()(compare)
+app.command()(tune)
 app.command("run-strategy")(run_strategy)
 
 

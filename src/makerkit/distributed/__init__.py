@@ -19,19 +19,33 @@ from makerkit.distributed._config import (
 from makerkit.distributed._executor import run_tasks
 from makerkit.distributed._report import summarise, write_html, write_parquet
 from makerkit.distributed._sweep import SweepResult, backtest_row, run_sweep
+from makerkit.distributed._tune import (
+    DEFAULT_SPACES,
+    Dimension,
+    TuneResult,
+    parse_dimension,
+    parse_window,
+    tune,
+)
 
 __all__ = [
+    "DEFAULT_SPACES",
     "BacktestTask",
+    "Dimension",
     "RLTask",
     "SweepPlan",
     "SweepResult",
+    "TuneResult",
     "backtest_row",
     "expand_range",
     "load_sweep",
+    "parse_dimension",
+    "parse_window",
     "plan_sweep",
     "run_sweep",
     "run_tasks",
     "summarise",
+    "tune",
     "write_html",
     "write_parquet",
 ]

@@ -1,0 +1,252 @@
+"""Tune on one window, judge on the next: parameters chosen in sample, reported out of sample.
+
+``tune`` searches a strategy's parameters on the train window only (Optuna's
+TPE sampler, seeded, or a grid), ranks settings by an objective that ignores
+inventory drift by default (``edge``: spread + adverse selection + fees) and
+never lets a setting without fills win, then runs the chosen setting once on
+the test window. Both windows are reported the same way: total PnL with a
+bootstrap 95% interval (the per-minute PnL's interval times the number of
+minutes), fills, and the PnL decomposition. The test window is never looked at
+while choosing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from makerkit.backtest import (
+    DataSpec,
+    load_market,
+    parse_data_spec,
+    parse_time_of_day,
+    run_on_spec,
+)
+from makerkit.core.errors import ConfigError
+from makerkit.metrics import OBJECTIVES, objective_value
+from makerkit.strategies import make_strategy
+
+__all__ = ["DEFAULT_SPACES", "Dimension", "TuneResult", "parse_dimension", "parse_window", "tune"]
+
+
+class Dimension(msgspec.Struct, frozen=True):
+    """One tuned parameter: a float range, log-spaced when ``log``."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+
+    def grid(self, num: int) -> list[float]:
+        """``num`` values from low to high (inclusive)."""
+        if num == 1:
+            return [self.low]
+        if self.log:
+            return [float(v) for v in np.geomspace(self.low, self.high, num)]
+        return [float(v) for v in np.linspace(self.low, self.high, num)]
+
+
+# what is worth searching for each built-in (ticks, per tick, per sqrt second)
+DEFAULT_SPACES: dict[str, tuple[Dimension, ...]] = {
+    "symmetric": (Dimension("half_spread", 0.5, 8.0),),
+    "inventory_skew": (Dimension("half_spread", 0.5, 8.0), Dimension("phi", 0.01, 2.0, log=True)),
+    "adaptive_spread": (Dimension("base_half_spread", 0.5, 6.0), Dimension("vol_mult", 0.0, 4.0)),
+    "avellaneda_stoikov": (
+        Dimension("gamma", 0.01, 1.0, log=True),
+        Dimension("k", 0.1, 5.0, log=True),
+    ),
+    "glft": (Dimension("gamma", 0.01, 1.0, log=True), Dimension("k", 0.1, 5.0, log=True)),
+}
+
+
+class TuneResult(msgspec.Struct, kw_only=True):
+    """What ``tune`` chose and how it did on each window."""
+
+    strategy: str
+    data: str
+    train: str
+    test: str
+    search: str
+    objective: str
+    seed: int
+    best_params: dict[str, Any]
+    in_sample: dict[str, Any]
+    out_of_sample: dict[str, Any]
+    trials: list[dict[str, Any]]  # every setting tried on train: params, objective, fills
+
+
+def parse_dimension(text: str) -> Dimension:
+    """``name=low:high`` or ``name=low:high:log``."""
+    name, sep, rest = text.partition("=")
+    bits = rest.split(":")
+    try:
+        if not sep or not name or len(bits) not in (2, 3) or bits[2:] not in ([], ["log"]):
+            raise ValueError
+        low, high = float(bits[0]), float(bits[1])
+    except ValueError:
+        msg = f"invalid --space {text!r}, must be NAME=LOW:HIGH or NAME=LOW:HIGH:log"
+        raise ConfigError(msg) from None
+    log = bits[2:] == ["log"]
+    if not low < high or (log and low <= 0):
+        msg = f"invalid --space {text!r}, need LOW < HIGH (and LOW > 0 with log)"
+        raise ConfigError(msg)
+    return Dimension(name, low, high, log)
+
+
+def parse_window(text: str, *, name: str) -> tuple[str, str]:
+    """``HH:MM[:SS]-HH:MM[:SS]`` -> (start, end), checked."""
+    start, sep, end = text.partition("-")
+    if not sep:
+        msg = f"invalid --{name} {text!r}, must be START-END in market time (HH:MM-HH:MM)"
+        raise ConfigError(msg)
+    if parse_time_of_day(end, name=f"{name} end") <= parse_time_of_day(start, name=f"{name} start"):
+        msg = f"invalid --{name} {text!r}, its end must be after its start"
+        raise ConfigError(msg)
+    return start, end
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    """PnL with its interval, fills and the decomposition of one run."""
+    m = result.metrics
+    ci = m.pnl_per_bucket_ci95
+    n = m.buckets
+    return {
+        "pnl": m.pnl_total,
+        # the mean per-minute PnL's bootstrap interval, times the minutes: the total's
+        "pnl_ci95": [ci[0] * n, ci[1] * n] if ci is not None else None,
+        "fills": m.fills,
+        "pnl_spread": m.pnl_spread,
+        "pnl_adverse": m.pnl_adverse,
+        "pnl_inventory": m.pnl_inventory,
+        "pnl_fees": m.pnl_fees,
+        "edge": m.pnl_spread + m.pnl_adverse + m.pnl_fees,
+        "buckets": n,
+        "sharpe": m.sharpe,
+        "stopped": result.stopped,
+    }
+
+
+def _score(result: Any, objective: str) -> float:
+    """Higher is better; a run without fills (or without the objective) ranks last."""
+    if result.metrics.fills == 0:
+        return -math.inf
+    value = objective_value(msgspec.to_builtins(result.metrics), objective)
+    return -math.inf if value is None else float(value)
+
+
+def tune(
+    strategy: str,
+    data: str,
+    train: tuple[str, str],
+    test: tuple[str, str],
+    *,
+    search: str = "optuna",
+    space: tuple[Dimension, ...] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    trials: int = 30,
+    grid_points: int = 4,
+    objective: str = "edge",
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> TuneResult:
+    """Choose ``strategy``'s parameters on ``train``, report them on ``test`` (see the module)."""
+    if search not in ("optuna", "grid"):
+        msg = f"invalid search {search!r}, must be optuna or grid"
+        raise ConfigError(msg)
+    if objective not in OBJECTIVES:
+        msg = f"invalid objective {objective!r}, must be one of {sorted(OBJECTIVES)}"
+        raise ConfigError(msg)
+    if trials < 1 or grid_points < 1:
+        msg = f"invalid budget, trials and grid points must be >= 1, were {trials}, {grid_points}"
+        raise ConfigError(msg)
+    dims = space if space else DEFAULT_SPACES.get(strategy)
+    if not dims:
+        msg = (
+            f"no search space for {strategy!r}: give --space NAME=LOW:HIGH[:log] "
+            f"(built-in spaces exist for {sorted(DEFAULT_SPACES)})"
+        )
+        raise ConfigError(msg)
+    fixed = dict(fixed or {})
+    clash = [d.name for d in dims if d.name in fixed]
+    if clash:
+        msg = f"invalid parameters, {clash} are both searched (--space) and fixed (--param)"
+        raise ConfigError(msg)
+    base = parse_data_spec(data)
+    if not base.window.empty:
+        msg = f"invalid --data {data!r}: give the windows with --train and --test, not start=/end="
+        raise ConfigError(msg)
+    train_start = parse_time_of_day(train[0], name="train start")
+    train_end = parse_time_of_day(train[1], name="train end")
+    test_start = parse_time_of_day(test[0], name="test start")
+    if train_start >= test_start or train_end > test_start:
+        msg = (
+            f"invalid windows, the train window {train[0]}-{train[1]} must end before the test "
+            f"window {test[0]}-{test[1]} starts (never tune on what you judge on)"
+        )
+        raise ConfigError(msg)
+    train_spec = parse_data_spec(f"{data},start={train[0]},end={train[1]}")
+    test_spec = parse_data_spec(f"{data},start={test[0]},end={test[1]}")
+    train_market = load_market(train_spec)  # refused here if a window is outside the data
+    test_market = load_market(test_spec)
+    make_strategy(strategy, **fixed, **{d.name: d.low for d in dims})  # bad names fail now
+
+    def run(params: Mapping[str, Any], spec: DataSpec, market: Any) -> Any:
+        return run_on_spec(make_strategy(strategy, **fixed, **params), spec, market)
+
+    tried: list[dict[str, Any]] = []
+    total = 0  # trials planned, for the progress bar
+
+    def trial(params: dict[str, Any]) -> float:
+        result = run(params, train_spec, train_market)
+        value = _score(result, objective)
+        tried.append({"params": params, "objective": None if math.isinf(value) else value,
+                      "fills": result.metrics.fills})  # fmt: skip
+        if progress is not None:
+            progress(len(tried), total)
+        return value
+
+    if search == "grid":
+        axes = [d.grid(grid_points) for d in dims]
+        total = math.prod(len(a) for a in axes)
+        for values in itertools.product(*axes):
+            trial(dict(zip((d.name for d in dims), values, strict=True)))
+    else:
+        total = trials
+        _optuna_search(dims, trials, seed, trial)
+    ranked = sorted(range(len(tried)), key=lambda i: (
+        tried[i]["objective"] is None, -(tried[i]["objective"] or 0.0), i))  # fmt: skip
+    best = tried[ranked[0]]["params"]
+    in_sample = _summary(run(best, train_spec, train_market))
+    out_of_sample = _summary(run(best, test_spec, test_market))
+    return TuneResult(
+        strategy=strategy, data=data, train=f"{train[0]}-{train[1]}",
+        test=f"{test[0]}-{test[1]}", search=search, objective=objective, seed=seed,
+        best_params={**fixed, **best}, in_sample=in_sample, out_of_sample=out_of_sample,
+        trials=tried,
+    )  # fmt: skip
+
+
+def _optuna_search(
+    dims: tuple[Dimension, ...], trials: int, seed: int, trial: Callable[[dict[str, Any]], float]
+) -> None:
+    """Optuna's TPE, seeded and sequential: the same seed, the same trials."""
+    try:
+        import optuna
+    except ImportError as exc:
+        msg = f"--search optuna needs `pip install makerkit[tune]` ({exc}); or use --search grid"
+        raise ConfigError(msg) from exc
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def objective(t: Any) -> float:
+        params = {d.name: t.suggest_float(d.name, d.low, d.high, log=d.log) for d in dims}
+        value = trial(params)
+        return value if math.isfinite(value) else -1e300  # optuna wants a finite number
+
+    study.optimize(objective, n_trials=trials, n_jobs=1)

@@ -1,0 +1,76 @@
+"""tune: chosen on the train window, judged on the test window; deterministic; bad input refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from makerkit.core import ConfigError
+from makerkit.distributed import parse_dimension, parse_window, tune
+
+FIELDS = {"pnl", "pnl_ci95", "fills", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees"}
+SIM = "synthetic:events=120000,seed=4"
+
+
+def test_the_cli_contract_on_a_recorded_day(tmp_path: Path, data_root: Path) -> None:
+    cmd = [sys.executable, "-m", "makerkit", "tune", "--strategy", "symmetric", "--data",
+           "lobster:GOOG", "--train", "10:00-10:30", "--test", "10:30-11:00", "--search", "grid",
+           "--grid-points", "3", "--out", str(tmp_path), "--json"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(line["best_params"]) == {"half_spread"} and len(line["trials"]) == 3
+    for window in ("in_sample", "out_of_sample"):
+        assert set(line[window]) >= FIELDS
+        row = line[window]
+        assert row["pnl"] == pytest.approx(
+            row["pnl_spread"] + row["pnl_adverse"] + row["pnl_inventory"] + row["pnl_fees"]
+        )
+        lo, hi = row["pnl_ci95"]
+        assert lo <= hi
+    assert line["in_sample"] != line["out_of_sample"]  # two different windows
+    assert json.loads((tmp_path / "tune.json").read_text())["best_params"] == line["best_params"]
+
+
+def test_the_best_train_setting_is_the_one_reported_and_optuna_repeats_itself() -> None:
+    first = tune("inventory_skew", SIM, ("09:30", "09:50"), ("09:50", "10:10"), trials=6, seed=3)
+    again = tune("inventory_skew", SIM, ("09:30", "09:50"), ("09:50", "10:10"), trials=6, seed=3)
+    assert first.best_params == again.best_params and first.trials == again.trials
+    best = max((t for t in first.trials if t["objective"] is not None),
+               key=lambda t: t["objective"])  # fmt: skip
+    assert best["params"] == first.best_params
+    assert first.in_sample["edge"] == pytest.approx(best["objective"])  # ranked by edge on train
+    other = tune("inventory_skew", SIM, ("09:30", "09:50"), ("09:50", "10:10"), trials=6, seed=4)
+    assert other.trials != first.trials  # the seed matters
+
+
+def test_a_file_strategy_with_its_own_space_and_fixed_parameters() -> None:
+    ladder = f"{Path(__file__).parents[3] / 'examples/strategies/glft_ladder.py'}:GLFTLadder"
+    result = tune(ladder, SIM, ("09:30", "09:45"), ("09:45", "10:00"), search="grid",
+                  space=(parse_dimension("gamma=0.05:0.5:log"),), fixed={"levels": 2},
+                  grid_points=2)  # fmt: skip
+    assert result.best_params["levels"] == 2 and "gamma" in result.best_params
+    assert len(result.trials) == 2
+
+
+def test_bad_windows_and_spaces_are_refused_naming_the_value(data_root: Path) -> None:
+    with pytest.raises(ConfigError, match="must end before the test"):
+        tune("symmetric", "lobster:GOOG", ("12:00", "13:00"), ("10:00", "11:00"))
+    with pytest.raises(ConfigError, match="end must be after its start"):
+        parse_window("10:00-10:00", name="train")
+    with pytest.raises(ConfigError, match="START-END"):
+        parse_window("10:00", name="test")
+    with pytest.raises(ConfigError, match="runs from 23:57"):
+        tune("symmetric", "binance:BTCUSDT", ("10:00", "11:00"), ("11:00", "12:00"))
+    with pytest.raises(ConfigError, match="not start=/end="):
+        tune("symmetric", "lobster:GOOG,start=10:00", ("10:00", "11:00"), ("11:00", "12:00"))
+    with pytest.raises(ConfigError, match="invalid --space"):
+        parse_dimension("gamma=1:0.5")
+    with pytest.raises(ConfigError, match="no search space"):
+        tune("mine.py:X", SIM, ("09:30", "09:40"), ("09:40", "09:50"))
+    with pytest.raises(ConfigError, match="both searched"):
+        tune("symmetric", SIM, ("09:30", "09:40"), ("09:40", "09:50"), fixed={"half_spread": 1})
