@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from numbers import Integral
 from typing import Any
 
 import msgspec
@@ -40,6 +41,7 @@ from makerkit.core import (
     Level,
     OneLevelMaker,
     Predictor,
+    QuoteIntent,
     StrategyContext,
     as_market_maker,
 )
@@ -159,6 +161,16 @@ def _run_native_kernel(
     return path, (both > 0).tolist(), int(core.placed)
 
 
+def _check_ints(intent: QuoteIntent) -> None:
+    """Ticks and lots are ints: a float price is the strategy's error, said plainly."""
+    values: tuple[object, ...] = (intent.bid_price, intent.bid_size, intent.ask_price,
+                                  intent.ask_size)  # fmt: skip
+    for value in values:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+            msg = f"prices and sizes are ticks and lots (ints), was {intent!r}"
+            raise ConfigError(msg)
+
+
 def _run_managed(
     core: NativeReplayCore,
     maker: OneLevelMaker,
@@ -190,6 +202,7 @@ def _run_managed(
     budget = report.budget
     feat: Mapping[str, float] = {}
     stopped: str | None = None
+    last_forecast: float | None = None
     while True:
         reason, t, bid, bid_size, ask, ask_size, *_, pending, told, told_cash, told_fees = step(
             budget
@@ -207,14 +220,28 @@ def _run_managed(
             features=feat,
         )  # fmt: skip
         # a strategy that ignores its fills leaves the notices to apply_quotes
-        for kind, _ts, _oid, side, price, qty, _left, _maker in (
-            notices() if pending and listens else ()
-        ):
-            if kind == NOTICE_FILL and listens and stopped is None:
+        seen = notices() if pending and listens else ()
+        fills = [(n[1], n[3], n[4], n[5], n[7]) for n in seen if n[0] == NOTICE_FILL]
+        if fills and stopped is None:
+            # each fill is told with the position and cash right after it, at its own time,
+            # as the session tells it: undo the batch, then replay it fill by fill
+            fee = [(cfg.maker_fee if m else cfg.taker_fee) * p * q for _, _, p, q, m in fills]
+            held = told - sum(sd * q for _, sd, _, q, _ in fills)
+            money = cash - sum(-sd * q * p - f
+                               for (_, sd, p, q, _), f in zip(fills, fee, strict=True))  # fmt: skip
+            for (at, side, price, qty, _m), paid in zip(fills, fee, strict=True):
+                held += side * qty
+                money += -side * qty * price - paid
+                told_ctx = StrategyContext(
+                    ts_ns=at, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
+                    position=held, features=feat, prediction=last_forecast,
+                    pnl=money + held * (bid + ask) / 2 if two_sided else money,
+                )  # fmt: skip
                 try:
-                    fill_fn(side, price, qty, ctx)
+                    fill_fn(side, price, qty, told_ctx)
                 except Exception as exc:  # stopped below
                     stopped = f"{type(exc).__name__} in {label}.on_fill: {exc}"
+                    break
         if reason == RUN_NOTICE and not cfg.requote_on_fill and stopped is None:
             continue
         if features is not None and reason == RUN_DECISION and two_sided:
@@ -224,12 +251,13 @@ def _run_managed(
             ctx = msgspec.structs.replace(ctx, features=feat)
         if predictor is not None:
             forecast = predictor.predict(feat)
-            if math.isfinite(forecast):
-                ctx = msgspec.structs.replace(ctx, prediction=forecast)
+            last_forecast = forecast if math.isfinite(forecast) else None
+            ctx = msgspec.structs.replace(ctx, prediction=last_forecast)
         record = reason == RUN_DECISION
         if stopped is None:
             try:
                 intent = quote_fn(ctx)
+                _check_ints(intent)
                 apply_quotes(
                     -1 if intent.bid_price is None else intent.bid_price, intent.bid_size,
                     -1 if intent.ask_price is None else intent.ask_price, intent.ask_size,
@@ -421,8 +449,13 @@ def _result(
     symbol: str,
 ) -> BacktestResult:
     """Metrics and fills of a finished run."""
+    if stopped is not None and len(path["ts"]) == 1:  # stopped at once: a flat path of two
+        for column in path.values():
+            column.append(column[-1])
+        both.append(both[-1])
     if len(path["ts"]) < 2:
-        msg = "backtest too short: fewer than two decisions with a two-sided book"
+        why = f" (the strategy stopped: {stopped})" if stopped else ""
+        msg = f"backtest too short: fewer than two decisions with a two-sided book{why}"
         raise ConfigError(msg)
     fills = core.fills()
     fill_ts, _oid, fill_side, fill_price, fill_qty, maker = (fills[i] for i in range(6))

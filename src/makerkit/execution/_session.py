@@ -14,6 +14,7 @@ reason kept in ``stopped``.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
@@ -54,6 +55,11 @@ class Gateway(Protocol):
              ts_ns: int) -> None:  # fmt: skip
         """Send an immediate order: IOC at ``price``, or market when None."""
         ...
+
+
+def _whole(value: object) -> bool:
+    """An int (numpy's too), not a float that happens to be whole, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class _Account:
@@ -214,6 +220,10 @@ class TradingSession:
             intent = one.inner.quote(ctx)
             sides = ((1, intent.bid_price, intent.bid_size),
                      (-1, intent.ask_price, intent.ask_size))  # fmt: skip
+            for _, price, size in sides:
+                if not (_whole(size) and (price is None or _whole(price))):
+                    msg = f"prices and sizes are ticks and lots (ints), was {intent!r}"
+                    raise ConfigError(msg)
         except Exception as exc:  # any strategy error stops the run cleanly
             self.stopped = f"{type(exc).__name__} in {self._label}.quote: {exc}"
             self.execute(Orders.none(self.symbols), ts_ns)
@@ -257,11 +267,15 @@ class TradingSession:
             for rung in (*ladder.bids, *ladder.asks):
                 if not isinstance(cast(object, rung), Level):
                     return f"ladder rungs must be Level(price, size), was {rung!r}"
+                if not (_whole(rung.price) and _whole(rung.size)):
+                    return f"prices and sizes are ticks and lots (ints), was {rung!r}"
         for order in orders.immediate:
             if not isinstance(cast(object, order), Immediate):
                 return f"immediate orders must be Immediate, was {type(order).__name__}"
             if order.symbol not in self.accounts:
                 return f"an immediate order on {order.symbol!r}, not one of {self.symbols}"
+            if not _whole(order.size) or not (order.price is None or _whole(order.price)):
+                return f"prices and sizes are ticks and lots (ints), was {order!r}"
         return None
 
     def cancel(self, symbol: str, order_id: int, ts_ns: int) -> None:

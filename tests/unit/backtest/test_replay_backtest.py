@@ -215,11 +215,11 @@ class _UserGLFT(GLFT):  # not a built-in: decided in Python
     pass
 
 
-class _Counting(InventorySkew, kw_only=True):  # listens to its fills
-    traded: int = 0
+class _Counting(InventorySkew, kw_only=True):  # listens to its fills and reads the context
+    told: list[tuple[int, int, float]] = msgspec.field(default_factory=list)
 
     def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
-        self.traded += qty
+        self.told.append((ctx.ts_ns, ctx.position, round(ctx.pnl, 6)))
 
 
 @pytest.mark.skipif(not NATIVE, reason="needs the native engine")
@@ -240,11 +240,16 @@ def test_a_python_strategy_decides_the_same_through_the_cores_manager_and_the_se
     """native_strategy=True: Python quotes, the core's order manager places (the fast path);
     False: the execution layer's session does it. Same decisions, orders, fills and path."""
     for ev in (spot, lobster_events(head(goog, 30_000))):
+        strategies = make(), make()
         fast, session = (
-            run_replay_backtest(make(), ev, ReplayConfig(native_strategy=managed,
-                                                         order_latency_ms=1.0, **cfg))
-            for managed in (True, False)
+            run_replay_backtest(strategy, ev, ReplayConfig(native_strategy=managed,
+                                                           order_latency_ms=1.0, **cfg))
+            for strategy, managed in zip(strategies, (True, False), strict=True)
         )  # fmt: skip
+        # a strategy that reads its context in on_fill is told the same thing on both paths
+        told = [getattr(s, "told", None) for s in strategies]
+        assert told[0] == told[1], ev.source
+        assert told[0] is None or len(told[0]) == fast.metrics.fills  # told of every fill
         assert fast.metrics.fills > 5, ev.source
         assert same_run(fast, session), ev.source
         assert fast.metrics.orders_sent == session.metrics.orders_sent > 0
