@@ -14,7 +14,7 @@ Run it anywhere with no change:
         --data synthetic --out runs/ladder
     makerkit backtest --strategy examples/strategies/glft_ladder.py:GLFTLadder \\
         --data lobster:GOOG --param levels=3 --out runs/ladder-goog
-    makerkit run-strategy examples/strategies/glft_ladder.py:GLFTLadder --symbol AAA
+    makerkit run-strategy examples/strategies/glft_ladder.py:GLFTLadder --param symbol=AAA
 """
 
 from __future__ import annotations

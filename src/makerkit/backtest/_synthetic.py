@@ -27,7 +27,7 @@ import numpy as np
 
 from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view
 from makerkit.backtest._replay_config import ReplayConfig, backend_of
-from makerkit.backtest._window import DAY_NS
+from makerkit.backtest._window import DAY_NS, clock
 from makerkit.core import (
     Predictor,
     as_market_maker,
@@ -204,6 +204,12 @@ def run_synthetic_backtest(
             session.decide(t, timer=True)  # a strategy that raises is pulled here
     if len(path["ts"]) < 2:
         msg = "backtest too short: fewer than two decisions with a two-sided book"
+        if cfg.start_ns is not None and now() < midnight + cfg.start_ns:
+            msg = (
+                f"invalid window: the simulated market ({done:,} events) ends at "
+                f"{clock(now())}, before the window starts at {clock(cfg.start_ns)}; "
+                "give more events or an earlier start"
+            )
         raise ConfigError(msg)
     fill_ts, fill_side, fill_price, fill_qty, fill_fees = _primary_fills(session, primary)
     metrics = compute_metrics(

@@ -16,7 +16,7 @@ import numpy as np
 from makerkit.backtest._events import MarketEvents
 from makerkit.core.errors import ConfigError
 
-__all__ = ["DAY_NS", "Window", "parse_time_of_day", "window_events"]
+__all__ = ["DAY_NS", "Window", "clock", "parse_time_of_day", "window_events"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -60,7 +60,8 @@ class Window(msgspec.Struct, frozen=True):
         return self.start is None and self.end is None
 
 
-def _clock(ns: int) -> str:
+def clock(ns: int) -> str:
+    """A time of day for messages, HH:MM:SS.mmm."""
     tod = ns % DAY_NS
     return f"{tod // 3_600_000_000_000:02d}:{tod // 60_000_000_000 % 60:02d}:{tod / 1e9 % 60:06.3f}"
 
@@ -80,9 +81,9 @@ def window_events(events: MarketEvents, window: Window) -> MarketEvents:
     end = base + window.end if window.end is not None else last + 1
     if start >= last or end <= max(first, events.start_ns):
         msg = (
-            f"invalid window {_clock(start)}-{_clock(end)}: the data "
-            f"({events.source} {events.symbol}) runs from {_clock(first)} to {_clock(last)}"
-            f" and its book is complete from {_clock(events.start_ns)}"
+            f"invalid window {clock(start)}-{clock(end)}: the data "
+            f"({events.source} {events.symbol}) runs from {clock(first)} to {clock(last)}"
+            f" and its book is complete from {clock(events.start_ns)}"
         )
         raise ConfigError(msg)
     stop = int(np.searchsorted(ts, end, side="left"))

@@ -50,6 +50,7 @@ class LiveSummary(msgspec.Struct, kw_only=True):
     positions: dict[str, int] = msgspec.field(default_factory=dict)
     max_live_orders: dict[str, int] = msgspec.field(default_factory=dict)
     throttled: int = 0  # decisions cut short by the venue's message rate
+    refused: int = 0  # orders a risk limit refused (the run goes on; a kill switch stops it)
     stopped: str | None = None
 
 
@@ -115,6 +116,10 @@ class LiveRunner:
         self._venue_id: dict[int, int] = {}  # the session's order id -> the venue's
         self._local_id: dict[int, int] = {}  # and back
         self._fill_seq = -1
+        self._next_timer: int | None = None
+        self._wants_features = bool(getattr(self.strategy, "wants_features", True)) or (
+            predictor is not None
+        )
 
     def _ticks(self, symbol: str, price: str) -> int:
         return int(Decimal(price) / self._tick[symbol])
@@ -153,7 +158,7 @@ class LiveRunner:
                          for lv in book.asks)  # fmt: skip
             self._books[symbol] = BookView(bids=bids[: self.strategy.depth],
                                            asks=asks[: self.strategy.depth])  # fmt: skip
-            if symbol == self.symbol and bids and asks:
+            if symbol == self.symbol and bids and asks and self._wants_features:
                 session.features = self.features.on_book(
                     now, [lv.price for lv in bids], [lv.size for lv in bids],
                     [lv.price for lv in asks], [lv.size for lv in asks],
@@ -167,10 +172,12 @@ class LiveRunner:
                 self._fill_seq = fill.seq
                 self.summary.fills += 1
                 sym = fill.symbol
+                # what the venue charged, in tick-lots (its fee is in the quote currency)
+                paid = float(Decimal(fill.fee) / (self._tick[sym] * self._lot[sym]))
                 session.filled(
                     sym, self._local_id.get(fill.order_id, -fill.order_id),
                     1 if fill.side == "buy" else -1, self._ticks(sym, fill.price),
-                    self._lots(sym, fill.qty), fill.liquidity == "maker", now,
+                    self._lots(sym, fill.qty), fill.liquidity == "maker", fill.ts, fee=paid,
                 )  # fmt: skip
             for sym, qty in held.items():  # the venue's position is the truth
                 session.accounts[sym].position = qty
@@ -180,6 +187,8 @@ class LiveRunner:
                 venue = open_now.pop(self._venue_id.get(order.order_id, -1), None)
                 if venue is None:
                     session.closed(symbol, order.order_id)
+                    gone = self._venue_id.pop(order.order_id, None)  # the maps stay small
+                    self._local_id.pop(gone if gone is not None else -1, None)
             for stale in open_now:  # not the session's: left by an earlier run
                 await self._cancel(symbol, stale)
         if self.predictor is not None and session.features:
@@ -206,12 +215,20 @@ class LiveRunner:
                 continue
             _, _, _, side, price, size, ts = cmd
             tick, lot = self._tick[symbol], self._lot[symbol]
-            order = await self.client.submit(
-                symbol, "buy" if side == 1 else "sell", size * lot,
-                None if price is None else price * tick,
-                type="market" if price is None else "limit",
-                tif=self.tif if kind == "place" else "ioc", stp="cancel_newest",
-            )  # fmt: skip
+            try:
+                order = await self.client.submit(
+                    symbol, "buy" if side == 1 else "sell", size * lot,
+                    None if price is None else price * tick,
+                    type="market" if price is None else "limit",
+                    tif=self.tif if kind == "place" else "ioc", stp="cancel_newest",
+                )  # fmt: skip
+            except RiskLimitBreached as exc:
+                if exc.reason in (RejectReason.KILL_SWITCH, RejectReason.RATE_LIMIT):
+                    raise  # stop (killed) or skip the rest of this decision (rate)
+                # a limit (position, open orders, notional): this order is refused, go on
+                self.summary.refused += 1
+                self.session.rejected_order(symbol, local, ts)
+                continue
             if order.status == "rejected":  # it would have crossed: no quote this time
                 self.session.rejected_order(symbol, local, ts)
                 continue
@@ -225,6 +242,13 @@ class LiveRunner:
         now = self.clock.now_ns()
         await self._read(now)
         self.session.decide(now)
+        timer = self.strategy.timer_ms
+        if timer:  # on_timer at its own period, checked at every decision
+            if self._next_timer is None:
+                self._next_timer = now + int(timer * 1e6)
+            elif now >= self._next_timer:
+                self._next_timer = now + int(timer * 1e6)
+                self.session.decide(now, timer=True)
         await self._send()
         self.summary.decisions += 1
         self.summary.position = self.session.accounts[self.symbol].position

@@ -105,7 +105,8 @@ class ManualTimer:
     async def sleep(self, seconds: float) -> None:
         """Wait until ``advance`` has moved time ``seconds`` on."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self._now + round(seconds * 1e9), future))
+        # at least 1 ns: a zero sleep would be due again at once and never let time move
+        self._sleepers.append((self._now + max(round(seconds * 1e9), 1), future))
         await future
 
     async def advance(self, seconds: float, *, settle_turns: int = 50) -> None:

@@ -308,12 +308,16 @@ class TradingSession:
             self.max_live[side] = count
 
     def filled(self, symbol: str, order_id: int, side: int, price: int, qty: int, maker: bool,
-               ts_ns: int) -> None:  # fmt: skip
-        """An order of ours traded ``qty`` at ``price``; the strategy hears of it at once."""
+               ts_ns: int, fee: float | None = None) -> None:  # fmt: skip
+        """An order of ours traded ``qty`` at ``price``; the strategy hears of it at once.
+
+        ``fee`` (tick-lots) when the venue says what it charged; else the session's fee rule.
+        """
         acc = self.accounts[symbol]
         acc.position += side * qty
         acc.cash -= side * qty * price
-        fee = self._fee(symbol, price, qty, maker)
+        if fee is None:
+            fee = self._fee(symbol, price, qty, maker)
         acc.fees += fee
         acc.cash -= fee
         self.fills.append((ts_ns, symbol, side, price, qty, maker, fee))

@@ -32,6 +32,7 @@ from makerkit.backtest import (
     load_market,
     make_replay_core,
     parse_data_spec,
+    window_events,
 )
 from makerkit.core import Predictor, QuoteIntent, StrategyContext
 from makerkit.core.errors import ConfigError
@@ -77,7 +78,8 @@ class ReplayMarketEnv(_Scored):
             {**spec.options, "decision_ms": config.decision_ms, "requote_on_fill": False},
             ReplayConfig,
         )
-        self.events = _day(config.data)
+        # a window (start=, end=) bounds where episodes trade: train on one, judge on another
+        self.events = window_events(_day(config.data), spec.window)
         self.predictor = predictor
         n = len(OBS) + 2 + (predictor is not None)
         self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(n,), dtype=np.float32)
@@ -87,6 +89,8 @@ class ReplayMarketEnv(_Scored):
         span = (config.episode_steps * config.decision_ms * 1e6
                 + (config.replay_warmup_s + _SLACK_S) * 1e9)  # fmt: skip
         first, last = int(self.events.start_ns), int(self.events.ts[-1])
+        if spec.window.start is not None:  # decisions, after the warm-up, start in the window
+            first = max(int(self.events.ts[0]), first - int(config.replay_warmup_s * 1e9))
         if last - first < span:
             msg = (
                 f"the recording is {(last - first) / 1e9:.0f} s long, an episode needs "

@@ -111,3 +111,21 @@ def test_cli_trains_and_evaluates_on_a_recorded_day(data_root: Path, tmp_path: P
     assert bad.exit_code == 2 and "no file for MSFT" in bad.output
     bad = runner.invoke(app, ["rl", "train", "--data", GOOG, "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--data goes with --env lob" in bad.output
+
+
+def test_a_window_bounds_where_episodes_trade(data_root: Path) -> None:
+    """Train on one window, judge on another: no episode may trade outside its window."""
+    hour = 3_600_000_000_000
+    cfg = LOBEnvConfig(data="lobster:GOOG,start=10:00,end=11:00", episode_steps=40,
+                       decision_ms=500.0)  # fmt: skip
+    env = ReplayMarketEnv(cfg)
+    seen = []
+    for seed in range(8):
+        env.reset(seed=seed)
+        seen.append(env._t % (24 * hour))
+        for _ in range(40):
+            *_, done, cut, _info = env.step(np.zeros(3, dtype=np.float32))
+            seen.append(env._t % (24 * hour))
+            if done or cut:
+                break
+    assert 10 * hour <= min(seen) and max(seen) < 11 * hour
