@@ -24,7 +24,7 @@ from makerkit.cli._common import (
     err,
     out,
 )
-from makerkit.core import MakerkitError
+from makerkit.core import ConfigError, MakerkitError
 
 
 def demo(
@@ -206,7 +206,13 @@ def run_strategy(
     api_key: Annotated[
         str | None, typer.Option(envvar="MAKERKIT_API_KEY", help="Your account's API key.")
     ] = None,
-    symbol: Annotated[str, typer.Option(help="Symbol to make a market in.")] = "AAA",
+    symbol: Annotated[
+        str | None,
+        typer.Option(
+            help="Symbol a one-level strategy makes a market in (default AAA); a "
+            "MarketMaker trades its own symbols."
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option(help="Strategy parameter NAME=VALUE (repeatable).")
     ] = None,
@@ -227,12 +233,19 @@ def run_strategy(
         raise typer.Exit(2)
     try:
         strategy = _make_strategy(name, _parse_params(param or []), policy)
+        if symbol is not None and callable(getattr(strategy, "decide", None)):
+            msg = (
+                f"--symbol is for one-level strategies; {name} is a MarketMaker and trades "
+                f"its own symbols {tuple(getattr(strategy, 'symbols', ()))}: set them with "
+                "its --param (e.g. --param symbol=AAA)"
+            )
+            raise ConfigError(msg)
     except MakerkitError as exc:
         raise _fail(exc) from exc
 
     async def go() -> Any:
         async with VenueClient(server, api_key) as client:
-            runner = LiveRunner(strategy, client, symbol, decision_ms=decision_ms)
+            runner = LiveRunner(strategy, client, symbol or "AAA", decision_ms=decision_ms)
             return await runner.run(seconds=seconds)
 
     try:

@@ -89,3 +89,23 @@ def test_the_demo_takes_the_users_own_strategies_and_checks_their_symbols() -> N
     hedger = f"{examples / 'hedged_maker.py'}:HedgedMaker"
     with pytest.raises(ConfigError, match="not listed in this demo"):
         _strategies(DemoConfig(rl=False, user_strategies=(hedger,)), None)  # SIM, HEDGE
+
+
+def test_run_strategy_refuses_symbol_for_a_market_maker() -> None:
+    examples = Path(__file__).parents[3] / "examples" / "strategies"
+    ladder = f"{examples / 'glft_ladder.py'}:GLFTLadder"
+    result = runner.invoke(
+        app,
+        [
+            "run-strategy",
+            ladder,
+            "--symbol",
+            "AAA",
+            "--api-key",
+            "k",
+            "--server",
+            "http://127.0.0.1:9",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--param symbol=AAA" in result.stderr and "MarketMaker" in result.stderr
