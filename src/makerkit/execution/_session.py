@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from makerkit.core import (
     BookView,
@@ -286,10 +286,6 @@ class TradingSession:
         self.cancels_sent += 1
         self.gateway.cancel(symbol, order_id, ts_ns)
 
-    def pull_all(self, ts_ns: int) -> None:
-        """Cancel every resting order."""
-        self.execute(Orders.none(self.symbols), ts_ns)
-
     # ------------------------------------------------------------------ reports from the venue
 
     def accepted(self, symbol: str, order_id: int, side: int, price: int, resting: int,
@@ -348,13 +344,6 @@ class TradingSession:
             live[side].pop(order_id, None)
 
     # ------------------------------------------------------------------ summary
-
-    def fill_columns(self) -> tuple[list[Any], ...]:
-        """ts, side, price, qty, fee of every fill, as columns."""
-        if not self.fills:
-            return [], [], [], [], []
-        ts, _sym, side, price, qty, _maker, fee = zip(*self.fills, strict=True)
-        return list(ts), list(side), list(price), list(qty), list(fee)
 
     @property
     def max_live_orders(self) -> dict[str, int]:
