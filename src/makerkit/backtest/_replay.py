@@ -49,7 +49,13 @@ from makerkit.core.errors import ConfigError
 from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import compute_metrics
-from makerkit.strategies import GLFT, AvellanedaStoikov, InventorySkew, Symmetric
+from makerkit.strategies import (
+    GLFT,
+    AvellanedaStoikov,
+    InventorySkew,
+    Symmetric,
+    with_venue_fees,
+)
 
 __all__ = ["make_replay_core", "native_kernel", "run_replay_backtest"]
 
@@ -120,8 +126,13 @@ class _Progress:
 
 
 def native_kernel(strategy: Any) -> tuple[int, list[float]] | None:
-    """(kind, parameters) of a built-in strategy the core can run itself; None otherwise."""
+    """(kind, parameters) of a built-in strategy the core can run itself; None otherwise.
+
+    The core's formulas have no fee term: a strategy pricing a fee runs as a class.
+    """
     kind = type(strategy)
+    if kind in (AvellanedaStoikov, GLFT) and (strategy.maker_fee or strategy.maker_fee_ticks):
+        return None
     if kind is Symmetric:
         return 1, [strategy.half_spread]
     if kind is InventorySkew:
@@ -297,6 +308,7 @@ def run_replay_backtest(
     probabilities, say). Either way the strategy is called from Python.
     """
     cfg = config or ReplayConfig()
+    strategy = with_venue_fees(strategy, rate=cfg.maker_fee)
     core = make_replay_core(events, cfg)
     manager = OrderManager(
         min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance

@@ -37,6 +37,7 @@ from makerkit.data import MarketSimulator, SimParams
 from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import Metrics, compute_metrics
+from makerkit.strategies import with_venue_fees
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_synthetic_backtest"]
 
@@ -109,6 +110,7 @@ def run_synthetic_backtest(
     """
     cfg = config or BacktestConfig()
     params = cfg.params or SimParams.default()
+    strategy = with_venue_fees(strategy, per_lot=cfg.maker_fee)
     maker = as_market_maker(strategy, _SYMBOL)
     symbols = maker.symbols
     sims = {sym: MarketSimulator(params, seed=cfg.seed + i, backend=cfg.backend)

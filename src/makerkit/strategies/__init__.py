@@ -17,6 +17,7 @@ from makerkit.strategies._strategies import (
     InventorySkew,
     Symmetric,
     make_strategy,
+    with_venue_fees,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "Symmetric",
     "fit_intensity",
     "make_strategy",
+    "with_venue_fees",
 ]

@@ -8,6 +8,7 @@ take |q| past ``max_position`` is not quoted.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import math
 import sys
@@ -28,6 +29,7 @@ __all__ = [
     "InventorySkew",
     "Symmetric",
     "make_strategy",
+    "with_venue_fees",
 ]
 
 
@@ -53,6 +55,11 @@ class _Base(msgspec.Struct, kw_only=True):
     def __post_init__(self) -> None:
         for field in self.__struct_fields__:
             value = getattr(self, field)
+            if field in _SIGNED:  # fees: negative is a rebate
+                if value is not None and not math.isfinite(value):
+                    msg = f"invalid `{field}` for {type(self).__name__}, not finite: {value}"
+                    raise ConfigError(msg)
+                continue
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 msg = f"invalid `{field}` for {type(self).__name__}, must be >= 0, was {value}"
                 raise ConfigError(msg)
@@ -62,6 +69,52 @@ class _Base(msgspec.Struct, kw_only=True):
 
     def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
         """These strategies read their position from the context; nothing to keep."""
+
+
+_SIGNED = frozenset({"maker_fee", "maker_fee_ticks"})
+
+
+class _FeeAware(_Base, kw_only=True):
+    """A closed form that prices the maker fee into its quotes.
+
+    A fill at depth d earns d - f, f the fee per lot in ticks (negative: a
+    rebate). Substituting d' = d - f turns the fill intensity A exp(-k d) into
+    A exp(-k f) exp(-k d'): the same control problem with A_f = A exp(-k f),
+    so each quote sits f further from its fee-free place, computed with A_f.
+    f = ``maker_fee_ticks`` + ``maker_fee`` x mid (a fee on notional). Left
+    None, the backtesters fill in their venue's fee (``with_venue_fees``);
+    anywhere else None means no fee.
+    """
+
+    maker_fee: float | None = None  # fraction of notional, as ReplayConfig.maker_fee
+    maker_fee_ticks: float | None = None  # tick-lots per lot, as BacktestConfig.maker_fee
+
+    def fee_ticks(self, mid: float) -> float:
+        """The maker fee of one lot at ``mid``, in ticks (negative: a rebate)."""
+        return (self.maker_fee_ticks or 0.0) + (self.maker_fee or 0.0) * mid
+
+
+def with_venue_fees(strategy: Any, *, rate: float = 0.0, per_lot: float = 0.0) -> Any:
+    """``strategy`` with the venue's maker fee where it left its own unset (None).
+
+    ``rate``: a fee on notional (the replay's ``maker_fee``); ``per_lot``: tick-lots
+    per lot (the simulator's). Strategies that do not price fees come back as they are.
+    """
+    if isinstance(strategy, AdverseGuard):
+        bound = with_venue_fees(strategy.inner, rate=rate, per_lot=per_lot)
+        if bound is strategy.inner:
+            return strategy
+        guard = copy.copy(strategy)
+        guard.inner = bound
+        return guard
+    if not isinstance(strategy, _FeeAware):
+        return strategy
+    changes: dict[str, float] = {}
+    if strategy.maker_fee is None:
+        changes["maker_fee"] = float(rate)
+    if strategy.maker_fee_ticks is None:
+        changes["maker_fee_ticks"] = float(per_lot)
+    return msgspec.structs.replace(strategy, **changes) if changes else strategy
 
 
 class Symmetric(_Base, kw_only=True):
@@ -137,12 +190,14 @@ def _centre(ctx: StrategyContext, alpha: float) -> float | None:
     return m + alpha * ctx.prediction
 
 
-class AvellanedaStoikov(_Base, kw_only=True):
+class AvellanedaStoikov(_FeeAware, kw_only=True):
     """Avellaneda and Stoikov (2008), with a rolling horizon tau.
 
     r = m - q gamma sigma^2 tau; total spread d = gamma sigma^2 tau + (2/gamma) ln(1 + gamma/k);
-    bid = r - d/2, ask = r + d/2. sigma in ticks per sqrt(second), k per tick. With a
-    predictor, m is the mid plus ``alpha`` x the predicted mid change.
+    bid = r - d/2 - f, ask = r + d/2 + f with f the maker fee per lot in ticks (the
+    spread term does not depend on A, so the fee only moves each quote by f).
+    sigma in ticks per sqrt(second), k per tick. With a predictor, m is the mid
+    plus ``alpha`` x the predicted mid change.
     """
 
     name: str = "avellaneda_stoikov"
@@ -160,15 +215,18 @@ class AvellanedaStoikov(_Base, kw_only=True):
         var_tau = self.sigma**2 * self.horizon_s
         r = m - ctx.position * self.gamma * var_tau
         d = self.gamma * var_tau + (2 / self.gamma) * math.log(1 + self.gamma / self.k)
-        return _quotes(r - d / 2, r + d / 2, self.size, ctx.position, self.max_position)
+        h = d / 2 + self.fee_ticks(m)
+        return _quotes(r - h, r + h, self.size, ctx.position, self.max_position)
 
 
-class GLFT(_Base, kw_only=True):
+class GLFT(_FeeAware, kw_only=True):
     """Gueant, Lehalle and Fernandez-Tapia (2013), infinite horizon, closed form.
 
     c1 = (1/gamma) ln(1 + gamma/k),
     c2 = sqrt(sigma^2 gamma / (2 A k) (1 + gamma/k)^(1 + k/gamma)),
     bid = m - c1 - (2q + 1)/2 c2,  ask = m + c1 - (2q - 1)/2 c2.
+    With a maker fee f per lot in ticks: both quotes move f away from the mid
+    and c2 is taken with A exp(-k f) (see ``_FeeAware``).
     A (fills/s) and k (per tick) describe how fast a quote d ticks from the
     mid is hit, lambda(d) = A exp(-k d) (``fit_intensity``). With a predictor,
     m is the mid plus ``alpha`` x the predicted mid change.
@@ -181,11 +239,12 @@ class GLFT(_Base, kw_only=True):
     sigma: float = 1.0
     alpha: float = 1.0
 
-    def coefficients(self) -> tuple[float, float]:
-        """(c1, c2) of the closed form."""
+    def coefficients(self, fee: float = 0.0) -> tuple[float, float]:
+        """(c1, c2) of the closed form; with a maker fee ``fee`` (ticks), c2 uses A exp(-k fee)."""
         g, k = self.gamma, self.k
+        a = self.A * math.exp(-k * fee) if fee else self.A
         c1 = math.log(1 + g / k) / g
-        c2 = math.sqrt(self.sigma**2 * g / (2 * self.A * k) * (1 + g / k) ** (1 + k / g))
+        c2 = math.sqrt(self.sigma**2 * g / (2 * a * k) * (1 + g / k) ** (1 + k / g))
         return c1, c2
 
     def quote(self, ctx: StrategyContext) -> QuoteIntent:
@@ -193,10 +252,11 @@ class GLFT(_Base, kw_only=True):
         m = _centre(ctx, self.alpha)
         if m is None:
             return QuoteIntent.none()
-        c1, c2 = self.coefficients()
+        f = self.fee_ticks(m)
+        c1, c2 = self.coefficients(f)
         q = ctx.position
-        bid = m - c1 - (2 * q + 1) / 2 * c2
-        ask = m + c1 - (2 * q - 1) / 2 * c2
+        bid = m - f - c1 - (2 * q + 1) / 2 * c2
+        ask = m + f + c1 - (2 * q - 1) / 2 * c2
         return _quotes(bid, ask, self.size, q, self.max_position)
 
 
