@@ -48,7 +48,7 @@ def _summary(result: Any) -> dict[str, Any]:
     path = {k: ["nan" if isinstance(v, float) and math.isnan(v) else v for v in col]
             for k, col in result.path.items()}  # fmt: skip
     metrics = msgspec.to_builtins(result.metrics)
-    for key in ("orders_sent", "max_live_orders"):  # counted since: not part of the record
+    for key in ("orders_sent", "max_live_orders", "edge", "edge_ci95"):  # counted since the record
         metrics.pop(key, None)
     return {
         "metrics": metrics,

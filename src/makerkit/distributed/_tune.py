@@ -124,7 +124,8 @@ def _summary(result: Any) -> dict[str, Any]:
         "pnl_adverse": m.pnl_adverse,
         "pnl_inventory": m.pnl_inventory,
         "pnl_fees": m.pnl_fees,
-        "edge": m.pnl_spread + m.pnl_adverse + m.pnl_fees,
+        "edge": m.edge,
+        "edge_ci95": m.edge_ci95,  # the same bootstrap on the per-minute edge
         "buckets": n,
         "sharpe": m.sharpe,
         "stopped": result.stopped,

@@ -27,6 +27,8 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     pnl_adverse: float = 0.0  # sum of side x (mid at the next mark - mid before the fill) x qty
     pnl_inventory: float = 0.0  # sum of position x mid change between marks
     pnl_fees: float = 0.0  # minus the fees (plus rebates) of the fills on the path
+    edge: float = 0.0  # pnl_spread + pnl_adverse + pnl_fees: what quoting earned, no drift
+    edge_ci95: list[float] | None = None  # bootstrap over the per-period edge, x periods
     liquidation_cost: float | None = None  # crossing the half-spread for the final position
     pnl_realized: float
     pnl_unrealized: float
@@ -88,6 +90,7 @@ def pnl_decomposition(
     fill_price: npt.ArrayLike,
     fill_qty: npt.ArrayLike,
     fill_fee: npt.ArrayLike | None = None,
+    per_fill: list[npt.NDArray[np.float64]] | None = None,
 ) -> dict[str, float]:
     """PnL over the path split into spread, adverse selection, inventory and fees.
 
@@ -99,7 +102,8 @@ def pnl_decomposition(
     ``sum position[i-1] x (mid[i] - mid[i-1])``, fees minus their sum. Mids are
     whole or half ticks, so the first three are summed as integers in half
     tick-lots and are exact; ``pnl_total`` is their sum plus the fees, so the
-    four parts add up to it exactly (in this order).
+    four parts add up to it exactly (in this order). ``per_fill``, when given,
+    receives each fill's spread + adverse + fee (0 outside the path).
     """
     t = np.asarray(ts, dtype=np.int64)
     twice = np.rint(np.asarray(mid, dtype=np.float64) * 2).astype(np.int64)
@@ -116,6 +120,10 @@ def pnl_decomposition(
     adverse2 = int((signed * (twice[j] - twice[j - 1])).sum())
     inventory2 = int((pos[:-1] * np.diff(twice)).sum())
     fees = -float(fee[on].sum())
+    if per_fill is not None:  # each fill's spread + adverse + fee, in fill order
+        edge = np.zeros(ft.size)
+        edge[on] = signed * (twice[j] - 2 * fp[on]) / 2 - fee[on]
+        per_fill.append(edge)
     parts = {
         "pnl_spread": spread2 / 2, "pnl_adverse": adverse2 / 2,
         "pnl_inventory": inventory2 / 2, "pnl_fees": fees + 0.0,
@@ -179,15 +187,20 @@ def compute_metrics(
         up = up.copy()
         k_rej = np.searchsorted(t, rej, side="right") - 1
         up[k_rej[(k_rej >= 0) & (k_rej < t.size)]] = False
+    per_fill: list[npt.NDArray[np.float64]] = []
     parts = pnl_decomposition(
         ts=t, mid=m, position=pos, fill_ts=ft, fill_side=fs, fill_price=fp, fill_qty=fq,
-        fill_fee=fill_fee,
+        fill_fee=fill_fee, per_fill=per_fill,
     )  # fmt: skip
     liquidation = None if final_spread is None else abs(int(pos[-1])) * final_spread / 2
     # PnL per period of market time, from the equity path
     edges = np.arange(t[0], t[-1] + period_ns, period_ns)
     at = np.searchsorted(t, edges, side="right") - 1
     per = np.diff(eq[np.maximum(at, 0)])
+    # the edge per period: each fill's in the period its time falls in (as the equity's)
+    slot = np.clip(np.searchsorted(edges, ft, side="left") - 1, 0, max(per.size - 1, 0))
+    edge_per = np.bincount(slot, weights=per_fill[0], minlength=per.size)[: per.size]
+    edge_ci = _bootstrap_ci(edge_per.astype(np.float64), bootstrap_seed)
     mean = float(per.mean()) if per.size else 0.0
     std = float(per.std(ddof=1)) if per.size > 1 else 0.0
     down = per[per < 0]
@@ -236,6 +249,8 @@ def compute_metrics(
         pnl_adverse=parts["pnl_adverse"],
         pnl_inventory=parts["pnl_inventory"],
         pnl_fees=parts["pnl_fees"],
+        edge=parts["pnl_spread"] + parts["pnl_adverse"] + parts["pnl_fees"],
+        edge_ci95=None if edge_ci is None else [edge_ci[0] * per.size, edge_ci[1] * per.size],
         liquidation_cost=liquidation,
         pnl_realized=realized,
         pnl_unrealized=parts["pnl_total"] - realized + fees,

@@ -119,3 +119,31 @@ def test_a_rejected_quote_is_not_quoting() -> None:
     assert r.rejected_quotes == 2 and r.quote_uptime == pytest.approx(2 / 3)
     every = compute_metrics(**base, rejected_ts=[1, M, 2 * M + 5])
     assert every.quote_uptime == 0.0 and every.rejected_quotes == 3
+
+
+def test_the_edge_is_spread_adverse_and_fees_with_its_own_interval() -> None:
+    fees = [0.5, 0.25, -0.75]
+    m = compute_metrics(**PATH, equity=[0.0, 10.0, 4.0, 12.0], quoted_both=[True] * 4,
+                        **FILLS, fill_fee=fees)  # fmt: skip
+    assert m.edge == m.pnl_spread + m.pnl_adverse + m.pnl_fees == 4 + 1 + 0
+    # per minute: fill 1 earns 2x(101-99) - 0.5, fill 2 1x(103-102) - 0.25, fill 3 -3x(104-104)+0.75
+    per = np.array([3.5, 0.75, 0.75])
+    assert m.edge_ci95 is not None
+    lo, hi = m.edge_ci95
+    assert per.min() * 3 <= lo <= m.edge <= hi <= per.max() * 3
+    # many minutes of a steady edge of 1 tick-lot with noise: the interval holds the truth
+    rng = np.random.default_rng(5)
+    n = 400
+    ts = np.arange(n + 1) * M
+    fill_ts = ts[:-1] + 7
+    gain = rng.normal(1.0, 2.0, n).round()  # ticks under the mid each minute's fill bought at
+    mid = np.full(n + 1, 1000.0)
+    long = compute_metrics(
+        ts=ts, mid=mid, position=np.zeros(n + 1, dtype=np.int64), equity=np.zeros(n + 1),
+        quoted_both=np.ones(n + 1, dtype=bool), fill_ts=fill_ts, fill_side=np.ones(n),
+        fill_price=1000.0 - gain, fill_qty=np.ones(n, dtype=np.int64),
+    )  # fmt: skip
+    assert long.edge_ci95 is not None
+    lo, hi = long.edge_ci95
+    assert lo < long.edge < hi and lo > 0  # 400 x 1 = 400, se 2 x sqrt(400) = 40
+    assert hi - lo == pytest.approx(2 * 1.96 * 2.0 * n**0.5, rel=0.25)
