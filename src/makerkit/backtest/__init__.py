@@ -17,6 +17,16 @@ from makerkit.backtest._events import (
     lobster_events,
     recorded_events,
 )
+from makerkit.backtest._fit import (
+    EXCHANGE_FILTERS,
+    InstrumentFacts,
+    MarketParams,
+    check_instrument,
+    check_live,
+    fit_market,
+    load_params,
+    params_for,
+)
 from makerkit.backtest._gateways import OUR_IDS, ReplayGateway, SimGateway, book_view
 from makerkit.backtest._l3 import lobster_l3_events, stream_l3_events
 from makerkit.backtest._lobster_replay import ReplayReport, replay_lobster
@@ -40,6 +50,7 @@ from makerkit.backtest._window import Window, parse_time_of_day, window_events
 __all__ = [
     "DATA_HELP",
     "DEPTH",
+    "EXCHANGE_FILTERS",
     "NOTICE_FILL",
     "NOTICE_REJECTED",
     "OUR_IDS",
@@ -52,8 +63,10 @@ __all__ = [
     "BacktestResult",
     "DataSpec",
     "FeatureSamples",
+    "InstrumentFacts",
     "MarketEvents",
     "MarketFit",
+    "MarketParams",
     "NativeReplayCore",
     "ReplayConfig",
     "ReplayCore",
@@ -66,16 +79,21 @@ __all__ = [
     "backend_of",
     "binance_events",
     "book_view",
+    "check_instrument",
+    "check_live",
     "data_quality",
     "feature_samples",
+    "fit_market",
     "fit_recorded",
     "fit_synthetic",
     "load_market",
+    "load_params",
     "lobster_events",
     "lobster_l3_events",
     "make_replay_core",
     "markout_curve",
     "native_kernel",
+    "params_for",
     "parse_data_spec",
     "parse_time_of_day",
     "recorded_events",

@@ -13,6 +13,7 @@ is a depth of half the spread).
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -38,6 +39,11 @@ class MarketFit(msgspec.Struct, frozen=True, kw_only=True):
     seconds: float
     market_orders: int
     source: str
+    # the touch, sampled once a second of market time: spread quantiles (ticks) and the
+    # mean size (lots) at the best three levels of each side
+    spread: dict[str, float] = msgspec.field(default_factory=dict)  # mean, p10, p50, p90
+    depth_bid: list[float] = msgspec.field(default_factory=list)
+    depth_ask: list[float] = msgspec.field(default_factory=list)
 
     def params(self, strategy: str) -> dict[str, float]:
         """The fitted values ``strategy`` takes (AS has no A)."""
@@ -77,10 +83,15 @@ def fit_synthetic(
     mids = np.full(len(s), np.nan)
     cols = zip(s.action.tolist(), s.order_id.tolist(), s.side.tolist(), s.price.tolist(),
                s.qty.tolist(), s.tif.tolist(), s.ts.tolist(), strict=True)  # fmt: skip
+    touch: list[tuple[int, list[int], list[int]]] = []
+    step, next_sample = int(sample_s * 1e9), int(s.ts[0]) if len(s) else 0
     for i, (action, oid, side, price, qty, tif, ts) in enumerate(cols):
         bid, ask = book.best_bid(), book.best_ask()
         if bid and ask:
             mids[i] = (bid[0] + ask[0]) / 2
+            if ts >= next_sample:  # the touch once a second (level 1 only here)
+                touch.append((ask[0] - bid[0], [bid[1]], [ask[1]]))
+                next_sample = ts + step
         if action == ACTION_ADD:
             submit(oid, side, price, qty, tif=tif, ts=ts)
         elif action == ACTION_CANCEL:
@@ -96,24 +107,59 @@ def fit_synthetic(
     return MarketFit(
         A=a, k=k, sigma=_sigma(s.ts, mids, sample_s), seconds=seconds,
         market_orders=len(depths), source=f"synthetic seed={seed} events={events}",
+        **_touch(touch),
     )  # fmt: skip
 
 
+def _touch(samples: list[tuple[int, list[int], list[int]]]) -> dict[str, Any]:
+    """Spread quantiles and mean sizes at levels 1-3 from (spread, bid sizes, ask sizes)."""
+    if not samples:
+        return {"spread": {}, "depth_bid": [], "depth_ask": []}
+    spread = np.array([s for s, _, _ in samples], dtype=np.float64)
+    quant = np.percentile(spread, [10, 50, 90])
+
+    def levels(sizes: list[list[int]]) -> list[float]:
+        known = min(3, max(len(row) for row in sizes))  # the simulator's fit sees level 1
+        return [float(np.mean([row[i] if i < len(row) else 0 for row in sizes]))
+                for i in range(known)]  # fmt: skip
+
+    return {
+        "spread": {"mean": float(spread.mean()), "p10": float(quant[0]),
+                   "p50": float(quant[1]), "p90": float(quant[2])},
+        "depth_bid": levels([b for _, b, _ in samples]),
+        "depth_ask": levels([a for _, _, a in samples]),
+    }  # fmt: skip
+
+
 def fit_recorded(events: MarketEvents, *, sample_s: float = 1.0) -> MarketFit:
-    """Fit on a recorded day (its L2 book rebuilt from the events)."""
+    """Fit on a recorded day (its L2 book rebuilt from the events).
+
+    Only what happens from ``events.start_ns`` on is measured (a window's
+    start): the events before it only build the book.
+    """
     bids: dict[int, int] = {}
     asks: dict[int, int] = {}
     best_bid = best_ask = None
     depths: list[float] = []
     n = len(events)
     mids = np.full(n, np.nan)
-    cols = zip(events.kind.tolist(), events.side.tolist(), events.price.tolist(),
-               events.qty.tolist(), strict=True)  # fmt: skip
-    for i, (kind, side, price, qty) in enumerate(cols):
+    start = int(events.start_ns)
+    touch: list[tuple[int, list[int], list[int]]] = []
+    next_sample = start
+    step = int(sample_s * 1e9)
+    cols = zip(events.ts.tolist(), events.kind.tolist(), events.side.tolist(),
+               events.price.tolist(), events.qty.tolist(), strict=True)  # fmt: skip
+    for i, (ts, kind, side, price, qty) in enumerate(cols):
         if best_bid is not None and best_ask is not None and best_bid < best_ask:
             mids[i] = (best_bid + best_ask) / 2
+            if ts >= next_sample:  # the book as it stood when the second began
+                top_b = heapq.nlargest(3, bids)
+                top_a = heapq.nsmallest(3, asks)
+                touch.append((best_ask - best_bid, [bids[p] for p in top_b],
+                              [asks[p] for p in top_a]))  # fmt: skip
+                next_sample = max(next_sample + step, ts - (ts - start) % step + step)
         if kind == TRADE:
-            if mids[i] == mids[i]:
+            if mids[i] == mids[i] and ts >= start:
                 depths.append(abs(price - mids[i]))
             # the levels it went through are gone (the depth stream may say so later)
             if side < 0 and best_bid is not None and price < best_bid:
@@ -148,9 +194,11 @@ def fit_recorded(events: MarketEvents, *, sample_s: float = 1.0) -> MarketFit:
             best_ask = price if best_ask is None else min(best_ask, price)
         elif price == best_ask:
             best_ask = min(asks) if asks else None
-    seconds = (int(events.ts[-1]) - int(events.start_ns)) / 1e9
+    seconds = (int(events.ts[-1]) - start) / 1e9
     a, k = fit_intensity(depths, seconds)
+    inside = events.ts >= start
     return MarketFit(
-        A=a, k=k, sigma=_sigma(events.ts, mids, sample_s), seconds=seconds,
+        A=a, k=k, sigma=_sigma(events.ts[inside], mids[inside], sample_s), seconds=seconds,
         market_orders=len(depths), source=f"{events.source}:{events.symbol}",
+        **_touch(touch),
     )  # fmt: skip

@@ -11,6 +11,7 @@ import typer
 from makerkit.cli._cmd_backtest import backtest, compare
 from makerkit.cli._cmd_bench import bench_app
 from makerkit.cli._cmd_data import data_app
+from makerkit.cli._cmd_fit import fit
 from makerkit.cli._cmd_replay import replay_app, stream
 from makerkit.cli._cmd_tune import tune
 from makerkit.cli._cmd_venue import demo, run_strategy, serve, version
@@ -40,6 +41,7 @@ app.command()(serve)
 app.command()(version)
 app.command()(backtest)
 app.command()(compare)
+app.command()(fit)
 app.command()(tune)
 app.command("run-strategy")(run_strategy)
 

@@ -15,11 +15,14 @@ from rich.table import Table
 from makerkit.backtest import DATA_HELP, DataSpec, load_market, parse_data_spec, run_on_spec
 from makerkit.cli._common import (
     JsonOpt,
+    ParamsOpt,
     PolicyOpt,
     _fail,
+    _fitted,
     _json_line,
     _make_strategy,
     _parse_params,
+    _with_fitted,
     err,
     out,
 )
@@ -71,13 +74,15 @@ def backtest(
     ] = None,
     data: Annotated[str, typer.Option(help=DATA_HELP)] = "synthetic",
     policy: PolicyOpt = None,
+    params_file: ParamsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy; writes metrics.json, path.csv, fills.csv and report.html to --out."""
     try:
         spec = parse_data_spec(data)
+        params = _with_fitted(_fitted(params_file, data), strategy, _parse_params(param or []))
         market = load_market(spec)
-        result = _run_backtest(strategy, _parse_params(param or []), spec, market, policy=policy)
+        result = _run_backtest(strategy, params, spec, market, policy=policy)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,8 +120,9 @@ def backtest(
         err.print(f"[bold yellow]stopped early:[/] {result.stopped}")
     table = Table(title=f"{result.strategy} on {data}", show_header=False, title_justify="left")
     for key in ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees",
-                "liquidation_cost", "sharpe", "pnl_per_bucket_ci95", "max_drawdown", "fills",
-                "rejected_quotes", "quote_uptime", "avg_abs_inventory", "markouts"):  # fmt: skip
+                "edge", "edge_ci95", "liquidation_cost", "sharpe", "pnl_per_bucket_ci95",
+                "max_drawdown", "fills", "rejected_quotes", "quote_uptime", "avg_abs_inventory",
+                "markouts"):  # fmt: skip
         shown = metrics[key]
         if key == "sharpe" and shown is None:
             shown = f"None ({metrics['sharpe_reason']})"
@@ -138,9 +144,13 @@ def compare(
             "above one with fills."
         ),
     ] = "edge",
+    params_file: ParamsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run several strategies (default parameters) on one market, ranked: comparison.json/.html."""
+    """Run several strategies on one market, ranked: comparison.json/.html.
+
+    Default parameters, or with --params each strategy's fitted ones.
+    """
     from makerkit.metrics import OBJECTIVES, objective_value, rank_runs
 
     names = [n.strip() for n in strategies.split(",") if n.strip()]
@@ -150,9 +160,10 @@ def compare(
             msg = f"invalid --objective {objective!r}, must be one of {sorted(OBJECTIVES)}"
             raise ConfigError(msg)
         spec = parse_data_spec(data)
+        fitted = _fitted(params_file, data)
         market = load_market(spec)  # loaded once for every strategy
         for name in names:
-            results[name] = _run_backtest(name, {}, spec, market)
+            results[name] = _run_backtest(name, _with_fitted(fitted, name, {}), spec, market)
             rows[name] = msgspec.to_builtins(results[name].metrics)
     except MakerkitError as exc:
         raise _fail(exc) from exc
@@ -169,8 +180,8 @@ def compare(
     except MakerkitError as exc:
         err.print(f"comparison.html not written ({exc})")
     table = Table(title=f"strategies on {data}, ranked by {objective}", title_justify="left")
-    keys = ("objective", "pnl_total", "pnl_inventory", "pnl_per_bucket_ci95", "sharpe",
-            "max_drawdown", "fills", "rejected_quotes", "avg_abs_inventory")  # fmt: skip
+    keys = ("objective", "pnl_total", "pnl_inventory", "edge", "edge_ci95", "pnl_per_bucket_ci95",
+            "sharpe", "max_drawdown", "fills", "rejected_quotes", "avg_abs_inventory")  # fmt: skip
     table.add_column("rank")
     table.add_column("strategy")
     for key in keys:

@@ -13,7 +13,17 @@ import typer
 from rich.table import Table
 
 from makerkit.backtest import DATA_HELP
-from makerkit.cli._common import JsonOpt, _fail, _json_line, _parse_params, err, out
+from makerkit.cli._common import (
+    JsonOpt,
+    ParamsOpt,
+    _fail,
+    _fitted,
+    _json_line,
+    _parse_params,
+    _with_fitted,
+    err,
+    out,
+)
 from makerkit.core import MakerkitError
 
 
@@ -53,6 +63,7 @@ def tune(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Also write tune.json here.")
     ] = None,
+    params_file: ParamsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Tune a strategy on one window, report it in and out of sample (never tuned on the test)."""
@@ -66,6 +77,7 @@ def tune(
         test_window = parse_window(test, name="test")
         dims = tuple(parse_dimension(s) for s in space or ())
         fixed = _parse_params(param or [])
+        fitted = _with_fitted(_fitted(params_file, data), strategy, {})
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task(f"tune {strategy} on {train}", total=None)
 
@@ -75,7 +87,7 @@ def tune(
             result = run_tune(
                 strategy, data, train_window, test_window, search=search, space=dims or None,
                 fixed=fixed, trials=trials, grid_points=grid_points, objective=objective,
-                seed=seed, progress=step,
+                seed=seed, progress=step, fitted=fitted,
             )  # fmt: skip
     except MakerkitError as exc:
         raise _fail(exc) from exc

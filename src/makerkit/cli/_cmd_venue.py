@@ -16,11 +16,14 @@ from makerkit.book import BACKEND
 from makerkit.cli._common import (
     BackendOpt,
     JsonOpt,
+    ParamsOpt,
     PolicyOpt,
     _fail,
+    _fitted,
     _json_line,
     _make_strategy,
     _parse_params,
+    _with_fitted,
     err,
     out,
 )
@@ -70,6 +73,7 @@ def demo(
     param: Annotated[
         list[str] | None, typer.Option(help="NAME=VALUE for your strategies (repeatable).")
     ] = None,
+    params_file: ParamsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The main job: the venue with a live market, every strategy trading it, the dashboard."""
@@ -77,10 +81,11 @@ def demo(
 
     try:
         params = _parse_params(param or [])
+        fitted = _fitted(params_file, None)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     code = demo_command(duration, out_dir, port, symbols, source, market_rate, policy,
-                        no_rl, as_json, tuple(strategy or ()), params)  # fmt: skip
+                        no_rl, as_json, tuple(strategy or ()), params, fitted)  # fmt: skip
     raise typer.Exit(code)
 
 
@@ -221,6 +226,7 @@ def run_strategy(
     ] = None,
     decision_ms: Annotated[float, typer.Option(help="Milliseconds between decisions.")] = 100.0,
     policy: PolicyOpt = None,
+    params_file: ParamsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a strategy live against a venue; its orders are cancelled when it stops."""
@@ -232,7 +238,13 @@ def run_strategy(
         err.print("[bold red]error:[/] an API key is needed: --api-key or MAKERKIT_API_KEY")
         raise typer.Exit(2)
     try:
-        strategy = _make_strategy(name, _parse_params(param or []), policy)
+        fitted = _fitted(params_file, None)
+        if fitted is not None:
+            from makerkit.backtest import check_live
+
+            check_live(fitted, (symbol or "AAA",), params_file or "")
+        params = _with_fitted(fitted, name, _parse_params(param or []))
+        strategy = _make_strategy(name, params, policy)
         if symbol is not None and callable(getattr(strategy, "decide", None)):
             msg = (
                 f"--symbol is for one-level strategies; {name} is a MarketMaker and trades "

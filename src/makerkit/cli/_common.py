@@ -33,6 +33,30 @@ BackendOpt = Annotated[
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
+ParamsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--params",
+        help="A parameters file from `makerkit fit`: each built-in's fitted parameters "
+        "(--param still wins). Refused when fitted on another instrument.",
+    ),
+]
+
+
+def _fitted(path: Path | None, data: str | None) -> Any:
+    """The parameters file at ``path`` (None without one), checked against ``data``."""
+    if path is None:
+        return None
+    from makerkit.backtest import load_params
+
+    return load_params(path, data)
+
+
+def _with_fitted(fitted: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``name``'s fitted parameters under the ones given by hand."""
+    from makerkit.backtest import params_for
+
+    return {**params_for(fitted, name), **params}
 
 
 def _fail(exc: MakerkitError) -> typer.Exit:

@@ -54,6 +54,8 @@ class DemoConfig(msgspec.Struct, frozen=True, kw_only=True):
     # the user's own: path/to/file.py:ClassName, built with `params` as keyword arguments
     user_strategies: tuple[str, ...] = ()
     params: dict[str, Any] = msgspec.field(default_factory=dict)
+    # the built-ins' parameters fitted on the market (`makerkit fit`), by strategy name
+    fitted: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 class StrategyRow(msgspec.Struct, kw_only=True):
@@ -219,7 +221,8 @@ def _traded(strategy: Any) -> tuple[str, ...]:
 def _strategies(cfg: DemoConfig, policy: Path | None) -> list[tuple[str, Any]]:
     from makerkit.strategies import make_strategy
 
-    out: list[tuple[str, Any]] = [(name, make_strategy(name)) for name in STRATEGIES]
+    out: list[tuple[str, Any]] = [(name, make_strategy(name, **cfg.fitted.get(name, {})))
+                                  for name in STRATEGIES]  # fmt: skip
     for spec in cfg.user_strategies:  # a one-level strategy or a MarketMaker, from a file
         strategy = make_strategy(spec, **cfg.params)
         name = getattr(strategy, "name", "") or type(strategy).__name__
@@ -494,8 +497,9 @@ def demo_command(
     duration: float | None, out_dir: Path, port: int, symbols: str | None, source: str,
     market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
     user_strategies: tuple[str, ...] = (), params: dict[str, Any] | None = None,
+    fitted: Any = None,
 ) -> int:  # fmt: skip
-    """Run the demo from the CLI; the exit code."""
+    """Run the demo from the CLI; the exit code. ``fitted``: a parameters file, loaded."""
     from rich.console import Console
     from rich.live import Live
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -506,10 +510,19 @@ def demo_command(
         first = _DEFAULT_FIRST.get(source)
         symbols = f"{first},AAA,BBB" if first else "AAA,BBB,CCC"
     names = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+    if fitted is not None:
+        from makerkit.backtest import check_live
+
+        try:
+            check_live(fitted, names, "the parameters file")
+        except ConfigError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            return 2
     cfg = DemoConfig(symbols=names, port=port, duration=duration, out_dir=out_dir,
                      source=source, market_rate=market_rate, policy=policy,
                      rl=not no_rl, user_strategies=user_strategies,
-                     params=params or {})  # fmt: skip
+                     params=params or {},
+                     fitted=dict(fitted.strategies) if fitted is not None else {})  # fmt: skip
     say = err.print
     seen: list[DemoState] = []  # the state so far, for the report after a Ctrl-C
 

@@ -64,6 +64,19 @@ DEFAULT_SPACES: dict[str, tuple[Dimension, ...]] = {
 }
 
 
+def _default_space(strategy: str, fitted: Mapping[str, Any]) -> tuple[Dimension, ...] | None:
+    """The built-in space; with k fitted on the market, only gamma, on k's own scale.
+
+    A fitted k (per tick) sets the price scale: gamma far above it quotes at the
+    touch whatever the inventory, far below it never skews. Six decades under k
+    cover a small tick with large lot counts (a crypto spot book) as well as a stock.
+    """
+    k = fitted.get("k")
+    if strategy in ("glft", "avellaneda_stoikov") and isinstance(k, (int, float)) and k > 0:
+        return (Dimension("gamma", k * 1e-6, float(k), log=True),)
+    return DEFAULT_SPACES.get(strategy)
+
+
 class TuneResult(msgspec.Struct, kw_only=True):
     """What ``tune`` chose and how it did on each window."""
 
@@ -154,8 +167,13 @@ def tune(
     objective: str = "edge",
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    fitted: Mapping[str, Any] | None = None,
 ) -> TuneResult:
-    """Choose ``strategy``'s parameters on ``train``, report them on ``test`` (see the module)."""
+    """Choose ``strategy``'s parameters on ``train``, report them on ``test`` (see the module).
+
+    ``fitted``: parameters measured on the market (``makerkit fit``); they hold
+    where a parameter is neither searched nor fixed.
+    """
     if search not in ("optuna", "grid"):
         msg = f"invalid search {search!r}, must be optuna or grid"
         raise ConfigError(msg)
@@ -165,15 +183,17 @@ def tune(
     if trials < 1 or grid_points < 1:
         msg = f"invalid budget, trials and grid points must be >= 1, were {trials}, {grid_points}"
         raise ConfigError(msg)
-    dims = space if space else DEFAULT_SPACES.get(strategy)
+    dims = space if space else _default_space(strategy, fitted or {})
     if not dims:
         msg = (
             f"no search space for {strategy!r}: give --space NAME=LOW:HIGH[:log] "
             f"(built-in spaces exist for {sorted(DEFAULT_SPACES)})"
         )
         raise ConfigError(msg)
-    fixed = dict(fixed or {})
-    clash = [d.name for d in dims if d.name in fixed]
+    searched = {d.name for d in dims}
+    fixed_by_hand = dict(fixed or {})
+    fixed = {k: v for k, v in (fitted or {}).items() if k not in searched} | fixed_by_hand
+    clash = [d.name for d in dims if d.name in fixed_by_hand]
     if clash:
         msg = f"invalid parameters, {clash} are both searched (--space) and fixed (--param)"
         raise ConfigError(msg)
