@@ -64,12 +64,19 @@ def tune(
         Path | None, typer.Option("--out", help="Also write tune.json here.")
     ] = None,
     params_file: ParamsOpt = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Walk forward: after each fold move both windows on by the test's length, "
+            "until a test window would end after HH:MM; each fold is tuned on its own train."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Tune a strategy on one window, report it in and out of sample (never tuned on the test)."""
     from rich.progress import Progress
 
-    from makerkit.distributed import parse_dimension, parse_window
+    from makerkit.distributed import parse_dimension, parse_window, walk_forward
     from makerkit.distributed import tune as run_tune
 
     try:
@@ -84,13 +91,21 @@ def tune(
             def step(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = run_tune(
-                strategy, data, train_window, test_window, search=search, space=dims or None,
-                fixed=fixed, trials=trials, grid_points=grid_points, objective=objective,
-                seed=seed, progress=step, fitted=fitted,
-            )  # fmt: skip
+            options: dict[str, Any] = {
+                "search": search, "space": dims or None, "fixed": fixed, "trials": trials,
+                "grid_points": grid_points, "objective": objective, "seed": seed,
+                "progress": step, "fitted": fitted,
+            }  # fmt: skip
+            if until is not None:
+                walked = walk_forward(strategy, data, train_window, test_window, until=until,
+                                      **options)  # fmt: skip
+            else:
+                result = run_tune(strategy, data, train_window, test_window, **options)
     except MakerkitError as exc:
         raise _fail(exc) from exc
+    if until is not None:
+        _show_walk(walked, out_dir, as_json)
+        return
     payload: dict[str, Any] = msgspec.to_builtins(result)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +123,35 @@ def tune(
             f"{row['pnl_inventory']:,.1f}", f"{row['pnl_fees']:,.1f}",
         )  # fmt: skip
     table.caption = f"best params: {result.best_params} ({len(result.trials)} settings tried)"
+    (err if as_json else out).print(table)
+    if as_json:
+        _json_line(payload)
+
+
+def _show_walk(walked: Any, out_dir: Path | None, as_json: bool) -> None:
+    """One row per fold and the out-of-sample sums; walk_forward.json with --out."""
+    payload: dict[str, Any] = msgspec.to_builtins(walked)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "walk_forward.json").write_bytes(
+            msgspec.json.format(msgspec.json.encode(payload))
+        )
+    table = Table(title=f"{walked.strategy} on {walked.data}: walk-forward, out of sample",
+                  title_justify="left")  # fmt: skip
+    for col in ("train", "test", "pnl", "edge", "edge 95% CI", "fills", "chosen"):
+        table.add_column(col, justify="left" if col in ("train", "test", "chosen") else "right")
+    for fold in walked.folds:
+        row = fold.out_of_sample
+        ci = row.get("edge_ci95")
+        chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in fold.best_params.items())  # fmt: skip
+        table.add_row(fold.train, fold.test, f"{row['pnl']:,.1f}", f"{row['edge']:,.1f}",
+                      "-" if ci is None else f"[{ci[0]:,.0f}, {ci[1]:,.0f}]",
+                      str(row["fills"]), chosen)  # fmt: skip
+    total = walked.out_of_sample
+    table.caption = (f"{total['folds']} folds: pnl {total['pnl']:,.1f}, edge {total['edge']:,.1f}; "
+                     f"edge > 0 in {total['folds_with_positive_edge']}, its CI above zero in "
+                     f"{total['folds_with_edge_ci_above_zero']}")  # fmt: skip
     (err if as_json else out).print(table)
     if as_json:
         _json_line(payload)

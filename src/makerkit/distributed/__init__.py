@@ -23,9 +23,11 @@ from makerkit.distributed._tune import (
     DEFAULT_SPACES,
     Dimension,
     TuneResult,
+    WalkForward,
     parse_dimension,
     parse_window,
     tune,
+    walk_forward,
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "SweepPlan",
     "SweepResult",
     "TuneResult",
+    "WalkForward",
     "backtest_row",
     "expand_range",
     "load_sweep",
@@ -46,6 +49,7 @@ __all__ = [
     "run_tasks",
     "summarise",
     "tune",
+    "walk_forward",
     "write_html",
     "write_parquet",
 ]

@@ -31,7 +31,16 @@ from makerkit.core.errors import ConfigError
 from makerkit.metrics import OBJECTIVES, objective_value
 from makerkit.strategies import make_strategy
 
-__all__ = ["DEFAULT_SPACES", "Dimension", "TuneResult", "parse_dimension", "parse_window", "tune"]
+__all__ = [
+    "DEFAULT_SPACES",
+    "Dimension",
+    "TuneResult",
+    "WalkForward",
+    "parse_dimension",
+    "parse_window",
+    "tune",
+    "walk_forward",
+]
 
 
 class Dimension(msgspec.Struct, frozen=True):
@@ -271,3 +280,54 @@ def _optuna_search(
         return value if math.isfinite(value) else -1e300  # optuna wants a finite number
 
     study.optimize(objective, n_trials=trials, n_jobs=1)
+
+
+class WalkForward(msgspec.Struct, kw_only=True):
+    """Tune-then-judge rolled across the data: one fold per test window, never overlapping."""
+
+    strategy: str
+    data: str
+    folds: list[TuneResult]
+    # the test windows together: sums, and how many folds earned an edge out of sample
+    out_of_sample: dict[str, Any]
+
+
+def _fmt(ns: int) -> str:
+    s = ns // 10**9
+    hhmm = f"{s // 3600:02d}:{s // 60 % 60:02d}"
+    return hhmm if s % 60 == 0 else f"{hhmm}:{s % 60:02d}"
+
+
+def walk_forward(
+    strategy: str, data: str, train: tuple[str, str], test: tuple[str, str], *,
+    until: str, **options: Any,
+) -> WalkForward:  # fmt: skip
+    """``tune`` on (train, test), both windows then moved on by the test's length.
+
+    Folds run until a test window would end after ``until``; each chooses on its
+    own train window. Every out-of-sample window is judged once with a setting chosen before it; the
+    sums over the folds are the walk-forward's out-of-sample result.
+    """
+    a, b = (parse_time_of_day(t, name="train") for t in train)
+    c, d = (parse_time_of_day(t, name="test") for t in test)
+    stop = parse_time_of_day(until, name="until")
+    step = d - c
+    if d > stop:
+        msg = f"invalid --until {until!r}, the first test window {test[0]}-{test[1]} ends after it"
+        raise ConfigError(msg)
+    folds: list[TuneResult] = []
+    while d <= stop:
+        folds.append(tune(strategy, data, (_fmt(a), _fmt(b)), (_fmt(c), _fmt(d)), **options))
+        a, b, c, d = a + step, b + step, c + step, d + step
+    rows = [f.out_of_sample for f in folds]
+    total = {key: float(sum(r[key] for r in rows))
+             for key in ("pnl", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees", "edge")}
+    lows = [r["edge_ci95"][0] for r in rows if r.get("edge_ci95")]
+    return WalkForward(
+        strategy=strategy, data=data, folds=folds,
+        out_of_sample=total | {
+            "fills": sum(int(r["fills"]) for r in rows), "folds": len(folds),
+            "folds_with_positive_edge": sum(1 for r in rows if r["edge"] > 0),
+            "folds_with_edge_ci_above_zero": sum(1 for lo in lows if lo > 0),
+        },
+    )  # fmt: skip

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from makerkit.core import ConfigError
-from makerkit.distributed import parse_dimension, parse_window, tune
+from makerkit.distributed import parse_dimension, parse_window, tune, walk_forward
 
 FIELDS = {"pnl", "pnl_ci95", "fills", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees"}
 SIM = "synthetic:events=120000,seed=4"
+GOOG = "lobster:GOOG"
 
 
 def test_the_cli_contract_on_a_recorded_day(tmp_path: Path, data_root: Path) -> None:
@@ -74,3 +75,36 @@ def test_bad_windows_and_spaces_are_refused_naming_the_value(data_root: Path) ->
         tune("mine.py:X", SIM, ("09:30", "09:40"), ("09:40", "09:50"))
     with pytest.raises(ConfigError, match="both searched"):
         tune("symmetric", SIM, ("09:30", "09:40"), ("09:40", "09:50"), fixed={"half_spread": 1})
+
+
+def test_walk_forward_rolls_the_windows_and_sums_out_of_sample(data_root: Path) -> None:
+    walked = walk_forward("symmetric", GOOG, ("10:00", "10:10"), ("10:10", "10:20"),
+                          until="10:40", search="grid", grid_points=2)  # fmt: skip
+    assert [(f.train, f.test) for f in walked.folds] == [
+        ("10:00-10:10", "10:10-10:20"), ("10:10-10:20", "10:20-10:30"),
+        ("10:20-10:30", "10:30-10:40")]  # fmt: skip
+    for fold in walked.folds:  # each fold is a tune of its own windows
+        alone = tune("symmetric", GOOG, tuple(fold.train.split("-")), tuple(fold.test.split("-")),
+                     search="grid", grid_points=2)  # type: ignore[arg-type]  # fmt: skip
+        assert alone.best_params == fold.best_params and alone.out_of_sample == fold.out_of_sample
+    total = walked.out_of_sample
+    assert total["folds"] == 3
+    assert total["pnl"] == pytest.approx(sum(f.out_of_sample["pnl"] for f in walked.folds))
+    assert total["edge"] == pytest.approx(sum(f.out_of_sample["edge"] for f in walked.folds))
+    assert total["folds_with_positive_edge"] == sum(f.out_of_sample["edge"] > 0
+                                                    for f in walked.folds)  # fmt: skip
+    with pytest.raises(ConfigError, match="--until '10:15'"):
+        walk_forward("symmetric", GOOG, ("10:00", "10:10"), ("10:10", "10:20"), until="10:15")
+
+
+def test_the_cli_walks_forward_and_writes_every_fold(tmp_path: Path, data_root: Path) -> None:
+    cmd = [sys.executable, "-m", "makerkit", "tune", "--strategy", "symmetric", "--data", GOOG,
+           "--train", "10:00-10:05", "--test", "10:05-10:10", "--until", "10:15", "--search",
+           "grid", "--grid-points", "1", "--out", str(tmp_path), "--json"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [f["test"] for f in line["folds"]] == ["10:05-10:10", "10:10-10:15"]
+    assert line["out_of_sample"]["folds"] == 2 and "2 folds" in proc.stderr
+    saved = json.loads((tmp_path / "walk_forward.json").read_text())
+    assert saved["out_of_sample"] == line["out_of_sample"]
