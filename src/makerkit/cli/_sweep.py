@@ -83,18 +83,52 @@ def sweep(
     ray_address: AddressOpt = None,
     retries: RetriesOpt = 2,
     objective: ObjectiveOpt = "edge",
+    train: Annotated[
+        str | None,
+        typer.Option(
+            help="Rank on this window only (HH:MM-HH:MM of market time); with --test, the "
+            "best configuration is then judged on the test window."
+        ),
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option(help="The test window, after --train; needs --train.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a grid (strategies x parameters x markets x seeds, plus PPO seeds) in parallel."""
-    from makerkit.distributed import load_sweep, run_sweep, summarise, write_html, write_parquet
+    from makerkit.distributed import (
+        in_window,
+        judge_best,
+        load_sweep,
+        parse_window,
+        run_sweep,
+        summarise,
+        write_html,
+        write_parquet,
+    )
     from makerkit.metrics import OBJECTIVES
 
     failures: list[Row] = []
+    judged: list[Row] = []
     try:
         if objective not in OBJECTIVES:
             msg = f"invalid --objective {objective!r}, must be one of {sorted(OBJECTIVES)}"
             raise ConfigError(msg)
+        if test is not None and train is None:
+            msg = "invalid --test without --train: the best setting is chosen on --train"
+            raise ConfigError(msg)
         plan = load_sweep(config, out_dir)
+        train_window = parse_window(train, name="train") if train else None
+        test_window = parse_window(test, name="test") if test else None
+        if train_window and test_window and test_window[0] < train_window[1]:
+            msg = (f"invalid windows, the test window {test} must start after the train "
+                   f"window {train} ends (never rank on what you judge on)")  # fmt: skip
+            raise ConfigError(msg)
+        if test_window is not None:
+            in_window(plan, test_window, name="test")  # a bad test window fails before the work
+        whole = plan  # the test window is cut from the plan as the config gave it
+        if train_window is not None:
+            plan = in_window(plan, train_window, name="train")
         trainer = _trainer() if plan.rl else None
         runner = "ray" if ray or ray_address else "local"
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -112,21 +146,33 @@ def sweep(
                                retries=retries, rl_trainer=trainer, on_result=done)  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         parquet = write_parquet(result.rows, out_dir / "results.parquet")
+        summary = summarise(result.rows, objective)
+        if test_window is not None and summary:
+            judged = judge_best(whole, summary[0], test_window, workers=workers, runner=runner,
+                                ray_address=ray_address, retries=retries)  # fmt: skip
+            write_parquet(judged, out_dir / "test.parquet")
     except MakerkitError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     info = {**result.info, "tasks": len(result.rows), "seconds": round(result.seconds, 3)}
     report = write_html(result.rows, info, out_dir / "report.html", plan.name, objective)
-    summary = summarise(result.rows, objective)
     title = (f"sweep {plan.name}: {len(result.rows)} tasks in {result.seconds:.1f} s "
              f"({info['runner']}, {info['workers']} workers)")  # fmt: skip
     console = err if as_json else out
     console.print(_table(result.rows, summary, title))
     console.print(f"table: {parquet}\nreport: {report}")
+    out_of_sample = summarise(judged, objective)[:1] if judged else []
+    if out_of_sample:
+        o = out_of_sample[0]
+        console.print(f"judged on {test}: {o['strategy']} {o['params']}: objective "
+                      f"{o['objective']}, pnl {o['pnl_mean']:,.1f} "
+                      f"(CI {o['pnl_mean_ci95']}), fills {o['fills_mean']:,.0f}")  # fmt: skip
     if as_json:
         payload = {"name": plan.name, **info, "failed": len(failures),
                    "results": str(parquet), "report": str(report), "objective": objective,
                    "best": summary[:1]}  # fmt: skip
+        if train is not None:
+            payload |= {"train": train, "test": test, "out_of_sample": out_of_sample}
         sys.stdout.write(json.dumps(payload) + "\n")
     if failures:
         raise typer.Exit(1)

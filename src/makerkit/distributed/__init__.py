@@ -18,7 +18,13 @@ from makerkit.distributed._config import (
 )
 from makerkit.distributed._executor import run_tasks
 from makerkit.distributed._report import summarise, write_html, write_parquet
-from makerkit.distributed._sweep import SweepResult, backtest_row, run_sweep
+from makerkit.distributed._sweep import (
+    SweepResult,
+    backtest_row,
+    in_window,
+    judge_best,
+    run_sweep,
+)
 from makerkit.distributed._tune import (
     DEFAULT_SPACES,
     Dimension,
@@ -41,6 +47,8 @@ __all__ = [
     "WalkForward",
     "backtest_row",
     "expand_range",
+    "in_window",
+    "judge_best",
     "load_sweep",
     "parse_dimension",
     "parse_window",

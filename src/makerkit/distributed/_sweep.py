@@ -17,7 +17,7 @@ from makerkit.distributed._config import BacktestTask, RLTask, SweepPlan
 from makerkit.distributed._executor import run_tasks
 from makerkit.strategies import make_strategy
 
-__all__ = ["SweepResult", "backtest_row", "run_sweep"]
+__all__ = ["SweepResult", "backtest_row", "in_window", "judge_best", "run_sweep"]
 
 Row = dict[str, Any]
 Trainer = Callable[[dict[str, Any]], Row]
@@ -115,3 +115,36 @@ def run_sweep(
     seconds = (monotonic_ns() - started) / 1e9
     merged = [{**h, **r} for h, r in zip(heads, rows, strict=True)]
     return SweepResult(name=plan.name, rows=merged, info=dict(info), seconds=seconds)
+
+
+def in_window(plan: SweepPlan, window: tuple[str, str], *, name: str) -> SweepPlan:
+    """The plan's backtests on one window of their market (``name``: train or test).
+
+    The grouping key (``market``) is kept, so the same configuration on the
+    train and the test window can be matched.
+    """
+    tasks = []
+    for task in plan.backtests:
+        if not parse_data_spec(task.data).window.empty:
+            msg = (f"invalid sweep: market {task.market!r} has its own start=/end=, give the "
+                   f"windows with --train and --test only")  # fmt: skip
+            raise ConfigError(msg)
+        data = f"{task.data},start={window[0]},end={window[1]}"
+        parse_data_spec(data)  # a bad window is refused before anything runs
+        tasks.append(msgspec.structs.replace(task, data=data))
+    return msgspec.structs.replace(plan, backtests=tasks, name=f"{plan.name} ({name})")
+
+
+def judge_best(plan: SweepPlan, best: Row, test: tuple[str, str], **run: Any) -> list[Row]:
+    """The train window's best configuration run on the test window: its out-of-sample rows.
+
+    Every seed it had is run once more; nothing else ever sees the test window.
+    """
+    chosen = [t for t in plan.backtests
+              if (t.strategy, t.market, json.dumps(t.params)) ==
+              (best["strategy"], best["data"], best["params"])]  # fmt: skip
+    if not chosen:
+        msg = f"the best configuration {best['strategy']} {best['params']} has no task to rerun"
+        raise ConfigError(msg)
+    judged = in_window(msgspec.structs.replace(plan, backtests=chosen, rl=[]), test, name="test")
+    return run_sweep(judged, **run).rows

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 from makerkit.cli import app
 from makerkit.core import ConfigError, MakerkitError
 from makerkit.distributed import (
+    BacktestTask,
     backtest_row,
     expand_range,
+    in_window,
     plan_sweep,
     run_sweep,
     run_tasks,
@@ -296,3 +298,39 @@ def test_a_sweep_runs_a_strategy_from_a_file_in_worker_processes(tmp_path: Path)
     assert sorted(r["p_half_spread"] for r in rows) == [1.0, 2.0]
     with pytest.raises(ConfigError, match="no class 'Theirs'"):
         plan_sweep(grid(strategies=[f"{mine}:Theirs"]), tmp_path)
+
+
+def test_a_sweep_ranks_on_the_train_window_and_judges_the_best_on_the_test(
+    data_root: Path, tmp_path: Path
+) -> None:
+    config = {"backtest": {"strategies": ["symmetric"], "data": ["lobster:GOOG"],
+                           "params": {"symmetric": {"half_spread": [1.0, 6.0, 14.0]}}}}  # fmt: skip
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps(config))
+    out = tmp_path / "out"
+    windows = ["--train", "10:00-10:15", "--test", "10:15-10:30", "--json"]
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(out), "--workers", "1", *windows])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    best = line["best"][0]
+    # the best on train is the best of the three train runs, each run on the train window only
+    plan = in_window(plan_sweep(config, out), ("10:00", "10:15"), name="train")
+    assert all(t.data.endswith("start=10:00,end=10:15") for t in plan.backtests)
+    train_rows = run_sweep(plan).rows
+    assert summarise(train_rows)[0]["params"] == best["params"]
+    # judged once on the test window: the same as a backtest of that setting there
+    judged = line["out_of_sample"][0]
+    assert judged["params"] == best["params"] and judged["runs"] == 1
+    alone = backtest_row(BacktestTask(task_id=0, strategy="symmetric",
+                                      params=json.loads(best["params"]),
+                                      data="lobster:GOOG,start=10:15,end=10:30",
+                                      market="lobster:GOOG"))  # fmt: skip
+    assert judged["pnl_mean"] == alone["pnl_total"] and judged["fills_mean"] == alone["fills"]
+    assert judged["pnl_mean"] != best["pnl_mean"]  # another window, another result
+    refused = runner.invoke(app, ["sweep", str(path), "--out", str(out), "--train",
+                                  "10:15-10:30", "--test", "10:00-10:15"])  # fmt: skip
+    assert refused.exit_code == 2 and "must start after the train" in refused.output
+    alone_test = runner.invoke(
+        app, ["sweep", str(path), "--out", str(out), "--test", "10:00-10:15"]
+    )
+    assert alone_test.exit_code == 2 and "without --train" in alone_test.output
