@@ -71,6 +71,15 @@ def tune(
             "until a test window would end after HH:MM; each fold is tuned on its own train."
         ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Run the train trials on this many processes.")
+    ] = 1,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Run the train trials on a local Ray instance.")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="A Ray cluster for the trials: auto or HOST:PORT.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Tune a strategy on one window, report it in and out of sample (never tuned on the test)."""
@@ -94,7 +103,9 @@ def tune(
             options: dict[str, Any] = {
                 "search": search, "space": dims or None, "fixed": fixed, "trials": trials,
                 "grid_points": grid_points, "objective": objective, "seed": seed,
-                "progress": step, "fitted": fitted,
+                "progress": step, "fitted": fitted, "workers": workers,
+                "runner": "ray" if ray or ray_address else ("local" if workers > 1 else None),
+                "ray_address": ray_address,
             }  # fmt: skip
             if until is not None:
                 walked = walk_forward(strategy, data, train_window, test_window, until=until,

@@ -28,6 +28,8 @@ from makerkit.backtest import (
     run_on_spec,
 )
 from makerkit.core.errors import ConfigError
+from makerkit.distributed._executor import run_tasks
+from makerkit.distributed._sweep import _market
 from makerkit.metrics import OBJECTIVES, objective_value
 from makerkit.strategies import make_strategy
 
@@ -177,11 +179,16 @@ def tune(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     fitted: Mapping[str, Any] | None = None,
+    runner: str | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> TuneResult:
     """Choose ``strategy``'s parameters on ``train``, report them on ``test`` (see the module).
 
     ``fitted``: parameters measured on the market (``makerkit fit``); they hold
-    where a parameter is neither searched nor fixed.
+    where a parameter is neither searched nor fixed. ``runner`` ``local`` or
+    ``ray`` runs the train trials on ``workers`` processes (Optuna then asks for
+    ``workers`` settings at a time); None runs them here, one by one.
     """
     if search not in ("optuna", "grid"):
         msg = f"invalid search {search!r}, must be optuna or grid"
@@ -219,7 +226,8 @@ def tune(
             f"window {test[0]}-{test[1]} starts (never tune on what you judge on)"
         )
         raise ConfigError(msg)
-    train_spec = parse_data_spec(f"{data},start={train[0]},end={train[1]}")
+    train_spec_text = f"{data},start={train[0]},end={train[1]}"
+    train_spec = parse_data_spec(train_spec_text)
     test_spec = parse_data_spec(f"{data},start={test[0]},end={test[1]}")
     train_market = load_market(train_spec)  # refused here if a window is outside the data
     test_market = load_market(test_spec)
@@ -231,23 +239,39 @@ def tune(
     tried: list[dict[str, Any]] = []
     total = 0  # trials planned, for the progress bar
 
-    def trial(params: dict[str, Any]) -> float:
-        result = run(params, train_spec, train_market)
-        value = _score(result, objective)
+    def record(params: dict[str, Any], value: float, fills: int) -> float:
         tried.append({"params": params, "objective": None if math.isinf(value) else value,
-                      "fills": result.metrics.fills})  # fmt: skip
+                      "fills": fills})  # fmt: skip
         if progress is not None:
             progress(len(tried), total)
         return value
 
+    def evaluate(batch: list[dict[str, Any]]) -> list[float]:
+        """Each setting's objective on train: here, or on workers (processes or Ray)."""
+        if runner is None:
+            out = []
+            for params in batch:
+                result = run(params, train_spec, train_market)
+                out.append(record(params, _score(result, objective), result.metrics.fills))
+            return out
+        jobs = [(strategy, fixed, params, str(train_spec_text), objective) for params in batch]
+        rows, _ = run_tasks(_train_trial, jobs, workers=workers, runner=runner,
+                            ray_address=ray_address, retries=1)  # fmt: skip
+        for row in rows:
+            if row.get("error"):
+                msg = f"a tuning trial failed on its worker: {row['error']}"
+                raise ConfigError(msg)
+        return [record(params, -math.inf if row["objective"] is None else row["objective"],
+                       row["fills"]) for params, row in zip(batch, rows, strict=True)]  # fmt: skip
+
     if search == "grid":
         axes = [d.grid(grid_points) for d in dims]
         total = math.prod(len(a) for a in axes)
-        for values in itertools.product(*axes):
-            trial(dict(zip((d.name for d in dims), values, strict=True)))
+        evaluate([dict(zip((d.name for d in dims), values, strict=True))
+                  for values in itertools.product(*axes)])  # fmt: skip
     else:
         total = trials
-        _optuna_search(dims, trials, seed, trial)
+        _optuna_search(dims, trials, seed, evaluate, batch=1 if runner is None else workers)
     ranked = sorted(range(len(tried)), key=lambda i: (
         tried[i]["objective"] is None, -(tried[i]["objective"] or 0.0), i))  # fmt: skip
     best = tried[ranked[0]]["params"]
@@ -262,9 +286,13 @@ def tune(
 
 
 def _optuna_search(
-    dims: tuple[Dimension, ...], trials: int, seed: int, trial: Callable[[dict[str, Any]], float]
-) -> None:
-    """Optuna's TPE, seeded and sequential: the same seed, the same trials."""
+    dims: tuple[Dimension, ...], trials: int, seed: int,
+    evaluate: Callable[[list[dict[str, Any]]], list[float]], *, batch: int,
+) -> None:  # fmt: skip
+    """Optuna's TPE, seeded: ``batch`` settings asked at a time, told together.
+
+    The same seed and batch give the same trials, wherever they run.
+    """
     try:
         import optuna
     except ImportError as exc:
@@ -273,13 +301,24 @@ def _optuna_search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
+    done = 0
+    while done < trials:
+        asked = [study.ask() for _ in range(min(batch, trials - done))]
+        params = [{d.name: t.suggest_float(d.name, d.low, d.high, log=d.log) for d in dims}
+                  for t in asked]  # fmt: skip
+        for t, value in zip(asked, evaluate(params), strict=True):
+            study.tell(t, value if math.isfinite(value) else -1e300)  # optuna wants a number
+        done += len(asked)
 
-    def objective(t: Any) -> float:
-        params = {d.name: t.suggest_float(d.name, d.low, d.high, log=d.log) for d in dims}
-        value = trial(params)
-        return value if math.isfinite(value) else -1e300  # optuna wants a finite number
 
-    study.optimize(objective, n_trials=trials, n_jobs=1)
+def _train_trial(job: tuple[str, dict[str, Any], dict[str, Any], str, str]) -> dict[str, Any]:
+    """One setting on the train window, in a worker (the window's events loaded once there)."""
+    strategy, fixed, params, spec_text, objective = job
+    spec = parse_data_spec(spec_text)
+    market = None if spec.synthetic and spec.options.get("queue") != "l3" else _market(spec_text)
+    result = run_on_spec(make_strategy(strategy, **fixed, **params), spec, market)
+    value = _score(result, objective)
+    return {"objective": None if math.isinf(value) else value, "fills": result.metrics.fills}
 
 
 class WalkForward(msgspec.Struct, kw_only=True):

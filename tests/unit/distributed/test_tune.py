@@ -108,3 +108,22 @@ def test_the_cli_walks_forward_and_writes_every_fold(tmp_path: Path, data_root: 
     assert line["out_of_sample"]["folds"] == 2 and "2 folds" in proc.stderr
     saved = json.loads((tmp_path / "walk_forward.json").read_text())
     assert saved["out_of_sample"] == line["out_of_sample"]
+
+
+def test_trials_on_workers_and_on_ray_choose_as_they_would_here(data_root: Path) -> None:
+    windows = (("10:00", "10:10"), ("10:10", "10:20"))
+    here = tune("symmetric", GOOG, *windows, search="grid", grid_points=3)
+    local = tune("symmetric", GOOG, *windows, search="grid", grid_points=3, runner="local",
+                 workers=2)  # fmt: skip
+    assert local.trials == here.trials and local.out_of_sample == here.out_of_sample
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = tune("inventory_skew", GOOG, *windows, trials=4, seed=2, runner="ray",
+                      workers=2)  # fmt: skip
+    finally:
+        ray.shutdown()
+    batched = tune("inventory_skew", GOOG, *windows, trials=4, seed=2, runner="local",
+                   workers=2)  # fmt: skip
+    # Optuna asks two settings at a time in both: the same trials, the same choice
+    assert on_ray.trials == batched.trials and on_ray.best_params == batched.best_params
