@@ -38,6 +38,9 @@ def _refusals() -> Iterator[None]:
         raise typer.Exit(2) from exc
 
 
+REWARD = "pnl minus gamma sigma^2 / 2 x inventory^2 per unit of time (pnl_mean: the raw PnL)"
+
+
 def _params(gamma: float, penalised: bool) -> Any:
     from makerkit.rl import ModelParams, as_penalty
 
@@ -180,7 +183,7 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
     """Play a policy: PnL, final inventory and spread statistics, beside the references."""
-    from makerkit.rl import ModelParams, avellaneda_stoikov_policy, run_policy, symmetric_policy
+    from makerkit.rl import avellaneda_stoikov_policy, run_policy, symmetric_policy
 
     with _refusals():
         if env not in ("model", "lob"):
@@ -200,7 +203,9 @@ def evaluate_cmd(
         if not trained and policy not in POLICIES:
             msg = f"invalid --policy {policy!r}, must be one of {list(POLICIES)} or a policy.zip"
             raise ConfigError(msg)
-        params = _params(gamma, penalised=trained) if trained else ModelParams()
+        # one reward everywhere: the one PPO learns (PnL minus AS's inventory penalty);
+        # the raw PnL is reported beside it as pnl_mean
+        params = _params(gamma, penalised=True)
         if trained:
             from makerkit.rl import ppo_policy
 
@@ -218,8 +223,7 @@ def evaluate_cmd(
         if out_dir is not None:
             from makerkit.rl import evaluate_model, write_evaluation
 
-            scored = _params(gamma, penalised=True)  # every policy on the reward PPO learns
-            compared = evaluate_model(scored, gamma, episodes=n, seed=seed,
+            compared = evaluate_model(params, gamma, episodes=n, seed=seed,
                                       policy=act if trained else None)  # fmt: skip
             title = f"the model market (gamma {gamma}), {n} episodes from seed {seed}"
             write_evaluation(compared, out_dir, title)
@@ -233,7 +237,8 @@ def evaluate_cmd(
     if compared is not None:
         _print_rows(compared, "every policy on the same seeds, PPO's reward", console)
     if as_json:
-        payload = {"env": env, "policy": policy, "gamma": gamma, "seed": seed, **stats}
+        payload = {"env": env, "policy": policy, "gamma": gamma, "seed": seed,
+                   "reward": REWARD, **stats}  # fmt: skip
         if compared is not None:
             payload["policies"] = compared
         sys.stdout.write(json.dumps(payload) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,6 +75,22 @@ def test_cli_evaluate_ends_with_the_statistics() -> None:
         assert isinstance(payload[key], float)
     bad = runner.invoke(app, ["rl", "evaluate", "--policy", "martingale"])
     assert bad.exit_code == 2 and "must be one of" in bad.output
+
+
+def test_every_evaluate_mode_reports_one_reward_and_the_raw_pnl_apart(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["rl", "evaluate", "--env", "model", "--policy", "symmetric", "--gamma", "0.1",
+            "--episodes", "200", "--seed", "9", "--json"]  # fmt: skip
+    alone = json.loads(runner.invoke(app, args).stdout.strip().splitlines()[-1])
+    both = runner.invoke(app, [*args, "--out", str(tmp_path)])
+    assert both.exit_code == 0, both.output
+    compared = json.loads(both.stdout.strip().splitlines()[-1])
+    table = json.loads((tmp_path / "evaluation.json").read_text())
+    # the policy alone, the policy with --out, and its row in the comparison: one reward
+    assert alone["reward_mean"] == compared["reward_mean"] == table["symmetric"]["reward_mean"]
+    assert alone["pnl_mean"] == table["symmetric"]["pnl_mean"]
+    assert alone["reward_mean"] < alone["pnl_mean"]  # the inventory penalty is charged
+    assert "inventory" in alone["reward"]
     bench = runner.invoke(app, ["bench", "env", "--envs", "256", "--steps", "50", "--repeat",
                                 "1", "--json"])  # fmt: skip
     assert bench.exit_code == 0
