@@ -85,7 +85,8 @@ def demo(
     except MakerkitError as exc:
         raise _fail(exc) from exc
     code = demo_command(duration, out_dir, port, symbols, source, market_rate, policy,
-                        no_rl, as_json, tuple(strategy or ()), params, fitted)  # fmt: skip
+                        no_rl, as_json, tuple(strategy or ()), params, fitted,
+                        params_file)  # fmt: skip
     raise typer.Exit(code)
 
 

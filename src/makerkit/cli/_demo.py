@@ -497,7 +497,7 @@ def demo_command(
     duration: float | None, out_dir: Path, port: int, symbols: str | None, source: str,
     market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
     user_strategies: tuple[str, ...] = (), params: dict[str, Any] | None = None,
-    fitted: Any = None,
+    fitted: Any = None, fitted_path: Path | None = None,
 ) -> int:  # fmt: skip
     """Run the demo from the CLI; the exit code. ``fitted``: a parameters file, loaded."""
     from rich.console import Console
@@ -514,7 +514,7 @@ def demo_command(
         from makerkit.backtest import check_live
 
         try:
-            check_live(fitted, names, "the parameters file")
+            check_live(fitted, names, fitted_path or "")
         except ConfigError as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             return 2

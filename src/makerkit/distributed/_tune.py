@@ -150,6 +150,10 @@ def _summary(result: Any) -> dict[str, Any]:
         "pnl_fees": m.pnl_fees,
         "edge": m.edge,
         "edge_ci95": m.edge_ci95,  # the same bootstrap on the per-minute edge
+        # adverse selection past the next mark lands in inventory: the mark-outs show it
+        # (mean side x (mid h later - price) per lot; times volume, plus fees: the edge at h)
+        "markouts": m.markouts,
+        "volume": m.volume,
         "buckets": n,
         "sharpe": m.sharpe,
         "stopped": result.stopped,

@@ -109,3 +109,27 @@ def test_run_strategy_refuses_symbol_for_a_market_maker() -> None:
     )
     assert result.exit_code == 2
     assert "--param symbol=AAA" in result.stderr and "MarketMaker" in result.stderr
+
+
+def test_the_demo_and_run_strategy_take_fitted_parameters_for_their_market(
+    tmp_path: Path, data_root: Path
+) -> None:
+    import msgspec
+
+    from makerkit.backtest import fit_market
+    from makerkit.cli._demo import DemoConfig, _strategies
+
+    goog = fit_market("lobster:GOOG,end=10:00")
+    file = tmp_path / "goog.json"
+    file.write_bytes(msgspec.json.encode(goog))
+    refused = runner.invoke(app, ["demo", "--duration", "1", "--no-rl", "--out", str(tmp_path),
+                                  "--params", str(file)])  # fmt: skip
+    assert refused.exit_code == 2 and "`instrument.symbol` is 'GOOG'" in refused.output
+    live = runner.invoke(app, ["run-strategy", "glft", "--params", str(file), "--symbol", "AAA",
+                               "--api-key", "k", "--server", "http://127.0.0.1:9"])  # fmt: skip
+    assert live.exit_code == 2 and "`instrument.symbol` is 'GOOG'" in live.output
+    # the built-ins of a demo take the fitted values
+    cfg = DemoConfig(rl=False, fitted=goog.strategies)
+    lineup = dict(_strategies(cfg, None))
+    assert lineup["glft"].k == goog.market.k and lineup["symmetric"].half_spread == (
+        goog.strategies["symmetric"]["half_spread"])  # fmt: skip
