@@ -79,3 +79,84 @@ def test_live_run_quotes_trades_and_cleans_up(tmp_path: Path) -> None:
             await task
 
     asyncio.run(scenario())
+
+
+class _Timed:
+    """A MarketMaker with a 100 ms timer: it quotes only from on_timer."""
+
+    symbols = ("AAA",)
+    depth = 1
+    timer_ms = 100.0
+    wants_features = False
+    name = "timed"
+
+    def __init__(self) -> None:
+        self.decisions: list[int] = []
+        self.timers: list[int] = []
+
+    def decide(self, ctx: Any) -> Any:
+        from makerkit.core import Orders
+
+        self.decisions.append(ctx.ts_ns)
+        return Orders()
+
+    def on_timer(self, ctx: Any) -> Any:
+        from makerkit.core import Ladder, Level, Orders
+
+        self.timers.append(ctx.ts_ns)
+        mid = ctx["AAA"].book.mid
+        if mid is None:
+            return None
+        return Orders(quotes={"AAA": Ladder(bids=(Level(int(mid) - 50, 1),),
+                                            asks=(Level(int(mid) + 50, 1),))})  # fmt: skip
+
+    def on_fill(self, fill: Any, ctx: Any) -> None:
+        return None
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.ns = 1_000_000_000
+
+    def now_ns(self) -> int:
+        return self.ns
+
+
+def test_live_timers_fire_at_their_period_on_the_injected_clock(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        port = free_port()
+        settings = Settings(journal=str(tmp_path / "t.db"), admin_key=ADMIN, symbols="AAA",
+                            market=True, market_rate=400.0)  # fmt: skip
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with VenueClient(base, ADMIN) as admin:
+                key = (await admin.create_account("timed")).api_key
+            while True:  # a two-sided book to quote around
+                async with VenueClient(base, key) as probe:
+                    book = await probe.book("AAA")
+                if book.bids and book.asks:
+                    break
+                await asyncio.sleep(0.05)
+            clock, strategy = _Clock(), _Timed()
+            async with VenueClient(base, key) as client:
+                runner = LiveRunner(strategy, client, "AAA", decision_ms=30, clock=clock)
+                await runner.setup()
+                for _ in range(34):  # 34 decisions, 30 ms of the injected clock apart
+                    await runner.step()
+                    clock.ns += 30_000_000
+                # the first decision arms the timer; it fires at the first decision at or
+                # after each 100 ms since: 30 ms steps reach 120, 240, 360, ... 960 ms
+                assert len(strategy.decisions) == 34
+                assert [t - 1_000_000_000 for t in strategy.timers] == [
+                    120_000_000 * i for i in range(1, 9)]  # fmt: skip
+                assert len(await client.open_orders("AAA")) == 2  # the timer's quotes rest
+                await runner._pull_quotes()
+        finally:
+            server.should_exit = True
+            await task
+
+    asyncio.run(scenario())
