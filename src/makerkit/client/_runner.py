@@ -244,10 +244,12 @@ class LiveRunner:
         self.session.decide(now)
         timer = self.strategy.timer_ms
         if timer:  # on_timer at its own period, checked at every decision
+            period = int(timer * 1e6)
             if self._next_timer is None:
-                self._next_timer = now + int(timer * 1e6)
-            elif now >= self._next_timer:
-                self._next_timer = now + int(timer * 1e6)
+                self._next_timer = now + period
+            elif now >= self._next_timer:  # on its own schedule: a late decision does not
+                missed = (now - self._next_timer) // period + 1  # push the next one later
+                self._next_timer += missed * period
                 self.session.decide(now, timer=True)
         await self._send()
         self.summary.decisions += 1
