@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/oos"))
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--only", default=None, help="One data set's name.")
+    parser.add_argument("--objective", default="edge", help="What train is ranked by.")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -89,6 +90,7 @@ def main() -> None:
         (args.out / f"{name}.params.json").write_bytes(msgspec.json.encode(fitted))
         for strategy in STRATEGIES:
             result = tune(strategy, spec, train, test, trials=args.trials, seed=0,
+                          objective=args.objective,
                           fitted=params_for(fitted, strategy))  # fmt: skip
             (args.out / f"{name}.{strategy}.json").write_bytes(msgspec.json.encode(result))
             o = result.out_of_sample

@@ -140,7 +140,8 @@ def compare(
         str,
         typer.Option(
             help="Rank by: edge (spread + adverse selection + fees, no inventory drift), pnl, "
-            "pnl_after_liquidation, pnl_ci_low or sharpe. A run without fills never ranks "
+            "edge_1s, edge_5s, edge_30s (fills marked later), pnl_after_liquidation, pnl_ci_low "
+            "or sharpe. A run without fills never ranks "
             "above one with fills."
         ),
     ] = "edge",

@@ -56,7 +56,8 @@ def tune(
         str,
         typer.Option(
             help="What the train window is ranked by: edge (spread + adverse + fees, "
-            "no inventory drift), pnl, pnl_after_liquidation, pnl_ci_low or sharpe."
+            "no inventory drift; edge_1s, edge_5s, edge_30s: fills marked that much later), "
+            "pnl, pnl_after_liquidation, pnl_ci_low or sharpe."
         ),
     ] = "edge",
     seed: Annotated[int, typer.Option(help="The search's seed (same seed, same trials).")] = 0,

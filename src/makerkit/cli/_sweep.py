@@ -36,7 +36,8 @@ ObjectiveOpt = Annotated[
     str,
     typer.Option(
         help="Rank configurations by the mean of: edge (spread + adverse selection + fees), "
-        "pnl, pnl_after_liquidation, pnl_ci_low or sharpe; one without fills never ranks "
+        "edge_1s, edge_5s, edge_30s (fills marked later), pnl, pnl_after_liquidation, "
+        "pnl_ci_low or sharpe; one without fills never ranks "
         "above one with fills."
     ),
 ]

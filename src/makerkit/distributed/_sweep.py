@@ -26,7 +26,7 @@ _METRICS = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees
             "liquidation_cost", "pnl_realized", "sharpe", "sortino", "buckets",
             "pnl_per_bucket_mean", "max_drawdown", "fills", "fill_rate", "rejected_quotes",
             "avg_abs_inventory", "max_abs_inventory", "spread_captured", "fees", "quote_uptime",
-            "final_position")  # fmt: skip
+            "final_position", "volume")  # fmt: skip
 
 
 class SweepResult(msgspec.Struct, frozen=True, kw_only=True):

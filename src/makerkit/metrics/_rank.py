@@ -14,6 +14,23 @@ def _edge(m: Mapping[str, Any]) -> float:
     return float(m["pnl_spread"] + m["pnl_adverse"] + m["pnl_fees"])
 
 
+def _marked_edge(horizon: str) -> Callable[[Mapping[str, Any]], float | None]:
+    """The edge with each fill marked ``horizon`` later: mean mark-out x volume + fees.
+
+    Adverse selection does not stop at the next mark; a longer mark-out shows
+    whether the spread captured survives it. None when the run has no mark-out there.
+    """
+
+    def value(m: Mapping[str, Any]) -> float | None:
+        markout = (m.get("markouts") or {}).get(horizon, m.get(f"markout_{horizon}"))
+        volume = m.get("volume")
+        if markout is None or volume is None:
+            return None
+        return float(markout * volume + m["pnl_fees"])
+
+    return value
+
+
 def _after_liquidation(m: Mapping[str, Any]) -> float:
     return float(m["pnl_total"] - (m.get("liquidation_cost") or 0.0))
 
@@ -31,6 +48,10 @@ def _sharpe(m: Mapping[str, Any]) -> float | None:
 # name -> (what it is, how to read it from a metrics dict); higher is better
 OBJECTIVES: dict[str, tuple[str, Callable[[Mapping[str, Any]], float | None]]] = {
     "edge": ("PnL without inventory drift: spread + adverse selection + fees", _edge),
+    "edge_1s": ("the edge with each fill marked 1 s later (mark-out x volume + fees)",
+                _marked_edge("1s")),
+    "edge_5s": ("the edge with each fill marked 5 s later", _marked_edge("5s")),
+    "edge_30s": ("the edge with each fill marked 30 s later", _marked_edge("30s")),
     "pnl": ("total PnL, final position marked to mid", lambda m: float(m["pnl_total"])),
     "pnl_after_liquidation": ("total PnL minus the cost to flatten at the end", _after_liquidation),
     "pnl_ci_low": ("lower end of the 95% CI of mean PnL per bucket", _ci_low),

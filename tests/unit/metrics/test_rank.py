@@ -52,6 +52,23 @@ def test_objectives() -> None:
         objective_value(drift, "sortino")
 
 
+def test_the_edge_at_a_longer_mark_out_sees_adverse_selection_the_next_mark_missed() -> None:
+    # 10 lots that earned 2 ticks each by the next mark and lost 1 each by 30 s
+    picked = run(pnl_spread=30.0, pnl_adverse=-10.0, pnl_fees=-2.0, volume=10,
+                 markouts={"1s": 1.0, "5s": 0.0, "30s": -1.0})  # fmt: skip
+    assert objective_value(picked, "edge") == 18.0
+    assert objective_value(picked, "edge_1s") == 8.0
+    assert objective_value(picked, "edge_30s") == -12.0
+    # a sweep's flat row carries the same numbers
+    row = {"pnl_fees": -2.0, "volume": 10, "markout_5s": 0.5}
+    assert objective_value(row, "edge_5s") == 3.0
+    assert objective_value({"pnl_fees": 0.0, "volume": 3}, "edge_5s") is None  # no mark-out
+    steady = run(pnl_spread=17.0, pnl_adverse=-2.0, volume=10, markouts={"30s": 1.0})
+    runs = {"picked": picked, "steady": steady}
+    assert rank_runs(runs, "edge") == ["picked", "steady"]  # 18 against 15 at the next mark
+    assert rank_runs(runs, "edge_30s") == ["steady", "picked"]  # 10 against -12 at 30 s
+
+
 def test_compare_ranks_and_shows_the_ci(tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["compare", "--strategies", "symmetric,glft", "--data", "synthetic:events=20000",
