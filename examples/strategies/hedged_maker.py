@@ -4,7 +4,10 @@ A maker quotes ``quote_symbol`` around its mid; whenever the net position
 (what it holds on both symbols together) passes ``hedge_at`` lots, it sends an
 immediate order on ``hedge_symbol`` that brings the net back to zero: IOC at
 the hedge book's touch plus ``slippage`` ticks, so a thin book is never swept.
-The quote skews against the net position meanwhile. Two instruments that move
+The quote skews against the net position meanwhile, and the side whose fill
+would set off a hedge is quoted further out by what that hedge costs per lot
+(half the hedge book's spread plus ``taker_fee_ticks``): a fill there must
+pay for crossing the other book. Two instruments that move
 together (a future and its spot, two listings of one share) are where this
 earns; on the simulator the two markets are independent, which still runs
 every path of the code.
@@ -42,6 +45,7 @@ class HedgedMaker(MarketMakerBase):
         size: int = 1,
         hedge_at: int = 3,
         slippage: int = 1,
+        taker_fee_ticks: float = 0.0,
     ) -> None:
         if quote_symbol == hedge_symbol:
             msg = "quote_symbol and hedge_symbol must differ"
@@ -52,6 +56,7 @@ class HedgedMaker(MarketMakerBase):
         self.symbols = (quote_symbol, hedge_symbol)
         self.half_spread, self.skew, self.size = half_spread, skew, size
         self.hedge_at, self.slippage = hedge_at, slippage
+        self.taker_fee_ticks = taker_fee_ticks  # per lot hedged (negative: a taker rebate)
         self.hedges = 0  # immediate orders sent
 
     def decide(self, ctx: MarketContext) -> Orders:
@@ -71,8 +76,13 @@ class HedgedMaker(MarketMakerBase):
         if mid is None:
             return Orders(quotes={self.symbols[0]: Ladder()}, immediate=tuple(orders))
         centre = mid - self.skew * net
-        bid = math.floor(centre - self.half_spread)
-        ask = max(math.ceil(centre + self.half_spread), bid + 1)
+        # a fill that takes |net| to hedge_at is hedged at once: that side also earns its cost
+        hb, ha = hedge.book.best_bid, hedge.book.best_ask
+        cost = ((ha - hb) / 2 if hb is not None and ha is not None else 0.0) + self.taker_fee_ticks
+        bid_extra = cost if net + self.size >= self.hedge_at else 0.0
+        ask_extra = cost if net - self.size <= -self.hedge_at else 0.0
+        bid = math.floor(centre - self.half_spread - bid_extra)
+        ask = max(math.ceil(centre + self.half_spread + ask_extra), bid + 1)
         ladder = Ladder(bids=(Level(bid, self.size),) if bid > 0 else (),
                         asks=(Level(ask, self.size),))  # fmt: skip
         return Orders(quotes={self.symbols[0]: ladder}, immediate=tuple(orders))

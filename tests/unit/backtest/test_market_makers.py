@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,24 @@ def test_backtest_cli_writes_orders_sent_and_max_live_orders(tmp_path: Path) -> 
     assert payload["max_live_orders"] == {"bid": 3, "ask": 3}
     assert payload["metrics"]["max_live_orders"] == payload["max_live_orders"]
     assert payload["orders_sent"] == payload["metrics"]["orders_sent"] > 0
+
+
+def test_the_hedger_asks_a_fill_that_sets_off_a_hedge_to_pay_for_it() -> None:
+    from makerkit.core import BookView, InstrumentView, MarketContext
+
+    def ctx(net: int) -> MarketContext:
+        quoted = InstrumentView(book=BookView.from_columns([1000], [5], [1004], [5]),
+                                position=net)  # fmt: skip
+        hedge = InstrumentView(book=BookView.from_columns([500], [5], [506], [5]))
+        return MarketContext(ts_ns=0, instruments={"SIM": quoted, "HEDGE": hedge})
+
+    free = make_strategy(HEDGED, hedge_at=3, half_spread=2.0, skew=0.0)
+    paid = make_strategy(HEDGED, hedge_at=3, half_spread=2.0, skew=0.0, taker_fee_ticks=1.5)
+    for net, bid_cost, ask_cost in ((0, 0.0, 0.0), (2, 3.0, 0.0), (-2, 0.0, 3.0)):
+        quote = free.decide(ctx(net)).quotes["SIM"]
+        # a fill on the side that reaches hedge_at pays half the hedge spread (3 ticks)
+        assert quote.bids[0].price == math.floor(1002 - 2 - bid_cost)
+        assert quote.asks[0].price == math.ceil(1002 + 2 + ask_cost)
+        with_fee = paid.decide(ctx(net)).quotes["SIM"]
+        assert with_fee.bids[0].price == math.floor(1002 - 2 - (bid_cost + 1.5 if bid_cost else 0))
+        assert with_fee.asks[0].price == math.ceil(1002 + 2 + (ask_cost + 1.5 if ask_cost else 0))
