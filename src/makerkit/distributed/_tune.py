@@ -363,8 +363,10 @@ def walk_forward(
         folds.append(tune(strategy, data, (_fmt(a), _fmt(b)), (_fmt(c), _fmt(d)), **options))
         a, b, c, d = a + step, b + step, c + step, d + step
     rows = [f.out_of_sample for f in folds]
-    total = {key: float(sum(r[key] for r in rows))
-             for key in ("pnl", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees", "edge")}
+    total = {
+        key: float(sum(r[key] for r in rows))
+        for key in ("pnl", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees", "edge")
+    }
     lows = [r["edge_ci95"][0] for r in rows if r.get("edge_ci95")]
     return WalkForward(
         strategy=strategy, data=data, folds=folds,

@@ -48,8 +48,10 @@ def _sharpe(m: Mapping[str, Any]) -> float | None:
 # name -> (what it is, how to read it from a metrics dict); higher is better
 OBJECTIVES: dict[str, tuple[str, Callable[[Mapping[str, Any]], float | None]]] = {
     "edge": ("PnL without inventory drift: spread + adverse selection + fees", _edge),
-    "edge_1s": ("the edge with each fill marked 1 s later (mark-out x volume + fees)",
-                _marked_edge("1s")),
+    "edge_1s": (
+        "the edge with each fill marked 1 s later (mark-out x volume + fees)",
+        _marked_edge("1s"),
+    ),
     "edge_5s": ("the edge with each fill marked 5 s later", _marked_edge("5s")),
     "edge_30s": ("the edge with each fill marked 30 s later", _marked_edge("30s")),
     "pnl": ("total PnL, final position marked to mid", lambda m: float(m["pnl_total"])),
