@@ -97,18 +97,21 @@ def main() -> None:
             rows.append((name, strategy, f"{train[0]}-{train[1]}", f"{test[0]}-{test[1]}", o))
             say(json.dumps({"data": name, "strategy": strategy, "oos": o}) + "\n")
             sys.stdout.flush()
-    say(
-        "\n| data | strategy | train / test | minutes | fills | PnL [95% CI] | spread | adverse "
-        "| inventory | fees | edge [95% CI] |\n"
-    )
-    say("|---|---|---|---|---|---|---|---|---|---|---|\n")
-    for name, strategy, tr, te, o in rows:
-        ci, eci = o["pnl_ci95"] or [0, 0], o["edge_ci95"] or [0, 0]
-        say(f"| {name} | {strategy} | {tr} / {te} | {o['buckets']} | {o['fills']:,} "
-              f"| {o['pnl']:,.0f} "
-              f"[{ci[0]:,.0f}, {ci[1]:,.0f}] | {o['pnl_spread']:,.0f} | {o['pnl_adverse']:,.0f} "
-              f"| {o['pnl_inventory']:,.0f} | {o['pnl_fees']:,.0f} | {o['edge']:,.0f} "
-              f"[{eci[0]:,.0f}, {eci[1]:,.0f}] |\n")  # fmt: skip
+    say("\n| data | strategy | minutes | fills | PnL [95% CI] | spread | adverse | inventory "
+        "| fees | edge [95% CI] | edge 5 s [95% CI] | edge 30 s [95% CI] |\n")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+
+    def cell(value: float, ci: list[float] | None) -> str:
+        return f"{value:,.0f}" + ("" if ci is None else f" [{ci[0]:,.0f}, {ci[1]:,.0f}]")
+
+    for name, strategy, _tr, _te, o in rows:
+        marked, marked_ci = o["markout_edge"], o["markout_edge_ci95"]
+        say(f"| {name} | {strategy} | {o['buckets']} | {o['fills']:,} "
+            f"| {cell(o['pnl'], o['pnl_ci95'])} | {o['pnl_spread']:,.0f} "
+            f"| {o['pnl_adverse']:,.0f} | {o['pnl_inventory']:,.0f} | {o['pnl_fees']:,.0f} "
+            f"| {cell(o['edge'], o['edge_ci95'])} "
+            f"| {cell(marked.get('5s', 0.0), marked_ci.get('5s'))} "
+            f"| {cell(marked.get('30s', 0.0), marked_ci.get('30s'))} |\n")  # fmt: skip
 
 
 if __name__ == "__main__":

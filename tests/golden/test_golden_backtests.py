@@ -48,7 +48,9 @@ def _summary(result: Any) -> dict[str, Any]:
     path = {k: ["nan" if isinstance(v, float) and math.isnan(v) else v for v in col]
             for k, col in result.path.items()}  # fmt: skip
     metrics = msgspec.to_builtins(result.metrics)
-    for key in ("orders_sent", "max_live_orders", "edge", "edge_ci95"):  # counted since the record
+    since = ("orders_sent", "max_live_orders", "edge", "edge_ci95", "markout_edge",
+             "markout_edge_ci95")  # counted since the record  # fmt: skip
+    for key in since:
         metrics.pop(key, None)
     return {
         "metrics": metrics,

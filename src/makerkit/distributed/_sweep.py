@@ -58,6 +58,7 @@ def backtest_row(task: BacktestTask) -> Row:
     metrics = msgspec.to_builtins(result.metrics)
     row: Row = {k: metrics[k] for k in _METRICS}
     row.update({f"markout_{h}": v for h, v in metrics["markouts"].items()})
+    row.update({f"markout_edge_{h}": v for h, v in metrics["markout_edge"].items()})
     row["stopped"] = result.stopped
     row["seconds"] = (monotonic_ns() - started) / 1e9
     return row

@@ -153,6 +153,8 @@ def _summary(result: Any) -> dict[str, Any]:
         # adverse selection past the next mark lands in inventory: the mark-outs show it
         # (mean side x (mid h later - price) per lot; times volume, plus fees: the edge at h)
         "markouts": m.markouts,
+        "markout_edge": m.markout_edge,
+        "markout_edge_ci95": m.markout_edge_ci95,
         "volume": m.volume,
         "buckets": n,
         "sharpe": m.sharpe,

@@ -54,6 +54,10 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     max_abs_inventory: int
     spread_captured: float  # sum of side x (mid - price) x qty at fill time
     markouts: dict[str, float]  # mean side x (mid(t + h) - price) per lot, by horizon
+    # the edge with each fill marked h later (side x (mid(t + h) - price) x qty - fee; a
+    # fill too close to the end for h counts its fee only), and its bootstrap 95% CI
+    markout_edge: dict[str, float] = msgspec.field(default_factory=dict)
+    markout_edge_ci95: dict[str, list[float]] = msgspec.field(default_factory=dict)
     quote_uptime: float  # share of time with both sides resting (a rejected quote is not)
     rejected_quotes: int = 0  # quotes the venue refused (post-only would have crossed)
     orders_sent: int = 0  # new orders sent: quotes and immediate (hedge) orders
@@ -232,12 +236,22 @@ def compute_metrics(
             avg = price  # flipped: the rest opened at this price
     # mark-outs: mid h after each fill, against its price
     markouts: dict[str, float] = {}
+    marked_edge: dict[str, float] = {}
+    marked_ci: dict[str, list[float]] = {}
+    fee_each = np.zeros(ft.size) if fill_fee is None else np.asarray(fill_fee, dtype=np.float64)
     for h in markout_ns:
         j = np.searchsorted(t, ft + h, side="right") - 1
         ok = (j >= 0) & (ft + h <= t[-1])
         if ok.any():
             gain = fs[ok] * (m[j[ok]] - fp[ok])
             markouts[_label(h)] = float((gain * fq[ok]).sum() / fq[ok].sum())
+            each = -fee_each.copy()
+            each[ok] += gain * fq[ok]
+            by_period = np.bincount(slot, weights=each, minlength=per.size)[: per.size]
+            marked_edge[_label(h)] = float(each.sum())
+            ci = _bootstrap_ci(by_period.astype(np.float64), bootstrap_seed)
+            if ci is not None:
+                marked_ci[_label(h)] = [ci[0] * per.size, ci[1] * per.size]
     k = np.searchsorted(t, ft, side="right") - 1
     mid_at_fill = m[np.maximum(k, 0)]
     dt = np.diff(t).astype(np.float64)
@@ -276,6 +290,8 @@ def compute_metrics(
         max_abs_inventory=int(np.abs(pos).max()),
         spread_captured=float((fs * (mid_at_fill - fp) * fq).sum()),
         markouts=markouts,
+        markout_edge=marked_edge,
+        markout_edge_ci95=marked_ci,
         quote_uptime=float((up[:-1] * weights).sum()),
         final_position=int(pos[-1]),
         rejected_quotes=int(rej.size if rejected_quotes is None else rejected_quotes),

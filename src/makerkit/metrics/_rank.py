@@ -22,6 +22,9 @@ def _marked_edge(horizon: str) -> Callable[[Mapping[str, Any]], float | None]:
     """
 
     def value(m: Mapping[str, Any]) -> float | None:
+        exact = (m.get("markout_edge") or {}).get(horizon, m.get(f"markout_edge_{horizon}"))
+        if exact is not None:  # summed fill by fill (fills past the end pay their fee)
+            return float(exact)
         markout = (m.get("markouts") or {}).get(horizon, m.get(f"markout_{horizon}"))
         volume = m.get("volume")
         if markout is None or volume is None:

@@ -147,3 +147,22 @@ def test_the_edge_is_spread_adverse_and_fees_with_its_own_interval() -> None:
     lo, hi = long.edge_ci95
     assert lo < long.edge < hi and lo > 0  # 400 x 1 = 400, se 2 x sqrt(400) = 40
     assert hi - lo == pytest.approx(2 * 1.96 * 2.0 * n**0.5, rel=0.25)
+
+
+def test_the_edge_at_a_mark_out_is_summed_fill_by_fill_with_its_interval() -> None:
+    # marks every 100 ms for 3 minutes; a fill each minute, then the mid moves 2 ticks against it
+    ts = np.arange(0, 3 * M + 1, 100_000_000)
+    mid = np.full(ts.size, 1000.0)
+    fill_ts = np.array([5 * S, M + 5 * S, 2 * M + 5 * S])
+    for f in fill_ts:
+        mid[ts >= f + 2 * S] -= 2.0  # the buyer is picked off 2 s after each fill
+    m = compute_metrics(
+        ts=ts, mid=mid, position=np.zeros(ts.size, dtype=np.int64), equity=np.zeros(ts.size),
+        quoted_both=np.ones(ts.size, dtype=bool), fill_ts=fill_ts, fill_side=[1, 1, 1],
+        fill_price=[999, 997, 995], fill_qty=[2, 2, 2], fill_fee=[0.5, 0.5, 0.5],
+    )  # fmt: skip
+    # 1 s later each fill is still 1 tick up (x 2 lots), 5 s and 30 s later 1 tick down
+    assert m.markout_edge == {"1s": 3 * (2 - 0.5), "5s": 3 * (-2 - 0.5), "30s": 3 * (-2 - 0.5)}
+    assert m.edge == 3 * (2 - 0.5)  # the next mark, 100 ms later, sees none of it
+    lo, hi = m.markout_edge_ci95["5s"]
+    assert lo == hi == -7.5  # the same every minute: no spread to the interval
