@@ -97,8 +97,10 @@ def main() -> None:
             rows.append((name, strategy, f"{train[0]}-{train[1]}", f"{test[0]}-{test[1]}", o))
             say(json.dumps({"data": name, "strategy": strategy, "oos": o}) + "\n")
             sys.stdout.flush()
-    say("\n| data | strategy | minutes | fills | PnL [95% CI] | spread | adverse | inventory "
-        "| fees | edge [95% CI] | edge 5 s [95% CI] | edge 30 s [95% CI] |\n")
+    say(
+        "\n| data | strategy | minutes | fills | PnL [95% CI] | spread | adverse | inventory "
+        "| fees | edge [95% CI] | edge 5 s [95% CI] | edge 30 s [95% CI] |\n"
+    )
     say("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 
     def cell(value: float, ci: list[float] | None) -> str:
