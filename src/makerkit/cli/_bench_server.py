@@ -191,22 +191,165 @@ async def _ws_orders(
     return acked, latencies
 
 
+class _Answered(msgspec.Struct):
+    """The two fields of an answered order the load generator reads (the rest is skipped)."""
+
+    order_id: int
+    status: str
+
+
+class _Answer(msgspec.Struct):
+    """A frame of the private stream as the load generator reads it: acks and errors count."""
+
+    type: str
+    req_id: int | str | None = None
+    order: _Answered | None = None
+    canceled: list[Any] | None = None
+
+
+_decode_answers = msgspec.json.Decoder(list[_Answer] | _Answer).decode
+
+
+def _client_frame(payload: bytes) -> bytes:
+    """One final, masked text frame; the mask is zero (legal, and free to apply)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, 0x80 | size, 0, 0, 0, 0)) + payload
+    return bytes((0x81, 0xFE)) + size.to_bytes(2, "big") + b"\0\0\0\0" + payload
+
+
+async def _ws_pipelined(
+    url: str, key: str, seconds: float, window: int, side: str, offset: int, start_ns: int = 0
+) -> tuple[int, list[int]]:
+    """Place-then-cancel as fast as acks come back over one private WS for ``seconds``.
+
+    What ``_ws_orders`` does without a rate, with less of the load generator's own
+    time per message (it shares the 2 cores with the venue): one read for
+    whatever frames have arrived, acks decoded into two small structs, frames
+    made from byte templates, and what a read frees sent in one write. At most
+    ``window`` messages are in flight, each order holding a slot for its
+    cancel. It starts at ``start_ns`` (monotonic), once connected, so that the
+    clients of several processes load the venue over the same window. Returns
+    (messages acknowledged inside the window, ack latencies in ns, taken when
+    the frame carrying the ack arrives).
+    """
+    ws = await _LeanWS.connect(f"{url}/ws/private?api_key={key}")
+    await asyncio.sleep(max(0, start_ns - monotonic_ns()) / 1e9)
+    price = f"{90 - offset % 5:.2f}" if side == "buy" else f"{110 + offset % 5:.2f}"
+    order_head = (
+        f'{{"op":"order","symbol":"AAA","side":"{side}","qty":"1","price":"{price}",'
+        '"tif":"post_only","req_id":'
+    ).encode()
+    sent_at: dict[int, int] = {}
+    latencies: list[int] = []
+    out: list[bytes] = []
+    acked = req = 0
+    free = window
+    now = monotonic_ns
+    end = now() + int(seconds * 1e9)
+
+    def top_up(t: int) -> None:
+        nonlocal free, req
+        while free >= 2:  # the order and its cancel
+            free -= 2
+            req += 1
+            sent_at[req] = t
+            out.append(_client_frame(order_head + b"%d}" % req))
+
+    top_up(now())
+    ws.writer.write(b"".join(out))
+    out.clear()
+    read = ws.reader.read
+    buf = b""
+    try:
+        async with asyncio.timeout(seconds + 30):
+            while sent_at:
+                chunk = await read(1 << 18)
+                if not chunk:  # the venue went away: count what was answered
+                    break
+                t = now()
+                buf = buf + chunk if buf else chunk
+                off, size = 0, len(buf)
+                while size - off >= 2:
+                    n, start = buf[off + 1] & 0x7F, off + 2
+                    if n == 126:
+                        n, start = int.from_bytes(buf[start : start + 2], "big"), start + 2
+                    elif n == 127:
+                        n, start = int.from_bytes(buf[start : start + 8], "big"), start + 8
+                    if start + n > size:
+                        break
+                    opcode, off = buf[off] & 0x0F, start + n
+                    if opcode == 0x8:
+                        raise EOFError
+                    if opcode not in (0x1, 0x2):
+                        continue
+                    answers = _decode_answers(buf[start:off])
+                    for ans in answers if isinstance(answers, list) else (answers,):
+                        if ans.type != "ack" and ans.type != "error":
+                            continue
+                        started = sent_at.pop(ans.req_id, None)  # type: ignore[arg-type]
+                        if started is not None and t <= end:
+                            latencies.append(t - started)
+                            acked += 1
+                        free += 1
+                        order = ans.order
+                        if order is not None and order.status == "new" and ans.canceled is None:
+                            req += 1
+                            sent_at[req] = t
+                            out.append(
+                                _client_frame(
+                                    b'{"op":"cancel","order_id":%d,"symbol":"AAA","req_id":%d}'
+                                    % (order.order_id, req)
+                                )
+                            )
+                        elif order is not None and order.status != "canceled":
+                            free += 1  # no cancel will follow: free its reserved slot
+                buf = buf[off:]
+                if t <= end:
+                    top_up(t)
+                if out:
+                    ws.writer.write(b"".join(out))
+                    out.clear()
+    except (EOFError, TimeoutError, ConnectionError):
+        pass  # what was answered is counted
+    finally:
+        ws.close()
+    return acked, latencies
+
+
 def _ws_process(
-    url: str, keys: list[str], ids: list[int], seconds: float
+    url: str, keys: list[str], ids: list[int], seconds: float, start_ns: int
 ) -> list[tuple[int, list[int]]]:
-    """Run some WS order-entry clients in this (child) process."""
+    """Run some pipelined WS order-entry clients in this (child) process from ``start_ns``."""
 
     async def run() -> list[tuple[int, list[int]]]:
         return list(
             await asyncio.gather(
                 *(
-                    _ws_orders(url, keys[i], seconds, 64, None, "buy" if i % 2 else "sell", i)
+                    _ws_pipelined(
+                        url, keys[i], seconds, 64, "buy" if i % 2 else "sell", i, start_ns
+                    )
                     for i in ids
                 )
             )
         )
 
     return asyncio.run(run())
+
+
+_SPAWN_NS = 3_000_000_000  # the load's processes start and connect within this, then load
+
+
+def _ws_pipelined_load(url: str, keys: list[str], seconds: float) -> tuple[float, list[int]]:
+    """Pipelined WS order entry from two processes: (acknowledged messages/s, latencies)."""
+    start_ns = monotonic_ns() + _SPAWN_NS
+    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
+        halves = [list(range(len(keys)))[k::2] for k in range(2)]
+        parts = [
+            pool.submit(_ws_process, url, keys, ids, seconds, start_ns) for ids in halves if ids
+        ]
+        runs = [r for part in parts for r in part.result()]
+    return sum(r[0] for r in runs) / seconds, [x for r in runs for x in r[1]]
 
 
 def _rest_with_wrk(
@@ -328,22 +471,10 @@ async def _bench(
 
     # WS order entry from two client processes, so the load generator is not the limit
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
-        halves = [list(range(ws_clients))[k::2] for k in range(2)]
-        runs = [
-            r
-            for part in await asyncio.gather(
-                *(
-                    loop.run_in_executor(pool, _ws_process, url, keys, ids, seconds)
-                    for ids in halves
-                    if ids
-                )
-            )
-            for r in part
-        ]
-    acked = sum(r[0] for r in runs)
-    lat = [x for r in runs for x in r[1]]
-    result["ws_orders_per_sec"] = acked / seconds
+    rate, lat = await loop.run_in_executor(
+        None, _ws_pipelined_load, url, keys[:ws_clients], seconds
+    )
+    result["ws_orders_per_sec"] = rate
     result["ws_ack_p50_ms"], result["ws_ack_p99_ms"] = _percentiles(lat)
 
     wrk = shutil.which("wrk")
@@ -444,10 +575,7 @@ def run_server_bench(
 def _venue_process(tree: Path | None) -> Iterator[str]:
     """A fresh venue in its own process; ``tree``: run that source tree's code instead."""
     port = _free_port()
-    env = None
-    if tree is not None:
-        # the editable install's import hook would load this checkout: step around it
-        env = {**os.environ, "PYTHONPATH": str(tree / "src"), "SKBUILD_EDITABLE_SKIP": "1"}
+    env = None if tree is None else _tree_env(tree)
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "bench.db"
         log = Path(tmp) / "server.log"
@@ -466,6 +594,47 @@ def _venue_process(tree: Path | None) -> Iterator[str]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _tree_env(tree: Path) -> dict[str, str]:
+    """The environment that runs ``tree``'s makerkit instead of this checkout's.
+
+    An editable install's import hook (scikit-build-core) finds this checkout
+    before ``PYTHONPATH``; it steps aside for the build folders named in
+    ``SKBUILD_EDITABLE_SKIP``, so those of the hooks in this process are named.
+    """
+    skip = [
+        str(getattr(finder, "path", ""))
+        for finder in sys.meta_path
+        if type(finder).__name__.startswith("ScikitBuild") and getattr(finder, "path", None)
+    ]
+    skip += [p for p in os.environ.get("SKBUILD_EDITABLE_SKIP", "").split(os.pathsep) if p]
+    return {
+        **os.environ,
+        "PYTHONPATH": str(tree / "src"),
+        "SKBUILD_EDITABLE_SKIP": os.pathsep.join(skip),
+    }
+
+
+def _check_tree(tree: Path, revision: str) -> None:
+    """Refuse to go on unless a process with ``_tree_env(tree)`` imports ``tree``'s makerkit."""
+    probe = "import makerkit.server as s, makerkit._native as n; print(s.__file__, n.__file__)"
+    found = subprocess.run(  # noqa: S603 - this interpreter
+        [sys.executable, "-c", probe], env=_tree_env(tree), capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    src = (tree / "src").resolve()
+    paths = found.stdout.split()
+    if (
+        found.returncode != 0
+        or len(paths) != 2
+        or not all(Path(p).resolve().is_relative_to(src) for p in paths)
+    ):
+        msg = (
+            f"--baseline {revision!r}: a venue process would not run that revision's code "
+            f"(it imports {found.stdout.strip() or found.stderr.strip()[-300:]!r}, not from {src})"
+        )
+        raise RuntimeError(msg)
 
 
 def _source_tree(revision: str, into: Path) -> Path:
@@ -496,11 +665,12 @@ def _source_tree(revision: str, into: Path) -> Path:
     native = importlib.import_module("makerkit._native").__file__
     if native is not None:
         shutil.copy(native, into / "src" / "makerkit" / Path(native).name)
+    _check_tree(into, revision)
     return into
 
 
-def _ws_round(base: str, seconds: float, ws_clients: int) -> float:
-    """Pipelined WS order entry against one venue: acknowledged messages per second."""
+def _ws_round(base: str, seconds: float, ws_clients: int) -> tuple[float, list[int]]:
+    """Pipelined WS order entry against one venue: (acknowledged messages/s, latencies)."""
     import httpx
 
     with httpx.Client(base_url=base, headers={"X-API-Key": ADMIN}) as admin:
@@ -508,36 +678,45 @@ def _ws_round(base: str, seconds: float, ws_clients: int) -> float:
             admin.post("/admin/accounts", json={"name": f"b{i}"}).json()["api_key"]
             for i in range(ws_clients)
         ]
-    url = base.replace("http", "ws")
-    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
-        halves = [list(range(ws_clients))[k::2] for k in range(2)]
-        parts = [pool.submit(_ws_process, url, keys, ids, seconds) for ids in halves if ids]
-        acked = sum(r[0] for part in parts for r in part.result())
-    return acked / seconds
+    return _ws_pipelined_load(base.replace("http", "ws"), keys, seconds)
 
 
 def _side_by_side(
     revision: str, seconds: float, ws_clients: int, rounds: int, say: Callable[[str], None]
 ) -> dict[str, Any]:
-    """WS order entry, ``revision``'s venue against this one, alternating."""
+    """WS order entry, ``revision``'s venue against this one, alternating.
+
+    Medians of the rounds, every round's rate, and the ack latency of each side
+    over all its rounds.
+    """
     figures: dict[str, list[float]] = {"baseline": [], "current": []}
+    waits: dict[str, list[int]] = {"baseline": [], "current": []}
     with tempfile.TemporaryDirectory() as tmp:
         tree = _source_tree(revision, Path(tmp))
         for k in range(rounds):
             for name, source in (("baseline", tree), ("current", None)):
                 with _venue_process(source) as base:
-                    rate = _ws_round(base, seconds, ws_clients)
+                    rate, latencies = _ws_round(base, seconds, ws_clients)
                 figures[name].append(rate)
-                say(f"round {k + 1}/{rounds}: {name} {rate:,.0f} msgs/s")
+                waits[name] += latencies
+                p50, p99 = _percentiles(latencies)
+                say(
+                    f"round {k + 1}/{rounds}: {name} {rate:,.0f} msgs/s,"
+                    f" ack p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                )
     median = {name: float(np.median(values)) for name, values in figures.items()}
-    return {
+    out: dict[str, Any] = {
         "baseline": revision,
         "ws_orders_per_sec_baseline": median["baseline"],
         "ws_orders_per_sec_current": median["current"],
         "ws_speedup": median["current"] / median["baseline"],
-        "ws_rounds_baseline": figures["baseline"],
-        "ws_rounds_current": figures["current"],
     }
+    for name in ("baseline", "current"):
+        p50, p99 = _percentiles(waits[name])
+        out[f"ws_ack_p50_ms_{name}"], out[f"ws_ack_p99_ms_{name}"] = p50, p99
+    out["ws_rounds_baseline"] = figures["baseline"]
+    out["ws_rounds_current"] = figures["current"]
+    return out
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
