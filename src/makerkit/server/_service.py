@@ -21,8 +21,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -35,6 +36,7 @@ from makerkit.core import (
     LiveClock,
     NotAuthorized,
     OrderStatus,
+    RejectReason,
     Side,
     format_units,
 )
@@ -60,17 +62,103 @@ __all__ = ["Subscriber", "VenueService"]
 log = logging.getLogger("makerkit.server")
 
 T = TypeVar("T")
-# a command's ack waiting for its batch's commit: called once durable, or with the error
-_Waiter = tuple[Callable[[], None], Callable[[JournalUnavailable], None] | None]
+# a command's ack waiting for its batch's commit: (on_durable, its argument, on_error);
+# on_durable(argument) is called once durable, on_error(exc) if the commit fails
+_Waiter = tuple[Callable[[Any], None], Any, Callable[[JournalUnavailable], None] | None]
 _STATUS = {s: s.name.lower() for s in OrderStatus}
 _SIDE = {Side.BUY: "buy", Side.SELL: "sell"}
 _encode = msgspec.json.Encoder().encode
+# an order update as the wire has it (``order_out`` encoded), formatted in one step
+_ORDER_JSON = (
+    b'{"order_id":%d,"client_order_id":%b,"symbol":%b,"side":%b,"price":%b,"qty":%b,'
+    b'"filled":%b,"remaining":%b,"status":%b,"reason":%b,"seq":%d,"ts":%d}'
+)
+_STATUS_JSON = {s: _encode(name) for s, name in _STATUS.items()}
+_SIDE_JSON = {s: _encode(name) for s, name in _SIDE.items()}
+_REASON_JSON = {r: _encode(r.name) for r in RejectReason}
+_MEMO_MAX = 4096  # decimal strings remembered per grid: prices and sizes repeat
+
+
+def _call(callback: Callable[[], None]) -> None:
+    callback()
+
+
+class _Units:
+    """JSON decimal strings of integer ticks (or lots) on one grid, the recent ones remembered."""
+
+    __slots__ = ("memo", "places", "scale")
+
+    def __init__(self, scale: int, places: int) -> None:
+        self.scale = scale
+        self.places = places
+        self.memo: dict[int, bytes] = {}
+
+    def json(self, units: int) -> bytes:
+        """``units`` as a JSON string, e.g. ``b'"100.25"'``."""
+        text = self.memo.get(units)
+        if text is None:
+            if len(self.memo) >= _MEMO_MAX:
+                self.memo.clear()
+            text = self.memo[units] = _encode(format_units(units * self.scale, self.places))
+        return text
+
+
+def _grid_units(grid: tuple[int, int, int, int]) -> tuple[_Units, _Units]:
+    tick, price_places, lot, size_places = grid
+    return _Units(tick, price_places), _Units(lot, size_places)
 
 
 _SLOW_CONSUMER = (  # as _error_frame in _ws writes it
     b'{"type":"error","code":"SLOW_CONSUMER","message":"send queue overflowed; resubscribe",'
     b'"req_id":null}'
 )
+
+
+def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # its waiter is gone
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class _JournalThread:
+    """The journal's own thread: runs commits one at a time, off the event loop.
+
+    A commit mostly waits on the disk (the fsync), without the GIL; the loop
+    hands one over with a queue put and is told through ``call_soon_threadsafe``.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[
+            tuple[Callable[[], None], asyncio.AbstractEventLoop, asyncio.Future[None]] | None
+        ] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="makerkit-journal", daemon=True)
+        self._thread.start()
+
+    def run(self, job: Callable[[], None]) -> asyncio.Future[None]:
+        """Run ``job`` on the journal's thread; the future is done (or failed) when it is."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._jobs.put((job, loop, future))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, loop, future = item
+            error: BaseException | None = None
+            try:
+                job()
+            except BaseException as exc:  # told to the loop, which answers every waiter
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, future, error)
+
+    def shutdown(self) -> None:
+        """Finish the jobs handed over, then end the thread."""
+        self._jobs.put(None)
+        self._thread.join()
 
 
 class Subscriber:
@@ -141,8 +229,18 @@ class Subscriber:
         """Queue a frame (or write it); on overflow mark the subscriber to be closed."""
         if self._held is not None:
             self._held.append(frame)
-            return
-        self._push(frame)
+        elif self.raw is not None and not self.overflowed:
+            self._out.append(frame)  # the common case of _push, inlined
+            if len(self._out) == 1:
+                self._schedule_write()
+        else:
+            self._push(frame)
+
+    def _schedule_write(self) -> None:
+        try:
+            asyncio.get_running_loop().call_soon(self._write)
+        except RuntimeError:  # no loop running (driven directly): write now
+            self._write()
 
     def _push(self, frame: bytes) -> None:
         if self.overflowed:
@@ -152,10 +250,7 @@ class Subscriber:
             # queue's sender batched it: a burst of acks is one write, not hundreds
             self._out.append(frame)
             if len(self._out) == 1:
-                try:
-                    asyncio.get_running_loop().call_soon(self._write)
-                except RuntimeError:  # no loop running (driven directly): write now
-                    self._write()
+                self._schedule_write()
             return
         try:
             self.queue.put_nowait(frame)
@@ -228,12 +323,14 @@ class VenueService:
         # before and after, each one commits at once (tests driving the service directly)
         self._looping = False
         self._committing: asyncio.Future[None] | None = None
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: _JournalThread | None = None
         self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
         self.private: dict[int, set[Subscriber]] = {}
         self._last_l1: dict[str, tuple[Any, ...]] = {}
         # wire formatting: each symbol's grid once, and an update's body once per batch
         self._grids = {s: i.grid for s, i in self.instruments.items()}
+        self._units = {s: _grid_units(grid) for s, grid in self._grids.items()}
+        self._plain_units = _grid_units((1, 0, 1, 0))  # an unlisted symbol: integers as they are
         self._out_memo: dict[int, tuple[OrderUpdate, dict[str, Any]]] = {}
         self._json_memo: dict[int, tuple[OrderUpdate, bytes]] = {}
         # Market data leaves in ticks of md_interval_s: one frame per subscriber
@@ -287,7 +384,7 @@ class VenueService:
         self._stopping = False
         self._wake = asyncio.Event()
         # one thread for the journal's commits: the fsync waits there, not on the loop
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="makerkit-journal")
+        self._writer = _JournalThread()
         self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
         self._looping = True
         if self.failure is not None:
@@ -317,7 +414,7 @@ class VenueService:
                 await self._committing
             self._committing = None
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.shutdown()
             self._writer = None
         # what arrived meanwhile waited for this last commit; later commands commit at once
         self._commit()  # nothing when failed; if this commit fails, its waiters are answered
@@ -402,7 +499,7 @@ class VenueService:
         self._refuse_if_failed()
         result = command()
         self._collect(result)
-        self._after.append((lambda: on_durable(result), on_error))
+        self._after.append((on_durable, result, on_error))
         if not self._looping:
             self._commit()
         else:
@@ -443,7 +540,7 @@ class VenueService:
         if not self._pending():
             callback()
             return
-        self._after.append((callback, on_error))
+        self._after.append((_call, callback, on_error))
         if not self._looping:
             self._commit()
         else:
@@ -500,9 +597,8 @@ class VenueService:
         l1s = self._l1s(batch)
         if sealed is not None:
             assert self._writer is not None  # noqa: S101 - set in start()
-            loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(self._writer, journal.commit, sealed)
+                await self._writer.run(lambda: journal.commit(sealed))
             except Exception as exc:
                 # the sealed batch goes first: its waiters are answered with the rest
                 self._batch = batch + self._batch
@@ -550,9 +646,9 @@ class VenueService:
             self._publish_batch(batch)
         except Exception:  # pragma: no cover - the batch is durable: still release its acks
             log.exception("publishing a committed batch failed")
-        for on_durable, _ in after:
+        for on_durable, value, _ in after:
             try:
-                on_durable()
+                on_durable(value)
             except Exception:
                 log.exception("a callback of a committed command failed")
         if done is not None and not done.done():
@@ -603,7 +699,7 @@ class VenueService:
         self._batch = []  # never durable: never published
         after, self._after = self._after, []
         done, self._batch_done = self._batch_done, None
-        for _, on_error in after:
+        for _, _, on_error in after:
             if on_error is None:
                 continue
             try:
@@ -818,7 +914,23 @@ class VenueService:
         seen = self._json_memo.get(id(u))
         if seen is not None and seen[0] is u:
             return seen[1]
-        body = _encode(self.order_out(u))
+        prices, sizes = self._units.get(u.symbol) or self._plain_units
+        cid = u.client_order_id
+        price = u.price
+        body = _ORDER_JSON % (
+            u.order_id,
+            b"null" if cid is None else _encode(cid),
+            _encode(u.symbol),
+            _SIDE_JSON[u.side],
+            b"null" if price is None else prices.memo.get(price) or prices.json(price),
+            sizes.memo.get(u.qty) or sizes.json(u.qty),
+            sizes.memo.get(u.filled) or sizes.json(u.filled),
+            sizes.memo.get(u.remaining) or sizes.json(u.remaining),
+            _STATUS_JSON[u.status],
+            _REASON_JSON[u.reason],
+            u.seq,
+            u.ts_event,
+        )
         self._json_memo[id(u)] = (u, body)
         return body
 

@@ -34,7 +34,7 @@ from makerkit.wire import WsCancel, WsModify, WsOrder, WsRequestError, WsSubscri
 
 __all__ = ["MessageTooLarge", "add_websocket_routes"]
 
-_ACK = b'{"type":"ack","req_id":'
+_ACK = b'{"type":"ack","req_id":%b,"order":%b}'
 _KILLED_PAUSE_S = 0.01  # a killed account's connection reads at most 100 frames a second
 
 
@@ -140,46 +140,50 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
     service.public[symbol].add(sub)
 
 
-async def _handle_private(
-    service: VenueService, sub: Subscriber, account: Account, req: Any
+async def _cancel_all(
+    service: VenueService, sub: Subscriber, account: Account, req: WsCancel
 ) -> None:
-    """Apply one order-entry frame; its ack is queued once the command is durable.
+    """Cancel the account's open orders (of ``req.symbol``); the session waits for the slices."""
+    if req.symbol is not None:
+        _instrument(service, req.symbol)
+    outs = await cancel_all(service, account.account_id, req.symbol)
+    canceled = [service.order_out(o.update) for o in outs]
+    sub.push(_encode({"type": "ack", "req_id": req.req_id, "canceled": canceled}))
+
+
+def _enter(service: VenueService, sub: Subscriber, account: Account, req: Any) -> None:
+    """Apply one order, cancel or modify frame now; its ack is queued once the command is durable.
 
     The session goes on reading while earlier commands wait for their commit,
-    so a client can pipeline orders into one journal transaction. A cancel-all
-    is the exception: the session waits for its slices.
+    so a client can pipeline orders into one journal transaction.
     """
     acc = account.account_id
     req_id = req.req_id
 
     def ack_order(out: Any) -> None:  # {"type":"ack","req_id":..,"order":{..}}
-        sub.push(_ACK + _encode(req_id) + b',"order":' + service.order_json(out.update) + b"}")
+        sub.push(_ACK % (_encode(req_id), service.order_json(out.update)))
 
     def failed(exc: MakerkitError) -> None:
         _, code = status_for(exc)
         sub.push(_error_frame(code, str(exc), req_id))
 
-    if isinstance(req, WsOrder):
+    jv = service.jv
+    if req.__class__ is WsOrder:
         cmd = to_new_order(service, req)  # a WsOrder has an OrderRequest's fields
-        service.execute_then(lambda: service.jv.submit(acc, cmd), ack_order, failed)
-    elif isinstance(req, WsCancel):
+        service.execute_then(lambda: jv.submit(acc, cmd), ack_order, failed)
+    elif req.__class__ is WsCancel:
         if req.symbol is not None:
             _instrument(service, req.symbol)
-        if req.all:
-            outs = await cancel_all(service, acc, req.symbol)
-            canceled = [service.order_out(o.update) for o in outs]
-            sub.push(_encode({"type": "ack", "req_id": req_id, "canceled": canceled}))
-            return
         symbol = req.symbol or (
             _order_symbol(service, account, req.order_id, None) if req.order_id is not None else ""
         )
         cancel = CancelOrder(
             symbol=symbol, order_id=req.order_id, client_order_id=req.client_order_id
         )
-        service.execute_then(lambda: service.jv.cancel(acc, cancel), ack_order, failed)
-    elif isinstance(req, WsModify):
+        service.execute_then(lambda: jv.cancel(acc, cancel), ack_order, failed)
+    elif req.__class__ is WsModify:
         change = _modify_command(service, req.symbol, req, req.order_id, req.client_order_id)
-        service.execute_then(lambda: service.jv.modify(acc, change), ack_order, failed)
+        service.execute_then(lambda: jv.modify(acc, change), ack_order, failed)
 
 
 async def _session(
@@ -198,13 +202,20 @@ async def _session(
     sender = asyncio.create_task(_sender(ws, sub)) if direct is None else None
     # on `makerkit serve`: client frames parsed from the socket, no ASGI queue between
     reader = raw_reader(ws.scope)
-    gate: Gate = ws.app.state.gate
+    app = ws.app
+    gate: Gate = app.state.gate
     address = _address(ws)
     bucket: Bucket | None = None  # this connection's, when it has no account
     max_bytes = settings.max_message_bytes
     try:
         while sender is None or not sender.done():
-            raw = await (_receive(ws) if reader is None else reader.receive_direct())
+            # a message already received is taken without a wait (no coroutine per message)
+            waiting = reader.take_direct() if reader is not None else None
+            raw = (
+                waiting
+                if waiting is not None
+                else await (_receive(ws) if reader is None else reader.receive_direct())
+            )
             req_id = None
             req: Any = None
             invalid: Exception | None = None
@@ -224,7 +235,7 @@ async def _session(
                 if account is None:
                     bucket = gate.connection(bucket, address)
                 else:
-                    admit(ws.app, service, account, command=not isinstance(req, WsSubscribe))
+                    admit(app, service, account, command=not isinstance(req, WsSubscribe))
                 if invalid is not None:
                     raise invalid
                 if isinstance(req, WsSubscribe):
@@ -237,8 +248,10 @@ async def _session(
                             req_id,
                         )
                     )
+                elif req.__class__ is WsCancel and req.all:
+                    await _cancel_all(service, sub, account, req)
                 else:
-                    await _handle_private(service, sub, account, req)
+                    _enter(service, sub, account, req)
             except Refused as exc:
                 sub.push(_error_frame(exc.code, str(exc), req_id))
                 # read nothing more until a token is back (a killed account: for a

@@ -212,6 +212,17 @@ class VenueWSProtocol(WebSocketsSansIOProtocol):
         if self.inbox is not None:
             self._take_queue()
 
+    def take_direct(self) -> bytes | None:
+        """The next client message if one is waiting, else None (without waiting)."""
+        inbox = self.inbox
+        if not inbox:
+            return None
+        message = inbox.popleft()
+        if not inbox and self.read_paused and not self.disconnected:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
     async def receive_direct(self) -> bytes:
         """The next client message, text or binary, as bytes; ``WebSocketDisconnect`` at the end."""
         inbox = self.inbox
@@ -224,10 +235,8 @@ class VenueWSProtocol(WebSocketsSansIOProtocol):
                 raise self._gone
             self._waiter = self.loop.create_future()
             await self._waiter
-        message = inbox.popleft()
-        if not inbox and self.read_paused and not self.disconnected:
-            self.read_paused = False
-            self.transport.resume_reading()
+        message = self.take_direct()
+        assert message is not None  # noqa: S101 - the inbox holds one
         return message
 
 

@@ -107,6 +107,34 @@ class Sealed(NamedTuple):
 
 SYNC_MODES = ("full", "normal")
 
+_INSERT_COMMAND = ("INSERT INTO commands (ts, account, kind, payload) VALUES ", "(?,?,?,?)")
+_INSERT_EVENT = (
+    "INSERT INTO events (ts, kind, account, symbol, order_id, payload) VALUES ",
+    "(?,?,?,?,?,?)",
+)
+_CHUNK_MAX = 128  # rows a statement: the chunks of a batch are powers of two up to this
+
+
+def _insert(db: sqlite3.Connection, statement: tuple[str, str], rows: list[Any]) -> None:
+    """Insert ``rows`` in order, many a statement.
+
+    One statement of n rows costs much less than n statements; chunks whose
+    sizes are powers of two keep the distinct statements (cached) few.
+    """
+    head, values = statement
+    at, left = 0, len(rows)
+    while left:
+        n = min(_CHUNK_MAX, 1 << (left.bit_length() - 1))
+        sql = _SQL.get((head, n))
+        if sql is None:
+            sql = _SQL[(head, n)] = head + ",".join([values] * n)
+        db.execute(sql, [value for row in rows[at : at + n] for value in row])
+        at += n
+        left -= n
+
+
+_SQL: dict[tuple[str, int], str] = {}
+
 # Snapshot file: magic line, header (JSON), the header's sha256, then the state.
 # Every byte is covered by a checksum, so a damaged file is refused, never loaded.
 _SNAPSHOT_MAGIC = b"makerkit-snapshot 2"
@@ -228,14 +256,8 @@ class Journal:
         sealed = Sealed(self.appended_seq, rows[-1] if rows else None)
         try:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO commands (ts, account, kind, payload) VALUES (?, ?, ?, ?)", rows
-            )
-            self._db.executemany(
-                "INSERT INTO events (ts, kind, account, symbol, order_id, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                events,
-            )
+            _insert(self._db, _INSERT_COMMAND, rows)
+            _insert(self._db, _INSERT_EVENT, events)
         except (sqlite3.Error, OSError) as exc:
             raise self._broke(exc) from exc
         return sealed

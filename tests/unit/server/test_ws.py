@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import random
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from makerkit.core import Instrument, OrderStatus, RejectReason, Side
+from makerkit.server import VenueService
+from makerkit.venue import OrderUpdate
 from tests.unit.server.conftest import Frames, Venue
 
 
@@ -241,3 +247,55 @@ def test_pipelined_orders_are_acked_in_order_after_commit(venue: Venue) -> None:
         assert all(a["order"]["status"] == "new" for a in acks)
     # every acknowledged order is in the journal already
     assert c.get("/health").json()["journal_commands"] >= 50 + 4
+
+
+def _update(**changes: Any) -> OrderUpdate:
+    fields: dict[str, Any] = {
+        "account": 1,
+        "seq": 7,
+        "symbol": "AAA",
+        "order_id": 42,
+        "client_order_id": None,
+        "side": Side.BUY,
+        "price": 10_025,
+        "qty": 3,
+        "filled": 0,
+        "remaining": 3,
+        "status": OrderStatus.NEW,
+        "reason": RejectReason.NONE,
+        "ts_event": 1_764_000_000_123_456_789,
+    }
+    return OrderUpdate(**(fields | changes))
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        _update(),
+        _update(price=None, client_order_id="c-1"),
+        _update(symbol="BBB", price=7, qty=1_000, filled=250, remaining=750, side=Side.SELL),
+        _update(symbol="NOT-LISTED", price=-3, qty=0, status=OrderStatus.REJECTED),
+        _update(client_order_id='q"u\\o\u00e9\u202e\x01', order_id=2**63 - 1, seq=0),
+        *(_update(status=s) for s in OrderStatus),
+        *(_update(reason=r, status=OrderStatus.REJECTED) for r in RejectReason),
+    ],
+)
+def test_the_acks_order_body_is_the_rest_body_encoded(tmp_path: Path, update: OrderUpdate) -> None:
+    svc = VenueService(
+        [Instrument(symbol="AAA"), Instrument(symbol="BBB", tick_size="0.5", lot_size="0.001")],
+        journal_path=str(tmp_path / "v.db"),
+    )
+    try:
+        assert svc.order_json(update) == msgspec.json.encode(svc.order_out(update))
+    finally:
+        svc.jv.close()
+
+
+def test_order_bodies_stay_right_past_the_remembered_prices(tmp_path: Path) -> None:
+    svc = VenueService([Instrument(symbol="AAA")], journal_path=str(tmp_path / "v.db"))
+    try:
+        for price in range(1, 3 * 4096, 7):  # the memo of decimal strings fills and restarts
+            update = _update(price=price, qty=price % 5 + 1, remaining=price % 5 + 1)
+            assert svc.order_json(update) == msgspec.json.encode(svc.order_out(update))
+    finally:
+        svc.jv.close()

@@ -244,3 +244,29 @@ def test_background_snapshots_do_not_pause_the_venue(tmp_path: Path) -> None:
     second = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
     assert second.snapshot_seq == first.snapshot_seq
     assert state(second) == want
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 127, 128, 129, 300, 1000])
+def test_a_group_commit_of_any_size_keeps_commands_and_history_in_order(
+    tmp_path: Path, size: int
+) -> None:
+    journal = Journal(tmp_path / "v.db")
+    journal.append(1, 0, "account", b"{}")
+    journal.flush()
+    rows = [(10 + i, i % 4, "new", b'{"i":%d,"q":"\\"\'"}' % i) for i in range(size)]
+    history = [
+        (10 + i, "order", i % 4 or None, "AAA" if i % 3 else None, i or None, f'{{"i":{i}}}')
+        for i in range(size + size // 2)
+    ]
+    for row in rows:
+        journal.append(*row)
+    for event in history:
+        journal.record_event(event)
+    assert journal.flush() == size + 1
+    assert list(journal.records(after=1)) == [(i + 2, *row) for i, row in enumerate(rows)]
+    shown = journal.history(limit=10 * size)
+    assert [row[1:] for row in reversed(shown)] == history
+    journal.close()
+    again = Journal(tmp_path / "v.db")
+    assert list(again.records(after=1))[-1] == (size + 1, *rows[-1])
+    again.close()
