@@ -122,6 +122,55 @@ void check_sim_params(const makerkit::SimParams& p) {
   if (p.start_price < 2) fail("`start_price`, must be >= 2 ticks");
 }
 
+// Whether `kind` is an event kind of the stream (order-level or L2).
+bool event_kind_ok(bool l3, int64_t kind) {
+  if (l3) return kind >= makerkit::kEvAdd && kind <= makerkit::kEvHidden;
+  return (kind >= makerkit::kEvDepth && kind <= makerkit::kEvClear) || kind == makerkit::kEvHidden;
+}
+
+// Why row i of a replay's events is refused: the first rule it breaks.
+std::string event_error(int64_t i, bool l3, int64_t kind, int64_t side, int64_t qty) {
+  const std::string row = " at row " + std::to_string(i);
+  if (!event_kind_ok(l3, kind))
+    return "invalid `kind`" + row +
+           (l3 ? ", must be 4 (add), 5 (cancel), 6 (execute) or 7 (hidden) for l3"
+               : ", must be 1 (depth), 2 (trade), 3 (clear) or 7 (hidden)");
+  if (side != 1 && side != -1) return "invalid `side`" + row + ", must be 1 or -1";
+  if (qty < 0 && kind != makerkit::kEvClear) return "invalid `qty`" + row + ", must be >= 0";
+  return "invalid `ts`" + row + ", must not decrease";
+}
+
+// A stop of the replay as a Python strategy sees it: (reason, now, bid, bid size, ask,
+// ask size, position, pnl, notices waiting). Position and pnl are what the strategy's
+// reports have told it (fills not yet visible left out); pnl is its cash after fees
+// marked to the mid, computed as the session computes it (cash + q (bid + ask) / 2).
+using Stop = std::tuple<int, int64_t, std::optional<int64_t>, int64_t, std::optional<int64_t>,
+                        int64_t, int64_t, double, bool>;
+
+Stop replay_stop(const makerkit::ReplayBacktest& b, int reason) {
+  int64_t bp = 0, bq = 0, ap = 0, aq = 0;
+  const bool hb = b.best(1, bp, bq), ha = b.best(-1, ap, aq);
+  int64_t q = 0, cash = 0;
+  double fees = 0.0;
+  b.seen(q, cash, fees);
+  const double money = static_cast<double>(cash) - fees;
+  const double pnl = hb && ha ? money + static_cast<double>(q * (bp + ap)) / 2 : money;
+  using P = std::optional<int64_t>;
+  return {reason, b.now(), hb ? P(bp) : std::nullopt, hb ? bq : 0, ha ? P(ap) : std::nullopt,
+          ha ? aq : 0, q, pnl, b.visible_notices() > 0};
+}
+
+// One field of a strategy's quote: an int (not a bool); a price may be None (not quoted: -1).
+int64_t quote_field(nb::handle v, const char* name, bool price) {
+  if (price && v.is_none()) return -1;
+  int64_t out = 0;
+  if (!nb::isinstance<nb::bool_>(v) && nb::try_cast<int64_t>(v, out)) return out;
+  throw nb::type_error((std::string("invalid `") + name + "`, must be an int" +
+                        (price ? " (ticks) or None" : " (lots)") + ", was " +
+                        nb::repr(v).c_str())
+                           .c_str());
+}
+
 }  // namespace
 
 NB_MODULE(_native, m) {
@@ -567,31 +616,21 @@ NB_MODULE(_native, m) {
             if (decision_ns <= 0) throw nb::value_error("invalid `decision_ns`, must be > 0");
             if (feed_latency_ns < 0 || order_latency_ns < 0)
               throw nb::value_error("invalid latency, must be >= 0");
-            std::vector<makerkit::ReplayEvent> ev(static_cast<size_t>(n));
+            // the core reads the arrays in place (kept alive with it): check them once here
             for (int64_t i = 0; i < n; ++i) {
-              if (!l3 && (k[i] < makerkit::kEvDepth || k[i] > makerkit::kEvClear) &&
-                  k[i] != makerkit::kEvHidden)
-                throw nb::value_error(
-                    ("invalid `kind` at row " + std::to_string(i) +
-                     ", must be 1 (depth), 2 (trade), 3 (clear) or 7 (hidden)")
-                        .c_str());
-              if (l3 && (k[i] < makerkit::kEvAdd || k[i] > makerkit::kEvHidden))
-                throw nb::value_error(
-                    ("invalid `kind` at row " + std::to_string(i) +
-                     ", must be 4 (add), 5 (cancel), 6 (execute) or 7 (hidden) for l3")
-                        .c_str());
-              if (s[i] != 1 && s[i] != -1)
-                throw nb::value_error(
-                    ("invalid `side` at row " + std::to_string(i) + ", must be 1 or -1").c_str());
-              if (q[i] < 0 && k[i] != makerkit::kEvClear)
-                throw nb::value_error(
-                    ("invalid `qty` at row " + std::to_string(i) + ", must be >= 0").c_str());
-              if (i > 0 && t[i] < t[i - 1])
-                throw nb::value_error(
-                    ("invalid `ts` at row " + std::to_string(i) + ", must not decrease").c_str());
-              ev[static_cast<size_t>(i)] = {t[i], p[i], q[i], static_cast<int32_t>(k[i]),
-                                            static_cast<int32_t>(s[i]), r ? r[i] : 0};
+              const int64_t ki = k[i], si = s[i], qi = q[i];
+              if (!event_kind_ok(l3, ki) || (si != 1 && si != -1) ||
+                  (qi < 0 && ki != makerkit::kEvClear) || (i > 0 && t[i] < t[i - 1]))
+                throw nb::value_error(event_error(i, l3, ki, si, qi).c_str());
             }
+            makerkit::ReplayColumns ev;
+            ev.ts = t;
+            ev.kind = k;
+            ev.side = s;
+            ev.price = p;
+            ev.qty = q;
+            ev.ref = r;
+            ev.n = static_cast<size_t>(n);
             makerkit::ReplayConfig cfg;
             cfg.roi_lo = roi_lo;
             cfg.roi_hi = roi_hi;
@@ -606,12 +645,17 @@ NB_MODULE(_native, m) {
             cfg.maker_fee = maker_fee;
             cfg.taker_fee = taker_fee;
             cfg.clear_on_trade = clear_on_trade;
-            new (self) ReplayBacktest(cfg, std::move(ev));
+            new (self) ReplayBacktest(cfg, ev);
           },
           "ts"_a, "kind"_a, "side"_a, "price"_a, "qty"_a, "roi_lo"_a, "roi_hi"_a,
           "queue_model"_a, "queue_power"_a, "feed_latency_ns"_a, "order_latency_ns"_a,
           "decision_ns"_a, "start_ns"_a, "wake_on_fill"_a, "post_only"_a, "maker_fee"_a,
-          "taker_fee"_a, "ref"_a = nb::none(), "clear_on_trade"_a = true)
+          "taker_fee"_a, "ref"_a = nb::none(), "clear_on_trade"_a = true,
+          // the core reads the event arrays in place: they live as long as it does
+          nb::keep_alive<1, 2>(), nb::keep_alive<1, 3>(), nb::keep_alive<1, 4>(),
+          nb::keep_alive<1, 5>(), nb::keep_alive<1, 6>(), nb::keep_alive<1, 19>(),
+          "The event columns (int64 arrays, C-contiguous) are read in place, not copied: "
+          "they must not change while the core lives.")
       .def("run", &ReplayBacktest::run, "budget"_a,
            "Process until a decision (1), a visible notice (2), the budget (3) or the end (0).")
       .def(
@@ -632,6 +676,38 @@ NB_MODULE(_native, m) {
           "run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, "
           "ask size, position, cash, fees, visible notices, and position, cash and fees as the "
           "strategy knows them: without fills whose reports have not arrived).")
+      .def(
+          "next_stop",
+          [](ReplayBacktest& b, int64_t budget) { return replay_stop(b, b.run(budget)); },
+          "budget"_a,
+          "run(), then what a Python strategy reads there: (reason, now, bid, bid size, ask, "
+          "ask size, position, pnl, notices waiting); position and pnl as its reports have "
+          "told it, pnl marked to the mid after fees.")
+      .def(
+          "quote_and_run",
+          [](ReplayBacktest& b, nb::handle bid_price, nb::handle bid_size, nb::handle ask_price,
+             nb::handle ask_size, bool record, int64_t budget) {
+            const int64_t bp = quote_field(bid_price, "bid_price", true);
+            const int64_t bq = quote_field(bid_size, "bid_size", false);
+            const int64_t ap = quote_field(ask_price, "ask_price", true);
+            const int64_t aq = quote_field(ask_size, "ask_size", false);
+            b.apply_quotes(bp, bq, ap, aq, record);
+            return replay_stop(b, b.run(budget));
+          },
+          "bid_price"_a.none(), "bid_size"_a.none(), "ask_price"_a.none(),
+          "ask_size"_a.none(), "record"_a, "budget"_a,
+          "apply_quotes() (a price None: not quoted; prices and sizes must be ints, else "
+          "TypeError and nothing happens), then next_stop(budget): one call per decision.")
+      .def(
+          "seen",
+          [](const ReplayBacktest& b) {
+            int64_t q = 0, cash = 0;
+            double fees = 0.0;
+            b.seen(q, cash, fees);
+            return std::make_tuple(q, cash, fees);
+          },
+          "(position, cash, fees) as the strategy knows them now: without the fills whose "
+          "reports have not arrived.")
       .def("submit", &ReplayBacktest::submit, "order_id"_a, "side"_a, "price"_a, "qty"_a)
       .def("cancel", &ReplayBacktest::cancel, "order_id"_a)
       .def(

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
-#include <utility>
 
 namespace makerkit {
 
@@ -11,8 +10,8 @@ namespace {
 constexpr int64_t kInf = std::numeric_limits<int64_t>::max();
 }
 
-ReplayBacktest::ReplayBacktest(const ReplayConfig& cfg, std::vector<ReplayEvent> events)
-    : cfg_(cfg), ev_(std::move(events)) {
+ReplayBacktest::ReplayBacktest(const ReplayConfig& cfg, const ReplayColumns& events)
+    : cfg_(cfg), ev_(events) {
   if (cfg_.roi_hi < cfg_.roi_lo) throw std::invalid_argument("roi_hi < roi_lo");
   const auto width = static_cast<size_t>(cfg_.roi_hi - cfg_.roi_lo + 1);
   bids_.assign(width, 0);
@@ -80,6 +79,7 @@ void ReplayBacktest::notify(int kind, const Order& o, int64_t price, int64_t qty
 void ReplayBacktest::fill(size_t k, int64_t price, int64_t qty, bool maker, int64_t ts) {
   Order& o = orders_[k];
   o.left -= qty;
+  finished_ = finished_ || o.left <= 0;
   position_ += o.side * qty;
   cash_ -= o.side * qty * price;
   fees_ += (maker ? cfg_.maker_fee : cfg_.taker_fee) * static_cast<double>(price) *
@@ -94,6 +94,7 @@ void ReplayBacktest::fill(size_t k, int64_t price, int64_t qty, bool maker, int6
 }
 
 void ReplayBacktest::remove_done() {
+  finished_ = false;
   orders_.erase(std::remove_if(orders_.begin(), orders_.end(),
                                [](const Order& o) { return o.left <= 0; }),
                 orders_.end());
@@ -448,7 +449,7 @@ int64_t ReplayBacktest::visible_notices() const {
 
 int ReplayBacktest::run(int64_t budget) {
   for (;;) {
-    const int64_t t_ev = i_ < ev_.size() ? ev_[i_].ts : kInf;
+    const int64_t t_ev = i_ < ev_.n ? ev_.ts[i_] : kInf;
     const int64_t t_cmd = cmd_head_ < cmds_.size() ? cmds_[cmd_head_].arrive : kInf;
     if (cfg_.wake_on_fill) {  // only fills wake the strategy; other notices wait for a decision
       size_t k = notice_head_;
@@ -472,8 +473,8 @@ int ReplayBacktest::run(int64_t budget) {
       remove_done();
       continue;
     }
-    if (i_ >= ev_.size()) {
-      if (!ev_.empty()) now_ = std::max(now_, ev_.back().ts);
+    if (i_ >= ev_.n) {
+      if (ev_.n > 0) now_ = std::max(now_, ev_.ts[ev_.n - 1]);
       return kRunEnd;
     }
     if (next_decision_ < t_ev) {
@@ -486,7 +487,7 @@ int ReplayBacktest::run(int64_t budget) {
     if (budget <= 0) return kRunBudget;
     --budget;
     apply_event(ev_[i_++]);
-    if (!orders_.empty()) remove_done();
+    if (finished_) remove_done();  // only a fill finishes an order during an event
   }
 }
 

@@ -110,7 +110,10 @@ class ReplayBacktest:
     Replay backtest core: L2 book, queue model, latency (see replay_backtest.hpp).
     """
 
-    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float, ref: object | None = None, clear_on_trade: bool = True) -> None: ...
+    def __init__(self, ts: object, kind: object, side: object, price: object, qty: object, roi_lo: int, roi_hi: int, queue_model: int, queue_power: float, feed_latency_ns: int, order_latency_ns: int, decision_ns: int, start_ns: int, wake_on_fill: bool, post_only: bool, maker_fee: float, taker_fee: float, ref: object | None = None, clear_on_trade: bool = True) -> None:
+        """
+        The event columns (int64 arrays, C-contiguous) are read in place, not copied: they must not change while the core lives.
+        """
 
     def run(self, budget: int) -> int:
         """
@@ -120,6 +123,21 @@ class ReplayBacktest:
     def step(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, int, float, int, int, int, float]:
         """
         run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, ask size, position, cash, fees, visible notices, and position, cash and fees as the strategy knows them: without fills whose reports have not arrived).
+        """
+
+    def next_stop(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:
+        """
+        run(), then what a Python strategy reads there: (reason, now, bid, bid size, ask, ask size, position, pnl, notices waiting); position and pnl as its reports have told it, pnl marked to the mid after fees.
+        """
+
+    def quote_and_run(self, bid_price: object | None, bid_size: object | None, ask_price: object | None, ask_size: object | None, record: bool, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:
+        """
+        apply_quotes() (a price None: not quoted; prices and sizes must be ints, else TypeError and nothing happens), then next_stop(budget): one call per decision.
+        """
+
+    def seen(self) -> tuple[int, int, float]:
+        """
+        (position, cash, fees) as the strategy knows them now: without the fills whose reports have not arrived.
         """
 
     def submit(self, order_id: int, side: int, price: int, qty: int) -> None: ...

@@ -72,6 +72,23 @@ struct ReplayEvent {
   int64_t ref = 0;  // order-level events: the index of the touched order's add event
 };
 
+// The events as columns, row i one event (kind and side as in ReplayEvent; ref may be
+// null for L2 streams). Not owned: the caller keeps them alive and unchanged while the
+// core lives (the binding ties the arrays to the core), so a run copies no event.
+struct ReplayColumns {
+  const int64_t* ts = nullptr;
+  const int64_t* kind = nullptr;
+  const int64_t* side = nullptr;
+  const int64_t* price = nullptr;
+  const int64_t* qty = nullptr;
+  const int64_t* ref = nullptr;
+  size_t n = 0;
+  ReplayEvent operator[](size_t i) const {
+    return {ts[i], price[i], qty[i], static_cast<int32_t>(kind[i]), static_cast<int32_t>(side[i]),
+            ref ? ref[i] : 0};
+  }
+};
+
 struct ReplayConfig {
   int64_t roi_lo = 0;  // price range kept in the dense book (ticks, inclusive)
   int64_t roi_hi = 0;
@@ -128,7 +145,7 @@ struct NativeStrategy {
 
 class ReplayBacktest {
  public:
-  ReplayBacktest(const ReplayConfig& cfg, std::vector<ReplayEvent> events);
+  ReplayBacktest(const ReplayConfig& cfg, const ReplayColumns& events);
 
   // Process until a decision is due, a notice becomes visible (wake_on_fill),
   // `budget` events have been applied, or the data ends.
@@ -145,7 +162,7 @@ class ReplayBacktest {
 
   int64_t now() const { return now_; }
   int64_t events_done() const { return i_; }
-  int64_t events_total() const { return static_cast<int64_t>(ev_.size()); }
+  int64_t events_total() const { return static_cast<int64_t>(ev_.n); }
   bool best(int side, int64_t& price, int64_t& qty) const;
   // Up to n non-empty levels from the touch outwards.
   size_t top(int side, size_t n, int64_t* prices, int64_t* qtys) const;
@@ -231,11 +248,12 @@ class ReplayBacktest {
   Live live_[2];  // [0] bid, [1] ask
   int64_t next_id_ = 0, placed_ = 0;
   ReplayConfig cfg_;
-  std::vector<ReplayEvent> ev_;
+  ReplayColumns ev_;
   size_t i_ = 0;
   std::vector<int64_t> bids_, asks_;
   int64_t best_bid_, best_ask_;  // roi_lo - 1 / roi_hi + 1 when the side is empty
   std::vector<Order> orders_;
+  bool finished_ = false;  // an order filled completely since the last remove_done()
   std::vector<Command> cmds_;
   size_t cmd_head_ = 0;
   std::vector<Notice> notices_;

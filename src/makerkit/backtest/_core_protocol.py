@@ -107,6 +107,23 @@ class NativeReplayCore(ReplayCore, Protocol):
         """Move our quotes towards these now (a price < 0: not quoted)."""
         ...
 
+    def next_stop(
+        self, budget: int
+    ) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:
+        """``run``, then (reason, time, touch, position, pnl, notices waiting) as told."""
+        ...
+
+    def quote_and_run(
+        self, bid_price: int | None, bid_size: int, ask_price: int | None, ask_size: int,
+        record: bool, budget: int,
+    ) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:  # fmt: skip
+        """``apply_quotes`` (None: not quoted), then ``next_stop``: one call per decision."""
+        ...
+
+    def seen(self) -> tuple[int, int, float]:
+        """(position, cash, fees) as the strategy knows them now."""
+        ...
+
     def path(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The native strategy's path: one row per decision with a two-sided book."""
         ...

@@ -14,11 +14,10 @@ Same events, same config: the same result, byte for byte.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
@@ -150,8 +149,8 @@ def _run_native_kernel(
     kernel: tuple[int, list[float]],
     manager: OrderManager,
     progress: Callable[[int], None] | None,
-) -> tuple[dict[str, list[float]], list[bool], int]:
-    """Let the core decide for a built-in strategy: the path, quoted-both flags, quotes placed."""
+) -> tuple[dict[str, list[float]], list[bool], dict[str, np.ndarray[Any, Any]], int]:
+    """Let the core decide for a built-in strategy: its path (``_native_path``), quotes placed."""
     mp = strategy.max_position
     core.set_strategy(
         kernel[0], kernel[1], strategy.size, -1 if mp is None else mp, manager.min_quote_life_ns,
@@ -162,14 +161,26 @@ def _run_native_kernel(
     while core.run(report.budget) != RUN_END:
         report(core)
     report(core)
+    return (*_native_path(core), int(core.placed))
+
+
+def _native_path(
+    core: NativeReplayCore,
+) -> tuple[dict[str, list[float]], list[bool], dict[str, np.ndarray[Any, Any]]]:
+    """The core's path: a row per decision with a two-sided book, quoted-both flags.
+
+    Also the same columns as arrays, which the metrics read without converting back.
+    """
     ts, cols = core.path()
     mid, pos, eq, bid, ask, both = (cols[i] for i in range(6))
+    arrays = {"ts": ts[0], "mid": mid, "position": pos.astype(np.int64), "equity": eq,
+              "quoted_both": both > 0}  # fmt: skip
     path: dict[str, list[float]] = {
         "ts": ts[0].tolist(), "mid": mid.tolist(),
-        "position": pos.astype(np.int64).tolist(), "equity": eq.tolist(),
+        "position": arrays["position"].tolist(), "equity": eq.tolist(),
         "bid": bid.tolist(), "ask": ask.tolist(),  # ticks as floats, NaN: not quoted
     }  # fmt: skip
-    return path, (both > 0).tolist(), int(core.placed)
+    return path, arrays["quoted_both"].tolist(), arrays
 
 
 def _check_ints(intent: QuoteIntent) -> None:
@@ -182,6 +193,16 @@ def _check_ints(intent: QuoteIntent) -> None:
             raise ConfigError(msg)
 
 
+def _why_stopped(exc: Exception, intent: object, where: str) -> str:
+    """The reason a strategy's error stopped the run; a non-int price or size said plainly."""
+    if isinstance(exc, TypeError) and isinstance(intent, QuoteIntent):
+        try:
+            _check_ints(intent)
+        except ConfigError as plain:
+            exc = plain
+    return f"{type(exc).__name__} in {where}: {exc}"
+
+
 def _run_managed(
     core: NativeReplayCore,
     maker: OneLevelMaker,
@@ -191,13 +212,16 @@ def _run_managed(
     *,
     predictor: Predictor | None,
     signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None,
-) -> tuple[dict[str, list[float]], list[bool], int, str | None]:
+) -> tuple[dict[str, list[float]], list[bool], dict[str, np.ndarray[Any, Any]], int, str | None]:
     """A one-level Python strategy on the native core: Python quotes, the core does the rest.
 
     The order manager's one-rung rule, the live quotes and the path are the
     core's (the built-ins' fast path); Python builds the context, calls
     ``quote`` and ``on_fill``. The same decisions, orders and fills as the
-    execution layer's session (held equal by the differential tests).
+    execution layer's session (held equal by the differential tests). One
+    call into the core per decision: ``quote_and_run`` carries the quote out,
+    replays to the next decision and answers what the next context needs
+    (the touch, the position and PnL as the strategy knows them).
     """
     mos = manager.max_order_size
     core.set_manager(manager.min_quote_life_ns, manager.price_tolerance,
@@ -208,86 +232,91 @@ def _run_managed(
     listens = getattr(type(inner), "on_fill", None) is not _NO_FILL_HOOK
     wants_features = getattr(maker, "wants_features", True) or predictor is not None
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features or signals else None
-    step, notices, top, apply_quotes = core.step, core.notices, core.top, core.apply_quotes
+    next_stop, quote_and_run = core.next_stop, core.quote_and_run
+    notices, top = core.notices, core.top
     report = _Progress(progress)
     budget = report.budget
     feat: Mapping[str, float] = {}
     stopped: str | None = None
-    last_forecast: float | None = None
+    forecast: float | None = None
+    intent: QuoteIntent | None = None
+    stop = next_stop(budget)
     while True:
-        reason, t, bid, bid_size, ask, ask_size, *_, pending, told, told_cash, told_fees = step(
-            budget
-        )
-        if reason in (RUN_BUDGET, RUN_END):
+        reason, t, bid, bid_size, ask, ask_size, told, pnl, pending = stop
+        if reason not in (RUN_DECISION, RUN_NOTICE):  # the budget or the end
             report(core)
             if reason == RUN_END:
                 break
+            stop = next_stop(budget)
             continue
-        two_sided = bid is not None and ask is not None
-        cash = told_cash - told_fees
-        ctx = StrategyContext(
-            ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
-            position=told, pnl=cash + told * (bid + ask) / 2 if two_sided else cash,
-            features=feat,
-        )  # fmt: skip
-        # a strategy that ignores its fills leaves the notices to apply_quotes
-        seen = notices() if pending and listens else ()
-        fills = [(n[1], n[3], n[4], n[5], n[7]) for n in seen if n[0] == NOTICE_FILL]
-        if fills and stopped is None:
-            # each fill is told with the position and cash right after it, at its own time,
-            # as the session tells it: undo the batch, then replay it fill by fill
-            fee = [(cfg.maker_fee if m else cfg.taker_fee) * p * q for _, _, p, q, m in fills]
-            held = told - sum(sd * q for _, sd, _, q, _ in fills)
-            money = cash - sum(-sd * q * p - f
-                               for (_, sd, p, q, _), f in zip(fills, fee, strict=True))  # fmt: skip
-            for (at, side, price, qty, _m), paid in zip(fills, fee, strict=True):
-                held += side * qty
-                money += -side * qty * price - paid
-                told_ctx = StrategyContext(
-                    ts_ns=at, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
-                    position=held, features=feat, prediction=last_forecast,
-                    pnl=money + held * (bid + ask) / 2 if two_sided else money,
-                )  # fmt: skip
-                try:
-                    fill_fn(side, price, qty, told_ctx)
-                except Exception as exc:  # stopped below
-                    stopped = f"{type(exc).__name__} in {label}.on_fill: {exc}"
-                    break
-        if reason == RUN_NOTICE and not cfg.requote_on_fill and stopped is None:
-            continue
-        if features is not None and reason == RUN_DECISION and two_sided:
+        # a strategy that ignores its fills leaves the notices to quote_and_run
+        if pending and listens:
+            stopped = _tell_fills(notices(), core.seen(), fill_fn, label, cfg, bid, ask,
+                                  bid_size, ask_size, feat, forecast)  # fmt: skip
+        if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
             feat = features.on_book(t, *top(1, 3), *top(-1, 3))
             if signals is not None:
                 feat.update(signals(feat))
-            ctx = msgspec.structs.replace(ctx, features=feat)
         if predictor is not None:
             forecast = predictor.predict(feat)
-            last_forecast = forecast if math.isfinite(forecast) else None
-            ctx = msgspec.structs.replace(ctx, prediction=last_forecast)
-        record = reason == RUN_DECISION
+            forecast = forecast if math.isfinite(forecast) else None
         if stopped is None:
             try:
-                intent = quote_fn(ctx)
-                _check_ints(intent)
-                apply_quotes(
-                    -1 if intent.bid_price is None else intent.bid_price, intent.bid_size,
-                    -1 if intent.ask_price is None else intent.ask_price, intent.ask_size,
-                    record,
-                )  # fmt: skip
+                intent = quote_fn(StrategyContext(
+                    ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
+                    position=told, pnl=pnl, features=feat, prediction=forecast,
+                ))  # fmt: skip
+                stop = quote_and_run(intent.bid_price, intent.bid_size, intent.ask_price,
+                                     intent.ask_size, reason == RUN_DECISION, budget)  # fmt: skip
                 continue
             except Exception as exc:  # any strategy error stops the run cleanly
-                stopped = f"{type(exc).__name__} in {label}.quote: {exc}"
-        apply_quotes(-1, 0, -1, 0, True)  # pull everything, then stop
+                stopped = _why_stopped(exc, intent, f"{label}.quote")
+        core.apply_quotes(-1, 0, -1, 0, True)  # pull everything, then stop
         break
     report(core)
-    ts, cols = core.path()
-    mid, pos, eq, bid_col, ask_col, both = (cols[i] for i in range(6))
-    path: dict[str, list[float]] = {
-        "ts": ts[0].tolist(), "mid": mid.tolist(),
-        "position": pos.astype(np.int64).tolist(), "equity": eq.tolist(),
-        "bid": bid_col.tolist(), "ask": ask_col.tolist(),
-    }  # fmt: skip
-    return path, (both > 0).tolist(), int(core.placed), stopped
+    return (*_native_path(core), int(core.placed), stopped)
+
+
+def _tell_fills(
+    seen: Sequence[tuple[int, ...]],
+    told: tuple[int, int, float],
+    fill_fn: Callable[[int, int, int, StrategyContext], None],
+    label: str,
+    cfg: ReplayConfig,
+    bid: int | None,
+    ask: int | None,
+    bid_size: int,
+    ask_size: int,
+    feat: Mapping[str, float],
+    forecast: float | None,
+) -> str | None:
+    """Tell the strategy each visible fill; the reason it stopped, if its ``on_fill`` raised.
+
+    Each fill is told with the position and cash right after it, at its own time,
+    as the session tells it: undo the batch, then replay it fill by fill.
+    """
+    fills = [(n[1], n[3], n[4], n[5], n[7]) for n in seen if n[0] == NOTICE_FILL]
+    if not fills:
+        return None
+    position, told_cash, told_fees = told
+    two_sided = bid is not None and ask is not None
+    fee = [(cfg.maker_fee if m else cfg.taker_fee) * p * q for _, _, p, q, m in fills]
+    held = position - sum(sd * q for _, sd, _, q, _ in fills)
+    change = sum(-sd * q * p - f for (_, sd, p, q, _), f in zip(fills, fee, strict=True))
+    money = told_cash - told_fees - change
+    for (at, side, price, qty, _m), paid in zip(fills, fee, strict=True):
+        held += side * qty
+        money += -side * qty * price - paid
+        ctx = StrategyContext(
+            ts_ns=at, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
+            position=held, features=feat, prediction=forecast,
+            pnl=money + held * (bid + ask) / 2 if two_sided else money,  # type: ignore[operator]
+        )  # fmt: skip
+        try:
+            fill_fn(side, price, qty, ctx)
+        except Exception as exc:  # the caller stops the run
+            return f"{type(exc).__name__} in {label}.on_fill: {exc}"
+    return None
 
 
 def run_replay_backtest(
@@ -316,19 +345,20 @@ def run_replay_backtest(
     plain = predictor is None and signals is None
     kernel = native_kernel(strategy) if cfg.native_strategy and plain else None
     if kernel is not None and isinstance(core, _NATIVE_CORE):
-        rows, quoted, placed = _run_native_kernel(core, strategy, kernel, manager, progress)
+        rows, quoted, arrays, placed = _run_native_kernel(core, strategy, kernel, manager,
+                                                          progress)  # fmt: skip
         live, refused = _native_max_live(core, rows), _rejections(core)
         return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live,
-                       events.symbol)  # fmt: skip
+                       events.symbol, arrays)  # fmt: skip
     maker = as_market_maker(strategy, events.symbol or "REPLAY")
     if cfg.native_strategy and isinstance(maker, OneLevelMaker) and isinstance(core, _NATIVE_CORE):
         # a one-level strategy decides in Python; the core's order manager carries it out
-        rows, quoted, placed, stopped = _run_managed(
+        rows, quoted, arrays, placed, stopped = _run_managed(
             core, maker, manager, cfg, progress, predictor=predictor, signals=signals
         )
         live, refused = _native_max_live(core, rows), _rejections(core)
         return _result(maker.name, cfg, core, rows, quoted, placed, stopped, refused, live,
-                       events.symbol)  # fmt: skip
+                       events.symbol, arrays)  # fmt: skip
     if len(maker.symbols) != 1:
         msg = (
             f"{maker.name} trades {len(maker.symbols)} symbols {maker.symbols}; a replay has one "
@@ -459,12 +489,15 @@ def _result(
     refused: list[int] | None,
     max_live: dict[str, int],
     symbol: str,
+    arrays: Mapping[str, np.ndarray[Any, Any]] | None = None,
 ) -> BacktestResult:
-    """Metrics and fills of a finished run."""
+    """Metrics and fills of a finished run; ``arrays``: the path's columns as arrays too."""
+    columns: Mapping[str, Any] = arrays if arrays is not None else {**path, "quoted_both": both}
     if stopped is not None and len(path["ts"]) == 1:  # stopped at once: a flat path of two
         for column in path.values():
             column.append(column[-1])
         both.append(both[-1])
+        columns = {**path, "quoted_both": both}
     if len(path["ts"]) < 2:
         why = f" (the strategy stopped: {stopped})" if stopped else ""
         msg = f"backtest too short: fewer than two decisions with a two-sided book{why}"
@@ -475,9 +508,9 @@ def _result(
     fill_fee = rate * fill_price.astype(np.float64) * fill_qty.astype(np.float64)
     bid, _bq, ask, _aq = core.touch()
     metrics = compute_metrics(
-        ts=path["ts"], mid=path["mid"], position=path["position"], equity=path["equity"],
-        quoted_both=both, fill_ts=fill_ts.tolist(), fill_side=fill_side.tolist(),
-        fill_price=fill_price.tolist(), fill_qty=fill_qty.tolist(), fees=float(core.fees),
+        ts=columns["ts"], mid=columns["mid"], position=columns["position"],
+        equity=columns["equity"], quoted_both=columns["quoted_both"], fill_ts=fill_ts,
+        fill_side=fill_side, fill_price=fill_price, fill_qty=fill_qty, fees=float(core.fees),
         quotes_placed=placed, fill_fee=fill_fee, rejected_ts=refused or (),
         rejected_quotes=int(core.rejected),
         final_spread=None if bid is None or ask is None else float(ask - bid),

@@ -14,7 +14,8 @@ built-in strategies); the same formula as a user's own class, called from
 Python every decision while the core's order manager places its quotes (what
 any one-level user strategy gets); the same through the execution layer's
 session (``native_strategy=False``, what ladders and several instruments get);
-and the pure-Python core.
+and the pure-Python core. ``python_us_per_decision``: the wall time the two
+Python modes add per decision over the core's own GLFT (medians, same run).
 """
 
 from __future__ import annotations
@@ -139,6 +140,11 @@ def run_backtest_bench(
             "position_path": _path_sample(last.path["position"]),
         }  # fmt: skip
     best = ours.get("native") or ours["python"]
+    if "native" in ours:  # what Python adds per decision over the same run decided in the core
+        kernel_s = n / ours["native"]["events_per_sec"]
+        for mode in ("native_python_strategy", "native_session"):
+            extra = n / ours[mode]["events_per_sec"] - kernel_s
+            ours[mode]["python_us_per_decision"] = extra / ours[mode]["steps"] * 1e6
     result["makerkit"] = ours
     result["events_per_sec"] = best["events_per_sec"]
     result["hftbacktest_events_per_sec"] = None

@@ -32,8 +32,12 @@ class QuoteIntent(msgspec.Struct, frozen=True, kw_only=True):
         return cls()
 
 
-class StrategyContext(msgspec.Struct, frozen=True, kw_only=True):
+class StrategyContext(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What a strategy may look at when it decides."""
+
+    # gc=False: not tracked by the cycle collector, cheaper to make at every decision. A
+    # context holds numbers and the features mapping: it is in no cycle unless something
+    # puts the context into its own ``features``.
 
     ts_ns: int
     best_bid: int | None  # ticks
@@ -48,9 +52,10 @@ class StrategyContext(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def mid(self) -> float | None:
         """Mid price in ticks, or None while a side is empty."""
-        if self.best_bid is None or self.best_ask is None:
+        bid, ask = self.best_bid, self.best_ask
+        if bid is None or ask is None:
             return None
-        return (self.best_bid + self.best_ask) / 2
+        return (bid + ask) / 2
 
 
 @runtime_checkable

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -230,3 +232,25 @@ def test_the_strategy_learns_its_position_when_the_fill_report_arrives(engine: s
     assert seen[8] == (-4, 0) and seen[10] == (-4, 0)  # filled at 6 ms, not yet reported
     assert seen[12] == (-4, -4)
     assert c.step(0)[10:] == (-4, 408, 0.0)
+
+
+@pytest.mark.skipif("native" not in ENGINES, reason="needs the native engine")
+def test_the_native_core_keeps_the_event_arrays_it_reads_in_place_alive() -> None:
+    # narrow columns: make_replay_core converts them, so only the core holds the int64 arrays
+    rows = [(1, TRADE, 1, 103, 2), (2, DEPTH, -1, 102, 3), (3, DEPTH, 1, 101, 4),
+            (4, TRADE, -1, 100, 12)]  # fmt: skip
+    ev = events(rows)
+    narrow = msgspec.structs.replace(
+        ev, **{c: getattr(ev, c).astype(np.int32) for c in ("kind", "side", "price", "qty")}
+    )
+    cfg = ReplayConfig(order_latency_ms=0.0, decision_ms=1000.0)
+    native = make_replay_core(narrow, msgspec.structs.replace(cfg, backend="native"))
+    del narrow
+    gc.collect()
+    junk = [np.full(64, -7, dtype=np.int64) for _ in range(256)]  # reuse freed memory, if any
+    reference = make_replay_core(ev, msgspec.structs.replace(cfg, backend="python"))
+    for c in (native, reference):
+        start(c)
+        c.submit(1, 1, 100, 5)
+    assert drain(native) == drain(reference) and native.touch() == reference.touch()
+    assert native.fills().tolist() == reference.fills().tolist() and len(junk) == 256
