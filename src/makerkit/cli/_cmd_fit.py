@@ -56,8 +56,8 @@ def fit(
     table = Table(title=f"fitted on {spec_text} -> {out_file}", show_header=False,
                   title_justify="left")  # fmt: skip
     rows = {
-        "instrument": f"{inst.source} {inst.symbol}: tick {inst.tick}, lot {inst.lot} "
-        f", smallest order {inst.min_size} lots, step {inst.step_lots} lots",
+        "instrument": f"{inst.source} {inst.symbol}: tick {inst.tick}, lot {inst.lot}, "
+        f"smallest order {inst.min_size} lots, step {inst.step_lots} lots",
         "order rules": inst.rules,
         "window": params.window or "the whole data",
         "sigma": f"{m.sigma:.4g} ticks/sqrt(s)",
