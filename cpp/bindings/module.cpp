@@ -16,6 +16,7 @@
 #include <cmath>
 #include <limits>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -140,14 +141,19 @@ std::string event_error(int64_t i, bool l3, int64_t kind, int64_t side, int64_t 
   return "invalid `ts`" + row + ", must not decrease";
 }
 
-// A stop of the replay as a Python strategy sees it: (reason, now, bid, bid size, ask,
-// ask size, position, pnl, notices waiting). Position and pnl are what the strategy's
-// reports have told it (fills not yet visible left out); pnl is its cash after fees
-// marked to the mid, computed as the session computes it (cash + q (bid + ask) / 2).
-using Stop = std::tuple<int, int64_t, std::optional<int64_t>, int64_t, std::optional<int64_t>,
-                        int64_t, int64_t, double, bool>;
+// A stop of the replay as a Python strategy sees it: (reason, notices waiting, context).
+// At a decision or a notice the context is `make(**{names[i]: values[i]})` with the values
+// (now, bid, ask, bid size, ask size, position, pnl, features); None otherwise. Position
+// and pnl are what the strategy's reports have told it (fills not yet visible left out);
+// pnl is its cash after fees marked to the mid, as the session computes it
+// (cash + q (bid + ask) / 2). One object crosses to Python, not eight.
+using Stop = nb::typed<nb::tuple, int, bool, nb::object>;
 
-Stop replay_stop(const makerkit::ReplayBacktest& b, int reason) {
+Stop replay_stop(const makerkit::ReplayBacktest& b, int reason, nb::handle make,
+                 nb::handle names, nb::handle features) {
+  const bool pending = b.visible_notices() > 0;
+  if (reason != makerkit::kRunDecision && reason != makerkit::kRunNotice)
+    return nb::borrow<Stop>(nb::make_tuple(reason, pending, nb::none()));
   int64_t bp = 0, bq = 0, ap = 0, aq = 0;
   const bool hb = b.best(1, bp, bq), ha = b.best(-1, ap, aq);
   int64_t q = 0, cash = 0;
@@ -155,9 +161,18 @@ Stop replay_stop(const makerkit::ReplayBacktest& b, int reason) {
   b.seen(q, cash, fees);
   const double money = static_cast<double>(cash) - fees;
   const double pnl = hb && ha ? money + static_cast<double>(q * (bp + ap)) / 2 : money;
-  using P = std::optional<int64_t>;
-  return {reason, b.now(), hb ? P(bp) : std::nullopt, hb ? bq : 0, ha ? P(ap) : std::nullopt,
-          ha ? aq : 0, q, pnl, b.visible_notices() > 0};
+  const nb::object values[] = {
+      nb::int_(b.now()),    hb ? nb::object(nb::int_(bp)) : nb::none(),
+      ha ? nb::object(nb::int_(ap)) : nb::none(), nb::int_(hb ? bq : 0),
+      nb::int_(ha ? aq : 0), nb::int_(q), nb::float_(pnl), nb::borrow(features)};
+  constexpr size_t n = std::size(values);
+  if (!nb::isinstance<nb::tuple>(names) || nb::len(names) != n)
+    throw nb::type_error("invalid `names`, must be a tuple of 8 keyword names");
+  PyObject* args[n];
+  for (size_t i = 0; i < n; ++i) args[i] = values[i].ptr();
+  PyObject* ctx = PyObject_Vectorcall(make.ptr(), args, 0, names.ptr());
+  if (ctx == nullptr) throw nb::python_error();
+  return nb::borrow<Stop>(nb::make_tuple(reason, pending, nb::steal(ctx)));
 }
 
 // One field of a strategy's quote: an int (not a bool); a price may be None (not quoted: -1).
@@ -678,26 +693,31 @@ NB_MODULE(_native, m) {
           "strategy knows them: without fills whose reports have not arrived).")
       .def(
           "next_stop",
-          [](ReplayBacktest& b, int64_t budget) { return replay_stop(b, b.run(budget)); },
-          "budget"_a,
-          "run(), then what a Python strategy reads there: (reason, now, bid, bid size, ask, "
-          "ask size, position, pnl, notices waiting); position and pnl as its reports have "
-          "told it, pnl marked to the mid after fees.")
+          [](ReplayBacktest& b, int64_t budget, nb::handle make, nb::handle names,
+             nb::handle features) {
+            return replay_stop(b, b.run(budget), make, names, features);
+          },
+          "budget"_a, "make"_a, "names"_a, "features"_a,
+          "run(), then (reason, notices waiting, context): at a decision or a notice the "
+          "context a Python strategy reads, make(**dict(zip(names, (now, bid, ask, bid size, "
+          "ask size, position, pnl, features)))), position and pnl as its reports have told "
+          "it, pnl marked to the mid after fees; None at the budget or the end.")
       .def(
           "quote_and_run",
           [](ReplayBacktest& b, nb::handle bid_price, nb::handle bid_size, nb::handle ask_price,
-             nb::handle ask_size, bool record, int64_t budget) {
+             nb::handle ask_size, bool record, int64_t budget, nb::handle make, nb::handle names,
+             nb::handle features) {
             const int64_t bp = quote_field(bid_price, "bid_price", true);
             const int64_t bq = quote_field(bid_size, "bid_size", false);
             const int64_t ap = quote_field(ask_price, "ask_price", true);
             const int64_t aq = quote_field(ask_size, "ask_size", false);
             b.apply_quotes(bp, bq, ap, aq, record);
-            return replay_stop(b, b.run(budget));
+            return replay_stop(b, b.run(budget), make, names, features);
           },
           "bid_price"_a.none(), "bid_size"_a.none(), "ask_price"_a.none(),
-          "ask_size"_a.none(), "record"_a, "budget"_a,
+          "ask_size"_a.none(), "record"_a, "budget"_a, "make"_a, "names"_a, "features"_a,
           "apply_quotes() (a price None: not quoted; prices and sizes must be ints, else "
-          "TypeError and nothing happens), then next_stop(budget): one call per decision.")
+          "TypeError and nothing happens), then next_stop(): one call per decision.")
       .def(
           "seen",
           [](const ReplayBacktest& b) {

@@ -125,14 +125,14 @@ class ReplayBacktest:
         run() and the state a decision needs in one call: (reason, now, bid, bid size, ask, ask size, position, cash, fees, visible notices, and position, cash and fees as the strategy knows them: without fills whose reports have not arrived).
         """
 
-    def next_stop(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:
+    def next_stop(self, budget: int, make: object, names: object, features: object) -> tuple[int, bool, object]:
         """
-        run(), then what a Python strategy reads there: (reason, now, bid, bid size, ask, ask size, position, pnl, notices waiting); position and pnl as its reports have told it, pnl marked to the mid after fees.
+        run(), then (reason, notices waiting, context): at a decision or a notice the context a Python strategy reads, make(**dict(zip(names, (now, bid, ask, bid size, ask size, position, pnl, features)))), position and pnl as its reports have told it, pnl marked to the mid after fees; None at the budget or the end.
         """
 
-    def quote_and_run(self, bid_price: object | None, bid_size: object | None, ask_price: object | None, ask_size: object | None, record: bool, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:
+    def quote_and_run(self, bid_price: object | None, bid_size: object | None, ask_price: object | None, ask_size: object | None, record: bool, budget: int, make: object, names: object, features: object) -> tuple[int, bool, object]:
         """
-        apply_quotes() (a price None: not quoted; prices and sizes must be ints, else TypeError and nothing happens), then next_stop(budget): one call per decision.
+        apply_quotes() (a price None: not quoted; prices and sizes must be ints, else TypeError and nothing happens), then next_stop(): one call per decision.
         """
 
     def seen(self) -> tuple[int, int, float]:

@@ -7,7 +7,7 @@ deciding inside the core, and its path).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -108,15 +108,16 @@ class NativeReplayCore(ReplayCore, Protocol):
         ...
 
     def next_stop(
-        self, budget: int
-    ) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:
-        """``run``, then (reason, time, touch, position, pnl, notices waiting) as told."""
+        self, budget: int, make: Callable[..., Any], names: tuple[str, ...], features: object
+    ) -> tuple[int, bool, Any]:
+        """``run``, then (reason, notices waiting, the context ``make`` builds, or None)."""
         ...
 
     def quote_and_run(
         self, bid_price: int | None, bid_size: int, ask_price: int | None, ask_size: int,
-        record: bool, budget: int,
-    ) -> tuple[int, int, int | None, int, int | None, int, int, float, bool]:  # fmt: skip
+        record: bool, budget: int, make: Callable[..., Any], names: tuple[str, ...],
+        features: object,
+    ) -> tuple[int, bool, Any]:  # fmt: skip
         """``apply_quotes`` (None: not quoted), then ``next_stop``: one call per decision."""
         ...
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
@@ -60,6 +61,9 @@ __all__ = ["make_replay_core", "native_kernel", "run_replay_backtest"]
 
 _CHUNK = 1 << 18  # events between progress reports
 _NO_FILL_HOOK = GLFT.on_fill  # the built-ins' on_fill keeps nothing: no call needed
+# what the core's stops fill in a StrategyContext, in the order it passes them
+_CONTEXT_FIELDS = ("ts_ns", "best_bid", "best_ask", "bid_size", "ask_size", "position", "pnl",
+                   "features")  # fmt: skip
 
 try:  # the C++ core's class, when built: it alone can run a built-in strategy inside
     from makerkit._native import ReplayBacktest as _NATIVE_CORE
@@ -184,11 +188,12 @@ def _native_path(
 
 
 def _check_ints(intent: QuoteIntent) -> None:
-    """Ticks and lots are ints: a float price is the strategy's error, said plainly."""
-    values: tuple[object, ...] = (intent.bid_price, intent.bid_size, intent.ask_price,
-                                  intent.ask_size)  # fmt: skip
-    for value in values:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+    """Ticks and lots are ints (a price may be None): else the strategy's error, said plainly."""
+    for value, price in ((intent.bid_price, True), (intent.bid_size, False),
+                         (intent.ask_price, True), (intent.ask_size, False)):  # fmt: skip
+        if not (price and value is None) and (
+            isinstance(value, bool) or not isinstance(value, Integral)
+        ):
             msg = f"prices and sizes are ticks and lots (ints), was {intent!r}"
             raise ConfigError(msg)
 
@@ -232,6 +237,7 @@ def _run_managed(
     listens = getattr(type(inner), "on_fill", None) is not _NO_FILL_HOOK
     wants_features = getattr(maker, "wants_features", True) or predictor is not None
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features or signals else None
+    redo = features is not None or predictor is not None  # the context gets them after the stop
     next_stop, quote_and_run = core.next_stop, core.quote_and_run
     notices, top = core.notices, core.top
     report = _Progress(progress)
@@ -240,34 +246,37 @@ def _run_managed(
     stopped: str | None = None
     forecast: float | None = None
     intent: QuoteIntent | None = None
-    stop = next_stop(budget)
+    # the core makes each context itself: one object per decision crosses the boundary
+    make, names, no_feat = StrategyContext, _CONTEXT_FIELDS, feat
+    stop = next_stop(budget, make, names, no_feat)
     while True:
-        reason, t, bid, bid_size, ask, ask_size, told, pnl, pending = stop
+        reason, pending, ctx = stop
         if reason not in (RUN_DECISION, RUN_NOTICE):  # the budget or the end
             report(core)
             if reason == RUN_END:
                 break
-            stop = next_stop(budget)
+            stop = next_stop(budget, make, names, no_feat)
             continue
         # a strategy that ignores its fills leaves the notices to quote_and_run
         if pending and listens:
-            stopped = _tell_fills(notices(), core.seen(), fill_fn, label, cfg, bid, ask,
-                                  bid_size, ask_size, feat, forecast)  # fmt: skip
-        if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
-            feat = features.on_book(t, *top(1, 3), *top(-1, 3))
-            if signals is not None:
-                feat.update(signals(feat))
-        if predictor is not None:
-            forecast = predictor.predict(feat)
-            forecast = forecast if math.isfinite(forecast) else None
+            stopped = _tell_fills(notices(), core.seen(), fill_fn, label, cfg, ctx, feat,
+                                  forecast)  # fmt: skip
+        if redo:
+            two_sided = ctx.best_bid is not None and ctx.best_ask is not None
+            if features is not None and reason == RUN_DECISION and two_sided:
+                feat = features.on_book(ctx.ts_ns, *top(1, 3), *top(-1, 3))
+                if signals is not None:
+                    feat.update(signals(feat))
+            if predictor is not None:
+                forecast = predictor.predict(feat)
+                forecast = forecast if math.isfinite(forecast) else None
+            ctx = msgspec.structs.replace(ctx, features=feat, prediction=forecast)
         if stopped is None:
             try:
-                intent = quote_fn(StrategyContext(
-                    ts_ns=t, best_bid=bid, best_ask=ask, bid_size=bid_size, ask_size=ask_size,
-                    position=told, pnl=pnl, features=feat, prediction=forecast,
-                ))  # fmt: skip
+                intent = quote_fn(ctx)
                 stop = quote_and_run(intent.bid_price, intent.bid_size, intent.ask_price,
-                                     intent.ask_size, reason == RUN_DECISION, budget)  # fmt: skip
+                                     intent.ask_size, reason == RUN_DECISION, budget, make,
+                                     names, no_feat)  # fmt: skip
                 continue
             except Exception as exc:  # any strategy error stops the run cleanly
                 stopped = _why_stopped(exc, intent, f"{label}.quote")
@@ -283,10 +292,7 @@ def _tell_fills(
     fill_fn: Callable[[int, int, int, StrategyContext], None],
     label: str,
     cfg: ReplayConfig,
-    bid: int | None,
-    ask: int | None,
-    bid_size: int,
-    ask_size: int,
+    now: StrategyContext,
     feat: Mapping[str, float],
     forecast: float | None,
 ) -> str | None:
@@ -299,6 +305,7 @@ def _tell_fills(
     if not fills:
         return None
     position, told_cash, told_fees = told
+    bid, ask, bid_size, ask_size = now.best_bid, now.best_ask, now.bid_size, now.ask_size
     two_sided = bid is not None and ask is not None
     fee = [(cfg.maker_fee if m else cfg.taker_fee) * p * q for _, _, p, q, m in fills]
     held = position - sum(sd * q for _, sd, _, q, _ in fills)

@@ -253,3 +253,36 @@ def test_a_python_strategy_decides_the_same_through_the_cores_manager_and_the_se
         assert fast.metrics.fills > 5, ev.source
         assert same_run(fast, session), ev.source
         assert fast.metrics.orders_sent == session.metrics.orders_sent > 0
+
+
+class _Sloppy:
+    """Quotes a float price, then a size of None: refused on every path with one reason."""
+
+    name = "sloppy"
+
+    def __init__(self, bad: dict[str, Any]) -> None:
+        self.bad, self.calls = bad, 0
+
+    def quote(self, ctx: StrategyContext) -> QuoteIntent:
+        self.calls += 1
+        assert ctx.best_bid is not None and ctx.best_ask is not None
+        fields: dict[str, Any] = {"bid_price": ctx.best_bid - 1, "bid_size": 1,
+                                  "ask_price": ctx.best_ask + 1, "ask_size": 1}  # fmt: skip
+        return QuoteIntent(**(fields | self.bad if self.calls == 5 else fields))
+
+    def on_fill(self, side: int, price: int, qty: int, ctx: StrategyContext) -> None:
+        return None
+
+
+@pytest.mark.skipif(not NATIVE, reason="needs the native engine")
+@pytest.mark.parametrize("bad", [{"bid_price": 100.5}, {"ask_size": None}, {"bid_size": True}])
+def test_a_price_or_size_that_is_not_an_int_stops_both_paths_alike(
+    spot: MarketEvents, bad: dict[str, Any]
+) -> None:
+    fast, session = (
+        run_replay_backtest(_Sloppy(bad), spot, ReplayConfig(native_strategy=managed))
+        for managed in (True, False)
+    )
+    assert fast.stopped == session.stopped
+    assert fast.stopped is not None and "ticks and lots (ints)" in fast.stopped
+    assert same_run(fast, session)
