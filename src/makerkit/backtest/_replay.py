@@ -444,8 +444,8 @@ def run_replay_backtest(
         if timer_ns and reason == RUN_DECISION:  # timers run at the decision times
             if next_timer is None:
                 next_timer = t + timer_ns
-            elif t >= next_timer:
-                next_timer = t + timer_ns
+            elif t >= next_timer:  # on its own schedule, as live: late decisions do not
+                next_timer += ((t - next_timer) // timer_ns + 1) * timer_ns  # push it back
                 session.decide(t, timer=True)
         if (reason == RUN_DECISION or session.stopped is not None) and mid == mid:
             # one resting order a side is the common case: its price, no search

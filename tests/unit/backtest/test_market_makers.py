@@ -121,3 +121,39 @@ def test_the_hedger_asks_a_fill_that_sets_off_a_hedge_to_pay_for_it() -> None:
         with_fee = paid.decide(ctx(net)).quotes["SIM"]
         assert with_fee.bids[0].price == math.floor(1002 - 2 - (bid_cost + 1.5 if bid_cost else 0))
         assert with_fee.asks[0].price == math.ceil(1002 + 2 + (ask_cost + 1.5 if ask_cost else 0))
+
+
+class TimedOn(Timed):
+    timer_ms = 100.0
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbols = (symbol,)
+
+    def on_timer(self, ctx: MarketContext) -> Orders | None:
+        self.timers.append(ctx.ts_ns)
+        return None
+
+
+def test_replay_timers_keep_their_own_schedule_on_a_coarser_decision_grid(
+    data_root: Path,
+) -> None:
+    events = recorded_events("lobster", "GOOG", None)
+    from makerkit.backtest import Window, window_events
+
+    events = window_events(events, Window.parse("10:00", "10:01"))
+    strategy = TimedOn("GOOG")
+    run_replay_backtest(strategy, events, ReplayConfig(decision_ms=30.0))
+    first = strategy.decisions[0]
+    # each fires at the first decision at or after first + 100 ms x i: never pushed back
+    want = []
+    for i in range(1, 1000):
+        due = first + 100_000_000 * i
+        later = [d for d in strategy.decisions if d >= due]
+        if not later:
+            break
+        if not want or later[0] != want[-1]:
+            want.append(later[0])
+    assert strategy.timers == want
+    # one per 100 ms of the span the decisions cover, not one per 120 ms (30 ms steps)
+    assert len(want) == (strategy.decisions[-1] - first) // 100_000_000
