@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import numpy as np
 import typer
 from rich.console import Console
@@ -39,9 +41,13 @@ def _json_line(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def load_dataset(spec: str, every: int = 1) -> Any:
-    """A dataset from a LOBSTER message file or a synthetic spec."""
+def load_dataset(spec: str, every: int = 1, levels: int | None = None) -> Any:
+    """A dataset from a LOBSTER message file or a synthetic spec (top ``levels`` of the book)."""
     from makerkit.predictor import book_dataset, lobster_dataset
+
+    if levels is not None and levels < 1:
+        msg = f"invalid `levels`, must be >= 1, was {levels}"
+        raise ConfigError(msg)
 
     if spec.startswith("synthetic"):
         from makerkit.data import MarketSimulator, SimParams
@@ -52,6 +58,9 @@ def load_dataset(spec: str, every: int = 1) -> Any:
             msg = f"invalid synthetic option(s) {bad}, valid: seed, events"
             raise ConfigError(msg)
         seed, events = int(opts.get("seed", 7)), int(opts.get("events", 200_000))
+        if levels is not None and levels > 1:
+            msg = f"invalid `levels` for {spec}, the simulator has 1, was {levels}"
+            raise ConfigError(msg)
         run = MarketSimulator(SimParams.default(), seed=seed).run(events, record=True)
         l1 = run.l1.astype(np.float64)
         s = run.stream
@@ -66,13 +75,19 @@ def load_dataset(spec: str, every: int = 1) -> Any:
     if Path(spec).name.startswith("binance_"):
         from makerkit.predictor import binance_dataset
 
-        return binance_dataset(load_binance_capture(spec), every=every)
+        return binance_dataset(load_binance_capture(spec), every=every, levels=levels or 5)
     message = Path(spec)
     book = message.with_name(message.name.replace("message", "orderbook"))
     if "message" not in message.name or not book.exists():
         msg = f"{spec}: not a LOBSTER message file with its orderbook twin beside it ({book.name})"
         raise DataError(msg)
-    return lobster_dataset(load_lobster(message, book), every=every)
+    day = load_lobster(message, book)
+    if levels is not None:
+        if levels > day.levels:
+            msg = f"invalid `levels` for {message.name}, it has {day.levels}, was {levels}"
+            raise ConfigError(msg)
+        day = msgspec.structs.replace(day, book=day.book[:, : 4 * levels], levels=levels)
+    return lobster_dataset(day, every=every)
 
 
 def _table(report: dict[str, Any]) -> Table:
@@ -211,3 +226,123 @@ def train_cmd(
         _json_line(
             {"model": model, "output": str(output), "test": scores, "alpha": report["alpha"]}
         )
+
+
+def _book_levels(spec: str) -> int | None:
+    """How many levels a source has, from its name (LOBSTER, Binance, synthetic); None: unknown."""
+    if spec.startswith("synthetic"):
+        return 1
+    name = Path(spec).name
+    if name.startswith("binance_"):
+        return 5
+    found = re.search(r"_message_(\d+)", name)
+    return int(found.group(1)) if found else None
+
+
+def _day_of(spec: str) -> str | None:
+    """TICKER_DATE of a LOBSTER file (the same day at two depths is one day)."""
+    found = re.match(r"([A-Za-z.]+_\d{4}-\d{2}-\d{2})_", Path(spec).name)
+    return found.group(1) if found else None
+
+
+def _cross_tables(report: dict[str, Any]) -> tuple[Table, Table]:
+    ref = report["reference"]
+    pairs = Table(title=f"macro-F1 out of sample, horizon {report['horizon_events']} events "
+                  f"(train -> test; delta vs {ref} with a block-bootstrap 95% CI)",
+                  title_justify="left")  # fmt: skip
+    for col in ("train", "test", "model", "macro-F1", "accuracy", f"delta vs {ref}", "95% CI"):
+        pairs.add_column(col, justify="left" if col in ("train", "test", "model") else "right")
+    for r in report["rows"]:
+        lo, hi = r["delta_ci95"]
+        pairs.add_row(_short(r["train"]), _short(r["test"]), r["model"], f"{r['macro_f1']:.3f}",
+                      f"{r['accuracy']:.3f}", f"{r['delta_vs_reference']:+.3f}",
+                      f"[{lo:+.3f}, {hi:+.3f}]")  # fmt: skip
+    means = Table(title="mean over pairs (95% CI: bootstrap over the pairs)", title_justify="left")
+    for col in ("model", "mean macro-F1", "95% CI", "min", "max", f"delta vs {ref}", "95% CI",
+                "wins"):  # fmt: skip
+        means.add_column(col, justify="left" if col == "model" else "right")
+    best = report["verdict"]["best_model"]
+    for m, s in report["summary"].items():
+        (a, b), (c, d) = s["macro_f1_ci95"], s["delta_vs_reference_ci95"]
+        means.add_row(m + (" *" if m == best else ""), f"{s['mean_macro_f1']:.3f}",
+                      f"[{a:.3f}, {b:.3f}]", f"{s['min_macro_f1']:.3f}", f"{s['max_macro_f1']:.3f}",
+                      f"{s['mean_delta_vs_reference']:+.3f}", f"[{c:+.3f}, {d:+.3f}]",
+                      f"{s['wins_vs_reference']}/{s['pairs']}")  # fmt: skip
+    return pairs, means
+
+
+def _short(source: str) -> str:
+    """GOOG_2012-06-21 L10[1/2] rather than the whole file name."""
+    name = source.split(":", 1)[-1]
+    found = re.match(r"([A-Za-z.]+_\d{4}-\d{2}-\d{2})_.*_message_(\d+)[^\[]*(\[.*\])?$", name)
+    if found:
+        return f"{found.group(1)} L{found.group(2)}{found.group(3) or ''}"
+    return name
+
+
+@predictor_app.command("cross")
+def cross_cmd(
+    data: Annotated[list[str], typer.Option(help=SOURCE_HELP)],
+    horizon: Annotated[int, typer.Option(help="Label horizon in events.")],
+    models: Annotated[str, typer.Option(help="Comma-separated models (must include logistic).")] = (
+        "majority,persistence,logistic,lightgbm,mlp,deeplob"
+    ),
+    every: Annotated[int, typer.Option(help="Sample every Nth book state.")] = 1,
+    windows: Annotated[
+        int, typer.Option(help="Cut each source into N time windows; each is a source.")
+    ] = 1,
+    levels: Annotated[
+        int | None, typer.Option(help="Book levels for every source (default: the fewest any has).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for every model and the bootstrap.")] = 0,
+    boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 200,
+    block: Annotated[int, typer.Option(help="Bootstrap block length in samples.")] = 100,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for cross.json.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
+) -> None:
+    """Train on each source (or window), test on every other; per pair, per model, a verdict."""
+    from makerkit.predictor import cross_evaluate, split_windows
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    try:
+        if len(data) * windows < 2:
+            msg = (
+                f"invalid `data`, need at least 2 sources (or --windows >= 2) to train on one and "
+                f"test on another, got {len(data)} source(s) and {windows} window(s)"
+            )
+            raise ConfigError(msg)
+        days = [d for d in map(_day_of, data) if d is not None]
+        twice = sorted({d for d in days if days.count(d) > 1})
+        if twice:
+            msg = f"invalid `data`, the same day given twice is not out of sample: {twice}"
+            raise ConfigError(msg)
+        if levels is None:
+            known = [n for n in map(_book_levels, data) if n is not None]
+            levels = min(known) if known else None
+        sources = []
+        for spec in data:
+            err.print(f"[dim]loading {spec} (every {every}, {levels} levels)[/]")
+            sources += split_windows(load_dataset(spec, every, levels), windows)
+        err.print(
+            f"[dim]{len(sources)} sources x {len(sources) - 1}: training {', '.join(names)}[/]"
+        )
+        report = cross_evaluate(sources, horizon, models=names, seed=seed, boot=boot, block=block)
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    except ImportError as exc:
+        raise _fail(ConfigError(f"{exc}: pip install makerkit[ml]")) from exc
+    report["data"], report["every"], report["windows"], report["levels"] = (
+        data,
+        every,
+        windows,
+        levels,
+    )
+    console = err if as_json else out
+    for t in _cross_tables(report):
+        console.print(t)
+    console.print(report["verdict"]["line"], highlight=False)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "cross.json").write_text(json.dumps(report, indent=2))
+    if as_json:
+        _json_line(report)

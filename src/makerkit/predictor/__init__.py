@@ -3,7 +3,9 @@
 ``lobster_dataset`` / ``book_dataset`` turn book states into features, raw
 levels and look-ahead labels; ``evaluate`` trains the baselines (majority,
 persistence), logistic regression, LightGBM, an MLP and a DeepLOB-style
-network on time-ordered splits and scores them; a ``TrainedModel`` saves and
+network on time-ordered splits and scores them; ``cross_evaluate`` trains on
+each source and tests on every other, with a verdict against logistic
+regression; a ``TrainedModel`` saves and
 loads with its schema. The models need ``pip install makerkit[ml]``.
 """
 
@@ -15,6 +17,7 @@ from makerkit.predictor._adverse import (
     adverse_targets,
     fit_adverse,
 )
+from makerkit.predictor._cross import cross_evaluate, split_windows, verdict
 from makerkit.predictor._dataset import (
     FEATURE_COLUMNS,
     Dataset,
@@ -51,11 +54,14 @@ __all__ = [
     "book_dataset",
     "check_finite",
     "classification_report",
+    "cross_evaluate",
     "direction_labels",
     "evaluate",
     "fit_adverse",
     "lobster_dataset",
     "make_model",
     "return_labels",
+    "split_windows",
     "time_split",
+    "verdict",
 ]
