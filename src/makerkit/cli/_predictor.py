@@ -194,7 +194,9 @@ def evaluate_cmd(
 def train_cmd(
     data: Annotated[list[str], typer.Option(help=SOURCE_HELP)],
     horizon: Annotated[int, typer.Option(help="Label horizon in events.")],
-    model: Annotated[str, typer.Option(help="Model name.")] = "lightgbm",
+    model: Annotated[
+        str, typer.Option(help="Model name (default: the best out of sample, see `cross`).")
+    ] = "logistic",
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file.")] = Path("model.mkp"),
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     out_dir: Annotated[
