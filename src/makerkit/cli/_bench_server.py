@@ -414,11 +414,13 @@ async def _subscriber(url: str, out: dict[str, Any]) -> None:
     """Subscribe to AAA's book and check every frame until cancelled.
 
     Delivery latency is taken when a frame arrives, before it is decoded: the
-    venue's part of the journey, not this client's parsing.
+    venue's part of the journey, not this client's parsing. A delta the snapshot
+    already holds (sent after it when the subscription came during a commit) is
+    stale: dropped, as the client SDK drops it, and counted apart from gaps.
     """
     import websockets
 
-    last = -1
+    last = snapshot = -1
     latencies, now, decode = out["latencies"], _now_ns, msgspec.json.Decoder().decode
     try:
         async with websockets.connect(f"{url}/ws/md", max_size=None) as ws:
@@ -428,22 +430,42 @@ async def _subscriber(url: str, out: dict[str, Any]) -> None:
                 data = decode(raw)
                 for frame in data if isinstance(data, list) else [data]:
                     if frame["type"] == "snapshot":
-                        last = frame["seq"]
+                        last = snapshot = frame["seq"]
                         continue
-                    if frame["seq"] != last + 1:
-                        out["gaps"] += 1
-                    last = frame["seq"]
+                    seq = _follow(out, snapshot, last, frame["seq"])
+                    if seq is None:
+                        continue
+                    last = seq
                     out["frames"] += 1
                     latencies.append(received - frame["ts"])
     finally:
         out["last_seqs"].append(last)
 
 
+def _follow(out: dict[str, Any], snapshot: int, last: int, seq: int) -> int | None:
+    """Count a book frame with ``seq`` after ``last``: None when stale (dropped), else ``seq``.
+
+    Stale is what the snapshot (at seq ``snapshot``) holds already; any other
+    frame that does not follow ``last`` (missing, repeated, out of order) is a gap.
+    """
+    if seq <= snapshot:
+        out["stale"] += 1
+        return None
+    if seq != last + 1:
+        out["gaps"] += 1
+    return seq
+
+
+def _md_stats() -> dict[str, Any]:
+    """What the subscribers count: gaps, stale deltas dropped, frames, latencies, last seqs."""
+    return {"gaps": 0, "stale": 0, "frames": 0, "latencies": [], "last_seqs": []}
+
+
 def _subscribers_process(url: str, count: int, run_seconds: float) -> dict[str, Any]:
     """Run ``count`` market-data subscribers in this (child) process for ``run_seconds``."""
 
     async def run() -> dict[str, Any]:
-        stats: dict[str, Any] = {"gaps": 0, "frames": 0, "latencies": [], "last_seqs": []}
+        stats = _md_stats()
         tasks = [asyncio.create_task(_subscriber(url, stats)) for _ in range(count)]
         await asyncio.sleep(run_seconds)
         for task in tasks:
@@ -505,7 +527,7 @@ async def _bench(
     )
 
     # 50 subscribers in two child processes; the same paced flow runs here
-    stats: dict[str, Any] = {"gaps": 0, "frames": 0, "latencies": [], "last_seqs": []}
+    stats = _md_stats()
     with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as pool:
         counts = [subscribers // 2, subscribers - subscribers // 2]
         listeners = [
@@ -521,7 +543,7 @@ async def _bench(
             )
         )
         for part in await asyncio.gather(*listeners):
-            for key in ("gaps", "frames"):
+            for key in ("gaps", "stale", "frames"):
                 stats[key] += part[key]
             stats["latencies"] += part["latencies"]
             stats["last_seqs"] += part["last_seqs"]
@@ -534,6 +556,7 @@ async def _bench(
     result["md_frames"] = stats["frames"]
     result["md_p50_ms"], result["md_p99_ms"] = _percentiles(stats["latencies"])
     result["md_gaps"] = stats["gaps"]
+    result["md_stale_dropped"] = stats["stale"]
     result["lost_events"] = sum(max(0, final_seq - last) for last in stats["last_seqs"])
     return result
 

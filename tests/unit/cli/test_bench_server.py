@@ -16,6 +16,8 @@ from makerkit.cli._bench_server import (
     _check_tree,
     _client_frame,
     _decode_answers,
+    _follow,
+    _md_stats,
     _source_tree,
     _ws_pipelined,
 )
@@ -82,3 +84,13 @@ def test_a_baseline_revision_runs_its_own_code(tmp_path: Path) -> None:
         pytest.skip("not a git checkout")
     tree = _source_tree("HEAD", tmp_path)  # checked: a venue process imports this tree
     assert (tree / "src" / "makerkit" / "server" / "_ws.py").is_file()
+
+
+def test_subscribers_drop_deltas_their_snapshot_holds_and_count_real_gaps() -> None:
+    out = _md_stats()
+    last = snapshot = 100
+    for seq in (96, 99, 100, 101, 102, 105, 104, 106, 106):
+        followed = _follow(out, snapshot, last, seq)
+        last = last if followed is None else followed
+    # 96, 99, 100: in the snapshot; 105 skips 103; 104 goes back, 106 skips 105; 106 again
+    assert (out["stale"], out["gaps"], last) == (3, 4, 106)
