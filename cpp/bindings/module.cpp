@@ -129,6 +129,22 @@ bool event_kind_ok(bool l3, int64_t kind) {
   return (kind >= makerkit::kEvDepth && kind <= makerkit::kEvClear) || kind == makerkit::kEvHidden;
 }
 
+// Whether any row breaks a rule of event_error (every row looked at, no early exit).
+template <bool L3>
+bool any_bad_event(const int64_t* ts, const int64_t* kind, const int64_t* side,
+                   const int64_t* qty, int64_t n) {
+  bool bad = false;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = kind[i], s = side[i];
+    const bool kind_ok = L3 ? (k >= makerkit::kEvAdd) & (k <= makerkit::kEvHidden)
+                            : ((k >= makerkit::kEvDepth) & (k <= makerkit::kEvClear)) |
+                                  (k == makerkit::kEvHidden);
+    bad |= !kind_ok | ((s != 1) & (s != -1)) | ((qty[i] < 0) & (k != makerkit::kEvClear));
+  }
+  for (int64_t i = 1; i < n; ++i) bad |= ts[i] < ts[i - 1];
+  return bad;
+}
+
 // Why row i of a replay's events is refused: the first rule it breaks.
 std::string event_error(int64_t i, bool l3, int64_t kind, int64_t side, int64_t qty) {
   const std::string row = " at row " + std::to_string(i);
@@ -631,8 +647,11 @@ NB_MODULE(_native, m) {
             if (decision_ns <= 0) throw nb::value_error("invalid `decision_ns`, must be > 0");
             if (feed_latency_ns < 0 || order_latency_ns < 0)
               throw nb::value_error("invalid latency, must be >= 0");
-            // the core reads the arrays in place (kept alive with it): check them once here
-            for (int64_t i = 0; i < n; ++i) {
+            // the core reads the arrays in place (kept alive with it): check them once here,
+            // without a branch a row (vectorized); a second pass names the first bad row
+            const bool bad = l3 ? any_bad_event<true>(t, k, s, q, n)
+                                : any_bad_event<false>(t, k, s, q, n);
+            for (int64_t i = 0; bad && i < n; ++i) {
               const int64_t ki = k[i], si = s[i], qi = q[i];
               if (!event_kind_ok(l3, ki) || (si != 1 && si != -1) ||
                   (qi < 0 && ki != makerkit::kEvClear) || (i > 0 && t[i] < t[i - 1]))

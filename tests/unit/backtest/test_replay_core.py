@@ -254,3 +254,24 @@ def test_the_native_core_keeps_the_event_arrays_it_reads_in_place_alive() -> Non
         c.submit(1, 1, 100, 5)
     assert drain(native) == drain(reference) and native.touch() == reference.touch()
     assert native.fills().tolist() == reference.fills().tolist() and len(junk) == 256
+
+
+@pytest.mark.skipif("native" not in ENGINES, reason="needs the native engine")
+@pytest.mark.parametrize(
+    ("column", "row", "value", "field"),
+    [("side", 6, 0, "side"), ("kind", 5, 9, "kind"), ("qty", 6, -1, "qty"), ("ts", 5, -1, "ts")],
+)
+def test_the_native_core_names_the_first_bad_event_row(
+    column: str, row: int, value: int, field: str
+) -> None:
+    from makerkit._native import ReplayBacktest
+
+    cols = {c: getattr(events([(1, DEPTH, 1, 99, 5)] * 4), c).copy()
+            for c in ("ts", "kind", "side", "price", "qty")}  # fmt: skip
+    cols[column][row] = value
+    cols["side"][7] = 5  # a later bad row: the first one is named
+    with pytest.raises(ValueError, match=rf"invalid `{field}` at row {row}\b"):
+        ReplayBacktest(cols["ts"], cols["kind"], cols["side"], cols["price"], cols["qty"],
+                       roi_lo=1, roi_hi=200, queue_model=0, queue_power=1.0, feed_latency_ns=0,
+                       order_latency_ns=0, decision_ns=MS, start_ns=0, wake_on_fill=True,
+                       post_only=True, maker_fee=0.0, taker_fee=0.0)  # fmt: skip
