@@ -143,7 +143,9 @@ struct NativeStrategy {
   int64_t max_order_size = -1;  // < 0: none
 };
 
-class ReplayBacktest {
+// Hidden: only the extension module (linked into the same library) calls it, so its hot
+// members are bound directly and inlined into run() instead of called through the PLT.
+class __attribute__((visibility("hidden"))) ReplayBacktest {
  public:
   ReplayBacktest(const ReplayConfig& cfg, const ReplayColumns& events);
 
