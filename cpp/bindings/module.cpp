@@ -121,6 +121,24 @@ void check_sim_params(const makerkit::SimParams& p) {
     if (!(t->back() > 0.0)) fail(std::string(name) + ", total weight must be > 0");
   }
   if (p.start_price < 2) fail("`start_price`, must be >= 2 ticks");
+  for (const auto* t : {&p.market_rate_by_spread, &p.touch_cancel_by_spread})
+    for (double r : *t)
+      if (!(r >= 0.0) || !std::isfinite(r))
+        fail("market_rate_by_spread / touch_cancel_by_spread, rates must be finite and >= 0");
+  for (double r : p.improve_ratio)
+    if (!(r >= 0.0 && r <= 1.0)) fail("`improve_ratio`, ratios must be in [0, 1]");
+  if (!(p.market_within_touch >= 0.0 && p.market_within_touch <= 1.0))
+    fail("`market_within_touch`, must be a probability in [0, 1]");
+  if (!(p.activity_sigma >= 0.0) || !std::isfinite(p.activity_sigma))
+    fail("`activity_sigma`, must be finite and >= 0");
+  if (!(p.activity_tau > 0.0) || !std::isfinite(p.activity_tau))
+    fail("`activity_tau`, must be finite and > 0");
+  if (!(p.activity_step > 0.0) || !std::isfinite(p.activity_step))
+    fail("`activity_step`, must be finite and > 0");
+  if (!(p.profile_step > 0.0) || !std::isfinite(p.profile_step))
+    fail("`profile_step`, must be finite and > 0");
+  for (double r : p.activity_profile)
+    if (!(r > 0.0) || !std::isfinite(r)) fail("`activity_profile`, must be finite and > 0");
 }
 
 // Whether `kind` is an event kind of the stream (order-level or L2).
@@ -556,7 +574,11 @@ NB_MODULE(_native, m) {
              std::vector<int64_t> limit_sizes, std::vector<double> limit_size_cdf,
              std::vector<int64_t> market_sizes, std::vector<double> market_size_cdf,
              std::vector<double> improve_rate, std::vector<double> improve_cdf, int64_t start_price,
-             int64_t start_ns, uint64_t seed) {
+             int64_t start_ns, std::vector<double> improve_ratio,
+             std::vector<double> market_rate_by_spread, std::vector<double> touch_cancel_by_spread,
+             double market_within_touch, double activity_sigma, double activity_tau,
+             double activity_step, double profile_step, std::vector<double> activity_profile,
+             uint64_t seed) {
             makerkit::SimParams p;
             p.limit_rate = std::move(limit_rate);
             p.cancel_rate = std::move(cancel_rate);
@@ -573,13 +595,24 @@ NB_MODULE(_native, m) {
             p.improve_cdf = std::move(improve_cdf);
             p.start_price = start_price;
             p.start_ns = start_ns;
+            p.improve_ratio = std::move(improve_ratio);
+            p.market_rate_by_spread = std::move(market_rate_by_spread);
+            p.touch_cancel_by_spread = std::move(touch_cancel_by_spread);
+            p.market_within_touch = market_within_touch;
+            p.activity_sigma = activity_sigma;
+            p.activity_tau = activity_tau;
+            p.activity_step = activity_step;
+            p.profile_step = profile_step;
+            p.activity_profile = std::move(activity_profile);
             check_sim_params(p);
             new (self) makerkit::Simulator(book, std::move(p), seed);
           },
           "book"_a, "limit_rate"_a, "cancel_rate"_a, "market_rate"_a, "hawkes_alpha"_a,
           "hawkes_beta"_a, "value_rate"_a, "informed"_a, "limit_sizes"_a, "limit_size_cdf"_a,
           "market_sizes"_a, "market_size_cdf"_a, "improve_rate"_a, "improve_cdf"_a,
-          "start_price"_a, "start_ns"_a, "seed"_a,
+          "start_price"_a, "start_ns"_a, "improve_ratio"_a, "market_rate_by_spread"_a,
+          "touch_cancel_by_spread"_a, "market_within_touch"_a, "activity_sigma"_a,
+          "activity_tau"_a, "activity_step"_a, "profile_step"_a, "activity_profile"_a, "seed"_a,
           nb::keep_alive<1, 2>())
       .def(
           "run",

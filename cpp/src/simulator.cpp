@@ -34,7 +34,42 @@ Simulator::Simulator(OrderBook& book, SimParams params, uint64_t seed)
   for (size_t i = 0; i < p_.limit_rate.size(); ++i) limit_cdf_[i] = acc += p_.limit_rate[i];
   limit_total_ = acc;
   for (const double c : p_.cancel_rate) theta_max_ = std::max(theta_max_, c);
+  for (const double c : p_.touch_cancel_by_spread) theta_max_ = std::max(theta_max_, c);
   value_ = p_.start_price;
+  if (p_.activity_sigma > 0.0) {
+    const double sigma = p_.activity_sigma;
+    act_phi_ = std::exp(-p_.activity_step / p_.activity_tau);
+    act_shock_ = sigma * std::sqrt(1.0 - act_phi_ * act_phi_) * std::sqrt(12.0);
+    act_x_ = sigma * std::sqrt(12.0) * (uniform(rng_) - 0.5);  // a stationary start
+    activity_ = std::exp(act_x_ + 0.5 * sigma * sigma);
+    next_act_ = p_.activity_step;
+  }
+}
+
+void Simulator::step_activity() {
+  // uniform shocks of the stationary variance; exp(x + sigma^2 / 2) keeps E[1 / A] = 1
+  act_x_ = act_x_ * act_phi_ + act_shock_ * (uniform(rng_) - 0.5);
+  activity_ = std::exp(act_x_ + 0.5 * p_.activity_sigma * p_.activity_sigma);
+}
+
+double Simulator::profile_speed() const {
+  const auto& table = p_.activity_profile;
+  if (table.empty()) return 1.0;
+  const auto k = static_cast<size_t>(t_ / p_.profile_step);
+  return k < table.size() ? table[k] : 1.0;
+}
+
+void Simulator::advance_clock(double dt) {
+  if (!(p_.activity_sigma > 0.0) && p_.activity_profile.empty()) {
+    t_ += dt;
+    return;
+  }
+  tau_ += dt;
+  t_ += dt / (activity_ * profile_speed());
+  while (p_.activity_sigma > 0.0 && tau_ >= next_act_) {
+    step_activity();
+    next_act_ += p_.activity_step;
+  }
 }
 
 void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_ns,
@@ -52,14 +87,18 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
   seed_book(events, out);
   const size_t k_levels = p_.cancel_rate.size();
   while (emitted_ < events && !stop_ && now_ns() < until_ns) {
-    const double mu = p_.market_rate + excitation_;
+    const int64_t spread = spread_now();
+    const double base = p_.market_rate_by_spread.empty()
+                            ? p_.market_rate
+                            : by_spread(p_.market_rate_by_spread, spread);
+    const double mu = base + excitation_;
     const double cancel_total = theta_max_ * static_cast<double>(live_.size());
-    const double improve = improve_now();
+    const double improve = improve_at(spread);
     const double side_rate = limit_total_ + improve;
     const double total = 2.0 * side_rate + cancel_total + mu + p_.value_rate;
     if (!(total > 0.0)) break;
     const double dt = -std::log1p(-uniform(rng_)) / total;
-    t_ += dt;
+    advance_clock(dt);
     excitation_ *= std::exp(-p_.hawkes_beta * dt);
     ++out.proposals;
     double x = uniform(rng_) * total;
@@ -81,7 +120,10 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
       book_.best(side, best, size);
       const int64_t d = side == 1 ? best - o->price : o->price - best;
       const size_t bucket = std::min(static_cast<size_t>(std::max<int64_t>(d, 0)), k_levels - 1);
-      if (uniform(rng_) * theta_max_ < p_.cancel_rate[bucket]) {
+      const double rate = bucket == 0 && !p_.touch_cancel_by_spread.empty()
+                              ? by_spread(p_.touch_cancel_by_spread, spread)
+                              : p_.cancel_rate[bucket];
+      if (uniform(rng_) * theta_max_ < rate) {
         book_.cancel(id, now_ns());
         forget(id);
         emit(1, id, side, 0, 0, out);
@@ -91,7 +133,7 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
     x -= cancel_total;
     if (x < mu) {
       // thinning: the intensity decayed during dt
-      if (uniform(rng_) * mu < p_.market_rate + excitation_) market_order(out);
+      if (uniform(rng_) * mu < base + excitation_) market_order(out);
       continue;
     }
     set_value(value_ + (uniform(rng_) < 0.5 ? 1 : -1));
@@ -112,12 +154,20 @@ void Simulator::seed_book(int64_t events, SimOutput& out) {
   }
 }
 
-double Simulator::improve_now() const {
+int64_t Simulator::spread_now() const {
   int64_t bid = 0, ask = 0, size = 0;
-  const size_t last = p_.improve_rate.size() - 1;
-  if (!book_.best(1, bid, size) || !book_.best(-1, ask, size)) return p_.improve_rate[last];
-  const int64_t spread = ask - bid;
-  return spread <= 1 ? 0.0 : p_.improve_rate[std::min(static_cast<size_t>(spread - 1), last)];
+  if (!book_.best(1, bid, size) || !book_.best(-1, ask, size)) return 0;
+  return ask - bid;
+}
+
+double Simulator::by_spread(const std::vector<double>& table, int64_t spread) {
+  const size_t last = table.size() - 1;
+  return spread <= 0 ? table[last] : table[std::min(static_cast<size_t>(spread - 1), last)];
+}
+
+double Simulator::improve_at(int64_t spread) const {
+  if (spread == 1) return 0.0;  // nothing fits inside
+  return by_spread(p_.improve_rate, spread);
 }
 
 void Simulator::add_limit(int side, double improve, SimOutput& out) {
@@ -132,7 +182,19 @@ void Simulator::add_limit(int side, double improve, SimOutput& out) {
     own = has_ask ? ask : (has_bid ? std::max(bid + 1, value_ + 1) : value_ + 1);
   int64_t price;
   if (uniform(rng_) * (limit_total_ + improve) < improve) {
-    int64_t j = static_cast<int64_t>(pick(p_.improve_cdf, uniform(rng_))) + 1;
+    const double u = uniform(rng_);
+    int64_t j;
+    if (!p_.improve_ratio.empty() && has_bid && has_ask) {
+      // land where the new spread is r times the old one (at least 1 tick, at least 1 better)
+      const int64_t spread = ask - bid;
+      const size_t n = p_.improve_ratio.size();
+      const size_t k = std::min(static_cast<size_t>(u * static_cast<double>(n)), n - 1);
+      const double r = p_.improve_ratio[k];
+      const auto target = static_cast<int64_t>(std::floor(r * static_cast<double>(spread) + 0.5));
+      j = spread - std::clamp<int64_t>(target, 1, spread - 1);
+    } else {
+      j = static_cast<int64_t>(pick(p_.improve_cdf, u)) + 1;
+    }
     if (side == 1 && has_ask) j = std::min(j, ask - 1 - own);
     if (side == -1 && has_bid) j = std::min(j, own - bid - 1);
     price = own + side * std::max<int64_t>(j, 0);
@@ -167,7 +229,11 @@ void Simulator::market_order(SimOutput& out) {
                          : 0.0;
   const double p_buy = 1.0 / (1.0 + std::exp(-p_.informed * gap));
   const int side = uniform(rng_) < p_buy ? 1 : -1;
-  const int64_t qty = draw(p_.market_sizes, p_.market_size_cdf);
+  int64_t qty = draw(p_.market_sizes, p_.market_size_cdf);
+  if (p_.market_within_touch > 0.0 && uniform(rng_) < p_.market_within_touch) {
+    int64_t best = 0, touch = 0;  // take at most what rests at the opposite best
+    if (book_.best(-side, best, touch)) qty = std::min(qty, touch);
+  }
   const int64_t id = next_id_++;
   const Result r = book_.submit(id, side, 0, qty, 1, 0, 0, 1, now_ns());
   if (r.status == Status::Rejected) ++out.rejected;

@@ -16,6 +16,29 @@
 //    order adds hawkes_alpha to the excitation, which decays at hawkes_beta/s;
 //    it buys with probability 1 / (1 + exp(-informed * (V - mid) / tick));
 //  - a move of the fundamental value V by one tick either way at value_rate.
+// Optional, off by default (the original model):
+//  - improve_ratio: an improving order lands where the new spread is r times
+//    the old one (r drawn from this table of equally likely ratios, the new
+//    spread rounded and kept between 1 and the old spread - 1) instead of
+//    improve_cdf ticks better;
+//  - market_rate_by_spread: the market orders' base rate at a spread of s
+//    ticks (entry s - 1, the last for wider or one-sided books) instead of
+//    market_rate: takers cross more when crossing is cheap;
+//  - touch_cancel_by_spread: the cancellation rate of an order at its side's
+//    best at a spread of s ticks (same indexing) instead of cancel_rate[0];
+//  - market_within_touch: the probability that a market order takes at most
+//    what rests at the opposite best (a marketable order limited to the
+//    touch, as nearly all real ones are); the others walk the book;
+//  - activity_sigma > 0: every rate runs on a business clock. Calendar time
+//    advances by dtau / A, where log A is an autoregressive process (one step
+//    of activity_step business seconds, mean reversion activity_tau, uniform
+//    shocks, stationary standard deviation activity_sigma), shifted so that
+//    calendar time keeps the calibrated mean rates. Busy and quiet spells
+//    give returns volatility clustering; the market-order excitation decays
+//    in business time too;
+//  - activity_profile: a multiplier of the business clock's speed for each
+//    profile_step seconds of calendar time since start_ns (1 beyond its end):
+//    the day's intraday shape, such as a busy open.
 // With informed > 0, market orders anticipate where the price goes: passive
 // quotes are adversely selected, as in real markets.
 //
@@ -49,6 +72,15 @@ struct SimParams {
   std::vector<double> market_size_cdf;
   int64_t start_price = 10000;  // ticks
   int64_t start_ns = 0;
+  std::vector<double> improve_ratio;  // empty: improve by improve_cdf ticks
+  std::vector<double> market_rate_by_spread;   // empty: market_rate
+  std::vector<double> touch_cancel_by_spread;  // empty: cancel_rate[0]
+  double market_within_touch = 0.0;
+  double activity_sigma = 0.0;        // 0: no business clock
+  double activity_tau = 600.0;        // business seconds
+  double activity_step = 1.0;         // business seconds
+  double profile_step = 300.0;        // calendar seconds per profile entry
+  std::vector<double> activity_profile;  // empty: 1
 };
 
 struct SimOutput {
@@ -87,7 +119,9 @@ class Simulator {
   int64_t draw(const std::vector<int64_t>& sizes, const std::vector<double>& cdf);
   void seed_book(int64_t events, SimOutput& out);
   void add_limit(int side, double improve, SimOutput& out);
-  double improve_now() const;
+  int64_t spread_now() const;  // 0 when a side is empty
+  static double by_spread(const std::vector<double>& table, int64_t spread);
+  double improve_at(int64_t spread) const;
   void place(int side, int64_t price, int64_t qty, SimOutput& out);
   void market_order(SimOutput& out);
   void collect_fills(SimOutput& out);
@@ -95,6 +129,9 @@ class Simulator {
   void forget(int64_t id);
   void emit(int64_t action, int64_t id, int64_t side, int64_t price, int64_t qty,
             SimOutput& out);
+  void advance_clock(double dt);
+  double profile_speed() const;
+  void step_activity();
 
   OrderBook& book_;
   SimParams p_;
@@ -106,6 +143,12 @@ class Simulator {
   double theta_max_ = 0.0;
   double excitation_ = 0.0;
   double t_ = 0.0;
+  double tau_ = 0.0;  // business time (equal to t_ without activity)
+  double activity_ = 1.0;
+  double act_x_ = 0.0;
+  double act_phi_ = 0.0;
+  double act_shock_ = 0.0;
+  double next_act_ = 0.0;
   int64_t value_ = 0;
   int64_t next_id_ = 1;
   int64_t emitted_ = 0;

@@ -16,6 +16,28 @@ quotes *before* each message (the previous orderbook row):
 * the improvement rates by spread; then the improvement and touch-cancel
   rates are scaled by simulated moments to meet the day's mean spread and
   level-1 depth (``_fit_moments``).
+
+``calibrate_shape`` fits the extended model that reproduces the day's shape,
+not only its means (``makerkit data facts`` compares them):
+
+* arrivals and cancellations by distance, corrected for what a level-N file
+  hides: an order d ticks behind the best is seen only while d is inside the
+  file's N levels, so each distance is counted over the time it was visible
+  (a level-1 file shows none: the rates behind the touch come from how far
+  the best recedes when the touch empties);
+* where improving orders land, as a ratio of the spread they improve;
+* market orders' base rate and the touch's cancellation rate by spread (both
+  far higher at a narrow spread), and the share of market orders that stay
+  at the opposite best (nearly all);
+* millisecond clustering of market orders: a Hawkes process with an
+  exponential kernel fitted by expectation-maximisation (``fit_hawkes``),
+  over a baseline that may change every five minutes;
+* volatility clustering: a business clock whose log speed mean-reverts at the
+  decay of the day's |10 s return| autocorrelation;
+* then by simulated moments, with fixed seeds: one factor on the improvement
+  rates so that the spread quantiles meet the day's (in log terms), and the
+  business clock's dispersion so that the |10 s return| autocorrelation at
+  lags 1-10 meets the day's.
 """
 
 from __future__ import annotations
@@ -28,13 +50,22 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from makerkit.core.errors import DataError
+from makerkit.core.errors import ConfigError, DataError
+from makerkit.data._facts import (
+    MarketFacts,
+    lobster_market_facts,
+    market_order_times,
+    sampled_returns,
+    simulated_market_facts,
+)
 from makerkit.data._lobster import LobsterDay, lobster_tick
 from makerkit.data._simulator import MarketSimulator, SimParams, SimRun
 
 __all__ = [
     "StylisedFacts",
     "calibrate_lobster",
+    "calibrate_shape",
+    "fit_hawkes",
     "lobster_facts",
     "simulate_facts",
     "simulated_facts",
@@ -369,3 +400,328 @@ def simulate_facts(
     )
     profile = [float(d) for d in totals / max(samples, 1)]
     return simulated_facts(merged, profile)
+
+
+# ------------------------------------------------------------- the day's shape
+
+_RATIOS = 40  # equally likely improvement ratios kept
+_MIN_VISIBLE_S = 60.0  # a distance seen for less than this is interpolated
+_MIN_SPREAD_S = 20.0  # a spread held for less than this is interpolated
+_HAWKES_BUCKET_S = 300.0
+_FIT_SPREAD_S = 1800.0  # simulated seconds per run of the spread fit
+_PROFILE_S = 300.0  # the intraday profiles' window
+_ACF_LAGS = 5  # the clock's dispersion meets the mean |10 s return| autocorrelation at lags 1-5
+
+
+def fit_hawkes(
+    times_ns: npt.ArrayLike, *, bucket_s: float = _HAWKES_BUCKET_S, max_iter: int = 200
+) -> tuple[float, float]:
+    """Fit a Hawkes process with kernel n * beta * exp(-beta t) to event times.
+
+    Expectation-maximisation (each event's parent, background or an earlier
+    event, is the hidden variable) over a background rate that is constant
+    within each ``bucket_s`` window, so that slow swings of activity are not
+    read as self-excitation. Returns (branching ratio n, decay beta per second).
+    """
+    t = np.asarray(times_ns, dtype=np.float64)
+    if t.ndim != 1 or t.size < 10:
+        msg = f"invalid `times_ns`, need >= 10 event times to fit, was {t.size}"
+        raise ConfigError(msg)
+    if np.any(np.diff(t) < 0):
+        msg = "invalid `times_ns`, must not decrease"
+        raise ConfigError(msg)
+    if not (math.isfinite(bucket_s) and bucket_s > 0):
+        msg = f"invalid `bucket_s`, must be > 0, was {bucket_s}"
+        raise ConfigError(msg)
+    t = (t - t[0]) / 1e9
+    n_ev = t.size
+    bucket = (t // bucket_s).astype(np.int64)
+    buckets = int(bucket[-1]) + 1
+    length = np.full(buckets, bucket_s)
+    tail = float(t[-1]) - bucket_s * (buckets - 1)
+    length[-1] = max(tail, bucket_s / 10)
+    gaps = np.diff(t).tolist()
+    n, beta = 0.3, 100.0
+    mu = np.bincount(bucket, minlength=buckets) / length * (1 - n)
+    s_arr, d_arr = np.zeros(n_ev), np.zeros(n_ev)
+    for _ in range(max_iter):
+        # S_i = sum_j<i e^(-beta (t_i - t_j)), D_i = sum_j<i (t_i - t_j) e^(-beta (t_i - t_j))
+        s_acc = d_acc = 0.0
+        for i, gap in enumerate(gaps, start=1):
+            decay = math.exp(-beta * gap)
+            d_acc = decay * (d_acc + gap * (s_acc + 1.0))
+            s_acc = decay * (s_acc + 1.0)
+            s_arr[i], d_arr[i] = s_acc, d_acc
+        alpha = n * beta
+        lam = mu[bucket] + alpha * s_arr
+        children = float(np.sum(alpha * s_arr / lam))
+        lag_sum = float(np.sum(alpha * d_arr / lam))
+        mu = np.bincount(bucket, weights=mu[bucket] / lam, minlength=buckets) / length
+        if children <= 0 or lag_sum <= 0:
+            return 0.0, 1.0
+        new_beta, n = children / lag_sum, min(children / n_ev, 0.95)
+        done = abs(new_beta - beta) <= 1e-6 * beta
+        beta = new_beta
+        if done:
+            break
+    return float(n), float(beta)
+
+
+def _visible_profiles(day: LobsterDay, tick: int, levels: int) -> tuple[F64, F64]:
+    """Limit arrivals per side per second and cancellations per resting order, by distance.
+
+    Each distance is counted over the time it lay inside the file's levels;
+    distances seen for less than ``_MIN_VISIBLE_S`` are interpolated, or hold
+    the last well-seen value beyond it.
+    """
+    m, prev = day.messages, day.book[:-1]
+    deepest = day.levels - 1
+    ask1, bid1 = prev[:, 0], prev[:, 2]
+    seen_ask = (prev[:, 4 * deepest] - ask1) // tick
+    seen_bid = (bid1 - prev[:, 4 * deepest + 2]) // tick
+    dwell = np.diff(m.ts_ns).astype(np.float64) / 1e9
+    visible = np.zeros(levels)
+    for seen in (seen_ask, seen_bid):
+        at = np.bincount(np.clip(seen, 0, levels - 1), weights=dwell, minlength=levels)[:levels]
+        visible += np.cumsum(at[::-1])[::-1]  # time with the window reaching at least d
+    typ, side, price = m.type[1:], m.direction[1:], m.price[1:]
+    behind = np.where(side == 1, bid1 - price, price - ask1) // tick
+    inside = (behind >= 0) & (behind < levels)
+    adds = np.bincount(behind[(typ == 1) & inside], minlength=levels)[:levels].astype(np.float64)
+    cancels = ((typ == 2) | (typ == 3)) & inside
+    cancel_counts = np.bincount(behind[cancels], minlength=levels)[:levels].astype(np.float64)
+    size_time = np.zeros(levels)
+    for pcol, sign in ((0, 1), (2, -1)):
+        prices, sizes = prev[:, pcol::4], prev[:, pcol + 1 :: 4]
+        d = sign * (prices - prices[:, :1]) // tick
+        ok = (d >= 0) & (d < levels) & (sizes > 0)
+        weights = sizes * dwell[:, None]
+        size_time += np.bincount(d[ok], weights=weights[ok], minlength=levels)[:levels]
+    mean_add = float(m.size[m.type == 1].mean()) if (m.type == 1).any() else 1.0
+    well = visible >= _MIN_VISIBLE_S
+    idx = np.arange(levels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arrivals = adds / visible
+        orders = size_time / visible / mean_add
+        cancel = cancel_counts / (visible * orders)
+    arrivals = np.interp(idx, idx[well], arrivals[well]) if well.any() else np.zeros(levels)
+    known = well & (orders > 1e-3) & np.isfinite(cancel)
+    cancel = np.interp(idx, idx[known], cancel[known]) if known.any() else np.full(levels, 0.1)
+    return arrivals, np.maximum(cancel, 1e-4)
+
+
+def _touch_gaps(day: LobsterDay, tick: int) -> float:
+    """Mean ticks the best price recedes by when its level empties (how sparse the book is)."""
+    b = day.book
+    gaps = []
+    for col, sign in ((0, 1), (2, -1)):
+        move = sign * np.diff(b[:, col]) // tick
+        gaps.append(move[move > 0])
+    both = np.concatenate(gaps)
+    return float(both.mean()) if both.size else 1.0
+
+
+def _by_spread(counts: F64, time_at: F64, per: float) -> tuple[float, ...]:
+    """Rates per unit at each spread; spreads held under ``_MIN_SPREAD_S`` are interpolated."""
+    idx = np.arange(time_at.size)
+    well = time_at >= _MIN_SPREAD_S
+    if not well.any():
+        rate = float(counts.sum() / max(float(time_at.sum()) * per, 1e-9))
+        return (round(rate, 9),)
+    rates = np.interp(idx, idx[well], counts[well] / (time_at[well] * per))
+    return tuple(round(float(r), 9) for r in rates)
+
+
+def _shape_tables(
+    day: LobsterDay, tick: int
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], float]:
+    """Improvement ratios, market-order and touch-cancel rates by spread, within-touch share."""
+    m, b = day.messages, day.book
+    prev, cur = b[:-1], b[1:]
+    before = ((prev[:, 0] - prev[:, 2]) // tick).clip(1, None)
+    after = ((cur[:, 0] - cur[:, 2]) // tick).clip(1, None)
+    typ, side, price = m.type[1:], m.direction[1:], m.price[1:]
+    own = np.where(side == 1, prev[:, 2] - price, price - prev[:, 0]) // tick
+    improving = (typ == 1) & (own < 0)
+    if improving.any():
+        qs = (np.arange(_RATIOS) + 0.5) / _RATIOS
+        ratio = np.quantile(after[improving] / before[improving], qs)
+        ratios = tuple(round(float(r), 6) for r in ratio)
+    else:
+        ratios = ()
+    width = max(int(np.percentile(before, 99)), 1)
+    dwell = np.diff(m.ts_ns).astype(np.float64) / 1e9
+    s_row = np.minimum(before, width) - 1
+    time_at = np.bincount(s_row, weights=dwell, minlength=width)[:width].astype(np.float64)
+    # market orders: visible executions of one side at one timestamp in consecutive rows
+    ex = np.flatnonzero(m.type == 4)
+    ts, direction = m.ts_ns[ex], m.direction[ex]
+    new = np.ones(ex.size, dtype=bool)
+    new[1:] = (ts[1:] != ts[:-1]) | (direction[1:] != direction[:-1]) | (ex[1:] != ex[:-1] + 1)
+    first = ex[new]
+    first = first[first > 0] - 1  # the message index in ``prev`` terms
+    mo_counts = np.bincount(s_row[first], minlength=width)[:width].astype(np.float64)
+    market = _by_spread(mo_counts, time_at, 1.0)
+    touch_cancels = ((typ == 2) | (typ == 3)) & (own == 0)
+    tc_counts = np.bincount(s_row[touch_cancels], minlength=width)[:width].astype(np.float64)
+    mean_add = float(m.size[m.type == 1].mean()) if (m.type == 1).any() else 1.0
+    touch_orders = (prev[:, 1] + prev[:, 3]) / 2 / mean_add
+    order_time = np.bincount(s_row, weights=dwell * touch_orders, minlength=width)[:width]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        orders_at = np.where(time_at > 0, order_time / time_at, 0.0)
+    touch = _by_spread(tc_counts, time_at * orders_at, 2.0)
+    group = np.cumsum(new) - 1
+    prices = m.price[ex]
+    walked = np.bincount(group, weights=(prices != prices[new][group]).astype(np.float64)) > 0
+    within = round(1.0 - float(walked.mean()), 6) if walked.size else 1.0
+    return ratios, market, touch, within
+
+
+def _activity_tau(real: MarketFacts) -> float:
+    """Seconds over which |10 s returns| stay correlated (log-linear fit over lags 1-10)."""
+    acf = np.asarray(real.abs_ret_acf_10s)
+    ok = acf > 0.01
+    if ok.sum() < 3:
+        return 600.0
+    lags = 10.0 * np.arange(1, acf.size + 1)
+    slope = float(np.polyfit(lags[ok], np.log(acf[ok]), 1)[0])
+    return float(np.clip(-1.0 / slope, 60.0, 3600.0)) if slope < 0 else 3600.0
+
+
+def calibrate_shape(
+    day: LobsterDay,
+    *,
+    levels: int | None = None,
+    informed: float = 1.0,
+    fit: bool = True,
+    seed: int = 1,
+) -> SimParams:
+    """Fit the simulator to a LOBSTER day's shape: spread distribution, clustering, volatility.
+
+    ``levels`` (distances modelled behind the best) defaults to the 99th
+    percentile of how far the file's deepest level lay (of the spread, for a
+    level-1 file), at least 10. ``fit``
+    then meets the spread quantiles and the |10 s return| autocorrelation by
+    simulated moments (seeds from ``seed``; deterministic).
+    """
+    base = calibrate_lobster(day, informed=informed, fit=False)
+    b = day.book
+    tick = lobster_tick(day)
+    deepest = day.levels - 1
+    if levels is None:
+        reach = (
+            np.r_[(b[:, 4 * deepest] - b[:, 0]) // tick, (b[:, 2] - b[:, 4 * deepest + 2]) // tick]
+            if day.levels > 1
+            else (b[:, 0] - b[:, 2]) // tick
+        )
+        levels = int(np.clip(np.percentile(reach, 99), 10, 400))
+    elif levels < 1:
+        msg = f"invalid `levels`, must be >= 1, was {levels}"
+        raise ConfigError(msg)
+    if day.levels > 1:
+        arrivals, cancel = _visible_profiles(day, tick, levels)
+    else:
+        # a level-1 file hides everything behind the touch: spread the touch's own rates
+        # behind it, dense enough that an emptied touch recedes by the day's mean gap
+        arrivals, cancel = _visible_profiles(day, tick, 1)
+        occupied = min(max(1.0 / _touch_gaps(day, tick), 0.05), 0.95)
+        behind = -float(cancel[0]) * math.log1p(-occupied)
+        arrivals = np.r_[arrivals, np.full(levels - 1, behind)]
+        cancel = np.r_[cancel, np.full(levels - 1, float(cancel[0]))]
+    ratios, market, touch, within = _shape_tables(day, tick)
+    mo_ts = market_order_times(day)
+    n, beta = fit_hawkes(mo_ts) if mo_ts.size >= 10 else (0.0, 1.0)
+    real = lobster_market_facts(day)
+    all_markets = base.market_rate / (1 - base.hawkes_alpha / base.hawkes_beta)
+    params = msgspec.structs.replace(
+        base,
+        limit_rate=tuple(round(float(r), 9) for r in arrivals),
+        cancel_rate=tuple(round(float(r), 9) for r in cancel),
+        market_rate=round(all_markets * (1 - n), 9),
+        market_rate_by_spread=tuple(round(r * (1 - n), 9) for r in market),
+        touch_cancel_by_spread=touch,
+        market_within_touch=within,
+        hawkes_alpha=round(n * beta, 9),
+        hawkes_beta=round(beta, 9),
+        improve_ratio=ratios,
+        activity_tau=round(_activity_tau(real), 3),
+    )
+    if not fit:
+        return params
+    return _fit_shape(params, real, day, seed)
+
+
+def _log_spread(f: MarketFacts) -> float:
+    qs = (f.spread_p10, f.spread_p50, f.spread_p90, f.spread_p99)
+    return float(np.mean(np.log(np.maximum(qs, 1.0))))
+
+
+def _mean_acf(f: MarketFacts) -> float:
+    return float(np.mean(f.abs_ret_acf_10s[:_ACF_LAGS]))
+
+
+def _day_variance(day: LobsterDay, step_s: float) -> F64:
+    """The variance of the day's 1 s mid returns (ticks) in each ``step_s`` window."""
+    m, b = day.messages, day.book
+    tick = lobster_tick(day)
+    mid = (b[:, 0] + b[:, 2]) / 2 / tick
+    r1 = sampled_returns(m.ts_ns, mid, 1_000_000_000, int(m.ts_ns[0]), int(m.ts_ns[-1]))
+    windows = max(math.ceil(r1.size / step_s), 1)
+    which = np.arange(r1.size) // max(int(step_s), 1)
+    counts = np.bincount(which, minlength=windows)
+    variance: F64 = np.bincount(which, weights=r1 * r1, minlength=windows) / np.maximum(counts, 1)
+    return variance
+
+
+def _fit_shape(params: SimParams, real: MarketFacts, day: LobsterDay, seed: int) -> SimParams:
+    """Meet the spread quantiles, the intraday volatility and its clustering.
+
+    * the improvement factor: short runs at factors 1/16 .. 8 (without the
+      business clock: a time change does not move the spread's distribution)
+      map factor to spread; the factor whose spread quantiles meet the day's
+      in log terms is interpolated;
+    * the business clock's speed in each five-minute window: the square root
+      of the window's 1 s return variance over the day's (the root shrinks a
+      noisy estimate, and the clock's own swings carry the rest);
+    * then the clock's dispersion: a bisection over runs as long as the day,
+      so that the |10 s return| autocorrelation at lags 1-5 meets the day's.
+    """
+    short = min(real.seconds, _FIT_SPREAD_S)
+    still = msgspec.structs.replace(params, activity_sigma=0.0)
+    factors = 2.0 ** np.arange(-4, 4)
+    levels = []
+    for k in factors:
+        rates = tuple(round(r * k, 9) for r in params.improve_rate)
+        facts = simulated_market_facts(
+            msgspec.structs.replace(still, improve_rate=rates), seconds=short, seed=seed
+        )
+        levels.append(_log_spread(facts))
+    # the spread falls as the factor rises: interpolate on the reversed arrays
+    log_k = np.interp(_log_spread(real), np.asarray(levels)[::-1], np.log(factors)[::-1])
+    variance = _day_variance(day, _PROFILE_S)
+    speed = np.sqrt(variance / variance.mean()) if variance.mean() > 0 else np.ones(variance.size)
+    speed = np.clip(speed, 0.25, 4.0)
+    speed = speed / speed.mean()
+    fitted = msgspec.structs.replace(
+        params,
+        improve_rate=tuple(round(r * math.exp(log_k), 9) for r in params.improve_rate),
+        profile_step=_PROFILE_S,
+        activity_profile=tuple(round(float(x), 6) for x in speed),
+        activity_sigma=0.0,
+    )
+    goal = _mean_acf(real)
+
+    def clustered(sigma: float) -> SimParams:
+        return msgspec.structs.replace(fitted, activity_sigma=round(sigma, 6))
+
+    if _mean_acf(simulated_market_facts(fitted, seconds=real.seconds, seed=seed)) >= goal:
+        return fitted
+    lo, hi = 0.0, 1.5
+    for _ in range(7):
+        mid = (lo + hi) / 2
+        facts = simulated_market_facts(clustered(mid), seconds=real.seconds, seed=seed)
+        if _mean_acf(facts) < goal:
+            lo = mid
+        else:
+            hi = mid
+    return clustered((lo + hi) / 2)

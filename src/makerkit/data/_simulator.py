@@ -44,6 +44,22 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     market order, decaying at ``hawkes_beta``/s). ``value_rate``: one-tick moves
     of the fundamental value; ``informed``: how strongly market orders trade
     towards it. Size tables: lots with cumulative weights.
+
+    Off by default (the original model): ``improve_ratio``, equally likely
+    ratios new spread / old spread where an improving order lands (instead of
+    ``improve_cdf`` ticks better); ``market_rate_by_spread`` and
+    ``touch_cancel_by_spread``, the market orders' base rate and the
+    cancellation rate at the touch by spread (entry s - 1 at s ticks, the last
+    for wider or one-sided books) instead of ``market_rate`` and
+    ``cancel_rate[0]``; ``market_within_touch``, the probability that a
+    market order takes at most what rests at the opposite best (the others
+    walk the book); ``activity_profile``, a multiplier of the business
+    clock's speed for each ``profile_step`` seconds since ``start_ns`` (1
+    beyond its end: the day's intraday shape); and ``activity_sigma`` > 0, a
+    business clock
+    for every rate whose log speed is autoregressive (``activity_tau`` seconds
+    of mean reversion, a step every ``activity_step`` business seconds): busy
+    and quiet spells, so returns cluster in volatility.
     """
 
     limit_rate: tuple[float, ...]
@@ -61,6 +77,15 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     improve_cdf: tuple[float, ...] = (1.0,)
     start_price: int = 10_000
     start_ns: int = 34_200_000_000_000
+    improve_ratio: tuple[float, ...] = ()
+    market_rate_by_spread: tuple[float, ...] = ()
+    touch_cancel_by_spread: tuple[float, ...] = ()
+    market_within_touch: float = 0.0
+    activity_sigma: float = 0.0
+    activity_tau: float = 600.0
+    activity_step: float = 1.0
+    profile_step: float = 300.0
+    activity_profile: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         def fail(what: str) -> None:
@@ -69,7 +94,8 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
         if not self.limit_rate or not self.cancel_rate:
             fail("`limit_rate` / `cancel_rate`, must list at least one distance")
-        for name in ("limit_rate", "cancel_rate"):
+        rates = ("limit_rate", "cancel_rate", "market_rate_by_spread", "touch_cancel_by_spread")
+        for name in rates:
             if any(not (math.isfinite(r) and r >= 0) for r in getattr(self, name)):
                 fail(f"`{name}`, rates must be finite and >= 0")
         if not self.improve_cdf or any(b < a for a, b in pairwise(self.improve_cdf)):
@@ -100,6 +126,18 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                 fail(f"`{name}`, total weight must be > 0")
         if self.start_price < 2:
             fail(f"`start_price`, must be >= 2 ticks, was {self.start_price}")
+        if any(not 0.0 <= r <= 1.0 for r in self.improve_ratio):
+            fail(f"`improve_ratio`, ratios must be in [0, 1], was {self.improve_ratio}")
+        if not 0.0 <= self.market_within_touch <= 1.0:
+            fail(f"`market_within_touch`, must be in [0, 1], was {self.market_within_touch}")
+        if not (math.isfinite(self.activity_sigma) and self.activity_sigma >= 0):
+            fail(f"`activity_sigma`, must be finite and >= 0, was {self.activity_sigma}")
+        if any(not (math.isfinite(r) and r > 0) for r in self.activity_profile):
+            fail(f"`activity_profile`, must be finite and > 0, was {self.activity_profile}")
+        for name in ("activity_tau", "activity_step", "profile_step"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                fail(f"`{name}`, must be finite and > 0, was {value}")
 
     @classmethod
     def default(cls, *, start_price: int = 10_000, informed: float = 1.0) -> SimParams:
@@ -163,7 +201,7 @@ class _PySim:
             cdf.append(acc)
         self.limit_cdf = cdf
         self.limit_total = acc
-        self.theta_max = max(p.cancel_rate)
+        self.theta_max = max(p.cancel_rate + p.touch_cancel_by_spread)
         self.value = p.start_price
         self.excitation = 0.0
         self.t = 0.0
@@ -178,6 +216,36 @@ class _PySim:
         self.emitted = 0
         self.watch_from = _NEVER
         self.stop = False
+        self.tau = 0.0  # business time (equal to t without activity)
+        self.activity = 1.0
+        self.act_x = self.act_phi = self.act_shock = self.next_act = 0.0
+        if p.activity_sigma > 0.0:
+            sigma = p.activity_sigma
+            self.act_phi = math.exp(-p.activity_step / p.activity_tau)
+            self.act_shock = sigma * math.sqrt(1.0 - self.act_phi * self.act_phi) * math.sqrt(12.0)
+            self.act_x = sigma * math.sqrt(12.0) * (self.uniform() - 0.5)  # a stationary start
+            self.activity = math.exp(self.act_x + 0.5 * sigma * sigma)
+            self.next_act = p.activity_step
+
+    def profile_speed(self) -> float:
+        table = self.p.activity_profile
+        if not table:
+            return 1.0
+        k = int(self.t / self.p.profile_step)
+        return table[k] if k < len(table) else 1.0
+
+    def advance_clock(self, dt: float) -> None:
+        p = self.p
+        if not p.activity_sigma > 0.0 and not p.activity_profile:
+            self.t += dt
+            return
+        self.tau += dt
+        self.t += dt / (self.activity * self.profile_speed())
+        while p.activity_sigma > 0.0 and self.tau >= self.next_act:
+            # uniform shocks of the stationary variance; exp(x + sigma^2 / 2) keeps E[1 / A] = 1
+            self.act_x = self.act_x * self.act_phi + self.act_shock * (self.uniform() - 0.5)
+            self.activity = math.exp(self.act_x + 0.5 * p.activity_sigma * p.activity_sigma)
+            self.next_act += p.activity_step
 
     def uniform(self) -> float:
         self.state = z = (self.state + 0x9E3779B97F4A7C15) & _MASK
@@ -202,15 +270,21 @@ class _PySim:
         k_levels = len(p.cancel_rate)
         uniform = self.uniform
         while self.emitted < events and not self.stop and self.now_ns() < until_ns:
-            mu = p.market_rate + self.excitation
+            spread = self.spread_now()
+            base = (
+                self.by_spread(p.market_rate_by_spread, spread)
+                if p.market_rate_by_spread
+                else p.market_rate
+            )
+            mu = base + self.excitation
             cancel_total = self.theta_max * len(self.live)
-            improve = self.improve_now()
+            improve = 0.0 if spread == 1 else self.by_spread(p.improve_rate, spread)
             side_rate = self.limit_total + improve
             total = 2.0 * side_rate + cancel_total + mu + p.value_rate
             if not total > 0.0:
                 break
             dt = -math.log1p(-uniform()) / total
-            self.t += dt
+            self.advance_clock(dt)
             self.excitation *= math.exp(-p.hawkes_beta * dt)
             self.counts["proposals"] += 1
             x = uniform() * total
@@ -229,14 +303,19 @@ class _PySim:
                 best = (self.book.best_bid() if side == 1 else self.book.best_ask()) or (0, 0)
                 d = best[0] - price if side == 1 else price - best[0]
                 bucket = min(max(d, 0), k_levels - 1)
-                if uniform() * self.theta_max < p.cancel_rate[bucket]:
+                rate = (
+                    self.by_spread(p.touch_cancel_by_spread, spread)
+                    if bucket == 0 and p.touch_cancel_by_spread
+                    else p.cancel_rate[bucket]
+                )
+                if uniform() * self.theta_max < rate:
                     self.book.cancel(oid, ts=self.now_ns())
                     self.forget(oid)
                     self.emit(1, oid, side, 0, 0)
                 continue
             x -= cancel_total
             if x < mu:
-                if uniform() * mu < p.market_rate + self.excitation:
+                if uniform() * mu < base + self.excitation:
                     self.market_order()
                 continue
             self.value = max(self.value + (1 if uniform() < 0.5 else -1), 2)
@@ -255,13 +334,14 @@ class _PySim:
             self.place(1, max(1, self.value - 1 - j), self.draw(p.limit_sizes, p.limit_size_cdf))
             self.place(-1, self.value + 1 + j, self.draw(p.limit_sizes, p.limit_size_cdf))
 
-    def improve_now(self) -> float:
-        rates = self.p.improve_rate
+    def spread_now(self) -> int:
+        """The spread in ticks, 0 when a side is empty."""
         bid, ask = self.book.best_bid(), self.book.best_ask()
-        if bid is None or ask is None:
-            return rates[-1]
-        spread = ask[0] - bid[0]
-        return 0.0 if spread <= 1 else rates[min(spread - 1, len(rates) - 1)]
+        return 0 if bid is None or ask is None else ask[0] - bid[0]
+
+    @staticmethod
+    def by_spread(table: tuple[float, ...], spread: int) -> float:
+        return table[-1] if spread <= 0 else table[min(spread - 1, len(table) - 1)]
 
     def add_limit(self, side: int, improve: float) -> None:
         bid, ask = self.book.best_bid(), self.book.best_ask()
@@ -271,7 +351,15 @@ class _PySim:
         else:
             own = ask[0] if ask else (max(bid[0] + 1, value + 1) if bid else value + 1)
         if self.uniform() * (self.limit_total + improve) < improve:
-            j = self.pick(self.p.improve_cdf, self.uniform()) + 1
+            u = self.uniform()
+            ratios = self.p.improve_ratio
+            if ratios and bid and ask:
+                # land where the new spread is r times the old one (>= 1 tick, >= 1 better)
+                spread = ask[0] - bid[0]
+                r = ratios[min(int(u * len(ratios)), len(ratios) - 1)]
+                j = spread - min(max(math.floor(r * spread + 0.5), 1), spread - 1)
+            else:
+                j = self.pick(self.p.improve_cdf, u) + 1
             if side == 1 and ask:
                 j = min(j, ask[0] - 1 - own)
             if side == -1 and bid:
@@ -303,6 +391,10 @@ class _PySim:
         p_buy = 0.0 if arg > 700 else 1.0 / (1.0 + math.exp(arg))
         side = 1 if self.uniform() < p_buy else -1
         qty = self.draw(p.market_sizes, p.market_size_cdf)
+        if p.market_within_touch > 0.0 and self.uniform() < p.market_within_touch:
+            touch = ask if side == 1 else bid  # take at most what rests at the opposite best
+            if touch is not None:
+                qty = min(qty, touch[1])
         oid = self.next_id
         self.next_id += 1
         res = self.book.submit(
@@ -378,7 +470,11 @@ class MarketSimulator:
                 engine_handle, list(p.limit_rate), list(p.cancel_rate), p.market_rate,
                 p.hawkes_alpha, p.hawkes_beta, p.value_rate, p.informed, list(p.limit_sizes),
                 list(p.limit_size_cdf), list(p.market_sizes), list(p.market_size_cdf),
-                list(p.improve_rate), list(p.improve_cdf), p.start_price, p.start_ns, seed & _MASK,
+                list(p.improve_rate), list(p.improve_cdf), p.start_price, p.start_ns,
+                list(p.improve_ratio), list(p.market_rate_by_spread),
+                list(p.touch_cancel_by_spread), p.market_within_touch, p.activity_sigma,
+                p.activity_tau, p.activity_step, p.profile_step, list(p.activity_profile),
+                seed & _MASK,
             )  # fmt: skip
         else:
             self._py = _PySim(self.book, params, seed)
@@ -433,15 +529,19 @@ class MarketSimulator:
         sim.run(events, False, until, watch)
         return sim.emitted
 
-    def run(self, events: int, *, record: bool = True) -> SimRun:
-        """Emit ``events`` more commands (``record=False``: counters only, fastest)."""
+    def run(self, events: int, *, record: bool = True, until_ns: int | None = None) -> SimRun:
+        """Emit ``events`` more commands (``record=False``: counters only, fastest).
+
+        With ``until_ns`` it stops early once the clock reaches that time.
+        """
         if events < 0:
             msg = f"invalid `events`, must be >= 0, was {events}"
             raise ConfigError(msg)
+        until = _NEVER if until_ns is None else until_ns
         cols = np.zeros((6, 0), dtype=np.int64)  # action, order_id, side, price, qty, ts
         l1 = np.zeros((0, 4), dtype=np.int64)
         if self._native is not None:
-            out = self._native.run(events, record)
+            out = self._native.run(events, record, until)
             if record and out["l1"].shape[0]:
                 cols, l1 = out["columns"], out["l1"]
             counts = {k: int(out[k]) for k in ("fills", "volume", "rejected", "proposals")}
@@ -449,7 +549,7 @@ class MarketSimulator:
             sim = self._sim()
             sim.rows, sim.l1 = [], []
             sim.counts = dict.fromkeys(sim.counts, 0)
-            sim.run(events, record)
+            sim.run(events, record, until)
             if sim.rows:
                 cols = np.ascontiguousarray(np.asarray(sim.rows, dtype=np.int64).T)
                 l1 = np.asarray(sim.l1, dtype=np.int64).reshape(-1, 4)

@@ -1,0 +1,72 @@
+"""Calibrating the day's shape on the real LOBSTER data: what it reads, and that it fits."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from makerkit.data import (
+    calibrate_lobster,
+    calibrate_shape,
+    compare_market_facts,
+    load_lobster_beside,
+    lobster_market_facts,
+    simulated_market_facts,
+)
+
+AMZN = "AMZN_2012-06-21_34200000_57600000_{}_5.csv.gz"
+GOOG_L1 = "GOOG_2012-06-21_34200000_57600000_{}_1.csv.gz"
+
+
+def lobster_window(data_root: Path, name: str, minutes: float, folder: Path) -> Path:
+    """Write the first ``minutes`` of a real day as a message/orderbook pair; the message file."""
+    lines = gzip.decompress((data_root / "lobster" / name.format("message")).read_bytes())
+    messages = lines.decode().splitlines()
+    end = 34_200 + 60 * minutes
+    rows = sum(1 for line in messages if float(line.split(",", 1)[0]) < end)
+    book = gzip.decompress((data_root / "lobster" / name.format("orderbook")).read_bytes())
+    book_rows = book.decode().splitlines()
+    stem = name.replace("57600000", str(int(end * 1000))).removesuffix(".gz")
+    message = folder / stem.format("message")
+    message.write_text("\n".join(messages[:rows]) + "\n")
+    (folder / stem.format("orderbook")).write_text("\n".join(book_rows[:rows]) + "\n")
+    return message
+
+
+def test_what_the_calibration_reads_from_a_day(data_root: Path) -> None:
+    day = load_lobster_beside(data_root / "lobster" / AMZN.format("message"))
+    p = calibrate_shape(day, fit=False)
+    assert len(p.improve_ratio) == 40 and all(0 < r <= 1 for r in p.improve_ratio)
+    assert p.improve_ratio[20] == pytest.approx(0.88, abs=0.05)  # an improver keeps ~88%
+    # takers cross far more often when the spread is one or two ticks
+    wide = sorted(p.market_rate_by_spread)[len(p.market_rate_by_spread) // 2]
+    assert p.market_rate_by_spread[0] > 10 * wide
+    assert p.touch_cancel_by_spread[0] > 2 * p.touch_cancel_by_spread[9]
+    assert 0.9 < p.market_within_touch < 1.0
+    branching = p.hawkes_alpha / p.hawkes_beta
+    assert 0.35 < branching < 0.55 and 100 < p.hawkes_beta < 500  # a few milliseconds
+    assert 60 <= p.activity_tau <= 3600
+    # the file hides orders beyond its five levels: deeper arrivals are counted over the
+    # time they were visible, so they are not the raw per-day counts
+    assert len(p.limit_rate) == len(p.cancel_rate) >= 13
+    assert p.limit_rate[12] > 3 * calibrate_lobster(day, fit=False).limit_rate[12]
+
+
+def test_a_level_one_file_gets_a_book_behind_the_touch(data_root: Path, tmp_path: Path) -> None:
+    day = load_lobster_beside(lobster_window(data_root, GOOG_L1, 30, tmp_path))
+    p = calibrate_shape(day, fit=False)
+    assert len(p.limit_rate) >= 10
+    assert all(r > 0 for r in p.limit_rate[1:])  # inferred from how far an emptied touch recedes
+
+
+def test_the_fit_meets_the_days_spread_and_clustering(data_root: Path, tmp_path: Path) -> None:
+    day = load_lobster_beside(lobster_window(data_root, AMZN, 20, tmp_path))
+    params = calibrate_shape(day)
+    assert params == calibrate_shape(day)  # deterministic
+    assert len(params.activity_profile) == 4 and params.profile_step == 300.0
+    real = lobster_market_facts(day)
+    report = compare_market_facts(real, simulated_market_facts(params, seconds=real.seconds))
+    for name in ("spread_p10", "spread_p50", "spread_p90", "mo_interarrival_under_10ms"):
+        assert report.facts[name].within_1_5x, (name, report.facts[name])
