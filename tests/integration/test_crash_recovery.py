@@ -67,6 +67,9 @@ def verify(base: str, keys: list[str], acked: dict[str, dict[str, object]]) -> N
             c.close()
 
 
+PER_CYCLE = 100  # acknowledged orders a cycle waits for before the kill
+
+
 @pytest.mark.expensive
 @pytest.mark.slow
 def test_acknowledged_orders_and_fills_survive_kill_9(tmp_path: Path) -> None:
@@ -115,7 +118,14 @@ def test_acknowledged_orders_and_fills_survive_kill_9(tmp_path: Path) -> None:
         threads = [threading.Thread(target=trade, args=(w,)) for w in range(3)]
         for t in threads:
             t.start()
-        time.sleep(0.5)
+        # kill once this cycle has its acknowledgements, however loaded the machine is
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with lock:
+                done = sum(1 for c in acked if c.startswith(f"c{cycle}-"))
+            if done > PER_CYCLE:
+                break
+            time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)  # no clean shutdown, no final flush
         proc.wait()
         stop.set()
@@ -126,5 +136,5 @@ def test_acknowledged_orders_and_fills_survive_kill_9(tmp_path: Path) -> None:
     verify(base, keys, acked)  # and nothing acknowledged earlier went missing since
     proc.terminate()
     proc.wait()
-    assert len(acked) > 100 * cycles
+    assert len(acked) > PER_CYCLE * cycles
     assert list(Path(f"{journal}.snapshots").glob("snapshot-*.bin"))
