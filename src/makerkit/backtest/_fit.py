@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._calibrate import MarketFit, fit_recorded, fit_synthetic
-from makerkit.backtest._events import MarketEvents
+from makerkit.backtest._events import TRADE, MarketEvents
 from makerkit.backtest._spec import DataSpec, load_market, parse_data_spec
 from makerkit.backtest._window import clock
 from makerkit.core.errors import ConfigError, DataError
@@ -103,7 +103,7 @@ def _binance_market(spec: DataSpec) -> str:
 
 
 def _instrument(spec: DataSpec, events: MarketEvents | None, mid: float | None) -> InstrumentFacts:
-    if events is None:  # the simulator: any integer order is valid
+    if events is None or spec.synthetic:  # the simulator: any integer order is valid
         return InstrumentFacts(source="synthetic", symbol="SIM", day=None, tick="1", lot="1",
                                price_unit="tick", step_lots=1, min_size=1,
                                rules="the simulator: one tick, one lot")  # fmt: skip
@@ -153,7 +153,11 @@ def _strategy_params(fit: MarketFit, size: int) -> dict[str, dict[str, Any]]:
 def fit_market(data: str, *, sample_s: float = 1.0) -> MarketParams:
     """Measure ``data`` (a spec, with its window) and derive every built-in's parameters."""
     spec = parse_data_spec(data)
-    events = load_market(spec)
+    if spec.options.get("queue") == "l3":  # measured on the book's levels either way
+        spec = msgspec.structs.replace(
+            spec, options={k: v for k, v in spec.options.items() if k != "queue"}
+        )
+    events = None if spec.synthetic else load_market(spec)
     if events is None:
         seed, n = spec.options.get("seed", 7), spec.options.get("events", 300_000)
         fit = fit_synthetic(seed=seed, events=n, sample_s=sample_s)
@@ -161,7 +165,7 @@ def fit_market(data: str, *, sample_s: float = 1.0) -> MarketParams:
     else:
         fit = fit_recorded(events, sample_s=sample_s)
         inside = events.ts >= events.start_ns
-        trades = events.price[inside & (events.kind == 2)]
+        trades = events.price[inside & (events.kind == TRADE)]
         mid = float(np.median(trades)) if trades.size else None
     instrument = _instrument(spec, events, mid)
     window = None

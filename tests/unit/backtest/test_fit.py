@@ -157,3 +157,13 @@ def test_tune_keeps_the_fitted_market_and_searches_gamma_on_its_scale() -> None:
     assert all(set(t["params"]) == {"gamma"} for t in result.trials)
     k = params["k"]
     assert all(k * 1e-6 <= t["params"]["gamma"] <= k for t in result.trials)
+
+
+@pytest.mark.usefixtures("data_root")
+def test_an_order_level_spec_is_measured_on_its_book_levels() -> None:
+    l2 = fit_market("lobster:GOOG,end=10:00")
+    l3 = fit_market("lobster:GOOG,queue=l3,end=10:00")
+    assert l3.market == l2.market and l3.instrument == l2.instrument
+    sim = fit_market("synthetic:events=60000,seed=2,queue=l3")
+    assert sim.instrument.source == "synthetic" and sim.market == fit_market(
+        "synthetic:events=60000,seed=2").market  # fmt: skip
