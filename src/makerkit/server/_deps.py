@@ -29,6 +29,7 @@ __all__ = [
     "ServiceDep",
     "SymbolQuery",
     "admit",
+    "admit_at",
     "errors",
     "get_account",
     "get_admin",
@@ -50,9 +51,13 @@ ServiceDep = Annotated[VenueService, Depends(get_service)]
 
 def admit(request_app: Any, service: VenueService, account: Account, *, command: bool) -> None:
     """Count one message of ``account`` at the gate; a command is refused while killed."""
+    admit_at(_gate(request_app), service, account, command=command)
+
+
+def admit_at(gate: Gate, service: VenueService, account: Account, *, command: bool) -> None:
+    """``admit`` at a gate already at hand (``app.state.gate`` costs a caught AttributeError)."""
     risk = service.venue.risk
     limits = risk.limits_for(account.account_id, "*")
-    gate: Gate = request_app.state.gate
     gate.account(
         account.account_id,
         risk.kill_reason(account.account_id) if command else "",

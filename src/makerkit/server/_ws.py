@@ -22,9 +22,9 @@ from makerkit.server._convert import (
     _order_symbol,
     to_new_order,
 )
-from makerkit.server._deps import _address, _gate, admit
+from makerkit.server._deps import _address, _gate, admit_at
 from makerkit.server._errors import log, status_for
-from makerkit.server._gate import Bucket, Gate, Refused
+from makerkit.server._gate import Bucket, Refused
 from makerkit.server._routes_orders import cancel_all
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._settings import Settings
@@ -202,8 +202,7 @@ async def _session(
     sender = asyncio.create_task(_sender(ws, sub)) if direct is None else None
     # on `makerkit serve`: client frames parsed from the socket, no ASGI queue between
     reader = raw_reader(ws.scope)
-    app = ws.app
-    gate: Gate = app.state.gate
+    gate = _gate(ws.app)
     address = _address(ws)
     bucket: Bucket | None = None  # this connection's, when it has no account
     max_bytes = settings.max_message_bytes
@@ -235,7 +234,7 @@ async def _session(
                 if account is None:
                     bucket = gate.connection(bucket, address)
                 else:
-                    admit(app, service, account, command=not isinstance(req, WsSubscribe))
+                    admit_at(gate, service, account, command=not isinstance(req, WsSubscribe))
                 if invalid is not None:
                     raise invalid
                 if isinstance(req, WsSubscribe):
