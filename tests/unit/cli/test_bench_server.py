@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from makerkit.cli._bench_server import (
+    _bench,
     _check_tree,
     _client_frame,
     _decode_answers,
@@ -94,3 +95,24 @@ def test_subscribers_drop_deltas_their_snapshot_holds_and_count_real_gaps() -> N
         last = last if followed is None else followed
     # 96, 99, 100: in the snapshot; 105 skips 103; 104 goes back, 106 skips 105; 106 again
     assert (out["stale"], out["gaps"], last) == (3, 4, 106)
+
+
+def test_every_phase_reports_and_the_paced_ones_keep_to_their_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("makerkit.cli._bench_server.ADMIN", ADMIN)  # the test venue's admin
+    monkeypatch.setattr("makerkit.cli._bench_server._SPAWN_NS", 0)  # each load process at once
+    host, _, srv, thread = _start(tmp_path)
+    try:
+        rate, seconds = 200.0, 0.5
+        result = asyncio.run(_bench(f"http://{host}", seconds, 2, 1, 2, rate))
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+    assert result["ws_orders_per_sec"] > 0 and result["rest_orders_per_sec"] > 0
+    # a paced client sends an order (and later its cancel) no earlier than its schedule
+    most = rate + 2 * 2 / seconds  # each of the 2 clients may be one order ahead at the start
+    assert 0 < result["paced_alone_orders_per_sec"] <= most
+    assert 0 < result["paced_orders_per_sec"] <= most
+    assert result["md_subscribers"] == 2 and result["md_gaps"] == 0
+    assert result["lost_events"] == 0
