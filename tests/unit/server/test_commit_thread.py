@@ -17,7 +17,7 @@ from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._ws import _subscribe
 from makerkit.venue import Journal, NewOrder, Sealed
 from makerkit.wire import WsSubscribe, parse_ws_request
-from tests.unit.server.test_durability import frames, open_venue, order, run, service
+from tests.unit.server.test_durability import frames, open_venue, order, run, service, state
 
 
 class Gates:
@@ -170,5 +170,25 @@ def test_commands_that_come_while_stopping_are_committed_last(
         rows = [r[6] for r in reopened.history(account=alice, kind="order", limit=100)]
         assert any(f'"order_id":{out.update.order_id}' in r for r in rows)
         reopened.close()
+
+    run(scenario)
+
+
+def test_snapshots_are_taken_while_commands_keep_coming(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        svc = service(tmp_path / "venue.db", snapshot_every=7)
+        alice, bob, _ = await open_venue(svc)
+        acks: list[int] = []
+        for i in range(60):  # pipelined: commits follow each other while snapshots fall due
+            svc.execute_then(order(svc, alice if i % 2 else bob, 100 + i), acks.append)
+            if i % 3 == 0:
+                await asyncio.sleep(0)
+        await until(lambda: len(acks) == 60)
+        assert svc.jv.snapshot_seq > 0
+        want = state(svc)
+        await svc.stop()
+        again = service(tmp_path / "venue.db")
+        assert state(again) == want
+        again.jv.close()
 
     run(scenario)
