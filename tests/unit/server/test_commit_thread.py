@@ -184,11 +184,11 @@ def test_snapshots_are_taken_while_commands_keep_coming(tmp_path: Path) -> None:
             if i % 3 == 0:
                 await asyncio.sleep(0)
         await until(lambda: len(acks) == 60)
-        assert svc.jv.snapshot_seq > 0
         want = state(svc)
-        await svc.stop()
-        again = service(tmp_path / "venue.db")
-        assert state(again) == want
+        await svc.stop()  # waits for a snapshot being written (by a forked child)
+        assert svc.jv.snapshot_seq > 0
+        again = service(tmp_path / "venue.db")  # from the newest snapshot
+        assert again.jv.snapshot_seq == svc.jv.snapshot_seq and state(again) == want
         again.jv.close()
 
     run(scenario)
