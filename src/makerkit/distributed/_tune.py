@@ -260,7 +260,7 @@ def tune(
                 result = run(params, train_spec, train_market)
                 out.append(record(params, _score(result, objective), result.metrics.fills))
             return out
-        jobs = [(strategy, fixed, params, str(train_spec_text), objective) for params in batch]
+        jobs = [(strategy, fixed, params, train_spec_text, objective) for params in batch]
         rows, _ = run_tasks(_train_trial, jobs, workers=workers, runner=runner,
                             ray_address=ray_address, retries=1)  # fmt: skip
         for row in rows:

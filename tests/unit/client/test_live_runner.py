@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def venue(journal: Path) -> AsyncIterator[str]:
+    """A venue with a simulated market on AAA, on loopback: its base URL."""
+    port = free_port()
+    settings = Settings(journal=str(journal), admin_key=ADMIN, symbols="AAA",
+                        market=True, market_rate=400.0)  # fmt: skip
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 class Broken:
@@ -43,15 +62,7 @@ class Broken:
 
 def test_live_run_quotes_trades_and_cleans_up(tmp_path: Path) -> None:
     async def scenario() -> None:
-        port = free_port()
-        settings = Settings(journal=str(tmp_path / "v.db"), admin_key=ADMIN, symbols="AAA",
-                            market=True, market_rate=400.0)  # fmt: skip
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        base = f"http://127.0.0.1:{port}"
-        try:
+        async with venue(tmp_path / "v.db") as base:
             async with VenueClient(base, ADMIN) as admin:
                 key = (await admin.create_account("mm")).api_key
             await asyncio.sleep(0.5)  # let the simulated market build a book
@@ -74,9 +85,6 @@ def test_live_run_quotes_trades_and_cleans_up(tmp_path: Path) -> None:
                 assert slow.stopped is None and slow.throttled > 0
                 await asyncio.sleep(1.0)  # a token back for the look
                 assert await client.open_orders("AAA") == []
-        finally:
-            server.should_exit = True
-            await task
 
     asyncio.run(scenario())
 
@@ -124,15 +132,7 @@ class _Clock:
 
 def test_live_timers_fire_at_their_period_on_the_injected_clock(tmp_path: Path) -> None:
     async def scenario() -> None:
-        port = free_port()
-        settings = Settings(journal=str(tmp_path / "t.db"), admin_key=ADMIN, symbols="AAA",
-                            market=True, market_rate=400.0)  # fmt: skip
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="error"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        base = f"http://127.0.0.1:{port}"
-        try:
+        async with venue(tmp_path / "t.db") as base:
             async with VenueClient(base, ADMIN) as admin:
                 key = (await admin.create_account("timed")).api_key
             while True:  # a two-sided book to quote around
@@ -155,8 +155,5 @@ def test_live_timers_fire_at_their_period_on_the_injected_clock(tmp_path: Path) 
                 assert fired == [120, 210, 300, 420, 510, 600, 720, 810, 900]
                 assert len(await client.open_orders("AAA")) == 2  # the timer's quotes rest
                 await runner._pull_quotes()
-        finally:
-            server.should_exit = True
-            await task
 
     asyncio.run(scenario())
