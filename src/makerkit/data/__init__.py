@@ -19,6 +19,11 @@ from makerkit.data._binance import (
     replay_binance,
     sync_binance,
 )
+from makerkit.data._binance_archive import (
+    BINANCE_ARCHIVE_KINDS,
+    archive_day,
+    read_binance_archive,
+)
 from makerkit.data._calibrate import (
     StylisedFacts,
     calibrate_lobster,
@@ -86,6 +91,7 @@ __all__ = [
     "ACTION_CANCEL",
     "ACTION_MARKET",
     "ACTION_MODIFY",
+    "BINANCE_ARCHIVE_KINDS",
     "FACT_TARGETS",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
@@ -115,6 +121,7 @@ __all__ = [
     "SimRun",
     "StylisedFacts",
     "YahooFinance",
+    "archive_day",
     "autocorrelation",
     "binance_l2_columns",
     "binance_meta",
@@ -138,6 +145,7 @@ __all__ = [
     "lobster_pairs",
     "lobster_tick",
     "market_order_times",
+    "read_binance_archive",
     "replay_binance",
     "sampled_returns",
     "save_bars",
