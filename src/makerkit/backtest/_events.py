@@ -49,10 +49,10 @@ from makerkit.data import (
     BinanceFiles,
     LobsterDay,
     LobsterFiles,
+    capture_depth,
     load_binance_capture,
     load_lobster,
     lobster_tick,
-    sync_binance,
 )
 
 __all__ = [
@@ -211,21 +211,18 @@ def _lobster_symbol(path: str) -> str:
 
 def binance_events(capture: BinanceCapture) -> MarketEvents:
     """A Binance capture as L2 events on its own tick and lot grid (see the module notes)."""
-    rows: list[tuple[int, int, int, int, int, int]] = []  # order, ts, kind, side, price, qty
     snap_ts = capture.snapshot_ns
-    for side, levels in ((1, capture.snapshot_bids), (-1, capture.snapshot_asks)):
-        rows.extend((0, snap_ts, DEPTH, side, p, q) for p, q in levels)
-    sync = sync_binance(capture)
-    for diff, ts in zip(sync.applied, sync.ts, strict=True):
-        ups = [(s, p, q) for s, lv in ((1, diff.bids), (-1, diff.asks)) for p, q in lv]
-        ups.sort(key=lambda u: u[2] > 0)  # removals first
-        rows.extend((1, ts, DEPTH, s, p, q) for s, p, q in ups)
+    sync, depth = capture_depth(capture)
     if not sync.applied:
         msg = "the capture has no depth after its snapshot"
         if sync.gap is not None:
             msg = f"{msg}: {sync.gap}"
         raise DataError(msg, path=capture.path)
-    arr = np.asarray(rows, dtype=np.int64)
+    nd = depth["ts_ns"].shape[0]
+    arr = np.stack([
+        np.zeros(nd, np.int64), depth["ts_ns"], np.full(nd, DEPTH, np.int64), depth["side"],
+        depth["price"], depth["qty"],
+    ], axis=1)  # fmt: skip
     keep = capture.trade_ns >= snap_ts
     if sync.gap is not None:  # nothing after the gap: the book is not trusted there
         keep &= capture.trade_ns <= sync.ts[-1]

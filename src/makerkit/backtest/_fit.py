@@ -93,6 +93,9 @@ def _units(value: str, unit: str) -> Decimal:
     return Decimal(value) / scale
 
 
+_CATALOG_MARKETS = {"binance": "binance-spot", "binance-futures": "binance-usdm"}
+
+
 def _binance_market(spec: DataSpec) -> str:
     """``binance-spot`` or ``binance-usdm``, from the capture's file name."""
     try:
@@ -109,12 +112,14 @@ def _instrument(spec: DataSpec, events: MarketEvents | None, mid: float | None) 
                                rules="the simulator: one tick, one lot")  # fmt: skip
     unit = events.price_unit or "1"
     tick = Decimal(events.tick) * Decimal(unit.split()[0])
-    if spec.kind == "lobster":  # Nasdaq: cent ticks, single shares (odd lots trade)
+    if spec.kind == "lobster" or spec.venue == "nasdaq":  # cent ticks, single shares
         return InstrumentFacts(source="lobster", symbol=events.symbol, day=spec.day,
                                tick=str(tick.normalize()), lot="1", price_unit="USD",
                                step_lots=1, min_size=1,
                                rules="Nasdaq: 0.01 USD tick, 1 share")  # fmt: skip
     market = _binance_market(spec) if spec.kind == "binance" else spec.kind
+    if spec.kind == "catalog":  # the catalog names venues as tardis does
+        market = _CATALOG_MARKETS.get(spec.venue, spec.venue)
     lot = Decimal(events.lot) * Decimal("1e-8")
     filters = EXCHANGE_FILTERS.get((market, events.symbol.upper()))
     if filters is None:

@@ -1,7 +1,10 @@
 """Market specs: the one string that names a backtest's market, for the CLI and sweeps.
 
 ``synthetic[:seed=N,events=N]`` is the simulator; ``lobster:SYMBOL[:YYYY-MM-DD]``
-and ``binance:SYMBOL[:YYYY-MM-DD]`` are recorded days, with replay options
+and ``binance:SYMBOL[:YYYY-MM-DD]`` are recorded days, and
+``catalog:VENUE:SYMBOL:FROM[..TO]`` is a range of days from the catalog
+(``catalog=DIR`` or ``MAKERKIT_CATALOG``, default ``./catalog``;
+``missing=skip`` passes over days without data), with replay options
 after commas (``queue=probabilistic,order_latency_ms=5``, any ``ReplayConfig``
 field). Every spec takes a window in market time, ``start=HH:MM[:SS]`` and
 ``end=HH:MM[:SS]``: the strategy trades from ``start`` to ``end`` (the book is
@@ -10,11 +13,13 @@ built from the data's beginning).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from makerkit.backtest._catalog_events import catalog_events
 from makerkit.backtest._events import MarketEvents, recorded_events
 from makerkit.backtest._l3 import stream_l3_events
 from makerkit.backtest._replay import run_replay_backtest
@@ -22,14 +27,16 @@ from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 from makerkit.backtest._window import Window, window_events
 from makerkit.core.errors import ConfigError
-from makerkit.data import simulate
+from makerkit.data import catalog_dir, simulate
 
 __all__ = ["DATA_HELP", "DataSpec", "load_market", "parse_data_spec", "run_on_spec"]
 
 DATA_HELP = (
     "Market: synthetic[:seed=N,events=N] (the simulator; queue=l3 replays its order-level "
     "stream instead), or a recorded day, "
-    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], with replay options after "
+    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], or days from the catalog, "
+    "catalog:VENUE:SYMBOL:YYYY-MM-DD[..YYYY-MM-DD] (catalog=DIR, else MAKERKIT_CATALOG or "
+    "./catalog; missing=skip passes over days without data), with replay options after "
     "commas (queue=conservative|probabilistic|l3, order_latency_ms=, feed_latency_ms=, "
     "decision_ms=, maker_fee=, taker_fee=, ...). Any spec takes a window in market time: "
     "start=HH:MM[:SS],end=HH:MM[:SS]."
@@ -39,10 +46,12 @@ DATA_HELP = (
 class DataSpec(msgspec.Struct, frozen=True):
     """A parsed spec: the simulator's settings, or a recorded day and how to replay it."""
 
-    kind: str  # "synthetic", "lobster" or "binance"
+    kind: str  # "synthetic", "lobster", "binance" or "catalog"
     options: dict[str, Any]
     symbol: str = ""
-    day: str | None = None
+    day: str | None = None  # the first day
+    venue: str = ""  # catalog only
+    until: str | None = None  # catalog only: the last day (None: ``day`` alone)
     window: Window = Window()  # in market time; the strategy trades inside it
 
     @property
@@ -64,7 +73,9 @@ def parse_data_spec(spec: str) -> DataSpec:
     """``synthetic[:seed=7,...]`` or ``lobster:GOOG[:2012-06-21][,queue=...]`` -> a DataSpec."""
     head, *parts = spec.split(",")
     kind, _, rest = head.partition(":")
-    symbol = day = ""
+    symbol = day = venue = ""
+    until: str | None = None
+    extra: tuple[str, ...] = ()
     if kind == "synthetic":
         parts = [*filter(None, rest.split(",")), *parts]
         valid: tuple[str, ...] = ("seed", "events", "queue")
@@ -74,8 +85,28 @@ def parse_data_spec(spec: str) -> DataSpec:
             msg = f"invalid --data {spec!r}, must name a symbol: {kind}:SYMBOL[:YYYY-MM-DD]"
             raise ConfigError(msg)
         valid = ReplayConfig.__struct_fields__
+    elif kind == "catalog":
+        venue, _, rest = rest.partition(":")
+        symbol, _, days = rest.rpartition(":")
+        day, _, last = days.partition("..")
+        if not (venue and symbol and day):
+            msg = f"invalid --data {spec!r}, must be catalog:VENUE:SYMBOL:YYYY-MM-DD[..YYYY-MM-DD]"
+            raise ConfigError(msg)
+        for d in (day, last):
+            if d and not _is_date(d):
+                msg = f"invalid --data {spec!r}: {d!r} is not a date (YYYY-MM-DD)"
+                raise ConfigError(msg)
+        if last and last < day:
+            msg = f"invalid --data {spec!r}: the range ends before it starts"
+            raise ConfigError(msg)
+        until = last or None
+        extra = ("catalog", "missing")
+        valid = (*ReplayConfig.__struct_fields__, *extra)
     else:
-        msg = f"invalid --data {spec!r}, must be synthetic[:...], lobster:SYMBOL or binance:SYMBOL"
+        msg = (
+            f"invalid --data {spec!r}, must be synthetic[:...], lobster:SYMBOL, binance:SYMBOL "
+            "or catalog:VENUE:SYMBOL:DAY[..DAY]"
+        )
         raise ConfigError(msg)
     options: dict[str, Any] = {}
     bounds: dict[str, str] = {}  # start=, end=: the window, for every kind
@@ -87,7 +118,7 @@ def parse_data_spec(spec: str) -> DataSpec:
         if key not in valid or not value:
             msg = f"invalid --data option {part!r}, valid: {', '.join((*valid, 'start', 'end'))}"
             raise ConfigError(msg)
-        options[key] = _number(value) if key not in ("queue", "engine") else value
+        options[key] = _number(value) if key not in ("queue", "engine", *extra) else value
     window = Window.parse(bounds.get("start"), bounds.get("end"))
     if kind == "synthetic":
         queue = options.pop("queue", None)
@@ -106,12 +137,25 @@ def parse_data_spec(spec: str) -> DataSpec:
             msg = f"invalid --data {spec!r}: {exc}"
             raise ConfigError(msg) from exc
         return DataSpec(kind, options | ({"queue": queue} if queue else {}), window=window)
+    if options.get("missing", "error") not in ("error", "skip"):
+        msg = f"invalid --data {spec!r}: missing= must be error or skip"
+        raise ConfigError(msg)
     try:
-        msgspec.convert(options, ReplayConfig)
+        msgspec.convert({k: v for k, v in options.items() if k not in extra}, ReplayConfig)
     except msgspec.ValidationError as exc:
         msg = f"invalid --data option: {exc}"
         raise ConfigError(msg) from exc
-    return DataSpec(kind, options, symbol=symbol, day=day or None, window=window)
+    return DataSpec(
+        kind, options, symbol=symbol, day=day or None, window=window, venue=venue, until=until
+    )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def load_market(spec: DataSpec) -> MarketEvents | None:
@@ -126,6 +170,13 @@ def load_market(spec: DataSpec) -> MarketEvents | None:
                        seed=spec.options.get("seed", 7))  # fmt: skip
         return window_events(stream_l3_events(sim.stream), spec.window)
     l3 = spec.options.get("queue") == "l3"
+    if spec.kind == "catalog":
+        assert spec.day is not None  # noqa: S101 - parse_data_spec requires it
+        return catalog_events(
+            catalog_dir(spec.options.get("catalog")), spec.venue, spec.symbol, spec.day,
+            spec.until, window=spec.window, order_level=l3,
+            missing=str(spec.options.get("missing", "error")),
+        )  # fmt: skip
     events = recorded_events(spec.kind, spec.symbol, spec.day, order_level=l3)
     return window_events(events, spec.window)
 

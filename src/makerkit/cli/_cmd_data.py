@@ -10,11 +10,18 @@ import msgspec
 import typer
 from rich.table import Table
 
+from makerkit.cli._cmd_catalog import data_ingest, data_ls, data_rm
 from makerkit.cli._common import BackendOpt, JsonOpt, _fail, _json_line, err, out
 from makerkit.core import ConfigError, DataError, MakerkitError
 from makerkit.data import load_lobster
 
-data_app = typer.Typer(help="Market data: calibrate and run the simulator.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Market data: the catalog of your own data, the simulator and its calibration.",
+    no_args_is_help=True,
+)
+data_app.command("ingest")(data_ingest)
+data_app.command("ls")(data_ls)
+data_app.command("rm")(data_rm)
 
 
 def _facts_table(title: str, columns: dict[str, Any]) -> Table:

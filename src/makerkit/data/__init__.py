@@ -15,6 +15,7 @@ from makerkit.data._binance import (
     BinanceReplay,
     BinanceSync,
     L2Book,
+    capture_depth,
     load_binance_capture,
     replay_binance,
     sync_binance,
@@ -32,6 +33,14 @@ from makerkit.data._calibrate import (
     lobster_facts,
     simulate_facts,
     simulated_facts,
+)
+from makerkit.data._catalog import (
+    CatalogEntry,
+    IngestReport,
+    catalog_dir,
+    catalog_entries,
+    ingest,
+    remove_source,
 )
 from makerkit.data._facts import (
     FACT_TARGETS,
@@ -61,6 +70,7 @@ from makerkit.data._lobster import (
     lobster_tick,
 )
 from makerkit.data._paths import data_dir, lobster_pairs
+from makerkit.data._readers import read_source
 from makerkit.data._simulator import MarketSimulator, SimParams, SimRun, simulate
 from makerkit.data._store import (
     binance_l2_columns,
@@ -83,6 +93,8 @@ from makerkit.data._synthetic import (
     synthetic_l3_events,
     synthetic_stream,
 )
+from makerkit.data._tables import TABLE_SCHEMAS, SourceTable
+from makerkit.data._tardis import read_tardis
 from makerkit.data._types import Bars, CorporateAction, EventSource, MarketDataSource, Quote
 from makerkit.data._yahoo import YahooFinance
 
@@ -96,6 +108,7 @@ __all__ = [
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
     "SCALE",
+    "TABLE_SCHEMAS",
     "AlphaVantage",
     "Bars",
     "BinanceCapture",
@@ -103,10 +116,12 @@ __all__ = [
     "BinanceGap",
     "BinanceReplay",
     "BinanceSync",
+    "CatalogEntry",
     "CorporateAction",
     "EventSource",
     "FactComparison",
     "FactsReport",
+    "IngestReport",
     "L2Book",
     "L3EventStream",
     "LobsterDay",
@@ -119,6 +134,7 @@ __all__ = [
     "Quote",
     "SimParams",
     "SimRun",
+    "SourceTable",
     "StylisedFacts",
     "YahooFinance",
     "archive_day",
@@ -129,10 +145,14 @@ __all__ = [
     "binance_trade_columns",
     "calibrate_lobster",
     "calibrate_shape",
+    "capture_depth",
+    "catalog_dir",
+    "catalog_entries",
     "compare_market_facts",
     "data_dir",
     "excess_kurtosis",
     "fit_hawkes",
+    "ingest",
     "load_binance_capture",
     "load_lobster",
     "load_lobster_beside",
@@ -146,6 +166,9 @@ __all__ = [
     "lobster_tick",
     "market_order_times",
     "read_binance_archive",
+    "read_source",
+    "read_tardis",
+    "remove_source",
     "replay_binance",
     "sampled_returns",
     "save_bars",

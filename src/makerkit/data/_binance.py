@@ -43,6 +43,7 @@ __all__ = [
     "BinanceReplay",
     "BinanceSync",
     "L2Book",
+    "capture_depth",
     "load_binance_capture",
     "replay_binance",
     "sync_binance",
@@ -99,6 +100,7 @@ class BinanceCapture(msgspec.Struct, frozen=True, kw_only=True):
     trade_price: I64  # units of 1e-8
     trade_qty: I64
     trade_buyer_maker: npt.NDArray[np.bool_]
+    trade_exch_ns: I64 | None = None  # the trade's exchange time (``T``), when parsed
 
 
 def _levels(raw: Any, path: str, line: int, field: str) -> list[tuple[int, int]]:
@@ -119,7 +121,7 @@ def load_binance_capture(path: str | Path) -> BinanceCapture:
         raise DataError(why, path=name) from exc
     diffs: list[_Diff] = []
     tickers: list[_Ticker] = []
-    trades: list[tuple[int, int, int, bool]] = []
+    trades: list[tuple[int, int, int, bool, int]] = []
     snapshot: dict[str, Any] | None = None
     snapshot_line = snapshot_ns = 0
     symbol = ""
@@ -162,14 +164,17 @@ def load_binance_capture(path: str | Path) -> BinanceCapture:
                     )
                 )  # fmt: skip
             elif stream.endswith("@trade"):
-                trades.append((local, _units(data["p"]), _units(data["q"]), bool(data["m"])))
+                trades.append(
+                    (local, _units(data["p"]), _units(data["q"]), bool(data["m"]),
+                     int(data.get("T") or data.get("E") or 0) * 1_000_000)
+                )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             why = f"bad {stream} message: {exc}"
             raise DataError(why, path=name, line=n) from exc
     if snapshot is None:
         why = "no REST depth snapshot (lastUpdateId) in the capture"
         raise DataError(why, path=name)
-    cols: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) if trades else [()] * 4
+    cols: list[tuple[Any, ...]] = list(zip(*trades, strict=True)) if trades else [()] * 5
     return BinanceCapture(
         path=name,
         symbol=symbol,
@@ -184,6 +189,7 @@ def load_binance_capture(path: str | Path) -> BinanceCapture:
         trade_price=np.asarray(cols[1], dtype=np.int64),
         trade_qty=np.asarray(cols[2], dtype=np.int64),
         trade_buyer_maker=np.asarray(cols[3], dtype=bool),
+        trade_exch_ns=np.asarray(cols[4], dtype=np.int64),
     )
 
 
@@ -387,3 +393,34 @@ def replay_binance(capture: BinanceCapture) -> BinanceReplay:
         dropped=sync.dropped,
         gap="" if sync.gap is None else str(sync.gap),
     )
+
+
+def capture_depth(capture: BinanceCapture) -> tuple[BinanceSync, dict[str, I64]]:
+    """The book a replay sees: the snapshot's levels, then every applied diff's, in order.
+
+    Columns ``ts_ns`` (when each takes effect), ``exch_ns`` (the diff's event
+    time; the snapshot's receive time, as REST gives none), ``side``, ``price``,
+    ``qty``. Within a diff removals come first, so it never crosses the book
+    half-applied. One builder for the backtester and the catalog.
+    """
+    ts: list[int] = []
+    exch: list[int] = []
+    rows: list[tuple[int, int, int]] = []
+    snap_ts = capture.snapshot_ns
+    for side, levels in ((1, capture.snapshot_bids), (-1, capture.snapshot_asks)):
+        rows.extend((side, p, q) for p, q in levels)
+    ts.extend([snap_ts] * len(rows))
+    exch.extend([snap_ts] * len(rows))
+    sync = sync_binance(capture)
+    for diff, at in zip(sync.applied, sync.ts, strict=True):
+        ups = [(s, p, q) for s, lv in ((1, diff.bids), (-1, diff.asks)) for p, q in lv]
+        ups.sort(key=lambda u: u[2] > 0)  # removals first
+        rows.extend(ups)
+        ts.extend([at] * len(ups))
+        exch.extend([diff.event_ms * 1_000_000] * len(ups))
+    arr = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    cols = {
+        "ts_ns": np.asarray(ts, np.int64), "exch_ns": np.asarray(exch, np.int64),
+        "side": arr[:, 0].copy(), "price": arr[:, 1].copy(), "qty": arr[:, 2].copy(),
+    }  # fmt: skip
+    return sync, cols

@@ -48,7 +48,9 @@ _SLACK_S = 60.0
 @cache
 def _day(spec_text: str) -> MarketEvents:
     """A recorded day, loaded once per process (several envs share it)."""
-    events = load_market(parse_data_spec(spec_text.split(",")[0]))
+    head, *opts = spec_text.split(",")
+    where = [o for o in opts if o.startswith(("catalog=", "missing="))]  # a catalog's folder
+    events = load_market(parse_data_spec(",".join([head, *where])))
     assert events is not None  # noqa: S101 - parse refused non-recorded specs earlier
     return events
 
