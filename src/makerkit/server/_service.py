@@ -666,8 +666,18 @@ class VenueService:
     def _publish_batch(self, batch: list[Event]) -> None:
         staged: set[Subscriber] = set()
         md = self._md_pending
+        private = self.private
+        order_json = self.order_json
         for event in batch:
-            if isinstance(event, (BookDelta, Trade)):
+            kind = event.__class__
+            if kind is OrderUpdate:  # _publish's private case, inlined: most events are these
+                subs = private.get(event.account)  # type: ignore[union-attr]
+                if subs:
+                    frame = b'{"type":"order",' + order_json(event)[1:]  # type: ignore[arg-type]
+                    for sub in subs:
+                        sub.staged.append(frame)
+                        staged.add(sub)
+            elif kind is BookDelta or kind is Trade:
                 md.append(event)
             else:
                 self._publish(event, staged)

@@ -23,7 +23,8 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,6 +43,7 @@ from makerkit.core import (
 from makerkit.risk import AuditRecord, RiskLimits, RiskManager
 from makerkit.venue._model import (
     Account,
+    BookDelta,
     CancelAll,
     CancelOrder,
     FeeSchedule,
@@ -69,8 +71,14 @@ _ORDER_COMMANDS: dict[str, type] = {
 }
 
 
+# the live path decodes the bytes it journals with these, as replay does
+_DECODE_COMMAND: dict[str, Callable[[bytes], Any]] = {
+    kind: msgspec.json.Decoder(t).decode for kind, t in _ORDER_COMMANDS.items()
+}
+
+
 def _json(obj: object) -> str:
-    return msgspec.json.encode(obj).decode()
+    return _encode(obj).decode()
 
 
 _SCHEMA = """
@@ -128,12 +136,13 @@ def _insert(db: sqlite3.Connection, statement: tuple[str, str], rows: list[Any])
         sql = _SQL.get((head, n))
         if sql is None:
             sql = _SQL[(head, n)] = head + ",".join([values] * n)
-        db.execute(sql, [value for row in rows[at : at + n] for value in row])
+        db.execute(sql, list(_chain(rows[at : at + n] if n < len(rows) else rows)))
         at += n
         left -= n
 
 
 _SQL: dict[tuple[str, int], str] = {}
+_chain = chain.from_iterable
 
 # Snapshot file: magic line, header (JSON), the header's sha256, then the state.
 # Every byte is covered by a checksum, so a damaged file is refused, never loaded.
@@ -635,26 +644,33 @@ class JournaledVenue:
     def _run(self, account: int, kind: str, payload: bytes) -> Any:
         # the live path applies the journaled bytes too, decoded as replay decodes them:
         # the venue it builds is the replayed one, down to its snapshot's bytes
-        now = max(self._clock.now_ns(), self._sim.now_ns())
-        self._sim.advance_to(now)
+        sim = self._sim
+        now = max(self._clock.now_ns(), sim.now_ns())
+        sim.advance_to(now)
         result = self._apply(account, kind, payload)
         self.journal.append(now, account, kind, payload)
-        for outcome in result if isinstance(result, list) else [result]:
-            if isinstance(outcome, Outcome):
-                self._history(outcome)
+        if type(result) is Outcome:
+            self._history(result)
+        elif isinstance(result, list):
+            for outcome in result:
+                if isinstance(outcome, Outcome):
+                    self._history(outcome)
         return result
 
     def _history(self, outcome: Outcome) -> None:
         record = self.journal.record_event
         for event in outcome.events:
-            if isinstance(event, OrderUpdate):
+            kind = type(event)
+            if kind is BookDelta:
+                continue  # book deltas are derivable; not kept as history
+            if kind is OrderUpdate:
                 row: EventRow = (
                     event.ts_event,
                     "order",
-                    event.account,
+                    event.account,  # type: ignore[union-attr]
                     event.symbol,
-                    event.order_id,
-                    _json(event),
+                    event.order_id,  # type: ignore[union-attr]
+                    _encode(event).decode(),
                 )
             elif isinstance(event, FillReport):
                 row = (
@@ -668,7 +684,7 @@ class JournaledVenue:
             elif isinstance(event, Trade):
                 row = (event.ts_event, "trade", None, event.symbol, None, _json(event))
             else:
-                continue  # book deltas are derivable; not kept as history
+                continue
             record(row)
 
     def _audit_row(self, rec: AuditRecord) -> None:
@@ -689,9 +705,9 @@ class JournaledVenue:
 
     def _apply(self, account: int, kind: str, payload: bytes) -> Any:
         venue = self.venue
-        if kind in _ORDER_COMMANDS:
-            command: Any = msgspec.json.decode(payload, type=_ORDER_COMMANDS[kind])
-            return self._apply_command(account, kind, command)
+        decode = _DECODE_COMMAND.get(kind)
+        if decode is not None:
+            return self._apply_command(account, kind, decode(payload))
         if kind == "account":
             data = msgspec.json.decode(payload)
             return venue.add_account_hashed(

@@ -343,52 +343,68 @@ class Venue:
             return self._reject(account, cmd, exc.reason, ts)
         self._next_order_id += 1
         order_id = self._next_order_id
+        side, price, qty, cid = cmd.side, cmd.price, cmd.qty, cmd.client_order_id
         res = listing.book.submit(
             order_id,
-            cmd.side,
-            0 if is_market else cmd.price,
-            cmd.qty,
+            side,
+            0 if is_market else price,
+            qty,
             order_type=cmd.order_type,
             tif=cmd.tif,
             account=account,
             stp=cmd.stp,
             ts=ts,
         )
+        remaining, status = res.remaining, res.status
         order = _Order(
-            order_id=order_id,
-            account=account,
-            symbol=cmd.symbol,
-            client_order_id=cmd.client_order_id,
-            side=cmd.side,
-            price=None if is_market else cmd.price,
-            qty=cmd.qty,
-            filled=res.filled,
-            remaining=res.remaining,
-            status=res.status,
-            reason=res.reason,
+            order_id,
+            account,
+            cmd.symbol,
+            cid,
+            side,
+            None if is_market else price,
+            qty,
+            res.filled,
+            remaining,
+            status,
+            res.reason,
         )
-        events: list[Event] = []
-        if res.status is OrderStatus.REJECTED:
+        if status is OrderStatus.REJECTED:
             update = self._update(order, ts)
             outcome = Outcome(update=update, events=(update,))
-            self._remember(account, cmd.client_order_id, outcome)
+            self._remember(account, cid, outcome)
             return outcome
-        self._orders[order_id] = order
-        if len(self._orders) > self._compact_at:
+        orders = self._orders
+        orders[order_id] = order
+        if len(orders) > self._compact_at:
             self._compact()
-        if cmd.client_order_id is not None:
-            self._by_client[(account, cmd.client_order_id)] = order_id
-        if res.remaining:
-            self._track_open(order, +res.remaining)
+        if client_key is not None:
+            self._by_client[client_key] = order_id
         touched: dict[tuple[int, int], None] = {}
-        if res.remaining and cmd.price is not None:
-            touched[(int(cmd.side), cmd.price)] = None
-        update = self._update(order, ts)
-        events.append(update)
-        self._apply_fills(listing, order, res, ts, events, touched)
-        self._book_deltas(listing, touched, ts, events)
+        if remaining:
+            # _track_open(order, +remaining), inlined: this is the hot path of order entry
+            key = (account, cmd.symbol, int(side))
+            open_qty = self._open_qty
+            open_qty[key] = open_qty.get(key, 0) + remaining
+            opened = self._open.setdefault(account, {})
+            if status in _OPEN:
+                opened[order_id] = None
+            else:
+                opened.pop(order_id, None)
+            if price is not None:
+                touched[(int(side), price)] = None
+        seqs = self._account_seq
+        seq = seqs[account] + 1
+        seqs[account] = seq
+        update = self._snapshot(order, ts, seq)
+        events: list[Event] = [update]
+        if res.fills or res.canceled:
+            self._apply_fills(listing, order, res, ts, events, touched)
+        if touched:
+            self._book_deltas(listing, touched, ts, events)
         outcome = Outcome(update=update, events=tuple(events))
-        self._remember(account, cmd.client_order_id, outcome)
+        if cid is not None:
+            self._acks[(account, cid)] = update
         if res.fills:
             self._after_trades(listing, ts, events)
         return outcome
@@ -815,14 +831,23 @@ class Venue:
                 ts,
                 order,
             )
-        self._track_open(order, -order.remaining)
+        # _track_open(order, -remaining), then _track_open(order, 0) once it is cancelled:
+        # inlined, as this is the hot path of order entry
+        account = order.account
+        key = (account, order.symbol, int(order.side))
+        open_qty = self._open_qty
+        open_qty[key] = open_qty.get(key, 0) - order.remaining
+        self._open.setdefault(account, {}).pop(order.order_id, None)
         order.remaining = 0
         order.status = OrderStatus.CANCELED
-        self._track_open(order, 0)
-        update = self._update(order, ts)
+        seqs = self._account_seq
+        seq = seqs[account] + 1
+        seqs[account] = seq
+        update = self._snapshot(order, ts, seq)
+        if order.price is None:
+            return Outcome(update=update, events=(update,))
         events: list[Event] = [update]
-        if order.price is not None:
-            self._book_deltas(listing, {(int(order.side), order.price): None}, ts, events)
+        self._book_deltas(listing, {(int(order.side), order.price): None}, ts, events)
         return Outcome(update=update, events=tuple(events))
 
     def _apply_fills(
