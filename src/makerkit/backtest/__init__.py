@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from makerkit.backtest._calibrate import MarketFit, fit_recorded, fit_synthetic
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
+from makerkit.backtest._databento_replay import (
+    DatabentoReplayReport,
+    databento_events,
+    databento_tick,
+    replay_databento,
+)
 from makerkit.backtest._events import (
     DEPTH,
     TRADE,
@@ -62,6 +68,7 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "DataSpec",
+    "DatabentoReplayReport",
     "FeatureSamples",
     "InstrumentFacts",
     "MarketEvents",
@@ -82,6 +89,8 @@ __all__ = [
     "check_instrument",
     "check_live",
     "data_quality",
+    "databento_events",
+    "databento_tick",
     "feature_samples",
     "fit_market",
     "fit_recorded",
@@ -97,6 +106,7 @@ __all__ = [
     "parse_data_spec",
     "parse_time_of_day",
     "recorded_events",
+    "replay_databento",
     "replay_lobster",
     "run_on_spec",
     "run_replay_backtest",

@@ -1,4 +1,4 @@
-"""``replay lobster`` and ``stream``: recorded or synthetic orders through the matching engine.
+"""``replay lobster``, ``replay databento`` and ``stream``: orders through the matching engine.
 
 Together because ``stream`` with LOBSTER files is the same replay as ``replay lobster``.
 """
@@ -15,12 +15,19 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from makerkit.backtest import ReplayReport, StreamStats, apply_stream, replay_lobster
+from makerkit.backtest import (
+    DatabentoReplayReport,
+    ReplayReport,
+    StreamStats,
+    apply_stream,
+    replay_databento,
+    replay_lobster,
+)
 from makerkit.book import make_book
 from makerkit.cli._common import BackendOpt, JsonOpt, _fail, _json_line, err, out
 from makerkit.core import Instrument, MakerkitError
 from makerkit.core.clock import monotonic_ns
-from makerkit.data import load_lobster, synthetic_stream
+from makerkit.data import SourceTable, load_lobster, read_dbn, synthetic_stream
 
 replay_app = typer.Typer(
     help="Replay recorded market data through the matching engine.", no_args_is_help=True
@@ -99,6 +106,100 @@ def replay_lobster_cmd(
             out.print("[bold green]every row matches the orderbook file[/]")
     if report.mismatched_rows:
         raise typer.Exit(1)
+
+
+def _databento_table(report: DatabentoReplayReport, title: str) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("engine", report.engine),
+        ("symbol", report.symbol),
+        ("checked against", report.truth),
+        ("records (snapshot)", f"{report.messages:,} ({report.snapshot_records:,})"),
+        ("events (F_LAST)", f"{report.events:,}"),
+        ("book checks", f"{report.book_checks:,}"),
+        ("mismatches", f"{report.mismatches:,}"),
+        ("MBP records checked / differing",
+         f"{report.mbp_checks:,} / {report.mbp_mismatches:,}"),
+        ("trades checked / off the touch",
+         f"{report.trade_checks:,} / {report.trade_mismatches:,}"),
+        ("order references checked / wrong",
+         f"{report.order_checks:,} / {report.order_mismatches:,}"),
+        ("adds / cancels / modifies",
+         f"{report.adds:,} / {report.cancels:,} / {report.modifies:,}"),
+        ("trades / fills (auction)", f"{report.trades:,} / {report.fills:,} "
+         f"({report.auction_trades:,} / {report.auction_fills:,})"),
+        ("events with a crossed book (pre-open)", f"{report.crossed_events:,}"),
+        ("replay seconds", f"{report.seconds:.3f}"),
+        ("messages / second", f"{report.msgs_per_sec:,.0f}"),
+    ]  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+@replay_app.command("databento")
+def replay_databento_cmd(
+    file: Annotated[Path, typer.Argument(help="Databento MBO file (.dbn or .dbn.zst).")],
+    mbp: Annotated[
+        Path | None,
+        typer.Option(
+            "--mbp",
+            help="MBP-10, MBP-1 or TBBO file of the same instrument: the "
+            "book is checked against its records.",
+        ),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="The instrument, when the file holds several.")
+    ] = None,
+    backend: BackendOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay Databento MBO records and check the book (exit 1 on any mismatch)."""
+    started = monotonic_ns()
+    try:
+        tables = read_dbn(file) + (read_dbn(mbp) if mbp is not None else [])
+        load_seconds = (monotonic_ns() - started) / 1e9
+        total = max((len(t) for t in tables if t.schema == "l3" and symbol in (None, t.symbol)),
+                    default=0)  # fmt: skip
+        if as_json:
+            report = replay_databento(tables, symbol=symbol, backend=backend)
+        else:
+            report = _databento_with_bar(tables, symbol, backend, total)
+    except MakerkitError as exc:
+        raise _fail(exc) from exc
+    report.load_seconds = load_seconds
+    if as_json:
+        _json_line(msgspec.to_builtins(report))
+    else:
+        out.print(_databento_table(report, f"Databento MBO replay: {file.name}"))
+        for note in report.notes:
+            out.print(f"[dim]note:[/] {note}", highlight=False)
+        if report.first_mismatch:
+            out.print(f"[bold red]first mismatch:[/] {report.first_mismatch}", highlight=False)
+        else:
+            out.print(f"[bold green]every check holds[/] ({report.truth})", highlight=False)
+    if report.mismatches:
+        raise typer.Exit(1)
+
+
+def _databento_with_bar(
+    tables: list[SourceTable], symbol: str | None, backend: str | None, total: int
+) -> DatabentoReplayReport:
+    with Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("replay", total=total)
+        return replay_databento(
+            tables, symbol=symbol, backend=backend,
+            progress=lambda done: bar.update(task, completed=done),
+        )  # fmt: skip
 
 
 _DEMO = Instrument(symbol="DEMO", tick_size="0.01")

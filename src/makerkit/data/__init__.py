@@ -42,6 +42,15 @@ from makerkit.data._catalog import (
     ingest,
     remove_source,
 )
+from makerkit.data._databento import (
+    DBN_ACTIONS,
+    DBN_F_BAD_TS_RECV,
+    DBN_F_LAST,
+    DBN_F_SNAPSHOT,
+    DBN_SCHEMAS,
+    DBN_UNDEF_PRICE,
+    read_dbn,
+)
 from makerkit.data._facts import (
     FACT_TARGETS,
     FactComparison,
@@ -104,6 +113,12 @@ __all__ = [
     "ACTION_MARKET",
     "ACTION_MODIFY",
     "BINANCE_ARCHIVE_KINDS",
+    "DBN_ACTIONS",
+    "DBN_F_BAD_TS_RECV",
+    "DBN_F_LAST",
+    "DBN_F_SNAPSHOT",
+    "DBN_SCHEMAS",
+    "DBN_UNDEF_PRICE",
     "FACT_TARGETS",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
@@ -166,6 +181,7 @@ __all__ = [
     "lobster_tick",
     "market_order_times",
     "read_binance_archive",
+    "read_dbn",
     "read_source",
     "read_tardis",
     "remove_source",
