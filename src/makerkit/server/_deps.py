@@ -57,13 +57,12 @@ def admit(request_app: Any, service: VenueService, account: Account, *, command:
 def admit_at(gate: Gate, service: VenueService, account: Account, *, command: bool) -> None:
     """``admit`` at a gate already at hand (``app.state.gate`` costs a caught AttributeError)."""
     risk = service.venue.risk
-    limits = risk.limits_for(account.account_id, "*")
-    gate.account(
-        account.account_id,
-        risk.kill_reason(account.account_id) if command else "",
-        limits.max_msgs_per_sec,
-        limits.burst,
-    )
+    acc = account.account_id
+    limits = risk.limits_for(acc, "*")
+    killed = risk.kill_reason(acc) if command else ""
+    rate = limits.max_msgs_per_sec
+    if rate is not None or killed:  # else the gate has nothing to count or refuse
+        gate.account(acc, killed, rate, limits.burst)
 
 
 async def get_account(

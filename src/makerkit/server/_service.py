@@ -76,6 +76,7 @@ _ORDER_JSON = (
 _STATUS_JSON = {s: _encode(name) for s, name in _STATUS.items()}
 _SIDE_JSON = {s: _encode(name) for s, name in _SIDE.items()}
 _REASON_JSON = {r: _encode(r.name) for r in RejectReason}
+_MARKET_EVENTS: frozenset[type] = frozenset((BookDelta, Trade))  # public: sent at md ticks
 _MEMO_MAX = 4096  # decimal strings remembered per grid: prices and sizes repeat
 
 
@@ -496,9 +497,13 @@ class VenueService:
         ``on_error(exc)`` is called instead. While the journal is failed this
         raises ``JournalUnavailable`` at once, without running the command.
         """
-        self._refuse_if_failed()
+        if self.failure is not None:
+            raise self._unavailable()
         result = command()
-        self._collect(result)
+        if result.__class__ is Outcome:  # _collect's common case
+            self._batch += result.events  # type: ignore[attr-defined]
+        else:
+            self._collect(result)
         self._after.append((on_durable, result, on_error))
         if not self._looping:
             self._commit()
@@ -630,7 +635,7 @@ class VenueService:
 
     def _l1s(self, batch: list[Event]) -> dict[str, L1Snapshot]:
         """The L1 of each symbol the batch moved, as the batch left it."""
-        touched = {e.symbol for e in batch if isinstance(e, (BookDelta, Trade))}
+        touched = {e.symbol for e in batch if e.__class__ in _MARKET_EVENTS}
         return {symbol: self.l1(symbol) for symbol in touched}
 
     def _release(
@@ -789,8 +794,10 @@ class VenueService:
         pending, self._md_pending = self._md_pending, []
         l1s, self._md_l1 = self._md_l1, {}
         staged: set[Subscriber] = set()
+        public = self.public
         for event in pending:
-            self._publish(event, staged)
+            if public.get(event.symbol):  # else nobody is told (as _publish would find)
+                self._publish(event, staged)
         for symbol in sorted(l1s):
             self._publish_l1(symbol, l1s[symbol], staged)
         for sub in staged:  # one frame per subscriber per tick

@@ -732,15 +732,23 @@ class JournaledVenue:
         msg = f"journal: unknown command kind {kind!r}"
         raise ValueError(msg)
 
+    def _order(self, account: int, kind: str, payload: bytes, apply: Any) -> Outcome:
+        """``_run`` for a command answered by one outcome: ``apply(account, decoded command)``."""
+        sim = self._sim
+        now = max(self._clock.now_ns(), sim.now_ns())
+        sim.advance_to(now)
+        outcome: Outcome = apply(account, _DECODE_COMMAND[kind](payload))
+        self.journal.append(now, account, kind, payload)
+        self._history(outcome)
+        return outcome
+
     def submit(self, account: int, cmd: NewOrder) -> Outcome:
         """Place an order (journaled)."""
-        out: Outcome = self._run(account, "new", _encode(cmd))
-        return out
+        return self._order(account, "new", _encode(cmd), self.venue.submit)
 
     def cancel(self, account: int, cmd: CancelOrder) -> Outcome:
         """Cancel an order (journaled)."""
-        out: Outcome = self._run(account, "cancel", _encode(cmd))
-        return out
+        return self._order(account, "cancel", _encode(cmd), self.venue.cancel)
 
     def cancel_all(self, account: int, cmd: CancelAll | None = None) -> list[Outcome]:
         """Cancel every open order of the account (journaled)."""
@@ -750,8 +758,7 @@ class JournaledVenue:
 
     def modify(self, account: int, cmd: ModifyOrder) -> Outcome:
         """Modify an order (journaled)."""
-        out: Outcome = self._run(account, "modify", _encode(cmd))
-        return out
+        return self._order(account, "modify", _encode(cmd), self.venue.modify)
 
     def add_account(
         self, name: str, *, role: Role = Role.TRADER, api_key: str | None = None
