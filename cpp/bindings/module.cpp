@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <cstdint>
 #include <iterator>
 #include <optional>
@@ -725,6 +726,61 @@ NB_MODULE(_native, m) {
           "they must not change while the core lives.")
       .def("run", &ReplayBacktest::run, "budget"_a,
            "Process until a decision (1), a visible notice (2), the budget (3) or the end (0).")
+      .def(
+          "stream",
+          [](ReplayBacktest& b, nb::callable next) {
+            // the chunk being read is kept alive here; the one before it is let go
+            auto held = std::make_shared<std::vector<nb::object>>();
+            b.set_refill([&b, next, held]() -> bool {
+              nb::object chunk = next();
+              if (chunk.is_none()) {
+                held->clear();
+                return false;
+              }
+              if (!nb::isinstance<nb::tuple>(chunk) || nb::len(chunk) != 6)
+                throw nb::value_error(
+                    "invalid chunk, must be (ts, kind, side, price, qty, ref or None)");
+              nb::tuple c = nb::borrow<nb::tuple>(chunk);
+              const nb::object cols[6] = {c[0], c[1], c[2], c[3], c[4], c[5]};
+              const auto n = static_cast<int64_t>(nb::len(cols[0]));
+              const int64_t* t = check_column(cols[0], "ts", n);
+              const int64_t* k = check_column(cols[1], "kind", n);
+              const int64_t* s = check_column(cols[2], "side", n);
+              const int64_t* p = check_column(cols[3], "price", n);
+              const int64_t* q = check_column(cols[4], "qty", n);
+              const bool l3 = b.order_level();
+              const int64_t* r = cols[5].is_none() ? nullptr : check_column(cols[5], "ref", n);
+              if (l3 && r == nullptr)
+                throw nb::value_error("invalid chunk: queue model 2 (l3) needs the ref column");
+              if (n > 0 && t[0] < b.last_event_ts())
+                throw nb::value_error("invalid chunk: it starts before the previous one ends");
+              const bool bad = l3 ? any_bad_event<true>(t, k, s, q, n)
+                                  : any_bad_event<false>(t, k, s, q, n);
+              for (int64_t i = 0; bad && i < n; ++i) {
+                const int64_t ki = k[i], si = s[i], qi = q[i];
+                if (!event_kind_ok(l3, ki) || (si != 1 && si != -1) ||
+                    (qi < 0 && ki != makerkit::kEvClear) || (i > 0 && t[i] < t[i - 1]))
+                  throw nb::value_error(event_error(i, l3, ki, si, qi).c_str());
+              }
+              makerkit::ReplayColumns ev;
+              ev.ts = t;
+              ev.kind = k;
+              ev.side = s;
+              ev.price = p;
+              ev.qty = q;
+              ev.ref = r;
+              ev.n = static_cast<size_t>(n);
+              held->assign(std::begin(cols), std::end(cols));
+              b.next_chunk(ev);
+              return true;
+            });
+          },
+          "next"_a,
+          nb::sig("def stream(self, next: collections.abc.Callable[[], tuple[object, ...] | None]) "
+                  "-> None"),
+          "Stream the events: when they run out, `next()` gives the next chunk, a tuple "
+          "(ts, kind, side, price, qty, ref or None) of int64 arrays, or None at the end. "
+          "Indices (ref) count from the first event of the first chunk.")
       .def(
           "step",
           [](ReplayBacktest& b, int64_t budget) {

@@ -233,7 +233,7 @@ void ReplayBacktest::apply_command(const Command& c) {
     }
     return;
   }
-  orders_.push_back({c.order_id, c.price, c.qty, 0.0, 0, c.side, static_cast<int64_t>(i_)});
+  orders_.push_back({c.order_id, c.price, c.qty, 0.0, 0, c.side, static_cast<int64_t>(base_ + i_)});
   const size_t k = orders_.size() - 1;
   const bool cross = c.side > 0 ? (best_ask_ <= cfg_.roi_hi && c.price >= best_ask_)
                                 : (best_bid_ >= cfg_.roi_lo && c.price <= best_bid_);
@@ -449,6 +449,10 @@ int64_t ReplayBacktest::visible_notices() const {
 
 int ReplayBacktest::run(int64_t budget) {
   for (;;) {
+    if (i_ >= ev_.n && refill_) {  // a stream: the next chunk before anything else is timed
+      if (!refill_()) refill_ = nullptr;
+      continue;
+    }
     const int64_t t_ev = i_ < ev_.n ? ev_.ts[i_] : kInf;
     const int64_t t_cmd = cmd_head_ < cmds_.size() ? cmds_[cmd_head_].arrive : kInf;
     if (cfg_.wake_on_fill) {  // only fills wake the strategy; other notices wait for a decision

@@ -2,7 +2,7 @@
 Native matching engine of makerkit (C++20). Use makerkit.book, not this module.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import numpy
@@ -118,6 +118,11 @@ class ReplayBacktest:
     def run(self, budget: int) -> int:
         """
         Process until a decision (1), a visible notice (2), the budget (3) or the end (0).
+        """
+
+    def stream(self, next: Callable[[], tuple[object, ...] | None]) -> None:
+        """
+        Stream the events: when they run out, `next()` gives the next chunk, a tuple (ts, kind, side, price, qty, ref or None) of int64 arrays, or None at the end. Indices (ref) count from the first event of the first chunk.
         """
 
     def step(self, budget: int) -> tuple[int, int, int | None, int, int | None, int, int, int, float, int, int, int, float]:

@@ -42,6 +42,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -162,9 +163,26 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   // How many notices are visible at the current view time.
   int64_t visible_notices() const;
 
+  // Streaming: when the events run out, `refill` is asked for more (it calls
+  // next_chunk and returns true, or returns false at the end of the data).
+  // Event indices (the l3 `ref` column, an order's place in its queue) count
+  // from the first chunk, so a stream replays exactly as its concatenation.
+  void set_refill(std::function<bool()> refill) { refill_ = std::move(refill); }
+  void next_chunk(const ReplayColumns& events) {
+    base_ += ev_.n;
+    ev_ = events;
+    i_ = 0;
+  }
+
+  bool order_level() const { return cfg_.queue_model == kQueueL3; }
+  // The last event time of the current chunk (a next chunk must not start before it).
+  int64_t last_event_ts() const {
+    return ev_.n > 0 ? ev_.ts[ev_.n - 1] : std::numeric_limits<int64_t>::min();
+  }
+
   int64_t now() const { return now_; }
-  int64_t events_done() const { return i_; }
-  int64_t events_total() const { return static_cast<int64_t>(ev_.n); }
+  int64_t events_done() const { return static_cast<int64_t>(base_ + i_); }
+  int64_t events_total() const { return static_cast<int64_t>(base_ + ev_.n); }
   bool best(int side, int64_t& price, int64_t& qty) const;
   // Up to n non-empty levels from the touch outwards.
   size_t top(int side, size_t n, int64_t* prices, int64_t* qtys) const;
@@ -252,6 +270,8 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   ReplayConfig cfg_;
   ReplayColumns ev_;
   size_t i_ = 0;
+  size_t base_ = 0;  // events in the chunks before this one
+  std::function<bool()> refill_;
   std::vector<int64_t> bids_, asks_;
   int64_t best_bid_, best_ask_;  // roi_lo - 1 / roi_hi + 1 when the side is empty
   std::vector<Order> orders_;

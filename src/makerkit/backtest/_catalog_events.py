@@ -21,6 +21,7 @@ decision is at the first day's ``start=`` and the run ends at the last day's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +34,31 @@ from makerkit.backtest._events import (
     DEPTH,
     TRADE,
     MarketEvents,
+    StreamedMarket,
     lobster_events,
 )
 from makerkit.backtest._window import DAY_NS, Window, clock
 from makerkit.core.errors import ConfigError, DataError
-from makerkit.data import LobsterDay, LobsterMessages
-from makerkit.data._catalog import catalog_days, date_range, read_partition
-from makerkit.data._readers import day_start_ns
-from makerkit.data._tables import L2_RESET, SourceTable
+from makerkit.data import (
+    L2_RESET,
+    L3_CLEAR,
+    LobsterDay,
+    LobsterMessages,
+    SourceTable,
+    catalog_days,
+    catalog_parts,
+    date_range,
+    day_start_ns,
+    read_partition,
+)
 
-__all__ = ["BOOK_SCHEMAS", "catalog_events", "day_events"]
+__all__ = ["BOOK_SCHEMAS", "catalog_events", "catalog_stream", "day_events"]
 
 I64 = npt.NDArray[np.int64]
 BOOK_SCHEMAS = ("l3", "l2", "l2_snapshot", "bbo")  # richest first
+_DBN_F_SNAPSHOT = 1 << 5  # Databento's flag on the records of a book snapshot
 _WIDE = 1 << 40  # a CLEAR's far bound: beyond any book (clamped to the replay's range)
+_NO_L3_CLEAR = "queue=l3 over days whose books start anew (an order-level stream cannot clear)"
 
 
 def _lobster_day(l3: dict[str, Any], snap: dict[str, Any], meta: dict[str, Any]) -> LobsterDay:
@@ -87,6 +99,7 @@ def _clears(ts: Any) -> list[I64]:
 def _l2_rows(c: dict[str, Any]) -> list[list[I64]]:
     out: list[list[I64]] = []
     resets = np.flatnonzero(c["flags"] & L2_RESET)
+    resets = resets[resets > 0]  # a reset on the first row is the day's start (see _join)
     if resets.size:
         out.append(_clears(c["ts_ns"][resets]))
     out.append(_rows(c["ts_ns"], DEPTH, c["side"], c["price"], c["qty"]))
@@ -190,6 +203,14 @@ def day_events(
     order_level: bool = False,
 ) -> MarketEvents:  # fmt: skip
     """One catalog day as replay events, from its richest book schema (module notes)."""
+    return _day(catalog, venue, symbol, date, schemas, order_level=order_level)[0]
+
+
+def _day(
+    catalog: str | Path, venue: str, symbol: str, date: str, schemas: set[str], *,
+    order_level: bool = False,
+) -> tuple[MarketEvents, bool]:  # fmt: skip
+    """The day's events, and whether its book starts anew (a snapshot replaces what was)."""
     book_schema = next((s for s in BOOK_SCHEMAS if s in schemas), None)
     if book_schema is None:
         msg = (
@@ -215,13 +236,15 @@ def day_events(
             else:
                 ev = lobster_events(day, symbol=symbol)
             base = day_start_ns(date)
-            return msgspec.structs.replace(ev, ts=ev.ts + base, start_ns=ev.start_ns + base)
+            return msgspec.structs.replace(ev, ts=ev.ts + base, start_ns=ev.start_ns + base), True
         if fmt == "databento":
             from makerkit.backtest._databento_replay import databento_events
 
             tables = [SourceTable(venue=venue, symbol=symbol, schema="l3", columns=cols,
                                   meta=meta)]  # fmt: skip
-            return databento_events(tables, order_level=order_level)
+            first = int(cols["flags"][0]) if len(cols["flags"]) else 0
+            fresh = bool(first & _DBN_F_SNAPSHOT) or int(cols["action"][0]) == L3_CLEAR
+            return databento_events(tables, order_level=order_level), fresh
         msg = f"catalog: no replay for order-level data from {fmt!r}"
         raise DataError(msg)
     notes: list[str] = [str(n) for m in metas for n in m.get("notes", [])]
@@ -232,29 +255,31 @@ def day_events(
         if unknown:
             notes.append(f"{unknown} trades without an aggressor side left out")
     book = {"l2": _l2_rows, "l2_snapshot": _snapshot_rows, "bbo": _bbo_rows}[book_schema](cols)
+    # a snapshot replaces the book; an l2 day that does not start with one continues it
+    fresh = book_schema != "l2" or bool(len(cols["flags"]) and cols["flags"][0] & L2_RESET)
     starts = [int(m["start_ns"]) for m in metas if m.get("start_ns") is not None]
     untils = [int(m["trusted_until_ns"]) for m in metas if m.get("trusted_until_ns")]
-    return _assemble(
+    events = _assemble(
         trades, book, source=f"catalog:{venue}", symbol=symbol,
         price_unit=str(meta.get("price_unit", "")), start_ns=min(starts) if starts else None,
         notes=notes, gaps=sum(int(m.get("gaps", 0)) for m in metas),
         dropped=sum(int(m.get("dropped", 0)) for m in metas),
         until_ns=min(untils) if untils else None,
     )  # fmt: skip
+    return events, fresh
 
 
-def _join(days: list[MarketEvents], fresh: bool) -> MarketEvents:
-    """Days on one tick/lot grid; ``fresh``: each day starts from an empty book."""
+def _join(days: list[tuple[MarketEvents, bool]]) -> MarketEvents:
+    """Days on one tick/lot grid; a day that starts anew first empties the book."""
     if len(days) == 1:
-        return days[0]
-    tick = int(np.gcd.reduce([d.tick for d in days]))
-    lot = int(np.gcd.reduce([d.lot for d in days]))
+        return days[0][0]
+    tick = int(np.gcd.reduce([d.tick for d, _ in days]))
+    lot = int(np.gcd.reduce([d.lot for d, _ in days]))
     cols: list[list[I64]] = [[], [], [], [], [], []]
     offset = 0
-    for k, d in enumerate(days):
-        pf, qf = d.tick // tick, d.lot // lot
-        clear = d.kind == CLEAR
-        parts = [d.ts, d.kind, d.side, d.price * pf, np.where(clear, d.qty * pf, d.qty * qf)]
+    for k, (day, fresh) in enumerate(days):
+        d = _regrid(day, tick, lot)
+        parts = [d.ts, d.kind, d.side, d.price, d.qty]
         prefix = 2 if fresh and k > 0 else 0
         ref = d.ref + offset + prefix if d.ref is not None else np.zeros(len(d), np.int64)
         if prefix:
@@ -269,28 +294,22 @@ def _join(days: list[MarketEvents], fresh: bool) -> MarketEvents:
     if np.any(np.diff(ts) < 0):
         msg = "catalog days overlap in time: a day's events start before the previous day's end"
         raise DataError(msg)
-    first = days[0]
+    first = days[0][0]
     return MarketEvents(
         ts=ts, kind=np.concatenate(cols[1]), side=np.concatenate(cols[2]),
         price=np.concatenate(cols[3]), qty=np.concatenate(cols[4]), source=first.source,
         symbol=first.symbol, tick=tick, lot=lot,
         price_unit=first.price_unit, start_ns=first.start_ns,
-        gaps=sum(d.gaps for d in days), dropped=sum(d.dropped for d in days),
-        notes=tuple(n for d in days for n in d.notes),
+        gaps=sum(d.gaps for d, _ in days), dropped=sum(d.dropped for d, _ in days),
+        notes=tuple(n for d, _ in days for n in d.notes),
         ref=np.concatenate(cols[5]) if first.ref is not None else None,
     )  # fmt: skip
 
 
-def catalog_events(
-    catalog: str | Path, venue: str, symbol: str, first: str, last: str | None = None, *,
-    window: Window | None = None, order_level: bool = False, missing: str = "error",
-) -> MarketEvents:  # fmt: skip
-    """Days ``first``..``last`` of (venue, symbol) as one stream, windowed in market time.
-
-    A day of the range with no data is refused, naming it (``missing="skip"``
-    passes over such days: weekends, holidays).
-    """
-    last = last or first
+def _plan(
+    catalog: str | Path, venue: str, symbol: str, first: str, last: str, missing: str
+) -> tuple[list[str], dict[str, set[str]]]:
+    """The days of the range that have data (refusing absent ones unless skipped)."""
     held = catalog_days(catalog, venue, symbol)
     if not held:
         msg = f"catalog {catalog} has no data for {venue} {symbol} (see `makerkit data ls`)"
@@ -307,11 +326,131 @@ def catalog_events(
     if not present:
         msg = f"catalog {catalog}: {venue} {symbol} has no day in {first}..{last}"
         raise DataError(msg)
-    days = [day_events(catalog, venue, symbol, d, held[d], order_level=order_level)
+    return present, held
+
+
+def catalog_events(
+    catalog: str | Path, venue: str, symbol: str, first: str, last: str | None = None, *,
+    window: Window | None = None, order_level: bool = False, missing: str = "error",
+) -> MarketEvents:  # fmt: skip
+    """Days ``first``..``last`` of (venue, symbol) as one stream, windowed in market time.
+
+    A day of the range with no data is refused, naming it (``missing="skip"``
+    passes over such days: weekends, holidays).
+    """
+    last = last or first
+    present, held = _plan(catalog, venue, symbol, first, last, missing)
+    days = [_day(catalog, venue, symbol, d, held[d], order_level=order_level)
             for d in present]  # fmt: skip
-    lobster = any(d.source == "lobster" for d in days)
-    events = _join(days, fresh=lobster)
+    if order_level and len(days) > 1 and any(fresh for _, fresh in days[1:]):
+        raise DataError(_NO_L3_CLEAR)
+    events = _join(days)
     return _window(events, window or Window(), present[0], present[-1])
+
+
+def _grid(
+    catalog: str | Path, venue: str, symbol: str, days: list[str], held: dict[str, set[str]]
+) -> tuple[int, int, int, int, int]:
+    """(tick, lot, lowest, highest price in source units, rows) from the parts' statistics."""
+    use = {d: {next(s for s in BOOK_SCHEMAS if s in held[d]), "trades"} for d in days}
+    parts = [
+        p for p in catalog_parts(catalog)
+        if p.venue == venue.lower() and p.symbol == symbol and p.date in use
+        and p.schema in use[p.date] and p.price_gcd > 0
+    ]  # fmt: skip
+    if not parts:
+        msg = f"catalog {catalog}: no price statistics for {venue} {symbol} (ingest it again)"
+        raise DataError(msg)
+    tick = int(np.gcd.reduce([p.price_gcd for p in parts]))
+    lots = [p.qty_gcd for p in parts if p.qty_gcd > 0]
+    lot = int(np.gcd.reduce(lots)) if lots else 1
+    # the range trades reached, as MarketEvents.price_range: deep book levels far from
+    # the price would only widen the replay's book (its padding covers the rest)
+    ranged = [p for p in parts if p.schema == "trades"] or parts
+    lo, hi = min(p.price_min for p in ranged), max(p.price_max for p in ranged)
+    return tick, lot, lo, hi, sum(p.rows for p in parts)
+
+
+def _regrid(ev: MarketEvents, tick: int, lot: int) -> MarketEvents:
+    """A day's events on the stream's grid (its own must be a multiple of it)."""
+    if ev.tick % tick or ev.lot % lot:
+        msg = (
+            f"a day's grid (tick {ev.tick}, lot {ev.lot}) is not a multiple of the catalog's "
+            f"(tick {tick}, lot {lot})"
+        )
+        raise DataError(msg)
+    pf, qf = ev.tick // tick, ev.lot // lot
+    if pf == 1 and qf == 1:
+        return ev
+    clear = ev.kind == CLEAR
+    return msgspec.structs.replace(
+        ev, price=ev.price * pf, qty=np.where(clear, ev.qty * pf, ev.qty * qf), tick=tick, lot=lot
+    )
+
+
+def catalog_stream(
+    catalog: str | Path, venue: str, symbol: str, first: str, last: str | None = None, *,
+    window: Window | None = None, order_level: bool = False, missing: str = "error",
+) -> StreamedMarket:  # fmt: skip
+    """Days ``first``..``last`` replayed one day at a time: memory holds one day, not the range.
+
+    The grid and price range come from the catalog's statistics, so the book is
+    sized before the first row; the window is as in ``catalog_events``.
+    """
+    last = last or first
+    present, held = _plan(catalog, venue, symbol, first, last, missing)
+    tick, lot, lo, hi, rows = _grid(catalog, venue, symbol, present, held)
+    w = window or Window()
+    start = day_start_ns(present[0]) + w.start if w.start is not None else None
+    end = day_start_ns(present[-1]) + w.end if w.end is not None else None
+
+    def days() -> Iterator[MarketEvents]:
+        offset = 0
+        for k, date in enumerate(present):
+            day, fresh = _day(catalog, venue, symbol, date, held[date], order_level=order_level)
+            ev = _regrid(day, tick, lot)
+            if fresh and k > 0:
+                if order_level:
+                    raise DataError(_NO_L3_CLEAR)
+                ev = _prefixed(ev, _clears([ev.ts[0]]))
+            reached = False
+            if end is not None:
+                stop = int(np.searchsorted(ev.ts, end, side="left"))
+                reached = stop < len(ev)
+                ev = _cut(ev, stop)
+            if ev.ref is not None:
+                ev = msgspec.structs.replace(ev, ref=ev.ref + offset)
+            offset += len(ev)
+            yield ev
+            if reached:
+                return
+
+    def rest() -> Iterator[MarketEvents]:
+        it = days()
+        next(it)  # the head, kept by the market
+        return it
+
+    head = next(days())
+    if start is not None:
+        head = msgspec.structs.replace(head, start_ns=max(head.start_ns, start))
+    return StreamedMarket(head, rest, price_lo=lo // tick, price_hi=-(-hi // tick), total_hint=rows)
+
+
+def _cut(ev: MarketEvents, stop: int) -> MarketEvents:
+    if stop >= len(ev):
+        return ev
+    cut = slice(0, stop)
+    return msgspec.structs.replace(
+        ev, ts=ev.ts[cut], kind=ev.kind[cut], side=ev.side[cut], price=ev.price[cut],
+        qty=ev.qty[cut], ref=ev.ref[cut] if ev.ref is not None else None,
+    )  # fmt: skip
+
+
+def _prefixed(ev: MarketEvents, rows: list[I64]) -> MarketEvents:
+    return msgspec.structs.replace(
+        ev, ts=np.r_[rows[0], ev.ts], kind=np.r_[rows[1], ev.kind], side=np.r_[rows[2], ev.side],
+        price=np.r_[rows[3], ev.price], qty=np.r_[rows[4], ev.qty],
+    )  # fmt: skip
 
 
 def _window(events: MarketEvents, window: Window, first: str, last: str) -> MarketEvents:

@@ -62,6 +62,10 @@ class ReplayCore(Protocol):
         """The volume ahead of our resting order (-1: it is not resting)."""
         ...
 
+    def stream(self, next: Callable[[], Any]) -> None:
+        """When the events run out, ``next()`` gives the next chunk, or None at the end."""
+        ...
+
     @property
     def events_done(self) -> int: ...
 

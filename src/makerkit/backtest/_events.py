@@ -34,6 +34,8 @@ event of a timestamp) the book must not be crossed.
 from __future__ import annotations
 
 import heapq
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,7 @@ __all__ = [
     "HIDDEN",
     "TRADE",
     "MarketEvents",
+    "StreamedMarket",
     "binance_events",
     "check_events",
     "data_quality",
@@ -120,6 +123,40 @@ class MarketEvents(msgspec.Struct, frozen=True, kw_only=True):
             msg = "no events"
             raise DataError(msg)
         return int(prices.min()), int(prices.max())
+
+
+class StreamedMarket:
+    """A replay too long to hold: its first chunk, then the rest read one chunk at a time.
+
+    ``chunks()`` starts a fresh pass over every chunk after ``head`` (each run
+    reads its own). The grid (``tick``, ``lot``) and the price range are known
+    before any row is read, so the replay's book is sized once; ``ref`` in
+    order-level chunks counts from the first event of ``head``.
+    """
+
+    def __init__(
+        self, head: MarketEvents, chunks: Callable[[], Iterator[MarketEvents]], *,
+        price_lo: int, price_hi: int, total_hint: int,
+    ) -> None:  # fmt: skip
+        self.head = head
+        self.chunks = chunks
+        self.price_lo, self.price_hi = price_lo, price_hi
+        self.total_hint = total_hint
+        self.symbol, self.source = head.symbol, head.source
+        self.tick, self.lot, self.price_unit = head.tick, head.lot, head.price_unit
+        self.start_ns = head.start_ns
+
+    @property
+    def order_level(self) -> bool:
+        """Whether the chunks are order-level (L3)."""
+        return self.head.order_level
+
+    def price_range(self) -> tuple[int, int]:
+        """(lowest, highest) price in ticks over every chunk, from the catalog's statistics."""
+        return self.price_lo, self.price_hi
+
+    def __len__(self) -> int:
+        return self.total_hint
 
 
 def _stack(parts: list[tuple[I64, ...]]) -> tuple[I64, ...]:
@@ -248,53 +285,74 @@ def binance_events(capture: BinanceCapture) -> MarketEvents:
     )  # fmt: skip
 
 
-def data_quality(ev: MarketEvents) -> dict[str, int]:
+def data_quality(ev: MarketEvents | StreamedMarket) -> dict[str, int]:
     """``{events, crossed_events, gaps, dropped}`` of a stream, as the backtester sees it.
 
     The book is rebuilt from the depth and clear events (or the order-level
     adds, cancels and executions) and checked after each
     complete update (the last event of a timestamp that changed it):
     ``crossed_events`` counts those where best bid >= best ask. Gaps and
-    dropped updates come from the source's builder.
+    dropped updates come from the source's builder. A ``StreamedMarket`` is
+    read one chunk at a time, its book carried from chunk to chunk.
     """
-    ts, kind, side = ev.ts.tolist(), ev.kind.tolist(), ev.side.tolist()
-    price, qty = ev.price.tolist(), ev.qty.tolist()
-    bids: dict[int, int] = {}
-    asks: dict[int, int] = {}
-    bid_heap: list[int] = []  # negated
-    ask_heap: list[int] = []
-    crossed = 0
-    dirty = False
-    n = len(ts)
-    push, pop = heapq.heappush, heapq.heappop
-    for i in range(n):
-        k = kind[i]
-        if k == DEPTH or k in (ADD, CANCEL, EXECUTE):
-            p, bid = price[i], side[i] > 0
-            book = bids if bid else asks
-            q = qty[i] if k == DEPTH else book.get(p, 0) + (qty[i] if k == ADD else -qty[i])
-            if q > 0:
-                if p not in book:
-                    push(bid_heap if bid else ask_heap, -p if bid else p)
-                book[p] = q
-            else:
-                book.pop(p, None)
-            dirty = True
-        elif k == CLEAR:
-            lo, hi = sorted((price[i], qty[i]))
-            book = bids if side[i] > 0 else asks
-            for p in [p for p in book if lo < p < hi]:
-                del book[p]
-            dirty = True
-        if dirty and (i + 1 == n or ts[i + 1] != ts[i]):
-            dirty = False
-            while bid_heap and -bid_heap[0] not in bids:
-                pop(bid_heap)
-            while ask_heap and ask_heap[0] not in asks:
-                pop(ask_heap)
-            if bid_heap and ask_heap and -bid_heap[0] >= ask_heap[0]:
-                crossed += 1
-    return {"events": n, "crossed_events": crossed, "gaps": ev.gaps, "dropped": ev.dropped}
+    chunks = [ev] if isinstance(ev, MarketEvents) else itertools.chain([ev.head], ev.chunks())
+    book = _QualityBook()
+    total = {"events": 0, "crossed_events": 0, "gaps": 0, "dropped": 0}
+    for chunk in chunks:
+        book.apply(chunk)
+        total["events"] += len(chunk)
+        total["gaps"] += chunk.gaps
+        total["dropped"] += chunk.dropped
+    total["crossed_events"] = book.crossed
+    return total
+
+
+class _QualityBook:
+    """The book ``data_quality`` rebuilds, kept across the chunks of a stream."""
+
+    def __init__(self) -> None:
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.bid_heap: list[int] = []  # negated
+        self.ask_heap: list[int] = []
+        self.crossed = 0
+
+    def apply(self, ev: MarketEvents) -> None:
+        ts, kind, side = ev.ts.tolist(), ev.kind.tolist(), ev.side.tolist()
+        price, qty = ev.price.tolist(), ev.qty.tolist()
+        bids, asks, bid_heap, ask_heap = self.bids, self.asks, self.bid_heap, self.ask_heap
+        crossed = 0
+        dirty = False
+        n = len(ts)
+        push, pop = heapq.heappush, heapq.heappop
+        for i in range(n):
+            k = kind[i]
+            if k == DEPTH or k in (ADD, CANCEL, EXECUTE):
+                p, bid = price[i], side[i] > 0
+                book = bids if bid else asks
+                q = qty[i] if k == DEPTH else book.get(p, 0) + (qty[i] if k == ADD else -qty[i])
+                if q > 0:
+                    if p not in book:
+                        push(bid_heap if bid else ask_heap, -p if bid else p)
+                    book[p] = q
+                else:
+                    book.pop(p, None)
+                dirty = True
+            elif k == CLEAR:
+                lo, hi = sorted((price[i], qty[i]))
+                book = bids if side[i] > 0 else asks
+                for p in [p for p in book if lo < p < hi]:
+                    del book[p]
+                dirty = True
+            if dirty and (i + 1 == n or ts[i + 1] != ts[i]):
+                dirty = False
+                while bid_heap and -bid_heap[0] not in bids:
+                    pop(bid_heap)
+                while ask_heap and ask_heap[0] not in asks:
+                    pop(ask_heap)
+                if bid_heap and ask_heap and -bid_heap[0] >= ask_heap[0]:
+                    crossed += 1
+        self.crossed += crossed
 
 
 def check_events(ev: MarketEvents) -> None:

@@ -14,7 +14,7 @@ Same events, same config: the same result, byte for byte.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
-from makerkit.backtest._events import MarketEvents, check_events
+from makerkit.backtest._events import MarketEvents, StreamedMarket, check_events
 from makerkit.backtest._gateways import ReplayGateway
 from makerkit.backtest._replay_config import QUEUE_MODELS, ReplayConfig
 from makerkit.backtest._replay_core import (
@@ -45,7 +45,7 @@ from makerkit.core import (
     StrategyContext,
     as_market_maker,
 )
-from makerkit.core.errors import ConfigError
+from makerkit.core.errors import ConfigError, DataError
 from makerkit.execution import OrderManager, TradingSession
 from makerkit.features import FeatureConfig, FeatureStream
 from makerkit.metrics import compute_metrics
@@ -71,8 +71,13 @@ except ImportError:  # pragma: no cover - built without a compiler
     _NATIVE_CORE = type("_NoNativeCore", (), {})  # type: ignore[assignment,misc]
 
 
-def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> ReplayCore:
-    """The core for these events: native unless ``cfg.backend == "python"`` or not built."""
+def make_replay_core(market: MarketEvents | StreamedMarket, cfg: ReplayConfig) -> ReplayCore:
+    """The core for these events: native unless ``cfg.backend == "python"`` or not built.
+
+    A ``StreamedMarket`` starts with its head; the core asks for each next chunk
+    when it has replayed the one before (memory holds one chunk at a time).
+    """
+    events = market.head if isinstance(market, StreamedMarket) else market
     check_events(events)
     if (cfg.queue == "l3") != events.order_level:
         if cfg.queue == "l3":
@@ -86,7 +91,7 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> ReplayCore:
                 "models run on the day's L2 view"
             )
         raise ConfigError(msg)
-    lo, hi = events.price_range()
+    lo, hi = market.price_range()
     pad = cfg.roi_ticks if cfg.roi_ticks is not None else max(hi - lo, 1000)
     kwargs: dict[str, Any] = {
         "roi_lo": max(lo - pad, 1), "roi_hi": hi + pad,
@@ -108,9 +113,30 @@ def make_replay_core(events: MarketEvents, cfg: ReplayConfig) -> ReplayCore:
         from makerkit._native import ReplayBacktest
 
         native: NativeReplayCore = ReplayBacktest(ts, kind, side, price, qty, **kwargs)
-        return native
-    reference: ReplayCore = PyReplayCore(ts, kind, side, price, qty, **kwargs)
-    return reference
+        core: ReplayCore = native
+    else:
+        core = PyReplayCore(ts, kind, side, price, qty, **kwargs)
+    if isinstance(market, StreamedMarket):
+        core.stream(_feeder(market.chunks(), events.order_level))
+    return core
+
+
+def _feeder(chunks: Iterator[MarketEvents], order_level: bool) -> Callable[[], Any]:
+    """The columns of each next chunk, checked, for ``core.stream``; None at the end."""
+
+    def feed() -> tuple[Any, ...] | None:
+        ev = next(chunks, None)
+        if ev is None:
+            return None
+        check_events(ev)
+        if ev.order_level != order_level:
+            msg = "invalid stream: a chunk is order-level and another is not"
+            raise DataError(msg)
+        cols = (ev.ts, ev.kind, ev.side, ev.price, ev.qty)
+        ref = np.ascontiguousarray(ev.ref, dtype=np.int64) if ev.ref is not None else None
+        return (*(np.ascontiguousarray(c, dtype=np.int64) for c in cols), ref)
+
+    return feed
 
 
 class _Progress:
@@ -328,7 +354,7 @@ def _tell_fills(
 
 def run_replay_backtest(
     strategy: Any,
-    events: MarketEvents,
+    events: MarketEvents | StreamedMarket,
     config: ReplayConfig | None = None,
     *,
     progress: Callable[[int], None] | None = None,

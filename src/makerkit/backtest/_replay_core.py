@@ -9,6 +9,7 @@ every notice, fill and number.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,8 @@ class PyReplayCore:
         self._cmds: list[tuple[int, int, int, int, int]] = []  # arrive, id, price, qty, side
         self._notes: list[tuple[int, ...]] = []
         self._i = 0
+        self._base = 0  # events in the chunks before this one (a stream)
+        self._refill: Callable[[], Any] | None = None
         self.now = -_INF
         self.position = self.cash = self.ignored = self.rejected = self.fifo_exceptions = 0
         self.fees = 0.0
@@ -86,11 +89,35 @@ class PyReplayCore:
     # ------------------------------------------------------------------ views
     @property
     def events_done(self) -> int:
-        return self._i
+        return self._base + self._i
 
     @property
     def events_total(self) -> int:
-        return len(self._ev)
+        return self._base + len(self._ev)
+
+    def stream(self, next: Callable[[], Any]) -> None:
+        """When the events run out, ``next()`` gives the next chunk, or None at the end."""
+        self._refill = next
+
+    def _next_chunk(self) -> bool:
+        assert self._refill is not None  # noqa: S101 - called only when set
+        chunk = self._refill()
+        if chunk is None:
+            self._refill = None
+            return False
+        ts, kind, side, price, qty, ref = chunk
+        if self._model == QUEUE_L3 and ref is None:
+            msg = "invalid chunk: queue model 2 (l3) needs the ref column"
+            raise ValueError(msg)
+        if len(ts) and self._ev and ts[0] < self._ev[-1][0]:
+            msg = "invalid chunk: it starts before the previous one ends"
+            raise ValueError(msg)
+        refs = ref.tolist() if ref is not None else [0] * len(ts)
+        self._base += len(self._ev)
+        self._ev = list(zip(ts.tolist(), kind.tolist(), side.tolist(), price.tolist(),
+                            qty.tolist(), refs, strict=True))  # fmt: skip
+        self._i = 0
+        return True
 
     @property
     def open_orders(self) -> int:
@@ -295,7 +322,7 @@ class PyReplayCore:
                     self._notify(NOTICE_CANCELED, o, o.price, left, arrive, False)
                     break
             return
-        o = _Order(oid, price, qty, side, self._i)
+        o = _Order(oid, price, qty, side, self._base + self._i)
         self._orders.append(o)
         lo, hi = self._lo, self._hi
         if side > 0:
@@ -369,6 +396,10 @@ class PyReplayCore:
     def run(self, budget: int) -> int:
         ev, n = self._ev, len(self._ev)
         while True:
+            if self._i >= n and self._refill is not None:  # a stream: the next chunk first
+                self._next_chunk()
+                ev, n = self._ev, len(self._ev)
+                continue
             t_ev = ev[self._i][0] if self._i < n else _INF
             t_cmd = self._cmds[0][0] if self._cmds else _INF
             if self._wake and self._notes:  # only fills wake the strategy

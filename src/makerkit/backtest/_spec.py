@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
-from makerkit.backtest._catalog_events import catalog_events
-from makerkit.backtest._events import MarketEvents, recorded_events
+from makerkit.backtest._catalog_events import catalog_events, catalog_stream
+from makerkit.backtest._events import MarketEvents, StreamedMarket, recorded_events
 from makerkit.backtest._l3 import stream_l3_events
 from makerkit.backtest._replay import run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
@@ -119,7 +119,8 @@ def parse_data_spec(spec: str) -> DataSpec:
             msg = f"invalid --data option {part!r}, valid: {', '.join((*valid, 'start', 'end'))}"
             raise ConfigError(msg)
         options[key] = _number(value) if key not in ("queue", "engine", *extra) else value
-    window = Window.parse(bounds.get("start"), bounds.get("end"))
+    several = kind == "catalog" and until not in (None, day)  # `end` is on the last day
+    window = Window.parse(bounds.get("start"), bounds.get("end"), same_day=not several)
     if kind == "synthetic":
         queue = options.pop("queue", None)
         if any(not isinstance(v, int) for v in options.values()):
@@ -158,10 +159,16 @@ def _is_date(text: str) -> bool:
     return len(text) == 10
 
 
-def load_market(spec: DataSpec) -> MarketEvents | None:
+@overload
+def load_market(spec: DataSpec) -> MarketEvents | None: ...
+@overload
+def load_market(spec: DataSpec, *, stream: bool) -> MarketEvents | StreamedMarket | None: ...
+def load_market(spec: DataSpec, *, stream: bool = False) -> MarketEvents | StreamedMarket | None:
     """The events of a replay spec (None for the simulator's own backtester).
 
     ``synthetic:...,queue=l3`` is the simulator's order-level stream, replayed.
+    With ``stream``, a catalog range of several days is read one day at a time
+    as the replay goes (memory holds a day, not the range).
     """
     if spec.synthetic:
         if spec.options.get("queue") != "l3":
@@ -172,6 +179,12 @@ def load_market(spec: DataSpec) -> MarketEvents | None:
     l3 = spec.options.get("queue") == "l3"
     if spec.kind == "catalog":
         assert spec.day is not None  # noqa: S101 - parse_data_spec requires it
+        if stream and spec.until not in (None, spec.day):
+            return catalog_stream(
+                catalog_dir(spec.options.get("catalog")), spec.venue, spec.symbol, spec.day,
+                spec.until, window=spec.window, order_level=l3,
+                missing=str(spec.options.get("missing", "error")),
+            )  # fmt: skip
         return catalog_events(
             catalog_dir(spec.options.get("catalog")), spec.venue, spec.symbol, spec.day,
             spec.until, window=spec.window, order_level=l3,
@@ -182,7 +195,7 @@ def load_market(spec: DataSpec) -> MarketEvents | None:
 
 
 def run_on_spec(
-    strategy: Any, spec: DataSpec, market: MarketEvents | None = None, *,
+    strategy: Any, spec: DataSpec, market: MarketEvents | StreamedMarket | None = None, *,
     progress: Callable[[int], None] | None = None, total: Callable[[int], None] | None = None,
 ) -> BacktestResult:  # fmt: skip
     """Backtest ``strategy`` on ``spec`` (``market``: its events, when already loaded).

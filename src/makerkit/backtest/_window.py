@@ -45,11 +45,15 @@ class Window(msgspec.Struct, frozen=True):
     end: int | None = None
 
     @classmethod
-    def parse(cls, start: str | None, end: str | None) -> Window:
-        """A window from the spec's ``start=`` and ``end=`` texts, checked."""
+    def parse(cls, start: str | None, end: str | None, *, same_day: bool = True) -> Window:
+        """A window from the spec's ``start=`` and ``end=`` texts, checked.
+
+        ``same_day=False`` (a range of days: ``end`` is on the last) lets ``end`` be
+        earlier in the day than ``start``.
+        """
         s = parse_time_of_day(start, name="start") if start is not None else None
         e = parse_time_of_day(end, name="end") if end is not None else None
-        if s is not None and e is not None and e <= s:
+        if same_day and s is not None and e is not None and e <= s:
             msg = f"invalid window, `end` {end} must be after `start` {start}"
             raise ConfigError(msg)
         return cls(s, e)

@@ -81,7 +81,7 @@ def backtest(
     try:
         spec = parse_data_spec(data)
         params = _with_fitted(_fitted(params_file, data), strategy, _parse_params(param or []))
-        market = load_market(spec)
+        market = load_market(spec, stream=True)  # a catalog range: one day in memory at a time
         result = _run_backtest(strategy, params, spec, market, policy=policy)
     except MakerkitError as exc:
         raise _fail(exc) from exc
@@ -162,7 +162,7 @@ def compare(
             raise ConfigError(msg)
         spec = parse_data_spec(data)
         fitted = _fitted(params_file, data)
-        market = load_market(spec)  # loaded once for every strategy
+        market = load_market(spec, stream=True)  # once for every strategy (a range: streamed)
         for name in names:
             results[name] = _run_backtest(name, _with_fitted(fitted, name, {}), spec, market)
             rows[name] = msgspec.to_builtins(results[name].metrics)

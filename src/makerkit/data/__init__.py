@@ -36,10 +36,15 @@ from makerkit.data._calibrate import (
 )
 from makerkit.data._catalog import (
     CatalogEntry,
+    CatalogPart,
     IngestReport,
+    catalog_days,
     catalog_dir,
     catalog_entries,
+    catalog_parts,
+    date_range,
     ingest,
+    read_partition,
     remove_source,
 )
 from makerkit.data._databento import (
@@ -79,7 +84,7 @@ from makerkit.data._lobster import (
     lobster_tick,
 )
 from makerkit.data._paths import data_dir, lobster_pairs
-from makerkit.data._readers import read_source
+from makerkit.data._readers import day_start_ns, read_source
 from makerkit.data._simulator import MarketSimulator, SimParams, SimRun, simulate
 from makerkit.data._store import (
     binance_l2_columns,
@@ -102,7 +107,18 @@ from makerkit.data._synthetic import (
     synthetic_l3_events,
     synthetic_stream,
 )
-from makerkit.data._tables import TABLE_SCHEMAS, SourceTable
+from makerkit.data._tables import (
+    L2_RESET,
+    L3_ADD,
+    L3_CANCEL,
+    L3_CLEAR,
+    L3_FILL,
+    L3_MODIFY,
+    L3_NONE,
+    L3_TRADE,
+    TABLE_SCHEMAS,
+    SourceTable,
+)
 from makerkit.data._tardis import read_tardis
 from makerkit.data._types import Bars, CorporateAction, EventSource, MarketDataSource, Quote
 from makerkit.data._yahoo import YahooFinance
@@ -120,6 +136,14 @@ __all__ = [
     "DBN_SCHEMAS",
     "DBN_UNDEF_PRICE",
     "FACT_TARGETS",
+    "L2_RESET",
+    "L3_ADD",
+    "L3_CANCEL",
+    "L3_CLEAR",
+    "L3_FILL",
+    "L3_MODIFY",
+    "L3_NONE",
+    "L3_TRADE",
     "LOBSTER_DUMMY_ASK",
     "LOBSTER_DUMMY_BID",
     "SCALE",
@@ -132,6 +156,7 @@ __all__ = [
     "BinanceReplay",
     "BinanceSync",
     "CatalogEntry",
+    "CatalogPart",
     "CorporateAction",
     "EventSource",
     "FactComparison",
@@ -161,10 +186,14 @@ __all__ = [
     "calibrate_lobster",
     "calibrate_shape",
     "capture_depth",
+    "catalog_days",
     "catalog_dir",
     "catalog_entries",
+    "catalog_parts",
     "compare_market_facts",
     "data_dir",
+    "date_range",
+    "day_start_ns",
     "excess_kurtosis",
     "fit_hawkes",
     "ingest",
@@ -182,6 +211,7 @@ __all__ = [
     "market_order_times",
     "read_binance_archive",
     "read_dbn",
+    "read_partition",
     "read_source",
     "read_tardis",
     "remove_source",

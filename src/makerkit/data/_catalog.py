@@ -75,6 +75,11 @@ class CatalogPart(msgspec.Struct, frozen=True, kw_only=True):
     start_ns: int
     end_ns: int
     path: str  # relative to the catalog
+    # the grid a stream needs before it reads a row (source units; 0: none)
+    price_min: int = 0
+    price_max: int = 0
+    price_gcd: int = 0
+    qty_gcd: int = 0
 
 
 class IngestReport(msgspec.Struct, kw_only=True):
@@ -152,6 +157,28 @@ def _parts_of(table: SourceTable) -> Iterable[tuple[str, dict[str, np.ndarray[An
         yield _date(int(days[a])), {k: v[a:b] for k, v in table.columns.items()}
 
 
+def _stats(schema: str, cols: dict[str, np.ndarray[Any, Any]]) -> dict[str, int]:
+    """Price range and grid of the rows that carry a price (and a size, where a row may not)."""
+    if schema == "bbo":
+        prices = np.r_[
+            cols["bid_price"][cols["bid_qty"] > 0], cols["ask_price"][cols["ask_qty"] > 0]
+        ]
+        sizes = np.r_[cols["bid_qty"], cols["ask_qty"]]
+    elif schema in ("l3", "l2", "l2_snapshot", "trades"):
+        keep = (cols["price"] > 0) & ((cols["qty"] > 0) if schema == "l2_snapshot" else True)
+        prices, sizes = cols["price"][keep], cols["qty"]
+    else:
+        return {}
+    sizes = sizes[sizes > 0]
+    if not prices.size:
+        return {}
+    return {
+        "price_min": int(prices.min()), "price_max": int(prices.max()),
+        "price_gcd": int(np.gcd.reduce(prices)),
+        "qty_gcd": int(np.gcd.reduce(sizes)) if sizes.size else 0,
+    }  # fmt: skip
+
+
 def _date(day_index: int) -> str:
     return (dt.date(1970, 1, 1) + dt.timedelta(days=day_index)).isoformat()
 
@@ -206,7 +233,7 @@ def ingest(
                 parts.append(CatalogPart(
                     venue=venue, symbol=symbol, date=date, schema=table.schema, rows=n,
                     start_ns=int(cols["ts_ns"].min()), end_ns=int(cols["ts_ns"].max()),
-                    path=str(rel),
+                    path=str(rel), **_stats(table.schema, cols),
                 ))  # fmt: skip
                 report.rows[table.schema] = report.rows.get(table.schema, 0) + n
         record = {

@@ -39,7 +39,7 @@ import numpy as np
 from makerkit.core.errors import DataError
 from makerkit.data._binance import capture_depth, load_binance_capture
 from makerkit.data._lobster import load_lobster, load_lobster_messages
-from makerkit.data._tables import SourceTable, make_table
+from makerkit.data._tables import L2_RESET, SourceTable, make_table
 from makerkit.data._tardis import is_tardis_csv, read_tardis
 
 __all__ = ["day_start_ns", "read_capture", "read_lobster_source", "read_source", "source_kind"]
@@ -178,7 +178,8 @@ def read_capture(path: str | Path) -> list[SourceTable]:
         "trusted_until_ns": trusted, "gaps": sync.gaps, "dropped": sync.dropped,
         "notes": [str(sync.gap)] if sync.gap is not None else [], "symbol": symbol,
     }  # fmt: skip
-    flags = np.zeros(depth["ts_ns"].shape[0], np.int8)  # one snapshot: the book starts empty
+    flags = np.zeros(depth["ts_ns"].shape[0], np.int8)
+    flags[:1] = L2_RESET  # the REST snapshot replaces whatever book there was
     tables = [make_table(venue, symbol, "l2", depth | {"flags": flags}, meta)]
     exch = capture.trade_exch_ns if capture.trade_exch_ns is not None else capture.trade_ns
     tables.append(make_table(venue, symbol, "trades", {

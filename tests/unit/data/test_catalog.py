@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from makerkit.backtest import load_market, parse_data_spec, run_on_spec
 from makerkit.backtest._catalog_events import catalog_events
-from makerkit.backtest._events import data_quality, recorded_events
+from makerkit.backtest._events import CLEAR, data_quality, recorded_events
 from makerkit.cli._app import app
 from makerkit.core.errors import ConfigError, DataError
 from makerkit.data import catalog_entries, ingest, load_binance_capture, remove_source
@@ -147,43 +147,38 @@ def test_a_missing_day_is_named_and_skip_passes_over_it(data_root: Path, tmp_pat
 
 
 def test_two_days_join_into_one_stream(data_root: Path, tmp_path: Path) -> None:
-    """The real capture, and the same capture a day later (every receive time + 24 h)."""
-    src = data_root / FUTURES
-    later = tmp_path / "binance_usdm_btcusdt_20240719_stream.gz"
-    day_ns = 86_400 * 10**9
-    with gzip.open(src, "rb") as a, gzip.open(later, "wb") as b:
-        for line in a:
-            stamp, _, body = line.partition(b" ")
-            b.write(str(int(stamp) + day_ns).encode() + b" " + body)
-    ingest([src, later], tmp_path / "cat")
+    """The real capture, then the same capture three minutes later, on the next date."""
+    _two_days(data_root, tmp_path)
     one = catalog_events(tmp_path / "cat", "binance-futures", "BTCUSDT", "2024-07-18")
     two = catalog_events(tmp_path / "cat", "binance-futures", "BTCUSDT", "2024-07-18",
                          "2024-07-19")  # fmt: skip
-    assert len(two) == 2 * len(one)
-    assert np.array_equal(two.ts[len(one) :], one.ts + day_ns)
+    assert len(two) == 2 * len(one) + 2  # the second day's snapshot first empties the book
+    assert np.array_equal(two.ts[len(one) + 2 :], one.ts + SHIFT_NS)
+    assert two.kind[len(one) : len(one) + 2].tolist() == [CLEAR, CLEAR]
     assert two.start_ns == one.start_ns
     spec = parse_data_spec(
         f"catalog:binance-futures:BTCUSDT:2024-07-18..2024-07-19,catalog={tmp_path / 'cat'},"
-        "start=23:58,end=23:59"
+        "start=23:58,end=00:01"
     )
     ev = load_market(spec)
     assert ev is not None
     assert ev.start_ns == day_start_ns("2024-07-18") + (23 * 60 + 58) * 60 * 10**9
-    assert int(ev.ts[-1]) < day_start_ns("2024-07-19") + (23 * 60 + 59) * 60 * 10**9
+    assert int(ev.ts[-1]) < day_start_ns("2024-07-19") + 60 * 10**9
     assert int(ev.ts[-1]) > day_start_ns("2024-07-19")
 
 
 def test_overlapping_sources_are_refused_until_one_is_removed(
     data_root: Path, tmp_path: Path
 ) -> None:
-    goog = sorted((data_root / "lobster").glob("GOOG_2012-06-21_*_message_*.csv.gz"))
-    assert len(goog) == 2  # levels 1 and 10 of the same day
-    ingest(goog, tmp_path)
+    """The same capture compressed again: other bytes, so another source, over the same hours."""
+    copy = tmp_path / "binance_usdm_btcusdt_20240718_stream_again.gz"
+    copy.write_bytes(gzip.compress(gzip.decompress((data_root / FUTURES).read_bytes()), 1))
+    ingest([data_root / FUTURES, copy], tmp_path / "cat")
     with pytest.raises(DataError, match="two sources overlap"):
-        catalog_events(tmp_path, "nasdaq", "GOOG", "2012-06-21")
-    remove_source(tmp_path, goog[0].name)
-    ev = catalog_events(tmp_path, "nasdaq", "GOOG", "2012-06-21")
-    assert data_quality(ev)["crossed_events"] == 0
+        catalog_events(tmp_path / "cat", "binance-futures", "BTCUSDT", "2024-07-18")
+    remove_source(tmp_path / "cat", copy.name)
+    ev = catalog_events(tmp_path / "cat", "binance-futures", "BTCUSDT", "2024-07-18")
+    assert len(ev) == len(recorded_events("binance", "BTCUSDT", "2024-07-18"))
 
 
 def test_catalog_specs_are_checked() -> None:
@@ -199,3 +194,97 @@ def test_catalog_specs_are_checked() -> None:
     ):
         with pytest.raises(ConfigError):
             parse_data_spec(bad)
+
+
+SHIFT_NS = 180 * 10**9  # the capture ends at 23:59:58; three minutes on, it is the next day
+
+
+def _two_days(data_root: Path, tmp_path: Path) -> Path:
+    """A catalog of the real futures capture and the same capture again three minutes later.
+
+    The copy falls on the next date, so the range spans two catalog days.
+    """
+    src = data_root / FUTURES
+    later = tmp_path / "binance_usdm_btcusdt_20240719_stream.gz"
+    with gzip.open(src, "rb") as a, gzip.open(later, "wb") as b:
+        for line in a:
+            stamp, _, body = line.partition(b" ")
+            b.write(str(int(stamp) + SHIFT_NS).encode() + b" " + body)
+    ingest([src, later], tmp_path / "cat")
+    return tmp_path / "cat"
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_a_streamed_range_replays_as_the_range_in_memory(
+    data_root: Path, tmp_path: Path, backend: str
+) -> None:
+    from makerkit.backtest import ReplayConfig, run_replay_backtest
+    from makerkit.backtest._catalog_events import catalog_stream
+    from makerkit.backtest._window import Window
+
+    cat = _two_days(data_root, tmp_path)
+    args = (cat, "binance-futures", "BTCUSDT", "2024-07-18", "2024-07-19")
+    for window in (Window(), Window.parse("23:58", "00:01", same_day=False)):
+        memory = catalog_events(*args, window=window)
+        stream = catalog_stream(*args, window=window)
+        assert stream.price_range() == memory.price_range()
+        assert (stream.tick, stream.lot, stream.start_ns) == (
+            memory.tick,
+            memory.lot,
+            memory.start_ns,
+        )
+        assert data_quality(stream) == data_quality(memory)
+        for name in ("glft", "avellaneda_stoikov"):
+            cfg = ReplayConfig(backend=backend)
+            a = run_replay_backtest(make_strategy(name), memory, cfg)
+            b = run_replay_backtest(make_strategy(name), stream, cfg)
+            assert a.metrics.fills > 0
+            assert msgspec.to_builtins(a.metrics) == msgspec.to_builtins(b.metrics)
+            assert a.fills == b.fills
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_the_core_refuses_a_chunk_that_goes_back_in_time(backend: str) -> None:
+    from makerkit.backtest import ReplayConfig
+    from makerkit.backtest._events import DEPTH, TRADE, MarketEvents, StreamedMarket
+    from makerkit.backtest._replay import make_replay_core
+
+    def chunk(ts: list[int]) -> MarketEvents:
+        n = len(ts)
+        return MarketEvents(
+            ts=np.asarray(ts, np.int64), kind=np.array([DEPTH, DEPTH, TRADE][:n], np.int64),
+            side=np.array([1, -1, 1][:n], np.int64), price=np.array([99, 101, 101][:n], np.int64),
+            qty=np.array([5, 5, 1][:n], np.int64), source="test", symbol="T",
+        )  # fmt: skip
+
+    later = chunk([10, 10, 20])
+    market = StreamedMarket(chunk([30, 30, 40]), lambda: iter([later]), price_lo=99,
+                            price_hi=101, total_hint=6)  # fmt: skip
+    core = make_replay_core(market, ReplayConfig(backend=backend))
+    with pytest.raises(ValueError, match="starts before the previous one ends"):  # noqa: PT012
+        while core.run(1 << 20) != 0:  # decisions until the events run out
+            pass
+
+
+def test_backtest_cli_streams_a_catalog_range(data_root: Path, tmp_path: Path) -> None:
+    cat = _two_days(data_root, tmp_path)
+    spec = f"catalog:binance-futures:BTCUSDT:2024-07-18..2024-07-19,catalog={cat}"
+    res = CliRunner().invoke(
+        app,
+        ["backtest", "--strategy", "glft", "--data", spec, "--out", str(tmp_path / "o"), "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    memory = run_on_spec(
+        make_strategy("glft"), parse_data_spec(spec), load_market(parse_data_spec(spec))
+    )
+    assert got["metrics"]["fills"] == memory.metrics.fills > 0
+    assert got["metrics"]["pnl_total"] == memory.metrics.pnl_total
+    assert got["data_quality"]["events"] == 2 * 78_487 + 2  # two days, the second cleared first
+
+
+def test_a_range_window_may_end_earlier_in_the_day_than_it_starts() -> None:
+    spec = parse_data_spec("catalog:binance:BTCUSDT:2024-08-01..2024-08-02,start=23:00,end=01:00")
+    assert (spec.window.start, spec.window.end) == (23 * 3600 * 10**9, 3600 * 10**9)
+    with pytest.raises(ConfigError, match="must be after"):
+        parse_data_spec("catalog:binance:BTCUSDT:2024-08-01,start=23:00,end=01:00")
