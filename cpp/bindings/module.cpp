@@ -144,7 +144,9 @@ void check_sim_params(const makerkit::SimParams& p) {
 
 // Whether `kind` is an event kind of the stream (order-level or L2).
 bool event_kind_ok(bool l3, int64_t kind) {
-  if (l3) return kind >= makerkit::kEvAdd && kind <= makerkit::kEvHidden;
+  // an order-level stream may clear its book (a new day's snapshot replaces the last)
+  if (l3)
+    return (kind >= makerkit::kEvAdd && kind <= makerkit::kEvHidden) || kind == makerkit::kEvClear;
   return (kind >= makerkit::kEvDepth && kind <= makerkit::kEvClear) || kind == makerkit::kEvHidden;
 }
 
@@ -155,7 +157,8 @@ bool any_bad_event(const int64_t* ts, const int64_t* kind, const int64_t* side,
   bool bad = false;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t k = kind[i], s = side[i];
-    const bool kind_ok = L3 ? (k >= makerkit::kEvAdd) & (k <= makerkit::kEvHidden)
+    const bool kind_ok = L3 ? ((k >= makerkit::kEvAdd) & (k <= makerkit::kEvHidden)) |
+                                  (k == makerkit::kEvClear)
                             : ((k >= makerkit::kEvDepth) & (k <= makerkit::kEvClear)) |
                                   (k == makerkit::kEvHidden);
     bad |= !kind_ok | ((s != 1) & (s != -1)) | ((qty[i] < 0) & (k != makerkit::kEvClear));
@@ -169,7 +172,7 @@ std::string event_error(int64_t i, bool l3, int64_t kind, int64_t side, int64_t 
   const std::string row = " at row " + std::to_string(i);
   if (!event_kind_ok(l3, kind))
     return "invalid `kind`" + row +
-           (l3 ? ", must be 4 (add), 5 (cancel), 6 (execute) or 7 (hidden) for l3"
+           (l3 ? ", must be 4 (add), 5 (cancel), 6 (execute), 7 (hidden) or 3 (clear) for l3"
                : ", must be 1 (depth), 2 (trade), 3 (clear) or 7 (hidden)");
   if (side != 1 && side != -1) return "invalid `side`" + row + ", must be 1 or -1";
   if (qty < 0 && kind != makerkit::kEvClear) return "invalid `qty`" + row + ", must be >= 0";
@@ -729,14 +732,12 @@ NB_MODULE(_native, m) {
       .def(
           "stream",
           [](ReplayBacktest& b, nb::callable next) {
-            // the chunk being read is kept alive here; the one before it is let go
+            // the chunk being read is kept alive here (the last one for good); the one before
+            // it is let go when the next arrives
             auto held = std::make_shared<std::vector<nb::object>>();
             b.set_refill([&b, next, held]() -> bool {
               nb::object chunk = next();
-              if (chunk.is_none()) {
-                held->clear();
-                return false;
-              }
+              if (chunk.is_none()) return false;  // the last chunk stays: the core reads its end
               if (!nb::isinstance<nb::tuple>(chunk) || nb::len(chunk) != 6)
                 throw nb::value_error(
                     "invalid chunk, must be (ts, kind, side, price, qty, ref or None)");

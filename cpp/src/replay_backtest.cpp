@@ -449,8 +449,9 @@ int64_t ReplayBacktest::visible_notices() const {
 
 int ReplayBacktest::run(int64_t budget) {
   for (;;) {
-    if (i_ >= ev_.n && refill_) {  // a stream: the next chunk before anything else is timed
-      if (!refill_()) refill_ = nullptr;
+    if (i_ >= ev_.n && refill_ && !stream_done_) {  // a stream: the next chunk comes first
+      // refill_ stays set at the end: it owns the last chunk, which ev_ still points into
+      stream_done_ = !refill_();
       continue;
     }
     const int64_t t_ev = i_ < ev_.n ? ev_.ts[i_] : kInf;

@@ -167,7 +167,10 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   // next_chunk and returns true, or returns false at the end of the data).
   // Event indices (the l3 `ref` column, an order's place in its queue) count
   // from the first chunk, so a stream replays exactly as its concatenation.
-  void set_refill(std::function<bool()> refill) { refill_ = std::move(refill); }
+  void set_refill(std::function<bool()> refill) {
+    refill_ = std::move(refill);
+    stream_done_ = false;
+  }
   void next_chunk(const ReplayColumns& events) {
     base_ += ev_.n;
     ev_ = events;
@@ -272,6 +275,7 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   size_t i_ = 0;
   size_t base_ = 0;  // events in the chunks before this one
   std::function<bool()> refill_;
+  bool stream_done_ = false;
   std::vector<int64_t> bids_, asks_;
   int64_t best_bid_, best_ask_;  // roi_lo - 1 / roi_hi + 1 when the side is empty
   std::vector<Order> orders_;

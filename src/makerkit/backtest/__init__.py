@@ -7,6 +7,7 @@ Exact, row-checked LOBSTER replay; strategy backtests on the simulated market
 from __future__ import annotations
 
 from makerkit.backtest._calibrate import MarketFit, fit_recorded, fit_synthetic
+from makerkit.backtest._catalog_events import catalog_events, catalog_stream, events_table
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
 from makerkit.backtest._databento_replay import (
     DatabentoReplayReport,
@@ -86,11 +87,14 @@ __all__ = [
     "backend_of",
     "binance_events",
     "book_view",
+    "catalog_events",
+    "catalog_stream",
     "check_instrument",
     "check_live",
     "data_quality",
     "databento_events",
     "databento_tick",
+    "events_table",
     "feature_samples",
     "fit_market",
     "fit_recorded",

@@ -30,8 +30,12 @@ import numpy as np
 import numpy.typing as npt
 
 from makerkit.backtest._events import (
+    ADD,
+    CANCEL,
     CLEAR,
     DEPTH,
+    EXECUTE,
+    HIDDEN,
     TRADE,
     MarketEvents,
     StreamedMarket,
@@ -41,7 +45,11 @@ from makerkit.backtest._window import DAY_NS, Window, clock
 from makerkit.core.errors import ConfigError, DataError
 from makerkit.data import (
     L2_RESET,
+    L3_ADD,
+    L3_CANCEL,
     L3_CLEAR,
+    L3_FILL,
+    L3_TRADE,
     LobsterDay,
     LobsterMessages,
     SourceTable,
@@ -52,13 +60,12 @@ from makerkit.data import (
     read_partition,
 )
 
-__all__ = ["BOOK_SCHEMAS", "catalog_events", "catalog_stream", "day_events"]
+__all__ = ["BOOK_SCHEMAS", "catalog_events", "catalog_stream", "day_events", "events_table"]
 
 I64 = npt.NDArray[np.int64]
 BOOK_SCHEMAS = ("l3", "l2", "l2_snapshot", "bbo")  # richest first
 _DBN_F_SNAPSHOT = 1 << 5  # Databento's flag on the records of a book snapshot
 _WIDE = 1 << 40  # a CLEAR's far bound: beyond any book (clamped to the replay's range)
-_NO_L3_CLEAR = "queue=l3 over days whose books start anew (an order-level stream cannot clear)"
 
 
 def _lobster_day(l3: dict[str, Any], snap: dict[str, Any], meta: dict[str, Any]) -> LobsterDay:
@@ -237,6 +244,11 @@ def _day(
                 ev = lobster_events(day, symbol=symbol)
             base = day_start_ns(date)
             return msgspec.structs.replace(ev, ts=ev.ts + base, start_ns=ev.start_ns + base), True
+        if fmt == _ORDER_EVENTS:
+            if not order_level:
+                msg = f"{venue} {symbol} on {date} holds order-level events: replay with queue=l3"
+                raise DataError(msg)
+            return _order_events(cols, meta, symbol), True
         if fmt == "databento":
             from makerkit.backtest._databento_replay import databento_events
 
@@ -267,6 +279,47 @@ def _day(
         until_ns=min(untils) if untils else None,
     )  # fmt: skip
     return events, fresh
+
+
+_ORDER_EVENTS = "makerkit-l3"  # order-level replay events, stored as they are
+_TO_L3 = {ADD: L3_ADD, CANCEL: L3_CANCEL, EXECUTE: L3_FILL, HIDDEN: L3_TRADE}
+
+
+def events_table(ev: MarketEvents, venue: str, symbol: str) -> SourceTable:
+    """Order-level replay events (the simulator's, say) as a catalog ``l3`` table.
+
+    Each row names its order by the index of the order's add within the table
+    (``order_id``), and keeps the replay's event kind in ``flags``, so a day reads
+    back exactly; prices stay in ticks (``price_unit`` "tick").
+    """
+    if ev.ref is None:
+        msg = "events_table needs order-level events (with `ref`)"
+        raise DataError(msg)
+    action = np.zeros(len(ev), np.int8)
+    for kind, code in _TO_L3.items():
+        action[ev.kind == kind] = code
+    meta = {
+        "source": _ORDER_EVENTS, "price_unit": "tick", "qty_unit": "lot", "clock": "local",
+        "tick": ev.tick, "lot": ev.lot, "start_ns": ev.start_ns, "from": ev.source,
+    }  # fmt: skip
+    return SourceTable(
+        venue=venue, symbol=symbol, schema="l3",
+        columns={
+            "ts_ns": ev.ts, "exch_ns": ev.ts, "action": action, "order_id": ev.ref,
+            "side": ev.side.astype(np.int8), "price": ev.price, "qty": ev.qty,
+            "flags": ev.kind.astype(np.int16),
+        },
+        meta=meta,
+    )  # fmt: skip
+
+
+def _order_events(cols: dict[str, Any], meta: dict[str, Any], symbol: str) -> MarketEvents:
+    return MarketEvents(
+        ts=cols["ts_ns"], kind=cols["flags"].astype(np.int64), side=cols["side"].astype(np.int64),
+        price=cols["price"], qty=cols["qty"], source=_ORDER_EVENTS, symbol=symbol,
+        tick=int(meta.get("tick", 1)), lot=int(meta.get("lot", 1)), price_unit="tick",
+        start_ns=int(meta.get("start_ns", int(cols["ts_ns"][0]))), ref=cols["order_id"],
+    )  # fmt: skip
 
 
 def _join(days: list[tuple[MarketEvents, bool]]) -> MarketEvents:
@@ -342,8 +395,6 @@ def catalog_events(
     present, held = _plan(catalog, venue, symbol, first, last, missing)
     days = [_day(catalog, venue, symbol, d, held[d], order_level=order_level)
             for d in present]  # fmt: skip
-    if order_level and len(days) > 1 and any(fresh for _, fresh in days[1:]):
-        raise DataError(_NO_L3_CLEAR)
     events = _join(days)
     return _window(events, window or Window(), present[0], present[-1])
 
@@ -410,9 +461,7 @@ def catalog_stream(
             day, fresh = _day(catalog, venue, symbol, date, held[date], order_level=order_level)
             ev = _regrid(day, tick, lot)
             if fresh and k > 0:
-                if order_level:
-                    raise DataError(_NO_L3_CLEAR)
-                ev = _prefixed(ev, _clears([ev.ts[0]]))
+                ev = _prefixed(ev, _clears([ev.ts[0]]), order_level=ev.ref is not None)
             reached = False
             if end is not None:
                 stop = int(np.searchsorted(ev.ts, end, side="left"))
@@ -446,10 +495,13 @@ def _cut(ev: MarketEvents, stop: int) -> MarketEvents:
     )  # fmt: skip
 
 
-def _prefixed(ev: MarketEvents, rows: list[I64]) -> MarketEvents:
+def _prefixed(ev: MarketEvents, rows: list[I64], *, order_level: bool = False) -> MarketEvents:
+    """``rows`` (clears) before the day's events; order-level refs move past them."""
+    n = rows[0].shape[0]
+    ref = np.r_[np.zeros(n, np.int64), ev.ref + n] if order_level and ev.ref is not None else None
     return msgspec.structs.replace(
         ev, ts=np.r_[rows[0], ev.ts], kind=np.r_[rows[1], ev.kind], side=np.r_[rows[2], ev.side],
-        price=np.r_[rows[3], ev.price], qty=np.r_[rows[4], ev.qty],
+        price=np.r_[rows[3], ev.price], qty=np.r_[rows[4], ev.qty], ref=ref,
     )  # fmt: skip
 
 

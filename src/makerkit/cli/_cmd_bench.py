@@ -164,6 +164,41 @@ def bench_abuse(
     _emit_bench(abuse_table(result), result, output, as_json)
 
 
+@bench_app.command("catalog")
+def bench_catalog(
+    days: Annotated[str, typer.Option(help="Range lengths in days, comma-separated.")] = "1,5,30",
+    events_per_day: Annotated[int, typer.Option(help="Simulated events per day.")] = 200_000,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtests over catalog ranges: streamed a day at a time vs loaded (peak RSS, events/s)."""
+    from makerkit.cli._bench_catalog import run_catalog_bench
+
+    try:
+        lengths = sorted({int(d) for d in days.split(",") if d.strip()})
+    except ValueError:
+        raise _fail(ConfigError(f"invalid --days {days!r}, must be integers")) from None
+    if not lengths or min(lengths) < 1 or events_per_day < 1000:
+        raise _fail(ConfigError("invalid --days or --events-per-day (>= 1 day, >= 1000 events)"))
+    result = run_catalog_bench(lengths, events_per_day, lambda m: err.print(f"[dim]{m}[/]"))
+    table = Table(title=f"GLFT (queue=l3) over simulated catalog days, "
+                        f"{events_per_day:,} events a day", title_justify="left")  # fmt: skip
+    for col in ("days", "events", "memory: peak MB", "stream: peak MB", "memory ev/s",
+                "stream ev/s", "stream / memory", "same fills and PnL"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in result["runs"]:
+        m, s = r["memory"], r["stream"]
+        table.add_row(
+            str(r["days"]), f"{r['events']:,}", f"{m.get('peak_rss_mb', 0):,.0f}",
+            f"{s.get('peak_rss_mb', 0):,.0f}", f"{m.get('events_per_sec', 0):,.0f}",
+            f"{s.get('events_per_sec', 0):,.0f}", f"{r.get('speed_ratio', 0):.2f}x",
+            str(r.get("same_result", m.get("error") or s.get("error"))),
+        )  # fmt: skip
+    _emit_bench(table, result, output, as_json)
+
+
 @bench_app.command("sim")
 def bench_sim(
     events: Annotated[int, typer.Option(help="Simulated commands per run.")] = 2_000_000,

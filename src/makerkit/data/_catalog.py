@@ -38,6 +38,7 @@ __all__ = [
     "CatalogEntry",
     "CatalogPart",
     "IngestReport",
+    "add_tables",
     "catalog_days",
     "catalog_dir",
     "catalog_entries",
@@ -183,6 +184,56 @@ def _date(day_index: int) -> str:
     return (dt.date(1970, 1, 1) + dt.timedelta(days=day_index)).isoformat()
 
 
+def add_tables(
+    catalog: str | Path, tables: list[SourceTable], *, source_id: str, name: str,
+    file: str = "", size: int = 0,
+) -> list[CatalogPart]:  # fmt: skip
+    """Write tables as one source of the catalog: every part, then its manifest (atomic).
+
+    ``ingest`` calls it for each file; a generator of data (the simulator, a
+    converter) calls it with a ``source_id`` of its own (a fresh one per content).
+    """
+    pa, pq = _arrow()
+    root = Path(catalog)
+    sid = _safe(source_id, "source id")
+    parts: list[CatalogPart] = []
+    for table in tables:
+        venue, symbol = _safe(table.venue, "venue"), _safe(table.symbol, "symbol")
+        for date, cols in _parts_of(table):
+            rel = Path(
+                f"venue={venue}", f"symbol={symbol}", f"date={date}",
+                f"schema={table.schema}", f"part-{sid}.parquet",
+            )  # fmt: skip
+            meta = {
+                "makerkit.schema": table.schema,
+                "makerkit.source_id": sid,
+                "makerkit.meta": json.dumps(table.meta, sort_keys=True, default=str),
+            }
+            arrow = pa.table(cols).replace_schema_metadata(meta)
+
+            def write(tmp: Path, arrow: Any = arrow) -> None:
+                pq.write_table(arrow, tmp, compression="zstd")
+
+            _atomic_write(root / rel, write)
+            parts.append(CatalogPart(
+                venue=venue, symbol=symbol, date=date, schema=table.schema,
+                rows=int(cols["ts_ns"].shape[0]), start_ns=int(cols["ts_ns"].min()),
+                end_ns=int(cols["ts_ns"].max()), path=str(rel), **_stats(table.schema, cols),
+            ))  # fmt: skip
+    record = {
+        "id": sid, "file": file, "name": name, "bytes": size, "sha256_16": sid,
+        "formats": sorted({str(t.meta.get("source", "")) for t in tables}),
+        "parts": [msgspec.to_builtins(p) for p in parts],
+    }  # fmt: skip
+    text = json.dumps(record, indent=1, sort_keys=True)
+
+    def save(tmp: Path, text: str = text) -> None:
+        tmp.write_text(text)
+
+    _atomic_write(root / "_sources" / f"{sid}.json", save)
+    return parts
+
+
 def ingest(
     sources: Iterable[str | Path],
     catalog: str | Path,
@@ -193,7 +244,7 @@ def ingest(
     """Read each source and write it into ``catalog``; already-ingested sources are skipped."""
     from makerkit.core.clock import monotonic_ns
 
-    pa, pq = _arrow()
+    _arrow()
     root = Path(catalog)
     started = monotonic_ns()
     report = IngestReport()
@@ -210,44 +261,12 @@ def ingest(
                 progress(f"{path.name}: already in the catalog")
             continue
         tables = read_source(path, sort=sort)
-        parts: list[CatalogPart] = []
-        for table in tables:
-            venue, symbol = _safe(table.venue, "venue"), _safe(table.symbol, "symbol")
-            for date, cols in _parts_of(table):
-                rel = Path(
-                    f"venue={venue}", f"symbol={symbol}", f"date={date}",
-                    f"schema={table.schema}", f"part-{sid}.parquet",
-                )  # fmt: skip
-                meta = {
-                    "makerkit.schema": table.schema,
-                    "makerkit.source_id": sid,
-                    "makerkit.meta": json.dumps(table.meta, sort_keys=True, default=str),
-                }
-                arrow = pa.table(cols).replace_schema_metadata(meta)
-
-                def write(tmp: Path, arrow: Any = arrow) -> None:
-                    pq.write_table(arrow, tmp, compression="zstd")
-
-                _atomic_write(root / rel, write)
-                n = int(cols["ts_ns"].shape[0])
-                parts.append(CatalogPart(
-                    venue=venue, symbol=symbol, date=date, schema=table.schema, rows=n,
-                    start_ns=int(cols["ts_ns"].min()), end_ns=int(cols["ts_ns"].max()),
-                    path=str(rel), **_stats(table.schema, cols),
-                ))  # fmt: skip
-                report.rows[table.schema] = report.rows.get(table.schema, 0) + n
-        record = {
-            "id": sid, "file": str(path.resolve()), "name": path.name,
-            "bytes": path.stat().st_size, "sha256_16": sid,
-            "formats": sorted({str(t.meta.get("source", "")) for t in tables}),
-            "parts": [msgspec.to_builtins(p) for p in parts],
-        }  # fmt: skip
-        text = json.dumps(record, indent=1, sort_keys=True)
-
-        def save(tmp: Path, text: str = text) -> None:
-            tmp.write_text(text)
-
-        _atomic_write(manifest, save)
+        parts = add_tables(
+            root, tables, source_id=sid, name=path.name, file=str(path.resolve()),
+            size=path.stat().st_size,
+        )  # fmt: skip
+        for p in parts:
+            report.rows[p.schema] = report.rows.get(p.schema, 0) + p.rows
         report.files += 1
         report.sources.append({"file": str(path), "id": sid, "parts": len(parts)})
         if progress is not None:

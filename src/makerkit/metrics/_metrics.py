@@ -78,8 +78,13 @@ def _bootstrap_ci(per: npt.NDArray[np.float64], seed: int) -> list[float] | None
     if per.size == 0:
         return None
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, per.size, size=(BOOTSTRAP_RESAMPLES, per.size))
-    means = per[idx].mean(axis=1)
+    # resamples drawn in blocks of ~1M indices: a month of minutes would otherwise need a
+    # BOOTSTRAP_RESAMPLES x n matrix (GBs); the draws are the same as in one call
+    rows = max(1, (1 << 20) // per.size)
+    means = np.empty(BOOTSTRAP_RESAMPLES)
+    for a in range(0, BOOTSTRAP_RESAMPLES, rows):
+        b = min(a + rows, BOOTSTRAP_RESAMPLES)
+        means[a:b] = per[rng.integers(0, per.size, size=(b - a, per.size))].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return [float(lo), float(hi)]
 
