@@ -19,7 +19,9 @@ from makerkit.backtest._events import (
     DEPTH,
     TRADE,
     MarketEvents,
+    StreamedMarket,
     binance_events,
+    book_levels,
     data_quality,
     lobster_events,
     recorded_events,
@@ -49,7 +51,14 @@ from makerkit.backtest._replay_core import (
 )
 from makerkit.backtest._report import markout_curve, write_comparison, write_report
 from makerkit.backtest._samples import FeatureSamples, feature_samples
-from makerkit.backtest._spec import DATA_HELP, DataSpec, load_market, parse_data_spec, run_on_spec
+from makerkit.backtest._spec import (
+    DATA_HELP,
+    DataSpec,
+    check_market,
+    load_market,
+    parse_data_spec,
+    run_on_spec,
+)
 from makerkit.backtest._stream import StreamStats, apply_stream
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 from makerkit.backtest._window import Window, parse_time_of_day, window_events
@@ -82,15 +91,18 @@ __all__ = [
     "ReplayReport",
     "SimGateway",
     "StreamStats",
+    "StreamedMarket",
     "Window",
     "apply_stream",
     "backend_of",
     "binance_events",
+    "book_levels",
     "book_view",
     "catalog_events",
     "catalog_stream",
     "check_instrument",
     "check_live",
+    "check_market",
     "data_quality",
     "databento_events",
     "databento_tick",

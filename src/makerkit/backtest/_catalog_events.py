@@ -60,7 +60,14 @@ from makerkit.data import (
     read_partition,
 )
 
-__all__ = ["BOOK_SCHEMAS", "catalog_events", "catalog_stream", "day_events", "events_table"]
+__all__ = [
+    "BOOK_SCHEMAS",
+    "catalog_events",
+    "catalog_plan",
+    "catalog_stream",
+    "day_events",
+    "events_table",
+]
 
 I64 = npt.NDArray[np.int64]
 BOOK_SCHEMAS = ("l3", "l2", "l2_snapshot", "bbo")  # richest first
@@ -359,7 +366,7 @@ def _join(days: list[tuple[MarketEvents, bool]]) -> MarketEvents:
     )  # fmt: skip
 
 
-def _plan(
+def catalog_plan(
     catalog: str | Path, venue: str, symbol: str, first: str, last: str, missing: str
 ) -> tuple[list[str], dict[str, set[str]]]:
     """The days of the range that have data (refusing absent ones unless skipped)."""
@@ -392,7 +399,7 @@ def catalog_events(
     passes over such days: weekends, holidays).
     """
     last = last or first
-    present, held = _plan(catalog, venue, symbol, first, last, missing)
+    present, held = catalog_plan(catalog, venue, symbol, first, last, missing)
     days = [_day(catalog, venue, symbol, d, held[d], order_level=order_level)
             for d in present]  # fmt: skip
     events = _join(days)
@@ -449,15 +456,15 @@ def catalog_stream(
     sized before the first row; the window is as in ``catalog_events``.
     """
     last = last or first
-    present, held = _plan(catalog, venue, symbol, first, last, missing)
+    present, held = catalog_plan(catalog, venue, symbol, first, last, missing)
     tick, lot, lo, hi, rows = _grid(catalog, venue, symbol, present, held)
     w = window or Window()
     start = day_start_ns(present[0]) + w.start if w.start is not None else None
     end = day_start_ns(present[-1]) + w.end if w.end is not None else None
 
-    def days() -> Iterator[MarketEvents]:
-        offset = 0
-        for k, date in enumerate(present):
+    def days(first_day: int, offset: int) -> Iterator[MarketEvents]:
+        for k in range(first_day, len(present)):
+            date = present[k]
             day, fresh = _day(catalog, venue, symbol, date, held[date], order_level=order_level)
             ev = _regrid(day, tick, lot)
             if fresh and k > 0:
@@ -474,12 +481,12 @@ def catalog_stream(
             if reached:
                 return
 
-    def rest() -> Iterator[MarketEvents]:
-        it = days()
-        next(it)  # the head, kept by the market
-        return it
+    head = next(days(0, 0))
+    after_head = len(head)  # order-level indices go on from the head's
 
-    head = next(days())
+    def rest() -> Iterator[MarketEvents]:
+        return days(1, after_head)
+
     if start is not None:
         head = msgspec.structs.replace(head, start_ns=max(head.start_ns, start))
     return StreamedMarket(head, rest, price_lo=lo // tick, price_hi=-(-hi // tick), total_hint=rows)

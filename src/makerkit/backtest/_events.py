@@ -68,6 +68,7 @@ __all__ = [
     "MarketEvents",
     "StreamedMarket",
     "binance_events",
+    "book_levels",
     "check_events",
     "data_quality",
     "lobster_events",
@@ -353,6 +354,64 @@ class _QualityBook:
                 if bid_heap and ask_heap and -bid_heap[0] >= ask_heap[0]:
                     crossed += 1
         self.crossed += crossed
+
+
+def book_levels(ev: MarketEvents, levels: int = 5) -> dict[str, np.ndarray[Any, Any]]:
+    """The top ``levels`` of the book after each complete update of an L2 stream, and its trades.
+
+    ``ts`` (n), ``bid_px``/``bid_sz``/``ask_px``/``ask_sz`` (n x levels, ticks and
+    lots, best first, 0 where a side is shallower), ``trade_ts``/``trade_qty``/
+    ``trade_side`` (the aggressor). A book state is taken after the last event
+    of each timestamp that changed the book, as ``data_quality`` checks it.
+    """
+    import bisect
+
+    if ev.order_level:
+        msg = "book_levels reads an L2 stream (the order-level view has no depth events)"
+        raise DataError(msg)
+    ts, kind, side = ev.ts.tolist(), ev.kind.tolist(), ev.side.tolist()
+    price, qty = ev.price.tolist(), ev.qty.tolist()
+    sizes: dict[int, dict[int, int]] = {1: {}, -1: {}}
+    keys: dict[int, list[int]] = {1: [], -1: []}  # ascending prices held on each side
+    rows: list[tuple[int, list[int], list[int], list[int], list[int]]] = []
+    n = len(ts)
+    dirty = False
+    for i in range(n):
+        k = kind[i]
+        if k == DEPTH:
+            s, p, q = side[i], price[i], qty[i]
+            book, held = sizes[s], keys[s]
+            if q > 0:
+                if p not in book:
+                    bisect.insort(held, p)
+                book[p] = q
+            elif p in book:
+                del book[p]
+                held.pop(bisect.bisect_left(held, p))
+            dirty = True
+        elif k == CLEAR:
+            s = side[i]
+            lo, hi = sorted((price[i], qty[i]))
+            held = keys[s]
+            a, b = bisect.bisect_right(held, lo), bisect.bisect_left(held, hi)
+            for p in held[a:b]:
+                del sizes[s][p]
+            del held[a:b]
+            dirty = True
+        if dirty and (i + 1 == n or ts[i + 1] != ts[i]):
+            dirty = False
+            bp = keys[1][::-1][:levels]
+            ap = keys[-1][:levels]
+            rows.append((ts[i], bp, [sizes[1][p] for p in bp], ap, [sizes[-1][p] for p in ap]))
+    out = {name: np.zeros((len(rows), levels)) for name in ("bid_px", "bid_sz", "ask_px", "ask_sz")}
+    for r, (_, bp, bs, ap, az) in enumerate(rows):
+        out["bid_px"][r, : len(bp)], out["bid_sz"][r, : len(bs)] = bp, bs
+        out["ask_px"][r, : len(ap)], out["ask_sz"][r, : len(az)] = ap, az
+    trades = ev.kind == TRADE
+    return {
+        "ts": np.asarray([r[0] for r in rows], np.int64), **out,
+        "trade_ts": ev.ts[trades], "trade_qty": ev.qty[trades], "trade_side": ev.side[trades],
+    }  # fmt: skip
 
 
 def check_events(ev: MarketEvents) -> None:

@@ -19,7 +19,7 @@ from typing import Any, overload
 
 import msgspec
 
-from makerkit.backtest._catalog_events import catalog_events, catalog_stream
+from makerkit.backtest._catalog_events import catalog_events, catalog_plan, catalog_stream
 from makerkit.backtest._events import MarketEvents, StreamedMarket, recorded_events
 from makerkit.backtest._l3 import stream_l3_events
 from makerkit.backtest._replay import run_replay_backtest
@@ -27,9 +27,9 @@ from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 from makerkit.backtest._window import Window, window_events
 from makerkit.core.errors import ConfigError
-from makerkit.data import catalog_dir, simulate
+from makerkit.data import BinanceFiles, LobsterFiles, catalog_dir, simulate
 
-__all__ = ["DATA_HELP", "DataSpec", "load_market", "parse_data_spec", "run_on_spec"]
+__all__ = ["DATA_HELP", "DataSpec", "check_market", "load_market", "parse_data_spec", "run_on_spec"]
 
 DATA_HELP = (
     "Market: synthetic[:seed=N,events=N] (the simulator; queue=l3 replays its order-level "
@@ -159,8 +159,24 @@ def _is_date(text: str) -> bool:
     return len(text) == 10
 
 
+def check_market(spec: DataSpec) -> None:
+    """Refuse now a recorded spec whose data is not there (a sweep checks before any task)."""
+    if spec.kind == "lobster":
+        LobsterFiles().file(spec.symbol.upper(), spec.day)
+    elif spec.kind == "binance":
+        BinanceFiles().file(spec.symbol.lower(), spec.day)
+    elif spec.kind == "catalog":
+        assert spec.day is not None  # noqa: S101 - parse_data_spec requires it
+        catalog_plan(
+            catalog_dir(spec.options.get("catalog")), spec.venue, spec.symbol, spec.day,
+            spec.until or spec.day, str(spec.options.get("missing", "error")),
+        )  # fmt: skip
+
+
 @overload
 def load_market(spec: DataSpec) -> MarketEvents | None: ...
+
+
 @overload
 def load_market(spec: DataSpec, *, stream: bool) -> MarketEvents | StreamedMarket | None: ...
 def load_market(spec: DataSpec, *, stream: bool = False) -> MarketEvents | StreamedMarket | None:

@@ -9,9 +9,10 @@ its own so the peak resident memory (``VmHWM``) is that run's alone:
   (``load_market(spec, stream=True)``, what ``makerkit backtest`` does);
 * ``memory`` — the whole range loaded first (``catalog_events``), then replayed.
 
-The strategy decides once a minute of market time: the days lie 24 h apart
-and a decision every 100 ms would add a path row per decision through every
-gap (26M rows over 30 days), which measures the path, not the events.
+The strategy decides once a minute of market time by default: the days lie
+24 h apart, and the backtest keeps one path row per decision, so at 100 ms a
+range's memory is its decisions' (about 350 bytes each: 1.7 GB over five
+days), whatever the events; ``--decision-ms 100`` shows it.
 
 events/s is the events replayed over the wall time of load and replay
 together (both read the same Parquet). The stream's memory should stay flat
@@ -103,7 +104,7 @@ def _child(spec: str, mode: str) -> dict[str, Any]:
 
 
 def run_catalog_bench(
-    lengths: list[int], events_per_day: int, say: Callable[[str], None]
+    lengths: list[int], events_per_day: int, say: Callable[[str], None], decision_ms: float = 60_000
 ) -> dict[str, Any]:
     """Peak RSS and events/s of streamed and in-memory runs over each length of days."""
     rows: list[dict[str, Any]] = []
@@ -113,7 +114,8 @@ def run_catalog_bench(
         write_simulated_days(catalog, max(lengths), events_per_day)
         for days in lengths:
             spec = (
-                f"catalog:{_VENUE}:{_SYMBOL}:{_FIRST}..{_date(days - 1)},catalog={catalog},queue=l3"
+                f"catalog:{_VENUE}:{_SYMBOL}:{_FIRST}..{_date(days - 1)},catalog={catalog},"
+                f"queue=l3,decision_ms={decision_ms}"
             )
             say(f"{days} day(s): in memory")
             memory = _child(spec, "memory")
@@ -134,6 +136,7 @@ def run_catalog_bench(
             rows.append(row)
     flat = [r["stream"].get("peak_rss_mb", 0.0) for r in rows]
     return {
-        "strategy": "glft", "queue": "l3", "events_per_day": events_per_day, "runs": rows,
+        "strategy": "glft", "queue": "l3", "events_per_day": events_per_day,
+        "decision_ms": decision_ms, "runs": rows,
         "stream_rss_growth": (max(flat) / min(flat)) if flat and min(flat) > 0 else None,
     }  # fmt: skip

@@ -168,6 +168,9 @@ def bench_abuse(
 def bench_catalog(
     days: Annotated[str, typer.Option(help="Range lengths in days, comma-separated.")] = "1,5,30",
     events_per_day: Annotated[int, typer.Option(help="Simulated events per day.")] = 200_000,
+    decision_ms: Annotated[
+        float, typer.Option(help="The strategy's decision interval (each is a path row).")
+    ] = 60_000,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also write the JSON here.")
     ] = None,
@@ -182,9 +185,12 @@ def bench_catalog(
         raise _fail(ConfigError(f"invalid --days {days!r}, must be integers")) from None
     if not lengths or min(lengths) < 1 or events_per_day < 1000:
         raise _fail(ConfigError("invalid --days or --events-per-day (>= 1 day, >= 1000 events)"))
-    result = run_catalog_bench(lengths, events_per_day, lambda m: err.print(f"[dim]{m}[/]"))
-    table = Table(title=f"GLFT (queue=l3) over simulated catalog days, "
-                        f"{events_per_day:,} events a day", title_justify="left")  # fmt: skip
+    result = run_catalog_bench(
+        lengths, events_per_day, lambda m: err.print(f"[dim]{m}[/]"), decision_ms=decision_ms
+    )
+    table = Table(title=f"GLFT (queue=l3, a decision every {decision_ms:g} ms) over simulated "
+                        f"catalog days, {events_per_day:,} events a day",
+                  title_justify="left")  # fmt: skip
     for col in ("days", "events", "memory: peak MB", "stream: peak MB", "memory ev/s",
                 "stream ev/s", "stream / memory", "same fills and PnL"):  # fmt: skip
         table.add_column(col, justify="right")

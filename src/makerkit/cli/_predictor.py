@@ -27,7 +27,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 SOURCE_HELP = (
     "A LOBSTER message file (its orderbook twin is found by name), a Binance capture "
-    "(binance_*_stream.gz), or synthetic[:seed=N,events=N] (the simulator, one level). Repeatable."
+    "(binance_*_stream.gz), days from the catalog (catalog:VENUE:SYMBOL:FROM[..TO][,catalog=DIR]) "
+    "or synthetic[:seed=N,events=N] (the simulator, one level). Repeatable."
 )
 
 
@@ -42,7 +43,10 @@ def _json_line(payload: dict[str, Any]) -> None:
 
 
 def load_dataset(spec: str, every: int = 1, levels: int | None = None) -> Any:
-    """A dataset from a LOBSTER message file or a synthetic spec (top ``levels`` of the book)."""
+    """A dataset from a LOBSTER message file, a Binance capture, catalog days or the simulator.
+
+    ``levels``: the top of the book kept (a catalog spec: 5 by default).
+    """
     from makerkit.predictor import book_dataset, lobster_dataset
 
     if levels is not None and levels < 1:
@@ -69,6 +73,16 @@ def load_dataset(spec: str, every: int = 1, levels: int | None = None) -> Any:
             s.ts, l1[:, :1], l1[:, 1:2], l1[:, 2:3], l1[:, 3:4], trade_ts=s.ts[market],
             trade_qty=s.qty[market], trade_side=s.side[market], every=every,
             source=f"synthetic:seed={seed},events={events}",
+        )  # fmt: skip
+    if spec.startswith("catalog:"):  # days from the catalog: the book after each update
+        from makerkit.backtest import book_levels, load_market, parse_data_spec
+
+        market = load_market(parse_data_spec(spec))
+        assert market is not None  # noqa: S101 - a catalog spec always has events
+        b = book_levels(market, levels or 5)
+        return book_dataset(
+            b["ts"], b["bid_px"], b["bid_sz"], b["ask_px"], b["ask_sz"], trade_ts=b["trade_ts"],
+            trade_qty=b["trade_qty"], trade_side=b["trade_side"], every=every, source=spec,
         )  # fmt: skip
     from makerkit.data import load_binance_capture, load_lobster
 

@@ -31,9 +31,8 @@ from typing import Any
 
 import msgspec
 
-from makerkit.backtest import parse_data_spec
+from makerkit.backtest import check_market, parse_data_spec
 from makerkit.core.errors import ConfigError
-from makerkit.data import BinanceFiles, LobsterFiles
 from makerkit.strategies import STRATEGIES, make_strategy
 
 __all__ = ["BacktestTask", "RLTask", "SweepPlan", "expand_range", "load_sweep", "plan_sweep"]
@@ -147,10 +146,7 @@ def _backtests(section: dict[str, Any]) -> list[BacktestTask]:
             raise ConfigError(msg)
     specs = [(d, parse_data_spec(d)) for d in _list(section, "data", "backtest")]
     for _, spec in specs:  # a missing recorded day is refused now, not in every task
-        if spec.kind == "lobster":
-            LobsterFiles().file(spec.symbol.upper(), spec.day)
-        elif spec.kind == "binance":
-            BinanceFiles().file(spec.symbol.lower(), spec.day)
+        check_market(spec)
     seeds = section.get("seeds", [None])
     if seeds != [None]:
         seeds = _list(section, "seeds", "backtest")

@@ -10,7 +10,13 @@ from typing import Any
 
 import msgspec
 
-from makerkit.backtest import MarketEvents, load_market, parse_data_spec, run_on_spec
+from makerkit.backtest import (
+    MarketEvents,
+    StreamedMarket,
+    load_market,
+    parse_data_spec,
+    run_on_spec,
+)
 from makerkit.core.clock import monotonic_ns
 from makerkit.core.errors import ConfigError
 from makerkit.distributed._config import BacktestTask, RLTask, SweepPlan
@@ -44,9 +50,13 @@ class SweepResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @functools.lru_cache(maxsize=4)
-def _market(data: str) -> MarketEvents | None:
-    """A recorded day, loaded once per worker process (tasks on the same day share it)."""
-    return load_market(parse_data_spec(data))
+def _market(data: str) -> MarketEvents | StreamedMarket | None:
+    """A recorded day, loaded once per worker process (tasks on the same day share it).
+
+    A range of catalog days streams: the worker keeps the first day and reads
+    the others from the catalog as each task's replay reaches them.
+    """
+    return load_market(parse_data_spec(data), stream=True)
 
 
 def backtest_row(task: BacktestTask) -> Row:

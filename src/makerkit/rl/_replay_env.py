@@ -76,8 +76,10 @@ class ReplayMarketEnv(_Scored):
             msg = f"invalid data {config.data!r}: a recorded day (lobster:... or binance:...)"
             raise ConfigError(msg)
         self.cfg = config
+        fields = ReplayConfig.__struct_fields__  # not the spec's catalog=, missing=
         self.replay = msgspec.convert(
-            {**spec.options, "decision_ms": config.decision_ms, "requote_on_fill": False},
+            {k: v for k, v in spec.options.items() if k in fields}
+            | {"decision_ms": config.decision_ms, "requote_on_fill": False},
             ReplayConfig,
         )
         # a window (start=, end=) bounds where episodes trade: train on one, judge on another

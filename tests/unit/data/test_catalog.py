@@ -346,3 +346,53 @@ def test_replay_catalog_checks_a_streamed_range(data_root: Path, tmp_path: Path)
     assert (got["tick"], got["lot"]) == (memory.tick, memory.lot)
     bad = CliRunner().invoke(app, ["replay", "catalog", "lobster:AMZN"])
     assert bad.exit_code == 2 and "replay catalog takes" in bad.output
+
+
+def test_book_levels_equal_the_lobster_orderbook_file(data_root: Path) -> None:
+    """The top five levels rebuilt from the L2 events, against LOBSTER's own book after each."""
+    from makerkit.backtest import book_levels
+    from makerkit.data import LOBSTER_DUMMY_ASK, LOBSTER_DUMMY_BID, load_lobster, lobster_tick
+
+    message = data_root / AMZN
+    day = load_lobster(message, message.with_name(message.name.replace("message", "orderbook")))
+    got = book_levels(recorded_events("lobster", "AMZN", "2012-06-21"), 5)
+    rows = np.searchsorted(day.messages.ts_ns, got["ts"], side="right") - 1
+    book, tick = day.book[rows], lobster_tick(day)
+    for col, name, dummy in ((0, "ask", LOBSTER_DUMMY_ASK), (2, "bid", LOBSTER_DUMMY_BID)):
+        empty = book[:, col::4] == dummy
+        assert np.array_equal(np.where(empty, 0, book[:, col::4] // tick), got[f"{name}_px"])
+        assert np.array_equal(np.where(empty, 0, book[:, col + 1 :: 4]), got[f"{name}_sz"])
+    assert len(got["ts"]) > 100_000
+
+
+def test_predictor_trains_on_catalog_days(data_root: Path, tmp_path: Path) -> None:
+    ingest([data_root / SPOT], tmp_path / "cat")
+    spec = f"catalog:binance:BTCUSDT:2024-08-08,catalog={tmp_path / 'cat'}"
+    res = CliRunner().invoke(app, [
+        "predictor", "train", "--data", spec, "--horizon", "20", "-o", str(tmp_path / "m.mkp"),
+        "--json",
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert 0.0 < report["test"]["accuracy"] <= 1.0
+    assert (tmp_path / "m.mkp").exists()
+
+
+def test_a_sweep_task_streams_a_catalog_range_and_a_missing_day_is_refused_first(
+    data_root: Path, tmp_path: Path
+) -> None:
+    from makerkit.backtest import check_market
+    from makerkit.distributed import backtest_row
+    from makerkit.distributed._config import BacktestTask
+
+    cat = _two_days(data_root, tmp_path)
+    spec = f"catalog:binance-futures:BTCUSDT:2024-07-18..2024-07-19,catalog={cat}"
+    check_market(parse_data_spec(spec))
+    with pytest.raises(DataError, match="no data on 2024-07-20"):
+        check_market(parse_data_spec(spec.replace("2024-07-19", "2024-07-20")))
+    row = backtest_row(BacktestTask(task_id=0, strategy="glft", params={}, data=spec, market=spec))
+    memory = run_on_spec(
+        make_strategy("glft"), parse_data_spec(spec), load_market(parse_data_spec(spec))
+    )
+    assert row["fills"] == memory.metrics.fills > 0
+    assert row["pnl_total"] == memory.metrics.pnl_total

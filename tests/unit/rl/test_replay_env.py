@@ -129,3 +129,25 @@ def test_a_window_bounds_where_episodes_trade(data_root: Path) -> None:
             if done or cut:
                 break
     assert 10 * hour <= min(seen) and max(seen) < 11 * hour
+
+
+def test_a_catalog_day_is_the_same_market_as_its_file(data_root: Path, tmp_path: Path) -> None:
+    """The environment on a LOBSTER day read from the catalog runs the same episode."""
+    from makerkit.data import ingest
+
+    files = sorted((data_root / "lobster").glob("GOOG_2012-06-21_*_message_10.csv.gz"))
+    ingest(files, tmp_path)
+    spec = (
+        f"catalog:nasdaq:GOOG:2012-06-21,catalog={tmp_path},queue=probabilistic,order_latency_ms=1"
+    )
+    episodes = []
+    for data in (GOOG, spec):
+        env = ReplayMarketEnv(LOBEnvConfig(data=data, episode_steps=120, decision_ms=500.0))
+        env.reset(seed=11)
+        total, done, truncated, info = 0.0, False, False, {}
+        rng = np.random.default_rng(3)
+        while not (done or truncated):
+            _, reward, done, truncated, info = env.step(rng.uniform(-1, 0, 3).astype(np.float32))
+            total += reward
+        episodes.append((total, info["fills"], info["position"]))
+    assert episodes[0] == episodes[1] and episodes[0][1] > 0
