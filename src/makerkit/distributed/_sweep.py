@@ -136,9 +136,17 @@ def in_window(plan: SweepPlan, window: tuple[str, str], *, name: str) -> SweepPl
     """
     tasks = []
     for task in plan.backtests:
-        if not parse_data_spec(task.data).window.empty:
+        spec = parse_data_spec(task.data)
+        if not spec.window.empty:
             msg = (f"invalid sweep: market {task.market!r} has its own start=/end=, give the "
                    f"windows with --train and --test only")  # fmt: skip
+            raise ConfigError(msg)
+        if spec.kind == "catalog" and spec.until not in (None, spec.day):
+            msg = (
+                f"invalid sweep: market {task.market!r} is a range of days, and --train/--test "
+                "are times of one day (start= would be on its first day, end= on its last); "
+                "list the train and test days as markets of their own"
+            )
             raise ConfigError(msg)
         data = f"{task.data},start={window[0]},end={window[1]}"
         parse_data_spec(data)  # a bad window is refused before anything runs

@@ -223,6 +223,14 @@ def tune(
     if not base.window.empty:
         msg = f"invalid --data {data!r}: give the windows with --train and --test, not start=/end="
         raise ConfigError(msg)
+    if base.kind == "catalog" and base.until not in (None, base.day):
+        # on a range, start= is on its first day and end= on its last: a train window of
+        # 09:30-12:00 would run into a test window of 12:00-16:00 on the days between
+        msg = (
+            f"invalid --data {data!r}: --train and --test are times of one day; tune one "
+            "catalog day (catalog:VENUE:SYMBOL:DAY), or sweep a range with --train/--test"
+        )
+        raise ConfigError(msg)
     train_start = parse_time_of_day(train[0], name="train start")
     train_end = parse_time_of_day(train[1], name="train end")
     test_start = parse_time_of_day(test[0], name="test start")

@@ -396,3 +396,11 @@ def test_a_sweep_task_streams_a_catalog_range_and_a_missing_day_is_refused_first
     )
     assert row["fills"] == memory.metrics.fills > 0
     assert row["pnl_total"] == memory.metrics.pnl_total
+
+
+def test_train_and_test_windows_are_refused_on_a_range_of_days() -> None:
+    from makerkit.distributed import tune
+
+    spec = "catalog:binance:BTCUSDT:2024-08-01..2024-08-02"
+    with pytest.raises(ConfigError, match="times of one day"):
+        tune("glft", spec, train=("09:30", "12:00"), test=("12:00", "16:00"))
