@@ -4,7 +4,8 @@ Each day's book comes from the richest schema the catalog holds for it:
 
 * ``l3`` — LOBSTER days rebuild the day exactly as its files would
   (``lobster_events``, or the order-level view with ``queue=l3``); Databento
-  MBO goes through ``databento_events``.
+  MBO goes through ``databento_events``; order-level replay events written
+  by ``events_table`` (the simulator's) read back as they were.
 * ``l2`` — level updates as they are; a row flagged ``L2_RESET`` (a snapshot
   after a reconnection) first clears both sides.
 * ``l2_snapshot`` — consecutive snapshots as differences: a level that left
@@ -14,9 +15,12 @@ Each day's book comes from the richest schema the catalog holds for it:
 Trades come from ``trades`` (an unknown aggressor is left out and counted in
 the notes); at equal times trades come before depth, as in the capture
 replay. Days are joined into one stream on a common tick and lot grid; a
-LOBSTER day starts from an empty book (each file seeds its own). The first
-decision is at the first day's ``start=`` and the run ends at the last day's
-``end=``.
+day whose book a snapshot replaces (a LOBSTER file, a tardis snapshot, a
+capture's REST snapshot, a Databento snapshot, a simulated day) starts by
+emptying both sides, and an l2 day that does not (a stream split at midnight)
+goes on from the book before it. The first decision is at the first day's
+``start=`` and the run ends at the last day's ``end=``. ``catalog_stream``
+gives the same events a day at a time.
 """
 
 from __future__ import annotations
