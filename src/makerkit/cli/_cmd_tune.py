@@ -35,9 +35,17 @@ def tune(
             help=DATA_HELP + " Without start=/end=: the windows come from --train and --test."
         ),
     ],
-    train: Annotated[str, typer.Option(help="Train window in market time, HH:MM-HH:MM.")],
+    train: Annotated[
+        str,
+        typer.Option(
+            help="Train window in market time, HH:MM-HH:MM; on a catalog range, days: DAY[..DAY]."
+        ),
+    ],
     test: Annotated[
-        str, typer.Option(help="Test window, HH:MM-HH:MM; it must start after train ends.")
+        str,
+        typer.Option(
+            help="Test window, HH:MM-HH:MM or DAY[..DAY]; it must start after train ends."
+        ),
     ],
     search: Annotated[str, typer.Option(help="optuna (TPE, seeded) or grid.")] = "optuna",
     space: Annotated[

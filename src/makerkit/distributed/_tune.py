@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -122,8 +123,23 @@ def parse_dimension(text: str) -> Dimension:
     return Dimension(name, low, high, log)
 
 
+_DAYS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
+
+
+def is_days(window: tuple[str, str]) -> bool:
+    """Whether a window is a range of catalog days rather than times of one day."""
+    return bool(_DAYS.match(window[0]))
+
+
 def parse_window(text: str, *, name: str) -> tuple[str, str]:
-    """``HH:MM[:SS]-HH:MM[:SS]`` -> (start, end), checked."""
+    """``HH:MM[:SS]-HH:MM[:SS]`` -> (start, end); or days of a catalog, ``DAY[..DAY]``."""
+    days = _DAYS.match(text)
+    if days:
+        first, last = days[1], days[2] or days[1]
+        if last < first:
+            msg = f"invalid --{name} {text!r}, its last day is before its first"
+            raise ConfigError(msg)
+        return first, last
     start, sep, end = text.partition("-")
     if not sep:
         msg = f"invalid --{name} {text!r}, must be START-END in market time (HH:MM-HH:MM)"
@@ -223,12 +239,53 @@ def tune(
     if not base.window.empty:
         msg = f"invalid --data {data!r}: give the windows with --train and --test, not start=/end="
         raise ConfigError(msg)
+    if is_days(train) != is_days(test):
+        msg = "invalid windows: --train and --test must both be times (HH:MM-HH:MM) or both days"
+        raise ConfigError(msg)
+    if is_days(train):
+        train_spec_text, test_spec_text = _day_windows(data, base, train, test)
+    else:
+        train_spec_text, test_spec_text = _time_windows(data, base, train, test)
+    train_spec = parse_data_spec(train_spec_text)
+    test_spec = parse_data_spec(test_spec_text)
+    train_market = load_market(train_spec)  # refused here if a window is outside the data
+    test_market = load_market(test_spec)
+    return _search(
+        strategy, data, train, test, train_spec_text, train_spec, train_market, test_spec,
+        test_market, dims=dims, fixed=fixed, search=search, trials=trials,
+        grid_points=grid_points, objective=objective, seed=seed, progress=progress,
+        runner=runner, workers=workers, ray_address=ray_address,
+    )  # fmt: skip
+
+
+def _day_windows(
+    data: str, base: DataSpec, train: tuple[str, str], test: tuple[str, str]
+) -> tuple[str, str]:
+    """Train and test specs on days of the catalog: the train days all before the test's."""
+    if base.kind != "catalog":
+        msg = f"invalid --data {data!r}: --train/--test as days need a catalog spec"
+        raise ConfigError(msg)
+    if train[1] >= test[0]:
+        msg = (
+            f"invalid windows, the train days {train[0]}..{train[1]} must end before the test "
+            f"days {test[0]}..{test[1]} start (never tune on what you judge on)"
+        )
+        raise ConfigError(msg)
+    options = "".join(f",{o}" for o in data.split(",")[1:])
+    where = f"catalog:{base.venue}:{base.symbol}"
+    return f"{where}:{train[0]}..{train[1]}{options}", f"{where}:{test[0]}..{test[1]}{options}"
+
+
+def _time_windows(
+    data: str, base: DataSpec, train: tuple[str, str], test: tuple[str, str]
+) -> tuple[str, str]:
+    """Train and test specs on times of the data's day: train ends before test starts."""
     if base.kind == "catalog" and base.until not in (None, base.day):
         # on a range, start= is on its first day and end= on its last: a train window of
         # 09:30-12:00 would run into a test window of 12:00-16:00 on the days between
         msg = (
-            f"invalid --data {data!r}: --train and --test are times of one day; tune one "
-            "catalog day (catalog:VENUE:SYMBOL:DAY), or sweep a range with --train/--test"
+            f"invalid --data {data!r}: on a range of days --train and --test are days "
+            "(DAY..DAY), not times of one day"
         )
         raise ConfigError(msg)
     train_start = parse_time_of_day(train[0], name="train start")
@@ -240,11 +297,17 @@ def tune(
             f"window {test[0]}-{test[1]} starts (never tune on what you judge on)"
         )
         raise ConfigError(msg)
-    train_spec_text = f"{data},start={train[0]},end={train[1]}"
-    train_spec = parse_data_spec(train_spec_text)
-    test_spec = parse_data_spec(f"{data},start={test[0]},end={test[1]}")
-    train_market = load_market(train_spec)  # refused here if a window is outside the data
-    test_market = load_market(test_spec)
+    return f"{data},start={train[0]},end={train[1]}", f"{data},start={test[0]},end={test[1]}"
+
+
+def _search(
+    strategy: str, data: str, train: tuple[str, str], test: tuple[str, str],
+    train_spec_text: str, train_spec: DataSpec, train_market: Any, test_spec: DataSpec,
+    test_market: Any, *, dims: tuple[Dimension, ...],
+    fixed: dict[str, Any], search: str, trials: int, grid_points: int, objective: str,
+    seed: int, progress: Any, runner: Any, workers: int, ray_address: Any,
+) -> TuneResult:  # fmt: skip
+    """Search on the train spec, then judge the best setting once on the test spec."""
     make_strategy(strategy, **fixed, **{d.name: d.low for d in dims})  # bad names fail now
 
     def run(params: Mapping[str, Any], spec: DataSpec, market: Any) -> Any:
@@ -291,9 +354,10 @@ def tune(
     best = tried[ranked[0]]["params"]
     in_sample = _summary(run(best, train_spec, train_market))
     out_of_sample = _summary(run(best, test_spec, test_market))
+    sep = ".." if is_days(train) else "-"
     return TuneResult(
-        strategy=strategy, data=data, train=f"{train[0]}-{train[1]}",
-        test=f"{test[0]}-{test[1]}", search=search, objective=objective, seed=seed,
+        strategy=strategy, data=data, train=f"{train[0]}{sep}{train[1]}",
+        test=f"{test[0]}{sep}{test[1]}", search=search, objective=objective, seed=seed,
         best_params={**fixed, **best}, in_sample=in_sample, out_of_sample=out_of_sample,
         trials=tried,
     )  # fmt: skip
@@ -361,6 +425,9 @@ def walk_forward(
     own train window. Every out-of-sample window is judged once with a setting chosen before it; the
     sums over the folds are the walk-forward's out-of-sample result.
     """
+    if is_days(train) or is_days(test):
+        msg = "invalid walk-forward: --until rolls times of one day; with days, tune each fold"
+        raise ConfigError(msg)
     a, b = (parse_time_of_day(t, name="train") for t in train)
     c, d = (parse_time_of_day(t, name="test") for t in test)
     stop = parse_time_of_day(until, name="until")

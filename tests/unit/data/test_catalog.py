@@ -402,5 +402,29 @@ def test_train_and_test_windows_are_refused_on_a_range_of_days() -> None:
     from makerkit.distributed import tune
 
     spec = "catalog:binance:BTCUSDT:2024-08-01..2024-08-02"
-    with pytest.raises(ConfigError, match="times of one day"):
+    with pytest.raises(ConfigError, match="not times of one day"):
         tune("glft", spec, train=("09:30", "12:00"), test=("12:00", "16:00"))
+    with pytest.raises(ConfigError, match="must end before the test days"):
+        tune("glft", spec, train=("2024-08-01", "2024-08-02"), test=("2024-08-02", "2024-08-02"))
+    with pytest.raises(ConfigError, match="both be times"):
+        tune("glft", spec, train=("2024-08-01", "2024-08-01"), test=("12:00", "16:00"))
+    with pytest.raises(ConfigError, match="need a catalog spec"):
+        tune("glft", "lobster:AMZN", train=("2012-06-20", "2012-06-20"),
+             test=("2012-06-21", "2012-06-21"))  # fmt: skip
+
+
+def test_tune_chooses_on_train_days_and_judges_on_later_days(
+    data_root: Path, tmp_path: Path
+) -> None:
+    from makerkit.distributed import tune
+    from makerkit.distributed._tune import parse_window
+
+    cat = _two_days(data_root, tmp_path)
+    spec = f"catalog:binance-futures:BTCUSDT:2024-07-18..2024-07-19,catalog={cat}"
+    train, test = parse_window("2024-07-18", name="train"), parse_window("2024-07-19", name="test")
+    result = tune("glft", spec, train, test, search="grid", grid_points=2)
+    assert (result.train, result.test) == ("2024-07-18..2024-07-18", "2024-07-19..2024-07-19")
+    one = parse_data_spec(f"catalog:binance-futures:BTCUSDT:2024-07-19,catalog={cat}")
+    judged = run_on_spec(make_strategy("glft", **result.best_params), one, load_market(one))
+    assert result.out_of_sample["pnl"] == judged.metrics.pnl_total
+    assert result.out_of_sample["fills"] == judged.metrics.fills
