@@ -248,8 +248,9 @@ def tune(
         train_spec_text, test_spec_text = _time_windows(data, base, train, test)
     train_spec = parse_data_spec(train_spec_text)
     test_spec = parse_data_spec(test_spec_text)
-    train_market = load_market(train_spec)  # refused here if a window is outside the data
-    test_market = load_market(test_spec)
+    # refused here if a window is outside the data; a range of days streams
+    train_market = load_market(train_spec, stream=True)
+    test_market = load_market(test_spec, stream=True)
     return _search(
         strategy, data, train, test, train_spec_text, train_spec, train_market, test_spec,
         test_market, dims=dims, fixed=fixed, search=search, trials=trials,
