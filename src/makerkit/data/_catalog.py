@@ -5,9 +5,10 @@ Layout (hive-style, so ``pyarrow.dataset`` reads it as is)::
     DIR/venue=binance-futures/symbol=BTCUSDT/date=2024-07-18/schema=l2/part-<id>.parquet
     DIR/_sources/<id>.json
 
-``<id>`` is the first 16 hex digits of the source file's SHA-256: the same
-bytes ingested twice (under any name) are the same source, found in
-``_sources`` and skipped, so a second ingest changes nothing. A source is
+``<id>`` is 16 hex digits of a SHA-256 over the file's bytes and its name
+(LOBSTER files and Binance archives carry their day and symbol in the name):
+the same file ingested twice is the same source, found in ``_sources`` and
+skipped, so a second ingest changes nothing. A source is
 visible only once its manifest is in ``_sources``, and the manifest is
 written last (every part first goes to a temporary name and is renamed into
 place), so an interrupted ingest leaves nothing half-visible; ingesting again
@@ -158,7 +159,7 @@ def _parts_of(table: SourceTable) -> Iterable[tuple[str, dict[str, np.ndarray[An
         yield _date(int(days[a])), {k: v[a:b] for k, v in table.columns.items()}
 
 
-def _stats(schema: str, cols: dict[str, np.ndarray[Any, Any]]) -> dict[str, int]:
+def _stats(schema: str, cols: dict[str, np.ndarray[Any, Any]], source: str = "") -> dict[str, int]:
     """Price range and grid of the rows that carry a price (and a size, where a row may not)."""
     if schema == "bbo":
         prices = np.r_[
@@ -167,6 +168,8 @@ def _stats(schema: str, cols: dict[str, np.ndarray[Any, Any]]) -> dict[str, int]
         sizes = np.r_[cols["bid_qty"], cols["ask_qty"]]
     elif schema in ("l3", "l2", "l2_snapshot", "trades"):
         keep = (cols["price"] > 0) & ((cols["qty"] > 0) if schema == "l2_snapshot" else True)
+        if schema == "l3" and source == "lobster":  # the grid of its visible orders (types 1-4):
+            keep &= (cols["flags"] >= 1) & (cols["flags"] <= 4)  # hidden prints may lie between
         prices, sizes = cols["price"][keep], cols["qty"]
     else:
         return {}
@@ -186,7 +189,7 @@ def _date(day_index: int) -> str:
 
 def add_tables(
     catalog: str | Path, tables: list[SourceTable], *, source_id: str, name: str,
-    file: str = "", size: int = 0,
+    file: str = "", size: int = 0, sha256: str = "",
 ) -> list[CatalogPart]:  # fmt: skip
     """Write tables as one source of the catalog: every part, then its manifest (atomic).
 
@@ -215,13 +218,14 @@ def add_tables(
                 pq.write_table(arrow, tmp, compression="zstd")
 
             _atomic_write(root / rel, write)
+            stats = _stats(table.schema, cols, str(table.meta.get("source", "")))
             parts.append(CatalogPart(
                 venue=venue, symbol=symbol, date=date, schema=table.schema,
                 rows=int(cols["ts_ns"].shape[0]), start_ns=int(cols["ts_ns"].min()),
-                end_ns=int(cols["ts_ns"].max()), path=str(rel), **_stats(table.schema, cols),
+                end_ns=int(cols["ts_ns"].max()), path=str(rel), **stats,
             ))  # fmt: skip
     record = {
-        "id": sid, "file": file, "name": name, "bytes": size, "sha256_16": sid,
+        "id": sid, "file": file, "name": name, "bytes": size, "sha256": sha256,
         "formats": sorted({str(t.meta.get("source", "")) for t in tables}),
         "parts": [msgspec.to_builtins(p) for p in parts],
     }  # fmt: skip
@@ -253,7 +257,9 @@ def ingest(
         if not path.is_file():
             msg = "no such file"
             raise DataError(msg, path=str(path))
-        sid = _digest(path)[:16]
+        digest = _digest(path)
+        # the name too: LOBSTER and Binance archives carry their day and symbol in it
+        sid = hashlib.sha256(f"{digest}\0{path.name}".encode()).hexdigest()[:16]
         manifest = root / "_sources" / f"{sid}.json"
         if manifest.exists():
             report.skipped += 1
@@ -263,7 +269,7 @@ def ingest(
         tables = read_source(path, sort=sort)
         parts = add_tables(
             root, tables, source_id=sid, name=path.name, file=str(path.resolve()),
-            size=path.stat().st_size,
+            size=path.stat().st_size, sha256=digest,
         )  # fmt: skip
         for p in parts:
             report.rows[p.schema] = report.rows.get(p.schema, 0) + p.rows
