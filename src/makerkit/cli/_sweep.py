@@ -87,8 +87,9 @@ def sweep(
     train: Annotated[
         str | None,
         typer.Option(
-            help="Rank on this window only (HH:MM-HH:MM of market time); with --test, the "
-            "best configuration is then judged on the test window."
+            help="Rank on this window only (HH:MM-HH:MM of market time, or DAY[..DAY] of "
+            "catalog markets); with --test, the best configuration is then judged on the test "
+            "window."
         ),
     ] = None,
     test: Annotated[
@@ -99,6 +100,7 @@ def sweep(
     """Run a grid (strategies x parameters x markets x seeds, plus PPO seeds) in parallel."""
     from makerkit.distributed import (
         in_window,
+        is_days,
         judge_best,
         load_sweep,
         parse_window,
@@ -121,7 +123,15 @@ def sweep(
         plan = load_sweep(config, out_dir)
         train_window = parse_window(train, name="train") if train else None
         test_window = parse_window(test, name="test") if test else None
-        if train_window and test_window and test_window[0] < train_window[1]:
+        if train_window and test_window and is_days(train_window) != is_days(test_window):
+            msg = "invalid windows: --train and --test must both be times or both days"
+            raise ConfigError(msg)
+        days = train_window is not None and is_days(train_window)
+        if (
+            train_window
+            and test_window
+            and (test_window[0] <= train_window[1] if days else test_window[0] < train_window[1])
+        ):
             msg = (f"invalid windows, the test window {test} must start after the train "
                    f"window {train} ends (never rank on what you judge on)")  # fmt: skip
             raise ConfigError(msg)

@@ -22,6 +22,7 @@ from makerkit.distributed._sweep import (
     SweepResult,
     backtest_row,
     in_window,
+    is_days,
     judge_best,
     run_sweep,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "backtest_row",
     "expand_range",
     "in_window",
+    "is_days",
     "judge_best",
     "load_sweep",
     "parse_dimension",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +24,18 @@ from makerkit.distributed._config import BacktestTask, RLTask, SweepPlan
 from makerkit.distributed._executor import run_tasks
 from makerkit.strategies import make_strategy
 
-__all__ = ["SweepResult", "backtest_row", "in_window", "judge_best", "run_sweep"]
+__all__ = ["DAYS", "SweepResult", "backtest_row", "in_window", "is_days", "judge_best", "run_sweep"]
 
 Row = dict[str, Any]
+# a window of catalog days, DAY[..DAY] (else a window is times of one day, HH:MM-HH:MM)
+DAYS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
+
+
+def is_days(window: tuple[str, str]) -> bool:
+    """Whether a window is a range of catalog days rather than times of one day."""
+    return bool(DAYS.match(window[0]))
+
+
 Trainer = Callable[[dict[str, Any]], Row]
 # the metrics a sweep's table keeps (markouts are flattened to markout_<horizon>)
 _METRICS = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees",
@@ -141,11 +151,20 @@ def in_window(plan: SweepPlan, window: tuple[str, str], *, name: str) -> SweepPl
             msg = (f"invalid sweep: market {task.market!r} has its own start=/end=, give the "
                    f"windows with --train and --test only")  # fmt: skip
             raise ConfigError(msg)
+        if is_days(window):  # days of a catalog: the market's range becomes the window's
+            if spec.kind != "catalog":
+                msg = f"invalid sweep: --{name} as days needs catalog markets, not {task.market!r}"
+                raise ConfigError(msg)
+            options = "".join(f",{o}" for o in task.data.split(",")[1:])
+            data = f"catalog:{spec.venue}:{spec.symbol}:{window[0]}..{window[1]}{options}"
+            parse_data_spec(data)
+            tasks.append(msgspec.structs.replace(task, data=data))
+            continue
         if spec.kind == "catalog" and spec.until not in (None, spec.day):
             msg = (
-                f"invalid sweep: market {task.market!r} is a range of days, and --train/--test "
-                "are times of one day (start= would be on its first day, end= on its last); "
-                "list the train and test days as markets of their own"
+                f"invalid sweep: market {task.market!r} is a range of days, and --{name} is a "
+                "time of one day (start= would be on its first day, end= on its last); give "
+                "--train and --test as days (DAY..DAY)"
             )
             raise ConfigError(msg)
         data = f"{task.data},start={window[0]},end={window[1]}"

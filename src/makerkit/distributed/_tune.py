@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,7 +29,7 @@ from makerkit.backtest import (
 )
 from makerkit.core.errors import ConfigError
 from makerkit.distributed._executor import run_tasks
-from makerkit.distributed._sweep import _market
+from makerkit.distributed._sweep import DAYS, _market, is_days
 from makerkit.metrics import OBJECTIVES, objective_value
 from makerkit.strategies import make_strategy
 
@@ -123,17 +122,9 @@ def parse_dimension(text: str) -> Dimension:
     return Dimension(name, low, high, log)
 
 
-_DAYS = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
-
-
-def is_days(window: tuple[str, str]) -> bool:
-    """Whether a window is a range of catalog days rather than times of one day."""
-    return bool(_DAYS.match(window[0]))
-
-
 def parse_window(text: str, *, name: str) -> tuple[str, str]:
     """``HH:MM[:SS]-HH:MM[:SS]`` -> (start, end); or days of a catalog, ``DAY[..DAY]``."""
-    days = _DAYS.match(text)
+    days = DAYS.match(text)
     if days:
         first, last = days[1], days[2] or days[1]
         if last < first:

@@ -450,3 +450,28 @@ def test_two_lobster_days_stream_as_they_load(data_root: Path, tmp_path: Path) -
         b = run_replay_backtest(make_strategy("glft"), stream, cfg)
         assert a.metrics.fills > 0
         assert msgspec.to_builtins(a.metrics) == msgspec.to_builtins(b.metrics)
+
+
+def test_sweep_ranks_on_train_days_and_judges_on_test_days(data_root: Path, tmp_path: Path) -> None:
+    cat = _two_days(data_root, tmp_path)
+    config = tmp_path / "sweep.toml"
+    config.write_text(
+        "[backtest]\nstrategies = ['glft']\n"
+        f"data = ['catalog:binance-futures:BTCUSDT:2024-07-18..2024-07-19,catalog={cat}']\n"
+        "[backtest.params.glft]\ngamma = [0.1, 1.0]\n"
+    )
+    runner = CliRunner()
+    args = ["sweep", str(config), "--out", str(tmp_path / "out"), "--workers", "1", "--json"]
+    res = runner.invoke(app, [*args, "--train", "2024-07-18", "--test", "2024-07-19"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    (judged,) = got["out_of_sample"]
+    test_day = parse_data_spec(f"catalog:binance-futures:BTCUSDT:2024-07-19,catalog={cat}")
+    best = make_strategy("glft", **json.loads(judged["params"]))
+    alone = run_on_spec(best, test_day, load_market(test_day))
+    assert judged["pnl_mean"] == alone.metrics.pnl_total  # judged on the test day alone
+    assert judged["fills_mean"] == alone.metrics.fills > 0
+    bad = runner.invoke(app, [*args, "--train", "2024-07-18", "--test", "2024-07-18"])
+    assert bad.exit_code == 2 and "must start after" in bad.output
+    bad = runner.invoke(app, [*args, "--train", "09:30-12:00", "--test", "12:00-16:00"])
+    assert bad.exit_code == 2 and "range of days" in bad.output
