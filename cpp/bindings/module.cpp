@@ -179,6 +179,34 @@ std::string event_error(int64_t i, bool l3, int64_t kind, int64_t side, int64_t 
   return "invalid `ts`" + row + ", must not decrease";
 }
 
+// A replay's event columns, checked once (the core reads them in place, so the caller keeps
+// them alive): without a branch a row (vectorized), then a second pass names the first bad
+// row. `what` begins the message when an order-level stream lacks its ref column.
+makerkit::ReplayColumns replay_columns(nb::handle ts, nb::handle kind, nb::handle side,
+                                       nb::handle price, nb::handle qty, nb::handle ref, bool l3,
+                                       const char* what) {
+  const auto n = static_cast<int64_t>(nb::len(ts));
+  makerkit::ReplayColumns ev;
+  ev.ts = check_column(ts, "ts", n);
+  ev.kind = check_column(kind, "kind", n);
+  ev.side = check_column(side, "side", n);
+  ev.price = check_column(price, "price", n);
+  ev.qty = check_column(qty, "qty", n);
+  ev.ref = ref.is_none() ? nullptr : check_column(ref, "ref", n);
+  ev.n = static_cast<size_t>(n);
+  if (l3 && ev.ref == nullptr)
+    throw nb::value_error((std::string(what) + " queue model 2 (l3) needs the ref column").c_str());
+  const int64_t *t = ev.ts, *k = ev.kind, *s = ev.side, *q = ev.qty;
+  const bool bad = l3 ? any_bad_event<true>(t, k, s, q, n) : any_bad_event<false>(t, k, s, q, n);
+  for (int64_t i = 0; bad && i < n; ++i) {
+    const int64_t ki = k[i], si = s[i], qi = q[i];
+    if (!event_kind_ok(l3, ki) || (si != 1 && si != -1) ||
+        (qi < 0 && ki != makerkit::kEvClear) || (i > 0 && t[i] < t[i - 1]))
+      throw nb::value_error(event_error(i, l3, ki, si, qi).c_str());
+  }
+  return ev;
+}
+
 // A stop of the replay as a Python strategy sees it: (reason, notices waiting, context).
 // At a decision or a notice the context is `make(**{names[i]: values[i]})` with the values
 // (now, bid, ask, bid size, ask size, position, pnl, features); None otherwise. Position
@@ -666,42 +694,17 @@ NB_MODULE(_native, m) {
              double queue_power, int64_t feed_latency_ns, int64_t order_latency_ns,
              int64_t decision_ns, int64_t start_ns, bool wake_on_fill, bool post_only,
              double maker_fee, double taker_fee, nb::handle ref, bool clear_on_trade) {
-            const auto n = static_cast<int64_t>(nb::len(ts));
-            const int64_t* t = check_column(ts, "ts", n);
-            const int64_t* k = check_column(kind, "kind", n);
-            const int64_t* s = check_column(side, "side", n);
-            const int64_t* p = check_column(price, "price", n);
-            const int64_t* q = check_column(qty, "qty", n);
-            const int64_t* r = ref.is_none() ? nullptr : check_column(ref, "ref", n);
             if (roi_hi < roi_lo) throw nb::value_error("invalid `roi`, must have lo <= hi");
             if (roi_hi - roi_lo > 200'000'000)
               throw nb::value_error("invalid `roi`, wider than 200M ticks");
             if (queue_model < 0 || queue_model > makerkit::kQueueL3)
               throw nb::value_error("invalid `queue_model`, must be 0, 1 or 2 (l3)");
-            const bool l3 = queue_model == makerkit::kQueueL3;
-            if (l3 && r == nullptr)
-              throw nb::value_error("invalid `ref`, queue model 2 (l3) needs the ref column");
             if (decision_ns <= 0) throw nb::value_error("invalid `decision_ns`, must be > 0");
             if (feed_latency_ns < 0 || order_latency_ns < 0)
               throw nb::value_error("invalid latency, must be >= 0");
-            // the core reads the arrays in place (kept alive with it): check them once here,
-            // without a branch a row (vectorized); a second pass names the first bad row
-            const bool bad = l3 ? any_bad_event<true>(t, k, s, q, n)
-                                : any_bad_event<false>(t, k, s, q, n);
-            for (int64_t i = 0; bad && i < n; ++i) {
-              const int64_t ki = k[i], si = s[i], qi = q[i];
-              if (!event_kind_ok(l3, ki) || (si != 1 && si != -1) ||
-                  (qi < 0 && ki != makerkit::kEvClear) || (i > 0 && t[i] < t[i - 1]))
-                throw nb::value_error(event_error(i, l3, ki, si, qi).c_str());
-            }
-            makerkit::ReplayColumns ev;
-            ev.ts = t;
-            ev.kind = k;
-            ev.side = s;
-            ev.price = p;
-            ev.qty = q;
-            ev.ref = r;
-            ev.n = static_cast<size_t>(n);
+            const makerkit::ReplayColumns ev =
+                replay_columns(ts, kind, side, price, qty, ref,
+                               queue_model == makerkit::kQueueL3, "invalid `ref`,");
             makerkit::ReplayConfig cfg;
             cfg.roi_lo = roi_lo;
             cfg.roi_hi = roi_hi;
@@ -743,34 +746,11 @@ NB_MODULE(_native, m) {
                     "invalid chunk, must be (ts, kind, side, price, qty, ref or None)");
               nb::tuple c = nb::borrow<nb::tuple>(chunk);
               const nb::object cols[6] = {c[0], c[1], c[2], c[3], c[4], c[5]};
-              const auto n = static_cast<int64_t>(nb::len(cols[0]));
-              const int64_t* t = check_column(cols[0], "ts", n);
-              const int64_t* k = check_column(cols[1], "kind", n);
-              const int64_t* s = check_column(cols[2], "side", n);
-              const int64_t* p = check_column(cols[3], "price", n);
-              const int64_t* q = check_column(cols[4], "qty", n);
-              const bool l3 = b.order_level();
-              const int64_t* r = cols[5].is_none() ? nullptr : check_column(cols[5], "ref", n);
-              if (l3 && r == nullptr)
-                throw nb::value_error("invalid chunk: queue model 2 (l3) needs the ref column");
-              if (n > 0 && t[0] < b.last_event_ts())
+              const makerkit::ReplayColumns ev = replay_columns(
+                  cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], b.order_level(),
+                  "invalid chunk:");
+              if (ev.n > 0 && ev.ts[0] < b.last_event_ts())
                 throw nb::value_error("invalid chunk: it starts before the previous one ends");
-              const bool bad = l3 ? any_bad_event<true>(t, k, s, q, n)
-                                  : any_bad_event<false>(t, k, s, q, n);
-              for (int64_t i = 0; bad && i < n; ++i) {
-                const int64_t ki = k[i], si = s[i], qi = q[i];
-                if (!event_kind_ok(l3, ki) || (si != 1 && si != -1) ||
-                    (qi < 0 && ki != makerkit::kEvClear) || (i > 0 && t[i] < t[i - 1]))
-                  throw nb::value_error(event_error(i, l3, ki, si, qi).c_str());
-              }
-              makerkit::ReplayColumns ev;
-              ev.ts = t;
-              ev.kind = k;
-              ev.side = s;
-              ev.price = p;
-              ev.qty = q;
-              ev.ref = r;
-              ev.n = static_cast<size_t>(n);
               held->assign(std::begin(cols), std::end(cols));
               b.next_chunk(ev);
               return true;

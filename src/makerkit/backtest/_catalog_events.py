@@ -45,8 +45,8 @@ from makerkit.backtest._events import (
     StreamedMarket,
     lobster_events,
 )
-from makerkit.backtest._window import DAY_NS, Window, clock
-from makerkit.core.errors import ConfigError, DataError
+from makerkit.backtest._window import DAY_NS, Window, events_before, window_events
+from makerkit.core.errors import DataError
 from makerkit.data import (
     L2_RESET,
     L3_ADD,
@@ -407,7 +407,10 @@ def catalog_events(
     days = [_day(catalog, venue, symbol, d, held[d], order_level=order_level)
             for d in present]  # fmt: skip
     events = _join(days)
-    return _window(events, window or Window(), present[0], present[-1])
+    return window_events(
+        events, window or Window(), first_day_ns=day_start_ns(present[0]),
+        last_day_ns=day_start_ns(present[-1]),
+    )  # fmt: skip
 
 
 def _grid(
@@ -477,7 +480,7 @@ def catalog_stream(
             if end is not None:
                 stop = int(np.searchsorted(ev.ts, end, side="left"))
                 reached = stop < len(ev)
-                ev = _cut(ev, stop)
+                ev = events_before(ev, stop)
             if ev.ref is not None:
                 ev = msgspec.structs.replace(ev, ref=ev.ref + offset)
             offset += len(ev)
@@ -496,16 +499,6 @@ def catalog_stream(
     return StreamedMarket(head, rest, price_lo=lo // tick, price_hi=-(-hi // tick), total_hint=rows)
 
 
-def _cut(ev: MarketEvents, stop: int) -> MarketEvents:
-    if stop >= len(ev):
-        return ev
-    cut = slice(0, stop)
-    return msgspec.structs.replace(
-        ev, ts=ev.ts[cut], kind=ev.kind[cut], side=ev.side[cut], price=ev.price[cut],
-        qty=ev.qty[cut], ref=ev.ref[cut] if ev.ref is not None else None,
-    )  # fmt: skip
-
-
 def _prefixed(ev: MarketEvents, rows: list[I64], *, order_level: bool = False) -> MarketEvents:
     """``rows`` (clears) before the day's events; order-level refs move past them."""
     n = rows[0].shape[0]
@@ -513,28 +506,4 @@ def _prefixed(ev: MarketEvents, rows: list[I64], *, order_level: bool = False) -
     return msgspec.structs.replace(
         ev, ts=np.r_[rows[0], ev.ts], kind=np.r_[rows[1], ev.kind], side=np.r_[rows[2], ev.side],
         price=np.r_[rows[3], ev.price], qty=np.r_[rows[4], ev.qty], ref=ref,
-    )  # fmt: skip
-
-
-def _window(events: MarketEvents, window: Window, first: str, last: str) -> MarketEvents:
-    """``start=`` on the first day, ``end=`` on the last; the book builds from the first event."""
-    if window.empty:
-        return events
-    ts = events.ts
-    start = day_start_ns(first) + window.start if window.start is not None else events.start_ns
-    end = day_start_ns(last) + window.end if window.end is not None else int(ts[-1]) + 1
-    if start >= int(ts[-1]) or end <= max(int(ts[0]), events.start_ns) or end <= start:
-        msg = (
-            f"invalid window {first} {clock(start)} to {last} {clock(end)}: the data runs "
-            f"from {clock(int(ts[0]))} to {clock(int(ts[-1]))}, book complete from "
-            f"{clock(events.start_ns)}"
-        )
-        raise ConfigError(msg)
-    stop = int(np.searchsorted(ts, end, side="left"))
-    cut = slice(0, stop)
-    return msgspec.structs.replace(
-        events, ts=ts[cut], kind=events.kind[cut], side=events.side[cut],
-        price=events.price[cut], qty=events.qty[cut],
-        ref=events.ref[cut] if events.ref is not None else None,
-        start_ns=max(events.start_ns, start),
     )  # fmt: skip

@@ -16,7 +16,7 @@ import numpy as np
 from makerkit.backtest._events import MarketEvents
 from makerkit.core.errors import ConfigError
 
-__all__ = ["DAY_NS", "Window", "clock", "parse_time_of_day", "window_events"]
+__all__ = ["DAY_NS", "Window", "clock", "events_before", "parse_time_of_day", "window_events"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -70,31 +70,44 @@ def clock(ns: int) -> str:
     return f"{tod // 3_600_000_000_000:02d}:{tod // 60_000_000_000 % 60:02d}:{tod / 1e9 % 60:06.3f}"
 
 
-def window_events(events: MarketEvents, window: Window) -> MarketEvents:
+def events_before(events: MarketEvents, stop: int) -> MarketEvents:
+    """The first ``stop`` events (all of them when ``stop`` reaches the end)."""
+    if stop >= len(events):
+        return events
+    cut = slice(0, stop)
+    return msgspec.structs.replace(
+        events, ts=events.ts[cut], kind=events.kind[cut], side=events.side[cut],
+        price=events.price[cut], qty=events.qty[cut],
+        ref=events.ref[cut] if events.ref is not None else None,
+    )  # fmt: skip
+
+
+def window_events(
+    events: MarketEvents, window: Window, *, first_day_ns: int | None = None,
+    last_day_ns: int | None = None,
+) -> MarketEvents:  # fmt: skip
     """``events`` replayed to ``window.end``, with the first decision at ``window.start``.
 
     Everything before the start still rebuilds the book. A window outside the
-    data is refused with the data's own time range.
+    data is refused with the data's own time range. ``start`` is a time of the
+    day at ``first_day_ns`` and ``end`` of the day at ``last_day_ns`` (a range of
+    days); by default both are the day of the first event.
     """
     if window.empty or len(events) == 0:
         return events
     ts = events.ts
     base = int(ts[0]) - int(ts[0]) % DAY_NS  # midnight of the data's first day
+    first_base = base if first_day_ns is None else first_day_ns
+    last_base = base if last_day_ns is None else last_day_ns
     first, last = int(ts[0]), int(ts[-1])
-    start = base + window.start if window.start is not None else events.start_ns
-    end = base + window.end if window.end is not None else last + 1
-    if start >= last or end <= max(first, events.start_ns):
+    start = first_base + window.start if window.start is not None else events.start_ns
+    end = last_base + window.end if window.end is not None else last + 1
+    if start >= last or end <= max(first, events.start_ns) or end <= start:
         msg = (
             f"invalid window {clock(start)}-{clock(end)}: the data "
             f"({events.source} {events.symbol}) runs from {clock(first)} to {clock(last)}"
             f" and its book is complete from {clock(events.start_ns)}"
         )
         raise ConfigError(msg)
-    stop = int(np.searchsorted(ts, end, side="left"))
-    cut = slice(0, stop)
-    ref = events.ref[cut] if events.ref is not None else None
-    return msgspec.structs.replace(
-        events, ts=ts[cut], kind=events.kind[cut], side=events.side[cut],
-        price=events.price[cut], qty=events.qty[cut], ref=ref,
-        start_ns=max(events.start_ns, start),
-    )  # fmt: skip
+    cut = events_before(events, int(np.searchsorted(ts, end, side="left")))
+    return msgspec.structs.replace(cut, start_ns=max(events.start_ns, start))

@@ -36,6 +36,7 @@ from makerkit.core.errors import DataError, SourceError
 from makerkit.data._binance import BinanceCapture
 from makerkit.data._lobster import LobsterDay, lobster_tick
 from makerkit.data._synthetic import OrderStream
+from makerkit.data._tables import cast_columns
 from makerkit.data._types import Bars
 
 __all__ = [
@@ -92,19 +93,7 @@ def save_table(
     if kind not in SCHEMAS:
         msg = f"invalid `kind`, must be one of {sorted(SCHEMAS)}, was {kind!r}"
         raise DataError(msg)
-    schema = SCHEMAS[kind]
-    missing = sorted(set(schema) - set(columns))
-    extra = sorted(set(columns) - set(schema))
-    if missing or extra:
-        msg = f"invalid columns for {kind}: missing {missing}, unexpected {extra}"
-        raise DataError(msg)
-    arrays = {
-        name: np.asarray(columns[name]).astype(dtype, copy=False) for name, dtype in schema.items()
-    }
-    lengths = {a.shape[0] for a in arrays.values()}
-    if len(lengths) != 1:
-        msg = f"invalid columns for {kind}: lengths differ {sorted(lengths)}"
-        raise DataError(msg)
+    arrays = cast_columns(kind, SCHEMAS[kind], columns)
     table = pa.table(arrays).replace_schema_metadata(
         {
             "makerkit.kind": kind,

@@ -100,6 +100,23 @@ class SourceTable(msgspec.Struct, frozen=True, kw_only=True):
         return int(self.columns["ts_ns"].shape[0])
 
 
+def cast_columns(
+    name: str, spec: dict[str, str], columns: dict[str, Any], *, path: str = ""
+) -> dict[str, np.ndarray[Any, Any]]:
+    """``columns`` checked against ``spec`` (name -> dtype): all there, none extra, one length."""
+    missing = sorted(set(spec) - set(columns))
+    extra = sorted(set(columns) - set(spec))
+    if missing or extra:
+        msg = f"invalid columns for {name}: missing {missing}, unexpected {extra}"
+        raise DataError(msg, path=path)
+    cols = {k: np.asarray(columns[k]).astype(dtype, copy=False) for k, dtype in spec.items()}
+    lengths = {a.shape[0] for a in cols.values()}
+    if len(lengths) > 1:
+        msg = f"invalid columns for {name}: lengths differ {sorted(lengths)}"
+        raise DataError(msg, path=path)
+    return cols
+
+
 def make_table(
     venue: str, symbol: str, schema: str, columns: dict[str, Any], meta: dict[str, Any]
 ) -> SourceTable:
@@ -107,19 +124,7 @@ def make_table(
     if schema not in TABLE_SCHEMAS:
         msg = f"invalid schema {schema!r}, must be one of {sorted(TABLE_SCHEMAS)}"
         raise DataError(msg)
-    spec = TABLE_SCHEMAS[schema]
-    missing = sorted(set(spec) - set(columns))
-    extra = sorted(set(columns) - set(spec))
-    if missing or extra:
-        msg = f"invalid columns for {schema}: missing {missing}, unexpected {extra}"
-        raise DataError(msg, path=str(meta.get("file", "")))
-    cols = {
-        name: np.asarray(columns[name]).astype(dtype, copy=False) for name, dtype in spec.items()
-    }
-    lengths = {a.shape[0] for a in cols.values()}
-    if len(lengths) > 1:
-        msg = f"invalid columns for {schema}: lengths differ {sorted(lengths)}"
-        raise DataError(msg, path=str(meta.get("file", "")))
+    cols = cast_columns(schema, TABLE_SCHEMAS[schema], columns, path=str(meta.get("file", "")))
     return SourceTable(venue=venue.lower(), symbol=symbol, schema=schema, columns=cols, meta=meta)
 
 
