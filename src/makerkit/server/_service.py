@@ -343,6 +343,11 @@ class VenueService:
         # already hold the next batch's commands, not durable yet
         self._md_l1: dict[str, L1Snapshot] = {}
         self._md_timer: asyncio.TimerHandle | None = None
+        # Fan-outs in another wire format (the Binance facade), told what subscribers are
+        # told, under the same durability: ``tap.sealed(batch)`` runs while the venue is
+        # exactly the batch's state and may return a callback run once the batch is
+        # published; ``tap.market(events, l1s)`` runs at each market-data tick.
+        self.taps: list[Any] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VenueService:
@@ -600,6 +605,7 @@ class VenueService:
         after, self._after = self._after, []
         # the venue is exactly the sealed batch's state now: later commands go to the next
         l1s = self._l1s(batch)
+        later = [tap.sealed(batch) for tap in self.taps]
         if sealed is not None:
             assert self._writer is not None  # noqa: S101 - set in start()
             try:
@@ -614,7 +620,7 @@ class VenueService:
                 self._fail(exc)
                 return
             journal.settle(sealed)
-        self._release(batch, after, done, l1s)
+        self._release(batch, after, done, l1s, later)
 
     def _commit(self) -> None:
         """Make the batch durable, then publish it and release its waiters (in that order).
@@ -631,7 +637,8 @@ class VenueService:
         batch, self._batch = self._batch, []
         done, self._batch_done = self._batch_done, None
         after, self._after = self._after, []
-        self._release(batch, after, done, self._l1s(batch))
+        later = [tap.sealed(batch) for tap in self.taps]
+        self._release(batch, after, done, self._l1s(batch), later)
 
     def _l1s(self, batch: list[Event]) -> dict[str, L1Snapshot]:
         """The L1 of each symbol the batch moved, as the batch left it."""
@@ -644,11 +651,15 @@ class VenueService:
         after: list[_Waiter],
         done: asyncio.Future[None] | None,
         l1s: dict[str, L1Snapshot],
+        later: list[Callable[[], None] | None] | None = None,
     ) -> None:
         """Publish a durable batch, then run its callbacks and wake its waiters."""
         self._md_l1.update(l1s)  # published with the batch's deltas, at the next tick
         try:
             self._publish_batch(batch)
+            for publish in later or ():
+                if publish is not None:
+                    publish()
         except Exception:  # pragma: no cover - the batch is durable: still release its acks
             log.exception("publishing a committed batch failed")
         for on_durable, value, _ in after:
@@ -802,6 +813,8 @@ class VenueService:
             self._publish_l1(symbol, l1s[symbol], staged)
         for sub in staged:  # one frame per subscriber per tick
             sub.send_staged()
+        for tap in self.taps:
+            tap.market(pending, l1s)
 
     def _publish(self, event: Event, staged: set[Subscriber]) -> None:
         if isinstance(event, (OrderUpdate, FillReport)):
