@@ -103,3 +103,6 @@ class RejectReason(IntEnum):
     KILL_SWITCH = 22
     NOT_AUTHORIZED = 23
     MAX_OPEN_ORDERS = 24
+    MIN_QTY = 25
+    MIN_NOTIONAL = 26
+    INSUFFICIENT_BALANCE = 27

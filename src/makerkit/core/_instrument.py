@@ -36,6 +36,19 @@ def format_units(units: int, decimals: int) -> str:
     return f"{sign}{whole}.{frac:0{decimals}d}"
 
 
+def _config_decimal(instrument: Instrument, name: str) -> Decimal:
+    raw = getattr(instrument, name)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        msg = f"invalid `{name}`, must be a decimal string, was {raw!r}"
+        raise ConfigError(msg) from exc
+    if not value.is_finite():
+        msg = f"invalid `{name}`, must be finite, was {raw!r}"
+        raise ConfigError(msg)
+    return value
+
+
 def _as_decimal(value: DecimalLike, name: str) -> Decimal:
     # floats go through repr so 0.1 becomes Decimal("0.1"), not 0.1000000000000000055...
     try:
@@ -55,21 +68,73 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     symbol: str
     tick_size: str = "0.01"
     lot_size: str = "1"
+    # what one lot is of (empty: the symbol itself) and what prices are in
+    base: str = ""
+    quote: str = "USD"
+    # the smallest order: a size (empty: one lot) and a notional in the quote asset
+    min_qty: str = ""
+    min_notional: str = "0"
 
     def __post_init__(self) -> None:
         if not self.symbol:
             msg = "invalid `symbol`, must be non-empty, was ''"
             raise ConfigError(msg)
         for name in ("tick_size", "lot_size"):
-            raw = getattr(self, name)
-            try:
-                value = Decimal(raw)
-            except InvalidOperation as exc:
-                msg = f"invalid `{name}`, must be a decimal string, was {raw!r}"
-                raise ConfigError(msg) from exc
-            if not value.is_finite() or value <= 0:
-                msg = f"invalid `{name}`, must be > 0, was {raw!r}"
+            value = _config_decimal(self, name)
+            if value <= 0:
+                msg = f"invalid `{name}`, must be > 0, was {getattr(self, name)!r}"
                 raise ConfigError(msg)
+        for name in ("base", "quote"):
+            asset = getattr(self, name)
+            if asset and not (asset.isascii() and asset.isalnum()):
+                msg = f"invalid `{name}`, must be letters and digits, was {asset!r}"
+                raise ConfigError(msg)
+        if not self.quote:
+            msg = "invalid `quote`, must be non-empty, was ''"
+            raise ConfigError(msg)
+        if self.min_qty:
+            min_qty = _config_decimal(self, "min_qty")
+            if min_qty <= 0 or min_qty % self.lot != 0:
+                msg = (
+                    f"invalid `min_qty`, must be a positive multiple of lot {self.lot_size}, "
+                    f"was {self.min_qty!r}"
+                )
+                raise ConfigError(msg)
+        if _config_decimal(self, "min_notional") < 0:
+            msg = f"invalid `min_notional`, must be >= 0, was {self.min_notional!r}"
+            raise ConfigError(msg)
+
+    @property
+    def base_asset(self) -> str:
+        """What one lot is of: ``base``, or the symbol when none is named."""
+        return self.base or self.symbol
+
+    @property
+    def quote_asset(self) -> str:
+        """The asset prices, cash and fees are in."""
+        return self.quote
+
+    @property
+    def exchange_symbol(self) -> str:
+        """The symbol exchanges print: base then quote (``AAA`` quoted in USD is ``AAAUSD``)."""
+        return self.base_asset + self.quote_asset
+
+    @property
+    def min_lots(self) -> int:
+        """The smallest order size in lots (at least one)."""
+        return int(Decimal(self.min_qty) / self.lot) if self.min_qty else 1
+
+    @property
+    def min_notional_value(self) -> Decimal:
+        """The smallest order notional (price x size) in the quote asset."""
+        return Decimal(self.min_notional)
+
+    @property
+    def min_notional_units(self) -> int:
+        """The smallest notional in tick-lots (price ticks x lots), rounded up."""
+        per_unit = self.tick * self.lot
+        units, rest = divmod(self.min_notional_value, per_unit)
+        return int(units) + (1 if rest else 0)
 
     @property
     def tick(self) -> Decimal:

@@ -36,6 +36,7 @@ __all__ = [
     "DuplicateOrderId",
     "EngineUnavailable",
     "Forbidden",
+    "InsufficientBalance",
     "InvalidPrice",
     "InvalidQuantity",
     "JournalUnavailable",
@@ -143,6 +144,12 @@ class InvalidQuantity(OrderRejected):
     """The quantity is off the lot grid or not positive."""
 
     default_reason = RejectReason.NON_POSITIVE_QTY
+
+
+class InsufficientBalance(OrderRejected):
+    """The account does not hold what the order would spend (a venue without shorting)."""
+
+    default_reason = RejectReason.INSUFFICIENT_BALANCE
 
 
 class UnknownOrder(OrderRejected):
@@ -253,6 +260,9 @@ _BY_REASON: dict[RejectReason, type[OrderRejected]] = {
     RejectReason.DUPLICATE_ORDER: RiskLimitBreached,
     RejectReason.KILL_SWITCH: RiskLimitBreached,
     RejectReason.MAX_OPEN_ORDERS: RiskLimitBreached,
+    RejectReason.MIN_QTY: InvalidQuantity,
+    RejectReason.MIN_NOTIONAL: InvalidQuantity,
+    RejectReason.INSUFFICIENT_BALANCE: InsufficientBalance,
 }
 
 

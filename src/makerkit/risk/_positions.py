@@ -28,6 +28,8 @@ class PositionView(msgspec.Struct, frozen=True, kw_only=True):
     mark: int | None
     bought: int
     sold: int
+    # tick-lots the fills received (+) or paid (-), before fees: the quote asset's flow
+    cash: int = 0
 
     @property
     def pnl_micro(self) -> int:
@@ -99,4 +101,5 @@ class Position:
             mark=mark,
             bought=self.bought,
             sold=self.sold,
+            cash=self.realized - (self.open_cost if self.qty > 0 else -self.open_cost),
         )

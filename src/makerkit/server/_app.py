@@ -93,6 +93,8 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
         cap = settings.max_open_orders or None
         if svc.venue.max_open_orders != cap:  # a venue setting: journaled, so replays agree
             await svc.execute(lambda: svc.jv.set_max_open_orders(cap))
+        if svc.venue.allow_short != settings.allow_short:
+            await svc.execute(lambda: svc.jv.set_allow_short(settings.allow_short))
         driver = None
         if settings.market:
             from makerkit.server._driver import MarketDriver

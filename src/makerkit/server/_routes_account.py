@@ -13,9 +13,9 @@ from makerkit.server._convert import _json
 from makerkit.server._deps import AccountDep, Limit, OrderIdQuery, ServiceDep, SymbolQuery, errors
 from makerkit.server._service import VenueService
 from makerkit.server._strict import StrictJSONRoute
-from makerkit.wire import FillOut, PositionOut, RiskOut
+from makerkit.wire import BalancesOut, FillOut, PositionOut, RiskOut
 
-__all__ = ["router"]
+__all__ = ["balances_out", "router"]
 
 router = APIRouter(responses=errors, route_class=StrictJSONRoute)  # type: ignore[arg-type]
 
@@ -52,6 +52,29 @@ async def get_history(
         b"[" + b",".join(payload.encode() for *_, payload in rows) + b"]",
         media_type="application/json",
     )
+
+
+@router.get("/balances", response_model=BalancesOut, tags=["account"], name="get_balances")
+async def get_balances(service: ServiceDep, account: AccountDep) -> dict[str, Any]:
+    """What the account holds of each asset: deposits and fills, less fees and open orders."""
+    return await balances_out(service, account.account_id)
+
+
+async def balances_out(service: VenueService, account_id: int) -> dict[str, Any]:
+    """The ``BalancesOut`` answer, once what it reads is durable."""
+    venue = service.venue
+    rows = await service.durable(lambda: venue.balances(account_id))
+    return {
+        "account_id": account_id,
+        "allow_short": venue.allow_short,
+        "balances": [
+            {"asset": b.asset, "free": _plain(b.free), "locked": _plain(b.locked)} for b in rows
+        ],
+    }
+
+
+def _plain(amount: Decimal) -> str:
+    return format(amount.normalize(), "f") if amount else "0"
 
 
 @router.get("/positions", response_model=list[PositionOut], tags=["account"], name="list_positions")

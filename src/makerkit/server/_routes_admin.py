@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Query
 
+from makerkit.core import ConfigError
 from makerkit.risk import RiskLimits
 from makerkit.server._deps import AdminDep, ServiceDep, errors
+from makerkit.server._routes_account import balances_out
+from makerkit.server._service import VenueService
 from makerkit.server._strict import StrictJSONRoute
-from makerkit.venue import Role
+from makerkit.venue import Account, Role
 from makerkit.wire import (
     AccountOut,
     AccountRequest,
     AuditOut,
+    BalancesOut,
     CancelAllOut,
+    DepositRequest,
     HealthOut,
     KillRequest,
     LimitsRequest,
@@ -68,16 +74,48 @@ async def admin_set_limits(req: LimitsRequest, service: ServiceDep, _: AdminDep)
 async def admin_create_account(
     req: AccountRequest, service: ServiceDep, _: AdminDep
 ) -> dict[str, Any]:
-    """Create an account; the answer holds its API key, shown this once."""
-    account, key = await service.execute(
-        lambda: service.jv.add_account(req.name, role=Role(req.role))
-    )
+    """Create an account (with opening deposits); the answer holds its key and secret, once."""
+    deposits = _amounts(service, req.balances or {})
+
+    def create() -> tuple[Account, str]:
+        # one group commit: the account and its deposits become durable together
+        account, key = service.jv.add_account(req.name, role=Role(req.role))
+        for asset, amount in deposits:
+            service.jv.deposit(account.account_id, asset, amount)
+        return account, key
+
+    account, key = await service.execute(create)
     return {
         "account_id": account.account_id,
         "name": account.name,
         "role": account.role.value,
         "api_key": key,
+        "api_secret": service.venue.api_secret(account.account_id),
     }
+
+
+@router.post("/admin/deposits", response_model=BalancesOut, tags=["admin"], name="admin_deposit")
+async def admin_deposit(req: DepositRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
+    """Credit (a negative amount debits) an account's asset; answers its balances."""
+    ((asset, amount),) = _amounts(service, {req.asset: req.amount})
+    await service.execute(lambda: service.jv.deposit(req.account_id, asset, amount))
+    return await balances_out(service, req.account_id)
+
+
+def _amounts(service: VenueService, amounts: dict[str, str]) -> list[tuple[str, Decimal]]:
+    """Deposits checked before anything is written: a listed asset, a non-zero amount."""
+    assets = service.venue.assets()
+    out = []
+    for asset, raw in sorted(amounts.items()):
+        if asset not in assets:
+            msg = f"invalid `asset`, must be one of {assets}, was {asset!r}"
+            raise ConfigError(msg)
+        amount = Decimal(raw)
+        if amount == 0:
+            msg = f"invalid `amount` of {asset}, must be non-zero"
+            raise ConfigError(msg)
+        out.append((asset, amount))
+    return out
 
 
 @router.get(

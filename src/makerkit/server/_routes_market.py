@@ -43,9 +43,17 @@ async def get_book(
     name="list_instruments",
 )
 async def list_instruments(service: ServiceDep, _: None = PublicDep) -> list[dict[str, Any]]:
-    """The listed instruments with their tick and lot sizes."""
+    """The listed instruments: tick and lot sizes, assets and the smallest order."""
     return [
-        {"symbol": i.symbol, "tick_size": i.tick_size, "lot_size": i.lot_size}
+        {
+            "symbol": i.symbol,
+            "tick_size": i.tick_size,
+            "lot_size": i.lot_size,
+            "base_asset": i.base_asset,
+            "quote_asset": i.quote_asset,
+            "min_qty": i.size_str(i.min_lots),
+            "min_notional": format(i.min_notional_value.normalize(), "f"),
+        }
         for i in service.instruments.values()
     ]
 

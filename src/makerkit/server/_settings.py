@@ -21,9 +21,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     journal: str = "makerkit-venue.db"
+    # comma-separated: a bare name (AAA, quoted in `quote_asset`) or BASE/QUOTE (BTC/USDT,
+    # listed as BTCUSDT)
     symbols: str = "AAA,BBB,CCC"
     tick_size: str = "0.01"
     lot_size: str = "1"
+    quote_asset: str = "USD"
+    # the smallest order: a size in the base asset (empty: one lot), a notional in the quote
+    min_qty: str = ""
+    min_notional: str = "0"
+    # True: balances may go negative (sell what you do not hold, buy on credit); False: every
+    # order must be covered by the account's free balance. A venue setting, journaled
+    allow_short: bool = True
     admin_key: str | None = None
     backend: str | None = None
     maker_fee_ppm: int = 0
@@ -69,8 +78,20 @@ class Settings(BaseSettings):
 
     def instruments(self) -> list[Instrument]:
         """The listed instruments."""
-        return [
-            Instrument(symbol=s.strip(), tick_size=self.tick_size, lot_size=self.lot_size)
-            for s in self.symbols.split(",")
-            if s.strip()
-        ]
+        out = []
+        for name in (s.strip() for s in self.symbols.split(",")):
+            if not name:
+                continue
+            base, _, quote = name.partition("/")
+            out.append(
+                Instrument(
+                    symbol=base + quote if quote else base,
+                    base=base if quote else "",
+                    quote=quote or self.quote_asset,
+                    tick_size=self.tick_size,
+                    lot_size=self.lot_size,
+                    min_qty=self.min_qty,
+                    min_notional=self.min_notional,
+                )
+            )
+        return out

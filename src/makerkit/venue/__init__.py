@@ -10,6 +10,7 @@ from __future__ import annotations
 from makerkit.venue._journal import Journal, JournaledVenue, Sealed
 from makerkit.venue._model import (
     Account,
+    Balance,
     BookDelta,
     CancelAll,
     CancelOrder,
@@ -27,6 +28,7 @@ from makerkit.venue._venue import Venue
 
 __all__ = [
     "Account",
+    "Balance",
     "BookDelta",
     "CancelAll",
     "CancelOrder",

@@ -24,6 +24,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -711,7 +712,10 @@ class JournaledVenue:
         if kind == "account":
             data = msgspec.json.decode(payload)
             return venue.add_account_hashed(
-                data["name"], role=Role(data["role"]), key_hash=data["key_hash"]
+                data["name"],
+                role=Role(data["role"]),
+                key_hash=data["key_hash"],
+                secret=data.get("secret"),
             )
         if kind == "kill":
             data = msgspec.json.decode(payload)
@@ -728,6 +732,13 @@ class JournaledVenue:
             return venue.rotate_key(data["account"], data["key_hash"])
         if kind == "max_open_orders":
             venue.set_max_open_orders(msgspec.json.decode(payload)["max_open_orders"])
+            return None
+        if kind == "deposit":
+            data = msgspec.json.decode(payload)
+            venue.deposit(data["account"], data["asset"], Decimal(data["amount"]))
+            return None
+        if kind == "allow_short":
+            venue.set_allow_short(msgspec.json.decode(payload)["allow_short"])
             return None
         msg = f"journal: unknown command kind {kind!r}"
         raise ValueError(msg)
@@ -761,15 +772,39 @@ class JournaledVenue:
         return self._order(account, "modify", _encode(cmd), self.venue.modify)
 
     def add_account(
-        self, name: str, *, role: Role = Role.TRADER, api_key: str | None = None
+        self,
+        name: str,
+        *,
+        role: Role = Role.TRADER,
+        api_key: str | None = None,
+        api_secret: str | None = None,
     ) -> tuple[Account, str]:
-        """Create an account (journaled with the key's hash only); return it and its key."""
+        """Create an account; return it and its key.
+
+        The key is journaled as its hash only. The signing secret (read back
+        with ``venue.api_secret``) is journaled as it is: an HMAC cannot be
+        checked against a hash, so the journal file is as secret as the keys.
+        """
         key = api_key or self.venue.new_api_key()
         payload = msgspec.json.encode(
-            {"name": name, "role": role.value, "key_hash": self.venue.hash_key(key)}
+            {
+                "name": name,
+                "role": role.value,
+                "key_hash": self.venue.hash_key(key),
+                "secret": api_secret or self.venue.new_api_key(),
+            }
         )
         account: Account = self._run(0, "account", payload)
         return account, key
+
+    def deposit(self, account: int, asset: str, amount: Decimal) -> None:
+        """Credit (negative: debit) an account's asset (journaled)."""
+        payload = {"account": account, "asset": asset, "amount": str(amount)}
+        self._run(0, "deposit", msgspec.json.encode(payload))
+
+    def set_allow_short(self, allow: bool) -> None:
+        """Whether balances may go negative (journaled: it decides which orders pass)."""
+        self._run(0, "allow_short", msgspec.json.encode({"allow_short": bool(allow)}))
 
     def kill(self, account: int | None, reason: str = "manual") -> list[Outcome]:
         """Trip a kill switch and cancel the affected orders (journaled)."""

@@ -7,6 +7,7 @@ per-symbol one, so a subscriber can detect a gap and resync from a snapshot.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
@@ -23,6 +24,7 @@ from makerkit.core.errors import ConfigError
 
 __all__ = [
     "Account",
+    "Balance",
     "BookDelta",
     "CancelAll",
     "CancelOrder",
@@ -51,6 +53,22 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     account_id: int
     name: str
     role: Role = Role.TRADER
+
+
+class Balance(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset of an account: ``free`` to spend and ``locked`` by open orders.
+
+    Both may be negative on a venue that allows shorting (``Venue.allow_short``).
+    """
+
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        """What the account holds of the asset."""
+        return self.free + self.locked
 
 
 class FeeSchedule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -14,6 +14,7 @@ import secrets
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -36,9 +37,10 @@ from makerkit.core import (
     TimeInForce,
     UnknownAccount,
 )
-from makerkit.risk import RiskLimits, RiskManager
+from makerkit.risk import MONEY_SCALE, RiskLimits, RiskManager
 from makerkit.venue._model import (
     Account,
+    Balance,
     BookDelta,
     CancelAll,
     CancelOrder,
@@ -60,7 +62,7 @@ _BOOK_FILL_HISTORY = 1000
 # Bump when the venue's, the risk manager's or the books' internal state
 # changes shape: a snapshot of another format is skipped and recovery replays
 # the whole journal instead.
-SNAPSHOT_FORMAT = f"makerkit-{__version__}/venue-2"
+SNAPSHOT_FORMAT = f"makerkit-{__version__}/venue-3"
 # the engine that books rebuilt from a snapshot use (None: the selected one)
 _restore_backend: ContextVar[str | None] = ContextVar("restore_backend", default=None)
 _SIDES = {1: Side.BUY, -1: Side.SELL}
@@ -86,7 +88,7 @@ class _Order(msgspec.Struct):
 class _Listing:
     """One instrument with its book and public sequence."""
 
-    __slots__ = ("book", "fees", "instrument", "last_trade", "seq")
+    __slots__ = ("book", "fees", "instrument", "last_trade", "min_lots", "min_notional", "seq")
 
     def __init__(self, instrument: Instrument, book: Any, fees: FeeSchedule) -> None:
         self.instrument = instrument
@@ -94,6 +96,12 @@ class _Listing:
         self.fees = fees
         self.seq = 0
         self.last_trade: int | None = None
+        self._minimums()
+
+    def _minimums(self) -> None:
+        # the smallest order, in the units orders arrive in (lots; ticks x lots)
+        self.min_lots = self.instrument.min_lots
+        self.min_notional = self.instrument.min_notional_units
 
     # books are snapshotted as their state, not as engine objects, so a
     # snapshot taken with one engine restores into either
@@ -111,6 +119,7 @@ class _Listing:
         self.fees = state["fees"]
         self.seq = state["seq"]
         self.last_trade = state["last_trade"]
+        self._minimums()
         book_state = msgspec.msgpack.decode(state["book"], type=BookState)
         self.book = make_book(_restore_backend.get(), fill_history=_BOOK_FILL_HISTORY)
         self.book.restore(book_state)
@@ -152,6 +161,12 @@ class Venue:
             )
         self._accounts: dict[int, Account] = {}
         self._keys: dict[str, int] = {}  # sha256(api key) -> account id
+        # account id -> the secret its signed requests are checked with (never shown again)
+        self._secrets: dict[int, str] = {}
+        self._deposits: dict[tuple[int, str], Decimal] = {}  # (account, asset) -> amount
+        self._assets = sorted({a for i in instruments for a in (i.base_asset, i.quote_asset)})
+        # True: balances may go negative (a margin venue); False: an order must be covered
+        self.allow_short = True
         self._account_seq: dict[int, int] = {}
         self._orders: dict[int, _Order] = {}
         self._open: dict[int, dict[int, None]] = {}  # account -> open order ids (ordered)
@@ -223,14 +238,31 @@ class Venue:
     # ------------------------------------------------------------------ accounts
 
     def add_account(
-        self, name: str, *, role: Role = Role.TRADER, api_key: str | None = None
+        self,
+        name: str,
+        *,
+        role: Role = Role.TRADER,
+        api_key: str | None = None,
+        api_secret: str | None = None,
     ) -> tuple[Account, str]:
-        """Create an account; return it with its API key (shown once, stored hashed)."""
-        key = api_key or self.new_api_key()
-        return self.add_account_hashed(name, role=role, key_hash=self.hash_key(key)), key
+        """Create an account; return it with its API key (shown once, stored hashed).
 
-    def add_account_hashed(self, name: str, *, role: Role, key_hash: str) -> Account:
-        """Create an account from the hash of its key (journal recovery uses this)."""
+        Its signing secret (``api_secret``, or a fresh one) is read with ``api_secret()``.
+        """
+        key = api_key or self.new_api_key()
+        account = self.add_account_hashed(
+            name, role=role, key_hash=self.hash_key(key), secret=api_secret or self.new_api_key()
+        )
+        return account, key
+
+    def add_account_hashed(
+        self, name: str, *, role: Role, key_hash: str, secret: str | None = None
+    ) -> Account:
+        """Create an account from the hash of its key (journal recovery uses this).
+
+        ``secret`` is kept as it is: signatures are HMACs, so the venue needs the
+        secret itself, not a hash. Accounts journaled before secrets existed have none.
+        """
         if key_hash in self._keys:
             msg = "invalid `api_key`, already in use"
             raise ConfigError(msg)
@@ -238,7 +270,101 @@ class Venue:
         self._accounts[account.account_id] = account
         self._keys[key_hash] = account.account_id
         self._account_seq[account.account_id] = 0
+        if secret is not None:
+            self._secrets[account.account_id] = secret
         return account
+
+    def api_secret(self, account_id: int) -> str | None:
+        """The secret that signs the account's requests (None: it has none)."""
+        return self._secrets.get(account_id)
+
+    # ------------------------------------------------------------------ balances
+
+    def assets(self) -> list[str]:
+        """Every asset the listed instruments name, sorted."""
+        return list(self._assets)
+
+    def deposit(self, account: int, asset: str, amount: Decimal) -> None:
+        """Credit (or with a negative amount, debit) an account's asset.
+
+        Raises UnknownAccount or ConfigError (an unlisted asset, a non-finite
+        amount, or a debit below what the account holds on a venue without
+        shorting), having changed nothing.
+        """
+        self._known(account)
+        if asset not in self._assets:
+            msg = f"invalid `asset`, must be one of {self._assets}, was {asset!r}"
+            raise ConfigError(msg)
+        if not amount.is_finite() or amount == 0:
+            msg = f"invalid `amount`, must be finite and non-zero, was {amount}"
+            raise ConfigError(msg)
+        if amount < 0 and not self.allow_short:
+            free = self._free(account).get(asset, Decimal(0))
+            if free + amount < 0:
+                msg = f"invalid `amount`, {asset} free is {free}, the debit is {-amount}"
+                raise ConfigError(msg)
+        key = (account, asset)
+        self._deposits[key] = self._deposits.get(key, Decimal(0)) + amount
+
+    def set_allow_short(self, allow: bool) -> None:
+        """Whether balances may go negative; orders already open stay."""
+        self.allow_short = bool(allow)
+
+    def balances(self, account: int) -> list[Balance]:
+        """Every asset of the account: deposits plus what its fills moved, less fees."""
+        self._require_account(account)
+        locked = self._locked(account)
+        return [
+            Balance(asset=asset, free=total - locked[asset], locked=locked[asset])
+            for asset, total in self._holdings(account).items()
+        ]
+
+    def _holdings(self, account: int) -> dict[str, Decimal]:
+        total = {asset: Decimal(0) for asset in self._assets}
+        for (acc, asset), amount in self._deposits.items():
+            if acc == account:
+                total[asset] += amount
+        for pos in self.risk.positions(account):
+            inst = self._listings[pos.symbol].instrument
+            total[inst.base_asset] += inst.lot * pos.qty
+            cash = Decimal(pos.cash) - Decimal(pos.fees) / MONEY_SCALE
+            total[inst.quote_asset] += inst.tick * inst.lot * cash
+        return total
+
+    def _locked(self, account: int) -> dict[str, Decimal]:
+        locked = {asset: Decimal(0) for asset in self._assets}
+        for oid in self._open.get(account, ()):
+            order = self._orders[oid]
+            inst = self._listings[order.symbol].instrument
+            if order.side is Side.SELL:
+                locked[inst.base_asset] += inst.lot * order.remaining
+            elif order.price is not None:
+                locked[inst.quote_asset] += inst.tick * inst.lot * order.price * order.remaining
+        return locked
+
+    def _free(self, account: int) -> dict[str, Decimal]:
+        locked = self._locked(account)
+        return {asset: total - locked[asset] for asset, total in self._holdings(account).items()}
+
+    def _covered(self, account: int, listing: _Listing, cmd: NewOrder) -> bool:
+        """Whether the account holds what ``cmd`` would spend (buys at worst with the taker fee)."""
+        inst = listing.instrument
+        free = self._free(account)
+        if cmd.side is Side.SELL:
+            return free[inst.base_asset] >= inst.lot * cmd.qty
+        if cmd.price is not None and cmd.order_type != OrderType.MARKET:
+            cost = cmd.price * cmd.qty
+        else:  # a market buy pays the asks it would take
+            prices, sizes = listing.book.top(Side.SELL, 1_000_000)
+            cost, left = 0, cmd.qty
+            for price, size in zip(prices, sizes, strict=True):
+                take = min(left, size)
+                cost += price * take
+                left -= take
+                if not left:
+                    break
+        worst_fee = Decimal(max(listing.fees.taker_ppm, 0)) / MONEY_SCALE
+        return free[inst.quote_asset] >= inst.tick * inst.lot * cost * (1 + worst_fee)
 
     def rotate_key(self, account_id: int, key_hash: str) -> Account:
         """Replace the account's API key by the one hashed as ``key_hash``; the old one stops.
@@ -328,6 +454,12 @@ class Venue:
             and len(self._open.get(account, ())) >= cap
         ):
             return self._reject(account, cmd, RejectReason.MAX_OPEN_ORDERS, ts)
+        if cmd.qty < listing.min_lots:
+            return self._reject(account, cmd, RejectReason.MIN_QTY, ts)
+        if listing.min_notional and self._below_min_notional(listing, cmd):
+            return self._reject(account, cmd, RejectReason.MIN_NOTIONAL, ts)
+        if not self.allow_short and not self._covered(account, listing, cmd):
+            return self._reject(account, cmd, RejectReason.INSUFFICIENT_BALANCE, ts)
         try:
             self.risk.check_order(
                 account,
@@ -665,6 +797,17 @@ class Venue:
             msg = f"unknown account {account}"
             raise UnknownAccount(msg)
         return found
+
+    @staticmethod
+    def _below_min_notional(listing: _Listing, cmd: NewOrder) -> bool:
+        """A limit order by its price; a market order by the opposite touch (none: not judged)."""
+        price = cmd.price
+        if cmd.order_type == OrderType.MARKET or price is None:
+            touch = listing.book.best_ask() if cmd.side is Side.BUY else listing.book.best_bid()
+            if touch is None:
+                return False
+            price = touch[0]
+        return bool(price * cmd.qty < listing.min_notional)
 
     def _reference(self, listing: _Listing) -> int | None:
         bid, ask = listing.book.best_bid(), listing.book.best_ask()

@@ -34,8 +34,11 @@ __all__ = [
     "AccountOut",
     "AccountRequest",
     "AuditOut",
+    "BalanceOut",
+    "BalancesOut",
     "BookOut",
     "CancelAllOut",
+    "DepositRequest",
     "ErrorOut",
     "FillOut",
     "HealthOut",
@@ -208,11 +211,15 @@ class RiskOut(_Strict):
 
 
 class InstrumentOut(_Strict):
-    """A listed instrument."""
+    """A listed instrument: its grids, its assets and its smallest order."""
 
     symbol: str
     tick_size: str
     lot_size: str
+    base_asset: str
+    quote_asset: str
+    min_qty: str  # in the base asset
+    min_notional: str  # price x size, in the quote asset
 
 
 class HealthOut(_Strict):
@@ -276,15 +283,50 @@ class AccountRequest(_Request):
         description="free text without control or bidi characters",
     )
     role: Literal["trader", "admin"] = "trader"
+    balances: dict[Symbol, Decimal] | None = Field(
+        default=None,
+        max_length=64,
+        description="opening deposits: asset -> amount",
+        examples=[{"USD": "100000", "AAA": "1000"}],
+    )
 
 
 class AccountOut(_Strict):
-    """An account; ``api_key`` is only present in the answer that created it."""
+    """An account; ``api_key`` and ``api_secret`` are only in the answer that created it.
+
+    The secret signs requests to the Binance-style API (HMAC-SHA256); the venue
+    never shows it again.
+    """
 
     account_id: int
     name: str
     role: Literal["trader", "admin"]
     api_key: str | None = None
+    api_secret: str | None = None
+
+
+class DepositRequest(_Request):
+    """Credit an account's asset (a negative amount debits it)."""
+
+    account_id: AccountId
+    asset: Symbol
+    amount: Decimal
+
+
+class BalanceOut(_Strict):
+    """One asset: ``free`` to spend, ``locked`` by open orders (decimal strings)."""
+
+    asset: str
+    free: str
+    locked: str
+
+
+class BalancesOut(_Strict):
+    """An account's assets; with ``allow_short`` balances may go negative."""
+
+    account_id: int
+    allow_short: bool
+    balances: list[BalanceOut]
 
 
 class AuditOut(_Strict):

@@ -48,6 +48,10 @@ def test_order_lifecycle_and_views(venue: Venue) -> None:
         "symbol": "AAA",
         "tick_size": "0.01",
         "lot_size": "1",
+        "base_asset": "AAA",
+        "quote_asset": "USD",
+        "min_qty": "1",
+        "min_notional": "0",
     }
     assert c.get("/health").json()["status"] == "ok"
 

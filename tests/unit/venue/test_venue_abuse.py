@@ -511,9 +511,9 @@ def test_cancel_on_disconnect_is_not_refused_by_the_rate_limit(
 
 def drive(jv: JournaledVenue, clock: SimClock) -> list[Any]:
     """A hostile mix: floods past the rate, kills, refusals, slices, caps, rotations."""
-    a = jv.add_account("alice", api_key="ka")[0].account_id
-    b = jv.add_account("bob", api_key="kb")[0].account_id
-    jv.add_account("ops", role=Role.ADMIN, api_key="kadmin")
+    a = jv.add_account("alice", api_key="ka", api_secret="sa")[0].account_id
+    b = jv.add_account("bob", api_key="kb", api_secret="sb")[0].account_id
+    jv.add_account("ops", role=Role.ADMIN, api_key="kadmin", api_secret="sadmin")
     jv.set_limits(RiskLimits(max_msgs_per_sec=50, burst=10), account=a, symbol=None)
     jv.set_max_open_orders(8)
     out: list[Any] = []
