@@ -7,6 +7,11 @@ same class that runs in the backtester. The demo process also subscribes to
 the public market data (sequence-checked) and samples every account once a
 second for the live table and the summary report.
 
+The rl strategy joins when its policy is ready: a cached one loads beside the
+venue's start, a missing one trains in a child process (``_demo_rl``) while
+everyone else trades; its row says how far the training is. Each sample is also
+written to ``live.json``, which the venue's dashboard shows (its strategies view).
+
 Stopping (time is up, or Ctrl-C): the runners cancel their orders, the venue
 gets SIGINT and shuts down cleanly (the journal is flushed on the way out).
 """
@@ -30,12 +35,15 @@ from typing import Any
 
 import msgspec
 
+from makerkit.cli._demo_rl import PolicyTrainer, SubprocessTrainer
 from makerkit.core import ConfigError, MakerkitError
 
-__all__ = ["DemoConfig", "DemoState", "run_demo", "write_demo_report"]
+__all__ = ["DemoConfig", "DemoState", "run_demo", "table_rows", "write_demo_report"]
 
 STRATEGIES = ("symmetric", "inventory_skew", "adaptive_spread", "avellaneda_stoikov", "glft")
 SOURCES = ("synthetic", "yahoo", "alphavantage", "lobster", "binance")
+# the venue's dashboard reads the demo's live numbers from the file this names
+DEMO_STATE_ENV = "MAKERKIT_DEMO_STATE"
 
 
 class DemoConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +80,7 @@ class StrategyRow(msgspec.Struct, kw_only=True):
     spread: float | None = None
     decisions: int = 0
     stopped: str | None = None
+    status: str | None = None  # not trading yet: "training 40%", "loading the policy"
     history: list[tuple[float, float, float]] = msgspec.field(default_factory=list)
 
 
@@ -146,7 +155,8 @@ class VenueProcess:
             "--symbols", ",".join(cfg.symbols), "--market",
             "--market-rate", str(cfg.market_rate), *_source_args(cfg),
         ]  # fmt: skip
-        env = {**os.environ, "MAKERKIT_ADMIN_KEY": admin_key, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "MAKERKIT_ADMIN_KEY": admin_key, "PYTHONUNBUFFERED": "1",
+               DEMO_STATE_ENV: str(live_path(cfg.out_dir))}  # fmt: skip
         self._log = self.log_path.open("w")
         # its own session: a Ctrl-C reaches the demo alone, which pulls every quote first
         # and then stops the venue
@@ -190,25 +200,90 @@ class VenueProcess:
         return [ln for ln in lines if "Traceback" in ln or " ERROR" in ln or "error:" in ln]
 
 
-def _rl_policy(cfg: DemoConfig, say: Callable[[str], None]) -> Path | None:
-    """The rl strategy's policy: the one given, the one trained last time, or a quick new one."""
+def live_path(out_dir: Path) -> Path:
+    """The file each sample is written to, for the dashboard's strategies view."""
+    return out_dir / "live.json"
+
+
+def _rl_policy(cfg: DemoConfig, say: Callable[[str], None]) -> tuple[Path, bool] | None:
+    """The rl strategy's policy (given, or trained last time) and whether it still needs training.
+
+    None without the rl extra, or with ``--no-rl``.
+    """
     if not cfg.rl:
         return None
-    try:
-        from makerkit.rl import LOBEnvConfig, MarketMakingEnv, train_ppo
-    except ImportError:
+    import importlib.util
+
+    if not all(importlib.util.find_spec(m) for m in ("stable_baselines3", "gymnasium")):
         say("rl strategy skipped: pip install makerkit[rl]")
         return None
     path = cfg.policy or cfg.out_dir.parent / "demo-policy" / "policy.zip"
     if path.exists():
-        return path
+        return path, False
     if cfg.policy is not None:
         msg = f"no policy at {cfg.policy}"
         raise ConfigError(msg)
-    say(f"training a quick PPO policy for the rl strategy ({cfg.train_steps:,} steps)")
-    train_ppo(path.parent, timesteps=cfg.train_steps, seed=0, discount=0.99, n_envs=4,
-              make_env=lambda: MarketMakingEnv(LOBEnvConfig()), progress=True)  # fmt: skip
-    return path
+    return path, True
+
+
+def _load_rl(policy: Path) -> Any:
+    from makerkit.rl import RLStrategy
+
+    return RLStrategy(policy)
+
+
+MakeTrainer = Callable[[Path, int, Path], PolicyTrainer]  # policy, steps, log file
+
+
+class _PendingRL:
+    """The rl participant until it trades: its policy trains or loads, its row says so."""
+
+    def __init__(
+        self, policy: Path, train: bool, cfg: DemoConfig, make_trainer: MakeTrainer,
+        load: Callable[[Path], Any],
+    ) -> None:  # fmt: skip
+        self.policy = policy
+        self.load = load
+        self.trainer: PolicyTrainer | None = None
+        self.loading: asyncio.Task[Any] | None = None
+        self.status = "loading the policy"
+        self.error: str | None = None
+        if train:
+            self.trainer = make_trainer(policy, cfg.train_steps, cfg.out_dir / "rl-training.log")
+            self.trainer.start()
+            self.status = "training"
+        else:
+            self.loading = asyncio.create_task(asyncio.to_thread(load, policy))
+
+    def advance(self) -> Any | None:
+        """The strategy once its policy is loaded; meanwhile ``status`` (or ``error``) moves."""
+        if self.trainer is not None:
+            st = self.trainer.poll()
+            if st.error is not None:
+                self.error, self.status, self.trainer = st.error, "training failed", None
+                return None
+            if st.policy is None:
+                self.status = (
+                    f"training {st.fraction:.0%}" if st.fraction is not None else "training"
+                )
+                return None
+            self.trainer, self.policy, self.status = None, st.policy, "loading the policy"
+            self.loading = asyncio.create_task(asyncio.to_thread(self.load, st.policy))
+        if self.loading is None or not self.loading.done():
+            return None
+        task, self.loading = self.loading, None
+        exc = task.exception()
+        if exc is not None:
+            self.error, self.status = f"{type(exc).__name__}: {exc}", "policy failed to load"
+            return None
+        return task.result()
+
+    async def stop(self) -> None:
+        """The demo is over: an unfinished training is abandoned, a load awaited."""
+        if self.trainer is not None:
+            await asyncio.to_thread(self.trainer.stop)
+        if self.loading is not None:
+            await asyncio.gather(self.loading, return_exceptions=True)
 
 
 def _traded(strategy: Any) -> tuple[str, ...]:
@@ -263,6 +338,9 @@ async def _sample(
         asks = [Decimal(o.price) for o in orders if o.side == "sell" and o.price]
         if not final:
             row.spread = float(min(asks) - max(bids)) if bids and asks else None
+        if runner is None:  # not trading yet
+            row.history.append((t, row.pnl, row.position))
+            continue
         s = runner.summary
         row.orders, row.cancelled, row.fills = s.placed, s.cancelled, s.fills
         row.decisions, row.stopped = s.decisions, s.stopped
@@ -304,9 +382,14 @@ async def _market_data(state: DemoState, url: str) -> None:
 
 async def run_demo(
     cfg: DemoConfig, *, on_tick: Callable[[DemoState], None] | None = None,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = print, make_trainer: MakeTrainer = SubprocessTrainer,
+    load_policy: Callable[[Path], Any] = _load_rl,
 ) -> DemoState:  # fmt: skip
-    """Start the venue, run every strategy until ``cfg.duration`` or cancellation; the state."""
+    """Start the venue, run every strategy until ``cfg.duration`` or cancellation; the state.
+
+    ``make_trainer`` and ``load_policy``: how the rl strategy's policy is trained and
+    loaded (tests inject fakes).
+    """
     from makerkit.client import LiveRunner, VenueClient
 
     if cfg.source not in SOURCES:
@@ -315,16 +398,24 @@ async def run_demo(
     if cfg.duration is not None and cfg.duration <= 0:
         msg = f"invalid --duration, must be > 0, was {cfg.duration}"
         raise ConfigError(msg)
-    policy = _rl_policy(cfg, say)
-    strategies = _strategies(cfg, policy)
+    rl = _rl_policy(cfg, say)
+    strategies: list[tuple[str, Any]] = _strategies(cfg, None)
+    if rl is not None:
+        strategies.append(("rl", None))  # it joins when its policy is ready
     admin_key = secrets.token_urlsafe(24)
     venue = VenueProcess(cfg, admin_key)
+    pending: _PendingRL | None = None
     clients: list[Any] = []
     state = DemoState(url=venue.url, started=time.monotonic(), strategies=[],
                       symbols={s: SymbolRow(symbol=s) for s in cfg.symbols})  # fmt: skip
-    if cfg.rl and policy is None:
+    if cfg.rl and rl is None:
         state.notes.append("rl strategy skipped: pip install makerkit[rl]")
     try:
+        if rl is not None:  # trains or loads while the venue starts and the others trade
+            pending = _PendingRL(rl[0], rl[1], cfg, make_trainer, load_policy)
+            if rl[1]:
+                say(f"the rl strategy joins once its policy is trained ({cfg.train_steps:,} "
+                    "PPO steps in the background); the others trade meanwhile")  # fmt: skip
         await venue.wait_ready()
         keys: dict[str, Any] = {"url": venue.url, "admin_key": admin_key, "accounts": {}}
         async with VenueClient(venue.url, admin_key) as admin:
@@ -333,7 +424,12 @@ async def run_demo(
                 traded = _traded(strategy)  # a MarketMaker's own; the others take turns
                 symbol = traded[0] if traded else cfg.symbols[i % len(cfg.symbols)]
                 state.strategies.append(
-                    StrategyRow(name=name, symbol=symbol, account_id=account.account_id)
+                    StrategyRow(
+                        name=name,
+                        symbol=symbol,
+                        account_id=account.account_id,
+                        status=pending.status if strategy is None and pending else None,
+                    )
                 )
                 clients.append(VenueClient(venue.url, account.api_key))
                 keys["accounts"][name] = {"account_id": account.account_id,
@@ -343,19 +439,25 @@ async def run_demo(
         accounts.write_text(json.dumps(keys, indent=2))
         accounts.chmod(0o600)
         state.accounts_file = str(accounts)
-        runners = [
-            LiveRunner(strategy, client, row.symbol, decision_ms=cfg.decision_ms)
-            for (_, strategy), client, row in zip(
-                strategies, clients, state.strategies, strict=True
-            )
-        ]
+
+        def runner(i: int, strategy: Any) -> Any:
+            row = state.strategies[i]
+            return LiveRunner(strategy, clients[i], row.symbol, decision_ms=cfg.decision_ms)
+
+        runners: list[Any] = [runner(i, st) if st is not None else None
+                              for i, (_, st) in enumerate(strategies)]  # fmt: skip
         state.started = time.monotonic()
         md = asyncio.create_task(_market_data(state, venue.url))
-        trading = [asyncio.create_task(r.run(seconds=cfg.duration)) for r in runners]
+        trading = [asyncio.create_task(r.run(seconds=cfg.duration)) for r in runners if r]
         try:
+            _write_live(state, cfg.out_dir)
             while not all(t.done() for t in trading):
                 await asyncio.sleep(1.0)
+                if pending is not None and _join(pending, len(strategies) - 1, state, runners,
+                                                 trading, runner, cfg):  # fmt: skip
+                    pending = None
                 await _sample(state, clients, runners)
+                _write_live(state, cfg.out_dir)
                 if on_tick is not None:
                     on_tick(state)
         finally:
@@ -366,12 +468,17 @@ async def run_demo(
             with contextlib.suppress(MakerkitError, OSError):  # what the runners left resting
                 pairs = zip(clients, state.strategies, strict=True)
                 state.open_orders_left = sum([len(await c.open_orders(r.symbol)) for c, r in pairs])
+            _write_live(state, cfg.out_dir)
             md.cancel()
             await asyncio.gather(md, return_exceptions=True)
         for row in state.strategies:
             if row.stopped:
                 state.errors.append(f"{row.name} stopped: {row.stopped}")
+            elif row.status is not None:
+                state.notes.append(f"{row.name} did not trade: {row.status} when the demo ended")
     finally:
+        if pending is not None:
+            await pending.stop()
         for client in clients:
             await client.close()
         code = venue.stop()
@@ -379,6 +486,56 @@ async def run_demo(
         if code not in (0, -signal.SIGINT):
             state.errors.append(f"the venue exited with code {code}")
     return state
+
+
+def _join(
+    pending: _PendingRL, i: int, state: DemoState, runners: list[Any], trading: list[Any],
+    make_runner: Callable[[int, Any], Any], cfg: DemoConfig,
+) -> bool:  # fmt: skip
+    """Move the rl participant on; once its strategy is loaded, its runner starts.
+
+    True when the participant is settled (trading, failed, or too late to join).
+    """
+    row = state.strategies[i]  # the last one
+    strategy = pending.advance()
+    row.status = pending.status
+    if pending.error is not None:
+        state.errors.append(f"rl: {pending.error}")
+        return True
+    if strategy is None:
+        return False
+    seconds = None if cfg.duration is None else cfg.duration - state.elapsed
+    if seconds is not None and seconds < 2 * cfg.decision_ms / 1000:
+        row.status = "ready too late to trade"
+        return True
+    runners[i] = make_runner(i, strategy)
+    trading.append(asyncio.create_task(runners[i].run(seconds=seconds)))
+    row.status = None
+    return True
+
+
+def table_rows(state: DemoState) -> list[dict[str, Any]]:
+    """The live table's cells, one dict per participant: the terminal and the dashboard."""
+    rows = []
+    for r in state.strategies:
+        status = r.status or ("stopped" if r.stopped else "trading")
+        rows.append({
+            "strategy": r.name, "symbol": r.symbol, "position": f"{r.position:g}",
+            "pnl": f"{r.pnl:,.2f}", "fills": str(r.fills), "orders": str(r.orders),
+            "spread": f"{r.spread:.2f}" if r.spread is not None else "-", "status": status,
+            "pnl_value": r.pnl, "account_id": r.account_id,
+        })  # fmt: skip
+    return rows
+
+
+def _write_live(state: DemoState, out_dir: Path) -> None:
+    """This sample for the dashboard, replaced atomically (the venue reads it any time)."""
+    body = {"running": True, "elapsed": round(state.elapsed, 1), "strategies": table_rows(state),
+            "md_gaps": state.md_gaps, "errors": len(state.errors)}  # fmt: skip
+    path = live_path(out_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.encode(body))
+    tmp.replace(path)
 
 
 def summary(state: DemoState) -> dict[str, Any]:
@@ -397,6 +554,7 @@ def summary(state: DemoState) -> dict[str, Any]:
                 "pnl": round(r.pnl, 4),
                 "decisions": r.decisions,
                 "quoting": r.orders > 0,
+                "status": r.status or ("stopped" if r.stopped else "trading"),
             }
             for r in state.strategies
         ],
@@ -474,11 +632,10 @@ def _tables(state: DemoState) -> Any:
     strategies = Table(title=f"market makers ({state.elapsed:,.0f} s)", title_justify="left")
     for col in ("strategy", "symbol", "position", "PnL", "fills", "orders", "spread quoted"):
         strategies.add_column(col, justify="left" if col in ("strategy", "symbol") else "right")
-    for r in state.strategies:
-        spread = f"{r.spread:.2f}" if r.spread is not None else "-"
-        name = r.name if not r.stopped else f"{r.name} (stopped)"
-        strategies.add_row(name, r.symbol, f"{r.position:g}", f"{r.pnl:,.2f}", str(r.fills),
-                           str(r.orders), spread)  # fmt: skip
+    for r in table_rows(state):
+        name = r["strategy"] if r["status"] == "trading" else f"{r['strategy']} ({r['status']})"
+        strategies.add_row(name, r["symbol"], r["position"], r["pnl"], r["fills"], r["orders"],
+                           r["spread"])  # fmt: skip
     market = Table(title="market data", title_justify="left")
     for col in ("symbol", "best bid", "best ask", "last trade", "updates/s"):
         market.add_column(col, justify="left" if col == "symbol" else "right")

@@ -5,7 +5,9 @@
 // Every message is applied to in-memory state as it arrives; the DOM and the canvases
 // are drawn at most once per animation frame. A sequence gap re-subscribes the book
 // (the venue answers with a fresh snapshot) and is counted. The account view uses
-// /ws/private (its own sequence, checked the same way) plus REST snapshots.
+// /ws/private (its own sequence, checked the same way) plus REST snapshots. Under
+// `makerkit demo` the strategies view polls /demo/strategies: every participant's
+// numbers as the demo's live table has them (hidden on a venue without a demo).
 "use strict";
 
 (() => {
@@ -250,7 +252,7 @@
     rows: [],
     tapeRows: [],
     drawn: { symbol: null, version: -1, depth: 0, own: -1 },
-    dirty: { account: true, admin: true, stats: true, chart: true, pnl: true, tabs: true },
+    dirty: { account: true, admin: true, stats: true, chart: true, pnl: true, tabs: true, demo: false },
     ownVersion: 0,
     rafPending: false,
     renders: 0,
@@ -938,6 +940,48 @@
     }
   }
 
+  // ------------------------------------------------------------------ demo strategies
+
+  const demo = { running: false, elapsed: null, rows: [] };
+
+  async function pollDemo() {
+    let data;
+    try {
+      data = await api("GET", "/demo/strategies");
+    } catch (exc) {
+      return; // the venue is unreachable: the banner says so, the last numbers stay
+    }
+    demo.running = Boolean(data && data.running);
+    demo.elapsed = data && data.elapsed !== undefined ? data.elapsed : null;
+    demo.rows = data && Array.isArray(data.strategies) ? data.strategies : [];
+    view.dirty.demo = true;
+    scheduleRender();
+  }
+
+  const DEMO_COLUMNS = ["strategy", "symbol", "position", "pnl", "fills", "orders", "spread", "status"];
+
+  function renderDemo() {
+    const panel = $("strategies-panel");
+    panel.hidden = demo.rows.length === 0;
+    if (panel.hidden) return;
+    setText($("demo-elapsed"), demo.elapsed === null ? "-" : Math.round(demo.elapsed));
+    const body = $("strategies-body");
+    while (body.rows.length > demo.rows.length) body.deleteRow(-1);
+    demo.rows.forEach((r, i) => {
+      const row = body.rows[i] || body.insertRow();
+      if (!row.cells.length) {
+        row.dataset.testid = "strategy-row";
+        for (const col of DEMO_COLUMNS) row.insertCell().dataset.col = col;
+        row.cells[row.cells.length - 1].className = "status";
+      }
+      setAttr(row, "data-strategy", r.strategy);
+      setAttr(row, "data-status", r.status);
+      DEMO_COLUMNS.forEach((col, j) => setText(row.cells[j], r[col]));
+      const pnl = row.cells[DEMO_COLUMNS.indexOf("pnl")];
+      pnl.className = r.pnl_value > 0 ? "gain" : r.pnl_value < 0 ? "loss" : "";
+    });
+  }
+
   // ------------------------------------------------------------------ rendering
 
   function scheduleRender() {
@@ -982,6 +1026,10 @@
     if (view.dirty.admin) {
       view.dirty.admin = false;
       renderAdmin();
+    }
+    if (view.dirty.demo) {
+      view.dirty.demo = false;
+      renderDemo();
     }
   }
 
@@ -1443,6 +1491,7 @@
     setInterval(tickBanner, 200);
     setInterval(sampleCharts, CHART_SAMPLE_MS);
     setInterval(guard(refreshVenueState), 2000);
+    setInterval(guard(pollDemo), POLL_MS);
 
     admin.key = sessionStorage.getItem(ADMIN_STORE) || "";
     $("admin-key").value = admin.key;
@@ -1452,6 +1501,7 @@
     acctSetKey(key);
     guard(mdStart)();
     guard(refreshVenueState)();
+    guard(pollDemo)();
     scheduleRender();
   }
 
