@@ -63,6 +63,14 @@ def demo(
         Path | None, typer.Option(help="The rl strategy's policy.zip (default: train one).")
     ] = None,
     no_rl: Annotated[bool, typer.Option("--no-rl", help="Leave the rl strategy out.")] = False,
+    ccxt: Annotated[
+        bool,
+        typer.Option(
+            "--ccxt",
+            help="Add a market maker written against ccxt's Binance class, trading through "
+            "the venue's Binance API (needs ccxt: the test extra).",
+        ),
+    ] = False,
     strategy: Annotated[
         list[str] | None,
         typer.Option(
@@ -86,7 +94,7 @@ def demo(
         raise _fail(exc) from exc
     code = demo_command(duration, out_dir, port, symbols, source, market_rate, policy,
                         no_rl, as_json, tuple(strategy or ()), params, fitted,
-                        params_file)  # fmt: skip
+                        params_file, ccxt=ccxt)  # fmt: skip
     raise typer.Exit(code)
 
 

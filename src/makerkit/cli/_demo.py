@@ -59,6 +59,7 @@ class DemoConfig(msgspec.Struct, frozen=True, kw_only=True):
     policy: Path | None = None  # the rl strategy's policy; trained here when missing
     train_steps: int = 20_000
     rl: bool = True
+    ccxt: bool = False  # one more participant: a bot on ccxt's Binance class, via the facade
     # the user's own: path/to/file.py:ClassName, built with `params` as keyword arguments
     user_strategies: tuple[str, ...] = ()
     params: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -400,12 +401,18 @@ async def run_demo(
         raise ConfigError(msg)
     rl = _rl_policy(cfg, say)
     strategies: list[tuple[str, Any]] = _strategies(cfg, None)
+    if cfg.ccxt:
+        from makerkit.cli._demo_ccxt import CcxtMaker, binance_exchange, require_ccxt
+
+        require_ccxt()  # missing: refused before anything starts
+        strategies.append(("ccxt", CcxtMaker))  # built once its account has a key and secret
     if rl is not None:
         strategies.append(("rl", None))  # it joins when its policy is ready
     admin_key = secrets.token_urlsafe(24)
     venue = VenueProcess(cfg, admin_key)
     pending: _PendingRL | None = None
     clients: list[Any] = []
+    signing: dict[int, tuple[str, str]] = {}  # the ccxt participant's key and secret
     state = DemoState(url=venue.url, started=time.monotonic(), strategies=[],
                       symbols={s: SymbolRow(symbol=s) for s in cfg.symbols})  # fmt: skip
     if cfg.rl and rl is None:
@@ -434,6 +441,14 @@ async def run_demo(
                 clients.append(VenueClient(venue.url, account.api_key))
                 keys["accounts"][name] = {"account_id": account.account_id,
                                           "symbol": symbol, "api_key": account.api_key}  # fmt: skip
+                secret = getattr(account, "api_secret", None)
+                if secret is not None:  # it signs the Binance-style API's requests
+                    keys["accounts"][name]["api_secret"] = secret
+                if name == "ccxt":
+                    if not (secret and account.api_key):
+                        msg = "the venue gave the ccxt participant's account no api_secret"
+                        raise ConfigError(msg)
+                    signing[i] = (account.api_key, secret)
         # this run's keys, to paste into the dashboard (a local demo's throwaway accounts)
         accounts = cfg.out_dir / "accounts.json"
         accounts.write_text(json.dumps(keys, indent=2))
@@ -442,6 +457,9 @@ async def run_demo(
 
         def runner(i: int, strategy: Any) -> Any:
             row = state.strategies[i]
+            if i in signing:  # ccxt's Binance class, its urls on the venue
+                return CcxtMaker(binance_exchange(venue.url, *signing[i]), row.symbol,
+                                 decision_ms=cfg.decision_ms)  # fmt: skip
             return LiveRunner(strategy, clients[i], row.symbol, decision_ms=cfg.decision_ms)
 
         runners: list[Any] = [runner(i, st) if st is not None else None
@@ -654,11 +672,12 @@ def demo_command(
     duration: float | None, out_dir: Path, port: int, symbols: str | None, source: str,
     market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
     user_strategies: tuple[str, ...] = (), params: dict[str, Any] | None = None,
-    fitted: Any = None, fitted_path: Path | None = None,
+    fitted: Any = None, fitted_path: Path | None = None, ccxt: bool = False,
 ) -> int:  # fmt: skip
     """Run the demo from the CLI; the exit code. ``fitted``: a parameters file, loaded."""
     from rich.console import Console
     from rich.live import Live
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     out = Console()
@@ -673,11 +692,11 @@ def demo_command(
         try:
             check_live(fitted, names, fitted_path or "")
         except ConfigError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             return 2
     cfg = DemoConfig(symbols=names, port=port, duration=duration, out_dir=out_dir,
                      source=source, market_rate=market_rate, policy=policy,
-                     rl=not no_rl, user_strategies=user_strategies,
+                     rl=not no_rl, ccxt=ccxt, user_strategies=user_strategies,
                      params=params or {},
                      fitted=dict(fitted.strategies) if fitted is not None else {})  # fmt: skip
     say = err.print
@@ -720,7 +739,7 @@ def demo_command(
             return 130
         state = seen[0]
     except MakerkitError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     json_path, html_path = write_demo_report(state, out_dir)
     if duration is not None:
