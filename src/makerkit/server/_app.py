@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from makerkit.core import ConfigError
+from makerkit.server._binance_rest import router as binance_routes
 from makerkit.server._errors import install_error_handlers
 from makerkit.server._gate import BodyLimit, Gate
 from makerkit.server._routes_account import router as account_routes
@@ -37,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     market_routes,
     admin_routes,
     dashboard_routes,
+    binance_routes,
 )
 
 

@@ -222,12 +222,12 @@ def binance_error(exc: BaseException, *, cancel: bool = False) -> BinanceError:
 
 def exchange_symbol(inst: Instrument) -> str:
     """The symbol exchanges print for an instrument: base then quote (``AAAUSD``)."""
-    return str(getattr(inst, "exchange_symbol", inst.symbol + "USD"))
+    return inst.exchange_symbol
 
 
 def quote_asset(inst: Instrument) -> str:
     """The asset an instrument's prices, cash and fees are in."""
-    return str(getattr(inst, "quote_asset", "USD"))
+    return inst.quote_asset
 
 
 class SymbolMap:
@@ -422,8 +422,7 @@ def authenticate(service: VenueService, api_key: str | None) -> tuple[Account, s
         account = service.venue.authenticate(api_key)
     except NotAuthorized as exc:
         raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401) from exc
-    lookup = getattr(service.venue, "api_secret", None)
-    secret = lookup(account.account_id) if lookup is not None else None
+    secret = service.venue.api_secret(account.account_id)
     if not secret:
         raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
     return account, secret
@@ -473,28 +472,44 @@ class OrderMemo:
     """Binance attributes of recent orders, by (account, order id), at most ``capacity``.
 
     The venue keeps neither an order's type nor its time in force: the facade
-    remembers them for the orders it placed. An order it does not know (placed
-    through the native API, forgotten, or from before a restart) is described
-    from what the venue keeps: MARKET without a price, else LIMIT, GTC.
+    remembers them for the orders it placed, and which order a client order id
+    named. An order it does not know (placed through the native API, forgotten,
+    or from before a restart) is described from what the venue keeps: MARKET
+    without a price, else LIMIT, and GTC.
     """
 
     def __init__(self, capacity: int = 200_000) -> None:
         self.capacity = capacity
         self._info: OrderedDict[tuple[int, int], OrderInfo] = OrderedDict()
+        self._ids: OrderedDict[tuple[int, str], int] = OrderedDict()
 
-    def put(self, account: int, order_id: int, info: OrderInfo) -> None:
-        """Remember an order's attributes (the oldest are forgotten past capacity)."""
+    def put(self, account: int, order_id: int, info: OrderInfo, client: str | None = None) -> None:
+        """Remember an order's attributes and client id (the oldest are forgotten past capacity)."""
         self._info[(account, order_id)] = info
         if len(self._info) > self.capacity:
             self._info.popitem(last=False)
+        if client is not None:
+            self._ids[(account, client)] = order_id
+            if len(self._ids) > self.capacity:
+                self._ids.popitem(last=False)
 
-    def get(self, update: OrderUpdate) -> OrderInfo:
-        """What is known of an order, or what its venue state implies."""
+    def known(self, account: int, order_id: int) -> OrderInfo | None:
+        """The attributes remembered for an order, if any."""
+        return self._info.get((account, order_id))
+
+    def order_id(self, account: int, client: str) -> int | None:
+        """The venue id of the order a client order id named, if remembered."""
+        return self._ids.get((account, client))
+
+    def get(self, update: OrderUpdate, placed_ms: int | None = None) -> OrderInfo:
+        """What is known of an order, or what its venue state implies (placed at ``placed_ms``)."""
         found = self._info.get((update.account, update.order_id))
         if found is not None:
             return found
         kind = "MARKET" if update.price is None else "LIMIT"
-        return OrderInfo(kind, "GTC", update.ts_event // 1_000_000)
+        return OrderInfo(
+            kind, "GTC", update.ts_event // 1_000_000 if placed_ms is None else placed_ms
+        )
 
 
 def order_memo(app: Any) -> OrderMemo:
