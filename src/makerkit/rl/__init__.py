@@ -11,7 +11,9 @@
 
 ``makerkit rl train`` trains PPO (stable-baselines3) on either market;
 ``makerkit rl evaluate --out`` scores a policy beside the closed forms and the
-strategies; ``RLStrategy`` runs a trained policy in the backtester and live.
+strategies; ``makerkit rl compare`` trains one policy per seed and scores each
+against GLFT on held-out episodes with bootstrap intervals (``compare_model``,
+``compare_lob``); ``RLStrategy`` runs a trained policy in the backtester and live.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from makerkit.rl._model_env import (
 )
 
 if typing.TYPE_CHECKING:  # the lazy names, typed for the checker
+    from makerkit.rl._compare import compare_lob, compare_model
     from makerkit.rl._evaluate import evaluate_lob, evaluate_model, write_evaluation
     from makerkit.rl._gym_model import ModelEnv, ModelVectorEnv, ppo_policy, train_ppo
     from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
@@ -46,6 +49,8 @@ __all__ = [
     "ReplayMarketEnv",
     "as_penalty",
     "avellaneda_stoikov_policy",
+    "compare_lob",
+    "compare_model",
     "evaluate_lob",
     "evaluate_model",
     "make_market_env",
@@ -67,6 +72,7 @@ _LAZY = {
     "_strategy": ("RLStrategy",),
     "_evaluate": ("evaluate_lob", "evaluate_model", "write_evaluation"),
     "_sweep": ("sweep_train",),
+    "_compare": ("compare_lob", "compare_model"),
 }
 
 

@@ -7,9 +7,9 @@ reward PPO was trained on (PnL minus AS's inventory penalty).
 Simulated book (``MarketMakingEnv``, informed flow) or a recorded day
 (``ReplayMarketEnv``): each contender plays the same episodes (same seeds,
 same decision clock). The strategies quote through
-``step_intent`` with their default parameters, GLFT (gamma 0.1) with A, k and
-sigma fitted on a simulator seed outside the evaluation (on a recorded day:
-on the day itself). Per episode: the final PnL (ticks x lots),
+``step_intent`` with their default parameters, GLFT and AS (gamma 0.1) with
+A, k and sigma fitted on a simulator seed outside the evaluation (on a
+recorded day: on the day itself). Per episode: the final PnL (ticks x lots),
 and the Sharpe ratio of its per-step equity changes scaled to the episode
 (mean / sd x sqrt(steps)); both are averaged over the episodes.
 """
@@ -88,7 +88,7 @@ def _ppo(path: str | Path, cfg: LOBEnvConfig) -> Decide:
 def lob_contenders(
     cfg: LOBEnvConfig, policy: str | Path | None, fit_seed: int
 ) -> dict[str, Decide]:
-    """symmetric, inventory_skew, glft (fitted on ``fit_seed``) and the trained policy."""
+    """symmetric, inventory_skew, glft and AS (fitted on ``fit_seed``), the trained policy."""
     from makerkit.backtest import fit_recorded, fit_synthetic
     from makerkit.rl._replay_env import _day
     from makerkit.strategies import make_strategy
@@ -97,18 +97,18 @@ def lob_contenders(
         fit = fit_recorded(_day(cfg.data), sample_s=60.0)
     else:
         fit = fit_synthetic(seed=fit_seed, events=300_000, sample_s=60.0, params=cfg.params)
-    glft = make_strategy("glft", gamma=0.1, **fit.params("glft"))
     out: dict[str, Decide] = {
         name: _strategy(make_strategy(name)) for name in ("symmetric", "inventory_skew")
     }
-    out["glft"] = _strategy(glft)
+    for name in ("glft", "avellaneda_stoikov"):  # fresh instances: strategies keep state
+        out[name] = _strategy(make_strategy(name, gamma=0.1, **fit.params(name)))
     if policy is not None:
         out["ppo"] = _ppo(policy, cfg)
     return out
 
 
 def play(decide: Decide, cfg: LOBEnvConfig, seed: int) -> dict[str, Any]:
-    """One episode: final PnL, the equity path, fills, inventory."""
+    """One episode: final PnL, its reward (PnL minus the penalties), the equity path, fills."""
     env: Any = make_market_env(cfg)
     obs, _ = env.reset(seed=seed)
     equity, inventory = [0.0], [0]
@@ -120,7 +120,8 @@ def play(decide: Decide, cfg: LOBEnvConfig, seed: int) -> dict[str, Any]:
     steps = np.diff(np.asarray(equity))
     sd = float(steps.std())
     sharpe = float(steps.mean() / sd * math.sqrt(len(steps))) if sd > 0 else 0.0
-    return {"pnl": equity[-1], "sharpe": sharpe, "fills": info["fills"],
+    return {"pnl": equity[-1], "reward": equity[-1] - info.get("penalties", 0.0),
+            "sharpe": sharpe, "fills": info["fills"],
             "abs_inventory": float(np.mean(np.abs(inventory))), "equity": equity}  # fmt: skip
 
 
@@ -139,6 +140,7 @@ def evaluate_lob(
         pnl = np.array([e["pnl"] for e in episodes])
         rows[name] = {
             "pnl_mean": float(pnl.mean()), "pnl_std": float(pnl.std()),
+            "reward_mean": float(np.mean([e["reward"] for e in episodes])),
             "sharpe_mean": float(np.mean([e["sharpe"] for e in episodes])),
             "fills_mean": float(np.mean([e["fills"] for e in episodes])),
             "abs_inventory_mean": float(np.mean([e["abs_inventory"] for e in episodes])),

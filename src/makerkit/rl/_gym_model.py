@@ -1,8 +1,11 @@
 """The model market as a single Gymnasium environment, for stable-baselines3's trainers.
 
-Observation: inventory / 10, time left, (S - S0) / 10. Action in [-1, 1]^2,
-rescaled to bid and ask offsets in [0, ``max_offset``]. Rewards as in
-``ModelVecEnv`` (the change of wealth minus the configured penalties).
+Observation: inventory / 10, time left, (S - S0) / 10. Action in [-1, 1]^2:
+with ``ActionMap()`` (absolute) rescaled to bid and ask offsets in [0,
+``max_offset``]; with ``ActionMap(base="glft")`` (residual) an adjustment of
++-``scale`` around GLFT's closed-form offsets, so the zero action is GLFT
+and training only has to find improvements. Rewards as in ``ModelVecEnv``
+(the change of wealth minus the configured penalties).
 """
 
 from __future__ import annotations
@@ -10,12 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import msgspec
 import numpy as np
 
 from makerkit.core.errors import ConfigError, DataError
-from makerkit.rl._model_env import ModelParams, ModelVecEnv
+from makerkit.rl._model_env import ModelParams, ModelVecEnv, glft_policy
 
-__all__ = ["ModelEnv", "ModelVectorEnv", "model_obs", "ppo_policy", "scale_action", "train_ppo"]
+__all__ = [
+    "ActionMap",
+    "ModelEnv",
+    "ModelVectorEnv",
+    "model_obs",
+    "ppo_policy",
+    "scale_action",
+    "train_ppo",
+]
+
+ACTION_FILE = "action.json"  # beside policy.zip: how its actions become offsets
 
 
 def scale_action(action: np.ndarray[Any, Any], max_offset: float) -> np.ndarray[Any, Any]:
@@ -24,13 +38,48 @@ def scale_action(action: np.ndarray[Any, Any], max_offset: float) -> np.ndarray[
     return scaled
 
 
+class ActionMap(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How a policy's action in [-1, 1]^2 becomes (bid, ask) offsets.
+
+    ``base=None``: absolute offsets in [0, max_offset]. ``base="glft"``: GLFT's
+    offsets (risk aversion ``gamma``, the market's A, k, sigma) plus ``scale``
+    x action; the market clips the result to [0, max_offset] as it clips any quote.
+    """
+
+    base: str | None = None
+    gamma: float = 0.1
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.base not in (None, "glft"):
+            msg = f"invalid action base {self.base!r}, must be None (absolute) or 'glft'"
+            raise ConfigError(msg)
+        if not (self.gamma > 0 and self.scale > 0):
+            msg = (
+                f"invalid action map, gamma and scale must be > 0, were {self.gamma}, {self.scale}"
+            )
+            raise ConfigError(msg)
+
+    def offsets(
+        self, action: np.ndarray[Any, Any], raw: np.ndarray[Any, Any], params: ModelParams
+    ) -> np.ndarray[Any, Any]:
+        """Offsets for ``action`` rows in markets whose ``ModelVecEnv`` observations are ``raw``."""
+        a = np.asarray(action, dtype=np.float64).reshape(-1, 2)
+        if self.base is None:
+            return scale_action(a, params.max_offset)
+        base: np.ndarray[Any, Any] = glft_policy(params, self.gamma)(raw)
+        return base + self.scale * np.clip(a, -1.0, 1.0)
+
+
 class ModelEnv(gym.Env[np.ndarray, np.ndarray]):
     """One Avellaneda-Stoikov market (``makerkit/ModelMarket-v0``)."""
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's contract
 
-    def __init__(self, params: ModelParams | None = None) -> None:
+    def __init__(self, params: ModelParams | None = None, action: ActionMap | None = None) -> None:
         self.params = params or ModelParams()
+        self.action_map = action or ActionMap()
+        self.raw = np.zeros((1, 3))
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self.env: ModelVecEnv | None = None
@@ -44,16 +93,17 @@ class ModelEnv(gym.Env[np.ndarray, np.ndarray]):
         """A fresh market."""
         super().reset(seed=seed)
         self.env = ModelVecEnv(1, self.params, seed=int(self.np_random.integers(0, 2**31 - 1)))
-        return self._obs(self.env.reset()), {}
+        self.raw = self.env.reset()
+        return self._obs(self.raw), {}
 
     def step(
         self, action: np.ndarray[Any, Any]
     ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
         """One dt of the market."""
         assert self.env is not None  # noqa: S101 - after reset
-        offsets = scale_action(np.asarray(action, dtype=np.float64).reshape(1, 2),
-                               self.params.max_offset)  # fmt: skip
+        offsets = self.action_map.offsets(action, self.raw, self.params)
         raw, reward, done, info = self.env.step(offsets)
+        self.raw = raw
         pnl = float(info["pnl"][0]) if done[0] else None
         obs = self._obs(raw) if not done[0] else np.zeros(3, dtype=np.float32)
         return obs, float(reward[0]), bool(done[0]), False, {"pnl": pnl}
@@ -73,9 +123,13 @@ class ModelVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP
     }
 
-    def __init__(self, num_envs: int, params: ModelParams | None = None) -> None:
+    def __init__(
+        self, num_envs: int, params: ModelParams | None = None, action: ActionMap | None = None
+    ) -> None:
         self.num_envs = num_envs
         self.params = params or ModelParams()
+        self.action_map = action or ActionMap()
+        self.raw = np.zeros((num_envs, 3))
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.observation_space = gym.vector.utils.batch_space(
@@ -96,7 +150,8 @@ class ModelVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             self._rng = np.random.default_rng(seed)
         first = seed if seed is not None else int(self._rng.integers(0, 2**31 - 1))
         self.env = ModelVecEnv(self.num_envs, self.params, seed=first)
-        return model_obs(self.env.reset()), {}
+        self.raw = self.env.reset()
+        return model_obs(self.raw), {}
 
     def step(
         self, actions: np.ndarray[Any, Any]
@@ -108,8 +163,9 @@ class ModelVectorEnv(gym.vector.VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         if self.env is None:
             msg = "call reset() before step()"
             raise ConfigError(msg)
-        offsets = scale_action(np.asarray(actions, dtype=np.float64), self.params.max_offset)
+        offsets = self.action_map.offsets(actions, self.raw, self.params)
         raw, reward, done, info = self.env.step(offsets)
+        self.raw = raw
         infos: dict[str, Any] = {"pnl": info["pnl"], "_pnl": done}
         if "final_observation" in info:
             infos["final_obs"] = model_obs(info["final_observation"])
@@ -126,7 +182,8 @@ def model_obs(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 def train_ppo(
     out_dir: Any, *, timesteps: int, seed: int, params: ModelParams | None = None,
     make_env: Any = None, discount: float = 1.0, n_envs: int = 8, progress: bool = False,
-    threads: int = 2,
+    threads: int = 2, action: ActionMap | None = None, learning_rate: float = 3e-4,
+    log_std_init: float = 0.0, on_steps: Any = None,
 ) -> Any:  # fmt: skip
     """PPO (stable-baselines3) on ``n_envs`` environments; checkpoints and logs in ``out_dir``.
 
@@ -135,8 +192,11 @@ def train_ppo(
     held-out episodes every tenth of the run), and ``logs/`` (CSV, and
     TensorBoard's event files when tensorboard is installed).
 
-    The environments are model markets with ``params``, or what ``make_env()`` builds.
+    The environments are model markets with ``params`` and ``action`` (its map
+    saved as ``action.json`` beside the policy), or what ``make_env()`` builds.
     ``threads``: torch's CPU threads (1 per worker when several train at once).
+    ``log_std_init``: the exploration noise's starting log sd (a residual policy
+    starts near its base: below 0). ``on_steps(n)``: told the steps done, per rollout.
     """
     import importlib.util
     import sys
@@ -145,6 +205,7 @@ def train_ppo(
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import (
+        BaseCallback,
         CallbackList,
         CheckpointCallback,
         EvalCallback,
@@ -155,12 +216,25 @@ def train_ppo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
-    factory = make_env if make_env is not None else (lambda: ModelEnv(params))
+    mapping = action or ActionMap()
+    if make_env is None:
+        (out / ACTION_FILE).write_bytes(msgspec.json.encode(mapping))
+    factory = make_env if make_env is not None else (lambda: ModelEnv(params, mapping))
     venv = make_vec_env(factory, n_envs=n_envs, seed=seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = PPO("MlpPolicy", venv, seed=seed, n_steps=256, batch_size=256, learning_rate=3e-4,
-                gamma=discount, gae_lambda=0.95, device=device, verbose=0,
-                policy_kwargs={"net_arch": [64, 64]})  # fmt: skip
+    model = PPO("MlpPolicy", venv, seed=seed, n_steps=256, batch_size=256,
+                learning_rate=learning_rate, gamma=discount, gae_lambda=0.95, device=device,
+                verbose=0,
+                policy_kwargs={"net_arch": [64, 64], "log_std_init": log_std_init})  # fmt: skip
+
+    class _Told(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            if on_steps is not None:
+                on_steps(self.num_timesteps)
+
     formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
     model.set_logger(configure(str(out / "logs"), formats))
     every = max(timesteps // 5 // n_envs, 1)
@@ -174,7 +248,7 @@ def train_ppo(
     # SB3's bar (tqdm.rich) draws on a terminal; piped or captured output gets the CSV log only
     show = progress and sys.stderr.isatty() and bool(importlib.util.find_spec("tqdm"))
     try:
-        model.learn(timesteps, callback=CallbackList([checkpoints, evaluation]),
+        model.learn(timesteps, callback=CallbackList([checkpoints, evaluation, _Told()]),
                     progress_bar=show)  # fmt: skip
     finally:
         model.logger.close()  # the CSV (and TensorBoard) writers hold files open
@@ -183,8 +257,22 @@ def train_ppo(
 
 
 def ppo_policy(path: Any, params: ModelParams) -> Any:
-    """A saved PPO policy as a ``run_policy`` action function (deterministic actions)."""
+    """A saved PPO policy as a ``run_policy`` action function (deterministic actions).
+
+    Its actions become offsets by the ``action.json`` saved beside it (absolute
+    offsets when there is none: policies trained before residual ones).
+    """
+    from pathlib import Path
+
     from stable_baselines3 import PPO
+
+    sidecar = Path(path).parent / ACTION_FILE
+    try:
+        mapping = (msgspec.json.decode(sidecar.read_bytes(), type=ActionMap)
+                   if sidecar.exists() else ActionMap())  # fmt: skip
+    except msgspec.DecodeError as exc:
+        msg = f"cannot read {sidecar}: {exc}"
+        raise DataError(msg) from exc
 
     try:
         model = PPO.load(str(path), device="cpu")
@@ -194,6 +282,6 @@ def ppo_policy(path: Any, params: ModelParams) -> Any:
 
     def act(obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         action, _ = model.predict(model_obs(obs), deterministic=True)
-        return scale_action(action, params.max_offset)
+        return mapping.offsets(action, obs, params)
 
     return act

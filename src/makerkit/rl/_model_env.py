@@ -33,8 +33,10 @@ __all__ = [
     "ModelVecEnv",
     "as_penalty",
     "avellaneda_stoikov_policy",
+    "episode_rewards",
     "glft_policy",
     "inventory_skew_policy",
+    "optimal_policy",
     "run_policy",
     "symmetric_policy",
 ]
@@ -188,12 +190,15 @@ def symmetric_policy(params: ModelParams, gamma: float) -> Any:
     return act
 
 
-def run_policy(
-    policy: Any, params: ModelParams | None = None, *, episodes: int = 1000, seed: int = 0,
-    num_envs: int = 1000,
-) -> dict[str, float]:  # fmt: skip
-    """Play ``episodes`` episodes; PnL, final inventory and quoted spread statistics."""
-    p = params or ModelParams()
+def _play(
+    policy: Any, p: ModelParams, episodes: int, seed: int, num_envs: int
+) -> tuple[F64, F64, F64, list[float]]:
+    """Per-episode PnL, final inventory and reward; the per-step mean spreads.
+
+    Episode j is market ``seed + j``'s first episode (for ``episodes <=
+    num_envs``): two policies played from one seed meet the same random
+    numbers episode by episode (common random numbers, for paired comparisons).
+    """
     env = ModelVecEnv(min(num_envs, episodes), p, seed=seed)
     obs = env.reset()
     pnls: list[float] = []
@@ -210,12 +215,29 @@ def run_policy(
             invs.extend(info["final_inventory"][done].tolist())
             totals.extend(rewards[done].tolist())
             rewards[done] = 0.0
-    pnl, inv = np.asarray(pnls[:episodes]), np.asarray(invs[:episodes])
+    return (np.asarray(pnls[:episodes]), np.asarray(invs[:episodes]),
+            np.asarray(totals[:episodes]), spreads)  # fmt: skip
+
+
+def run_policy(
+    policy: Any, params: ModelParams | None = None, *, episodes: int = 1000, seed: int = 0,
+    num_envs: int = 1000,
+) -> dict[str, float]:  # fmt: skip
+    """Play ``episodes`` episodes; PnL, final inventory and quoted spread statistics."""
+    pnl, inv, totals, spreads = _play(policy, params or ModelParams(), episodes, seed, num_envs)
     return {
         "episodes": episodes, "pnl_mean": float(pnl.mean()), "pnl_std": float(pnl.std()),
         "final_inventory_mean": float(inv.mean()), "final_inventory_std": float(inv.std()),
-        "spread_mean": float(np.mean(spreads)), "reward_mean": float(np.mean(totals[:episodes])),
+        "spread_mean": float(np.mean(spreads)), "reward_mean": float(totals.mean()),
     }  # fmt: skip
+
+
+def episode_rewards(
+    policy: Any, params: ModelParams, *, episodes: int, seed: int, num_envs: int = 1000
+) -> dict[str, F64]:
+    """Each episode's reward and PnL, in episode order (same seed: same markets, paired)."""
+    pnl, _, totals, _ = _play(policy, params, episodes, seed, num_envs)
+    return {"reward": totals, "pnl": pnl}
 
 
 def as_penalty(params: ModelParams, gamma: float) -> ModelParams:
@@ -252,5 +274,51 @@ def glft_policy(params: ModelParams, gamma: float) -> Any:
     def act(obs: F64) -> F64:
         q = obs[:, 0]
         return np.column_stack([c1 + (2 * q + 1) / 2 * c2, c1 - (2 * q - 1) / 2 * c2])
+
+    return act
+
+
+def optimal_policy(params: ModelParams, gamma: float, *, grid: int = 161, q_max: int = 40) -> Any:
+    """The exact optimum of this discrete market for PPO's reward, by backward induction.
+
+    The reward (wealth change minus gamma sigma^2 / 2 q^2 dt) is the mid's
+    martingale part plus the spread earned plus the penalty, so the value is
+    x + q S + theta(t, q) and Bellman's recursion runs over (step, inventory)
+    alone: each step picks the (bid, ask) offsets, on a ``grid``-point mesh of
+    [0, max_offset], that maximise the spread earned minus the penalty plus
+    theta at the next step. Inventory is capped at +-``q_max`` in the
+    recursion. The yardstick a learned policy cannot beat, up to the mesh.
+    """
+    if gamma <= 0:
+        msg = f"invalid `gamma`, must be > 0, was {gamma}"
+        raise ConfigError(msg)
+    p = msgspec.structs.replace(params, inventory_penalty=0.5 * gamma * params.sigma**2)
+    qs = np.arange(-q_max, q_max + 1, dtype=np.float64)
+    mesh = np.linspace(0.0, p.max_offset, grid)
+    fill = np.minimum(p.A * p.dt * np.exp(-p.k * mesh), 1.0)
+    pb, pa = fill[None, :, None], fill[None, None, :]
+    db, da = mesh[None, :, None], mesh[None, None, :]
+    theta = np.zeros(qs.size)
+    table = np.zeros((p.steps, qs.size, 2))
+    cost = p.inventory_penalty * p.dt
+
+    def after(shift: int) -> F64:
+        j = np.clip(np.arange(qs.size) + shift, 0, qs.size - 1)
+        out: F64 = (theta[j] - cost * (qs + shift) ** 2)[:, None, None]
+        return out
+
+    for t in reversed(range(p.steps)):
+        up, flat, down = after(1), after(0), after(-1)
+        value = (pb * db + pa * da + pb * (1 - pa) * up + (1 - pb) * pa * down
+                 + (pb * pa + (1 - pb) * (1 - pa)) * flat)  # fmt: skip
+        best = value.reshape(qs.size, -1).argmax(axis=1)
+        theta = value.reshape(qs.size, -1)[np.arange(qs.size), best]
+        table[t] = np.column_stack([mesh[best // grid], mesh[best % grid]])
+
+    def act(obs: F64) -> F64:
+        t = np.clip(np.round((1.0 - obs[:, 1]) * p.steps).astype(np.int64), 0, p.steps - 1)
+        j = np.clip(np.round(obs[:, 0]).astype(np.int64) + q_max, 0, qs.size - 1)
+        out: F64 = table[t, j]
+        return out
 
     return act

@@ -115,7 +115,13 @@ def test_a_policy_trained_on_the_book_runs_as_the_rl_strategy_in_a_backtest(tmp_
     evaluated = runner.invoke(app, args)
     assert evaluated.exit_code == 0, evaluated.output
     payload = json.loads(evaluated.stdout.strip().splitlines()[-1])
-    assert list(payload["policies"]) == ["symmetric", "inventory_skew", "glft", "ppo"]
+    assert list(payload["policies"]) == [
+        "symmetric",
+        "inventory_skew",
+        "glft",
+        "avellaneda_stoikov",
+        "ppo",
+    ]
     sharpe = {k: v["sharpe_mean"] for k, v in payload["policies"].items()}
     assert payload["ppo_beats_symmetric_on_sharpe"] == (sharpe["ppo"] > sharpe["symmetric"])
     assert payload["policies"]["symmetric"]["fills_mean"] > 0

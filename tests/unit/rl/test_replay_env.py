@@ -104,7 +104,7 @@ def test_cli_trains_and_evaluates_on_a_recorded_day(data_root: Path, tmp_path: P
     assert evaluated.exit_code == 0, evaluated.output
     payload = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert payload["data"] == GOOG and set(payload["policies"]) == {
-        "symmetric", "inventory_skew", "glft", "ppo",
+        "symmetric", "inventory_skew", "glft", "avellaneda_stoikov", "ppo",
     }  # fmt: skip
     bad = runner.invoke(app, ["rl", "train", "--env", "lob", "--data", "lobster:MSFT",
                               "--out", str(tmp_path / "x")])  # fmt: skip

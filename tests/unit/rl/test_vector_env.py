@@ -92,7 +92,7 @@ def test_every_contender_plays_the_same_episodes() -> None:
 
     cfg = LOBEnvConfig(episode_steps=40)
     rows = evaluate_lob(cfg, [3, 4], fit_seed=1)
-    assert list(rows) == ["symmetric", "inventory_skew", "glft"]
+    assert list(rows) == ["symmetric", "inventory_skew", "glft", "avellaneda_stoikov"]
     again = evaluate_lob(cfg, [3, 4], fit_seed=1)
     assert [r["pnl_mean"] for r in rows.values()] == [r["pnl_mean"] for r in again.values()]
 
