@@ -321,12 +321,14 @@ async def _sample(
     state: DemoState, clients: list[Any], runners: list[Any], *, final: bool = False
 ) -> None:
     """Every account's position, PnL and quotes, once (``final``: quotes already pulled)."""
+    import httpx
+
     t = state.elapsed
     for row, client, runner in zip(state.strategies, clients, runners, strict=True):
         try:
             positions = await client.positions()
             orders = await client.open_orders(row.symbol)
-        except (MakerkitError, OSError) as exc:
+        except (MakerkitError, OSError, httpx.HTTPError) as exc:  # a busy venue: a timeout
             state.errors.append(f"{row.name}: {type(exc).__name__}: {exc}")
             continue
         pos = next((p for p in positions if p.symbol == row.symbol), None)
@@ -391,6 +393,8 @@ async def run_demo(
     ``make_trainer`` and ``load_policy``: how the rl strategy's policy is trained and
     loaded (tests inject fakes).
     """
+    import httpx
+
     from makerkit.client import LiveRunner, VenueClient
 
     if cfg.source not in SOURCES:
@@ -483,7 +487,7 @@ async def run_demo(
                 t.cancel()
             await asyncio.gather(*trading, return_exceptions=True)
             await _sample(state, clients, runners, final=True)
-            with contextlib.suppress(MakerkitError, OSError):  # what the runners left resting
+            with contextlib.suppress(MakerkitError, OSError, httpx.HTTPError):  # left resting
                 pairs = zip(clients, state.strategies, strict=True)
                 state.open_orders_left = sum([len(await c.open_orders(r.symbol)) for c, r in pairs])
             _write_live(state, cfg.out_dir)
