@@ -16,6 +16,7 @@ help:
 	@echo "make bench-peers - the same with hftbacktest and nautilus_trader (own venv)"
 	@echo "make fuzz   - 10M-operation differential run, native engine vs reference"
 	@echo "make sanitize - C++ tests and the differential test under ASan + UBSan"
+	@echo "make docs   - the manual into site/ (strict, offline; runs the tutorials); make docs-serve"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,21 @@ cpp-tests:
 	ctest --test-dir build/cpp-tests --output-on-failure
 
 test: lint typecheck imports cpp-tests unit
+
+# the manual: mkdocs-material, strict (a broken link or reference fails), offline; the
+# tutorials under docs/tutorials run as notebooks while it builds
+.PHONY: docs docs-serve
+$(VENV)/.installed-docs: $(CPP) | $(BIN)/python
+	$(PIP) install --quiet -e '.[server,data,report,rl,tune,docs]'
+	@touch $@
+
+docs: $(VENV)/.installed-docs
+	rm -rf build/mkdocs-jupyter
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo '*' > site/.gitignore
+
+docs-serve: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 fuzz: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/fuzz_engines.py --ops 10000000
