@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 
 from makerkit.core import ConfigError
 from makerkit.server._binance_rest import router as binance_routes
+from makerkit.server._binance_ws import add_binance_ws_routes
 from makerkit.server._errors import install_error_handlers
 from makerkit.server._gate import BodyLimit, Gate
 from makerkit.server._routes_account import router as account_routes
@@ -150,4 +151,5 @@ def create_app(settings: Settings | None = None, service: VenueService | None = 
     for router in ROUTERS:
         app.include_router(router)
     add_websocket_routes(app, settings)
+    add_binance_ws_routes(app, settings)  # after the native /ws/md and /ws/private
     return app
