@@ -482,6 +482,81 @@ def _subscribers_process(url: str, count: int, run_seconds: float) -> dict[str, 
     return asyncio.run(run())
 
 
+async def _binance_ws_depth(
+    url: str, key: str, samples: int = 50, every_s: float = 0.1
+) -> dict[str, Any]:
+    """An order acknowledged -> its level's diff on the Binance facade's ``@depth@100ms``.
+
+    One resting bid at a price of its own at a time (native WS order entry),
+    cancelled once its diff is seen; each placed more than the stream's 100 ms
+    after the diff before, so what is timed is the venue's path (durable,
+    market-data tick, Binance frame), not the stream's pacing. Both sockets are
+    read as frames arrive; a diff may even arrive before the ack (negative).
+    """
+    decode = msgspec.json.Decoder().decode
+    stream = await _LeanWS.connect(f"{url}/ws/aaausd@depth@100ms")
+    orders = await _LeanWS.connect(f"{url}/ws/private?api_key={key}")
+    acks: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+    diffs: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+
+    async def read(ws: _LeanWS, into: asyncio.Queue[tuple[int, Any]]) -> None:
+        with contextlib.suppress(EOFError, ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                raw = await ws.recv()
+                t = monotonic_ns()
+                data = decode(raw)
+                for frame in data if isinstance(data, list) else [data]:
+                    into.put_nowait((t, frame))
+
+    async def ack(req: int) -> tuple[int, Any]:
+        while True:
+            t, frame = await acks.get()
+            if frame.get("req_id") == req:
+                return t, frame
+
+    async def diff(price: str, size: str) -> int:
+        while True:
+            t, frame = await diffs.get()
+            if [price, size] in frame.get("b", []):
+                return t
+
+    readers = [asyncio.create_task(read(stream, diffs)), asyncio.create_task(read(orders, acks))]
+    latencies: list[int] = []
+    try:
+        async with asyncio.timeout(30 + samples * every_s * 3):
+            for i in range(samples):
+                price = f"{50 + i / 100:.2f}"  # a level of its own, below the other loads
+                seen = asyncio.create_task(diff(price, "1"))
+                orders.send(
+                    b'{"op":"order","symbol":"AAA","side":"buy","qty":"1","price":"%b",'
+                    b'"tif":"post_only","req_id":%d}' % (price.encode(), 2 * i + 1)
+                )
+                t_ack, answer = await ack(2 * i + 1)
+                latencies.append(await seen - t_ack)
+                gone = asyncio.create_task(diff(price, "0"))
+                orders.send(
+                    b'{"op":"cancel","order_id":%d,"symbol":"AAA","req_id":%d}'
+                    % (answer["order"]["order_id"], 2 * i + 2)
+                )
+                await ack(2 * i + 2)
+                await gone
+                await asyncio.sleep(every_s * 1.2)  # past the stream's interval: sent at once
+    except TimeoutError:
+        pass  # what was measured is reported
+    finally:
+        for task in readers:
+            task.cancel()
+        stream.close()
+        orders.close()
+    p50, p99 = _percentiles(latencies)
+    return {
+        "binance_ws_depth_stream": "aaausd@depth@100ms",
+        "binance_ws_depth_samples": len(latencies),
+        "binance_ws_depth_p50_ms": p50,
+        "binance_ws_depth_p99_ms": p99,
+    }
+
+
 async def _bench(
     base: str, seconds: float, ws_clients: int, rest_clients: int, subscribers: int, rate: float
 ) -> dict[str, Any]:
@@ -562,6 +637,7 @@ async def _bench(
     result["md_gaps"] = stats["gaps"]
     result["md_stale_dropped"] = stats["stale"]
     result["lost_events"] = sum(max(0, final_seq - last) for last in stats["last_seqs"])
+    result.update(await _binance_ws_depth(url, keys[0]))  # the book quiet: no load meanwhile
     return result
 
 
