@@ -120,6 +120,8 @@ def test_ccxt_pro_books_trades_and_orders_follow_the_venue(tmp_path: Path) -> No
                     lambda b: b["nonce"] > first_nonce + 200 and bool(b["bids"] and b["asks"]),
                 )
                 assert ex.orderbooks["AAA/USD"] is book  # ccxt's own book, kept in place
+                quotes = await ex.watch_bids_asks(["AAA/USD"])  # the bookTicker stream
+                assert 0 < quotes["AAA/USD"]["bid"] < quotes["AAA/USD"]["ask"]
                 trades_seen: dict[str, Any] = {}
 
                 async def collect_trades() -> None:
@@ -182,6 +184,17 @@ def test_ccxt_pro_books_trades_and_orders_follow_the_venue(tmp_path: Path) -> No
                 )
                 assert book_levels(book) == want
                 assert len(want[0]) > 3 and len(want[1]) > 3
+
+                # the balances ccxt follows from outboundAccountPosition are the account's
+                rest = await ex.fetch_balance()
+                streamed = ex.balance["spot"]
+                await until(
+                    lambda: (
+                        True if streamed.get("AAA", {}).get("free") == rest["AAA"]["free"] else None
+                    )
+                )
+                assert streamed["USD"]["free"] == rest["USD"]["free"]
+                assert (streamed["AAA"]["used"], streamed["USD"]["used"]) == (0.0, 0.0)
 
                 # every trade of ours is among the public trades ccxt streamed
                 await until(lambda: True if my_trades[0]["id"] in trades_seen else None)
