@@ -207,6 +207,15 @@ def test_one_bad_name_subscribes_none_and_bad_json_is_code_3(bn: Binance) -> Non
         assert recv(ws)["error"]["code"] == 3
 
 
+def test_a_frame_over_the_size_cap_is_refused(bn: Binance) -> None:
+    with bn.client.websocket_connect("/ws") as ws:
+        names = [f"aaausd@trade{n}" for n in range(8000)]  # about 130 kB, over 64 kB
+        ws.send_text(json.dumps({"method": "SUBSCRIBE", "params": names, "id": 1}))
+        answer = recv(ws)
+        assert answer["error"]["code"] == 2 and "limited to 65536 bytes" in answer["error"]["msg"]
+        assert request(ws, "LIST_SUBSCRIPTIONS") == {"result": [], "id": 1}
+
+
 @pytest.mark.parametrize(
     "path", ["/ws/zzzusd@trade", "/stream?streams=aaausd@bogus", "/ws/" + "f" * 60]
 )
