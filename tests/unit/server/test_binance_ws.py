@@ -392,6 +392,16 @@ def test_a_canceled_order_and_an_ioc_that_found_nothing(bn: Binance) -> None:
         placed = bn.order("alice", "AAA", "sell", "1", "105.00")
         assert recv(ws)["event"]["x"] == "NEW"
         assert recv(ws)["event"]["e"] == "outboundAccountPosition"
+        c.patch(
+            f"/orders/{placed['order_id']}",
+            json={"qty": "4", "price": "104.00"},
+            headers={"X-API-Key": bn.keys["alice"]},
+        )
+        amended = recv(ws)["event"]
+        assert (amended["x"], amended["X"], amended["q"], amended["p"]) == (
+            "AMENDMENT", "NEW", "4", "104.00",
+        )  # fmt: skip
+        assert {r["a"]: r["l"] for r in recv(ws)["event"]["B"]}["AAA"] == "4"
         c.delete(f"/orders/{placed['order_id']}", headers={"X-API-Key": bn.keys["alice"]})
         canceled = recv(ws)["event"]
         assert (canceled["x"], canceled["X"], canceled["i"]) == (
