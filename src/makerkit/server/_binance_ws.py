@@ -78,7 +78,18 @@ __all__ = [
     "streams_of",
 ]
 
-router = APIRouter(tags=["binance"])
+# the listenKey endpoints read their parameters themselves: documented here for OpenAPI
+_KEY_HEADER = {
+    "name": "X-MBX-APIKEY",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_LISTEN_KEY = {"name": "listenKey", "in": "query", "required": True, "schema": {"type": "string"}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": "Binance's error body: {code, msg}"} for code in (400, 401, 429)
+}
+router = APIRouter(tags=["binance"], responses=_ERRORS)
 
 _encode = msgspec.json.Encoder().encode
 # stream kinds a symbol has, and the most often a depth stream sends (seconds)
@@ -1022,14 +1033,22 @@ def _key_param(params: dict[str, str]) -> str:
     return key
 
 
-@router.post("/api/v3/userDataStream")
+@router.post(
+    "/api/v3/userDataStream",
+    name="binance_new_listen_key",
+    openapi_extra={"parameters": [_KEY_HEADER]},
+)
 async def create_listen_key(request: Request) -> Response:
     """Start a user data stream: its listenKey, valid 60 minutes past its last keepalive."""
     keys = listen_keys(request.app)
     return await _listen_key_call(request, lambda acc, _: {"listenKey": keys.create(acc)})
 
 
-@router.put("/api/v3/userDataStream")
+@router.put(
+    "/api/v3/userDataStream",
+    name="binance_keepalive_listen_key",
+    openapi_extra={"parameters": [_KEY_HEADER, _LISTEN_KEY]},
+)
 async def keepalive_listen_key(request: Request) -> Response:
     """Keep a listenKey alive for another 60 minutes."""
     keys = listen_keys(request.app)
@@ -1041,7 +1060,11 @@ async def keepalive_listen_key(request: Request) -> Response:
     return await _listen_key_call(request, act)
 
 
-@router.delete("/api/v3/userDataStream")
+@router.delete(
+    "/api/v3/userDataStream",
+    name="binance_close_listen_key",
+    openapi_extra={"parameters": [_KEY_HEADER, _LISTEN_KEY]},
+)
 async def close_listen_key(request: Request) -> Response:
     """Close a listenKey: its streams are told it expired."""
     keys = listen_keys(request.app)
