@@ -191,3 +191,21 @@ def test_ccxt_sees_fills_between_accounts_and_binance_refusals(tmp_path: Path) -
         with pytest.raises(ccxt.DDoSProtection) as refused:
             carol.fetch_balance()
         assert '"code":-1003' in str(refused.value)
+
+
+def test_the_bench_places_orders_through_both_apis(tmp_path: Path) -> None:
+    import asyncio
+
+    from makerkit.cli import _bench_server
+
+    settings = Settings(journal=str(tmp_path / "v.db"), admin_key=_bench_server.ADMIN,
+                        symbols="AAA")  # fmt: skip
+    with serve(settings) as base:
+        result = asyncio.run(_bench_server._binance_rest_orders(base, 0.6, 2, rounds=2))
+        book = httpx.get(f"{base}/book/AAA").json()
+    assert len(result["binance_rest_rounds"]) == len(result["binance_rest_native_rounds"]) == 2
+    assert min(result["binance_rest_rounds"] + result["binance_rest_native_rounds"]) > 0
+    assert result["binance_rest_vs_native"] == pytest.approx(
+        result["binance_rest_orders_per_sec"] / result["binance_rest_native_orders_per_sec"]
+    )
+    assert book["bids"] == []  # every order placed was cancelled

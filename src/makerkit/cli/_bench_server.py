@@ -557,6 +557,137 @@ async def _binance_ws_depth(
     }
 
 
+async def _http_call(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request on a kept-alive connection: (status, body)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return int(head[9:12]), await reader.readexactly(length)
+
+
+async def _order_pairs(base: str, build: Any, seconds: float) -> int:
+    """Place and cancel orders on one connection for ``seconds``: how many were placed.
+
+    ``build`` gives the requests: ``build.place()`` and ``build.cancel(answer)``.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    placed = 0
+    try:
+        end = _seconds() + seconds
+        while _seconds() < end:
+            status, body = await _http_call(reader, writer, build.place())
+            if status != 200:
+                msg = f"order refused ({status}): {body[:200]!r}"
+                raise RuntimeError(msg)
+            placed += 1
+            await _http_call(reader, writer, build.cancel(body))
+    finally:
+        writer.close()
+    return placed
+
+
+class _NativeOrders:
+    """POST /orders and DELETE /orders/{id}: a resting post-only bid, then its cancel."""
+
+    def __init__(self, key: str) -> None:
+        body = b'{"symbol":"AAA","side":"buy","qty":"1","price":"80.00","tif":"post_only"}'
+        self._post = (
+            b"POST /orders HTTP/1.1\r\nHost: venue\r\nX-API-Key: %b\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b"
+        ) % (key.encode(), len(body), body)
+        self._key = key.encode()
+        self._decode = msgspec.json.Decoder().decode
+
+    def place(self) -> bytes:
+        return self._post
+
+    def cancel(self, answer: bytes) -> bytes:
+        order_id = self._decode(answer)["order_id"]
+        return b"DELETE /orders/%d?symbol=AAA HTTP/1.1\r\nHost: venue\r\nX-API-Key: %b\r\n\r\n" % (
+            order_id,
+            self._key,
+        )
+
+
+class _BinanceOrders:
+    """The same through the Binance facade: signed POST and DELETE /api/v3/order.
+
+    Each request is signed when it is sent (HMAC-SHA256 over a fresh timestamp), as a
+    Binance client signs it; the answer is Binance's default (FULL).
+    """
+
+    def __init__(self, key: str, secret: str) -> None:
+        self._key = key.encode()
+        self._secret = secret.encode()
+        self._decode = msgspec.json.Decoder().decode
+
+    def _signed(self, query: str) -> bytes:
+        import hashlib
+        import hmac
+
+        query += f"&timestamp={_now_ns() // 1_000_000}"
+        mac = hmac.new(self._secret, query.encode(), hashlib.sha256).hexdigest()
+        return f"{query}&signature={mac}".encode()
+
+    def place(self) -> bytes:
+        body = self._signed("symbol=AAAUSD&side=BUY&type=LIMIT_MAKER&quantity=1&price=80.00")
+        return (
+            b"POST /api/v3/order HTTP/1.1\r\nHost: venue\r\nX-MBX-APIKEY: %b\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%b"
+        ) % (self._key, len(body), body)
+
+    def cancel(self, answer: bytes) -> bytes:
+        query = self._signed(f"symbol=AAAUSD&orderId={self._decode(answer)['orderId']}")
+        return b"DELETE /api/v3/order?%b HTTP/1.1\r\nHost: venue\r\nX-MBX-APIKEY: %b\r\n\r\n" % (
+            query,
+            self._key,
+        )
+
+
+async def _binance_rest_orders(
+    base: str, seconds: float, clients: int, rounds: int = 3
+) -> dict[str, Any]:
+    """Orders/s through the Binance facade's POST /api/v3/order and the native POST /orders.
+
+    Side by side on one venue, alternating for ``rounds`` rounds (each side
+    ``seconds / rounds`` a round), ``clients`` kept-alive connections each
+    placing a resting order and cancelling it. The load generator is lean (no
+    HTTP library), so the venue's path is what differs; medians of the rounds.
+    """
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": ADMIN}) as admin:
+        made = [
+            (await admin.post("/admin/accounts", json={"name": f"bn{i}"})).json()
+            for i in range(2 * clients)
+        ]
+    native = [_NativeOrders(a["api_key"]) for a in made[:clients]]
+    facade = [_BinanceOrders(a["api_key"], a["api_secret"]) for a in made[clients:]]
+    phase = seconds / rounds
+    figures: dict[str, list[float]] = {"native": [], "binance": []}
+    for _ in range(rounds):
+        for name, builders in (("native", native), ("binance", facade)):
+            counts = await asyncio.gather(*(_order_pairs(base, b, phase) for b in builders))
+            figures[name].append(sum(counts) / phase)
+    median = {name: float(np.median(values)) for name, values in figures.items()}
+    return {
+        "binance_rest_orders_per_sec": median["binance"],
+        "binance_rest_native_orders_per_sec": median["native"],
+        "binance_rest_vs_native": median["binance"] / median["native"],
+        "binance_rest_rounds": figures["binance"],
+        "binance_rest_native_rounds": figures["native"],
+    }
+
+
 async def _bench(
     base: str, seconds: float, ws_clients: int, rest_clients: int, subscribers: int, rate: float
 ) -> dict[str, Any]:
@@ -638,6 +769,7 @@ async def _bench(
     result["md_stale_dropped"] = stats["stale"]
     result["lost_events"] = sum(max(0, final_seq - last) for last in stats["last_seqs"])
     result.update(await _binance_ws_depth(url, keys[0]))  # the book quiet: no load meanwhile
+    result.update(await _binance_rest_orders(base, seconds, rest_clients))
     return result
 
 

@@ -34,12 +34,12 @@ __all__ = ["ROUTERS", "create_app"]
 
 # in this order: a path matches the first route that fits, and OpenAPI lists them so
 ROUTERS: tuple[APIRouter, ...] = (
+    binance_routes,  # first: it declines any other path at once (see BinanceRouter)
     order_routes,
     account_routes,
     market_routes,
     admin_routes,
     dashboard_routes,
-    binance_routes,
 )
 
 

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import msgspec
 from fastapi.responses import Response
@@ -296,7 +296,9 @@ def commission_str(inst: Instrument, micro_tick_lots: int) -> str:
 def server_clock(app: Any) -> Clock:
     """The clock timestamps are checked against: ``app.state.binance_clock`` if set (tests)."""
     clock: Clock | None = getattr(app.state, "binance_clock", None)
-    return clock if clock is not None else _LIVE
+    if clock is None:  # a missing attribute costs an exception per lookup: set it once
+        clock = app.state.binance_clock = _LIVE
+    return clock
 
 
 _LIVE = LiveClock()
@@ -342,18 +344,26 @@ def parse_params(query: bytes, body: bytes) -> dict[str, str]:
     """The request's parameters from its query string and form body.
 
     A parameter sent twice is -1101 (``a=1&a=2`` has no one meaning), an empty
-    one -1105, undecodable bytes -1100.
+    one -1105, undecodable bytes or a pair without ``=`` -1100.
     """
     params: dict[str, str] = {}
     for raw in (query, body):
         if not raw:
             continue
         try:
-            pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError) as exc:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError as exc:
             msg = "Illegal characters found in a parameter."
             raise BinanceError(-1100, msg) from exc
-        for key, value in pairs:
+        for pair in text.split("&"):
+            key, eq, value = pair.partition("=")
+            if not eq:
+                msg = "Illegal characters found in a parameter."
+                raise BinanceError(-1100, msg)
+            if "%" in key or "+" in key:
+                key = unquote_plus(key)
+            if "%" in value or "+" in value:
+                value = unquote_plus(value)
             if key in params:
                 raise BinanceError(-1101, "Duplicate values for a parameter detected.")
             if value == "":

@@ -23,6 +23,7 @@ increase, with gaps where book updates took numbers).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
@@ -34,6 +35,7 @@ import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 from makerkit.core import (
     Instrument,
@@ -56,6 +58,7 @@ from makerkit.server._binance_common import (
     commission_str,
     error_response,
     integer_param,
+    is_binance_path,
     mandatory,
     order_info,
     order_json,
@@ -150,21 +153,37 @@ def _param(name: str, schema: dict[str, Any], *, required: bool = False) -> dict
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
-_STR = {"type": "string"}
-_INT = {"type": "integer", "minimum": 0}
+_STR = {"type": "string", "minLength": 1}
+_INT = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _DEC = {"type": "string", "pattern": r"^[0-9]{1,20}(\.[0-9]{1,20})?$"}
 _KEY_HEADER = {"name": "X-MBX-APIKEY", "in": "header", "required": True, "schema": _STR}
 _SIGNED_DOC = [
     _KEY_HEADER,
     _param("timestamp", _INT, required=True),
-    _param("recvWindow", _INT),
+    _param("recvWindow", {"type": "integer", "minimum": 1, "maximum": 60_000}),
     _param("signature", _STR, required=True),
 ]
 _ERROR_DOC: dict[int | str, dict[str, Any]] = {
     code: {"description": "Binance's error body: {code, msg}"} for code in (400, 401, 429)
 }
 
-router = APIRouter(route_class=BinanceRoute, tags=["binance"], responses=_ERROR_DOC)
+
+class BinanceRouter(APIRouter):
+    """A router that declines every path outside the facade's at once.
+
+    The app tries its routers in turn; listed first, this one costs a native
+    request one prefix check, and spares a facade request the scan of every
+    native route before its own.
+    """
+
+    def matches(self, scope: Any) -> tuple[Match, Any]:
+        """Match only the facade's paths (``/api/``, ``/sapi/``, ``/fapi/``, ``/dapi/``)."""
+        if not is_binance_path(scope.get("path", "")):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+router = BinanceRouter(route_class=BinanceRoute, tags=["binance"], responses=_ERROR_DOC)
 
 
 def _doc(*params: dict[str, Any], signed: bool = False) -> dict[str, Any]:
@@ -249,9 +268,13 @@ def _plain(amount: Decimal) -> str:
     return "0" if text == "-0" else text
 
 
+_BOOT = secrets.token_hex(6)  # this process's ids never meet another's (or a restart's)
+_next_id = itertools.count(1).__next__
+
+
 def _new_client_id() -> str:
-    """A client order id as Binance makes one when none is sent (22 characters)."""
-    return secrets.token_urlsafe(16)[:22]
+    """A client order id for a request that sent none, unique to this process, as Binance's are."""
+    return f"mk{_BOOT}{_next_id():x}"
 
 
 def _symbols(params: Mapping[str, str], smap: SymbolMap) -> list[Instrument] | None:
@@ -1165,9 +1188,12 @@ async def cancel_order(request: Request) -> Response:
     if order_id is None and by_client is None:
         msg = "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
         raise BinanceError(-1102, msg)
-    if restriction is not None:
+    if restriction is not None or (order_id is not None and by_client is not None):
+        # both ids must name one order, and a restriction is checked before the cancel
         current = _find_order(service, memo, account, inst, params)
-        if current is not None and current.status is not _RESTRICTIONS[restriction]:
+        if current is None:
+            raise BinanceError(-2011, "Unknown order sent.")
+        if restriction is not None and current.status is not _RESTRICTIONS[restriction]:
             raise BinanceError(-2011, "Order was not canceled due to cancel restrictions.")
     cmd = CancelOrder(
         symbol=inst.symbol,
@@ -1178,10 +1204,6 @@ async def cancel_order(request: Request) -> Response:
     update = out.update
     if update.status is OrderStatus.REJECTED:
         raise reject_error(update.reason, cancel=True)
-    if by_client is not None and update.client_order_id != by_client:
-        # orderId named another order than origClientOrderId: Binance refuses, but the
-        # venue has cancelled the one orderId named, as it would for orderId alone
-        log.info("cancel of order %d named client id %r, not its own", update.order_id, by_client)
     quote = _quote_filled(service, account, [update])
     body = _cancel_json(
         inst,
@@ -1481,3 +1503,7 @@ async def isolated_margin_pairs(request: Request) -> Response:
     """Isolated-margin pairs: none."""
     await _signed(request, _service(request), frozenset({"symbol"}), command=False)
     return _json([])
+
+
+# the order endpoints first: a router tries its routes in turn (stable: the rest keep theirs)
+router.routes.sort(key=lambda route: getattr(route, "path", "") != "/api/v3/order")

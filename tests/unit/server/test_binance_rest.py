@@ -278,6 +278,23 @@ def test_cancel_one_and_all(bn: Binance) -> None:
     assert _error(empty) == (400, -2011, "Unknown order sent.")  # as Binance answers
     missing = bn.signed("GET", "/api/v3/order", symbol="AAAUSD", orderId=999)
     assert _error(missing) == (400, -2013, "Order does not exist.")
+    # both ids must name the same order; a restriction is checked before the cancel
+    a = bn.order(quantity="1", price="90.00", newClientOrderId="a").json()
+    bn.order(quantity="1", price="90.00", newClientOrderId="b")
+    crossed = bn.signed(
+        "DELETE", "/api/v3/order", symbol="AAAUSD", orderId=a["orderId"], origClientOrderId="b"
+    )
+    assert _error(crossed) == (400, -2011, "Unknown order sent.")
+    restricted = bn.signed(
+        "DELETE",
+        "/api/v3/order",
+        symbol="AAAUSD",
+        orderId=a["orderId"],
+        cancelRestrictions="ONLY_PARTIALLY_FILLED",
+    )
+    assert _error(restricted)[:2] == (400, -2011)
+    opened = bn.signed("GET", "/api/v3/openOrders", symbol="AAAUSD").json()
+    assert [o["clientOrderId"] for o in opened] == ["a", "b"]  # neither was cancelled
 
 
 @pytest.mark.parametrize(
