@@ -310,8 +310,6 @@ def compare_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
     """Train PPO on several seeds; each and the pooled scores beside the closed forms, with CIs."""
-    from makerkit.rl._compare import LOB_EVAL_SEED, MODEL_EVAL_SEED
-
     with _refusals():
         if env not in ("model", "lob"):
             msg = f"invalid --env {env!r}, must be `model` or `lob` (the simulated book)"
@@ -332,8 +330,11 @@ def compare_cmd(
         seed_list = _seed_list(seeds)
         from tqdm import tqdm  # type: ignore[import-untyped]
 
-        from makerkit.rl import train_ppo  # noqa: F401 - refuses a missing extra here
-        from makerkit.rl._compare import compare_lob, compare_model
+        from makerkit.rl import (
+            compare_lob,
+            compare_model,
+            train_ppo,  # noqa: F401 - refuses a missing extra here
+        )
 
     console = err if as_json else out
     bars: dict[int, Any] = {}
@@ -355,14 +356,14 @@ def compare_cmd(
     if env == "model":
         result = compare_model(
             seed_list, out_dir, timesteps=timesteps, gamma=gamma, episodes=n,
-            eval_seed=eval_seed if eval_seed is not None else MODEL_EVAL_SEED,
+            eval_seed=eval_seed,
             residual=action == "residual", residual_scale=residual_scale, on_steps=on_steps,
             on_stage=on_stage,
         )  # fmt: skip
     else:
         result = compare_lob(
             seed_list, out_dir, timesteps=timesteps, episodes=n,
-            eval_seed=eval_seed if eval_seed is not None else LOB_EVAL_SEED,
+            eval_seed=eval_seed,
             on_steps=on_steps, on_stage=on_stage,
         )  # fmt: skip
     on_stage("done")

@@ -106,7 +106,7 @@ def _train_seconds(train: Callable[[], Any]) -> float:
 
 def compare_model(
     seeds: list[int], out_dir: Path, *, timesteps: int, gamma: float = 0.1, episodes: int = 1000,
-    eval_seed: int = MODEL_EVAL_SEED, residual: bool = True, residual_scale: float = 0.25,
+    eval_seed: int | None = None, residual: bool = True, residual_scale: float = 0.25,
     learning_rate: float = 1e-4, log_std_init: float = -1.0, on_steps: Steps | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
@@ -128,6 +128,7 @@ def compare_model(
     )
 
     params = as_penalty(ModelParams(max_offset=4.0), gamma)
+    eval_seed = MODEL_EVAL_SEED if eval_seed is None else eval_seed
     mapping = ActionMap(base="glft", gamma=gamma, scale=residual_scale) if residual else ActionMap()
 
     def play(policy: Any) -> dict[str, F64]:
@@ -168,7 +169,7 @@ def compare_model(
 
 def compare_lob(
     seeds: list[int], out_dir: Path, *, timesteps: int, episodes: int = 100,
-    eval_seed: int = LOB_EVAL_SEED, fit_seed: int = 99, on_steps: Steps | None = None,
+    eval_seed: int | None = None, fit_seed: int = 99, on_steps: Steps | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one PPO per seed on the simulated book; each beside the fitted closed forms.
@@ -183,6 +184,7 @@ def compare_lob(
     from makerkit.rl._replay_env import make_market_env
 
     cfg = LOBEnvConfig()
+    eval_seed = LOB_EVAL_SEED if eval_seed is None else eval_seed
     held_out = list(range(eval_seed, eval_seed + episodes))
     tell = on_stage or (lambda _m: None)
 
