@@ -77,7 +77,15 @@ from makerkit.server._deps import admit
 from makerkit.server._errors import log
 from makerkit.server._routes_orders import cancel_all
 from makerkit.server._service import VenueService
-from makerkit.venue import CancelOrder, FeeSchedule, FillReport, NewOrder, OrderUpdate, Trade
+from makerkit.venue import (
+    CancelOrder,
+    FeeSchedule,
+    FillReport,
+    NewOrder,
+    OrderUpdate,
+    Outcome,
+    Trade,
+)
 
 __all__ = ["ORDER_SCAN", "TRADE_SCAN", "router"]
 
@@ -939,15 +947,24 @@ async def new_order(request: Request) -> Response:
     account, params = await _signed(request, service, _NEW_ORDER, command=True)
     order = _parse_order(symbol_map(service), params)
     cmd = _command(service, order)
-    out = await service.execute(lambda: service.jv.submit(account, cmd))
+    memo = order_memo(request.app)
+
+    def place() -> Outcome:
+        # remembered in the command's own step: the user-data streams describe the
+        # order (its type, time in force) when its batch is sealed, before the ack
+        out = service.jv.submit(account, cmd)
+        if out.events and out.update.order_id:
+            info = _placed(order, out.update.ts_event // 1_000_000)
+            memo.put(account, out.update.order_id, info, order.client_order_id)
+        return out
+
+    out = await service.execute(place)
     update = out.update
     if update.status is OrderStatus.REJECTED and update.reason not in _EXPIRES:
         raise reject_error(update.reason)
     if not out.events:  # the venue's answer to a client order id it has seen
         raise BinanceError(-2010, "Duplicate order sent.")
-    memo = order_memo(request.app)
-    info = _placed(order, update.ts_event // 1_000_000)
-    memo.put(account, update.order_id, info, order.client_order_id)
+    info = memo.get(update)
     inst = order.inst
     symbol = symbol_map(service).name(inst.symbol)
     transact = update.ts_event // 1_000_000

@@ -415,6 +415,24 @@ def test_a_canceled_order_and_an_ioc_that_found_nothing(bn: Binance) -> None:
         assert [recv(ws)["event"]["x"] for _ in range(2)] == ["NEW", "EXPIRED"]
 
 
+def test_the_first_report_of_a_facade_order_names_its_type(bn: Binance) -> None:
+    """The order's type and time in force are known when its batch is sealed, not after."""
+    with bn.client.websocket_connect("/ws-api/v3") as ws:
+        bn.subscribe_signature(ws, "alice")
+        for kind, extra, tif in (("LIMIT_MAKER", "", "GTC"), ("LIMIT", "&timeInForce=FOK", "FOK")):
+            query = (
+                f"symbol=AAAUSD&side=SELL&type={kind}&quantity=1&price=105.00{extra}"
+                f"&timestamp={NOW_MS}"
+            )
+            query += "&signature=" + sign(bn.secrets["alice"], query.encode())
+            answer = bn.client.post(
+                f"/api/v3/order?{query}", headers={"X-MBX-APIKEY": bn.keys["alice"]}
+            )
+            assert answer.status_code == 200, answer.text
+            report = until(ws, lambda m: m.get("event", {}).get("e") == "executionReport")["event"]
+            assert (report["x"], report["o"], report["f"]) == ("NEW", kind, tif)
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
