@@ -65,7 +65,7 @@ from makerkit.server._errors import log
 from makerkit.server._gate import Bucket, Refused
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._settings import Settings
-from makerkit.server._ws import _receive
+from makerkit.server._ws import _connection, _receive
 from makerkit.server._wsproto import raw_sender
 from makerkit.venue import BookDelta, Event, FillReport, OrderUpdate, Trade
 
@@ -894,21 +894,9 @@ def _api_request(ws: WebSocket, streams: BinanceStreams, conn: _Conn, raw: str |
 # ---------------------------------------------------------------------- sessions
 
 
-@contextlib.asynccontextmanager
-async def _admitted(ws: WebSocket) -> Any:
-    """One of the address's capped connections; refused (told, closed) past the cap."""
-    gate, address = _gate(ws.app), _address(ws)
-    try:
-        gate.open(address)
-    except Refused as exc:
-        await ws.send_text(_stream_error(-1003, str(exc)).decode())
-        await ws.close(code=1013, reason=exc.code)
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        gate.close(address)
+def _refused(exc: Refused) -> bytes:
+    """A connection past the address's cap, told in Binance's terms."""
+    return _stream_error(-1003, str(exc))
 
 
 async def _session(
@@ -921,7 +909,7 @@ async def _session(
 ) -> None:
     """Serve one Binance connection: its URL's streams, then its live requests."""
     await ws.accept()
-    async with _admitted(ws) as admitted:
+    async with _connection(ws, _refused) as admitted:
         if not admitted:
             return
         streams = streams_of(ws.app)

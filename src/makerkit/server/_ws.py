@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -74,16 +74,20 @@ async def _sender(ws: WebSocket, sub: Subscriber) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _connection(ws: WebSocket) -> AsyncIterator[bool]:
+async def _connection(
+    ws: WebSocket, refusal: Callable[[Refused], bytes] | None = None
+) -> AsyncIterator[bool]:
     """One of at most ``connections_per_address`` WebSocket connections of an address.
 
-    Yields False (the client told why, the connection closed) past the cap.
+    Yields False (the client told why, in ``refusal``'s frame, and the connection
+    closed) past the cap.
     """
     gate, address = _gate(ws.app), _address(ws)
     try:
         gate.open(address)
     except Refused as exc:
-        await ws.send_text(_error_frame(exc.code, str(exc)).decode())
+        frame = refusal(exc) if refusal is not None else _error_frame(exc.code, str(exc))
+        await ws.send_text(frame.decode())
         await ws.close(code=1013, reason=exc.code)
         yield False
         return
