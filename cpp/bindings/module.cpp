@@ -819,6 +819,9 @@ NB_MODULE(_native, m) {
           "reports have not arrived.")
       .def("submit", &ReplayBacktest::submit, "order_id"_a, "side"_a, "price"_a, "qty"_a)
       .def("cancel", &ReplayBacktest::cancel, "order_id"_a)
+      .def("take", &ReplayBacktest::take, "order_id"_a, "side"_a, "price"_a, "qty"_a,
+           "An immediate (IOC) order from the current view time: it takes what the book "
+           "shows up to `price` and the rest is canceled; it never rests.")
       .def(
           "notices",
           [](ReplayBacktest& b) {

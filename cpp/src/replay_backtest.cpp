@@ -238,7 +238,7 @@ void ReplayBacktest::apply_command(const Command& c) {
   const bool cross = c.side > 0 ? (best_ask_ <= cfg_.roi_hi && c.price >= best_ask_)
                                 : (best_bid_ >= cfg_.roi_lo && c.price <= best_bid_);
   if (cross) {
-    if (cfg_.post_only) {
+    if (cfg_.post_only && !c.immediate) {
       ++rejected_;
       reject_ts.push_back(c.arrive);
       reject_side.push_back(c.side);
@@ -264,12 +264,25 @@ void ReplayBacktest::apply_command(const Command& c) {
     }
   }
   Order& o = orders_[k];
+  if (c.immediate) {  // it never rests: the rest is canceled where it arrived
+    if (o.left > 0) {
+      const int64_t left = o.left;
+      o.left = 0;
+      notify(kNoticeCanceled, o, o.price, left, c.arrive, false);
+    }
+    return;
+  }
   o.ahead = static_cast<double>(depth_at(o.side, o.price));
 }
 
 void ReplayBacktest::submit(int64_t order_id, int side, int64_t price, int64_t qty) {
   const int64_t arrive = now_ + cfg_.feed_latency_ns + cfg_.order_latency_ns;
   cmds_.push_back({arrive, order_id, price, qty, side});
+}
+
+void ReplayBacktest::take(int64_t order_id, int side, int64_t price, int64_t qty) {
+  const int64_t arrive = now_ + cfg_.feed_latency_ns + cfg_.order_latency_ns;
+  cmds_.push_back({arrive, order_id, price, qty, side, true});
 }
 
 void ReplayBacktest::cancel(int64_t order_id) {

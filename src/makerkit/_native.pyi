@@ -149,6 +149,11 @@ class ReplayBacktest:
 
     def cancel(self, order_id: int) -> None: ...
 
+    def take(self, order_id: int, side: int, price: int, qty: int) -> None:
+        """
+        An immediate (IOC) order from the current view time: it takes what the book shows up to `price` and the rest is canceled; it never rests.
+        """
+
     def notices(self) -> list[tuple[int, int, int, int, int, int, int, int]]:
         """
         Visible notices, oldest first: (kind, ts, order_id, side, price, qty, left, maker).

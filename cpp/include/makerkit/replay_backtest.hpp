@@ -157,6 +157,10 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   // Commands from the strategy, sent at the current view time.
   void submit(int64_t order_id, int side, int64_t price, int64_t qty);
   void cancel(int64_t order_id);
+  // An immediate order (IOC): it takes what the book shows up to `price` on
+  // arrival, taker fee, never rests and is never refused as post-only; what it
+  // cannot take is canceled at once. No market impact: the book is the record.
+  void take(int64_t order_id, int side, int64_t price, int64_t qty);
 
   // Notices visible at the current view time, oldest first; removes them.
   std::vector<Notice> take_notices();
@@ -239,6 +243,7 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   struct Command {
     int64_t arrive, order_id, price, qty;
     int side;  // 0: cancel
+    bool immediate = false;  // IOC: take what the book shows, cancel the rest
   };
 
   void apply_event(const ReplayEvent& e);

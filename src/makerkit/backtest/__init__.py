@@ -49,6 +49,7 @@ from makerkit.backtest._replay_core import (
     RUN_END,
     RUN_NOTICE,
 )
+from makerkit.backtest._replay_multi import MultiMarket
 from makerkit.backtest._report import markout_curve, write_comparison, write_report
 from makerkit.backtest._samples import FeatureSamples, feature_samples
 from makerkit.backtest._spec import (
@@ -56,6 +57,7 @@ from makerkit.backtest._spec import (
     DataSpec,
     check_market,
     load_market,
+    load_markets,
     parse_data_spec,
     run_on_spec,
 )
@@ -84,6 +86,7 @@ __all__ = [
     "MarketEvents",
     "MarketFit",
     "MarketParams",
+    "MultiMarket",
     "NativeReplayCore",
     "ReplayConfig",
     "ReplayCore",
@@ -112,6 +115,7 @@ __all__ = [
     "fit_recorded",
     "fit_synthetic",
     "load_market",
+    "load_markets",
     "load_params",
     "lobster_events",
     "lobster_l3_events",

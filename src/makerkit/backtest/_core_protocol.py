@@ -34,6 +34,10 @@ class ReplayCore(Protocol):
         """Send a cancel from the current view time."""
         ...
 
+    def take(self, order_id: int, side: int, price: int, qty: int) -> None:
+        """Send an immediate (IOC) order: it takes the book up to ``price``, never rests."""
+        ...
+
     def notices(self) -> Sequence[tuple[int, ...]]:
         """What happened to our orders, visible now, oldest first."""
         ...

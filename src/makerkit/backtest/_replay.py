@@ -34,6 +34,7 @@ from makerkit.backtest._replay_core import (
     RUN_NOTICE,
     PyReplayCore,
 )
+from makerkit.backtest._replay_multi import MultiMarket, run_multi_replay
 from makerkit.backtest._synthetic import BacktestResult
 from makerkit.book import resolve_backend
 from makerkit.core import (
@@ -71,11 +72,14 @@ except ImportError:  # pragma: no cover - built without a compiler
     _NATIVE_CORE = type("_NoNativeCore", (), {})  # type: ignore[assignment,misc]
 
 
-def make_replay_core(market: MarketEvents | StreamedMarket, cfg: ReplayConfig) -> ReplayCore:
+def make_replay_core(
+    market: MarketEvents | StreamedMarket, cfg: ReplayConfig, start_ns: int | None = None
+) -> ReplayCore:
     """The core for these events: native unless ``cfg.backend == "python"`` or not built.
 
     A ``StreamedMarket`` starts with its head; the core asks for each next chunk
     when it has replayed the one before (memory holds one chunk at a time).
+    ``start_ns``: the first decision's time (default: the events' start).
     """
     events = market.head if isinstance(market, StreamedMarket) else market
     check_events(events)
@@ -98,7 +102,8 @@ def make_replay_core(market: MarketEvents | StreamedMarket, cfg: ReplayConfig) -
         "queue_model": QUEUE_MODELS[cfg.queue], "queue_power": cfg.queue_power,
         "feed_latency_ns": round(cfg.feed_latency_ms * 1e6),
         "order_latency_ns": round(cfg.order_latency_ms * 1e6),
-        "decision_ns": max(round(cfg.decision_ms * 1e6), 1), "start_ns": events.start_ns,
+        "decision_ns": max(round(cfg.decision_ms * 1e6), 1),
+        "start_ns": events.start_ns if start_ns is None else start_ns,
         "wake_on_fill": cfg.requote_on_fill, "post_only": cfg.post_only,
         "maker_fee": cfg.maker_fee, "taker_fee": cfg.taker_fee,
         "clear_on_trade": cfg.clear_on_trade,
@@ -354,7 +359,7 @@ def _tell_fills(
 
 def run_replay_backtest(
     strategy: Any,
-    events: MarketEvents | StreamedMarket,
+    events: MarketEvents | StreamedMarket | MultiMarket,
     config: ReplayConfig | None = None,
     *,
     progress: Callable[[int], None] | None = None,
@@ -368,9 +373,17 @@ def run_replay_backtest(
     A ``predictor`` fills the context's ``prediction`` at every decision;
     ``signals`` maps the features to more of them (an adverse-selection model's
     probabilities, say). Either way the strategy is called from Python.
+    A ``MultiMarket`` (several instruments of one day) replays each in its own
+    core on one decision grid, for a strategy that trades them together.
     """
     cfg = config or ReplayConfig()
     strategy = with_venue_fees(strategy, rate=cfg.maker_fee)
+    if isinstance(events, MultiMarket):  # several instruments, one replay core each
+        first = next(iter(events.markets))
+        return run_multi_replay(
+            as_market_maker(strategy, first), events, cfg, make_replay_core,
+            progress=progress, predictor=predictor, signals=signals,
+        )  # fmt: skip
     core = make_replay_core(events, cfg)
     manager = OrderManager(
         min_quote_life_ns=round(cfg.min_quote_life_ms * 1e6), price_tolerance=cfg.price_tolerance
@@ -394,8 +407,9 @@ def run_replay_backtest(
                        events.symbol, arrays)  # fmt: skip
     if len(maker.symbols) != 1:
         msg = (
-            f"{maker.name} trades {len(maker.symbols)} symbols {maker.symbols}; a replay has one "
-            "instrument (run it on the simulator or live for hedging across instruments)"
+            f"{maker.name} trades {len(maker.symbols)} symbols {maker.symbols}; these events "
+            f"are one instrument ({events.symbol or 'unnamed'}): replay the day of each, e.g. "
+            "--data lobster:GOOG+AMZN"
         )
         raise ConfigError(msg)
     symbol = maker.symbols[0]

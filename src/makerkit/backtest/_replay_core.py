@@ -75,7 +75,8 @@ class PyReplayCore:
         self._asks = [0] * width
         self._best_bid, self._best_ask = roi_lo - 1, roi_hi + 1
         self._orders: list[_Order] = []
-        self._cmds: list[tuple[int, int, int, int, int]] = []  # arrive, id, price, qty, side
+        # arrive, id, price, qty, side (0: cancel), immediate
+        self._cmds: list[tuple[int, int, int, int, int, bool]] = []
         self._notes: list[tuple[int, ...]] = []
         self._i = 0
         self._base = 0  # events in the chunks before this one (a stream)
@@ -314,7 +315,9 @@ class PyReplayCore:
                 else:
                     o.ahead = -avail
 
-    def _apply_command(self, arrive: int, oid: int, price: int, qty: int, side: int) -> None:
+    def _apply_command(
+        self, arrive: int, oid: int, price: int, qty: int, side: int, immediate: bool
+    ) -> None:
         if side == 0:
             for o in self._orders:
                 if o.id == oid:
@@ -330,7 +333,7 @@ class PyReplayCore:
         else:
             cross = self._best_bid >= lo and price <= self._best_bid
         if cross:
-            if self._post_only:
+            if self._post_only and not immediate:
                 self.rejected += 1
                 self._refused.append((arrive, side))
                 left, o.left = o.left, 0
@@ -350,6 +353,11 @@ class PyReplayCore:
                     if q > 0:
                         self._fill(o, p, min(o.left, q), False, arrive)
                     p -= 1
+        if immediate:  # it never rests: the rest is canceled where it arrived
+            if o.left > 0:
+                left, o.left = o.left, 0
+                self._notify(NOTICE_CANCELED, o, o.price, left, arrive, False)
+            return
         o.ahead = float(self.depth_at(side, price))
 
     def _remove_done(self) -> None:
@@ -357,10 +365,14 @@ class PyReplayCore:
 
     # --------------------------------------------------------------- commands
     def submit(self, order_id: int, side: int, price: int, qty: int) -> None:
-        self._cmds.append((self.now + self._feed + self._lat, order_id, price, qty, side))
+        self._cmds.append((self.now + self._feed + self._lat, order_id, price, qty, side, False))
 
     def cancel(self, order_id: int) -> None:
-        self._cmds.append((self.now + self._feed + self._lat, order_id, 0, 0, 0))
+        self._cmds.append((self.now + self._feed + self._lat, order_id, 0, 0, 0, False))
+
+    def take(self, order_id: int, side: int, price: int, qty: int) -> None:
+        """An immediate (IOC) order: takes the book up to ``price`` on arrival, never rests."""
+        self._cmds.append((self.now + self._feed + self._lat, order_id, price, qty, side, True))
 
     def notices(self) -> list[tuple[int, ...]]:
         out: list[tuple[int, ...]] = []

@@ -24,17 +24,27 @@ from makerkit.backtest._events import MarketEvents, StreamedMarket, recorded_eve
 from makerkit.backtest._l3 import stream_l3_events
 from makerkit.backtest._replay import run_replay_backtest
 from makerkit.backtest._replay_config import ReplayConfig
+from makerkit.backtest._replay_multi import MultiMarket
 from makerkit.backtest._synthetic import BacktestConfig, BacktestResult, run_synthetic_backtest
 from makerkit.backtest._window import Window, window_events
 from makerkit.core.errors import ConfigError
 from makerkit.data import BinanceFiles, LobsterFiles, catalog_dir, simulate
 
-__all__ = ["DATA_HELP", "DataSpec", "check_market", "load_market", "parse_data_spec", "run_on_spec"]
+__all__ = [
+    "DATA_HELP",
+    "DataSpec",
+    "check_market",
+    "load_market",
+    "load_markets",
+    "parse_data_spec",
+    "run_on_spec",
+]
 
 DATA_HELP = (
     "Market: synthetic[:seed=N,events=N] (the simulator; queue=l3 replays its order-level "
     "stream instead), or a recorded day, "
-    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD], or days from the catalog, "
+    "lobster:SYMBOL[:YYYY-MM-DD] or binance:SYMBOL[:YYYY-MM-DD] (SYM1+SYM2: several of one "
+    "day, replayed together for a strategy that trades them all), or days from the catalog, "
     "catalog:VENUE:SYMBOL:YYYY-MM-DD[..YYYY-MM-DD] (catalog=DIR, else MAKERKIT_CATALOG or "
     "./catalog; missing=skip passes over days without data), with replay options after "
     "commas (queue=conservative|probabilistic|l3, order_latency_ms=, feed_latency_ms=, "
@@ -53,6 +63,16 @@ class DataSpec(msgspec.Struct, frozen=True):
     venue: str = ""  # catalog only
     until: str | None = None  # catalog only: the last day (None: ``day`` alone)
     window: Window = Window()  # in market time; the strategy trades inside it
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The instruments named (``lobster:GOOG+AMZN`` replays two of one day together)."""
+        return tuple(self.symbol.split("+")) if self.symbol else ()
+
+    @property
+    def several(self) -> bool:
+        """Whether the spec names several instruments (one replay core each)."""
+        return len(self.symbols) > 1
 
     @property
     def synthetic(self) -> bool:
@@ -81,8 +101,15 @@ def parse_data_spec(spec: str) -> DataSpec:
         valid: tuple[str, ...] = ("seed", "events", "queue")
     elif kind in ("lobster", "binance"):
         symbol, _, day = rest.partition(":")
-        if not symbol:
-            msg = f"invalid --data {spec!r}, must name a symbol: {kind}:SYMBOL[:YYYY-MM-DD]"
+        names = symbol.split("+")
+        if not all(names):
+            msg = (
+                f"invalid --data {spec!r}, must name a symbol: {kind}:SYMBOL[:YYYY-MM-DD] "
+                f"(several of one day: {kind}:SYM1+SYM2)"
+            )
+            raise ConfigError(msg)
+        if len(set(names)) < len(names):
+            msg = f"invalid --data {spec!r}: a symbol is named twice"
             raise ConfigError(msg)
         valid = ReplayConfig.__struct_fields__
     elif kind == "catalog":
@@ -162,9 +189,11 @@ def _is_date(text: str) -> bool:
 def check_market(spec: DataSpec) -> None:
     """Refuse now a recorded spec whose data is not there (a sweep checks before any task)."""
     if spec.kind == "lobster":
-        LobsterFiles().file(spec.symbol.upper(), spec.day)
+        for symbol in spec.symbols:
+            LobsterFiles().file(symbol.upper(), spec.day)
     elif spec.kind == "binance":
-        BinanceFiles().file(spec.symbol.lower(), spec.day)
+        for symbol in spec.symbols:
+            BinanceFiles().file(symbol.lower(), spec.day)
     elif spec.kind == "catalog":
         assert spec.day is not None  # noqa: S101 - parse_data_spec requires it
         catalog_plan(
@@ -186,6 +215,12 @@ def load_market(spec: DataSpec, *, stream: bool = False) -> MarketEvents | Strea
     With ``stream``, a catalog range of several days is read one day at a time
     as the replay goes (memory holds a day, not the range).
     """
+    if spec.several:
+        msg = (
+            f"{spec.kind}:{spec.symbol} names several instruments: `makerkit backtest` replays "
+            "them together (for a strategy that trades them all); this takes one"
+        )
+        raise ConfigError(msg)
     if spec.synthetic:
         if spec.options.get("queue") != "l3":
             return None
@@ -210,8 +245,26 @@ def load_market(spec: DataSpec, *, stream: bool = False) -> MarketEvents | Strea
     return window_events(events, spec.window)
 
 
+def load_markets(spec: DataSpec) -> MultiMarket:
+    """Each instrument of a recorded spec, in its window (``lobster:GOOG+AMZN``: two).
+
+    The catalog's ranges are one instrument each: name one catalog symbol.
+    """
+    if spec.kind not in ("lobster", "binance"):
+        msg = f"several instruments replay from lobster: or binance: days, not {spec.kind}:"
+        raise ConfigError(msg)
+    l3 = spec.options.get("queue") == "l3"
+    return MultiMarket({
+        symbol: window_events(
+            recorded_events(spec.kind, symbol, spec.day, order_level=l3), spec.window
+        )
+        for symbol in spec.symbols
+    })  # fmt: skip
+
+
 def run_on_spec(
-    strategy: Any, spec: DataSpec, market: MarketEvents | StreamedMarket | None = None, *,
+    strategy: Any, spec: DataSpec,
+    market: MarketEvents | StreamedMarket | MultiMarket | None = None, *,
     progress: Callable[[int], None] | None = None, total: Callable[[int], None] | None = None,
 ) -> BacktestResult:  # fmt: skip
     """Backtest ``strategy`` on ``spec`` (``market``: its events, when already loaded).
@@ -224,7 +277,9 @@ def run_on_spec(
         if total is not None:
             total(cfg.events)
         return run_synthetic_backtest(strategy, cfg, progress=progress)
-    events = market if market is not None else load_market(spec)
+    if market is None:
+        market = load_markets(spec) if spec.several else load_market(spec)
+    events = market
     assert events is not None  # noqa: S101 - a recorded spec always has events
     if total is not None:
         total(len(events))

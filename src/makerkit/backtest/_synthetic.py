@@ -87,6 +87,9 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     fifo_exceptions: int | None = None
     # the final position on every symbol the strategy traded (the path is the first one's)
     positions: dict[str, int] = msgspec.field(default_factory=dict)
+    # each instrument's PnL (cash, fees, the position marked at its last mid); the metrics are
+    # the first one's
+    pnl_by_symbol: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 def _spread(book: Any) -> float | None:
@@ -229,7 +232,18 @@ def run_synthetic_backtest(
         fills=list(zip(fill_ts, fill_side, fill_price, fill_qty, strict=True)),
         stopped=session.stopped,
         positions={sym: acc.position for sym, acc in session.accounts.items()},
+        pnl_by_symbol={
+            sym: _marked(acc.cash, acc.position, books[sym])
+            for sym, acc in session.accounts.items()
+        },
     )
+
+
+def _marked(cash: float, position: int, book: Any) -> float:
+    """Cash (net of fees) plus the position at the book's mid (NaN when a side is empty)."""
+    bid, ask = book.best_bid(), book.best_ask()
+    mid = (bid[0] + ask[0]) / 2 if bid and ask else float("nan")
+    return cash + position * mid if position else cash
 
 
 def _primary_fills(session: TradingSession, symbol: str) -> tuple[list[Any], ...]:

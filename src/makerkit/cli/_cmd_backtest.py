@@ -12,7 +12,14 @@ import msgspec
 import typer
 from rich.table import Table
 
-from makerkit.backtest import DATA_HELP, DataSpec, load_market, parse_data_spec, run_on_spec
+from makerkit.backtest import (
+    DATA_HELP,
+    DataSpec,
+    load_market,
+    load_markets,
+    parse_data_spec,
+    run_on_spec,
+)
 from makerkit.cli._common import (
     JsonOpt,
     ParamsOpt,
@@ -50,8 +57,14 @@ def _data_quality(market: Any, result: Any) -> dict[str, int]:
     if market is None:  # the simulator: its book is matched, never crossed
         events = int(getattr(result.config, "events", 0))
         return {"events": events, "crossed_events": 0, "gaps": 0, "dropped": 0}
-    from makerkit.backtest import data_quality
+    from makerkit.backtest import MultiMarket, data_quality
 
+    if isinstance(market, MultiMarket):  # several instruments: their counts added up
+        total: dict[str, int] = {}
+        for one in market.markets.values():
+            for key, value in data_quality(one).items():
+                total[key] = total.get(key, 0) + value
+        return total
     return data_quality(market)
 
 
@@ -81,7 +94,8 @@ def backtest(
     try:
         spec = parse_data_spec(data)
         params = _with_fitted(_fitted(params_file, data), strategy, _parse_params(param or []))
-        market = load_market(spec, stream=True)  # a catalog range: one day in memory at a time
+        # a catalog range: one day in memory at a time; SYM1+SYM2: one replay core each
+        market = load_markets(spec) if spec.several else load_market(spec, stream=True)
         result = _run_backtest(strategy, params, spec, market, policy=policy)
     except MakerkitError as exc:
         raise _fail(exc) from exc
@@ -94,6 +108,7 @@ def backtest(
                "max_live_orders": metrics["max_live_orders"]}  # fmt: skip
     if len(result.positions) > 1:  # several instruments: the path and metrics are the first's
         payload["positions"] = result.positions
+        payload["pnl_by_symbol"] = result.pnl_by_symbol
     # --- data quality of the replayed stream (crossed books, gaps, dropped updates) ---
     payload["data_quality"] = _data_quality(market, result)
     if result.fifo_exceptions is not None:  # queue=l3: where the record broke FIFO for us
@@ -162,7 +177,7 @@ def compare(
             raise ConfigError(msg)
         spec = parse_data_spec(data)
         fitted = _fitted(params_file, data)
-        market = load_market(spec, stream=True)  # once for every strategy (a range: streamed)
+        market = load_markets(spec) if spec.several else load_market(spec, stream=True)
         for name in names:
             results[name] = _run_backtest(name, _with_fitted(fitted, name, {}), spec, market)
             rows[name] = msgspec.to_builtins(results[name].metrics)

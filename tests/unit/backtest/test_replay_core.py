@@ -139,6 +139,33 @@ def test_post_only_rejects_a_crossing_quote_and_taker_takes_the_book(engine: str
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_an_immediate_order_takes_the_book_up_to_its_limit_and_never_rests(engine: str) -> None:
+    # post-only refuses crossing quotes, never an IOC: it is meant to take
+    c = core([(5, DEPTH, -1, 102, 10), (6, TRADE, 1, 102, 50)], engine, taker_fee=0.001)
+    start(c)
+    c.take(1, 1, 103, 17)  # 10 at 102, 5 at 103, the 2 left canceled on arrival
+    notes = drain(c)
+    assert [(n[0], n[4], n[5], n[6], n[7]) for n in notes] == [
+        (NOTICE_FILL, 102, 10, 7, 0),
+        (NOTICE_FILL, 103, 5, 2, 0),
+        (NOTICE_CANCELED, 103, 2, 0, 0),
+    ]
+    assert c.rejected == 0 and c.open_orders == 0
+    assert c.position == 15 and c.cash == -(102 * 10 + 103 * 5)
+    assert c.fees == pytest.approx(0.001 * (102 * 10 + 103 * 5))
+    assert c.touch() == (100, 10, 102, 10)  # no market impact: the record goes on
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_immediate_order_that_cannot_take_is_canceled_whole(engine: str) -> None:
+    c = core([(5, TRADE, 1, 100, 50)], engine)
+    start(c)
+    c.take(1, -1, 101, 4)  # a sell limited to 101 against a 100 bid: nothing to take
+    assert [(n[0], n[5]) for n in drain(c)] == [(NOTICE_CANCELED, 4)]
+    assert c.position == 0 and c.fills().shape == (6, 0)  # the trade at 100 never reached it
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_order_latency_keeps_an_order_out_of_earlier_trades(engine: str) -> None:
     rows = [(1, TRADE, -1, 100, 50), (3, TRADE, -1, 100, 11)]
     c = core(rows, engine, order_latency_ms=2.0)
