@@ -17,15 +17,19 @@
 # then read what the report says and where the PnL came from.
 
 # %%
-import base64
-import re
 import tempfile
 from pathlib import Path
 
 import msgspec
 from IPython.display import Image, display
 
-from makerkit.backtest import load_market, parse_data_spec, run_on_spec, write_report
+from makerkit.backtest import (
+    load_market,
+    parse_data_spec,
+    report_figures,
+    run_on_spec,
+    write_report,
+)
 from makerkit.metrics import pnl_decomposition  # noqa: F401  (the split the metrics carry)
 from makerkit.strategies import make_strategy
 
@@ -75,14 +79,15 @@ print("mark-outs (ticks per lot):", {k: round(v, 2) for k, v in m["markouts"].it
 # %% [markdown]
 # ## The report
 #
-# `write_report` writes the same `report.html` as `makerkit backtest`; here are its plots.
+# `write_report` writes the same `report.html` as `makerkit backtest`; `report_figures` gives
+# its plots (title, PNG) to show here.
 
 # %%
 report = write_report(result, out)
-page = report.read_text()
-for title, data in re.findall(r"<h2>([^<]+)</h2><img src='data:image/png;base64,([^']+)'>", page):
+print(report)
+for title, image in report_figures(result):
     print(title)
-    display(Image(base64.b64decode(data)))
+    display(Image(image))
 
 # %% [markdown]
 # - **Equity**: in steps with the mid when the position is large: that is inventory, not

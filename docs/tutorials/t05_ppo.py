@@ -18,15 +18,15 @@
 # same held-out seeds, with the reward PPO learns (PnL minus AS's inventory penalty).
 
 # %%
-import base64
 import json
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from IPython.display import Image, display
+
+from makerkit.rl import evaluation_figure
 
 makerkit = str(Path(sys.executable).with_name("makerkit"))
 work = Path(tempfile.mkdtemp(prefix="makerkit-t05-"))
@@ -68,9 +68,7 @@ for name, row in rows.items():
 # ## The evaluation report's plots
 
 # %%
-page = next((work / "eval").glob("*.html")).read_text()
-for data in re.findall(r"data:image/png;base64,([^'\"]+)", page):
-    display(Image(base64.b64decode(data)))
+display(Image(evaluation_figure(rows)))  # the plot evaluation.html embeds
 
 # %% [markdown]
 # With 800,000 steps PPO reaches 0.99 of the AS closed form's reward (the table in

@@ -50,7 +50,12 @@ from makerkit.backtest._replay_core import (
     RUN_NOTICE,
 )
 from makerkit.backtest._replay_multi import MultiMarket
-from makerkit.backtest._report import markout_curve, write_comparison, write_report
+from makerkit.backtest._report import (
+    markout_curve,
+    report_figures,
+    write_comparison,
+    write_report,
+)
 from makerkit.backtest._samples import FeatureSamples, feature_samples
 from makerkit.backtest._spec import (
     DATA_HELP,
@@ -128,6 +133,7 @@ __all__ = [
     "recorded_events",
     "replay_databento",
     "replay_lobster",
+    "report_figures",
     "run_on_spec",
     "run_replay_backtest",
     "run_synthetic_backtest",

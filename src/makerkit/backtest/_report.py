@@ -18,7 +18,7 @@ import numpy as np
 from makerkit.backtest._synthetic import BacktestResult
 from makerkit.metrics import REPORT_STYLE, png, pyplot
 
-__all__ = ["markout_curve", "write_comparison", "write_report"]
+__all__ = ["markout_curve", "report_figures", "write_comparison", "write_report"]
 
 _HORIZONS_S = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 
@@ -42,6 +42,13 @@ def markout_curve(result: BacktestResult) -> tuple[list[float], list[float]]:
         xs.append(h)
         ys.append(float(gain.sum() / qty[ok].sum()))
     return xs, ys
+
+
+def report_figures(result: BacktestResult) -> list[tuple[str, bytes]]:
+    """(title, PNG bytes) of each plot ``report.html`` embeds, in its order: for a notebook."""
+    import base64
+
+    return [(title, base64.b64decode(image)) for title, image in _figures(result)]
 
 
 def _figures(result: BacktestResult) -> list[tuple[str, str]]:

@@ -31,7 +31,12 @@ from makerkit.rl._model_env import (
 
 if typing.TYPE_CHECKING:  # the lazy names, typed for the checker
     from makerkit.rl._compare import compare_lob, compare_model
-    from makerkit.rl._evaluate import evaluate_lob, evaluate_model, write_evaluation
+    from makerkit.rl._evaluate import (
+        evaluate_lob,
+        evaluate_model,
+        evaluation_figure,
+        write_evaluation,
+    )
     from makerkit.rl._gym_model import ModelEnv, ModelVectorEnv, ppo_policy, train_ppo
     from makerkit.rl._lob_env import LOBEnvConfig, MarketMakingEnv
     from makerkit.rl._replay_env import ReplayMarketEnv, make_market_env
@@ -53,6 +58,7 @@ __all__ = [
     "compare_model",
     "evaluate_lob",
     "evaluate_model",
+    "evaluation_figure",
     "make_market_env",
     "ppo_policy",
     "register",
@@ -70,7 +76,7 @@ _LAZY = {
     "_gym_model": ("ModelEnv", "ModelVectorEnv", "ppo_policy", "train_ppo"),
     "_replay_env": ("ReplayMarketEnv", "make_market_env"),
     "_strategy": ("RLStrategy",),
-    "_evaluate": ("evaluate_lob", "evaluate_model", "write_evaluation"),
+    "_evaluate": ("evaluate_lob", "evaluate_model", "evaluation_figure", "write_evaluation"),
     "_sweep": ("sweep_train",),
     "_compare": ("compare_lob", "compare_model"),
 }

@@ -149,26 +149,27 @@ def evaluate_lob(
     return rows
 
 
-def write_evaluation(rows: dict[str, dict[str, Any]], out_dir: Path, title: str) -> Path:
-    """``evaluation.html``: the table, and for the book the mean equity path and PnL spread."""
-    import html
+def evaluation_figure(rows: dict[str, dict[str, Any]]) -> bytes:
+    """The evaluation report's plot as PNG bytes (the same one ``evaluation.html`` embeds).
 
-    from makerkit.metrics import REPORT_STYLE as _STYLE
+    ``rows``: policy name -> its row, as ``evaluation.json`` holds them (other keys of that
+    file, which are not rows, are skipped).
+    """
+    import base64
+
+    return base64.b64decode(_evaluation_png(_rows(rows)))
+
+
+def _rows(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in data.items() if isinstance(v, dict) and "reward_mean" in v}
+
+
+def _evaluation_png(rows: dict[str, dict[str, Any]]) -> str:
+    """The two panels, base64: per-episode paths on the book, means on the model market."""
     from makerkit.metrics import png as _png
     from makerkit.metrics import pyplot as _pyplot
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     episodic = all(isinstance(r.get("episodes"), list) for r in rows.values())
-    keys = [k for k in next(iter(rows.values())) if k != "episodes"]
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in ("policy", *keys))
-    body = "".join(
-        f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{r[k]:,.3f}</td>" for k in keys) + "</tr>"
-        for name, r in rows.items()
-    )  # fmt: skip
-    name = html.escape(title)
-    parts = [f"<html><head><meta charset='utf-8'><title>{name}</title>{_STYLE}</head><body>"
-             f"<h1>{name}</h1><table><tr>{head}</tr>{body}</table>"]  # fmt: skip
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     if episodic:
@@ -192,8 +193,29 @@ def write_evaluation(rows: dict[str, dict[str, Any]], out_dir: Path, title: str)
         right.set(ylabel="sd of the final inventory", title="Inventory risk")
         for ax in (left, right):
             ax.tick_params(axis="x", labelrotation=15, labelsize=8)
-    parts.append(f"<img src='data:image/png;base64,{_png(fig)}'>")
+    image = _png(fig)
     plt.close(fig)
+    return image
+
+
+def write_evaluation(rows: dict[str, dict[str, Any]], out_dir: Path, title: str) -> Path:
+    """``evaluation.html``: the table, and for the book the mean equity path and PnL spread."""
+    import html
+
+    from makerkit.metrics import REPORT_STYLE as _STYLE
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keys = [k for k in next(iter(rows.values())) if k != "episodes"]
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ("policy", *keys))
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        + "".join(f"<td>{r[k]:,.3f}</td>" for k in keys) + "</tr>"
+        for name, r in rows.items()
+    )  # fmt: skip
+    name = html.escape(title)
+    parts = [f"<html><head><meta charset='utf-8'><title>{name}</title>{_STYLE}</head><body>"
+             f"<h1>{name}</h1><table><tr>{head}</tr>{body}</table>"]  # fmt: skip
+    parts.append(f"<img src='data:image/png;base64,{_evaluation_png(rows)}'>")
     parts.append("</body></html>")
     target = out_dir / "evaluation.html"
     target.write_text("\n".join(parts))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import numpy as np
 import pytest
@@ -86,11 +88,16 @@ def test_a_strategy_that_raises_is_stopped_cleanly(at: int) -> None:
 
 def test_reports_carry_the_metrics_plots_and_why_a_run_stopped(tmp_path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("matplotlib")
-    from makerkit.backtest._report import markout_curve, write_comparison, write_report
+    from makerkit.backtest import markout_curve, report_figures, write_comparison, write_report
 
     good = run_synthetic_backtest(make_strategy("glft"), BacktestConfig(events=60_000, seed=2))
     page = write_report(good, tmp_path / "good").read_text()
     assert page.count("data:image/png;base64,") == 5 and "pnl_total" in page
+    # the same plots for a notebook: the report's titles, in its order, as PNG files
+    figures = report_figures(good)
+    titles = [t for t, _ in figures]
+    assert titles == re.findall(r"<h2>([^<]+)</h2><img", page) and len(titles) == 5
+    assert all(png.startswith(b"\x89PNG\r\n") for _, png in figures)
     xs, ys = markout_curve(good)
     assert xs and len(xs) == len(ys) and xs == sorted(xs)
     bad = run_synthetic_backtest(Exploding(10), BacktestConfig(events=60_000, seed=2))

@@ -91,6 +91,12 @@ def test_every_evaluate_mode_reports_one_reward_and_the_raw_pnl_apart(tmp_path: 
     assert alone["pnl_mean"] == table["symmetric"]["pnl_mean"]
     assert alone["reward_mean"] < alone["pnl_mean"]  # the inventory penalty is charged
     assert "inventory" in alone["reward"]
+    # the report's plot, for a notebook, straight from the JSON (its non-row keys skipped)
+    from makerkit.rl import evaluation_figure
+
+    png = evaluation_figure(table)
+    assert png.startswith(b"\x89PNG\r\n") and len(png) > 5_000
+    assert png != evaluation_figure({"symmetric": table["symmetric"]})  # one bar, not all
     bench = runner.invoke(app, ["bench", "env", "--envs", "256", "--steps", "50", "--repeat",
                                 "1", "--json"])  # fmt: skip
     assert bench.exit_code == 0
