@@ -140,6 +140,8 @@ void check_sim_params(const makerkit::SimParams& p) {
     fail("`profile_step`, must be finite and > 0");
   for (double r : p.activity_profile)
     if (!(r > 0.0) || !std::isfinite(r)) fail("`activity_profile`, must be finite and > 0");
+  for (double k : p.price_profile)
+    if (!(k > 0.0) || !std::isfinite(k)) fail("`price_profile`, must be finite and > 0");
 }
 
 // Whether `kind` is an event kind of the stream (order-level or L2).
@@ -610,7 +612,7 @@ NB_MODULE(_native, m) {
              std::vector<double> market_rate_by_spread, std::vector<double> touch_cancel_by_spread,
              double market_within_touch, double activity_sigma, double activity_tau,
              double activity_step, double profile_step, std::vector<double> activity_profile,
-             uint64_t seed) {
+             std::vector<double> price_profile, uint64_t seed) {
             makerkit::SimParams p;
             p.limit_rate = std::move(limit_rate);
             p.cancel_rate = std::move(cancel_rate);
@@ -636,6 +638,7 @@ NB_MODULE(_native, m) {
             p.activity_step = activity_step;
             p.profile_step = profile_step;
             p.activity_profile = std::move(activity_profile);
+            p.price_profile = std::move(price_profile);
             check_sim_params(p);
             new (self) makerkit::Simulator(book, std::move(p), seed);
           },
@@ -644,7 +647,8 @@ NB_MODULE(_native, m) {
           "market_sizes"_a, "market_size_cdf"_a, "improve_rate"_a, "improve_cdf"_a,
           "start_price"_a, "start_ns"_a, "improve_ratio"_a, "market_rate_by_spread"_a,
           "touch_cancel_by_spread"_a, "market_within_touch"_a, "activity_sigma"_a,
-          "activity_tau"_a, "activity_step"_a, "profile_step"_a, "activity_profile"_a, "seed"_a,
+          "activity_tau"_a, "activity_step"_a, "profile_step"_a, "activity_profile"_a,
+          "price_profile"_a, "seed"_a,
           nb::keep_alive<1, 2>())
       .def(
           "run",

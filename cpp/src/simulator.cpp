@@ -59,6 +59,19 @@ double Simulator::profile_speed() const {
   return k < table.size() ? table[k] : 1.0;
 }
 
+double Simulator::price_scale() const {
+  const auto& table = p_.price_profile;
+  if (table.empty()) return 1.0;
+  const auto k = static_cast<size_t>(t_ / p_.profile_step);
+  return k < table.size() ? table[k] : 1.0;
+}
+
+int64_t Simulator::scaled(int64_t ticks, double scale) {
+  if (ticks <= 0) return 0;
+  return std::max<int64_t>(
+      static_cast<int64_t>(std::floor(static_cast<double>(ticks) / scale + 0.5)), 1);
+}
+
 void Simulator::advance_clock(double dt) {
   if (!(p_.activity_sigma > 0.0) && p_.activity_profile.empty()) {
     t_ += dt;
@@ -87,13 +100,16 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
   seed_book(events, out);
   const size_t k_levels = p_.cancel_rate.size();
   while (emitted_ < events && !stop_ && now_ns() < until_ns) {
-    const int64_t spread = spread_now();
+    const double scale = price_scale();
+    const int64_t raw = spread_now();
+    const int64_t spread = scaled(raw, scale);
     const double base = p_.market_rate_by_spread.empty()
                             ? p_.market_rate
                             : by_spread(p_.market_rate_by_spread, spread);
     const double mu = base + excitation_;
     const double cancel_total = theta_max_ * static_cast<double>(live_.size());
-    const double improve = improve_at(spread);
+    // nothing fits inside one tick; else the table at the scaled spread
+    const double improve = raw == 1 ? 0.0 : by_spread(p_.improve_rate, spread);
     const double side_rate = limit_total_ + improve;
     const double total = 2.0 * side_rate + cancel_total + mu + p_.value_rate;
     if (!(total > 0.0)) break;
@@ -103,7 +119,7 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
     ++out.proposals;
     double x = uniform(rng_) * total;
     if (x < 2.0 * side_rate) {
-      add_limit(x < side_rate ? 1 : -1, improve, out);
+      add_limit(x < side_rate ? 1 : -1, improve, scale, out);
       continue;
     }
     x -= 2.0 * side_rate;
@@ -119,7 +135,7 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
       int64_t best = 0, size = 0;
       book_.best(side, best, size);
       const int64_t d = side == 1 ? best - o->price : o->price - best;
-      const size_t bucket = std::min(static_cast<size_t>(std::max<int64_t>(d, 0)), k_levels - 1);
+      const size_t bucket = std::min(static_cast<size_t>(scaled(d, scale)), k_levels - 1);
       const double rate = bucket == 0 && !p_.touch_cancel_by_spread.empty()
                               ? by_spread(p_.touch_cancel_by_spread, spread)
                               : p_.cancel_rate[bucket];
@@ -133,10 +149,11 @@ void Simulator::run(int64_t events, bool record, SimOutput& out, int64_t until_n
     x -= cancel_total;
     if (x < mu) {
       // thinning: the intensity decayed during dt
-      if (uniform(rng_) * mu < base + excitation_) market_order(out);
+      if (uniform(rng_) * mu < base + excitation_) market_order(scale, out);
       continue;
     }
-    set_value(value_ + (uniform(rng_) < 0.5 ? 1 : -1));
+    const int64_t step = std::max<int64_t>(static_cast<int64_t>(std::floor(scale + 0.5)), 1);
+    set_value(value_ + (uniform(rng_) < 0.5 ? step : -step));
   }
 }
 
@@ -165,12 +182,7 @@ double Simulator::by_spread(const std::vector<double>& table, int64_t spread) {
   return spread <= 0 ? table[last] : table[std::min(static_cast<size_t>(spread - 1), last)];
 }
 
-double Simulator::improve_at(int64_t spread) const {
-  if (spread == 1) return 0.0;  // nothing fits inside
-  return by_spread(p_.improve_rate, spread);
-}
-
-void Simulator::add_limit(int side, double improve, SimOutput& out) {
+void Simulator::add_limit(int side, double improve, double scale, SimOutput& out) {
   int64_t bid = 0, ask = 0, size = 0;
   const bool has_bid = book_.best(1, bid, size);
   const bool has_ask = book_.best(-1, ask, size);
@@ -193,13 +205,15 @@ void Simulator::add_limit(int side, double improve, SimOutput& out) {
       const auto target = static_cast<int64_t>(std::floor(r * static_cast<double>(spread) + 0.5));
       j = spread - std::clamp<int64_t>(target, 1, spread - 1);
     } else {
-      j = static_cast<int64_t>(pick(p_.improve_cdf, u)) + 1;
+      const auto ticks = static_cast<double>(pick(p_.improve_cdf, u) + 1);
+      j = std::max<int64_t>(static_cast<int64_t>(std::floor(ticks * scale + 0.5)), 1);
     }
     if (side == 1 && has_ask) j = std::min(j, ask - 1 - own);
     if (side == -1 && has_bid) j = std::min(j, own - bid - 1);
     price = own + side * std::max<int64_t>(j, 0);
   } else {
-    price = own - side * static_cast<int64_t>(pick(limit_cdf_, uniform(rng_)));
+    const auto behind = static_cast<double>(pick(limit_cdf_, uniform(rng_)));
+    price = own - side * static_cast<int64_t>(std::floor(behind * scale + 0.5));
   }
   price = std::max<int64_t>(price, 1);
   if ((side == 1 && has_ask && price >= ask) || (side == -1 && has_bid && price <= bid))
@@ -219,7 +233,7 @@ void Simulator::place(int side, int64_t price, int64_t qty, SimOutput& out) {
   emit(0, id, side, price, qty, out);
 }
 
-void Simulator::market_order(SimOutput& out) {
+void Simulator::market_order(double scale, SimOutput& out) {
   int64_t bid = 0, ask = 0, size = 0;
   const bool has_bid = book_.best(1, bid, size);
   const bool has_ask = book_.best(-1, ask, size);
@@ -227,7 +241,8 @@ void Simulator::market_order(SimOutput& out) {
   const double gap = (has_bid && has_ask)
                          ? static_cast<double>(value_) - static_cast<double>(bid + ask) / 2.0
                          : 0.0;
-  const double p_buy = 1.0 / (1.0 + std::exp(-p_.informed * gap));
+  const double p_buy_gap = gap / scale;  // in ticks of the scaled grid
+  const double p_buy = 1.0 / (1.0 + std::exp(-p_.informed * p_buy_gap));
   const int side = uniform(rng_) < p_buy ? 1 : -1;
   int64_t qty = draw(p_.market_sizes, p_.market_size_cdf);
   if (p_.market_within_touch > 0.0 && uniform(rng_) < p_.market_within_touch) {

@@ -85,7 +85,7 @@ def replay_lobster(book: Engine, type: object, order_id: object, size: object, p
 class Simulator:
     """Order-flow simulator driving one Engine (see simulator.hpp)."""
 
-    def __init__(self, book: Engine, limit_rate: Sequence[float], cancel_rate: Sequence[float], market_rate: float, hawkes_alpha: float, hawkes_beta: float, value_rate: float, informed: float, limit_sizes: Sequence[int], limit_size_cdf: Sequence[float], market_sizes: Sequence[int], market_size_cdf: Sequence[float], improve_rate: Sequence[float], improve_cdf: Sequence[float], start_price: int, start_ns: int, improve_ratio: Sequence[float], market_rate_by_spread: Sequence[float], touch_cancel_by_spread: Sequence[float], market_within_touch: float, activity_sigma: float, activity_tau: float, activity_step: float, profile_step: float, activity_profile: Sequence[float], seed: int) -> None: ...
+    def __init__(self, book: Engine, limit_rate: Sequence[float], cancel_rate: Sequence[float], market_rate: float, hawkes_alpha: float, hawkes_beta: float, value_rate: float, informed: float, limit_sizes: Sequence[int], limit_size_cdf: Sequence[float], market_sizes: Sequence[int], market_size_cdf: Sequence[float], improve_rate: Sequence[float], improve_cdf: Sequence[float], start_price: int, start_ns: int, improve_ratio: Sequence[float], market_rate_by_spread: Sequence[float], touch_cancel_by_spread: Sequence[float], market_within_touch: float, activity_sigma: float, activity_tau: float, activity_step: float, profile_step: float, activity_profile: Sequence[float], price_profile: Sequence[float], seed: int) -> None: ...
 
     def run(self, events: int, record: bool = True, until_ns: int = 9223372036854775807, watch_from: int = 9223372036854775807) -> dict[str, object]:
         """

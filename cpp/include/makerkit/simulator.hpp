@@ -38,7 +38,13 @@
 //    in business time too;
 //  - activity_profile: a multiplier of the business clock's speed for each
 //    profile_step seconds of calendar time since start_ns (1 beyond its end):
-//    the day's intraday shape, such as a busy open.
+//    the day's intraday shape, such as a busy open;
+//  - price_profile: the price scale k for each profile_step seconds of
+//    calendar time (1 beyond its end): every distance the flow chooses (behind
+//    the best, an improvement by improve_cdf ticks, a step of V) is k times as
+//    many ticks (rounded), every table by distance or spread is read at
+//    round(ticks / k) (at least 1), and the informed flow reads V - mid / k: the
+//    same market on a grid k times as coarse (a wide, jumpy opening).
 // With informed > 0, market orders anticipate where the price goes: passive
 // quotes are adversely selected, as in real markets.
 //
@@ -81,6 +87,7 @@ struct SimParams {
   double activity_step = 1.0;         // business seconds
   double profile_step = 300.0;        // calendar seconds per profile entry
   std::vector<double> activity_profile;  // empty: 1
+  std::vector<double> price_profile;     // empty: 1
 };
 
 struct SimOutput {
@@ -118,12 +125,11 @@ class Simulator {
   int64_t now_ns() const { return p_.start_ns + static_cast<int64_t>(t_ * 1e9); }
   int64_t draw(const std::vector<int64_t>& sizes, const std::vector<double>& cdf);
   void seed_book(int64_t events, SimOutput& out);
-  void add_limit(int side, double improve, SimOutput& out);
+  void add_limit(int side, double improve, double scale, SimOutput& out);
   int64_t spread_now() const;  // 0 when a side is empty
   static double by_spread(const std::vector<double>& table, int64_t spread);
-  double improve_at(int64_t spread) const;
   void place(int side, int64_t price, int64_t qty, SimOutput& out);
-  void market_order(SimOutput& out);
+  void market_order(double scale, SimOutput& out);
   void collect_fills(SimOutput& out);
   void remember(int64_t id);
   void forget(int64_t id);
@@ -131,6 +137,8 @@ class Simulator {
             SimOutput& out);
   void advance_clock(double dt);
   double profile_speed() const;
+  double price_scale() const;
+  static int64_t scaled(int64_t ticks, double scale);
   void step_activity();
 
   OrderBook& book_;

@@ -59,7 +59,12 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     business clock
     for every rate whose log speed is autoregressive (``activity_tau`` seconds
     of mean reversion, a step every ``activity_step`` business seconds): busy
-    and quiet spells, so returns cluster in volatility.
+    and quiet spells, so returns cluster in volatility. ``price_profile``: the
+    price scale for each ``profile_step`` seconds (1 beyond its end): at scale
+    k every distance the flow chooses (behind the best, an improvement, a step
+    of the value) is k times as many ticks and every table by distance or by
+    spread is read at ticks / k, so a market at k = 3 is the same market on a
+    grid three times as coarse (the wide, jumpy opening of a day).
     """
 
     limit_rate: tuple[float, ...]
@@ -86,6 +91,7 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     activity_step: float = 1.0
     profile_step: float = 300.0
     activity_profile: tuple[float, ...] = ()
+    price_profile: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         def fail(what: str) -> None:
@@ -134,6 +140,8 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             fail(f"`activity_sigma`, must be finite and >= 0, was {self.activity_sigma}")
         if any(not (math.isfinite(r) and r > 0) for r in self.activity_profile):
             fail(f"`activity_profile`, must be finite and > 0, was {self.activity_profile}")
+        if any(not (math.isfinite(k) and k > 0) for k in self.price_profile):
+            fail(f"`price_profile`, must be finite and > 0, was {self.price_profile}")
         for name in ("activity_tau", "activity_step", "profile_step"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -234,6 +242,18 @@ class _PySim:
         k = int(self.t / self.p.profile_step)
         return table[k] if k < len(table) else 1.0
 
+    def price_scale(self) -> float:
+        table = self.p.price_profile
+        if not table:
+            return 1.0
+        k = int(self.t / self.p.profile_step)
+        return table[k] if k < len(table) else 1.0
+
+    @staticmethod
+    def scaled(ticks: int, scale: float) -> int:
+        """``ticks`` read on a grid ``scale`` times as coarse (0 stays 0, else >= 1)."""
+        return 0 if ticks <= 0 else max(math.floor(ticks / scale + 0.5), 1)
+
     def advance_clock(self, dt: float) -> None:
         p = self.p
         if not p.activity_sigma > 0.0 and not p.activity_profile:
@@ -270,7 +290,9 @@ class _PySim:
         k_levels = len(p.cancel_rate)
         uniform = self.uniform
         while self.emitted < events and not self.stop and self.now_ns() < until_ns:
-            spread = self.spread_now()
+            scale = self.price_scale()
+            raw = self.spread_now()
+            spread = self.scaled(raw, scale)
             base = (
                 self.by_spread(p.market_rate_by_spread, spread)
                 if p.market_rate_by_spread
@@ -278,7 +300,7 @@ class _PySim:
             )
             mu = base + self.excitation
             cancel_total = self.theta_max * len(self.live)
-            improve = 0.0 if spread == 1 else self.by_spread(p.improve_rate, spread)
+            improve = 0.0 if raw == 1 else self.by_spread(p.improve_rate, spread)
             side_rate = self.limit_total + improve
             total = 2.0 * side_rate + cancel_total + mu + p.value_rate
             if not total > 0.0:
@@ -289,7 +311,7 @@ class _PySim:
             self.counts["proposals"] += 1
             x = uniform() * total
             if x < 2.0 * side_rate:
-                self.add_limit(1 if x < side_rate else -1, improve)
+                self.add_limit(1 if x < side_rate else -1, improve, scale)
                 continue
             x -= 2.0 * side_rate
             if x < cancel_total:
@@ -302,7 +324,7 @@ class _PySim:
                 side, price = int(o.side), o.price
                 best = (self.book.best_bid() if side == 1 else self.book.best_ask()) or (0, 0)
                 d = best[0] - price if side == 1 else price - best[0]
-                bucket = min(max(d, 0), k_levels - 1)
+                bucket = min(self.scaled(d, scale), k_levels - 1)
                 rate = (
                     self.by_spread(p.touch_cancel_by_spread, spread)
                     if bucket == 0 and p.touch_cancel_by_spread
@@ -316,9 +338,10 @@ class _PySim:
             x -= cancel_total
             if x < mu:
                 if uniform() * mu < base + self.excitation:
-                    self.market_order()
+                    self.market_order(scale)
                 continue
-            self.value = max(self.value + (1 if uniform() < 0.5 else -1), 2)
+            step = max(math.floor(scale + 0.5), 1)
+            self.value = max(self.value + (step if uniform() < 0.5 else -step), 2)
 
     def draw(self, sizes: tuple[int, ...], cdf: tuple[float, ...]) -> int:
         return sizes[self.pick(cdf, self.uniform())]
@@ -343,7 +366,7 @@ class _PySim:
     def by_spread(table: tuple[float, ...], spread: int) -> float:
         return table[-1] if spread <= 0 else table[min(spread - 1, len(table) - 1)]
 
-    def add_limit(self, side: int, improve: float) -> None:
+    def add_limit(self, side: int, improve: float, scale: float = 1.0) -> None:
         bid, ask = self.book.best_bid(), self.book.best_ask()
         value = self.value
         if side == 1:
@@ -359,14 +382,14 @@ class _PySim:
                 r = ratios[min(int(u * len(ratios)), len(ratios) - 1)]
                 j = spread - min(max(math.floor(r * spread + 0.5), 1), spread - 1)
             else:
-                j = self.pick(self.p.improve_cdf, u) + 1
+                j = max(math.floor((self.pick(self.p.improve_cdf, u) + 1) * scale + 0.5), 1)
             if side == 1 and ask:
                 j = min(j, ask[0] - 1 - own)
             if side == -1 and bid:
                 j = min(j, own - bid[0] - 1)
             price = own + side * max(j, 0)
         else:
-            price = own - side * self.pick(self.limit_cdf, self.uniform())
+            price = own - side * math.floor(self.pick(self.limit_cdf, self.uniform()) * scale + 0.5)
         price = max(price, 1)
         if (side == 1 and ask and price >= ask[0]) or (side == -1 and bid and price <= bid[0]):
             return
@@ -383,10 +406,11 @@ class _PySim:
         self.collect(res.fills)
         self.emit(0, oid, side, price, qty)
 
-    def market_order(self) -> None:
+    def market_order(self, scale: float = 1.0) -> None:
         p = self.p
         bid, ask = self.book.best_bid(), self.book.best_ask()
         gap = self.value - (bid[0] + ask[0]) / 2.0 if bid is not None and ask is not None else 0.0
+        gap /= scale  # in ticks of the scaled grid
         arg = -p.informed * gap
         p_buy = 0.0 if arg > 700 else 1.0 / (1.0 + math.exp(arg))
         side = 1 if self.uniform() < p_buy else -1
@@ -474,7 +498,7 @@ class MarketSimulator:
                 list(p.improve_ratio), list(p.market_rate_by_spread),
                 list(p.touch_cancel_by_spread), p.market_within_touch, p.activity_sigma,
                 p.activity_tau, p.activity_step, p.profile_step, list(p.activity_profile),
-                seed & _MASK,
+                list(p.price_profile), seed & _MASK,
             )  # fmt: skip
         else:
             self._py = _PySim(self.book, params, seed)

@@ -22,14 +22,20 @@ SHAPED = {
     "activity_step": 0.5,
     "profile_step": 30.0,
     "activity_profile": (3.0, 0.5, 1.5),
+    "price_profile": (3.5, 0.6, 1.4),
 }
 
 
 @pytest.mark.skipif("native" not in available_backends(), reason="needs the native engine")
 @pytest.mark.parametrize(
     "change",
-    [SHAPED, {"activity_profile": (2.0, 0.7), "profile_step": 20.0}, {"activity_sigma": 0.3}],
-    ids=["all", "profile-only", "clock-only"],
+    [
+        SHAPED,
+        {"activity_profile": (2.0, 0.7), "profile_step": 20.0},
+        {"activity_sigma": 0.3},
+        {"price_profile": (4.2, 0.5, 2.0), "profile_step": 15.0},
+    ],
+    ids=["all", "profile-only", "clock-only", "price-scale-only"],
 )
 def test_native_and_python_draw_the_same_shaped_market(change: dict[str, object]) -> None:
     params = msgspec.structs.replace(SimParams.default(), **change)
@@ -45,7 +51,7 @@ def test_the_defaults_are_the_original_model(backend: str) -> None:
     neutral = msgspec.structs.replace(
         SimParams.default(), improve_ratio=(), market_rate_by_spread=(),
         touch_cancel_by_spread=(), market_within_touch=0.0, activity_sigma=0.0,
-        activity_profile=(),
+        activity_profile=(), price_profile=(1.0, 1.0),
     )  # fmt: skip
     assert same_run(
         simulate(neutral, 5000, seed=2, backend=backend),
@@ -96,6 +102,8 @@ def test_market_orders_within_the_touch_never_walk_the_book(backend: str) -> Non
         ({"activity_step": float("inf")}, "activity_step"),
         ({"profile_step": -5.0}, "profile_step"),
         ({"activity_profile": (1.0, 0.0)}, "activity_profile"),
+        ({"price_profile": (2.0, -1.0)}, "price_profile"),
+        ({"price_profile": (float("inf"),)}, "price_profile"),
     ],
 )
 def test_bad_shape_parameters_name_the_field(change: dict[str, object], field: str) -> None:
