@@ -32,6 +32,9 @@ not only its means (``makerkit data facts`` compares them):
 * millisecond clustering of market orders: a Hawkes process with an
   exponential kernel fitted by expectation-maximisation (``fit_hawkes``),
   over a baseline that may change every five minutes;
+* the intraday shape, minute by minute: a price scale (the minute's spread
+  over the day's: a wide opening moves on a coarser grid) and the business
+  clock's speed (the minute's return variance left once the scale is out);
 * volatility clustering: a business clock whose log speed mean-reverts at the
   decay of the day's |10 s return| autocorrelation;
 * then by simulated moments, with fixed seeds: one factor on the improvement
@@ -55,8 +58,8 @@ from makerkit.data._facts import (
     MarketFacts,
     lobster_market_facts,
     market_order_times,
-    sampled_returns,
     simulated_market_facts,
+    weighted_quantiles,
 )
 from makerkit.data._lobster import LobsterDay, lobster_tick
 from makerkit.data._simulator import MarketSimulator, SimParams, SimRun
@@ -66,6 +69,7 @@ __all__ = [
     "calibrate_lobster",
     "calibrate_shape",
     "fit_hawkes",
+    "intraday_profiles",
     "lobster_facts",
     "simulate_facts",
     "simulated_facts",
@@ -409,8 +413,9 @@ _MIN_VISIBLE_S = 60.0  # a distance seen for less than this is interpolated
 _MIN_SPREAD_S = 20.0  # a spread held for less than this is interpolated
 _HAWKES_BUCKET_S = 300.0
 _FIT_SPREAD_S = 1800.0  # simulated seconds per run of the spread fit
-_PROFILE_S = 300.0  # the intraday profiles' window
+_PROFILE_S = 60.0  # the intraday profiles' window
 _ACF_LAGS = 5  # the clock's dispersion meets the mean |10 s return| autocorrelation at lags 1-5
+_MIN_SCALE = 1 / 16  # price scales are kept within [1/16, 16] of the day's
 
 
 def fit_hawkes(
@@ -660,34 +665,97 @@ def _mean_acf(f: MarketFacts) -> float:
     return float(np.mean(f.abs_ret_acf_10s[:_ACF_LAGS]))
 
 
-def _day_variance(day: LobsterDay, step_s: float) -> F64:
-    """The variance of the day's 1 s mid returns (ticks) in each ``step_s`` window."""
+def _day_grid(day: LobsterDay, step_s: float) -> tuple[F64, F64, I64]:
+    """The day on a 1 s grid: mid returns (ticks), the log spread at each start, its window.
+
+    Each window is ``step_s`` seconds of the grid. One-sided seconds hold the
+    last two-sided mid and spread (before the first: no return, the day's
+    mean spread).
+    """
     m, b = day.messages, day.book
     tick = lobster_tick(day)
-    mid = (b[:, 0] + b[:, 2]) / 2 / tick
-    r1 = sampled_returns(m.ts_ns, mid, 1_000_000_000, int(m.ts_ns[0]), int(m.ts_ns[-1]))
-    windows = max(math.ceil(r1.size / step_s), 1)
-    which = np.arange(r1.size) // max(int(step_s), 1)
-    counts = np.bincount(which, minlength=windows)
-    variance: F64 = np.bincount(which, weights=r1 * r1, minlength=windows) / np.maximum(counts, 1)
-    return variance
+    both = (b[:, 1] > 0) & (b[:, 3] > 0)
+    mid = np.where(both, (b[:, 0] + b[:, 2]) / 2 / tick, np.nan)
+    spread = np.where(both, np.log(np.maximum((b[:, 0] - b[:, 2]) / tick, 1.0)), np.nan)
+    grid = np.arange(int(m.ts_ns[0]), int(m.ts_ns[-1]) + 1, 1_000_000_000, dtype=np.int64)
+    row = np.maximum(np.searchsorted(m.ts_ns, grid, side="right") - 1, 0)
+    grid_mid, level = _forward_fill(mid)[row], _forward_fill(spread)[row]
+    returns = np.nan_to_num(np.diff(grid_mid))
+    known = np.isfinite(level)
+    level = np.where(known, level, float(level[known].mean()) if known.any() else 0.0)[:-1]
+    which = (np.arange(returns.size) // max(int(step_s), 1)).astype(np.int64)
+    return returns, level, which
+
+
+def _forward_fill(x: F64) -> F64:
+    ok = np.isfinite(x)
+    idx = np.where(ok, np.arange(x.size), 0)
+    np.maximum.accumulate(idx, out=idx)
+    filled: F64 = x[idx]
+    return filled
+
+
+def intraday_profiles(day: LobsterDay, step_s: float = _PROFILE_S) -> tuple[F64, F64]:
+    """The day's price scale and clock speed in each ``step_s`` window (both 1 on average).
+
+    The price scale is the window's geometric-mean spread over the day's (a
+    window quoted three times as wide moves on a grid three times as coarse:
+    the opening); the speed is the square root of what is left of the
+    window's 1 s return variance once the scale is taken out (returns on a
+    grid k times as coarse have k^2 the variance at the same speed; the root
+    shrinks a noisy estimate, and the clock's own swings carry the rest).
+    """
+    if not (math.isfinite(step_s) and step_s >= 1):
+        msg = f"invalid `step_s`, must be >= 1 s, was {step_s}"
+        raise ConfigError(msg)
+    r1, level, which = _day_grid(day, step_s)
+    windows = max(int(which[-1]) + 1 if which.size else 1, 1)
+    counts = np.maximum(np.bincount(which, minlength=windows), 1)
+    scale = np.exp(np.bincount(which, weights=level, minlength=windows) / counts - level.mean())
+    scale = np.clip(scale, _MIN_SCALE, 1 / _MIN_SCALE) if level.size else np.ones(windows)
+    variance = np.bincount(which, weights=r1 * r1, minlength=windows) / counts
+    residual = variance / (scale * scale)
+    if residual.mean() > 0:
+        speed = np.clip(np.sqrt(residual / residual.mean()), 0.25, 4.0)
+    else:
+        speed = np.ones(windows)
+    return scale, speed / speed.mean()
+
+
+def _scaled_spreads(day: LobsterDay, scale: F64, step_s: float) -> F64:
+    """The day's time-weighted spread quantiles (p10, p50, p90, p99) in each window's scale."""
+    m, b = day.messages, day.book
+    tick = lobster_tick(day)
+    both = (b[:, 1] > 0) & (b[:, 3] > 0)
+    dwell = np.diff(np.append(m.ts_ns, m.ts_ns[-1])).astype(np.float64)
+    which = ((m.ts_ns - m.ts_ns[0]) // int(step_s * 1e9)).astype(np.int64)
+    k = scale[np.minimum(which, scale.size - 1)]
+    spread = (b[:, 0] - b[:, 2]) / tick / k
+    qs = weighted_quantiles(spread[both], dwell[both], (0.1, 0.5, 0.9, 0.99))
+    return np.asarray(qs, dtype=np.float64)
 
 
 def _fit_shape(params: SimParams, real: MarketFacts, day: LobsterDay, seed: int) -> SimParams:
-    """Meet the spread quantiles, the intraday volatility and its clustering.
+    """Meet the spread quantiles, the intraday shape and the volatility clustering.
 
-    * the improvement factor: short runs at factors 1/16 .. 8 (without the
-      business clock: a time change does not move the spread's distribution)
-      map factor to spread; the factor whose spread quantiles meet the day's
+    * the intraday profile, each minute (``intraday_profiles``): the price
+      scale (the minute's spread over the day's) and the business clock's
+      speed (what is left of its 1 s return variance);
+    * the improvement factor: short runs of the base market (scale 1, without
+      the business clock: a time change does not move the spread's
+      distribution) at factors 1/16 .. 8 map factor to spread; the factor whose
+      spread quantiles meet the day's, each spread read in its minute's scale,
       in log terms is interpolated;
-    * the business clock's speed in each five-minute window: the square root
-      of the window's 1 s return variance over the day's (the root shrinks a
-      noisy estimate, and the clock's own swings carry the rest);
     * then the clock's dispersion: a bisection over runs as long as the day,
       so that the |10 s return| autocorrelation at lags 1-5 meets the day's.
     """
     short = min(real.seconds, _FIT_SPREAD_S)
-    still = msgspec.structs.replace(params, activity_sigma=0.0)
+    scale, speed = intraday_profiles(day, _PROFILE_S)
+    # the base market (scale 1) meets the day's spreads read in each window's own scale
+    target = float(np.mean(np.log(np.maximum(_scaled_spreads(day, scale, _PROFILE_S), 1.0))))
+    still = msgspec.structs.replace(
+        params, activity_sigma=0.0, activity_profile=(), price_profile=()
+    )
     factors = 2.0 ** np.arange(-4, 4)
     levels = []
     for k in factors:
@@ -697,16 +765,13 @@ def _fit_shape(params: SimParams, real: MarketFacts, day: LobsterDay, seed: int)
         )
         levels.append(_log_spread(facts))
     # the spread falls as the factor rises: interpolate on the reversed arrays
-    log_k = np.interp(_log_spread(real), np.asarray(levels)[::-1], np.log(factors)[::-1])
-    variance = _day_variance(day, _PROFILE_S)
-    speed = np.sqrt(variance / variance.mean()) if variance.mean() > 0 else np.ones(variance.size)
-    speed = np.clip(speed, 0.25, 4.0)
-    speed = speed / speed.mean()
+    log_k = np.interp(target, np.asarray(levels)[::-1], np.log(factors)[::-1])
     fitted = msgspec.structs.replace(
         params,
         improve_rate=tuple(round(r * math.exp(log_k), 9) for r in params.improve_rate),
         profile_step=_PROFILE_S,
         activity_profile=tuple(round(float(x), 6) for x in speed),
+        price_profile=tuple(round(float(x), 6) for x in scale),
         activity_sigma=0.0,
     )
     goal = _mean_acf(real)

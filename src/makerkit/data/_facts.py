@@ -354,6 +354,7 @@ def simulated_market_facts(
         params,
         start_ns=params.start_ns - int(early * 1e9),
         activity_profile=params.activity_profile[:1] * steps + params.activity_profile,
+        price_profile=params.price_profile[:1] * steps + params.price_profile,
     )
     sim = MarketSimulator(warm, seed=seed, backend=backend)
     start = params.start_ns

@@ -65,7 +65,10 @@ def test_the_fit_meets_the_days_spread_and_clustering(data_root: Path, tmp_path:
     day = load_lobster_beside(lobster_window(data_root, AMZN, 20, tmp_path))
     params = calibrate_shape(day)
     assert params == calibrate_shape(day)  # deterministic
-    assert len(params.activity_profile) == 4 and params.profile_step == 300.0
+    # a minute's profile: the price scale and the clock's speed, the opening wider than later
+    assert params.profile_step == 60.0
+    assert len(params.activity_profile) == len(params.price_profile) == 20
+    assert params.price_profile[0] > 1.5 * sum(params.price_profile[-5:]) / 5
     real = lobster_market_facts(day)
     report = compare_market_facts(real, simulated_market_facts(params, seconds=real.seconds))
     for name in ("spread_p10", "spread_p50", "spread_p90", "mo_interarrival_under_10ms"):
