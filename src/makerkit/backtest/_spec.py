@@ -217,8 +217,8 @@ def load_market(spec: DataSpec, *, stream: bool = False) -> MarketEvents | Strea
     """
     if spec.several:
         msg = (
-            f"{spec.kind}:{spec.symbol} names several instruments: `makerkit backtest` replays "
-            "them together (for a strategy that trades them all); this takes one"
+            f"{spec.kind}:{spec.symbol} names several instruments: backtest, compare, tune and "
+            "sweep replay them together (for a strategy that trades them all); this takes one"
         )
         raise ConfigError(msg)
     if spec.synthetic:

@@ -13,8 +13,10 @@ import msgspec
 
 from makerkit.backtest import (
     MarketEvents,
+    MultiMarket,
     StreamedMarket,
     load_market,
+    load_markets,
     parse_data_spec,
     run_on_spec,
 )
@@ -60,13 +62,14 @@ class SweepResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @functools.lru_cache(maxsize=4)
-def _market(data: str) -> MarketEvents | StreamedMarket | None:
+def _market(data: str) -> MarketEvents | StreamedMarket | MultiMarket | None:
     """A recorded day, loaded once per worker process (tasks on the same day share it).
 
     A range of catalog days streams: the worker keeps the first day and reads
     the others from the catalog as each task's replay reaches them.
     """
-    return load_market(parse_data_spec(data), stream=True)
+    spec = parse_data_spec(data)
+    return load_markets(spec) if spec.several else load_market(spec, stream=True)
 
 
 def backtest_row(task: BacktestTask) -> Row:

@@ -23,6 +23,7 @@ import numpy as np
 from makerkit.backtest import (
     DataSpec,
     load_market,
+    load_markets,
     parse_data_spec,
     parse_time_of_day,
     run_on_spec,
@@ -240,14 +241,19 @@ def tune(
     train_spec = parse_data_spec(train_spec_text)
     test_spec = parse_data_spec(test_spec_text)
     # refused here if a window is outside the data; a range of days streams
-    train_market = load_market(train_spec, stream=True)
-    test_market = load_market(test_spec, stream=True)
+    train_market = _load(train_spec)
+    test_market = _load(test_spec)
     return _search(
         strategy, data, train, test, train_spec_text, train_spec, train_market, test_spec,
         test_market, dims=dims, fixed=fixed, search=search, trials=trials,
         grid_points=grid_points, objective=objective, seed=seed, progress=progress,
         runner=runner, workers=workers, ray_address=ray_address,
     )  # fmt: skip
+
+
+def _load(spec: DataSpec) -> Any:
+    """A spec's events: one instrument (a range of days streams), or several of one day."""
+    return load_markets(spec) if spec.several else load_market(spec, stream=True)
 
 
 def _day_windows(

@@ -58,6 +58,20 @@ def test_a_file_strategy_with_its_own_space_and_fixed_parameters() -> None:
     assert len(result.trials) == 2
 
 
+def test_a_hedger_is_tuned_on_a_recorded_pair_and_judged_on_the_next_window(
+    data_root: Path,
+) -> None:
+    hedged = f"{Path(__file__).parents[3] / 'examples/strategies/hedged_maker.py'}:HedgedMaker"
+    fixed = {"quote_symbol": "GOOG", "hedge_symbol": "AMZN"}
+    result = tune(hedged, "lobster:GOOG+AMZN", ("10:00", "10:10"), ("10:10", "10:20"),
+                  search="grid", space=(parse_dimension("half_spread=2:12"),), fixed=fixed,
+                  grid_points=2)  # fmt: skip
+    assert result.best_params["hedge_symbol"] == "AMZN" and len(result.trials) == 2
+    assert {t["params"]["half_spread"] for t in result.trials} == {2.0, 12.0}
+    assert result.in_sample != result.out_of_sample  # two windows of both instruments
+    assert result.out_of_sample["fills"] > 0
+
+
 def test_bad_windows_and_spaces_are_refused_naming_the_value(data_root: Path) -> None:
     with pytest.raises(ConfigError, match="must end before the test"):
         tune("symmetric", "lobster:GOOG", ("12:00", "13:00"), ("10:00", "11:00"))
