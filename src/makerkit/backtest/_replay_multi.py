@@ -8,8 +8,8 @@ decision (with several instruments ``requote_on_fill`` does not apply: a
 core woken early would see the others' books late). Immediate orders (IOC
 or market, a hedge) take the recorded book on arrival, as the single-instrument
 replay does; the record never reacts to them (no market impact). The path and
-the metrics are the first symbol's; ``positions`` and ``pnl_by_symbol`` list
-every instrument.
+the metrics are the first symbol's; ``positions`` and ``legs`` (each one's PnL,
+split as the metrics split the first's) list every instrument.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import msgspec
 from makerkit.backtest._core_protocol import ReplayCore
 from makerkit.backtest._events import MarketEvents
 from makerkit.backtest._gateways import ReplayGateway
+from makerkit.backtest._legs import LegPaths
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._replay_core import (
     NOTICE_FILL,
@@ -134,6 +135,7 @@ def run_multi_replay(
     budget = 1 << 18 if progress is not None else 1 << 62
     reported = 0
     state: dict[str, tuple[int, int, float]] = {}  # position, cash, fees by symbol
+    legs = LegPaths(symbols)
     ended = False
     while not ended:
         t = 0
@@ -165,6 +167,9 @@ def run_multi_replay(
                 break
         if ended:
             break
+        for symbol, (b, _, a, _) in touch.items():
+            if b is not None and a is not None:
+                legs.record(symbol, t, (b + a) / 2, state[symbol][0])
         bid, _, ask, _ = touch[primary]
         if features is not None and bid is not None and ask is not None:
             core = cores[primary]
@@ -195,28 +200,28 @@ def run_multi_replay(
             both.append(lb is not None and la is not None)
         if session.stopped is not None:
             break
-    return _result(maker.name, grid, cores, primary, path, both, session, touch, state)
+    return _result(maker.name, grid, cores, primary, path, both, session, legs)
 
 
 def _result(
     name: str, cfg: ReplayConfig, cores: Mapping[str, ReplayCore], primary: str,
-    path: dict[str, list[float]], both: list[bool], session: TradingSession,
-    touch: Mapping[str, tuple[int | None, int, int | None, int]],
-    state: Mapping[str, tuple[int, int, float]],
+    path: dict[str, list[float]], both: list[bool], session: TradingSession, legs: LegPaths,
 ) -> BacktestResult:  # fmt: skip
-    """The first instrument's result, as a one-instrument replay reports it, plus every one's."""
+    """The first instrument's result, as a one-instrument replay reports it, plus every leg."""
     from makerkit.backtest._replay import _result as one  # it imports this module
 
     core = cores[primary]
     result = one(name, cfg, core, path, both, session.orders_sent, session.stopped,
                  core.rejections()[0].tolist(), session.max_live_orders, primary)  # fmt: skip
-    pnl: dict[str, float] = {}
-    for symbol, (position, cash, fees) in state.items():
-        b, _, a, _ = touch[symbol]
-        mark = (b + a) / 2 if b is not None and a is not None else float("nan")
-        pnl[symbol] = cash - fees + position * mark  # marked at its last mid
+    split: dict[str, dict[str, float]] = {}
+    for symbol, c in cores.items():
+        f = c.fills()
+        rows = [
+            (int(ts), int(side), int(price), int(qty),
+             (cfg.maker_fee if maker else cfg.taker_fee) * float(price) * float(qty))
+            for ts, _oid, side, price, qty, maker in f.T.tolist()
+        ]  # fmt: skip
+        split[symbol] = legs.summary(symbol, rows, int(c.position))
     return msgspec.structs.replace(
-        result,
-        positions={s: int(c.position) for s, c in cores.items()},
-        pnl_by_symbol=pnl,
+        result, positions={s: int(c.position) for s, c in cores.items()}, legs=split
     )

@@ -26,6 +26,7 @@ import msgspec
 import numpy as np
 
 from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view
+from makerkit.backtest._legs import LegPaths
 from makerkit.backtest._replay_config import ReplayConfig, backend_of
 from makerkit.backtest._window import DAY_NS, clock
 from makerkit.core import (
@@ -87,9 +88,15 @@ class BacktestResult(msgspec.Struct, frozen=True, kw_only=True):
     fifo_exceptions: int | None = None
     # the final position on every symbol the strategy traded (the path is the first one's)
     positions: dict[str, int] = msgspec.field(default_factory=dict)
-    # each instrument's PnL (cash, fees, the position marked at its last mid); the metrics are
-    # the first one's
-    pnl_by_symbol: dict[str, float] = msgspec.field(default_factory=dict)
+    # several instruments: each one's position, fills and PnL split into spread, adverse
+    # selection, inventory and fees, over its own path (the metrics are the first one's)
+    legs: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+
+
+def _mid(book: Any) -> float | None:
+    """The book's mid in ticks now (None when a side is empty)."""
+    bid, ask = book.best_bid(), book.best_ask()
+    return (bid[0] + ask[0]) / 2 if bid and ask else None
 
 
 def _spread(book: Any) -> float | None:
@@ -149,6 +156,7 @@ def run_synthetic_backtest(
     done = 0
     others = [s for sym, s in sims.items() if sym != primary]
     account = session.accounts[primary]
+    legs = LegPaths(symbols)
 
     def now() -> int:
         return params.start_ns + int(sim.seconds * 1e9)
@@ -186,7 +194,11 @@ def run_synthetic_backtest(
                 session.prediction = forecast if math.isfinite(forecast) else None
             bid, ask = book.best_bid(), book.best_ask()
             m: float | None = (bid[0] + ask[0]) / 2 if bid and ask else None
+            mids = {sym: _mid(b) for sym, b in books.items()} if len(symbols) > 1 else {}
             session.decide(t)
+            for sym, leg_mid in mids.items():  # as the path: the mid before, the position after
+                if leg_mid is not None:
+                    legs.record(sym, t, leg_mid, session.accounts[sym].position)
             if m is not None or session.stopped is not None:
                 if m is None:
                     m = float(params.start_price)
@@ -232,18 +244,17 @@ def run_synthetic_backtest(
         fills=list(zip(fill_ts, fill_side, fill_price, fill_qty, strict=True)),
         stopped=session.stopped,
         positions={sym: acc.position for sym, acc in session.accounts.items()},
-        pnl_by_symbol={
-            sym: _marked(acc.cash, acc.position, books[sym])
+        legs={
+            sym: legs.summary(
+                sym,
+                [(f[0], f[2], f[3], f[4], f[6]) for f in session.fills if f[1] == sym],
+                acc.position,
+            )
             for sym, acc in session.accounts.items()
-        },
+        }
+        if len(symbols) > 1
+        else {},
     )
-
-
-def _marked(cash: float, position: int, book: Any) -> float:
-    """Cash (net of fees) plus the position at the book's mid (NaN when a side is empty)."""
-    bid, ask = book.best_bid(), book.best_ask()
-    mid = (bid[0] + ask[0]) / 2 if bid and ask else float("nan")
-    return cash + position * mid if position else cash
 
 
 def _primary_fills(session: TradingSession, symbol: str) -> tuple[list[Any], ...]:

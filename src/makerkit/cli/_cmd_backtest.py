@@ -108,7 +108,7 @@ def backtest(
                "max_live_orders": metrics["max_live_orders"]}  # fmt: skip
     if len(result.positions) > 1:  # several instruments: the path and metrics are the first's
         payload["positions"] = result.positions
-        payload["pnl_by_symbol"] = result.pnl_by_symbol
+        payload["legs"] = result.legs
     # --- data quality of the replayed stream (crossed books, gaps, dropped updates) ---
     payload["data_quality"] = _data_quality(market, result)
     if result.fifo_exceptions is not None:  # queue=l3: where the record broke FIFO for us

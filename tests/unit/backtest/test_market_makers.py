@@ -46,6 +46,12 @@ def test_the_hedger_keeps_its_net_position_small_with_immediate_orders() -> None
     assert set(pos) == {"SIM", "HEDGE"} and strategy.hedges > 5
     assert abs(pos["SIM"]) > 3  # the quoted market moved the maker's inventory ...
     assert abs(pos["SIM"] + pos["HEDGE"]) <= 3  # ... and the hedges took it back out
+    # each leg's PnL split over its own path; the quoted one's is the metrics'
+    legs, m = result.legs, result.metrics
+    parts = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees", "edge")
+    assert {k: legs["SIM"][k] for k in parts} == {k: getattr(m, k) for k in parts}
+    assert legs["SIM"]["pnl_spread"] > 0 > legs["HEDGE"]["pnl_spread"]  # IOCs cross the spread
+    assert legs["HEDGE"]["position"] == pos["HEDGE"] and legs["HEDGE"]["fills"] > 5
 
 
 def test_the_ladder_runs_on_a_recorded_day_and_the_hedger_needs_the_day_of_each_symbol(

@@ -86,7 +86,17 @@ def test_the_hedger_quotes_one_day_and_hedges_on_the_other_with_taker_fills(
         net += f.side * f.qty
     assert net == pos["GOOG"] + pos["AMZN"] and abs(net) <= 3
     # the path and the metrics are the quoted instrument's; each instrument has its PnL
-    assert result.pnl_by_symbol["GOOG"] == pytest.approx(result.metrics.pnl_total)
+    legs, m = result.legs, result.metrics
+    parts = ("pnl_total", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees", "edge")
+    assert {k: legs["GOOG"][k] for k in parts} == {k: getattr(m, k) for k in parts}
+    for leg in legs.values():  # each leg splits exactly, over its own path
+        assert leg["pnl_total"] == pytest.approx(
+            leg["pnl_spread"] + leg["pnl_adverse"] + leg["pnl_inventory"] + leg["pnl_fees"]
+        )
+    # the quotes earn the spread, the hedges pay it (and the taker fee)
+    assert legs["GOOG"]["pnl_spread"] > 0 > legs["AMZN"]["pnl_spread"]
+    assert legs["AMZN"]["pnl_fees"] < 0 and legs["GOOG"]["pnl_fees"] == 0
+    assert legs["AMZN"]["fills"] == len(hedged) and legs["AMZN"]["position"] == pos["AMZN"]
     assert result.config.requote_on_fill is False  # one decision grid for both books
     assert result.stopped is None and result.metrics.fills > 20
 
@@ -100,7 +110,7 @@ def test_both_engines_replay_the_pair_identically(day: MultiMarket) -> None:
     ]
     assert runs[0].fills == runs[1].fills and runs[0].metrics == runs[1].metrics
     assert runs[0].positions == runs[1].positions
-    assert runs[0].pnl_by_symbol == runs[1].pnl_by_symbol
+    assert runs[0].legs == runs[1].legs
 
 
 class _Probe(MarketMakerBase):
@@ -127,21 +137,25 @@ def test_a_market_order_takes_the_recorded_ask_on_arrival_on_a_shared_clock(
     day: MultiMarket, engine: str
 ) -> None:
     probe = _Probe()
-    cfg = ReplayConfig(backend=engine, order_latency_ms=0.0, taker_fee=0.001)
+    cfg = ReplayConfig(backend=engine, order_latency_ms=0.001, taker_fee=0.001)  # 1 us
     result = run_replay_backtest(probe, day, cfg)
     assert result.positions == {"GOOG": 0, "AMZN": 3}
     times = [t for t, _ in probe.seen]
     assert len(times) > 1000 and np.all(np.diff(times) == 100_000_000)  # one grid, both books
-    # sent at the first decision with no latency: it took the ask it saw, then up the book
+    # sent at the first decision, 1 us away: it took the ask it saw, then up the book
     ask = probe.seen[0][1]
     assert ask is not None and probe.fills[0].price == ask
     assert [f.symbol for f in probe.fills] == ["AMZN"] * len(probe.fills)
     assert not any(f.maker for f in probe.fills) and sum(f.qty for f in probe.fills) == 3
     prices = [f.price for f in probe.fills]
     assert prices == sorted(prices)
-    paid = sum(f.price * f.qty for f in probe.fills)
-    last_mid = (result.pnl_by_symbol["AMZN"] + paid * 1.001) / 3  # cash, taker fee, 3 at mid
-    assert ask - 500 < last_mid < ask + 500  # marked at AMZN's mid, in ticks near the ask
+    # the hedge leg's split: it paid the spread and the fee, then held 3 lots
+    leg = result.legs["AMZN"]
+    assert leg["position"] == 3 and leg["fills"] == len(probe.fills)
+    assert leg["pnl_spread"] < 0 and leg["pnl_fees"] == pytest.approx(
+        -0.001 * sum(f.price * f.qty for f in probe.fills)
+    )
+    assert result.legs["GOOG"]["fills"] == 0 and result.legs["GOOG"]["pnl_total"] == 0
 
 
 def test_instruments_the_strategy_does_not_trade_or_lacks_are_refused(day: MultiMarket) -> None:
@@ -163,6 +177,6 @@ def test_backtest_cli_replays_the_pair_and_writes_each_instruments_position(
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, proc.stderr
     payload: dict[str, Any] = json.loads((out / "metrics.json").read_text())
-    assert set(payload["positions"]) == set(payload["pnl_by_symbol"]) == {"GOOG", "AMZN"}
-    assert payload["pnl_by_symbol"]["GOOG"] == pytest.approx(payload["metrics"]["pnl_total"])
+    assert set(payload["positions"]) == set(payload["legs"]) == {"GOOG", "AMZN"}
+    assert payload["legs"]["GOOG"]["pnl_total"] == payload["metrics"]["pnl_total"]
     assert payload["data_quality"]["events"] > 10_000  # both instruments' events
