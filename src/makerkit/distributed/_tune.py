@@ -167,11 +167,25 @@ def _summary(result: Any) -> dict[str, Any]:
         "buckets": n,
         "sharpe": m.sharpe,
         "stopped": result.stopped,
+        # several instruments: each one's split; the objective sums them (see _score)
+        **({"legs": result.legs} if result.legs else {}),
     }
 
 
+# objectives that add up over the instruments of a run: a pair is ranked by the legs' sum
+_SUMMED = {"edge": "edge", "pnl": "pnl_total"}
+
+
 def _score(result: Any, objective: str) -> float:
-    """Higher is better; a run without fills (or without the objective) ranks last."""
+    """Higher is better; a run without fills (or without the objective) ranks last.
+
+    With several instruments the objective is the legs' sum, so a hedge's cost counts.
+    """
+    if result.legs:
+        if not any(leg["fills"] for leg in result.legs.values()):
+            return -math.inf
+        key = _SUMMED[objective]
+        return float(sum(leg[key] for leg in result.legs.values()))
     if result.metrics.fills == 0:
         return -math.inf
     value = objective_value(msgspec.to_builtins(result.metrics), objective)
@@ -228,6 +242,12 @@ def tune(
         msg = f"invalid parameters, {clash} are both searched (--space) and fixed (--param)"
         raise ConfigError(msg)
     base = parse_data_spec(data)
+    if base.several and objective not in _SUMMED:
+        msg = (
+            f"invalid --objective {objective!r} with several instruments ({base.symbol}): "
+            f"a pair is ranked by what adds up over its legs, one of {sorted(_SUMMED)}"
+        )
+        raise ConfigError(msg)
     if not base.window.empty:
         msg = f"invalid --data {data!r}: give the windows with --train and --test, not start=/end="
         raise ConfigError(msg)

@@ -70,6 +70,16 @@ def test_a_hedger_is_tuned_on_a_recorded_pair_and_judged_on_the_next_window(
     assert {t["params"]["half_spread"] for t in result.trials} == {2.0, 12.0}
     assert result.in_sample != result.out_of_sample  # two windows of both instruments
     assert result.out_of_sample["fills"] > 0
+    # ranked by the legs' summed edge: what the hedges paid counts against what quoting earned
+    legs = result.in_sample["legs"]
+    assert set(legs) == {"GOOG", "AMZN"} and legs["AMZN"]["edge"] < 0
+    best = max(result.trials, key=lambda t: t["objective"])
+    assert best["objective"] == pytest.approx(sum(leg["edge"] for leg in legs.values()))
+    assert best["objective"] < result.in_sample["edge"]  # the quoted leg's alone is higher
+    with pytest.raises(ConfigError, match="ranked by what adds up over its legs"):
+        tune(hedged, "lobster:GOOG+AMZN", ("10:00", "10:10"), ("10:10", "10:20"),
+             objective="sharpe", space=(parse_dimension("half_spread=2:12"),),
+             fixed=fixed)  # fmt: skip
 
 
 def test_bad_windows_and_spaces_are_refused_naming_the_value(data_root: Path) -> None:
