@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -144,11 +146,23 @@ _schema: dict[str, Any] | None = None
 
 
 def on_config(config: Any) -> Any:
-    """``MAKERKIT_DOCS_EXECUTE=0``: render the tutorials without running them."""
+    """``MAKERKIT_DOCS_EXECUTE=0``: render the tutorials without running them.
+
+    When they run, their kernels log only errors: each kernel's notice that it talks to the
+    build over loopback TCP is not a problem of the manual, and a build that prints warnings
+    hides the ones that are (a broken link fails it: strict mode).
+    """
     if os.environ.get("MAKERKIT_DOCS_EXECUTE", "1") == "0":
         for name, plugin in config.plugins.items():
             if name.endswith("mkdocs-jupyter"):
                 plugin.config["execute"] = False
+    elif "IPYTHONDIR" not in os.environ:  # the user's own IPython settings win
+        home = Path(tempfile.mkdtemp(prefix="makerkit-docs-ipython-"))
+        profile = home / "profile_default"
+        profile.mkdir()
+        (profile / "ipython_kernel_config.py").write_text('c.IPKernelApp.log_level = "ERROR"\n')
+        os.environ["IPYTHONDIR"] = str(home)
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
     return config
 
 
