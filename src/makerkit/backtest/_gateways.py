@@ -8,12 +8,16 @@ environments drive a ``makerkit.execution.TradingSession`` through them.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from makerkit.backtest._core_protocol import ReplayCore
 from makerkit.book import Book
-from makerkit.core import BookView, Level, OrderStatus, OrderType, TimeInForce
+from makerkit.core import BookView, Level, OrderStatus, OrderType, Predictor, TimeInForce
 from makerkit.execution import TradingSession
 
-__all__ = ["OUR_IDS", "ReplayGateway", "SimGateway", "book_view"]
+__all__ = ["OUR_IDS", "ReplayGateway", "SimGateway", "book_view", "observe", "timer_step"]
 
 OUR_IDS = 1 << 40  # our order ids in a simulated book: far above any simulated one
 _NO_LIMIT = 1 << 62  # a market buy's limit: the core stops at the edge of what it tracks
@@ -104,3 +108,41 @@ class ReplayGateway:
         if price is None:
             price = _NO_LIMIT if side > 0 else 0
         self.core.take(order_id, side, price, size)
+
+
+def observe(
+    session: TradingSession,
+    ts_ns: int,
+    features: Any,
+    top: Callable[[], tuple[Any, ...]] | tuple[Any, ...] | None,
+    predictor: Predictor | None,
+    signals: Callable[[Mapping[str, float]], Mapping[str, float]] | None,
+) -> None:
+    """What a decision at ``ts_ns`` sees beyond the books: the features and the forecast.
+
+    ``features`` (a ``FeatureStream`` or None) moves on with ``top``, the
+    first instrument's top levels (bid prices, sizes, ask prices, sizes), or a
+    function that reads them only when needed; the callers pass None when the
+    book is one-sided.
+    """
+    if features is not None and top is not None:
+        feat = features.on_book(ts_ns, *(top() if callable(top) else top))
+        if signals is not None:
+            feat.update(signals(feat))
+        session.features = feat
+    if predictor is not None:
+        forecast = predictor.predict(session.features)
+        session.prediction = forecast if math.isfinite(forecast) else None
+
+
+def timer_step(ts_ns: int, next_timer: int | None, timer_ns: int) -> tuple[int, bool]:
+    """The timer after a decision at ``ts_ns``: (its next time, whether it fires now).
+
+    It keeps its own schedule, as live: a late decision fires it once and does
+    not push the schedule back.
+    """
+    if next_timer is None:
+        return ts_ns + timer_ns, False
+    if ts_ns >= next_timer:
+        return next_timer + ((ts_ns - next_timer) // timer_ns + 1) * timer_ns, True
+    return next_timer, False

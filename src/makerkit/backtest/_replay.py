@@ -23,7 +23,7 @@ import numpy as np
 
 from makerkit.backtest._core_protocol import NativeReplayCore, ReplayCore
 from makerkit.backtest._events import MarketEvents, StreamedMarket, check_events
-from makerkit.backtest._gateways import ReplayGateway
+from makerkit.backtest._gateways import ReplayGateway, observe, timer_step
 from makerkit.backtest._replay_config import QUEUE_MODELS, ReplayConfig
 from makerkit.backtest._replay_core import (
     NOTICE_FILL,
@@ -438,6 +438,10 @@ def run_replay_backtest(
     }
     both: list[bool] = []
     step, notices = core.step, core.notices
+
+    def top3() -> tuple[Any, ...]:
+        return (*top(1, 3), *top(-1, 3))
+
     ts_col, mid_col, pos_col = path["ts"], path["mid"], path["position"]
     eq_col, bid_col, ask_col = path["equity"], path["bid"], path["ask"]
     report = _Progress(progress)
@@ -472,20 +476,12 @@ def run_replay_backtest(
                 closed(symbol, oid)
         if reason == RUN_NOTICE and not cfg.requote_on_fill and session.stopped is None:
             continue
-        if features is not None and reason == RUN_DECISION and bid is not None and ask is not None:
-            feat = features.on_book(t, *top(1, 3), *top(-1, 3))
-            if signals is not None:
-                feat.update(signals(feat))
-            session.features = feat
-        if predictor is not None:
-            forecast = predictor.predict(session.features)
-            session.prediction = forecast if math.isfinite(forecast) else None
+        seen = reason == RUN_DECISION and bid is not None and ask is not None
+        observe(session, t, features, top3 if seen else None, predictor, signals)
         session.decide(t)
         if timer_ns and reason == RUN_DECISION:  # timers run at the decision times
-            if next_timer is None:
-                next_timer = t + timer_ns
-            elif t >= next_timer:  # on its own schedule, as live: late decisions do not
-                next_timer += ((t - next_timer) // timer_ns + 1) * timer_ns  # push it back
+            next_timer, fire = timer_step(t, next_timer, timer_ns)
+            if fire:
                 session.decide(t, timer=True)
         if (reason == RUN_DECISION or session.stopped is not None) and mid == mid:
             # one resting order a side is the common case: its price, no search

@@ -14,14 +14,14 @@ split as the metrics split the first's) list every instrument.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
 
 from makerkit.backtest._core_protocol import ReplayCore
 from makerkit.backtest._events import MarketEvents
-from makerkit.backtest._gateways import ReplayGateway
+from makerkit.backtest._gateways import ReplayGateway, observe, timer_step
 from makerkit.backtest._legs import LegPaths
 from makerkit.backtest._replay_config import ReplayConfig
 from makerkit.backtest._replay_core import (
@@ -136,6 +136,11 @@ def run_multi_replay(
     reported = 0
     state: dict[str, tuple[int, int, float]] = {}  # position, cash, fees by symbol
     legs = LegPaths(symbols)
+    first = cores[primary]
+
+    def top3() -> tuple[Any, ...]:
+        return (*first.top(1, 3), *first.top(-1, 3))
+
     ended = False
     while not ended:
         t = 0
@@ -171,21 +176,12 @@ def run_multi_replay(
             if b is not None and a is not None:
                 legs.record(symbol, t, (b + a) / 2, state[symbol][0])
         bid, _, ask, _ = touch[primary]
-        if features is not None and bid is not None and ask is not None:
-            core = cores[primary]
-            feat = features.on_book(t, *core.top(1, 3), *core.top(-1, 3))
-            if signals is not None:
-                feat.update(signals(feat))
-            session.features = feat
-        if predictor is not None:
-            forecast = predictor.predict(session.features)
-            session.prediction = forecast if math.isfinite(forecast) else None
+        two_sided = bid is not None and ask is not None
+        observe(session, t, features, top3 if two_sided else None, predictor, signals)
         session.decide(t)
         if timer_ns:
-            if next_timer is None:
-                next_timer = t + timer_ns
-            elif t >= next_timer:
-                next_timer += ((t - next_timer) // timer_ns + 1) * timer_ns
+            next_timer, fire = timer_step(t, next_timer, timer_ns)
+            if fire:
                 session.decide(t, timer=True)
         if bid is not None and ask is not None:
             mid = (bid + ask) / 2

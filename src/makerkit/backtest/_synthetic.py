@@ -18,14 +18,13 @@ time). Same inputs, same seed: the same result, byte for byte.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view
+from makerkit.backtest._gateways import OUR_IDS, SimGateway, book_view, observe
 from makerkit.backtest._legs import LegPaths
 from makerkit.backtest._replay_config import ReplayConfig, backend_of
 from makerkit.backtest._window import DAY_NS, clock
@@ -182,16 +181,12 @@ def run_synthetic_backtest(
         gateway.poll(t)  # passive fills since the last look
         if t >= next_decision:
             next_decision = t + step_ns
-            if features is not None:
-                bid_top, ask_top = book.top(1, 3), book.top(-1, 3)
-                if bid_top[0] and ask_top[0]:
-                    feat = features.on_book(t, *bid_top, *ask_top)
-                    if signals is not None:
-                        feat.update(signals(feat))
-                    session.features = feat
-            if predictor is not None:
-                forecast = predictor.predict(session.features)
-                session.prediction = forecast if math.isfinite(forecast) else None
+            bid_top, ask_top = (
+                (book.top(1, 3), book.top(-1, 3)) if features is not None else (([], []),) * 2
+            )
+            seen = bool(bid_top[0]) and bool(ask_top[0])  # both sides have levels
+            observe(session, t, features, (*bid_top, *ask_top) if seen else None, predictor,
+                    signals)  # fmt: skip
             bid, ask = book.best_bid(), book.best_ask()
             m: float | None = (bid[0] + ask[0]) / 2 if bid and ask else None
             mids = {sym: _mid(b) for sym, b in books.items()} if len(symbols) > 1 else {}

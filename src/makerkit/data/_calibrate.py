@@ -56,6 +56,7 @@ import numpy.typing as npt
 from makerkit.core.errors import ConfigError, DataError
 from makerkit.data._facts import (
     MarketFacts,
+    forward_fill,
     lobster_market_facts,
     market_order_times,
     simulated_market_facts,
@@ -679,20 +680,12 @@ def _day_grid(day: LobsterDay, step_s: float) -> tuple[F64, F64, I64]:
     spread = np.where(both, np.log(np.maximum((b[:, 0] - b[:, 2]) / tick, 1.0)), np.nan)
     grid = np.arange(int(m.ts_ns[0]), int(m.ts_ns[-1]) + 1, 1_000_000_000, dtype=np.int64)
     row = np.maximum(np.searchsorted(m.ts_ns, grid, side="right") - 1, 0)
-    grid_mid, level = _forward_fill(mid)[row], _forward_fill(spread)[row]
+    grid_mid, level = forward_fill(mid)[row], forward_fill(spread)[row]
     returns = np.nan_to_num(np.diff(grid_mid))
     known = np.isfinite(level)
     level = np.where(known, level, float(level[known].mean()) if known.any() else 0.0)[:-1]
     which = (np.arange(returns.size) // max(int(step_s), 1)).astype(np.int64)
     return returns, level, which
-
-
-def _forward_fill(x: F64) -> F64:
-    ok = np.isfinite(x)
-    idx = np.where(ok, np.arange(x.size), 0)
-    np.maximum.accumulate(idx, out=idx)
-    filled: F64 = x[idx]
-    return filled
 
 
 def intraday_profiles(day: LobsterDay, step_s: float = _PROFILE_S) -> tuple[F64, F64]:

@@ -46,6 +46,7 @@ __all__ = [
     "autocorrelation",
     "compare_market_facts",
     "excess_kurtosis",
+    "forward_fill",
     "load_lobster_beside",
     "lobster_market_facts",
     "market_order_times",
@@ -234,7 +235,8 @@ def sampled_returns(ts_ns: I64, mid: F64, step_ns: int, start_ns: int, end_ns: i
     return out
 
 
-def _forward_fill(x: F64) -> F64:
+def forward_fill(x: F64) -> F64:
+    """Each NaN replaced by the last finite value before it (leading NaNs stay)."""
     ok = np.isfinite(x)
     idx = np.where(ok, np.arange(x.size), 0)
     np.maximum.accumulate(idx, out=idx)
@@ -253,7 +255,7 @@ def _facts(
     end_ns: int,
 ) -> MarketFacts:
     """Every fact from row-aligned times, mids and spreads (ticks; NaN where one-sided)."""
-    mid = _forward_fill(mid)
+    mid = forward_fill(mid)
     r1 = sampled_returns(ts, mid, _NS, start_ns, end_ns)
     r10 = sampled_returns(ts, mid, 10 * _NS, start_ns, end_ns)
     dwell = np.diff(np.append(ts, end_ns)).astype(np.float64).clip(0, None)

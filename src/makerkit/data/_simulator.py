@@ -235,19 +235,18 @@ class _PySim:
             self.activity = math.exp(self.act_x + 0.5 * sigma * sigma)
             self.next_act = p.activity_step
 
-    def profile_speed(self) -> float:
-        table = self.p.activity_profile
+    def _profile_at(self, table: tuple[float, ...]) -> float:
+        """``table``'s entry for the current time (1 when empty or past its end)."""
         if not table:
             return 1.0
         k = int(self.t / self.p.profile_step)
         return table[k] if k < len(table) else 1.0
 
+    def profile_speed(self) -> float:
+        return self._profile_at(self.p.activity_profile)
+
     def price_scale(self) -> float:
-        table = self.p.price_profile
-        if not table:
-            return 1.0
-        k = int(self.t / self.p.profile_step)
-        return table[k] if k < len(table) else 1.0
+        return self._profile_at(self.p.price_profile)
 
     @staticmethod
     def scaled(ticks: int, scale: float) -> int:
