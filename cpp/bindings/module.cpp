@@ -914,6 +914,38 @@ NB_MODULE(_native, m) {
           "min_quote_life_ns"_a, "price_tolerance"_a, "size_tolerance"_a, "max_order_size"_a,
           "The strategy decides in Python (run() returns at decisions); apply_quotes carries "
           "its quotes out with the built-ins' order-manager rules; -1: no max_order_size.")
+      .def(
+          "set_kernel",
+          [](ReplayBacktest& b, uintptr_t address, nb::ndarray<const double, nb::ndim<1>,
+                                                              nb::c_contig, nb::device::cpu>
+                                                      params,
+             nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu> state,
+             int64_t min_quote_life_ns, int64_t price_tolerance, int64_t size_tolerance,
+             int64_t max_order_size) {
+            if (address == 0) throw nb::value_error("invalid `address`, must not be 0");
+            makerkit::NativeStrategy st;
+            st.kind = 5;
+            st.kernel = reinterpret_cast<makerkit::KernelFn>(address);
+            st.kernel_params = params.data();
+            st.kernel_state = state.data();
+            st.min_quote_life_ns = min_quote_life_ns;
+            st.price_tolerance = price_tolerance;
+            st.size_tolerance = size_tolerance;
+            st.max_order_size = max_order_size;
+            b.set_strategy(st);
+          },
+          "address"_a, "params"_a, "state"_a, "min_quote_life_ns"_a, "price_tolerance"_a,
+          "size_tolerance"_a, "max_order_size"_a,
+          // the kernel reads the parameters and writes the state in place while the core lives
+          nb::keep_alive<1, 3>(), nb::keep_alive<1, 4>(),
+          "Decide inside run() with a compiled strategy: `address` is a numba cfunc "
+          "int32(view*, params*, state*, out*) (makerkit.strategies.KernelStrategy); the "
+          "float64 arrays are read and written in place. run() answers 4 once it failed.")
+      .def_prop_ro("kernel_status", &ReplayBacktest::kernel_status,
+                   "0 while a compiled strategy runs; -1 it raised; 1..4 the out slot (bid, "
+                   "bid size, ask, ask size; 1-based) it filled out of range.")
+      .def_prop_ro("kernel_bad_value", &ReplayBacktest::kernel_bad_value,
+                   "The out-of-range value a compiled strategy wrote (kernel_status 1..4).")
       .def("apply_quotes", &ReplayBacktest::apply_quotes, "bid_price"_a, "bid_size"_a,
            "ask_price"_a, "ask_size"_a, "record"_a,
            "Move our quotes towards these now (a price < 0: not quoted); record: a path row "

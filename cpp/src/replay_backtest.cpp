@@ -380,6 +380,19 @@ void ReplayBacktest::decide(int reason) {
   double unused_fees = 0.0;
   seen(q, unused_cash, unused_fees);
   int64_t intent[4] = {-1, 0, -1, 0};
+  if (strat_.kind == 5) {  // a compiled strategy: asked on every decision, one-sided books too
+    const double money = static_cast<double>(unused_cash) - unused_fees;
+    const double pnl = both_sides ? money + static_cast<double>(q * (bp + ap)) / 2 : money;
+    int64_t touch[4] = {0, 0, 0, 0};  // each side on its own: one may be empty
+    const bool sides[2] = {best(1, touch[0], touch[1]), best(-1, touch[2], touch[3])};
+    if (!kernel_quotes(touch, sides, q, pnl, intent)) {  // it failed: pull everything, stop
+      const int64_t none[4] = {-1, 0, -1, 0};
+      plan(none, true);
+      return;
+    }
+    plan(intent, reason == kRunDecision);
+    return;
+  }
   if (both_sides) {
     const double* p = strat_.p;
     const double qd = static_cast<double>(q);
@@ -411,6 +424,55 @@ void ReplayBacktest::decide(int reason) {
     }
   }
   plan(intent, reason == kRunDecision);
+}
+
+// The view of a compiled strategy, its call, and its quotes as makerkit/strategies/_kernel.py
+// reads them (quote_from_out): a side is quoted when its size is >= 1 and its price a number;
+// bids are floored, asks ceiled, a price must be > 0, the ask stays above the bid; an
+// infinite or huge (>= 2^53) price or size is an error. False: it stopped (kernel_status).
+bool ReplayBacktest::kernel_quotes(const int64_t touch[4], const bool sides[2], int64_t q,
+                                   double pnl, int64_t intent[4]) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const bool hb = sides[0], ha = sides[1];
+  const double view[kViewSize] = {
+      static_cast<double>(now_) / 1e9,
+      hb ? static_cast<double>(touch[0]) : nan,
+      static_cast<double>(touch[1]),
+      ha ? static_cast<double>(touch[2]) : nan,
+      static_cast<double>(touch[3]),
+      hb && ha ? static_cast<double>(touch[0] + touch[2]) / 2 : nan,
+      static_cast<double>(q),
+      pnl,
+      nan};  // no prediction inside the core
+  double out[kKernelOutSize] = {nan, nan, nan, nan};
+  if (strat_.kernel(view, strat_.kernel_params, strat_.kernel_state, out) != 1) {
+    kernel_status_ = kKernelRaised;
+    return false;
+  }
+  constexpr double kHuge = 9007199254740992.0;  // 2^53: past it a double is no integer count
+  for (int s = 0; s < 2; ++s) {
+    const double price = out[2 * s], size = out[2 * s + 1];
+    intent[2 * s] = -1;
+    intent[2 * s + 1] = 0;
+    if (std::isnan(size) || size < 1) continue;
+    if (!(size < kHuge)) {
+      kernel_status_ = 2 * s + 2;
+      kernel_bad_value_ = size;
+      return false;
+    }
+    if (std::isnan(price)) continue;
+    if (!(std::fabs(price) < kHuge)) {
+      kernel_status_ = 2 * s + 1;
+      kernel_bad_value_ = price;
+      return false;
+    }
+    const int64_t p = static_cast<int64_t>(s == 0 ? std::floor(price) : std::ceil(price));
+    if (p <= 0) continue;
+    intent[2 * s] = p;
+    intent[2 * s + 1] = static_cast<int64_t>(std::floor(size));
+  }
+  if (intent[0] >= 0 && intent[2] >= 0 && intent[2] <= intent[0]) intent[2] = intent[0] + 1;
+  return true;
 }
 
 // OrderManager.plan_one for both sides, then (when asked) a path row.
@@ -461,6 +523,7 @@ int64_t ReplayBacktest::visible_notices() const {
 }
 
 int ReplayBacktest::run(int64_t budget) {
+  if (kernel_status_ != kKernelOk) return kRunStopped;
   for (;;) {
     if (i_ >= ev_.n && refill_ && !stream_done_) {  // a stream: the next chunk comes first
       // refill_ stays set at the end: it owns the last chunk, which ev_ still points into
@@ -478,6 +541,7 @@ int ReplayBacktest::run(int64_t budget) {
           now_ = std::max(now_, t_note);
           if (strat_.kind == 0) return kRunNotice;
           decide(kRunNotice);
+          if (kernel_status_ != kKernelOk) return kRunStopped;
           continue;
         }
       }
@@ -500,6 +564,7 @@ int ReplayBacktest::run(int64_t budget) {
       next_decision_ += cfg_.decision_ns;
       if (strat_.kind == 0) return kRunDecision;
       decide(kRunDecision);
+      if (kernel_status_ != kKernelOk) return kRunStopped;
       continue;
     }
     if (budget <= 0) return kRunBudget;

@@ -182,6 +182,21 @@ class ReplayBacktest:
         The strategy decides in Python (run() returns at decisions); apply_quotes carries its quotes out with the built-ins' order-manager rules; -1: no max_order_size.
         """
 
+    def set_kernel(self, address: int, params: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], state: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], min_quote_life_ns: int, price_tolerance: int, size_tolerance: int, max_order_size: int) -> None:
+        """
+        Decide inside run() with a compiled strategy: `address` is a numba cfunc int32(view*, params*, state*, out*) (makerkit.strategies.KernelStrategy); the float64 arrays are read and written in place. run() answers 4 once it failed.
+        """
+
+    @property
+    def kernel_status(self) -> int:
+        """
+        0 while a compiled strategy runs; -1 it raised; 1..4 the out slot (bid, bid size, ask, ask size; 1-based) it filled out of range.
+        """
+
+    @property
+    def kernel_bad_value(self) -> float:
+        """The out-of-range value a compiled strategy wrote (kernel_status 1..4)."""
+
     def apply_quotes(self, bid_price: int, bid_size: int, ask_price: int, ask_size: int, record: bool) -> None:
         """
         Move our quotes towards these now (a price < 0: not quoted); record: a path row when the book is two-sided.

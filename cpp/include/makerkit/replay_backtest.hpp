@@ -128,13 +128,27 @@ inline constexpr int kRunEnd = 0;
 inline constexpr int kRunDecision = 1;
 inline constexpr int kRunNotice = 2;
 inline constexpr int kRunBudget = 3;
+inline constexpr int kRunStopped = 4;  // a compiled strategy failed: quotes pulled, run over
+
+// A strategy compiled to machine code (a numba cfunc from makerkit.strategies.KernelStrategy):
+// it reads the view, may update its own state and writes the quotes it wants; it answers
+// 1, or 0 when it raised (numba has printed the error). The view mirrors StrategyContext
+// (makerkit/strategies/_kernel.py holds the same layout): time in s, bid, bid size, ask,
+// ask size, mid, position, pnl, prediction; NaN where there is none.
+using KernelFn = int32_t (*)(const double* view, const double* params, double* state,
+                             double* out);
+inline constexpr int kViewSize = 9;
+inline constexpr int kKernelOutSize = 4;  // bid, bid size, ask, ask size
+// Why a compiled strategy stopped (kernel_status()).
+inline constexpr int kKernelOk = 0;
+inline constexpr int kKernelRaised = -1;  // the kernel raised; 1..4: out[k - 1] was out of range
 
 // A built-in market maker run inside the core (no return to Python per
 // decision). Formulas and rounding mirror makerkit/strategies/_strategies.py and
 // the order manager makerkit/strategies/_orders.py operation for operation, so
 // a native run and a Python-callback run make the same decisions (tested).
 struct NativeStrategy {
-  int kind = 0;  // 0 none, 1 symmetric, 2 inventory skew, 3 Avellaneda-Stoikov, 4 GLFT
+  int kind = 0;  // 0 none, 1 symmetric, 2 inventory skew, 3 Avellaneda-Stoikov, 4 GLFT, 5 kernel
   double p[4] = {0, 0, 0, 0};
   int64_t size = 1;
   int64_t max_position = -1;  // < 0: none
@@ -142,6 +156,10 @@ struct NativeStrategy {
   int64_t price_tolerance = 0;
   int64_t size_tolerance = 0;
   int64_t max_order_size = -1;  // < 0: none
+  // kind 5: the compiled strategy, its parameters and its state (owned by the caller)
+  KernelFn kernel = nullptr;
+  const double* kernel_params = nullptr;
+  double* kernel_state = nullptr;
 };
 
 // Hidden: only the extension module (linked into the same library) calls it, so its hot
@@ -218,6 +236,10 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
 
   // Decide inside run() with a built-in strategy from now on.
   void set_strategy(const NativeStrategy& s);
+  // kind 5 only: why it stopped (kKernelOk while it runs; see kKernelRaised) and the
+  // value it wrote that was out of range.
+  int kernel_status() const { return kernel_status_; }
+  double kernel_bad_value() const { return kernel_bad_value_; }
   // The strategy decides outside (run() still returns at decisions) but its
   // quotes are carried out here, by the same order-manager rules as the
   // built-ins (the limits of `s`; its kind must be 0): see apply_quotes.
@@ -271,6 +293,8 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   void plan(const int64_t intent[4], bool record);
   void forget_done(const Notice& n);
   void quotes(double bid, double ask, int64_t q, int64_t out[4]) const;
+  bool kernel_quotes(const int64_t touch[4], const bool sides[2], int64_t q, double pnl,
+                     int64_t intent[4]);
 
   NativeStrategy strat_;
   Live live_[2];  // [0] bid, [1] ask
@@ -293,6 +317,8 @@ class __attribute__((visibility("hidden"))) ReplayBacktest {
   int64_t now_ = std::numeric_limits<int64_t>::min();
   int64_t position_ = 0, cash_ = 0, ignored_ = 0, rejected_ = 0, fifo_exceptions_ = 0;
   double fees_ = 0.0;
+  int kernel_status_ = kKernelOk;
+  double kernel_bad_value_ = 0.0;
 };
 
 }  // namespace makerkit

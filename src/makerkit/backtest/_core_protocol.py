@@ -102,6 +102,19 @@ class NativeReplayCore(ReplayCore, Protocol):
         """Decide inside the core with a built-in strategy from now on."""
         ...
 
+    def set_kernel(
+        self, address: int, params: np.ndarray[Any, Any], state: np.ndarray[Any, Any],
+        min_quote_life_ns: int, price_tolerance: int, size_tolerance: int, max_order_size: int,
+    ) -> None:  # fmt: skip
+        """Decide inside the core with a compiled strategy (a numba cfunc's address)."""
+        ...
+
+    @property
+    def kernel_status(self) -> int: ...
+
+    @property
+    def kernel_bad_value(self) -> float: ...
+
     def set_manager(
         self, min_quote_life_ns: int, price_tolerance: int, size_tolerance: int,
         max_order_size: int,

@@ -32,6 +32,7 @@ from makerkit.backtest._replay_core import (
     RUN_DECISION,
     RUN_END,
     RUN_NOTICE,
+    RUN_STOPPED,
     PyReplayCore,
 )
 from makerkit.backtest._replay_multi import MultiMarket, run_multi_replay
@@ -54,14 +55,17 @@ from makerkit.strategies import (
     GLFT,
     AvellanedaStoikov,
     InventorySkew,
+    KernelStrategy,
     Symmetric,
     with_venue_fees,
 )
+from makerkit.strategies import out_of_range as _kernel_out_of_range
 
 __all__ = ["make_replay_core", "native_kernel", "run_replay_backtest"]
 
 _CHUNK = 1 << 18  # events between progress reports
-_NO_FILL_HOOK = GLFT.on_fill  # the built-ins' on_fill keeps nothing: no call needed
+# the built-ins' and the kernels' on_fill keep nothing: no call needed
+_NO_FILL_HOOKS = (GLFT.on_fill, KernelStrategy.on_fill)
 # what the core's stops fill in a StrategyContext, in the order it passes them
 _CONTEXT_FIELDS = ("ts_ns", "best_bid", "best_ask", "bid_size", "ask_size", "position", "pnl",
                    "features")  # fmt: skip
@@ -199,6 +203,38 @@ def _run_native_kernel(
     return (*_native_path(core), int(core.placed))
 
 
+def _run_compiled(
+    core: NativeReplayCore,
+    strategy: KernelStrategy,
+    address: int,
+    manager: OrderManager,
+    progress: Callable[[int], None] | None,
+) -> tuple[dict[str, list[float]], list[bool], dict[str, np.ndarray[Any, Any]], int, str | None]:
+    """Let the core call a compiled strategy at each decision: no Python until the end.
+
+    The same order-manager rules and path as the built-ins; a kernel that
+    raises or writes a price out of range stops the run with its quotes pulled,
+    as the Python path does.
+    """
+    params, state = strategy.buffers()
+    mos = manager.max_order_size
+    core.set_kernel(address, params, state, manager.min_quote_life_ns, manager.price_tolerance,
+                    manager.size_tolerance, -1 if mos is None else mos)  # fmt: skip
+    report = _Progress(progress)
+    while (reason := core.run(report.budget)) not in (RUN_END, RUN_STOPPED):
+        report(core)
+    report(core)
+    stopped: str | None = None
+    if reason == RUN_STOPPED:
+        label, status = type(strategy).__name__, core.kernel_status
+        stopped = (
+            f"{label}.kernel raised (numba printed the error)" if status < 0
+            else f"ConfigError in {label}.quote: "
+            + _kernel_out_of_range(status - 1, core.kernel_bad_value)
+        )  # fmt: skip
+    return (*_native_path(core), int(core.placed), stopped)
+
+
 def _native_path(
     core: NativeReplayCore,
 ) -> tuple[dict[str, list[float]], list[bool], dict[str, np.ndarray[Any, Any]]]:
@@ -265,7 +301,7 @@ def _run_managed(
     inner = maker.inner
     quote_fn, fill_fn = inner.quote, inner.on_fill
     label = type(inner).__name__
-    listens = getattr(type(inner), "on_fill", None) is not _NO_FILL_HOOK
+    listens = getattr(type(inner), "on_fill", None) not in _NO_FILL_HOOKS
     wants_features = getattr(maker, "wants_features", True) or predictor is not None
     features = FeatureStream(FeatureConfig(levels=3)) if wants_features or signals else None
     redo = features is not None or predictor is not None  # the context gets them after the stop
@@ -368,7 +404,8 @@ def run_replay_backtest(
 ) -> BacktestResult:
     """Run ``strategy`` (a ``makerkit.core.Strategy`` or ``MarketMaker``) over recorded ``events``.
 
-    A built-in strategy runs inside the core; any other trades through the
+    A built-in strategy runs inside the core, and so does a compiled
+    ``KernelStrategy`` (numba installed); any other trades through the
     execution layer (``TradingSession``), called from Python at its decisions.
     A ``predictor`` fills the context's ``prediction`` at every decision;
     ``signals`` maps the features to more of them (an adverse-selection model's
@@ -395,6 +432,16 @@ def run_replay_backtest(
                                                           progress)  # fmt: skip
         live, refused = _native_max_live(core, rows), _rejections(core)
         return _result(strategy.name, cfg, core, rows, quoted, placed, None, refused, live,
+                       events.symbol, arrays)  # fmt: skip
+    if (
+        cfg.native_strategy and plain and isinstance(strategy, KernelStrategy)
+        and isinstance(core, _NATIVE_CORE)
+        and (address := strategy.compiled()) is not None
+    ):  # fmt: skip
+        rows, quoted, arrays, placed, stopped = _run_compiled(core, strategy, address, manager,
+                                                              progress)  # fmt: skip
+        live, refused = _native_max_live(core, rows), _rejections(core)
+        return _result(strategy.name, cfg, core, rows, quoted, placed, stopped, refused, live,
                        events.symbol, arrays)  # fmt: skip
     maker = as_market_maker(strategy, events.symbol or "REPLAY")
     if cfg.native_strategy and isinstance(maker, OneLevelMaker) and isinstance(core, _NATIVE_CORE):

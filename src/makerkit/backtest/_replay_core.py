@@ -25,10 +25,12 @@ __all__ = [
     "RUN_DECISION",
     "RUN_END",
     "RUN_NOTICE",
+    "RUN_STOPPED",
     "PyReplayCore",
 ]
 
 RUN_END, RUN_DECISION, RUN_NOTICE, RUN_BUDGET = 0, 1, 2, 3
+RUN_STOPPED = 4  # the C++ core only: a compiled strategy failed, its quotes pulled
 QUEUE_L3 = 2  # order-level events: the real FIFO queue, no model
 NOTICE_FILL, NOTICE_CANCELED, NOTICE_REJECTED = 1, 2, 3
 _INF = 1 << 63

@@ -16,6 +16,11 @@ any one-level user strategy gets); the same through the execution layer's
 session (``native_strategy=False``, what ladders and several instruments get);
 and the pure-Python core. ``python_us_per_decision``: the wall time the two
 Python modes add per decision over the core's own GLFT (medians, same run).
+A fifth, ``native_compiled_strategy``, is the same formula as a user's
+``KernelStrategy`` from a file (``examples/strategies/glft_kernel.py``),
+compiled by numba and called from inside the core; like hftbacktest's, its
+JIT time is left out of events/s and reported as ``compile_s``. It runs when
+numba is installed and the example file is there (a run from the repository).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from makerkit.book import available_backends
 from makerkit.cli._bench import run_peer_driver
 from makerkit.core.clock import monotonic_ns
 from makerkit.core.errors import DataError
-from makerkit.strategies import GLFT
+from makerkit.strategies import GLFT, make_strategy, numba_available
 
 __all__ = ["GLFT_PARAMS", "HBT_DRIVER", "run_backtest_bench", "write_hbt_events"]
 
@@ -87,6 +92,9 @@ def _path_sample(values: list[float], points: int = 200) -> list[float]:
     return [float(values[i]) for i in idx]
 
 
+KERNEL_EXAMPLE = Path("examples") / "strategies" / "glft_kernel.py"
+
+
 class _UserGLFT(GLFT, kw_only=True):
     """GLFT as a user's own class: not a built-in, so Python decides every time."""
 
@@ -122,12 +130,23 @@ def run_backtest_bench(
         # (Python decides, the core's order manager places); and through the session
         modes = [("native", "native", True), ("native_python_strategy", "native", True),
                  ("native_session", "native", False), *modes]  # fmt: skip
+        if numba_available() and KERNEL_EXAMPLE.is_file():
+            modes.insert(1, ("native_compiled_strategy", "native", True))
+    compile_s: float | None = None
     for mode, engine, kernel in modes:
         say(f"makerkit ({mode})")
         rates, last = [], None
         for _ in range(repeat if engine == "native" else 1):
-            kind = _UserGLFT if mode == "native_python_strategy" else GLFT
-            strategy = kind(**GLFT_PARAMS)  # type: ignore[arg-type]
+            strategy: Any
+            if mode == "native_compiled_strategy":  # a user's file, as --strategy loads it
+                strategy = make_strategy(f"{KERNEL_EXAMPLE}:GLFTKernel", **GLFT_PARAMS)
+                t0 = monotonic_ns()
+                strategy.compiled()  # the JIT, once per process: timed apart
+                compile_s = compile_s or (monotonic_ns() - t0) / 1e9
+            else:
+                strategy = (_UserGLFT if mode == "native_python_strategy" else GLFT)(
+                    **GLFT_PARAMS  # type: ignore[arg-type]
+                )
             replay = ReplayConfig(backend=engine, native_strategy=kernel, **cfg)  # type: ignore[arg-type]
             t0 = monotonic_ns()
             last = run_replay_backtest(strategy, events, replay)
@@ -139,6 +158,8 @@ def run_backtest_bench(
             "final_position": last.path["position"][-1], "steps": len(last.path["ts"]),
             "position_path": _path_sample(last.path["position"]),
         }  # fmt: skip
+    if compile_s is not None:
+        ours["native_compiled_strategy"]["compile_s"] = compile_s
     best = ours.get("native") or ours["python"]
     if "native" in ours:  # what Python adds per decision over the same run decided in the core
         kernel_s = n / ours["native"]["events_per_sec"]

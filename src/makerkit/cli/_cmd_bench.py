@@ -271,6 +271,7 @@ def bench_backtest(
         table.add_column(col, justify="right" if col != "backtester" else "left")
     labels = {"native": "makerkit, GLFT in the core", "python": "makerkit, pure Python",
               "native_python_strategy": "makerkit, GLFT as a user class",
+              "native_compiled_strategy": "makerkit, GLFT as a user kernel (numba)",
               "native_session": "makerkit, user class via the session"}  # fmt: skip
     for mode, r in result["makerkit"].items():
         table.add_row(labels[mode], f"{r['events_per_sec']:,.0f}", str(r["fills"]),
