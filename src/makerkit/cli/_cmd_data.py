@@ -15,6 +15,8 @@ from makerkit.cli._common import BackendOpt, JsonOpt, _fail, _json_line, err, ou
 from makerkit.core import ConfigError, DataError, MakerkitError
 from makerkit.data import load_lobster
 
+FACTS_SEEDS = 9  # simulated days `data facts` compares by default (about 4 s each for a day)
+
 data_app = typer.Typer(
     help="Market data: the catalog of your own data, the simulator and its calibration.",
     no_args_is_help=True,
@@ -104,6 +106,7 @@ def _cell(fmt: str, value: float) -> str:
 
 def _real_vs_sim_tables(title: str, report: Any, targets: tuple[str, ...]) -> list[Table]:
     facts = Table(title=title, title_justify="left")
+    several = getattr(report, "seeds", 1) > 1
     for name, justify in (("fact", "left"), ("real", "right"), ("sim", "right"),
                           ("sim / real", "right"), ("within 1.5x", "center")):  # fmt: skip
         facts.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -111,15 +114,24 @@ def _real_vs_sim_tables(title: str, report: Any, targets: tuple[str, ...]) -> li
         if key not in report.facts:
             continue
         f = report.facts[key]
-        mark = "yes" if f.within_1_5x else "[bold red]no[/]"
         target = key in targets
+        mark = ("yes" if f.within_1_5x else "[bold red]no[/]") if target else "[dim]-[/]"
+        if several:  # and how many of the simulated days alone are within
+            mark += f" {f.seeds_within}/{len(f.sim_seeds)}"
         facts.add_row(
             label if target else f"[dim]{label}[/]", _cell(fmt, f.real), _cell(fmt, f.sim),
-            _cell("{:.2f}", f.ratio), mark if target else "[dim]-[/]",
+            _cell("{:.2f}", f.ratio), mark,
         )  # fmt: skip
     facts.caption = (
-        f"{report.within_1_5x} of {report.targets} targets within 1.5x. Before dividing, a value "
-        "under its floor (two standard errors; 1 point for a share) is raised to it."
+        f"{report.within_1_5x} of {report.targets} targets within 1.5x"
+        + (
+            f"; sim is the median of {report.seeds} simulated days, n/{report.seeds}: how many "
+            "of them alone are within (every value in --json)"
+            if several
+            else ""
+        )
+        + ". Before dividing, a value under its floor (two standard errors; 1 point for a "
+        "share) is raised to it."
     )
     acf = Table(title="autocorrelation of returns r and |r| by lag", title_justify="left")
     acf.add_column("lag", justify="right")
@@ -148,7 +160,17 @@ def data_facts(
         float | None,
         typer.Option(help="Simulated seconds (default: as long as the day's file)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Simulation seed (same seed, same market).")] = 1,
+    seed: Annotated[
+        int, typer.Option(help="First simulation seed (same seeds, same markets).")
+    ] = 1,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Simulated days compared, seeds --seed, --seed + 1, ...: each fact is judged "
+            "on its median over them (one day's kurtosis moves by 3x from seed to seed).",
+        ),
+    ] = FACTS_SEEDS,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the parameters used (JSON) here.")
     ] = None,
@@ -160,9 +182,12 @@ def data_facts(
     Return kurtosis (1 s, 10 s), return and |return| autocorrelation (lags
     1-10), spread quantiles and time at one tick, market orders under 10 ms
     apart, depth at levels 1-3; each with sim / real and whether it is within
-    a factor of 1.5. The calibration's own simulations use fixed seeds; --seed
-    is the compared run's.
+    a factor of 1.5. Over several seeds the simulated value is their median,
+    and each seed's value and how many were within 1.5x alone are shown too.
+    The calibration's own simulations use fixed seeds.
     """
+    from rich.progress import Progress
+
     from makerkit.data import (
         FACT_TARGETS,
         SimParams,
@@ -193,14 +218,22 @@ def data_facts(
             params = calibrate_shape(day)
             source = "calibrated"
         length = real.seconds if seconds is None else seconds
-        simulated = simulated_market_facts(params, seconds=length, seed=seed, backend=backend)
+        simulated = []
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task(f"simulating {seeds} day(s) of {length:,.0f} s", total=seeds)
+            for k in range(seeds):
+                simulated.append(
+                    simulated_market_facts(params, seconds=length, seed=seed + k, backend=backend)
+                )
+                bar.advance(task)
         report = compare_market_facts(real, simulated)
     except MakerkitError as exc:
         raise _fail(exc) from exc
     if output is not None:
         output.write_bytes(msgspec.json.format(msgspec.json.encode(params)))
         err.print(f"parameters written to {output}")
-    title = f"{message.name}: real vs simulated ({length:,.0f} s, seed {seed}, params {source})"
+    which = f"seed {seed}" if seeds == 1 else f"median of seeds {seed}-{seed + seeds - 1}"
+    title = f"{message.name}: real vs simulated ({length:,.0f} s, {which}, params {source})"
     for table in _real_vs_sim_tables(title, report, FACT_TARGETS):
         (err if as_json else out).print(table)
     if as_json:
@@ -210,6 +243,7 @@ def data_facts(
                 "message": str(message),
                 "params": source,
                 "seed": seed,
+                "seeds": seeds,
                 "seconds": length,
             }
         )

@@ -27,6 +27,7 @@ below the floor compare as equal (ratio 1); a negative value counts as 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +116,31 @@ class MarketFacts(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FactComparison(msgspec.Struct, frozen=True, kw_only=True):
-    """One fact, real and simulated; ``ratio`` is sim / real after the floor."""
+    """One fact, real and simulated; ``ratio`` is sim / real after the floor.
+
+    Over several simulated days ``sim`` is the median of ``sim_seeds`` (one
+    value a seed) and ``seeds_within`` counts the seeds within the tolerance
+    alone: a heavy-tailed fact (a kurtosis) moves by 3x from seed to seed, so
+    one simulated day says little about the model.
+    """
 
     real: float
     sim: float
     ratio: float
     within_1_5x: bool
     floor: float
+    sim_seeds: tuple[float, ...] = ()
+    seeds_within: int = 0
+
+    def to_builtins(self) -> dict[str, Any]:
+        """JSON fields (NaN and infinity as null); the per-seed ones only over several seeds."""
+        out: dict[str, Any] = {
+            f: _finite(getattr(self, f)) for f in ("real", "sim", "ratio", "within_1_5x", "floor")
+        }
+        if self.sim_seeds:
+            out["sim_seeds"] = [_finite(v) for v in self.sim_seeds]
+            out["seeds_within"] = self.seeds_within
+        return out
 
 
 class FactsReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,14 +152,12 @@ class FactsReport(msgspec.Struct, frozen=True, kw_only=True):
     within_1_5x: int
     real_seconds: float
     sim_seconds: float
+    seeds: int = 1  # simulated days compared (each fact's sim is their median)
 
     def to_builtins(self) -> dict[str, Any]:
         """The ``--json`` shape: ``facts``, ``acf`` and ``summary`` (NaN and infinity as null)."""
         return {
-            "facts": {
-                k: {f: _finite(getattr(v, f)) for f in v.__struct_fields__}
-                for k, v in self.facts.items()
-            },
+            "facts": {k: v.to_builtins() for k, v in self.facts.items()},
             "acf": {
                 k: {side: [_finite(x) for x in v] for side, v in d.items()}
                 for k, d in self.acf.items()
@@ -152,6 +169,7 @@ class FactsReport(msgspec.Struct, frozen=True, kw_only=True):
                 "tolerance": TOLERANCE,
                 "real_seconds": self.real_seconds,
                 "sim_seconds": self.sim_seconds,
+                "seeds": self.seeds,
             },
         }
 
@@ -420,19 +438,44 @@ def _compare(real: float, sim: float, floor: float) -> FactComparison:
     return FactComparison(real=real, sim=sim, ratio=ratio, within_1_5x=ok, floor=floor)
 
 
-def compare_market_facts(real: MarketFacts, sim: MarketFacts) -> FactsReport:
-    """Real vs simulated, fact by fact (targets first, then depth at levels 1-3)."""
+def compare_market_facts(
+    real: MarketFacts, sim: MarketFacts | Sequence[MarketFacts]
+) -> FactsReport:
+    """Real vs simulated, fact by fact (targets first, then depth at levels 1-3).
+
+    ``sim`` may be several simulated days (one a seed): each fact is then
+    judged on its median over them, and every seed's value is kept.
+    """
+    sims = [sim] if isinstance(sim, MarketFacts) else list(sim)
+    if not sims:
+        msg = "invalid `sim`, must hold at least one simulated day"
+        raise ConfigError(msg)
     names = [*FACT_TARGETS, *(f"depth_l{k + 1}" for k in range(len(real.depth)))]
-    facts = {n: _compare(real.value(n), sim.value(n), _floor(n, real)) for n in names}
+    facts: dict[str, FactComparison] = {}
+    for n in names:
+        floor, values = _floor(n, real), tuple(s.value(n) for s in sims)
+        one = _compare(real.value(n), _median(values), floor)
+        if len(sims) > 1:
+            alone = sum(_compare(one.real, v, floor).within_1_5x for v in values)
+            one = msgspec.structs.replace(one, sim_seeds=values, seeds_within=alone)
+        facts[n] = one
     acf = {
-        name: {"real": getattr(real, name), "sim": getattr(sim, name)}
+        name: {"real": getattr(real, name),
+               "sim": tuple(_median(lag) for lag in zip(*(getattr(s, name) for s in sims),
+                                                        strict=True))}
         for name in ("ret_acf_1s", "ret_acf_10s", "abs_ret_acf_1s", "abs_ret_acf_10s")
-    }
+    }  # fmt: skip
     within = sum(facts[n].within_1_5x for n in FACT_TARGETS)
     return FactsReport(
         facts=facts, acf=acf, targets=len(FACT_TARGETS), within_1_5x=within,
-        real_seconds=real.seconds, sim_seconds=sim.seconds,
+        real_seconds=real.seconds, sim_seconds=sims[0].seconds, seeds=len(sims),
     )  # fmt: skip
+
+
+def _median(values: Sequence[float]) -> float:
+    """The median of the finite values; NaN when there are none."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
 
 
 def load_lobster_beside(message: str | Path) -> LobsterDay:

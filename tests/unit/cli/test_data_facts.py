@@ -29,7 +29,8 @@ def window(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_facts_json_contract_and_determinism(window: Path, tmp_path: Path) -> None:
     params = tmp_path / "params.json"
-    args = ["data", "facts", str(window), "--seconds", "600", "--seed", "3", "--json"]
+    args = ["data", "facts", str(window), "--seconds", "600", "--seed", "3", "--seeds", "1",
+            "--json"]  # fmt: skip
     first = runner.invoke(app, [*args, "-o", str(params)])
     assert first.exit_code == 0, first.output
     payload = last_json(first.stdout)
@@ -52,8 +53,33 @@ def test_facts_json_contract_and_determinism(window: Path, tmp_path: Path) -> No
     assert again.exit_code == 0, again.output
     assert last_json(again.stdout)["facts"] == payload["facts"]
     other = runner.invoke(app, ["data", "facts", str(window), "--seconds", "600", "--seed", "4",
-                                "--sim", str(params), "--json"])  # fmt: skip
+                                "--seeds", "1", "--sim", str(params), "--json"])  # fmt: skip
     assert last_json(other.stdout)["facts"] != payload["facts"]
+
+
+def test_several_seeds_are_judged_on_their_median(window: Path, tmp_path: Path) -> None:
+    params = tmp_path / "params.json"
+    base = ["data", "facts", str(window), "--seconds", "300", "--json"]
+    alone = []
+    for seed in (5, 6, 7):
+        run = runner.invoke(app, [*base, "--seed", str(seed), "--seeds", "1", "-o", str(params)])
+        assert run.exit_code == 0, run.output
+        alone.append(last_json(run.stdout))
+    run = runner.invoke(app, [*base, "--seed", "5", "--seeds", "3", "--sim", str(params)])
+    assert run.exit_code == 0, run.output
+    payload = last_json(run.stdout)
+    assert payload["seeds"] == 3 and payload["summary"]["seeds"] == 3
+    for name in (*FACT_TARGETS, "depth_l1"):
+        fact = payload["facts"][name]
+        each = [a["facts"][name]["sim"] for a in alone]
+        assert fact["sim_seeds"] == each, name  # seeds 5, 6, 7, in order
+        assert fact["sim"] == sorted(each)[1], name  # their median
+        assert fact["seeds_within"] == sum(a["facts"][name]["within_1_5x"] for a in alone)
+    median_acf = [sorted(lag)[1] for lag in zip(*(a["acf"]["abs_ret_acf_10s"]["sim"]
+                                                  for a in alone), strict=True)]  # fmt: skip
+    assert payload["acf"]["abs_ret_acf_10s"]["sim"] == median_acf
+    bad = runner.invoke(app, [*base, "--seeds", "0"])
+    assert bad.exit_code != 0 and "--seeds" in bad.output
 
 
 def test_facts_prints_a_table_without_json(window: Path, tmp_path: Path) -> None:

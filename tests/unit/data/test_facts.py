@@ -125,6 +125,24 @@ def test_comparison_ratios_flags_and_floors() -> None:
     assert set(out["facts"]["spread_p99"]) == {"real", "sim", "ratio", "within_1_5x", "floor"}
 
 
+def test_several_simulated_days_are_judged_on_their_median() -> None:
+    real = facts()  # kurtosis_1s 30
+    days = [facts(kurtosis_1s=k) for k in (20.0, 100.0, 40.0, math.nan)]
+    report = compare_market_facts(real, days)
+    k = report.facts["kurtosis_1s"]
+    assert k.sim == 40.0 and k.within_1_5x  # the median of the finite values
+    assert k.sim_seeds[:3] == (20.0, 100.0, 40.0) and math.isnan(k.sim_seeds[3])
+    assert k.seeds_within == 2  # 20 and 40 alone are within 1.5x of 30
+    assert report.seeds == 4
+    out = report.to_builtins()
+    assert out["facts"]["kurtosis_1s"]["sim_seeds"] == [20.0, 100.0, 40.0, None]
+    assert out["summary"]["seeds"] == 4
+    one = compare_market_facts(real, [days[1]]).to_builtins()
+    assert "sim_seeds" not in one["facts"]["kurtosis_1s"]  # one day: the fields as before
+    with pytest.raises(ConfigError, match="at least one"):
+        compare_market_facts(real, [])
+
+
 def test_a_missing_value_is_never_within_and_encodes_as_null() -> None:
     report = compare_market_facts(facts(), facts(spread_p99=math.nan))
     assert not report.facts["spread_p99"].within_1_5x
