@@ -189,7 +189,8 @@ def train_ppo(
 
     ``out_dir`` gets ``policy.zip`` (the final policy), ``checkpoints/`` (five
     along the way), ``best/best_model.zip`` and ``eval/evaluations.npz`` (five
-    held-out episodes every tenth of the run), and ``logs/`` (CSV, and
+    held-out episodes every tenth of the run, or less often when they would
+    take more steps than the training between them), and ``logs/`` (CSV, and
     TensorBoard's event files when tensorboard is installed).
 
     The environments are model markets with ``params`` and ``action`` (its map
@@ -239,9 +240,30 @@ def train_ppo(
     model.set_logger(configure(str(out / "logs"), formats))
     every = max(timesteps // 5 // n_envs, 1)
     checkpoints = CheckpointCallback(every, str(out / "checkpoints"), name_prefix="ppo")
+
+    class _BoundedEval(EvalCallback):
+        """Held-out evaluation every tenth of the run, never more often than it costs.
+
+        Five episodes of a long environment can take ten times a short run's
+        own steps; after each evaluation the next waits at least as many
+        training steps as it took (a long run is not changed by this).
+        """
+
+        not_before = 0
+
+        def _on_step(self) -> bool:
+            if self.n_calls < self.not_before:
+                return True
+            done = len(self.evaluations_length)
+            keep: bool = super()._on_step()
+            if len(self.evaluations_length) > done:
+                used = int(sum(self.evaluations_length[-1]))
+                self.not_before = self.n_calls + -(-used // n_envs)
+            return keep
+
     # held-out evaluation during training: its own env and seed, the best policy kept
     eval_env = make_vec_env(factory, n_envs=1, seed=seed + 10_000)
-    evaluation = EvalCallback(eval_env, eval_freq=max(timesteps // 10 // n_envs, 1),
+    evaluation = _BoundedEval(eval_env, eval_freq=max(timesteps // 10 // n_envs, 1),
                               n_eval_episodes=5, deterministic=True, verbose=0,
                               best_model_save_path=str(out / "best"),
                               log_path=str(out / "eval"))  # fmt: skip

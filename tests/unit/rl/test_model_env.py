@@ -124,6 +124,13 @@ def test_ppo_trains_saves_and_is_scored_beside_the_closed_form(tmp_path) -> None
     (tmp_path / "corrupt.zip").write_bytes(b"not a policy")
     bad = runner.invoke(app, ["rl", "evaluate", "--policy", str(tmp_path / "corrupt.zip")])
     assert bad.exit_code == 2 and "cannot load the policy" in bad.output
+    # the held-out evaluations: every tenth of the run at most, and never more often than
+    # the training between two of them takes steps (five episodes here outweigh a tenth)
+    evals = np.load(out / "eval" / "evaluations.npz")
+    at, used = evals["timesteps"], evals["ep_lengths"].sum(axis=1)
+    assert 2 <= len(at) < 10
+    assert used[0] > 2048 // 10  # the bound had something to do
+    assert all(later - earlier >= cost for earlier, later, cost in zip(at, at[1:], used))
 
 
 def test_markets_stepped_together_are_markets_stepped_alone() -> None:
