@@ -130,7 +130,8 @@ def test_ppo_trains_saves_and_is_scored_beside_the_closed_form(tmp_path) -> None
     at, used = evals["timesteps"], evals["ep_lengths"].sum(axis=1)
     assert 2 <= len(at) < 10
     assert used[0] > 2048 // 10  # the bound had something to do
-    assert all(later - earlier >= cost for earlier, later, cost in zip(at, at[1:], used))
+    pairs = zip(at[:-1], at[1:], used[:-1], strict=True)
+    assert all(later - earlier >= cost for earlier, later, cost in pairs)
 
 
 def test_markets_stepped_together_are_markets_stepped_alone() -> None:
