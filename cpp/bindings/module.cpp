@@ -243,6 +243,17 @@ Stop replay_stop(const makerkit::ReplayBacktest& b, int reason, nb::handle make,
   return nb::borrow<Stop>(nb::make_tuple(reason, pending, nb::steal(ctx)));
 }
 
+// The order manager's rules every strategy kind shares (-1: no max_order_size).
+makerkit::NativeStrategy order_rules(int64_t min_quote_life_ns, int64_t price_tolerance,
+                                     int64_t size_tolerance, int64_t max_order_size) {
+  makerkit::NativeStrategy st;
+  st.min_quote_life_ns = min_quote_life_ns;
+  st.price_tolerance = price_tolerance;
+  st.size_tolerance = size_tolerance;
+  st.max_order_size = max_order_size;
+  return st;
+}
+
 // One field of a strategy's quote: an int (not a bool); a price may be None (not quoted: -1).
 int64_t quote_field(nb::handle v, const char* name, bool price) {
   if (price && v.is_none()) return -1;
@@ -885,15 +896,12 @@ NB_MODULE(_native, m) {
             if (kind < 1 || kind > 4) throw nb::value_error("invalid `kind`, must be 1..4");
             if (params.size() > 4) throw nb::value_error("invalid `params`, at most 4");
             if (size < 1) throw nb::value_error("invalid `size`, must be >= 1");
-            makerkit::NativeStrategy st;
+            makerkit::NativeStrategy st =
+                order_rules(min_quote_life_ns, price_tolerance, size_tolerance, max_order_size);
             st.kind = kind;
             for (size_t i = 0; i < params.size(); ++i) st.p[i] = params[i];
             st.size = size;
             st.max_position = max_position;
-            st.min_quote_life_ns = min_quote_life_ns;
-            st.price_tolerance = price_tolerance;
-            st.size_tolerance = size_tolerance;
-            st.max_order_size = max_order_size;
             b.set_strategy(st);
           },
           "kind"_a, "params"_a, "size"_a, "max_position"_a, "min_quote_life_ns"_a,
@@ -904,11 +912,8 @@ NB_MODULE(_native, m) {
           "set_manager",
           [](ReplayBacktest& b, int64_t min_quote_life_ns, int64_t price_tolerance,
              int64_t size_tolerance, int64_t max_order_size) {
-            makerkit::NativeStrategy st;
-            st.min_quote_life_ns = min_quote_life_ns;
-            st.price_tolerance = price_tolerance;
-            st.size_tolerance = size_tolerance;
-            st.max_order_size = max_order_size;
+            makerkit::NativeStrategy st =
+                order_rules(min_quote_life_ns, price_tolerance, size_tolerance, max_order_size);
             b.set_manager(st);
           },
           "min_quote_life_ns"_a, "price_tolerance"_a, "size_tolerance"_a, "max_order_size"_a,
@@ -923,15 +928,12 @@ NB_MODULE(_native, m) {
              int64_t min_quote_life_ns, int64_t price_tolerance, int64_t size_tolerance,
              int64_t max_order_size) {
             if (address == 0) throw nb::value_error("invalid `address`, must not be 0");
-            makerkit::NativeStrategy st;
+            makerkit::NativeStrategy st =
+                order_rules(min_quote_life_ns, price_tolerance, size_tolerance, max_order_size);
             st.kind = 5;
             st.kernel = reinterpret_cast<makerkit::KernelFn>(address);
             st.kernel_params = params.data();
             st.kernel_state = state.data();
-            st.min_quote_life_ns = min_quote_life_ns;
-            st.price_tolerance = price_tolerance;
-            st.size_tolerance = size_tolerance;
-            st.max_order_size = max_order_size;
             b.set_strategy(st);
           },
           "address"_a, "params"_a, "state"_a, "min_quote_life_ns"_a, "price_tolerance"_a,

@@ -372,19 +372,19 @@ void ReplayBacktest::decide(int reason) {
     notice_head_ = 0;
   }
   if (reason == kRunNotice && !cfg_.wake_on_fill) return;
-  int64_t bp = 0, bq = 0, ap = 0, aq = 0;
-  const bool both_sides = best(1, bp, bq) && best(-1, ap, aq);
+  int64_t touch[4] = {0, 0, 0, 0};  // bid, its size, ask, its size: each side may be empty
+  const bool sides[2] = {best(1, touch[0], touch[1]), best(-1, touch[2], touch[3])};
+  const int64_t bp = touch[0], ap = touch[2];
+  const bool both_sides = sides[0] && sides[1];
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double m = both_sides ? static_cast<double>(bp + ap) / 2 : nan;
-  int64_t q = 0, unused_cash = 0;  // the strategy quotes from what it has been told
-  double unused_fees = 0.0;
-  seen(q, unused_cash, unused_fees);
+  int64_t q = 0, cash = 0;  // the strategy quotes from what it has been told
+  double fees = 0.0;
+  seen(q, cash, fees);
   int64_t intent[4] = {-1, 0, -1, 0};
   if (strat_.kind == 5) {  // a compiled strategy: asked on every decision, one-sided books too
-    const double money = static_cast<double>(unused_cash) - unused_fees;
+    const double money = static_cast<double>(cash) - fees;
     const double pnl = both_sides ? money + static_cast<double>(q * (bp + ap)) / 2 : money;
-    int64_t touch[4] = {0, 0, 0, 0};  // each side on its own: one may be empty
-    const bool sides[2] = {best(1, touch[0], touch[1]), best(-1, touch[2], touch[3])};
     if (!kernel_quotes(touch, sides, q, pnl, intent)) {  // it failed: pull everything, stop
       const int64_t none[4] = {-1, 0, -1, 0};
       plan(none, true);

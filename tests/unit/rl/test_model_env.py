@@ -126,8 +126,8 @@ def test_ppo_trains_saves_and_is_scored_beside_the_closed_form(tmp_path) -> None
     assert bad.exit_code == 2 and "cannot load the policy" in bad.output
     # the held-out evaluations: every tenth of the run at most, and never more often than
     # the training between two of them takes steps (five episodes here outweigh a tenth)
-    evals = np.load(out / "eval" / "evaluations.npz")
-    at, used = evals["timesteps"], evals["ep_lengths"].sum(axis=1)
+    with np.load(out / "eval" / "evaluations.npz") as evals:  # closed: no stray file handle
+        at, used = evals["timesteps"], evals["ep_lengths"].sum(axis=1)
     assert 2 <= len(at) < 10
     assert used[0] > 2048 // 10  # the bound had something to do
     pairs = zip(at[:-1], at[1:], used[:-1], strict=True)
