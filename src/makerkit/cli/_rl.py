@@ -276,6 +276,27 @@ def _print_comparison(result: dict[str, Any], console: Console) -> None:
     pooled = result["pooled"]
     table.add_row("PPO pooled", _ci(pooled), _ci(pooled["ppo_minus_glft"]), pooled["verdict"], "")
     console.print(table)
+    if "pnl_spread" in result:
+        _print_why(result, console)
+
+
+def _print_why(result: dict[str, Any], console: Console) -> None:
+    """Where each policy's PnL comes from: fills and the PnL's parts, means per episode."""
+    parts = ("fills", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees", "pnl")
+    table = Table(title="why: per episode, fills and the PnL split (spread + adverse + "
+                  "inventory + fees = PnL)", title_justify="left")  # fmt: skip
+    table.add_column("policy")
+    for col in ("fills", "spread", "adverse", "inventory", "fees", "PnL"):
+        table.add_column(col, justify="right")
+    for name in result["references"]:
+        table.add_row(name, *(f"{result[p]['references'][name]['mean']:,.2f}" for p in parts))
+    for k, row in enumerate(result["seeds"]):
+        cells = (f"{result[p]['seeds'][k]['mean']:,.2f}" for p in parts)
+        table.add_row(f"PPO seed {row['seed']}", *cells)
+    table.add_row("PPO pooled", *(f"{result[p]['pooled']['mean']:,.2f}" for p in parts))
+    table.add_row("PPO - GLFT, pooled [95% CI]", *(_ci(result[p]["pooled"]["ppo_minus_glft"])
+                                                  for p in parts))  # fmt: skip
+    console.print(table)
 
 
 @rl_app.command("compare")

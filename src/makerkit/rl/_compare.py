@@ -31,6 +31,8 @@ REFERENCE = "glft"
 # the model market's training markets draw their seeds from [0, 2^31): evaluation starts above
 MODEL_EVAL_SEED = 2**31
 LOB_EVAL_SEED = 5000
+# per episode, beside the reward: fills, lots traded and the PnL's parts (they sum to it)
+LOB_PARTS = ("fills", "volume", "pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees")
 
 
 def bootstrap_ci(
@@ -176,7 +178,10 @@ def compare_lob(
 
     GLFT and AS take A, k and sigma fitted on simulator seed ``fit_seed``,
     outside the evaluation. Scores per episode: the reward PPO learns (final
-    equity minus the inventory penalties) and the PnL.
+    equity minus the inventory penalties), the PnL and its Sharpe ratio, and
+    why (``LOB_PARTS``): the fills, the lots traded and the PnL split into
+    spread, adverse selection (marked out at the step's end), inventory and
+    fees, each with the same paired intervals.
     """
     from makerkit.rl._evaluate import lob_contenders, play
     from makerkit.rl._gym_model import train_ppo
@@ -192,7 +197,7 @@ def compare_lob(
         tell(f"playing {name}")
         eps = [play(decide, cfg, s) for s in held_out]
         return {k: np.array([e[k] for e in eps], dtype=np.float64)
-                for k in ("reward", "pnl", "sharpe")}  # fmt: skip
+                for k in ("reward", "pnl", "sharpe", *LOB_PARTS)}  # fmt: skip
 
     refs = {name: scores(decide, name)
             for name, decide in lob_contenders(cfg, None, fit_seed).items()}  # fmt: skip
@@ -218,6 +223,10 @@ def compare_lob(
                             {n: r["pnl"] for n, r in refs.items()}),
         "sharpe": compare_rows({s: r["sharpe"] for s, r in ppo.items()},
                                {n: r["sharpe"] for n, r in refs.items()}),
+        # why: how often each is filled, and where its PnL comes from
+        **{part: compare_rows({s: r[part] for s, r in ppo.items()},
+                              {n: r[part] for n, r in refs.items()})
+           for part in LOB_PARTS},
     }  # fmt: skip
     for row, run in zip(result["seeds"], runs, strict=True):
         row.update(run)

@@ -38,6 +38,7 @@ from makerkit.rl._replay_env import make_market_env
 __all__ = ["evaluate_lob", "evaluate_model", "write_evaluation"]
 
 Decide = Callable[[Any, np.ndarray[Any, Any]], QuoteIntent]  # (env, observation) -> quotes
+PNL_PARTS = ("pnl_spread", "pnl_adverse", "pnl_inventory", "pnl_fees")
 MODEL_POLICIES = {
     "avellaneda_stoikov": avellaneda_stoikov_policy,
     "glft": glft_policy,
@@ -108,20 +109,47 @@ def lob_contenders(
 
 
 def play(decide: Decide, cfg: LOBEnvConfig, seed: int) -> dict[str, Any]:
-    """One episode: final PnL, its reward (PnL minus the penalties), the equity path, fills."""
+    """One episode: final PnL, its reward (PnL minus the penalties), the equity path, fills.
+
+    The PnL is also split (``metrics.pnl_decomposition``) at the decision
+    clock: a fill of step i earns the spread to the mid when its quotes were
+    set (mark i - 1) and is marked out at the step's end (mark i, the adverse
+    part); the inventory part is the position carried across each step's mid
+    change, and the fees are the session's. The four add up to the PnL.
+    """
+    from makerkit.metrics import pnl_decomposition
+
     env: Any = make_market_env(cfg)
-    obs, _ = env.reset(seed=seed)
-    equity, inventory = [0.0], [0]
-    done, truncated, info = False, False, dict[str, Any]()
+    obs, info = env.reset(seed=seed)
+    equity, inventory, mids = [0.0], [0], [float(info.get("mid", math.nan))]
+    fill_step: list[int] = []
+    fill_side: list[int] = []
+    fill_price: list[int] = []
+    fill_qty: list[int] = []
+    done, truncated = False, False
     while not (done or truncated):
         obs, _, done, truncated, info = env.step_intent(decide(env, obs))
         equity.append(info["equity"])
         inventory.append(info["position"])
+        mids.append(float(info["mid"]))
+        for side, price, qty in info["new_fills"]:
+            fill_step.append(len(mids) - 1)
+            fill_side.append(side)
+            fill_price.append(price)
+            fill_qty.append(qty)
+    if not math.isfinite(mids[0]):  # a replay's book was one-sided at the start: nothing filled
+        mids[0] = mids[1] if len(mids) > 1 else 0.0
+    parts = pnl_decomposition(
+        ts=np.arange(len(mids)), mid=mids, position=inventory, fill_ts=fill_step,
+        fill_side=fill_side, fill_price=fill_price, fill_qty=fill_qty,
+    )  # fmt: skip
+    parts["pnl_fees"] = -float(info.get("fees", 0.0))
     steps = np.diff(np.asarray(equity))
     sd = float(steps.std())
     sharpe = float(steps.mean() / sd * math.sqrt(len(steps))) if sd > 0 else 0.0
     return {"pnl": equity[-1], "reward": equity[-1] - info.get("penalties", 0.0),
-            "sharpe": sharpe, "fills": info["fills"],
+            "sharpe": sharpe, "fills": info["fills"], "volume": int(sum(fill_qty)),
+            **{k: parts[k] for k in PNL_PARTS},
             "abs_inventory": float(np.mean(np.abs(inventory))), "equity": equity}  # fmt: skip
 
 
@@ -143,6 +171,7 @@ def evaluate_lob(
             "reward_mean": float(np.mean([e["reward"] for e in episodes])),
             "sharpe_mean": float(np.mean([e["sharpe"] for e in episodes])),
             "fills_mean": float(np.mean([e["fills"] for e in episodes])),
+            **{f"{k}_mean": float(np.mean([e[k] for e in episodes])) for k in PNL_PARTS},
             "abs_inventory_mean": float(np.mean([e["abs_inventory"] for e in episodes])),
             "episodes": episodes,
         }  # fmt: skip

@@ -207,7 +207,8 @@ class _Scored(gym.Env[np.ndarray, np.ndarray]):
             penalty = cfg.terminal_penalty * self.position**2
         self.penalties += penalty
         info = {"mid": mid, "position": self.position, "equity": equity, "fills": self.fills,
-                "penalties": self.penalties, "new_fills": self.new_fills}  # fmt: skip
+                "fees": self.session.accounts[SYMBOL].fees, "penalties": self.penalties,
+                "new_fills": self.new_fills}  # fmt: skip
         return self._observation(), float(reward - penalty), done, truncated, info
 
 
