@@ -163,6 +163,9 @@ def compare_model(
                        {n: r["reward"] for n, r in refs.items()}),
         "pnl": compare_rows({s: r["pnl"] for s, r in ppo.items()},
                             {n: r["pnl"] for n, r in refs.items()}),
+        # the headroom: how far each closed form is from the best any policy can do
+        "minus_optimum": {name: _against(refs[name]["reward"], refs["optimum"]["reward"], 4000)
+                          for name in ("avellaneda_stoikov", "glft")},
     }  # fmt: skip
     for row, run in zip(result["seeds"], runs, strict=True):
         row.update(run)

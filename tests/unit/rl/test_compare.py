@@ -134,6 +134,12 @@ def test_rl_compare_trains_each_seed_and_reports_json(tmp_path: Path) -> None:
     assert payload["verdict"] in ("beats", "worse", "not distinguishable")
     assert payload["ppo_beats_glft"] == (payload["pooled"]["ppo_minus_glft"]["ci95"][0] > 0)
     assert "ppo_minus_glft" in payload["pnl"]["pooled"]
+    # the headroom above each closed form: the exact optimum, paired on the same episodes
+    for name, gap in payload["minus_optimum"].items():
+        ref, best = payload["references"][name]["mean"], payload["references"]["optimum"]["mean"]
+        assert gap["mean"] == pytest.approx(ref - best)
+        assert gap["ci95"][0] <= gap["mean"] <= gap["ci95"][1]
+    assert "optimum, paired" in result.stderr or "optimum, paired" in result.output
     assert json.loads((tmp_path / "compare.json").read_text())["seeds"][0]["seed"] == 0
     # a trained residual policy evaluates through `rl evaluate` with its own action map
     policy = payload["seeds"][0]["policy"]
