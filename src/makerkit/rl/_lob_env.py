@@ -292,7 +292,8 @@ class MarketMakingEnv(_Scored):
     ) -> tuple[np.ndarray[Any, Any], float, bool, bool, dict[str, Any]]:
         """One step with quotes given directly: how closed-form strategies play this market.
 
-        ``info["new_fills"]`` lists the step's fills as (side, price, qty).
+        ``info["new_fills"]`` lists the step's fills as (side, price, qty);
+        ``info["fees"]`` is what the episode has paid in fees so far (tick-lots).
         """
         if self.sim is None:
             msg = "call reset() before step_intent()"
