@@ -109,7 +109,7 @@ def _train_seconds(train: Callable[[], Any]) -> float:
 def compare_model(
     seeds: list[int], out_dir: Path, *, timesteps: int, gamma: float = 0.1, episodes: int = 1000,
     eval_seed: int | None = None, residual: bool = True, residual_scale: float = 0.25,
-    learning_rate: float = 1e-4, log_std_init: float = -1.0, on_steps: Steps | None = None,
+    learning_rate: float = 3e-5, log_std_init: float = -1.0, on_steps: Steps | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one PPO per seed on the model market; each beside AS, GLFT and the optimum.
@@ -118,6 +118,9 @@ def compare_model(
     (the zero action is GLFT). The exact optimum departs from GLFT by under 0.3
     for |q| <= 6, and only in the episode's last twentieth, so 0.25 covers most
     of what there is to gain while bounding what training noise can lose.
+    ``learning_rate`` 3e-5 was chosen over 1e-4 (and over a 0.1 residual) on
+    validation episodes, ``eval_seed`` 2^31 + 10^6, never on the evaluation's:
+    there is little to gain, so a slower learner keeps more of GLFT.
     """
     from makerkit.rl._gym_model import ActionMap, ppo_policy, train_ppo
     from makerkit.rl._model_env import (
