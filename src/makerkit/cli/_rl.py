@@ -277,8 +277,8 @@ def _print_comparison(result: dict[str, Any], console: Console) -> None:
     table.add_row("PPO pooled", _ci(pooled), _ci(pooled["ppo_minus_glft"]), pooled["verdict"], "")
     console.print(table)
     for name, gap in result.get("minus_optimum", {}).items():
-        console.print(f"{name} - optimum, paired: {_ci(gap)} ({gap['verdict']}): the most any "
-                      "policy could gain over it", highlight=False)  # fmt: skip
+        console.print(f"{name} - optimum, paired: {_ci(gap)} ({gap['verdict']}): what {name} "
+                      "leaves for any policy to gain", highlight=False)  # fmt: skip
     if "pnl_spread" in result:
         _print_why(result, console)
 
