@@ -52,7 +52,7 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium > /dev/null; }
 
-unit: $(VENV)/.installed-dev browser
+unit: $(VENV)/.installed-dev browser .venv-bench/.installed-hbt
 	$(BIN)/python -c "import makerkit.book as b; print('book backends:', b.available_backends())"
 	$(BIN)/pytest -n auto
 	# the default-backend paths (CLI, golden run) once more on the reference engine
@@ -101,11 +101,18 @@ bench-venue: $(VENV)/.installed-dev
 
 # the peers pin numpy/pandas versions of their own: they live in their own venv,
 # driven by benchmarks/peers/drive_peers.py from `make bench`
-.venv-bench/bin/python:
+# the peers, in a venv of their own (hftbacktest pins an older numpy than ours); make test
+# builds the hftbacktest part, so the replay backtester is checked against it in every run
+.venv-bench/.installed-hbt:
 	$(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install --quiet "hftbacktest==2.4.4" "nautilus_trader==1.221.0"
+	.venv-bench/bin/python -m pip install --quiet "hftbacktest==2.4.4"
+	@touch $@
 
-bench-peers: .venv-bench/bin/python bench
+.venv-bench/.installed-peers: .venv-bench/.installed-hbt
+	.venv-bench/bin/python -m pip install --quiet "nautilus_trader==1.221.0"
+	@touch $@
+
+bench-peers: .venv-bench/.installed-peers bench
 	$(BIN)/makerkit bench parity --output benchmarks/results/bench_parity.json  # same rules: same fills and PnL
 	$(BIN)/makerkit bench fidelity --output benchmarks/results/bench_fidelity.json  # books, queue models vs L3
 
