@@ -99,10 +99,9 @@ bench-venue: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_recovery.py
 	$(BIN)/python benchmarks/bench_abuse.py
 
-# the peers pin numpy/pandas versions of their own: they live in their own venv,
-# driven by benchmarks/peers/drive_peers.py from `make bench`
-# the peers, in a venv of their own (hftbacktest pins an older numpy than ours); make test
-# builds the hftbacktest part, so the replay backtester is checked against it in every run
+# the peers pin numpy/pandas versions of their own: they live in their own venv, driven by
+# benchmarks/peers/ from `make bench`; make test builds the hftbacktest part, so the replay
+# backtester is checked against it in every run
 .venv-bench/.installed-hbt:
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet "hftbacktest==2.4.4"
