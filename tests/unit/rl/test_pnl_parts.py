@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("gymnasium")
 
-from makerkit.rl._evaluate import PNL_PARTS, evaluate_lob, play
+from makerkit.rl._evaluate import PNL_PARTS, _strategy, evaluate_lob, play
 from makerkit.rl._lob_env import LOBEnvConfig
 from makerkit.rl._replay_env import make_market_env
 from makerkit.strategies import make_strategy
@@ -66,14 +66,7 @@ def test_a_recorded_day_with_fees_counts_them_in_the_split(data_root: Path) -> N
         data="lobster:GOOG,queue=probabilistic,order_latency_ms=1,maker_fee=0.0002",
         episode_steps=80, decision_ms=500.0,
     )  # fmt: skip
-    strategy = make_strategy("symmetric")
-
-    def decide(env, obs):  # type: ignore[no-untyped-def]
-        ctx = env.context()
-        for side, price, qty in env.new_fills:
-            strategy.on_fill(side, price, qty, ctx)
-        return strategy.quote(ctx)
-
+    decide = _strategy(make_strategy("symmetric"))  # as `rl evaluate` plays a strategy
     for seed in (1, 2, 3):
         episode = play(decide, cfg, seed)
         if episode["fills"]:
