@@ -360,13 +360,16 @@ def simulated_market_facts(
     the start to forget its seeded book, in the conditions of the first
     profile step. Deterministic for a fixed ``seed``. Depth is sampled from
     the book once a simulated second, both sides, at the first ``levels``
-    price levels.
+    price levels (none at 0, and faster).
     """
     if not (math.isfinite(seconds) and seconds > 0):
         msg = f"invalid `seconds`, must be > 0, was {seconds}"
         raise ConfigError(msg)
     if not (math.isfinite(warmup_s) and warmup_s >= 0):
         msg = f"invalid `warmup_s`, must be >= 0, was {warmup_s}"
+        raise ConfigError(msg)
+    if levels < 0:
+        msg = f"invalid `levels`, must be >= 0, was {levels}"
         raise ConfigError(msg)
     steps = math.ceil(warmup_s / params.profile_step)
     early = steps * params.profile_step
@@ -387,7 +390,8 @@ def simulated_market_facts(
     totals, samples = np.zeros(levels), np.zeros(levels)
     t = start
     while t < end:
-        t = min(t + _NS, end)
+        # with no depth to sample, one stretch to the end (the draws do not depend on it)
+        t = min(t + _NS, end) if levels else end
         while True:  # a full chunk may stop short of t
             run = sim.run(_CHUNK, until_ns=t)
             streams.append(np.stack([run.stream.ts, run.stream.action]))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import statistics
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from makerkit.core import ConfigError
 from makerkit.data import (
+    SimParams,
     calibrate_lobster,
     calibrate_shape,
     compare_market_facts,
@@ -73,3 +77,40 @@ def test_the_fit_meets_the_days_spread_and_clustering(data_root: Path, tmp_path:
     report = compare_market_facts(real, simulated_market_facts(params, seconds=real.seconds))
     for name in ("spread_p10", "spread_p50", "spread_p90", "mo_interarrival_under_10ms"):
         assert report.facts[name].within_1_5x, (name, report.facts[name])
+
+
+def median_kurtosis_10s(params: SimParams, seconds: float, seeds: range) -> float:
+    days = [simulated_market_facts(params, seconds=seconds, seed=s, levels=0) for s in seeds]
+    return statistics.median(d.kurtosis_10s for d in days)
+
+
+@pytest.mark.slow
+def test_the_fit_keeps_the_price_scale_the_days_tails_need(data_root: Path) -> None:
+    """On AMZN the whole spread ratio as the price scale gives 10 s tails twice too heavy."""
+    day = load_lobster_beside(data_root / "lobster" / AMZN.format("message"))
+    real = lobster_market_facts(day)
+    whole = calibrate_shape(day, exponents=(1.0,))
+    root = calibrate_shape(day)  # chooses between the whole ratio and its root
+    assert root.price_profile == pytest.approx([k**0.5 for k in whole.price_profile], abs=1e-5)
+    # judged on the report's days (seeds 1-9), which the choice never saw
+    band = (real.kurtosis_10s / 1.5, real.kurtosis_10s * 1.5)
+    assert not band[0] <= median_kurtosis_10s(whole, real.seconds, range(1, 10)) <= band[1]
+    assert band[0] <= median_kurtosis_10s(root, real.seconds, range(1, 10)) <= band[1]
+
+
+def test_a_bad_exponent_or_depth_is_refused_before_any_work(data_root: Path) -> None:
+    day = load_lobster_beside(data_root / "lobster" / AMZN.format("message"))
+    for bad in ((), (1.0, -1.0), (float("inf"),)):
+        with pytest.raises(ConfigError, match="exponents"):
+            calibrate_shape(day, exponents=bad)
+    with pytest.raises(ConfigError, match="levels"):
+        simulated_market_facts(SimParams.default(), seconds=10, levels=-1)
+
+
+def test_facts_without_depth_are_the_same_days() -> None:
+    """The fit skips the once-a-second depth samples; every other fact must not move."""
+    params = msgspec.structs.replace(SimParams.default(), activity_sigma=0.3, activity_tau=60.0)
+    full = simulated_market_facts(params, seconds=600, seed=3, warmup_s=60)
+    quick = simulated_market_facts(params, seconds=600, seed=3, warmup_s=60, levels=0)
+    assert full.depth and not quick.depth
+    assert msgspec.structs.replace(full, depth=()) == quick

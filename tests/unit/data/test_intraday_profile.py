@@ -81,6 +81,20 @@ def test_the_profile_recovers_a_known_opening() -> None:
     assert speed.mean() == pytest.approx(1.0)
 
 
+def test_a_root_scale_leaves_the_rest_of_the_variance_to_the_clock() -> None:
+    day = as_lobster_day(shaped(price_profile=OPENING))
+    whole, whole_speed = intraday_profiles(day, STEP)
+    root, root_speed = intraday_profiles(day, STEP, exponent=0.5)
+    flat, _ = intraday_profiles(day, STEP, exponent=0.0)
+    np.testing.assert_allclose(root, np.sqrt(whole), rtol=1e-12)
+    np.testing.assert_array_equal(flat, np.ones(MINUTES))
+    # the opening's variance the root scale leaves out is read as a faster clock
+    assert root_speed[0] / root_speed[5] > 1.3 * whole_speed[0] / whole_speed[5]
+    for bad in (-0.5, 2.5, float("nan")):
+        with pytest.raises(ConfigError, match="exponent"):
+            intraday_profiles(day, STEP, exponent=bad)
+
+
 def test_a_day_without_an_opening_reads_flat() -> None:
     scale, _ = intraday_profiles(as_lobster_day(shaped()), STEP)
     assert np.all(np.abs(scale / np.median(scale) - 1) < 0.45)
