@@ -41,7 +41,7 @@ not only its means (``makerkit data facts`` compares them):
 * then by simulated moments, with fixed seeds: one factor on the improvement
   rates so that the spread quantiles meet the day's (in log terms), and the
   business clock's dispersion so that the |10 s return| autocorrelation at
-  lags 1-5 meets the day's; fitted at both price-scale exponents, the one
+  lags 1-5 (over five simulated days) meets the day's; fitted at both price-scale exponents, the one
   whose simulated days (never those a report shows) come nearest the day's
   facts is kept.
 """
@@ -429,6 +429,8 @@ _MIN_SCALE = 1 / 16  # price scales are kept within [1/16, 16] of the day's
 PRICE_EXPONENTS = (1.0, 0.5)
 # simulated days that judge each exponent (with nine, GOOG's level-1 file went by chance)
 _JUDGE_DAYS = 27
+_ACF_DAYS = 5  # simulated days whose mean |10 s return| ACF the clock's dispersion meets
+_ACF_SEED = 500  # their seeds start here past the fit's: not the days a report shows
 _JUDGE_SEED = 1000  # their seeds start here past the fit's: never the days a report shows
 
 
@@ -774,7 +776,8 @@ def _fit_shape(
       spread quantiles meet the day's, each spread read in its minute's scale,
       in log terms is interpolated;
     * then the clock's dispersion: a bisection over runs as long as the day,
-      so that the |10 s return| autocorrelation at lags 1-5 meets the day's;
+      so that the |10 s return| autocorrelation at lags 1-5, the mean over
+      five simulated days (seeds from ``seed + 500``), meets the day's;
     * with several ``exponents``, each is fitted so, and the one whose worst
       target fact (the median over ``judge_days`` simulated days, seeds from
       ``seed + 1000``, none of them the days a report is judged on) lies
@@ -813,18 +816,16 @@ def _fit_shape(
         def clustered(sigma: float) -> SimParams:
             return msgspec.structs.replace(fitted, activity_sigma=round(sigma, 6))
 
-        if (
-            _mean_acf(simulated_market_facts(fitted, seconds=real.seconds, seed=seed, levels=0))
-            >= goal
-        ):
+        def acf(p: SimParams) -> float:  # a mean over days: one day's ACF is noisy
+            days = _days(p, real.seconds, seed + _ACF_SEED, _ACF_DAYS)
+            return statistics.fmean(map(_mean_acf, days))
+
+        if acf(fitted) >= goal:
             return fitted
         lo, hi = 0.0, 1.5
         for _ in range(7):
             mid = (lo + hi) / 2
-            facts = simulated_market_facts(
-                clustered(mid), seconds=real.seconds, seed=seed, levels=0
-            )
-            if _mean_acf(facts) < goal:
+            if acf(clustered(mid)) < goal:
                 lo = mid
             else:
                 hi = mid
@@ -837,18 +838,20 @@ def _fit_shape(
     return candidates[scores.index(min(scores))]
 
 
-def _worst_fact(real: MarketFacts, params: SimParams, seed: int, days: int) -> float:
-    """The largest |log(sim / real)| over the target facts, sim the median over ``days`` days."""
+def _days(params: SimParams, seconds: float, seed: int, days: int) -> list[MarketFacts]:
+    """``days`` simulated days (seeds from ``seed``) without depth samples, in seed order."""
     # the simulator leaves the GIL while it runs: the days share the cores
     with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 8)) as pool:
-        sims = list(
+        return list(
             pool.map(
-                lambda k: simulated_market_facts(
-                    params, seconds=real.seconds, seed=seed + k, levels=0
-                ),
+                lambda k: simulated_market_facts(params, seconds=seconds, seed=seed + k, levels=0),
                 range(days),
             )
         )
-    report = compare_market_facts(real, sims)
+
+
+def _worst_fact(real: MarketFacts, params: SimParams, seed: int, days: int) -> float:
+    """The largest |log(sim / real)| over the target facts, sim the median over ``days`` days."""
+    report = compare_market_facts(real, _days(params, real.seconds, seed, days))
     ratios = [report.facts[name].ratio for name in FACT_TARGETS]
     return max(abs(math.log(r)) if math.isfinite(r) and r > 0 else math.inf for r in ratios)
