@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,11 +42,29 @@ def _refusals() -> Iterator[None]:
 REWARD = "pnl minus gamma sigma^2 / 2 x inventory^2 per unit of time (pnl_mean: the raw PnL)"
 
 
-def _params(gamma: float, penalised: bool) -> Any:
+def _params(gamma: float, penalised: bool, terminal_penalty: float = 0.0) -> Any:
     from makerkit.rl import ModelParams, as_penalty
 
-    base = ModelParams(max_offset=4.0)
+    base = ModelParams(max_offset=4.0, terminal_penalty=terminal_penalty)
     return as_penalty(base, gamma) if penalised else base
+
+
+TerminalOpt = Annotated[
+    float,
+    typer.Option(
+        help="Model market: the cost of each unit^2 of inventory still held at the end, a close "
+        "to be flat into (0: none; GLFT's infinite horizon does not see it).",
+    ),
+]
+
+
+def _check_terminal(env: str, terminal_penalty: float) -> None:
+    if not (math.isfinite(terminal_penalty) and terminal_penalty >= 0):
+        msg = f"invalid --terminal-penalty, must be finite and >= 0, was {terminal_penalty}"
+        raise ConfigError(msg)
+    if terminal_penalty and env != "model":
+        msg = "--terminal-penalty goes with --env model (the book env has its own reward)"
+        raise ConfigError(msg)
 
 
 DataOpt = Annotated[
@@ -86,6 +105,7 @@ def train_cmd(
     timesteps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 800_000,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     gamma: Annotated[float, typer.Option(help="Risk aversion of the reward's penalty.")] = 0.1,
+    terminal_penalty: TerminalOpt = 0.0,
     data: DataOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
@@ -94,6 +114,7 @@ def train_cmd(
         if env not in ("model", "lob"):
             msg = f"invalid --env {env!r}, must be `model` or `lob` (the simulated book)"
             raise ConfigError(msg)
+        _check_terminal(env, terminal_penalty)
         if timesteps < 1000:
             msg = f"invalid --timesteps, must be >= 1000, was {timesteps}"
             raise ConfigError(msg)
@@ -102,7 +123,7 @@ def train_cmd(
         lob_cfg = _lob_config(env, data)
     from makerkit.rl import make_market_env
 
-    params = _params(gamma, penalised=True)
+    params = _params(gamma, penalised=True, terminal_penalty=terminal_penalty)
     if lob_cfg is not None:
         train_ppo(
             out_dir, timesteps=timesteps, seed=seed, discount=0.99, n_envs=4,
@@ -171,6 +192,7 @@ def evaluate_cmd(
         str, typer.Option(help="model (the Avellaneda-Stoikov market) or lob (the simulated book).")
     ] = "model",
     gamma: Annotated[float, typer.Option(help="Risk aversion of the AS formulas.")] = 0.1,
+    terminal_penalty: TerminalOpt = 0.0,
     episodes: Annotated[
         int | None, typer.Option(help="Episodes to play (default: 1000 model, 30 lob).")
     ] = None,
@@ -189,6 +211,7 @@ def evaluate_cmd(
         if env not in ("model", "lob"):
             msg = f"invalid --env {env!r}, must be `model` or `lob`"
             raise ConfigError(msg)
+        _check_terminal(env, terminal_penalty)
         n = episodes if episodes is not None else (1000 if env == "model" else 30)
         if n < 1:
             msg = f"invalid --episodes, must be >= 1, was {n}"
@@ -205,7 +228,7 @@ def evaluate_cmd(
             raise ConfigError(msg)
         # one reward everywhere: the one PPO learns (PnL minus AS's inventory penalty);
         # the raw PnL is reported beside it as pnl_mean
-        params = _params(gamma, penalised=True)
+        params = _params(gamma, penalised=True, terminal_penalty=terminal_penalty)
         if trained:
             from makerkit.rl import ppo_policy
 
@@ -238,7 +261,10 @@ def evaluate_cmd(
         _print_rows(compared, "every policy on the same seeds, PPO's reward", console)
     if as_json:
         payload = {"env": env, "policy": policy, "gamma": gamma, "seed": seed,
-                   "reward": REWARD, **stats}  # fmt: skip
+                   "terminal_penalty": terminal_penalty,
+                   "reward": REWARD + (f"; minus {terminal_penalty} x inventory^2 at the end"
+                                       if terminal_penalty else ""),
+                   **stats}  # fmt: skip
         if compared is not None:
             payload["policies"] = compared
         sys.stdout.write(json.dumps(payload) + "\n")
@@ -325,6 +351,7 @@ def compare_cmd(
         ),
     ] = None,
     gamma: Annotated[float, typer.Option(help="Risk aversion (model market).")] = 0.1,
+    terminal_penalty: TerminalOpt = 0.0,
     action: Annotated[
         str,
         typer.Option(
@@ -332,8 +359,19 @@ def compare_cmd(
         ),
     ] = "residual",
     residual_scale: Annotated[
-        float, typer.Option(help="--action residual: the most it moves a quote (price units).")
-    ] = 0.25,
+        float | None,
+        typer.Option(
+            help="--action residual: the most it moves a quote (price units; default: the one "
+            "validated for the market, 0.25, or 1.0 with a --terminal-penalty)."
+        ),
+    ] = None,
+    learning_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="PPO's learning rate (default: the one validated for the market, 3e-5, or "
+            "1e-4 with a --terminal-penalty)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")] = False,
 ) -> None:
     """Train PPO on several seeds; each and the pooled scores beside the closed forms, with CIs."""
@@ -344,12 +382,18 @@ def compare_cmd(
         if action not in ("residual", "absolute"):
             msg = f"invalid --action {action!r}, must be `residual` or `absolute`"
             raise ConfigError(msg)
+        _check_terminal(env, terminal_penalty)
         if timesteps < 1000:
             msg = f"invalid --timesteps, must be >= 1000, was {timesteps}"
             raise ConfigError(msg)
-        if not residual_scale > 0:
-            msg = f"invalid --residual-scale, must be > 0, was {residual_scale}"
-            raise ConfigError(msg)
+        for name, value in (("--residual-scale", residual_scale),
+                            ("--learning-rate", learning_rate)):  # fmt: skip
+            if value is not None and not (math.isfinite(value) and value > 0):
+                msg = f"invalid {name}, must be > 0, was {value}"
+                raise ConfigError(msg)
+            if value is not None and env != "model":
+                msg = f"{name} goes with --env model (the book env trains with its own)"
+                raise ConfigError(msg)
         n = episodes if episodes is not None else (1000 if env == "model" else 100)
         if n < 2:
             msg = f"invalid --episodes, must be >= 2 (an interval needs two), was {n}"
@@ -384,8 +428,9 @@ def compare_cmd(
         result = compare_model(
             seed_list, out_dir, timesteps=timesteps, gamma=gamma, episodes=n,
             eval_seed=eval_seed,
-            residual=action == "residual", residual_scale=residual_scale, on_steps=on_steps,
-            on_stage=on_stage,
+            residual=action == "residual", residual_scale=residual_scale,
+            learning_rate=learning_rate, on_steps=on_steps, on_stage=on_stage,
+            terminal_penalty=terminal_penalty,
         )  # fmt: skip
     else:
         result = compare_lob(

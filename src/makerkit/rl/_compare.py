@@ -17,13 +17,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from makerkit.core.clock import monotonic_ns
 from makerkit.core.errors import ConfigError
 
-__all__ = ["bootstrap_ci", "compare_lob", "compare_model", "compare_rows", "verdict"]
+__all__ = [
+    "bootstrap_ci",
+    "compare_lob",
+    "compare_model",
+    "compare_rows",
+    "model_training",
+    "verdict",
+]
 
 F64 = npt.NDArray[np.float64]
 Steps = Callable[[int, int], None]  # (training seed, steps done)
@@ -106,22 +114,38 @@ def _train_seconds(train: Callable[[], Any]) -> float:
     return (monotonic_ns() - started) / 1e9
 
 
+def model_training(terminal_penalty: float) -> tuple[float, float]:
+    """(residual scale, learning rate) chosen on validation episodes for this model market.
+
+    Each was chosen on validation episodes, ``eval_seed`` 2^31 + 10^6, never
+    on the evaluation's. Without a terminal penalty the exact optimum departs
+    from GLFT by under 0.3 for |q| <= 6, only in the episode's last twentieth:
+    a 0.25 residual covers most of it, and 3e-5 (over 1e-4, and over a 0.1
+    residual) keeps more of GLFT, there being little to gain. With one, the
+    optimum sells down into the close, far from GLFT's quotes: a 1.0 residual
+    at 1e-4 (over 0.25, 0.5 and 2.0, and over 3e-5 and 3e-4).
+    """
+    return (1.0, 1e-4) if terminal_penalty > 0 else (0.25, 3e-5)
+
+
 def compare_model(
     seeds: list[int], out_dir: Path, *, timesteps: int, gamma: float = 0.1, episodes: int = 1000,
-    eval_seed: int | None = None, residual: bool = True, residual_scale: float = 0.25,
-    learning_rate: float = 3e-5, log_std_init: float = -1.0, on_steps: Steps | None = None,
-    on_stage: Callable[[str], None] | None = None,
+    eval_seed: int | None = None, residual: bool = True, residual_scale: float | None = None,
+    learning_rate: float | None = None, log_std_init: float = -1.0,
+    on_steps: Steps | None = None, on_stage: Callable[[str], None] | None = None,
+    terminal_penalty: float = 0.0,
 ) -> dict[str, Any]:  # fmt: skip
     """Train one PPO per seed on the model market; each beside AS, GLFT and the optimum.
 
     ``residual``: the action adjusts GLFT's quotes by at most +-``residual_scale``
-    (the zero action is GLFT). The exact optimum departs from GLFT by under 0.3
-    for |q| <= 6, and only in the episode's last twentieth, so 0.25 covers most
-    of what there is to gain while bounding what training noise can lose.
-    ``learning_rate`` 3e-5 was chosen over 1e-4 (and over a 0.1 residual) on
-    validation episodes, ``eval_seed`` 2^31 + 10^6, never on the evaluation's:
-    there is little to gain, so a slower learner keeps more of GLFT.
+    (the zero action is GLFT). ``residual_scale`` and ``learning_rate`` default
+    to the ones validated for the market (``model_training``).
+    ``terminal_penalty``: the cost of each unit^2 still held at the end, a
+    close to be flat into that GLFT's infinite horizon does not see.
     """
+    chosen_scale, chosen_rate = model_training(terminal_penalty)
+    residual_scale = chosen_scale if residual_scale is None else residual_scale
+    learning_rate = chosen_rate if learning_rate is None else learning_rate
     from makerkit.rl._gym_model import ActionMap, ppo_policy, train_ppo
     from makerkit.rl._model_env import (
         ModelParams,
@@ -132,7 +156,9 @@ def compare_model(
         optimal_policy,
     )
 
-    params = as_penalty(ModelParams(max_offset=4.0), gamma)
+    params = msgspec.structs.replace(
+        as_penalty(ModelParams(max_offset=4.0), gamma), terminal_penalty=terminal_penalty
+    )
     eval_seed = MODEL_EVAL_SEED if eval_seed is None else eval_seed
     mapping = ActionMap(base="glft", gamma=gamma, scale=residual_scale) if residual else ActionMap()
 
@@ -161,7 +187,10 @@ def compare_model(
         "eval_seed": eval_seed, "training_seeds": seeds,
         "action": f"residual around GLFT, +-{residual_scale}" if residual else "absolute offsets",
         "learning_rate": learning_rate, "log_std_init": log_std_init,
-        "metric": "reward: PnL minus gamma sigma^2 / 2 x inventory^2 per unit of time",
+        "terminal_penalty": terminal_penalty,
+        "metric": "reward: PnL minus gamma sigma^2 / 2 x inventory^2 per unit of time"
+                  + (f", minus {terminal_penalty} x inventory^2 at the end"
+                     if terminal_penalty else ""),
         **compare_rows({s: r["reward"] for s, r in ppo.items()},
                        {n: r["reward"] for n, r in refs.items()}),
         "pnl": compare_rows({s: r["pnl"] for s, r in ppo.items()},

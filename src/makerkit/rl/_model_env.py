@@ -62,6 +62,11 @@ class ModelParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             if not getattr(self, name) > 0:
                 msg = f"invalid `{name}`, must be > 0, was {getattr(self, name)}"
                 raise ConfigError(msg)
+        for name in ("inventory_penalty", "terminal_penalty"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                msg = f"invalid `{name}`, must be finite and >= 0, was {value}"
+                raise ConfigError(msg)
         if self.dt > self.horizon:
             msg = "invalid `dt`, must be <= `horizon`"
             raise ConfigError(msg)
@@ -286,8 +291,9 @@ def optimal_policy(params: ModelParams, gamma: float, *, grid: int = 161, q_max:
     x + q S + theta(t, q) and Bellman's recursion runs over (step, inventory)
     alone: each step picks the (bid, ask) offsets, on a ``grid``-point mesh of
     [0, max_offset], that maximise the spread earned minus the penalty plus
-    theta at the next step. Inventory is capped at +-``q_max`` in the
-    recursion. The yardstick a learned policy cannot beat, up to the mesh.
+    theta at the next step, theta at the end being minus the terminal
+    penalty. Inventory is capped at +-``q_max`` in the recursion. The
+    yardstick a learned policy cannot beat, up to the mesh.
     """
     if gamma <= 0:
         msg = f"invalid `gamma`, must be > 0, was {gamma}"
@@ -298,7 +304,7 @@ def optimal_policy(params: ModelParams, gamma: float, *, grid: int = 161, q_max:
     fill = np.minimum(p.A * p.dt * np.exp(-p.k * mesh), 1.0)
     pb, pa = fill[None, :, None], fill[None, None, :]
     db, da = mesh[None, :, None], mesh[None, None, :]
-    theta = np.zeros(qs.size)
+    theta = -p.terminal_penalty * qs * qs  # what the last inventory costs at the end
     table = np.zeros((p.steps, qs.size, 2))
     cost = p.inventory_penalty * p.dt
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -73,6 +74,20 @@ def test_the_optimum_is_at_least_every_closed_form_and_glft_is_close() -> None:
     assert run_policy(opt, P, episodes=100, seed=1)["reward_mean"] == pytest.approx(
         episode_rewards(opt, P, episodes=100, seed=1)["reward"].mean()
     )
+
+
+def test_with_a_liquidation_penalty_the_optimum_flattens_and_glft_does_not() -> None:
+    flat = msgspec.structs.replace(P, terminal_penalty=1.0)
+    rewards = {name: episode_rewards(make, flat, episodes=1000, seed=2**31)["reward"]
+               for name, make in (("opt", optimal_policy(flat, 0.1, grid=81)),
+                                  ("blind", optimal_policy(P, 0.1, grid=81)),
+                                  ("glft", glft_policy(flat, 0.1)))}  # fmt: skip
+    # GLFT's infinite horizon never sees the close; the optimum sells down into it
+    assert (rewards["opt"] - rewards["glft"]).mean() > 2.0
+    assert (rewards["opt"] - rewards["blind"]).mean() > 2.0  # the end's penalty is in theta
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match="terminal_penalty"):
+            msgspec.structs.replace(P, terminal_penalty=bad)
 
 
 def test_bootstrap_interval_and_verdicts_follow_the_numbers() -> None:
@@ -151,10 +166,30 @@ def test_rl_compare_trains_each_seed_and_reports_json(tmp_path: Path) -> None:
     assert abs(mean - ppo) < 10  # 20 of the same 50 episodes
 
 
+@pytest.mark.expensive
+def test_rl_compare_on_a_market_that_closes_flat(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["rl", "compare", "--seeds", "0", "--timesteps", "1024",
+                                      "--episodes", "200", "--terminal-penalty", "1",
+                                      "--out", str(tmp_path), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["terminal_penalty"] == 1.0 and "at the end" in payload["metric"]
+    # GLFT does not see the close: it leaves the optimum a clear gain there
+    assert payload["minus_optimum"]["glft"]["ci95"][1] < -1.0
+    evaluated = CliRunner().invoke(app, ["rl", "evaluate", "--policy", "avellaneda-stoikov",
+                                         "--episodes", "20", "--terminal-penalty", "1",
+                                         "--json"])  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout.strip().splitlines()[-1])["terminal_penalty"] == 1.0
+
+
 def test_rl_compare_refuses_bad_input(tmp_path: Path) -> None:
     runner = CliRunner()
+    late, rate, scale = "--terminal-penalty", "--learning-rate", "--residual-scale"
     for args, words in ((["--seeds", "0,x"], "--seeds"), (["--seeds", "1,1"], "each once"),
                         (["--env", "moon"], "--env"), (["--action", "up"], "--action"),
-                        (["--episodes", "1"], "--episodes")):  # fmt: skip
+                        (["--episodes", "1"], "--episodes"), ([late, "-1"], late),
+                        (["--env", "lob", late, "1"], late), ([rate, "0"], rate),
+                        (["--env", "lob", scale, "1"], scale)):  # fmt: skip
         result = runner.invoke(app, ["rl", "compare", "--out", str(tmp_path), *args])
         assert result.exit_code == 2 and words in result.output, (args, result.output)
