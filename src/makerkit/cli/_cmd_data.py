@@ -215,7 +215,7 @@ def data_facts(
                 raise DataError(msg, path=str(sim)) from exc
             source = str(sim)
         else:
-            # two price scales fitted, each judged on 27 simulated days: 10-30 s for a day
+            # two price scales fitted, each judged on 27 simulated days: 20-30 s for a day
             with err.status("calibrating the simulator on the day"):
                 params = calibrate_shape(day)
             source = "calibrated"

@@ -42,6 +42,14 @@ def _refusals() -> Iterator[None]:
 REWARD = "pnl minus gamma sigma^2 / 2 x inventory^2 per unit of time (pnl_mean: the raw PnL)"
 
 
+def _reward(terminal_penalty: float) -> str:
+    """The reward's name, with the cost at the close when the market has one."""
+    if not terminal_penalty:
+        return REWARD
+    close = f", minus {terminal_penalty} x inventory^2 at the end"
+    return REWARD.replace(" (pnl_mean", close + " (pnl_mean")
+
+
 def _params(gamma: float, penalised: bool, terminal_penalty: float = 0.0) -> Any:
     from makerkit.rl import ModelParams, as_penalty
 
@@ -262,9 +270,7 @@ def evaluate_cmd(
     if as_json:
         payload = {"env": env, "policy": policy, "gamma": gamma, "seed": seed,
                    "terminal_penalty": terminal_penalty,
-                   "reward": REWARD + (f"; minus {terminal_penalty} x inventory^2 at the end"
-                                       if terminal_penalty else ""),
-                   **stats}  # fmt: skip
+                   "reward": _reward(terminal_penalty), **stats}  # fmt: skip
         if compared is not None:
             payload["policies"] = compared
         sys.stdout.write(json.dumps(payload) + "\n")

@@ -41,9 +41,9 @@ not only its means (``makerkit data facts`` compares them):
 * then by simulated moments, with fixed seeds: one factor on the improvement
   rates so that the spread quantiles meet the day's (in log terms), and the
   business clock's dispersion so that the |10 s return| autocorrelation at
-  lags 1-5 (over five simulated days) meets the day's; fitted at both price-scale exponents, the one
-  whose simulated days (never those a report shows) come nearest the day's
-  facts is kept.
+  lags 1-5 (over five simulated days) meets the day's; fitted at both
+  price-scale exponents, the one whose simulated days (never those a report
+  shows) come nearest the day's facts is kept.
 """
 
 from __future__ import annotations

@@ -180,7 +180,8 @@ def test_rl_compare_on_a_market_that_closes_flat(tmp_path: Path) -> None:
                                          "--episodes", "20", "--terminal-penalty", "1",
                                          "--json"])  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
-    assert json.loads(evaluated.stdout.strip().splitlines()[-1])["terminal_penalty"] == 1.0
+    row = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert row["terminal_penalty"] == 1.0 and "1.0 x inventory^2 at the end" in row["reward"]
 
 
 def test_rl_compare_refuses_bad_input(tmp_path: Path) -> None:
