@@ -8,6 +8,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
@@ -23,6 +24,9 @@
 #include <tuple>
 #include <vector>
 
+#ifdef MAKERKIT_HAVE_SQLITE
+#include "makerkit/journal_writer.hpp"
+#endif
 #include "makerkit/lobster_replay.hpp"
 #include "makerkit/order_book.hpp"
 #include "makerkit/replay_backtest.hpp"
@@ -264,6 +268,59 @@ int64_t quote_field(nb::handle v, const char* name, bool price) {
                         nb::repr(v).c_str())
                            .c_str());
 }
+
+#ifdef MAKERKIT_HAVE_SQLITE
+// A str or bytes value's UTF-8 bytes (JSON payloads arrive either way).
+std::string text_or_bytes(nb::handle obj, const char* name) {
+  if (PyBytes_Check(obj.ptr())) {
+    return std::string(PyBytes_AS_STRING(obj.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(obj.ptr())));
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_Check(obj.ptr()) ? PyUnicode_AsUTF8AndSize(obj.ptr(), &size) : nullptr;
+  if (data == nullptr) {
+    PyErr_Clear();
+    throw nb::type_error((std::string("invalid journal row: `") + name + "` must be str or bytes").c_str());
+  }
+  return std::string(data, static_cast<size_t>(size));
+}
+
+nb::handle row_item(nb::handle row, Py_ssize_t i, Py_ssize_t width) {
+  if (!PyTuple_Check(row.ptr()) || PyTuple_GET_SIZE(row.ptr()) != width) {
+    throw nb::type_error(("invalid journal row: must be a tuple of " + std::to_string(width)).c_str());
+  }
+  return PyTuple_GET_ITEM(row.ptr(), i);
+}
+
+std::optional<int64_t> optional_int(nb::handle obj) {
+  if (obj.is_none()) return std::nullopt;
+  return nb::cast<int64_t>(obj);
+}
+
+using Rows = std::pair<std::vector<makerkit::CommandRow>, std::vector<makerkit::EventRow>>;
+
+// Copy a batch's rows out of Python (the GIL is held); the writer never touches them as objects.
+Rows copy_rows(nb::handle commands, nb::handle events) {
+  Rows rows;
+  rows.first.reserve(nb::len(commands));
+  for (nb::handle row : commands) {
+    rows.first.push_back({nb::cast<int64_t>(row_item(row, 0, 4)),
+                          nb::cast<int64_t>(row_item(row, 1, 4)),
+                          text_or_bytes(row_item(row, 2, 4), "kind"),
+                          text_or_bytes(row_item(row, 3, 4), "payload")});
+  }
+  rows.second.reserve(nb::len(events));
+  for (nb::handle row : events) {
+    nb::handle symbol = row_item(row, 3, 6);
+    rows.second.push_back(
+        {nb::cast<int64_t>(row_item(row, 0, 6)), text_or_bytes(row_item(row, 1, 6), "kind"),
+         optional_int(row_item(row, 2, 6)),
+         symbol.is_none() ? std::nullopt
+                          : std::optional<std::string>(text_or_bytes(symbol, "symbol")),
+         optional_int(row_item(row, 4, 6)), text_or_bytes(row_item(row, 5, 6), "payload")});
+  }
+  return rows;
+}
+#endif
 
 }  // namespace
 
@@ -981,4 +1038,53 @@ NB_MODULE(_native, m) {
            "The volume ahead of a resting order of ours in its queue; -1 when not resting.")
       .def_prop_ro("fifo_exceptions", &ReplayBacktest::fifo_exceptions,
                    "l3: executions behind our order while volume was still ahead of it.");
+
+#ifdef MAKERKIT_HAVE_SQLITE
+  nb::exception<makerkit::JournalError>(m, "JournalWriteError");
+  nb::class_<makerkit::JournalWriter>(
+      m, "JournalWriter",
+      "The journal's native writer: its own connection to a journal whose schema exists, and "
+      "its own thread, which commits each batch in one transaction without the GIL.")
+      .def(nb::init<const std::string&, bool>(), "path"_a, "full_sync"_a)
+      .def(
+          "submit",
+          [](makerkit::JournalWriter& w, nb::handle commands, nb::handle events) {
+            auto rows = copy_rows(commands, events);
+            return w.submit(std::move(rows.first), std::move(rows.second));
+          },
+          "commands"_a, "events"_a,
+          "Queue (ts, account, kind, payload) commands and (ts, kind, account, symbol, order_id, "
+          "json) history rows as one transaction; return its ticket. Batches commit in order; "
+          "each end is read with finished() once completion_fd is readable.")
+      .def(
+          "write",
+          [](makerkit::JournalWriter& w, nb::handle commands, nb::handle events) {
+            auto rows = copy_rows(commands, events);
+            nb::gil_scoped_release release;
+            w.write(std::move(rows.first), std::move(rows.second));
+          },
+          "commands"_a, "events"_a,
+          "submit() and wait for that batch; JournalWriteError (rolled back) on failure.")
+      .def_prop_ro("completion_fd", &makerkit::JournalWriter::completion_fd,
+                   "A file descriptor readable once a submitted batch has ended.")
+      .def("finished", &makerkit::JournalWriter::finished,
+           "The submitted batches ended since the last call, in order: (ticket, error or None).")
+      .def(
+          "execute",
+          [](makerkit::JournalWriter& w, const std::string& sql) {
+            nb::gil_scoped_release release;
+            w.execute(sql);
+          },
+          "sql"_a, "Run SQL on this connection, between batches (pragmas, maintenance).")
+      .def("query_int", &makerkit::JournalWriter::query_int, "sql"_a,
+           "The first column of the first row, as an integer (None: no row).")
+      .def(
+          "close",
+          [](makerkit::JournalWriter& w) {
+            nb::gil_scoped_release release;
+            w.close();
+          },
+          "Finish the queued batches, stop the thread, close the connection.")
+      .def_prop_ro("closed", &makerkit::JournalWriter::closed);
+#endif
 }

@@ -245,3 +245,44 @@ class ReplayBacktest:
     @property
     def fifo_exceptions(self) -> int:
         """l3: executions behind our order while volume was still ahead of it."""
+
+class JournalWriteError(Exception):
+    pass
+
+class JournalWriter:
+    """
+    The journal's native writer: its own connection to a journal whose schema exists, and its own thread, which commits each batch in one transaction without the GIL.
+    """
+
+    def __init__(self, path: str, full_sync: bool) -> None: ...
+
+    def submit(self, commands: object, events: object) -> int:
+        """
+        Queue (ts, account, kind, payload) commands and (ts, kind, account, symbol, order_id, json) history rows as one transaction; return its ticket. Batches commit in order; each end is read with finished() once completion_fd is readable.
+        """
+
+    def write(self, commands: object, events: object) -> None:
+        """
+        submit() and wait for that batch; JournalWriteError (rolled back) on failure.
+        """
+
+    @property
+    def completion_fd(self) -> int:
+        """A file descriptor readable once a submitted batch has ended."""
+
+    def finished(self) -> list[tuple[int, str | None]]:
+        """
+        The submitted batches ended since the last call, in order: (ticket, error or None).
+        """
+
+    def execute(self, sql: str) -> None:
+        """Run SQL on this connection, between batches (pragmas, maintenance)."""
+
+    def query_int(self, sql: str) -> int | None:
+        """The first column of the first row, as an integer (None: no row)."""
+
+    def close(self) -> None:
+        """Finish the queued batches, stop the thread, close the connection."""
+
+    @property
+    def closed(self) -> bool: ...

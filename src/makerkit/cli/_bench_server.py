@@ -28,6 +28,7 @@ import msgspec
 import numpy as np
 
 from makerkit.core.clock import LiveClock, monotonic_ns
+from makerkit.venue._journal import journal_writer
 
 __all__ = ["run_server_bench"]
 
@@ -799,7 +800,12 @@ def run_server_bench(
             _bench(base, seconds, ws_clients, rest_clients, md_subscribers, paced_rate)
         )
     result.update(
-        {"ws_clients": ws_clients, "rest_clients": rest_clients, "paced_rate": paced_rate}
+        {
+            "ws_clients": ws_clients,
+            "rest_clients": rest_clients,
+            "paced_rate": paced_rate,
+            "journal_writer": journal_writer(),  # this checkout's venue's
+        }
     )
     if baseline is not None:
         result.update(_side_by_side(baseline, seconds, ws_clients, rounds, say))

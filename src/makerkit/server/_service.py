@@ -51,6 +51,7 @@ from makerkit.venue import (
     OrderUpdate,
     Outcome,
     Role,
+    Sealed,
     Trade,
 )
 
@@ -160,6 +161,48 @@ class _JournalThread:
         """Finish the jobs handed over, then end the thread."""
         self._jobs.put(None)
         self._thread.join()
+
+
+class _NativeCommits:
+    """Commits on the native journal writer's own thread, each end read from its pipe.
+
+    The writer's thread never takes the GIL: the loop learns that a batch is
+    durable when the writer's descriptor turns readable, so a busy loop hands
+    nothing over to another thread and waits for no switch interval.
+    """
+
+    def __init__(self, journal: Journal, fd: int) -> None:
+        self.journal = journal
+        self._fd = fd
+        self._loop = asyncio.get_running_loop()
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+        self._loop.add_reader(fd, self._ended)
+
+    def commit(self, sealed: Sealed) -> asyncio.Future[None]:
+        """Hand ``sealed`` to the writer; the future is done (or failed) once it has ended."""
+        future = self._loop.create_future()
+        self._waiting[self.journal.commit_later(sealed)] = future
+        return future
+
+    def _ended(self) -> None:
+        for ticket, error in self.journal.commits_done():
+            future = self._waiting.pop(ticket, None)
+            if future is None or future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(self.journal.commit_failed(error))
+
+    def close(self) -> None:
+        """Stop watching the writer (its batches have ended: nothing is left waiting)."""
+        self._loop.remove_reader(self._fd)
+        self._ended()
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(JournalUnavailable(f"journal {self.journal.path} closed"))
+                future.exception()
+        self._waiting.clear()
 
 
 class Subscriber:
@@ -325,6 +368,7 @@ class VenueService:
         self._looping = False
         self._committing: asyncio.Future[None] | None = None
         self._writer: _JournalThread | None = None
+        self._native: _NativeCommits | None = None  # the native writer's background commits
         self.public: dict[str, set[Subscriber]] = {s: set() for s in self.instruments}
         self.private: dict[int, set[Subscriber]] = {}
         self._last_l1: dict[str, tuple[Any, ...]] = {}
@@ -422,6 +466,7 @@ class VenueService:
         if self._writer is not None:
             self._writer.shutdown()
             self._writer = None
+        self._close_native()
         # what arrived meanwhile waited for this last commit; later commands commit at once
         self._commit()  # nothing when failed; if this commit fails, its waiters are answered
         self._looping = False
@@ -609,7 +654,11 @@ class VenueService:
         if sealed is not None:
             assert self._writer is not None  # noqa: S101 - set in start()
             try:
-                await self._writer.run(lambda: journal.commit(sealed))
+                native = self._native_commits(journal)
+                if native is not None:
+                    await native.commit(sealed)
+                else:
+                    await self._writer.run(lambda: journal.commit(sealed))
             except Exception as exc:
                 # the sealed batch goes first: its waiters are answered with the rest
                 self._batch = batch + self._batch
@@ -621,6 +670,23 @@ class VenueService:
                 return
             journal.settle(sealed)
         self._release(batch, after, done, l1s, later)
+
+    def _native_commits(self, journal: Journal) -> _NativeCommits | None:
+        """The background commits of ``journal``'s native writer (None: it has none)."""
+        native = self._native
+        if native is not None and native.journal is journal:
+            return native
+        self._close_native()
+        fd = journal.completion_fd
+        if fd is None:
+            return None
+        self._native = _NativeCommits(journal, fd)
+        return self._native
+
+    def _close_native(self) -> None:
+        if self._native is not None:
+            self._native.close()
+            self._native = None
 
     def _commit(self) -> None:
         """Make the batch durable, then publish it and release its waiters (in that order).
@@ -778,6 +844,7 @@ class VenueService:
                 log.error("journal still unavailable (retrying): %s", exc)
             return False
         old, self.jv, self.venue = self.jv, jv, jv.venue
+        self._close_native()  # the failed journal's: its writer commits nothing more
         try:
             old.close()  # its journal is failed: nothing is written, its snapshot writer is awaited
         except Exception as exc:  # pragma: no cover - closing a failed journal

@@ -18,6 +18,7 @@ this journal's history, naming the files and the safe path (``--no-snapshot``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -61,6 +62,31 @@ from makerkit.venue._venue import SNAPSHOT_FORMAT, Venue
 __all__ = ["Journal", "JournaledVenue", "Sealed"]
 
 log = logging.getLogger("makerkit.venue")
+
+
+class _NoNativeWriter(Exception):
+    """Never raised: stands for the native writer's error where it is not built."""
+
+
+# the native writer: absent from a build without the engine or without SQLite's headers
+_NativeWriter: Any = None
+JournalWriteError: type[Exception] = _NoNativeWriter
+try:
+    from makerkit import _native
+
+    _NativeWriter, JournalWriteError = _native.JournalWriter, _native.JournalWriteError
+except (ImportError, AttributeError):  # pragma: no cover - such builds write in Python
+    pass
+
+
+# MAKERKIT_JOURNAL_WRITER=python keeps the journal's writes in Python (sqlite3)
+_WRITERS = ("native", "python")
+
+
+def journal_writer() -> str:
+    """The writer a file journal opened now gets: ``native`` where built, unless told otherwise."""
+    chosen = os.environ.get("MAKERKIT_JOURNAL_WRITER") or "native"
+    return "python" if chosen == "python" or _NativeWriter is None else chosen
 
 
 _encode = msgspec.json.Encoder().encode
@@ -108,10 +134,13 @@ EventRow = tuple[int, str, int | None, str | None, int | None, str]
 
 
 class Sealed(NamedTuple):
-    """A batch written inside an open transaction, waiting for its commit."""
+    """A batch taken for its commit (the Python writer: written inside an open transaction)."""
 
     seq: int  # the journal sequence it makes durable
     last: tuple[int, int, str, bytes] | None  # its last command (ts, account, kind, payload)
+    # the native writer's rows, written and committed together by ``commit``
+    commands: list[tuple[int, int, str, bytes]] | None = None
+    events: list[EventRow] | None = None
 
 
 SYNC_MODES = ("full", "normal")
@@ -178,9 +207,13 @@ class Journal:
     ``sync="normal"`` only survives a killed process (the WAL may lose its tail).
     """
 
-    def __init__(self, path: str | Path, *, sync: str = "full") -> None:
+    def __init__(self, path: str | Path, *, sync: str = "full", writer: str | None = None) -> None:
         if sync not in SYNC_MODES:
             msg = f"invalid `sync`, must be one of {', '.join(SYNC_MODES)}, was {sync!r}"
+            raise ConfigError(msg)
+        writer = writer or os.environ.get("MAKERKIT_JOURNAL_WRITER") or "native"
+        if writer not in _WRITERS:
+            msg = f"invalid journal `writer`, must be one of {', '.join(_WRITERS)}, was {writer!r}"
             raise ConfigError(msg)
         self.path = str(path)
         self.sync = sync
@@ -189,6 +222,9 @@ class Journal:
         self._events: list[EventRow] = []
         self._memory_snapshots: list[tuple[int, int, str, bytes]] = []
         self._reader: sqlite3.Connection | None = None
+        # Batches are written by the native writer (its own connection, off the GIL)
+        # where there is one and the journal is a file; else by ``_db`` in Python.
+        self._native: Any = None
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +233,9 @@ class Journal:
             row = self._db.execute(
                 "SELECT seq, ts, account, kind, payload FROM commands ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-        except (sqlite3.Error, OSError) as exc:
+            if writer == "native" and _NativeWriter is not None and self.path != ":memory:":
+                self._native = self._open_native()
+        except (sqlite3.Error, OSError, JournalWriteError) as exc:
             if hasattr(self, "_db"):
                 self._db.close()
             msg = f"journal {self.path}: cannot open it: {exc}"
@@ -216,6 +254,34 @@ class Journal:
         if self._reader is None:
             self._reader = self._db if self.path == ":memory:" else self._connect()
         return self._reader
+
+    def _open_native(self) -> Any:
+        return _NativeWriter(self.path, self.sync == "full")
+
+    @property
+    def writer(self) -> str:
+        """Which writer commits: ``native`` (its own thread, no GIL) or ``python``."""
+        return "python" if self._native is None else "native"
+
+    def pragma(self, statement: str) -> int | None:
+        """Run ``PRAGMA <statement>`` on the connection that writes; its first column, if any.
+
+        For operators and tests (``max_page_count``, ``synchronous``); the
+        statement is trusted.
+        """
+        sql = f"PRAGMA {statement}"
+        if self._native is not None:
+            value: int | None = self._native.query_int(sql)
+            return value
+        row = self._db.execute(sql).fetchone()
+        return None if row is None else int(row[0])
+
+    def _write_sql(self, sql: str) -> None:
+        """Run a statement on the connection that writes (between batches)."""
+        if self._native is not None:
+            self._native.execute(sql)
+        else:
+            self._db.execute(sql)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -263,6 +329,8 @@ class Journal:
             return None
         rows, events = self._pending, self._events
         self._pending, self._events = [], []
+        if self._native is not None:  # written with its commit, on the committing thread
+            return Sealed(self.appended_seq, rows[-1] if rows else None, rows, events)
         sealed = Sealed(self.appended_seq, rows[-1] if rows else None)
         try:
             self._db.execute("BEGIN")
@@ -273,11 +341,59 @@ class Journal:
         return sealed
 
     def commit(self, sealed: Sealed) -> None:
-        """Commit a sealed batch (fsync'd with ``sync="full"``); safe off the owner's thread."""
+        """Commit a sealed batch (fsync'd with ``sync="full"``); safe off the owner's thread.
+
+        The native writer writes the batch's rows here too, without the GIL.
+        """
         try:
-            self._db.execute("COMMIT")
-        except (sqlite3.Error, OSError) as exc:
+            if self._native is not None:
+                self._native.write(sealed.commands or (), sealed.events or ())
+            else:
+                self._db.execute("COMMIT")
+        except (sqlite3.Error, OSError, JournalWriteError) as exc:
             raise self._broke(exc) from exc
+
+    # The native writer can also commit without a waiting thread: ``commit_later``
+    # hands the batch to its own thread, ``completion_fd`` turns readable once a
+    # batch ended, and ``commits_done`` tells which (and why one failed). An event
+    # loop watches the descriptor, so no thread needs the GIL to report a commit.
+
+    @property
+    def completion_fd(self) -> int | None:
+        """Readable once a batch handed to ``commit_later`` has ended (None: no native writer)."""
+        return None if self._native is None else int(self._native.completion_fd)
+
+    def commit_later(self, sealed: Sealed) -> int:
+        """Hand a sealed batch to the native writer's thread; return its ticket.
+
+        Batches commit in the order handed over; once one fails, every later
+        one fails too, unwritten. Only with a native writer (``completion_fd``).
+        """
+        if self._native is None:
+            msg = f"journal {self.path}: no native writer to commit in the background"
+            raise RuntimeError(msg)
+        try:
+            return int(self._native.submit(sealed.commands or (), sealed.events or ()))
+        except JournalWriteError as exc:
+            raise self._broke(exc) from exc
+
+    def commits_done(self) -> list[tuple[int, str | None]]:
+        """The batches handed to ``commit_later`` that ended since the last call, in order.
+
+        Each is (ticket, None) once committed, or (ticket, why) when it was not:
+        pass ``why`` to ``commit_failed``.
+        """
+        if self._native is None:
+            return []
+        done: list[tuple[int, str | None]] = self._native.finished()
+        return done
+
+    def commit_failed(self, error: str) -> JournalUnavailable:
+        """Record a failed background commit (as ``commit`` would); return the error to raise."""
+        cause = JournalWriteError(error)
+        failed = self._broke(cause)
+        failed.__cause__ = cause
+        return failed
 
     def settle(self, sealed: Sealed) -> None:
         """Record a committed batch as durable."""
@@ -298,6 +414,10 @@ class Journal:
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (SQLITE_FULL does); never raise from here
+        if self._native is not None:  # a batch rolls itself back; a probe may not have
+            with contextlib.suppress(JournalWriteError):
+                self._native.execute("ROLLBACK")
+            return
         if self._db.in_transaction:
             try:
                 self._db.execute("ROLLBACK")
@@ -319,19 +439,21 @@ class Journal:
         if self.broken is not None:
             msg = f"journal {self.path}: no longer written to after a failed write ({self.broken})"
             raise JournalUnavailable(msg)
+        write = self._write_sql  # the probe writes as the batches do
         try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:  # no room to copy the pages yet: the probe decides
+            write("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (sqlite3.Error, JournalWriteError) as exc:  # no room yet: the probe decides
             log.debug("journal %s: checkpoint failed: %s", self.path, exc)
         try:
-            self._db.execute("BEGIN")
-            self._db.execute(
+            write("BEGIN")
+            write(
                 "CREATE TABLE IF NOT EXISTS headroom (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"
             )
-            self._db.execute("INSERT OR REPLACE INTO headroom VALUES (1, randomblob(?))", (nbytes,))
-            self._db.execute("COMMIT")
-            self._db.execute("DELETE FROM headroom")
-        except (sqlite3.Error, OSError) as exc:
+            blob = f"randomblob({int(nbytes)})"  # an integer: nothing to inject
+            write(f"INSERT OR REPLACE INTO headroom VALUES (1, {blob})")  # noqa: S608
+            write("COMMIT")
+            write("DELETE FROM headroom")
+        except (sqlite3.Error, OSError, JournalWriteError) as exc:
             self._rollback()
             msg = f"journal {self.path}: cannot write {nbytes} bytes: {exc}"
             raise JournalUnavailable(msg) from exc
@@ -538,6 +660,8 @@ class Journal:
             if self.broken is None:
                 self.flush()
         finally:
+            if self._native is not None:
+                self._native.close()
             if self._reader is not None and self._reader is not self._db:
                 self._reader.close()
             self._db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,16 +18,34 @@ from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._ws import _subscribe
 from makerkit.venue import Journal, NewOrder, Sealed
 from makerkit.wire import WsSubscribe, parse_ws_request
-from tests.unit.server.test_durability import frames, open_venue, order, run, service, state
+from tests.unit.server.test_durability import (
+    frames,
+    open_venue,
+    order,
+    run,
+    service,
+    state,
+    writer,  # noqa: F401 - each test, each writer
+)
 
 
 class Gates:
-    """Each commit on the journal's thread waits until the test lets it through."""
+    """Each commit waits until the test lets it through: a slow disk, one batch at a time.
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    The Python writer's commit runs on the journal's thread and is held there.
+    The native writer's thread needs no Python, so its batch is held by SQLite
+    itself: a connection of the test's holds the journal's write lock, and the
+    writer waits for it (a busy timeout) before it writes anything.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, svc: VenueService) -> None:
         self.arrived = threading.Semaphore(0)
         self.passes = threading.Semaphore(0)
         self.threads: list[str] = []
+        self.native = svc.jv.journal.writer == "native"
+        if self.native:
+            self._native(monkeypatch, svc)
+            return
         real = Journal.commit
 
         def gated(journal: Journal, sealed: Sealed) -> None:
@@ -37,17 +56,42 @@ class Gates:
 
         monkeypatch.setattr(Journal, "commit", gated)
 
+    def _native(self, monkeypatch: pytest.MonkeyPatch, svc: VenueService) -> None:
+        journal = svc.jv.journal
+        journal.pragma("busy_timeout = 20000")  # the writer waits for the lock, never fails
+        self.lock = sqlite3.connect(journal.path, isolation_level=None)
+        self.held = False
+        self.credit = 0  # passes given before their commit came
+        real = Journal.commit_later
+
+        def gated(journal: Journal, sealed: Sealed) -> int:
+            if self.credit:
+                self.credit -= 1
+            else:
+                self.lock.execute("BEGIN IMMEDIATE")  # the writer is idle: taken at once
+                self.held = True
+            self.arrived.release()
+            return real(journal, sealed)
+
+        monkeypatch.setattr(Journal, "commit_later", gated)
+
     async def reached(self) -> None:
-        """Wait (on the loop's side) until a commit is waiting on the other thread."""
+        """Wait (on the loop's side) until a commit is waiting."""
         for _ in range(2000):
             if self.arrived.acquire(blocking=False):
                 return
             await asyncio.sleep(0.001)
-        msg = "no commit reached the journal's thread"
+        msg = "no commit reached the journal's writer"
         raise AssertionError(msg)
 
     def let_one_through(self) -> None:
-        self.passes.release()
+        if not self.native:
+            self.passes.release()
+        elif self.held:
+            self.held = False
+            self.lock.execute("ROLLBACK")
+        else:
+            self.credit += 1
 
 
 async def until(check: Callable[[], bool]) -> None:
@@ -71,11 +115,11 @@ def test_commands_during_a_commit_wait_for_their_own(
         svc = service(tmp_path / "venue.db")
         alice, _, _ = await open_venue(svc)
         journal = svc.jv.journal
-        gates = Gates(monkeypatch)
+        gates = Gates(monkeypatch, svc)
         acks: list[str] = []
         svc.execute_then(order(svc, alice, 20), lambda _: acks.append("first"))
         await gates.reached()
-        assert gates.threads[0].startswith("makerkit-journal")
+        assert gates.native or gates.threads[0].startswith("makerkit-journal")
         first_seq = journal.appended_seq
         # the loop still runs commands while the fsync waits
         svc.execute_then(order(svc, alice, 21), lambda _: acks.append("second"))
@@ -106,7 +150,7 @@ def test_snapshots_and_l1_show_only_durable_state(
         svc = service(tmp_path / "venue.db")
         alice, _, watcher = await open_venue(svc)
         frames(watcher)
-        gates = Gates(monkeypatch)
+        gates = Gates(monkeypatch, svc)
         seq = svc.venue.public_seq
         durable_seq = seq("AAA")
         # the best bid grows by a lot in one batch, and again in the next (applied
@@ -151,7 +195,7 @@ def test_commands_that_come_while_stopping_are_committed_last(
     async def scenario() -> None:
         svc: VenueService = service(tmp_path / "venue.db")
         alice, _, _ = await open_venue(svc)
-        gates = Gates(monkeypatch)
+        gates = Gates(monkeypatch, svc)
         acks: list[int] = []
         svc.execute_then(order(svc, alice, 30), lambda out: acks.append(out.update.order_id))
         await gates.reached()

@@ -29,21 +29,32 @@ from makerkit.core import Instrument, JournalUnavailable, Side, SimClock
 from makerkit.server import Settings, create_app
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.venue import Journal, JournaledVenue, NewOrder, Outcome
+from makerkit.venue._journal import JournalWriteError
+from makerkit.venue._journal import _NativeWriter as NativeWriter
 
 INSTRUMENTS = [Instrument(symbol="AAA")]
 T0 = 1_700_000_000_000_000_000
 
 
 class Disk:
-    """Every journal connection opened while it is patched; ``fill`` and ``free`` them."""
+    """Every journal writer opened while it is patched; ``fill`` and ``free`` them.
+
+    A writer is a function running one SQL statement on a connection that
+    writes (a Python connection, or a native writer's own).
+    """
 
     def __init__(self) -> None:
         self.full = False
-        self.connections: list[sqlite3.Connection] = []
+        self.writers: list[Callable[[str], Any]] = []
 
-    def limit(self, db: sqlite3.Connection) -> None:
-        pages = db.execute("PRAGMA page_count").fetchone()[0] if self.full else 1073741823
-        db.execute(f"PRAGMA max_page_count = {pages}")
+    def limit(self, run: Callable[[str], Any]) -> None:
+        pages = run("PRAGMA page_count") if self.full else 1073741823
+        run(f"PRAGMA max_page_count = {pages}")
+
+    def add(self, run: Callable[[str], Any]) -> None:
+        self.writers.append(run)
+        if self.full:
+            self.limit(run)
 
     def fill(self) -> None:
         self.full = True
@@ -54,26 +65,40 @@ class Disk:
         self.apply()
 
     def apply(self) -> None:
-        for db in list(self.connections):
+        for run in list(self.writers):
             try:
-                self.limit(db)
-            except sqlite3.ProgrammingError:  # closed meanwhile
-                self.connections.remove(db)
+                self.limit(run)
+            except (sqlite3.ProgrammingError, JournalWriteError):  # closed meanwhile
+                self.writers.remove(run)
+
+
+WRITERS = ["python", *(["native"] if NativeWriter is not None else [])]
+
+
+@pytest.fixture(params=WRITERS, autouse=True)
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with each journal writer."""
+    monkeypatch.setenv("MAKERKIT_JOURNAL_WRITER", request.param)
+    return str(request.param)
 
 
 @pytest.fixture
 def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
     disk = Disk()
-    connect = Journal._connect
+    connect, open_native = Journal._connect, Journal._open_native
 
     def limited(journal: Journal) -> sqlite3.Connection:
         db = connect(journal)
-        disk.connections.append(db)
-        if disk.full:
-            disk.limit(db)
+        disk.add(lambda sql: db.execute(sql).fetchone()[0])
         return db
 
+    def limited_native(journal: Journal) -> Any:
+        native = open_native(journal)
+        disk.add(native.query_int)
+        return native
+
     monkeypatch.setattr(Journal, "_connect", limited)
+    monkeypatch.setattr(Journal, "_open_native", limited_native)
     return disk
 
 
@@ -250,7 +275,9 @@ class FailingCommit:
         return getattr(self.db, name)
 
 
-def test_a_failing_fsync_answers_every_waiter_and_the_venue_rebuilds(tmp_path: Path) -> None:
+def test_a_failing_fsync_answers_every_waiter_and_the_venue_rebuilds(
+    tmp_path: Path, writer: str
+) -> None:
     path = tmp_path / "venue.db"
 
     async def scenario() -> None:
@@ -258,7 +285,14 @@ def test_a_failing_fsync_answers_every_waiter_and_the_venue_rebuilds(tmp_path: P
         alice, bob, sub = await open_venue(svc)
         want = state(svc)
         frames(sub)
-        svc.jv.journal._db = FailingCommit(svc.jv.journal._db)  # type: ignore[assignment]
+        journal = svc.jv.journal
+        assert journal.writer == writer
+        if writer == "python":
+            journal._db = FailingCommit(journal._db)  # type: ignore[assignment]
+            error = "disk I/O error"
+        else:  # its connection read-only: the batch fails inside its transaction
+            journal.pragma("query_only = 1")
+            error = "readonly database"
         errors: list[JournalUnavailable] = []
         svc.execute_then(order(svc, bob, 20, Side.SELL), print, errors.append)
         waiters = [asyncio.create_task(svc.execute(order(svc, alice, i))) for i in range(21, 30)]
@@ -268,7 +302,7 @@ def test_a_failing_fsync_answers_every_waiter_and_the_venue_rebuilds(tmp_path: P
         await asyncio.wait([*waiters, read])
         assert len(errors) == 1 and after == ["dropped"]
         assert all(isinstance(t.exception(), JournalUnavailable) for t in [*waiters, read])
-        assert "disk I/O error" in str(read.exception()) and frames(sub) == []
+        assert error in str(read.exception()) and frames(sub) == []
         assert svc.try_recover()  # a new connection: its fsync works
         assert state(svc) == want
         await svc.execute(order(svc, alice, 21))

@@ -26,6 +26,8 @@ from makerkit.core import (
     SimClock,
 )
 from makerkit.venue import CancelOrder, Journal, JournaledVenue, NewOrder
+from makerkit.venue._journal import JournalWriteError
+from makerkit.venue._journal import _NativeWriter as NativeWriter
 from makerkit.venue._venue import SNAPSHOT_FORMAT
 
 INSTRUMENTS = [Instrument(symbol="AAA")]
@@ -44,6 +46,17 @@ def state(jv: JournaledVenue) -> Any:
             "positions": [v.risk.positions(a) for a in accounts],
         }
     )
+
+
+# the journal's two writers: the native one (its own thread) where built, and Python's sqlite3
+WRITERS = ["python", *(["native"] if NativeWriter is not None else [])]
+
+
+@pytest.fixture(params=WRITERS, autouse=True)
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with each writer (a journal opened with no writer named)."""
+    monkeypatch.setenv("MAKERKIT_JOURNAL_WRITER", request.param)
+    return str(request.param)
 
 
 def venue(path: Path, clock: SimClock | None = None, **kw: Any) -> JournaledVenue:
@@ -72,24 +85,31 @@ def accounts(jv: JournaledVenue) -> None:
 
 def fill_disk(journal: Journal) -> None:
     """Make the database file unable to grow: SQLite then fails exactly as on a full disk."""
-    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
-    journal._db.execute(f"PRAGMA max_page_count = {pages}")
+    journal.pragma(f"max_page_count = {journal.pragma('page_count')}")
 
 
 def free_disk(journal: Journal) -> None:
-    journal._db.execute("PRAGMA max_page_count = 1073741823")
+    journal.pragma("max_page_count = 1073741823")
+
+
+WRITE_ERRORS = (sqlite3.OperationalError, JournalWriteError)
 
 
 # ---------------------------------------------------------------------- write failures
 
 
-def test_sync_is_full_by_default(tmp_path: Path) -> None:
-    full = Journal(tmp_path / "a.db")
-    assert full.sync == "full" and full._db.execute("PRAGMA synchronous").fetchone()[0] == 2
-    normal = Journal(tmp_path / "b.db", sync="normal")
-    assert normal._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+@pytest.mark.parametrize("writer", WRITERS)
+def test_sync_is_full_by_default(tmp_path: Path, writer: str) -> None:
+    full = Journal(tmp_path / "a.db", writer=writer)
+    assert full.writer == writer
+    assert full.sync == "full" and full.pragma("synchronous") == 2  # the writing connection
+    assert full._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    normal = Journal(tmp_path / "b.db", sync="normal", writer=writer)
+    assert normal.pragma("synchronous") == 1
     with pytest.raises(ConfigError, match="sync"):
-        Journal(tmp_path / "c.db", sync="off")
+        Journal(tmp_path / "c.db", sync="off", writer=writer)
+    with pytest.raises(ConfigError, match="writer"):
+        Journal(tmp_path / "d.db", writer="rust")
 
 
 def test_a_full_disk_fails_the_flush_and_nothing_of_the_batch_is_durable(tmp_path: Path) -> None:
@@ -104,7 +124,7 @@ def test_a_full_disk_fails_the_flush_and_nothing_of_the_batch_is_durable(tmp_pat
     orders(jv, clock, 300, start=20)  # more than the free pages hold
     with pytest.raises(JournalUnavailable, match="database or disk is full") as failed:
         jv.flush()
-    assert isinstance(failed.value.__cause__, sqlite3.OperationalError)
+    assert isinstance(failed.value.__cause__, WRITE_ERRORS)
     assert f"commands {durable + 1}-" in str(failed.value) and str(path) in str(failed.value)
     assert jv.journal.durable_seq == durable and not jv.journal._db.in_transaction
     # the journal takes no later write, even once space is back: the venue in memory
@@ -130,11 +150,11 @@ def test_headroom_is_checked_by_writing(tmp_path: Path) -> None:
     assert journal.broken is None  # a probe failing breaks nothing
     free_disk(journal)
     journal.check_headroom()
-    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    pages = journal.pragma("page_count")
     fill_disk(journal)  # the probe's pages were freed for the next commands
     journal.append(T0, 0, "noop", b"{}" * 1000)
     assert journal.flush() == 2
-    assert journal._db.execute("PRAGMA page_count").fetchone()[0] == pages
+    assert journal.pragma("page_count") == pages
 
 
 class FailingCommit:
@@ -153,6 +173,20 @@ class FailingCommit:
         return getattr(self.db, name)
 
 
+def fail_writes(journal: Journal) -> str:
+    """Make the journal's next commit fail; return the error it fails with.
+
+    The Python writer's COMMIT fails as a failing fsync makes it fail; the
+    native writer's connection is made read-only, so its batch fails inside
+    its transaction, as a write error does.
+    """
+    if journal.writer == "python":
+        journal._db = FailingCommit(journal._db)  # type: ignore[assignment]
+        return "disk I/O error"
+    journal.pragma("query_only = 1")
+    return "readonly database"
+
+
 def test_a_failing_fsync_rolls_back_the_batch(tmp_path: Path) -> None:
     path = tmp_path / "venue.db"
     clock = SimClock(T0)
@@ -162,9 +196,9 @@ def test_a_failing_fsync_rolls_back_the_batch(tmp_path: Path) -> None:
     durable = jv.flush()
     want = state(jv)
     real = jv.journal._db
-    jv.journal._db = FailingCommit(real)  # type: ignore[assignment]
+    error = fail_writes(jv.journal)
     orders(jv, clock, 10, start=10)
-    with pytest.raises(JournalUnavailable, match="disk I/O error"):
+    with pytest.raises(JournalUnavailable, match=error):
         jv.flush()
     assert not real.in_transaction  # rolled back, not left open
     assert jv.journal.durable_seq == jv.journal.appended_seq == durable
