@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 
 from makerkit.core.clock import LiveClock, monotonic_ns
-from makerkit.venue._journal import journal_writer
+from makerkit.venue import journal_writer
 
 __all__ = ["run_server_bench"]
 

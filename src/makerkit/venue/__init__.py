@@ -7,7 +7,7 @@ an ``Outcome`` with the order's update and every event it caused.
 
 from __future__ import annotations
 
-from makerkit.venue._journal import Journal, JournaledVenue, Sealed
+from makerkit.venue._journal import Journal, JournaledVenue, Sealed, journal_writer
 from makerkit.venue._model import (
     Account,
     Balance,
@@ -45,4 +45,5 @@ __all__ = [
     "Sealed",
     "Trade",
     "Venue",
+    "journal_writer",
 ]
