@@ -91,7 +91,7 @@ def wait_readable(fd: int) -> None:
 
 
 def test_background_commits_report_in_order_through_the_pipe(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db")
+    journal = Journal(tmp_path / "j.db", writer="native")
     fd = journal.completion_fd
     assert fd is not None
     tickets = []
@@ -116,7 +116,7 @@ def test_background_commits_report_in_order_through_the_pipe(tmp_path: Path) -> 
 
 
 def test_a_failed_background_batch_stops_every_later_one(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db")
+    journal = Journal(tmp_path / "j.db", writer="native")
     journal.append(T0, 1, "noop", b"{}")
     assert journal.flush() == 1
     journal.pragma(f"max_page_count = {journal.pragma('page_count')}")  # a full disk
@@ -145,7 +145,7 @@ def test_a_failed_background_batch_stops_every_later_one(tmp_path: Path) -> None
 
 
 def test_bad_rows_are_refused_before_anything_is_written(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.db")
+    journal = Journal(tmp_path / "j.db", writer="native")
     native = journal._native
     with pytest.raises(TypeError, match="tuple of 4"):
         native.write([(T0, 1, "noop")], [])
@@ -164,10 +164,10 @@ def test_an_in_memory_journal_writes_in_python(tmp_path: Path) -> None:
     assert Journal(tmp_path / "j.db", writer="python").completion_fd is None
 
 
-def test_the_writer_is_native_unless_told_otherwise(
+def test_the_writer_is_python_unless_native_is_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MAKERKIT_JOURNAL_WRITER", raising=False)
-    assert journal_writer() == "native" == Journal(tmp_path / "a.db").writer
-    monkeypatch.setenv("MAKERKIT_JOURNAL_WRITER", "python")
-    assert journal_writer() == "python" == Journal(tmp_path / "b.db").writer
+    assert journal_writer() == "python" == Journal(tmp_path / "a.db").writer
+    monkeypatch.setenv("MAKERKIT_JOURNAL_WRITER", "native")
+    assert journal_writer() == "native" == Journal(tmp_path / "b.db").writer
