@@ -1084,7 +1084,6 @@ NB_MODULE(_native, m) {
             nb::gil_scoped_release release;
             w.close();
           },
-          "Finish the queued batches, stop the thread, close the connection.")
-      .def_prop_ro("closed", &makerkit::JournalWriter::closed);
+          "Finish the queued batches, stop the thread, close the connection.");
 #endif
 }

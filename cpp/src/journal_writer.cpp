@@ -69,11 +69,6 @@ void JournalWriter::close() {
   close_db();
 }
 
-bool JournalWriter::closed() {
-  std::lock_guard<std::mutex> db(db_mutex_);
-  return db_ == nullptr;
-}
-
 void JournalWriter::close_db() {
   sqlite3_finalize(insert_command_);
   sqlite3_finalize(insert_event_);

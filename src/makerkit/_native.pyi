@@ -283,6 +283,3 @@ class JournalWriter:
 
     def close(self) -> None:
         """Finish the queued batches, stop the thread, close the connection."""
-
-    @property
-    def closed(self) -> bool: ...

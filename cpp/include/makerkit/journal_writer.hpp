@@ -78,7 +78,6 @@ class JournalWriter {
   std::optional<int64_t> query_int(const std::string& sql);
   // Finish the queued batches, stop the thread, close the connection.
   void close();
-  bool closed();
 
  private:
   struct Batch {

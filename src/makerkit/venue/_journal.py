@@ -84,9 +84,13 @@ except (ImportError, AttributeError):  # pragma: no cover - such builds write in
 _WRITERS = ("native", "python")
 
 
+def _requested_writer() -> str:
+    return os.environ.get("MAKERKIT_JOURNAL_WRITER") or "python"
+
+
 def journal_writer() -> str:
     """The writer a file journal gets: ``python``, unless ``native`` is asked for and built."""
-    chosen = os.environ.get("MAKERKIT_JOURNAL_WRITER") or "python"
+    chosen = _requested_writer()
     return "python" if chosen == "python" or _NativeWriter is None else chosen
 
 
@@ -212,7 +216,7 @@ class Journal:
         if sync not in SYNC_MODES:
             msg = f"invalid `sync`, must be one of {', '.join(SYNC_MODES)}, was {sync!r}"
             raise ConfigError(msg)
-        writer = writer or os.environ.get("MAKERKIT_JOURNAL_WRITER") or "python"
+        writer = writer or _requested_writer()
         if writer not in _WRITERS:
             msg = f"invalid journal `writer`, must be one of {', '.join(_WRITERS)}, was {writer!r}"
             raise ConfigError(msg)

@@ -15,7 +15,7 @@ import pytest
 
 from makerkit.core import Instrument, JournalUnavailable, Side, SimClock
 from makerkit.venue import CancelOrder, Journal, JournaledVenue, NewOrder
-from makerkit.venue._journal import _NativeWriter, journal_writer
+from makerkit.venue._journal import JournalWriteError, _NativeWriter, journal_writer
 
 pytestmark = pytest.mark.skipif(_NativeWriter is None, reason="built without the native writer")
 
@@ -155,7 +155,7 @@ def test_bad_rows_are_refused_before_anything_is_written(tmp_path: Path) -> None
         native.write([], [(T0, "audit", None, None, None)])
     journal.close()
     assert rows(tmp_path / "j.db") == ([], [])
-    with pytest.raises(Exception, match="closed"):
+    with pytest.raises(JournalWriteError, match="closed"):
         native.write([(T0, 1, "noop", b"{}")], [])
 
 
