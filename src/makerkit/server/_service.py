@@ -205,13 +205,30 @@ class _NativeCommits:
         self._waiting.clear()
 
 
+def _md_payload(
+    frames: list[tuple[str, str | None, bytes]], channels: frozenset[tuple[str, str]]
+) -> bytes:
+    """What a subscriber to ``channels`` gets of a tick: one object, a JSON array, or nothing."""
+    mine = [
+        frame
+        for symbol, channel, frame in frames
+        if (channel != "l1" and (symbol, "book") in channels)
+        or (channel is not None and (symbol, channel) in channels)
+    ]
+    if len(mine) > 1:
+        return b"[" + b",".join(mine) + b"]"
+    return mine[0] if mine else b""
+
+
 class Subscriber:
     """One WebSocket connection's outbound queue; a slow reader is cut off, never waited for."""
 
     def __init__(self, account: int | None = None, capacity: int = 20_000, raw: Any = None) -> None:
         self.account = account
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=capacity)
-        self.channels: set[tuple[str, str]] = set()  # (symbol, channel)
+        # (symbol, channel); replaced, never changed in place: it is also the key that
+        # lets every subscriber with the same subscriptions share one market-data frame
+        self.channels: frozenset[tuple[str, str]] = frozenset()
         self.overflowed = False
         self.staged: list[bytes] = []  # messages of the batch being published
         # a RawSender (server._wsproto): frames go to the socket in order, written at
@@ -867,19 +884,45 @@ class VenueService:
     # ------------------------------------------------------------------ fan-out
 
     def _flush_md(self) -> None:
-        """Publish the durable market data gathered since the last tick, in order."""
+        """Publish the durable market data gathered since the last tick, in order.
+
+        The tick's frames are encoded once, and the frame a subscriber gets is
+        built once per distinct set of subscriptions: a hundred readers of the
+        same books cost one join and a hundred writes, not a hundred passes
+        over every delta.
+        """
         self._md_timer = None
         pending, self._md_pending = self._md_pending, []
         l1s, self._md_l1 = self._md_l1, {}
-        staged: set[Subscriber] = set()
         public = self.public
+        # (symbol, channel that also gets it besides "book", frame); l1 frames go to "l1" only
+        frames: list[tuple[str, str | None, bytes]] = []
+        touched: list[set[Subscriber]] = []
+        last = None
         for event in pending:
-            if public.get(event.symbol):  # else nobody is told (as _publish would find)
-                self._publish(event, staged)
+            symbol = event.symbol
+            subs = public.get(symbol)
+            if not subs:  # nobody is told
+                continue
+            if symbol != last:
+                touched.append(subs)
+                last = symbol
+            channel = "trades" if event.__class__ is Trade else None
+            frames.append((symbol, channel, _encode(self.public_frame(event))))  # type: ignore[arg-type]
         for symbol in sorted(l1s):
-            self._publish_l1(symbol, l1s[symbol], staged)
-        for sub in staged:  # one frame per subscriber per tick
-            sub.send_staged()
+            frame = self._l1_frame_if_new(symbol, l1s[symbol])
+            if frame is not None:
+                frames.append((symbol, "l1", frame))
+                touched.append(public[symbol])
+        if frames:
+            memo: dict[frozenset[tuple[str, str]], bytes] = {}
+            for sub in set().union(*touched):
+                key = sub.channels
+                payload = memo.get(key)
+                if payload is None:
+                    payload = memo[key] = _md_payload(frames, key)
+                if payload:
+                    sub.push(payload)
         for tap in self.taps:
             tap.market(pending, l1s)
 
@@ -908,17 +951,15 @@ class VenueService:
                 sub.stage(frame)
                 staged.add(sub)
 
-    def _publish_l1(self, symbol: str, l1: L1Snapshot, staged: set[Subscriber]) -> None:
+    def _l1_frame_if_new(self, symbol: str, l1: L1Snapshot) -> bytes | None:
+        """The L1 frame when the top of book changed and someone reads the symbol's l1."""
         key = (l1.bid_price, l1.bid_size, l1.ask_price, l1.ask_size)
         if self._last_l1.get(symbol) == key:
-            return
+            return None
         self._last_l1[symbol] = key
-        subs = [s for s in self.public.get(symbol, ()) if (symbol, "l1") in s.channels]
-        if subs:
-            frame = _encode(self.l1_frame(symbol, l1))
-            for sub in subs:
-                sub.stage(frame)
-                staged.add(sub)
+        if any((symbol, "l1") in s.channels for s in self.public.get(symbol, ())):
+            return _encode(self.l1_frame(symbol, l1))
+        return None
 
     # ------------------------------------------------------------------ frames
 

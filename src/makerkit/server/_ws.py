@@ -112,7 +112,7 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
     _instrument(service, req.symbol)
     key = (req.symbol, req.channel)
     if req.op == "unsubscribe":
-        sub.channels.discard(key)
+        sub.channels -= {key}
         if not any(sym == req.symbol for sym, _ in sub.channels):
             service.public[req.symbol].discard(sub)
         return
@@ -131,7 +131,7 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
         )
 
         def failed(_: Exception) -> None:  # told, and not left subscribed without a snapshot
-            sub.channels.discard(key)
+            sub.channels -= {key}
             sub.release(refused)
 
         sub.hold()
@@ -140,7 +140,7 @@ def _subscribe(service: VenueService, sub: Subscriber, req: WsSubscribe) -> None
         except JournalUnavailable:
             sub.release(None)
             raise
-    sub.channels.add(key)
+    sub.channels |= {key}
     service.public[symbol].add(sub)
 
 
