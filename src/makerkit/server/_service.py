@@ -163,6 +163,15 @@ class _JournalThread:
         self._thread.join()
 
 
+_IN_FLIGHT = 4  # native commits handed to the writer's thread before the loop waits for one
+
+
+async def _quietly(future: asyncio.Future[None]) -> None:
+    """Wait for an earlier commit; its failure was handled by its own task."""
+    with contextlib.suppress(Exception):
+        await asyncio.shield(future)
+
+
 class _NativeCommits:
     """Commits on the native journal writer's own thread, each end read from its pipe.
 
@@ -631,35 +640,50 @@ class VenueService:
         """Commit batches as they come; an error is answered and logged, never the loop's end.
 
         Each commit runs as its own task, shielded: stopping the loop never
-        leaves a commit half done on the journal's thread.
+        leaves a commit half done on the journal's thread. With the native
+        writer the next batch is sealed and handed over while earlier ones
+        commit (up to ``_IN_FLIGHT``): its thread goes from one batch to the
+        next without waiting for the loop, and each batch is still published
+        and acknowledged only after every earlier one.
         """
         assert self._wake is not None  # noqa: S101 - set in start()
+        in_flight: list[asyncio.Future[None]] = []
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self._flush_interval:
                 await asyncio.sleep(self._flush_interval)  # let a burst join this commit
-            self._committing = asyncio.ensure_future(self._commit_async())
+            task = asyncio.ensure_future(self._commit_async(self._committing))
+            self._committing = task
+            in_flight = [t for t in in_flight if not t.done()]
+            in_flight.append(task)
+            if self.jv.journal.completion_fd is not None and len(in_flight) < _IN_FLIGHT:
+                continue
             try:
-                await asyncio.shield(self._committing)
+                await asyncio.shield(in_flight[0])
             except asyncio.CancelledError:
                 raise
             except Exception:  # pragma: no cover - _commit_async catches what it can foresee
                 log.exception("journal flusher: unexpected error; flushing goes on")
 
-    async def _commit_async(self) -> None:
+    async def _commit_async(self, previous: asyncio.Future[None] | None = None) -> None:
         """``_commit`` with the fsync on the journal's thread: the loop goes on meanwhile.
 
-        The batch is sealed (written into an open transaction) here; commands
-        that arrive during the fsync form the next batch, and nothing of them
-        is published or acknowledged before their own commit.
+        The batch is sealed here; commands that arrive during the fsync form
+        the next batch, and nothing of them is published or acknowledged
+        before their own commit. ``previous`` (the commit before this one,
+        maybe still running) ends before this batch is settled or released.
         """
         if self.failure is not None:
+            if previous is not None:
+                await _quietly(previous)
             return
         journal = self.jv.journal
         try:
             sealed = journal.seal()
         except Exception as exc:
+            if previous is not None:
+                await _quietly(previous)
             self._fail(exc)
             return
         batch, self._batch = self._batch, []
@@ -668,23 +692,31 @@ class VenueService:
         # the venue is exactly the sealed batch's state now: later commands go to the next
         l1s = self._l1s(batch)
         later = [tap.sealed(batch) for tap in self.taps]
-        if sealed is not None:
-            assert self._writer is not None  # noqa: S101 - set in start()
-            try:
+        try:
+            committed: asyncio.Future[None] | None = None
+            if sealed is not None:
                 native = self._native_commits(journal)
                 if native is not None:
-                    await native.commit(sealed)
+                    committed = native.commit(sealed)  # handed over now, behind any earlier batch
                 else:
-                    await self._writer.run(lambda: journal.commit(sealed))
-            except Exception as exc:
-                # the sealed batch goes first: its waiters are answered with the rest
-                self._batch = batch + self._batch
-                self._after = after + self._after
-                if done is not None and not done.done():
-                    done.set_exception(JournalUnavailable(str(exc)))
-                    done.exception()  # retrieved: no warning if its waiter is gone
-                self._fail(exc)
-                return
+                    assert self._writer is not None  # noqa: S101 - set in start()
+                    committed = self._writer.run(lambda: journal.commit(sealed))
+            if previous is not None:
+                await _quietly(previous)
+            if committed is not None:
+                await committed
+        except Exception as exc:
+            # the sealed batch goes first: its waiters are answered with the rest
+            self._batch = batch + self._batch
+            self._after = after + self._after
+            if done is not None and not done.done():
+                done.set_exception(JournalUnavailable(str(exc)))
+                done.exception()  # retrieved: no warning if its waiter is gone
+            self._fail(exc)
+            return
+        # durable, so told even if the journal failed since (a snapshot's flush): a
+        # rebuilt venue replays it
+        if sealed is not None:
             journal.settle(sealed)
         self._release(batch, after, done, l1s, later)
 

@@ -323,7 +323,8 @@ class Journal:
     # thread, which goes on buffering the next batch), ``commit`` makes them
     # durable (any one thread: it mostly waits on the disk, without the GIL),
     # ``settle`` records the new durable position (the owner's thread again).
-    # One sealed batch at a time.
+    # The Python writer has one sealed batch at a time; the native writer takes
+    # several, committed in order.
 
     def seal(self) -> Sealed | None:
         """Write what is buffered into an open transaction; None when nothing is."""
@@ -401,10 +402,12 @@ class Journal:
         return failed
 
     def settle(self, sealed: Sealed) -> None:
-        """Record a committed batch as durable."""
+        """Record a committed batch as durable (one settled late never moves it back)."""
+        if sealed.seq < self.durable_seq:  # a later batch (a synchronous flush) settled first
+            return
         if sealed.last is not None:
             self._durable_record = record_hash(sealed.seq, *sealed.last)
-        self.durable_seq = max(self.durable_seq, sealed.seq)
+        self.durable_seq = sealed.seq
 
     def _broke(self, exc: BaseException) -> JournalUnavailable:
         self._rollback()

@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from makerkit.core import Side
+from makerkit.server import _service
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._ws import _subscribe
 from makerkit.venue import Journal, NewOrder, Sealed
@@ -43,6 +44,8 @@ class Gates:
         self.passes = threading.Semaphore(0)
         self.threads: list[str] = []
         self.native = svc.jv.journal.writer == "native"
+        # one batch at a time, so each pass is one batch (test_pipelined_commits holds several)
+        monkeypatch.setattr(_service, "_IN_FLIGHT", 1)
         if self.native:
             self._native(monkeypatch, svc)
             return

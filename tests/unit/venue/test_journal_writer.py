@@ -115,6 +115,34 @@ def test_background_commits_report_in_order_through_the_pipe(tmp_path: Path) -> 
     journal.close()
 
 
+def test_a_batch_settled_after_a_later_flush_moves_nothing_back(tmp_path: Path) -> None:
+    """Two batches in flight, then a synchronous flush (a snapshot's) settles first."""
+    journal = Journal(tmp_path / "j.db", writer="native")
+    fd = journal.completion_fd
+    assert fd is not None
+    sealed = []
+    for k in range(2):
+        journal.append(T0 + k, 1, "noop", b'{"k":%d}' % k)
+        batch = journal.seal()
+        assert batch is not None
+        journal.commit_later(batch)
+        sealed.append(batch)
+    journal.append(T0 + 2, 1, "noop", b'{"k":2}')
+    assert journal.flush() == 3  # written behind the two in flight, settled first
+    done: list[tuple[int, str | None]] = []
+    while len(done) < 2:
+        wait_readable(fd)
+        done += journal.commits_done()
+    for batch in sealed:  # late: what they record is older than what is durable
+        journal.settle(batch)
+    assert journal.durable_seq == 3
+    journal.write_snapshot(3, T0, "test", b"state")
+    journal.close()
+    again = Journal(tmp_path / "j.db")
+    assert [s[0] for s in again.snapshots()] == [3]  # its record is command 3's: it verifies
+    again.close()
+
+
 def test_a_failed_background_batch_stops_every_later_one(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.db", writer="native")
     journal.append(T0, 1, "noop", b"{}")
