@@ -36,6 +36,7 @@ __all__ = ["MessageTooLarge", "add_websocket_routes"]
 
 _ACK = b'{"type":"ack","req_id":%b,"order":%b}'
 _KILLED_PAUSE_S = 0.01  # a killed account's connection reads at most 100 frames a second
+_BURST = 16  # messages one connection applies before the event loop takes a turn
 
 
 class MessageTooLarge(MakerkitError):
@@ -210,10 +211,20 @@ async def _session(
     address = _address(ws)
     bucket: Bucket | None = None  # this connection's, when it has no account
     max_bytes = settings.max_message_bytes
+    burst = 0  # messages taken in a row without giving the loop a turn
     try:
         while sender is None or not sender.done():
             # a message already received is taken without a wait (no coroutine per message)
             waiting = reader.take_direct() if reader is not None else None
+            if waiting is not None:
+                burst += 1
+                if burst >= _BURST:
+                    # a turn for the rest: other connections, and the journal's flusher,
+                    # which seals what is applied so far and commits it while this goes on
+                    burst = 0
+                    await asyncio.sleep(0)
+            else:
+                burst = 0
             raw = (
                 waiting
                 if waiting is not None

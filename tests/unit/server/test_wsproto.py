@@ -392,6 +392,26 @@ def test_client_frames_are_read_straight_from_the_socket(server: tuple[str, Any]
         sock.close()
 
 
+def test_a_burst_on_one_connection_leaves_turns_for_the_others(server: tuple[str, Any]) -> None:
+    host, _ = server
+    flood = _raw_client(host, f"/ws/private?api_key={_key(host)}")
+    other = _raw_client(host, f"/ws/private?api_key={_key(host)}")
+    try:
+        count = 2000
+        flood.sendall(b"".join(_masked(_order(i)) for i in range(1, count + 1)))
+        other.sendall(_masked(_order(1, price="80.00")))
+        (theirs,) = _Reader(other).answers(1)
+        flooded = _Reader(flood).answers(count)
+        assert {a["type"] for a in flooded} == {"ack"} and theirs["type"] == "ack"
+        # its order was applied early in the burst, not after most of it (1,635 of the
+        # 2,000 when a connection applied all it had read before the loop took a turn)
+        ahead = sum(a["order"]["order_id"] < theirs["order"]["order_id"] for a in flooded)
+        assert ahead < 200
+    finally:
+        flood.close()
+        other.close()
+
+
 def test_pings_fragments_and_a_close_keep_their_meaning(server: tuple[str, Any]) -> None:
     host, app = server
     sock = _raw_client(host, f"/ws/private?api_key={_key(host)}")
