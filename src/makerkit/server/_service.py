@@ -929,26 +929,23 @@ class VenueService:
         public = self.public
         # (symbol, channel that also gets it besides "book", frame); l1 frames go to "l1" only
         frames: list[tuple[str, str | None, bytes]] = []
-        touched: list[set[Subscriber]] = []
-        last = None
+        symbols: set[str] = set()
         for event in pending:
             symbol = event.symbol
-            subs = public.get(symbol)
-            if not subs:  # nobody is told
-                continue
-            if symbol != last:
-                touched.append(subs)
-                last = symbol
-            channel = "trades" if event.__class__ is Trade else None
-            frames.append((symbol, channel, _encode(self.public_frame(event))))  # type: ignore[arg-type]
+            if public.get(symbol):  # else nobody is told
+                symbols.add(symbol)
+                channel = "trades" if event.__class__ is Trade else None
+                frames.append((symbol, channel, _encode(self.public_frame(event))))  # type: ignore[arg-type]
+        symbols.update(s for s in l1s if public.get(s))
+        subs = set().union(*(public[s] for s in symbols))
+        keys = {sub.channels for sub in subs}  # the distinct subscriptions
         for symbol in sorted(l1s):
-            frame = self._l1_frame_if_new(symbol, l1s[symbol])
+            frame = self._l1_frame_if_new(symbol, l1s[symbol], keys)
             if frame is not None:
                 frames.append((symbol, "l1", frame))
-                touched.append(public[symbol])
         if frames:
             memo: dict[frozenset[tuple[str, str]], bytes] = {}
-            for sub in set().union(*touched):
+            for sub in subs:
                 key = sub.channels
                 payload = memo.get(key)
                 if payload is None:
@@ -983,13 +980,15 @@ class VenueService:
                 sub.stage(frame)
                 staged.add(sub)
 
-    def _l1_frame_if_new(self, symbol: str, l1: L1Snapshot) -> bytes | None:
-        """The L1 frame when the top of book changed and someone reads the symbol's l1."""
+    def _l1_frame_if_new(
+        self, symbol: str, l1: L1Snapshot, readers: set[frozenset[tuple[str, str]]]
+    ) -> bytes | None:
+        """The L1 frame when the top of book changed and one of ``readers`` reads its l1."""
         key = (l1.bid_price, l1.bid_size, l1.ask_price, l1.ask_size)
         if self._last_l1.get(symbol) == key:
             return None
         self._last_l1[symbol] = key
-        if any((symbol, "l1") in s.channels for s in self.public.get(symbol, ())):
+        if any((symbol, "l1") in channels for channels in readers):
             return _encode(self.l1_frame(symbol, l1))
         return None
 
