@@ -192,10 +192,10 @@ def test_an_in_memory_journal_writes_in_python(tmp_path: Path) -> None:
     assert Journal(tmp_path / "j.db", writer="python").completion_fd is None
 
 
-def test_the_writer_is_python_unless_native_is_asked_for(
+def test_the_writer_is_native_unless_python_is_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MAKERKIT_JOURNAL_WRITER", raising=False)
-    assert journal_writer() == "python" == Journal(tmp_path / "a.db").writer
-    monkeypatch.setenv("MAKERKIT_JOURNAL_WRITER", "native")
-    assert journal_writer() == "native" == Journal(tmp_path / "b.db").writer
+    assert journal_writer() == "native" == Journal(tmp_path / "a.db").writer
+    monkeypatch.setenv("MAKERKIT_JOURNAL_WRITER", "python")
+    assert journal_writer() == "python" == Journal(tmp_path / "b.db").writer
