@@ -37,6 +37,7 @@ __all__ = ["MessageTooLarge", "add_websocket_routes"]
 _ACK = b'{"type":"ack","req_id":%b,"order":%b}'
 _KILLED_PAUSE_S = 0.01  # a killed account's connection reads at most 100 frames a second
 _BURST = 16  # messages one connection applies before the event loop takes a turn
+_MD_KERNEL_BUFFER = 256 * 1024  # a market-data connection's socket send buffer (bytes)
 
 
 class MessageTooLarge(MakerkitError):
@@ -199,7 +200,10 @@ async def _session(
     cancel_on_disconnect: bool,
 ) -> None:
     direct = raw_sender(
-        ws.scope, limit=settings.slow_consumer_bytes, stall_s=settings.slow_consumer_s
+        ws.scope,
+        limit=settings.slow_consumer_bytes,
+        stall_s=settings.slow_consumer_s,
+        kernel_buffer=_MD_KERNEL_BUFFER if account is None else None,
     )  # on `makerkit serve`: frames written straight to the socket
     sub = Subscriber(account.account_id if account else None, raw=direct)
     if account is not None:

@@ -250,9 +250,18 @@ class RawSender:
         stall_s: float = 5.0,
         grace_s: float = 1.0,
         now_ns: Callable[[], int] = time.monotonic_ns,
+        kernel_buffer: int | None = None,
     ) -> None:
         self.protocol = protocol
         self.transport = protocol.transport
+        if kernel_buffer is not None:
+            # a fixed send buffer instead of the kernel's autotuned one (megabytes on a
+            # fast link): a reader that stops is seen behind within ``limit`` plus this,
+            # not after the kernel has queued megabytes more for it
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, kernel_buffer)
         self.limit = limit
         self.stall_ns = int(stall_s * 1e9)
         self.grace_s = grace_s

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 import websockets
 
-from makerkit.server import Settings, _wsproto, create_app
+from makerkit.server import Settings, _ws, _wsproto, create_app
 from makerkit.server._wsproto import VenueWSProtocol, _header
 
 ADMIN = "admin-key"
@@ -248,6 +248,26 @@ def test_a_real_socket_that_never_reads_is_dropped(
         sock.settimeout(5)
         with pytest.raises(ConnectionResetError):
             _read_to_end(sock)
+    finally:
+        sock.close()
+
+
+def test_a_market_data_socket_gets_a_fixed_kernel_send_buffer(server: tuple[str, Any]) -> None:
+    """Not the autotuned megabytes: a reader that stops is found behind within about 1.5 MiB."""
+    host, app = server
+    sock = _raw_client(host, "/ws/md")
+    try:
+        body = json.dumps({"op": "subscribe", "channel": "book", "symbol": "AAA"}).encode()
+        sock.sendall(_masked(body))
+        deadline = time.monotonic() + 10
+        while not app.state.service.public["AAA"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        (sub,) = app.state.service.public["AAA"]
+        server_side = sub.raw.transport.get_extra_info("socket")
+        size = server_side.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        # Linux doubles what is asked for its own bookkeeping
+        assert _ws._MD_KERNEL_BUFFER <= size <= 2 * _ws._MD_KERNEL_BUFFER
     finally:
         sock.close()
 
