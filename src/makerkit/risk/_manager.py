@@ -24,6 +24,7 @@ NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SECOND
 _MAX_INT = 2**62  # any integer limit (a float of it is still exact enough and finite)
 _MAX_RATE = 1e9  # messages per second
+_RESOLVED_MAX = 65_536  # (account, symbol) pairs whose limits are remembered
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -110,6 +111,9 @@ class RiskManager:
     ) -> None:
         self._default = default_limits or RiskLimits()
         self._limits: dict[tuple[int | None, str | None], RiskLimits] = {}
+        # limits_for's answers, forgotten whenever a limit changes: every message asks
+        # for its account's limits, which almost never change (not part of the state)
+        self._resolved: dict[tuple[int, str], RiskLimits] = {}
         self._positions: dict[tuple[int, str], Position] = {}
         self._marks: dict[str, int] = {}
         self._buckets: dict[int, _Bucket] = {}
@@ -126,6 +130,7 @@ class RiskManager:
         # the sink belongs to the owner (a journal), not to the risk state
         state = self.__dict__.copy()
         state["sink"] = None
+        del state["_resolved"]  # derived: rebuilt on demand
         state["audit"] = (self.audit.maxlen, msgspec.msgpack.encode(list(self.audit)))
         return state
 
@@ -134,18 +139,26 @@ class RiskManager:
         audit = msgspec.msgpack.decode(records, type=list[AuditRecord])
         state["audit"] = deque(audit, maxlen=maxlen)
         self.__dict__.update(state)
+        self._resolved = {}
 
     # ------------------------------------------------------------------ limits
 
     def limits_for(self, account: int, symbol: str) -> RiskLimits:
         """Return the most specific limits: account+symbol, account, symbol, then default."""
-        limits = self._limits
-        return (
-            limits.get((account, symbol))
-            or limits.get((account, None))
-            or limits.get((None, symbol))
-            or self._default
-        )
+        key = (account, symbol)
+        found = self._resolved.get(key)
+        if found is None:
+            limits = self._limits
+            found = (
+                limits.get(key)
+                or limits.get((account, None))
+                or limits.get((None, symbol))
+                or self._default
+            )
+            if len(self._resolved) >= _RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[key] = found
+        return found
 
     def set_limits(
         self,
@@ -160,6 +173,7 @@ class RiskManager:
             self._default = limits
         else:
             self._limits[(account, symbol)] = limits
+        self._resolved.clear()
         self._record(
             ts,
             account or 0,
@@ -194,10 +208,11 @@ class RiskManager:
                 "off",
                 self._killed[account],
             )
-        rate = self.limits_for(account, "*").max_msgs_per_sec
+        limits = self.limits_for(account, "*")
+        rate = limits.max_msgs_per_sec
         if rate is None:
             return
-        burst = self.limits_for(account, "*").burst or max(1, int(rate))
+        burst = limits.burst or max(1, int(rate))
         bucket = self._buckets.get(account)
         if bucket is None:
             bucket = self._buckets[account] = _Bucket(float(burst), ts)

@@ -460,14 +460,21 @@ class Venue:
             return self._reject(account, cmd, RejectReason.MIN_NOTIONAL, ts)
         if not self.allow_short and not self._covered(account, listing, cmd):
             return self._reject(account, cmd, RejectReason.INSUFFICIENT_BALANCE, ts)
+        risk = self.risk
+        # the mid is read only where a rule uses it: a market order's notional, the collar
+        reference = (
+            self._reference(listing)
+            if is_market or risk.limits_for(account, cmd.symbol).collar_ticks is not None
+            else None
+        )
         try:
-            self.risk.check_order(
+            risk.check_order(
                 account,
                 cmd.symbol,
                 int(cmd.side),
                 None if is_market else cmd.price,
                 cmd.qty,
-                reference=self._reference(listing),
+                reference=reference,
                 open_same_side=self._open_qty.get((account, cmd.symbol, int(cmd.side)), 0),
                 ts=ts,
             )

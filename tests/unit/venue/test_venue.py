@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import msgspec
@@ -206,6 +207,51 @@ def test_pre_trade_rules_reject_and_audit(
     record = list(venue.risk.audit_for(alice))[-1]
     assert (record.decision, record.rule) == ("reject", reason.name.lower())
     assert record.limit and record.value
+
+
+def test_the_mid_judges_a_market_orders_notional_and_a_collar_only(backend: str) -> None:
+    """A limit order is judged at its own price; the mid is read for a market order or a collar."""
+    venue, _, alice, bob, _ = make_venue(backend)
+    venue.submit(bob, order("AAA", SELL, 10_010, 50))
+    venue.submit(bob, order("AAA", BUY, 9_990, 50))  # mid 10,000
+    venue.risk.set_limits(RiskLimits(max_notional=50_000), account=alice)
+    market = order("AAA", BUY, None, 6, order_type=OrderType.MARKET)  # 6 x 10,000 at the mid
+    assert venue.submit(alice, market).update.reason is RejectReason.MAX_NOTIONAL
+    assert venue.submit(alice, order("AAA", BUY, 8_000, 6)).accepted  # 48,000 at its price
+    venue.risk.set_limits(RiskLimits(collar_ticks=100), account=alice)
+    assert venue.submit(alice, order("AAA", BUY, 9_900, 1)).accepted  # 100 from the mid
+    far = venue.submit(alice, order("AAA", BUY, 9_899, 1))
+    assert far.update.reason is RejectReason.PRICE_COLLAR
+
+
+def test_the_limits_an_account_gets_follow_every_change() -> None:
+    """Limits are looked up once per (account, symbol) until one changes, then afresh."""
+    risk = RiskManager()
+    assert risk.limits_for(7, "AAA") == RiskLimits()
+    risk.set_limits(RiskLimits(max_order_qty=9))  # the default
+    assert risk.limits_for(7, "AAA").max_order_qty == 9
+    risk.set_limits(RiskLimits(max_order_qty=5), symbol="AAA")
+    assert risk.limits_for(7, "AAA").max_order_qty == 5
+    assert risk.limits_for(7, "BBB").max_order_qty == 9
+    risk.set_limits(RiskLimits(max_order_qty=3), account=7)
+    assert risk.limits_for(7, "AAA").max_order_qty == 3
+    risk.set_limits(RiskLimits(max_order_qty=1), account=7, symbol="AAA")
+    assert risk.limits_for(7, "AAA").max_order_qty == 1
+    assert risk.limits_for(8, "AAA").max_order_qty == 5
+    # what was looked up is no part of the state: a snapshot is the same either way
+    fresh = RiskManager()
+    for limits, where in (
+        (RiskLimits(max_order_qty=9), {}),
+        (RiskLimits(max_order_qty=5), {"symbol": "AAA"}),
+        (RiskLimits(max_order_qty=3), {"account": 7}),
+        (RiskLimits(max_order_qty=1), {"account": 7, "symbol": "AAA"}),
+    ):
+        fresh.set_limits(limits, **where)
+    assert pickle.dumps(fresh) == pickle.dumps(risk)
+    restored = pickle.loads(pickle.dumps(risk))  # noqa: S301 - our own bytes
+    assert restored.limits_for(7, "BBB").max_order_qty == 3
+    restored.set_limits(RiskLimits(max_order_qty=2), account=7)
+    assert restored.limits_for(7, "BBB").max_order_qty == 2
 
 
 def test_rate_limit_and_duplicate_window(backend: str) -> None:
