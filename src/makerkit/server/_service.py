@@ -346,7 +346,7 @@ class VenueService:
         fees: FeeSchedule | None = None,
         backend: str | None = None,
         admin_key: str | None = None,
-        flush_interval_s: float = 0.0005,
+        flush_interval_s: float = 0.0,
         snapshot_every: int = 100_000,
         history_limit: int = 100_000,
         md_interval_s: float = 0.005,
