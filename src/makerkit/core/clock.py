@@ -49,6 +49,16 @@ class SimClock:
             raise ConfigError(msg)
         self._now = ts_ns
 
+    def catch_up(self, ts_ns: int) -> int:
+        """Move time forward to ``ts_ns`` unless it is already later; return the time now.
+
+        For a clock that follows another, never going backwards: one call where
+        ``advance_to(max(ts_ns, now_ns()))`` takes three.
+        """
+        if ts_ns > self._now:
+            self._now = ts_ns
+        return self._now
+
     def advance_by(self, delta_ns: int) -> None:
         """Move time forward by ``delta_ns``."""
         self.advance_to(self._now + delta_ns)

@@ -141,6 +141,15 @@ class RiskManager:
         self.__dict__.update(state)
         self._resolved = {}
 
+    @property
+    def audit_passes(self) -> bool:
+        """Whether an order that passes the pre-trade rules is audited too (refusals always are)."""
+        return self._audit_passes
+
+    @audit_passes.setter
+    def audit_passes(self, value: bool) -> None:
+        self._audit_passes = value
+
     # ------------------------------------------------------------------ limits
 
     def limits_for(self, account: int, symbol: str) -> RiskLimits:

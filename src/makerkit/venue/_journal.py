@@ -726,7 +726,10 @@ class JournaledVenue:
         self.venue = Venue(
             instruments,
             clock=self._sim,
-            risk=RiskManager(default_limits),
+            # a pass says no more than the order's own history row; refusals, trips,
+            # resets and limit changes are what the audit log is read for, and under
+            # load passes would push them out of it within seconds
+            risk=RiskManager(default_limits, audit_passes=False),
             fees=fees,
             backend=backend,
             history_limit=history_limit,
@@ -759,6 +762,7 @@ class JournaledVenue:
             if not isinstance(venue.clock, SimClock):
                 continue
             venue.history_limit = history_limit  # this start's setting wins
+            venue.risk.audit_passes = False  # an older snapshot's venue audited passes
             self.venue, self._sim, self.snapshot_seq = venue, venue.clock, seq
             break
         self.recovered = 0
@@ -777,9 +781,7 @@ class JournaledVenue:
     def _run(self, account: int, kind: str, payload: bytes) -> Any:
         # the live path applies the journaled bytes too, decoded as replay decodes them:
         # the venue it builds is the replayed one, down to its snapshot's bytes
-        sim = self._sim
-        now = max(self._clock.now_ns(), sim.now_ns())
-        sim.advance_to(now)
+        now = self._sim.catch_up(self._clock.now_ns())
         result = self._apply(account, kind, payload)
         self.journal.append(now, account, kind, payload)
         if type(result) is Outcome:
@@ -877,9 +879,7 @@ class JournaledVenue:
 
     def _order(self, account: int, kind: str, payload: bytes, apply: Any) -> Outcome:
         """``_run`` for a command answered by one outcome: ``apply(account, decoded command)``."""
-        sim = self._sim
-        now = max(self._clock.now_ns(), sim.now_ns())
-        sim.advance_to(now)
+        now = self._sim.catch_up(self._clock.now_ns())
         outcome: Outcome = apply(account, _DECODE_COMMAND[kind](payload))
         self.journal.append(now, account, kind, payload)
         self._history(outcome)

@@ -421,7 +421,8 @@ class Venue:
         An order that could rest is refused with MAX_OPEN_ORDERS while the
         account has ``max_open_orders`` open orders.
         """
-        self._require_account(account)
+        if account not in self._accounts:  # _require_account, inlined on the hot path
+            self._require_account(account)
         ts = self.clock.now_ns()
         client_key = (account, cmd.client_order_id) if cmd.client_order_id is not None else None
         try:
@@ -556,7 +557,8 @@ class Venue:
         order. A kill switch already cancelled the account's orders, so
         refusing cancels while it is on leaves nothing behind.
         """
-        self._require_account(account)
+        if account not in self._accounts:  # _require_account, inlined on the hot path
+            self._require_account(account)
         ts = self.clock.now_ns()
         order = self._find(account, cmd.symbol, cmd.order_id, cmd.client_order_id)
         try:

@@ -226,6 +226,29 @@ def test_a_retired_order_is_found_in_the_journal(tmp_path: Path) -> None:
     assert jv.order(2, first.order_id) is None  # never another account's
 
 
+def test_the_audit_log_keeps_refusals_not_passes(tmp_path: Path) -> None:
+    """Passes would push the refusals out of the log within seconds of a busy day."""
+    path = tmp_path / "v.db"
+    first = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(1))
+    alice = first.add_account("alice", api_key="ka")[0].account_id
+    first.set_limits(RiskLimits(max_order_qty=5), account=alice, symbol=None)
+    assert first.submit(alice, NewOrder(symbol="AAA", side=Side.BUY, price=10, qty=1)).accepted
+    refused = first.submit(alice, NewOrder(symbol="AAA", side=Side.BUY, price=10, qty=9))
+    assert not refused.accepted
+    assert [r.decision for r in first.venue.risk.audit] == ["limits", "reject"]
+    # a venue saved by a release that audited passes stops auditing them once recovered
+    first.venue.risk.audit_passes = True
+    first.submit(alice, NewOrder(symbol="AAA", side=Side.BUY, price=11, qty=1))
+    assert [r.decision for r in first.venue.risk.audit][-1] == "pass"
+    first.snapshot()
+    first.close()
+    second = JournaledVenue(INSTRUMENTS, journal=Journal(path), clock=SimClock(0))
+    assert second.snapshot_seq > 0 and not second.venue.risk.audit_passes
+    before = len(second.venue.risk.audit)
+    assert second.submit(alice, NewOrder(symbol="AAA", side=Side.BUY, price=12, qty=1)).accepted
+    assert len(second.venue.risk.audit) == before
+
+
 def test_background_snapshots_do_not_pause_the_venue(tmp_path: Path) -> None:
     path = tmp_path / "venue.db"
     clock = SimClock(1_700_000_000_000_000_000)
