@@ -402,6 +402,7 @@ class VenueService:
         self._grids = {s: i.grid for s, i in self.instruments.items()}
         self._units = {s: _grid_units(grid) for s, grid in self._grids.items()}
         self._plain_units = _grid_units((1, 0, 1, 0))  # an unlisted symbol: integers as they are
+        self._symbol_json = {s: _encode(s) for s in self.instruments}
         self._out_memo: dict[int, tuple[OrderUpdate, dict[str, Any]]] = {}
         self._json_memo: dict[int, tuple[OrderUpdate, bytes]] = {}
         # Market data leaves in ticks of md_interval_s: one frame per subscriber
@@ -1089,7 +1090,7 @@ class VenueService:
         body = _ORDER_JSON % (
             u.order_id,
             b"null" if cid is None else _encode(cid),
-            _encode(u.symbol),
+            self._symbol_json.get(u.symbol) or _encode(u.symbol),
             _SIDE_JSON[u.side],
             b"null" if price is None else prices.memo.get(price) or prices.json(price),
             sizes.memo.get(u.qty) or sizes.json(u.qty),

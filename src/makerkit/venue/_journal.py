@@ -793,7 +793,7 @@ class JournaledVenue:
         return result
 
     def _history(self, outcome: Outcome) -> None:
-        record = self.journal.record_event
+        record = self.journal._events.append  # record_event, without a call a row
         for event in outcome.events:
             kind = type(event)
             if kind is BookDelta:

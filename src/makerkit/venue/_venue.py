@@ -88,7 +88,16 @@ class _Order(msgspec.Struct):
 class _Listing:
     """One instrument with its book and public sequence."""
 
-    __slots__ = ("book", "fees", "instrument", "last_trade", "min_lots", "min_notional", "seq")
+    __slots__ = (
+        "book",
+        "fees",
+        "instrument",
+        "last_trade",
+        "min_lots",
+        "min_notional",
+        "seq",
+        "symbol",
+    )
 
     def __init__(self, instrument: Instrument, book: Any, fees: FeeSchedule) -> None:
         self.instrument = instrument
@@ -99,7 +108,9 @@ class _Listing:
         self._minimums()
 
     def _minimums(self) -> None:
-        # the smallest order, in the units orders arrive in (lots; ticks x lots)
+        # derived from the instrument, not snapshotted: the symbol, and the smallest
+        # order in the units orders arrive in (lots; ticks x lots)
+        self.symbol = self.instrument.symbol
         self.min_lots = self.instrument.min_lots
         self.min_notional = self.instrument.min_notional_units
 
@@ -998,9 +1009,8 @@ class Venue:
         update = self._snapshot(order, ts, seq)
         if order.price is None:
             return Outcome(update=update, events=(update,))
-        events: list[Event] = [update]
-        self._book_deltas(listing, {(int(order.side), order.price): None}, ts, events)
-        return Outcome(update=update, events=tuple(events))
+        delta = self._level_delta(listing, int(order.side), order.price, ts)
+        return Outcome(update=update, events=(update, delta))
 
     def _apply_fills(
         self,
@@ -1080,19 +1090,21 @@ class Venue:
     def _book_deltas(
         self, listing: _Listing, touched: dict[tuple[int, int], None], ts: int, events: list[Event]
     ) -> None:
-        book = listing.book
         for side, price in touched:
-            listing.seq += 1
-            events.append(
-                BookDelta(
-                    symbol=listing.instrument.symbol,
-                    seq=listing.seq,
-                    side=_SIDES[side],
-                    price=price,
-                    size=book.depth_at(side, price),
-                    ts_event=ts,
-                )
-            )
+            events.append(self._level_delta(listing, side, price, ts))
+
+    @staticmethod
+    def _level_delta(listing: _Listing, side: int, price: int, ts: int) -> BookDelta:
+        """The level's new size, with the symbol's next public sequence number."""
+        listing.seq += 1
+        return BookDelta(
+            symbol=listing.symbol,
+            seq=listing.seq,
+            side=_SIDES[side],
+            price=price,
+            size=listing.book.depth_at(side, price),
+            ts_event=ts,
+        )
 
     def _after_trades(self, listing: _Listing, ts: int, events: Iterable[Event]) -> None:
         """Mark to the new mid; accounts whose daily-loss switch trips lose their orders."""
