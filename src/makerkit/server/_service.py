@@ -707,6 +707,13 @@ class VenueService:
             if committed is not None:
                 await committed
         except Exception as exc:
+            if journal is not self.jv.journal:
+                # the venue was rebuilt from the journal file while this batch was out
+                # (its report came after the recovery): the batch is in neither, so only
+                # its own waiters are told, and the rebuilt venue goes on
+                reason = f"journal unavailable ({exc}): the command was not made durable"
+                self._tell_failed(after, done, lambda: JournalUnavailable(reason))
+                return
             # the sealed batch goes first: its waiters are answered with the rest
             self._batch = batch + self._batch
             self._after = after + self._after
@@ -841,17 +848,26 @@ class VenueService:
         self._batch = []  # never durable: never published
         after, self._after = self._after, []
         done, self._batch_done = self._batch_done, None
+        self._tell_failed(after, done, self._unavailable)
+        self._start_recovery()
+
+    @staticmethod
+    def _tell_failed(
+        after: list[_Waiter],
+        done: asyncio.Future[None] | None,
+        error: Callable[[], JournalUnavailable],
+    ) -> None:
+        """Answer every waiter of a batch that will never be durable, each with its own error."""
         for _, _, on_error in after:
             if on_error is None:
                 continue
             try:
-                on_error(self._unavailable())
+                on_error(error())
             except Exception:
                 log.exception("an error callback of a failed command failed")
         if done is not None and not done.done():
-            done.set_exception(self._unavailable())
+            done.set_exception(error())
             done.exception()  # retrieved: a waiter gone meanwhile leaves no warning
-        self._start_recovery()
 
     def _start_recovery(self) -> None:
         if self._stopping or (self._recovery is not None and not self._recovery.done()):

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from makerkit.core import JournalUnavailable
-from makerkit.server._service import VenueService
+from makerkit.server._service import VenueService, _NativeCommits
 from makerkit.venue import Journal, Sealed
 from makerkit.venue._journal import _NativeWriter as NativeWriter
 from tests.unit.server.test_commit_thread import until
@@ -126,5 +126,43 @@ def test_a_failed_batch_fails_every_batch_handed_over_after_it(
         assert svc.try_recover()
         assert state(svc) == want  # neither batch reached the journal
         await svc.stop()
+
+    run(scenario)
+
+
+def test_a_batch_reported_after_the_venue_was_rebuilt_stops_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its own waiters are told; the rebuilt venue and its journal go on untouched."""
+
+    async def scenario() -> None:
+        svc = service(tmp_path / "venue.db")
+        alice, _, _ = await open_venue(svc)
+        out: list[asyncio.Future[None]] = []
+
+        def unreported(native: _NativeCommits, sealed: Sealed) -> asyncio.Future[None]:
+            out.append(asyncio.get_running_loop().create_future())
+            return out[-1]  # handed over, never reported (a writer stuck in a commit)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(_NativeCommits, "commit", unreported)
+            acks: list[object] = []
+            errors: list[JournalUnavailable] = []
+            svc.execute_then(order(svc, alice, 50), acks.append, errors.append)
+            await until(lambda: len(out) == 1)
+            svc._fail(JournalUnavailable("the disk went away"))
+        assert svc.health()["status"] == "failed" and svc.try_recover()
+        want = state(svc)  # rebuilt from the file: without the batch still out
+        out[0].set_exception(JournalUnavailable("journal closed"))
+        await until(lambda: len(errors) == 1)
+        assert acks == [] and "not made durable" in str(errors[0])
+        assert svc.health()["status"] == "ok" and state(svc) == want
+        placed = await svc.execute(order(svc, alice, 60))
+        assert placed.accepted
+        want = state(svc)
+        await svc.stop()
+        again = service(tmp_path / "venue.db", use_snapshots=False)
+        assert state(again) == want
+        again.jv.close()
 
     run(scenario)
