@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from makerkit.core import JournalUnavailable
+from makerkit.server import _service
 from makerkit.server._service import VenueService, _NativeCommits
 from makerkit.venue import Journal, Sealed
 from makerkit.venue._journal import _NativeWriter as NativeWriter
@@ -72,6 +73,8 @@ class Held:
 def test_batches_handed_over_during_a_commit_are_told_in_order_once_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_service, "_IN_FLIGHT", 3)  # three out at once, whatever the default
+
     async def scenario() -> None:
         svc = service(tmp_path / "venue.db")
         alice, _, sub = await open_venue(svc)
