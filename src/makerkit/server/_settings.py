@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     taker_fee_ppm: int = 0
     # how long the journal's flusher waits for more commands before sealing a batch (0: it
     # seals what the loop applied as soon as it runs; batches grow with the load anyway,
-    # since up to 4 are committing while the next one fills)
+    # since one commits while the next one fills)
     flush_interval_ms: float = 0.0
     # a venue snapshot every N journaled commands bounds recovery to N replays (0: never)
     snapshot_every: int = 100_000
