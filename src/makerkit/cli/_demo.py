@@ -23,12 +23,14 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -145,10 +147,8 @@ class VenueProcess:
     def __init__(self, cfg: DemoConfig, admin_key: str) -> None:
         self.port = cfg.port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cfg.out_dir.mkdir(parents=True, exist_ok=True)
-        journal = cfg.out_dir / "venue.db"
-        for stale in (journal, journal.with_suffix(".db-wal"), journal.with_suffix(".db-shm")):
-            stale.unlink(missing_ok=True)  # a fresh venue each run
+        journal = fresh_journal(cfg.out_dir)
+        self._admin_key = admin_key
         self.log_path = cfg.out_dir / "server.log"
         cmd = [
             sys.executable, "-m", "makerkit", "serve", "--host", "127.0.0.1",
@@ -178,10 +178,21 @@ class VenueProcess:
                     raise ConfigError(msg)
                 with contextlib.suppress(httpx.HTTPError):
                     if (await http.get(self.url + "/health")).status_code == 200:
+                        await self._check_ours(http)
                         return
                 await asyncio.sleep(0.2)
         msg = f"the venue did not answer on {self.url} within {timeout:.0f} s"
         raise ConfigError(msg)
+
+    async def _check_ours(self, http: Any) -> None:
+        """Refuse a venue that answers on the port but is not this demo's (another process's)."""
+        admin = await http.get(self.url + "/admin/accounts", headers={"X-API-Key": self._admin_key})
+        if admin.status_code != 200 or self.proc.poll() is not None:
+            msg = (
+                f"another process answers on port {self.port} (a venue left running?): "
+                "stop it, or give the demo another --port (0: any free port)"
+            )
+            raise ConfigError(msg)
 
     def stop(self) -> int:
         """SIGINT (uvicorn's clean shutdown: the journal is flushed), then wait."""
@@ -199,6 +210,20 @@ class VenueProcess:
         """Lines of the venue's log that report an error."""
         lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
         return [ln for ln in lines if "Traceback" in ln or " ERROR" in ln or "error:" in ln]
+
+
+def fresh_journal(out_dir: Path) -> Path:
+    """The demo's journal path, with whatever an earlier run left there removed.
+
+    Each run starts a fresh venue: an earlier run's snapshots beside a journal
+    that is gone would be refused at recovery (a snapshot ahead of its journal).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = out_dir / "venue.db"
+    for stale in (journal, journal.with_suffix(".db-wal"), journal.with_suffix(".db-shm")):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "venue.db.snapshots", ignore_errors=True)
+    return journal
 
 
 def live_path(out_dir: Path) -> Path:
@@ -672,6 +697,26 @@ def _tables(state: DemoState) -> Any:
 _DEFAULT_FIRST = {"lobster": "GOOG", "binance": "BTCUSDT"}  # a recorded symbol we have
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM stops the demo as a Ctrl-C does: quotes pulled, then the venue stopped.
+
+    The venue runs in its own session, so without this a terminated demo left it running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 def demo_command(
     duration: float | None, out_dir: Path, port: int, symbols: str | None, source: str,
     market_rate: float, policy: Path | None, no_rl: bool, as_json: bool,
@@ -736,7 +781,8 @@ def demo_command(
             msg = "invalid --symbols, give at least one"
             raise ConfigError(msg)
         err.print(f"starting the venue (dashboard at http://127.0.0.1:{port or 'PORT'}/)")
-        state = asyncio.run(go())
+        with _sigterm_as_interrupt():
+            state = asyncio.run(go())
     except KeyboardInterrupt:  # the runners and the venue were stopped on the way out
         err.print("stopped: orders cancelled, venue shut down")
         if not seen:
