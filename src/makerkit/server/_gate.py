@@ -19,9 +19,12 @@ from typing import Any
 
 from makerkit.core import MakerkitError
 
-__all__ = ["BodyLimit", "Bucket", "Gate", "Refused"]
+__all__ = ["MAX_WAIT_S", "BodyLimit", "Bucket", "Gate", "Refused"]
 
 NS = 1_000_000_000
+# the longest wait a refusal names: a rate near zero (any positive float is a valid
+# limit) would otherwise say "retry in inf s" and break the Retry-After header
+MAX_WAIT_S = 86_400.0
 
 
 class Refused(MakerkitError):
@@ -46,14 +49,20 @@ class Bucket:
         self.last_ns = now_ns
 
     def take(self, now_ns: int) -> float:
-        """Take a token; return 0.0, or the seconds until one is available (nothing taken)."""
+        """Take a token; return 0.0, or the seconds until one is available (nothing taken).
+
+        The wait named is at most ``MAX_WAIT_S``, whatever the rate.
+        """
         elapsed = max(0, now_ns - self.last_ns)
         self.tokens = min(self.burst, self.tokens + elapsed * self.rate / NS)
         self.last_ns = now_ns
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return 0.0
-        return (1.0 - self.tokens) / self.rate
+        missing = 1.0 - self.tokens
+        if missing >= self.rate * MAX_WAIT_S:  # also a rate of 0: no division
+            return MAX_WAIT_S
+        return missing / self.rate
 
 
 class Gate:

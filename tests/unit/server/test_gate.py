@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from makerkit.server._gate import Bucket, Gate, Refused
+from makerkit.server._gate import MAX_WAIT_S, Bucket, Gate, Refused
 from tests.unit.server.conftest import Frames, Venue
 
 
@@ -44,6 +44,34 @@ def test_bucket_refills_at_its_rate_and_says_how_long_to_wait() -> None:
     assert bucket.take(0) == pytest.approx(0.1)  # one token takes 1/10 s
     assert bucket.take(50_000_000) == pytest.approx(0.05)  # half a token back
     assert bucket.take(100_000_000) == 0.0
+
+
+def test_a_rate_near_zero_names_a_finite_wait() -> None:
+    for rate in (0.0, 5e-324, 1e-300):
+        bucket = Bucket(rate=rate, burst=1.0, now_ns=0)
+        assert bucket.take(0) == 0.0
+        assert bucket.take(10**18) == MAX_WAIT_S
+    assert Bucket(rate=1e-3, burst=1.0, now_ns=0).take(0) == 0.0
+
+
+def test_an_account_limited_to_almost_nothing_is_told_to_wait_a_day(
+    venue: Venue, clock: FrozenClock
+) -> None:
+    c = venue.client
+    _limit(venue, "alice", 5e-324, 1)  # any positive finite rate is a valid limit
+    order = {"symbol": "AAA", "side": "buy", "qty": "1", "price": "9.00"}
+    assert c.post("/orders", json=order, headers=venue.h("alice")).status_code == 200
+    for _ in range(2):  # an order, then a read: both refused with a finite Retry-After
+        r = c.post("/orders", json=order, headers=venue.h("alice"))
+        assert (r.status_code, r.json()["code"]) == (429, "RATE_LIMIT")
+        assert r.headers["Retry-After"] == str(int(MAX_WAIT_S))
+        r = c.get("/risk", headers=venue.h("alice"))
+        assert r.status_code == 429
+    with c.websocket_connect(f"/ws/private?api_key={venue.keys['alice']}") as ws:
+        ws.send_text(json.dumps({"op": "cancel", "symbol": "AAA", "order_id": 7, "req_id": 3}))
+        frame = Frames(ws).next()
+        assert (frame["code"], frame["req_id"]) == ("RATE_LIMIT", 3)
+        assert "86400.000 s" in frame["message"]
 
 
 def test_gate_counts_before_it_looks_at_the_kill_switch() -> None:
