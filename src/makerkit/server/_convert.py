@@ -82,6 +82,16 @@ def _order_symbol(
     return order.symbol
 
 
+def _client_order_symbol(service: VenueService, account: Account, client_order_id: str) -> str:
+    """The symbol of the account's order with that client id (a cancel may leave it out)."""
+    order_id = service.venue.order_id_for(account.account_id, client_order_id)
+    order = service.venue.order(account.account_id, order_id) if order_id is not None else None
+    if order is None:
+        msg = f"invalid `client_order_id`, no such order of this account, was {client_order_id!r}"
+        raise UnknownOrder(msg)
+    return order.symbol
+
+
 def _modify_command(
     service: VenueService,
     symbol: str,

@@ -16,6 +16,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from makerkit.core import JournalUnavailable, MakerkitError, NotAuthorized
 from makerkit.server._convert import (
+    _client_order_symbol,
     _encode,
     _instrument,
     _modify_command,
@@ -157,6 +158,14 @@ async def _cancel_all(
     sub.push(_encode({"type": "ack", "req_id": req.req_id, "canceled": canceled}))
 
 
+def _no_target(req: WsCancel | WsModify) -> WsRequestError:
+    """Refused before the venue: an order named by neither id could only be unknown."""
+    msg = f"invalid request: a {req.op} names its order by `order_id` or `client_order_id`"
+    if req.__class__ is WsCancel:
+        msg += " (or cancels every order with `all`)"
+    return WsRequestError(msg, field="order_id", req_id=req.req_id)
+
+
 def _enter(service: VenueService, sub: Subscriber, account: Account, req: Any) -> None:
     """Apply one order, cancel or modify frame now; its ack is queued once the command is durable.
 
@@ -178,16 +187,21 @@ def _enter(service: VenueService, sub: Subscriber, account: Account, req: Any) -
         cmd = to_new_order(service, req)  # a WsOrder has an OrderRequest's fields
         service.execute_then(lambda: jv.submit(acc, cmd), ack_order, failed)
     elif req.__class__ is WsCancel:
+        order_id, cid = req.order_id, req.client_order_id
         if req.symbol is not None:
             _instrument(service, req.symbol)
-        symbol = req.symbol or (
-            _order_symbol(service, account, req.order_id, None) if req.order_id is not None else ""
-        )
-        cancel = CancelOrder(
-            symbol=symbol, order_id=req.order_id, client_order_id=req.client_order_id
-        )
+            symbol = req.symbol
+        elif order_id is not None:
+            symbol = _order_symbol(service, account, order_id, None)
+        elif cid is not None:
+            symbol = _client_order_symbol(service, account, cid)
+        if order_id is None and cid is None:
+            raise _no_target(req)
+        cancel = CancelOrder(symbol=symbol, order_id=order_id, client_order_id=cid)
         service.execute_then(lambda: jv.cancel(acc, cancel), ack_order, failed)
     elif req.__class__ is WsModify:
+        if req.order_id is None and req.client_order_id is None:
+            raise _no_target(req)
         change = _modify_command(service, req.symbol, req, req.order_id, req.client_order_id)
         service.execute_then(lambda: jv.modify(acc, change), ack_order, failed)
 

@@ -739,6 +739,10 @@ class Venue:
             return None
         return self._snapshot(order, self.clock.now_ns())
 
+    def order_id_for(self, account: int, client_order_id: str) -> int | None:
+        """The id of the account's order placed with ``client_order_id`` (None: none remembered)."""
+        return self._by_client.get((account, client_order_id))
+
     def open_orders(
         self,
         account: int,

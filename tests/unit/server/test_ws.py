@@ -165,6 +165,43 @@ def test_bad_frames_get_error_frames_and_the_session_survives(venue: Venue) -> N
         assert md_frames.next()["code"] == "NOT_AUTHORIZED"
 
 
+def test_a_cancel_names_its_order_by_either_id_with_or_without_the_symbol(venue: Venue) -> None:
+    c = venue.client
+    with c.websocket_connect(f"/ws/private?api_key={venue.keys['alice']}") as ws:
+        frames = Frames(ws)
+
+        def send(**body: Any) -> None:
+            ws.send_text(json.dumps(body))
+
+        for n in range(2):
+            send(op="order", symbol="AAA", side="buy", qty="1", price="99", client_order_id=f"c{n}")
+            assert frames.next()["status"] == "new"
+            frames.next()  # its ack
+        journaled = int(c.get("/health").json()["journal_commands"])
+        # neither id: refused before the venue, nothing journaled, no order event
+        send(op="cancel", req_id=1)
+        send(op="cancel", symbol="AAA", req_id=2)
+        send(op="modify", symbol="AAA", price="98", req_id=3)
+        for req_id in (1, 2, 3):
+            err = frames.next()
+            assert (err["type"], err["code"], err["req_id"]) == ("error", "INVALID_REQUEST", req_id)
+        # an unknown client id without a symbol: told like an unknown order id
+        send(op="cancel", client_order_id="nope", req_id=4)
+        send(op="cancel", order_id=424242, req_id=5)
+        for req_id in (4, 5):
+            err = frames.next()
+            assert (err["type"], err["code"], err["req_id"]) == ("error", "UNKNOWN_ORDER", req_id)
+        assert int(c.get("/health").json()["journal_commands"]) == journaled
+        # a known client id finds its order with or without the symbol
+        send(op="cancel", client_order_id="c0", req_id=6)
+        send(op="cancel", client_order_id="c1", symbol="AAA", req_id=7)
+        for req_id, cid in ((6, "c0"), (7, "c1")):
+            update, ack = frames.next(), frames.next()
+            assert (update["status"], update["client_order_id"]) == ("canceled", cid)
+            assert ack["req_id"] == req_id
+        assert c.get("/orders", headers=venue.h("alice")).json() == []
+
+
 def test_private_stream_needs_a_key(venue: Venue) -> None:
     with (
         pytest.raises(WebSocketDisconnect) as info,
