@@ -177,7 +177,6 @@ def serve(
         market_source=source,
         market_poll_s=poll,
     )
-    err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     # The venue holds many long-lived objects and makes little cyclic garbage:
     # rarer collections keep full-heap GC pauses out of the order path.
     gc.set_threshold(100_000, 50, 100)
@@ -194,6 +193,8 @@ def serve(
         raise typer.Exit(3) from exc
     except MakerkitError as exc:
         raise _fail(exc) from exc
+    # said once the journal was recovered: a start that fails never reads as a running venue
+    err.print(f"makerkit venue on http://{host}:{port} (docs at /docs), journal {journal}")
     uvicorn.run(
         create_app(settings, service=service),
         host=host,

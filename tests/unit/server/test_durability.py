@@ -423,8 +423,10 @@ def test_serve_refuses_a_snapshot_ahead_of_the_journal_with_exit_code_3(
     args = ["serve", "--journal", str(path), "--symbols", "AAA"]
     refused = CliRunner().invoke(cli, args)
     assert refused.exit_code == 3 and started == []
-    assert "\nerror: recovery refused: snapshot " in refused.stderr
+    assert refused.stderr.startswith("error: recovery refused: snapshot ")
+    assert "venue on http" not in refused.stderr  # a failed start never reads as a running one
     assert f"the journal ends at {seq}" in refused.stderr and "--no-snapshot" in refused.stderr
     safe = CliRunner().invoke(cli, [*args, "--no-snapshot"])
     assert safe.exit_code == 0 and len(started) == 1
+    assert "makerkit venue on http://127.0.0.1:8000" in safe.stderr
     assert (folder / "rejected" / ahead.name).exists() and not ahead.exists()
