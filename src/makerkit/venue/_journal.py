@@ -50,6 +50,7 @@ from makerkit.venue._model import (
     CancelOrder,
     FeeSchedule,
     FillReport,
+    IdFloor,
     ModifyOrder,
     NewOrder,
     OrderUpdate,
@@ -619,8 +620,9 @@ class Journal:
                 file,
                 f"covers commands up to {seq} but the journal ends at {self.durable_seq}:"
                 f" commands {first}-{seq} were lost from the journal (a lost -wal file?)",
-                lost=f"commands {first}-{seq}: orders and fills that may have been acknowledged,"
-                " and their order ids may be handed out again",
+                lost=f"commands {first}-{seq}: orders and fills that may have been acknowledged"
+                " (the ids and sequence numbers they were given are not given again, read from"
+                " the newest snapshot whose checksums hold)",
             )
 
     def _refusal(self, file: Path, problem: str, *, lost: str = "") -> RecoveryRefused:
@@ -637,6 +639,41 @@ class Journal:
             f" snapshot files aside into {rejected}/ (kept for inspection). {loses}"
         )
         return RecoveryRefused(msg, snapshot=str(file), journal=self.path)
+
+    def lost_tail(self) -> tuple[int, str, bytes] | None:
+        """The newest intact snapshot that covers more than the journal holds: (seq, format, state).
+
+        Such a snapshot is refused for recovery, yet it is the only record of
+        what the lost commands handed out; None when there is none (or none
+        whose checksums hold: a damaged file proves nothing).
+        """
+        folder = self.snapshot_dir
+        if folder is None or not folder.is_dir():
+            return None
+        for file in _snapshot_files(folder):
+            if _file_seq(file) <= self.durable_seq:
+                return None  # newest first: the rest are older still
+            try:
+                blob = file.read_bytes()
+            except OSError:
+                continue
+            magic, _, rest = blob[:_HEADER_MAX].partition(b"\n")
+            header_raw, _, rest = rest.partition(b"\n")
+            header_sum, newline, _ = rest.partition(b"\n")
+            if magic != _SNAPSHOT_MAGIC or not newline:
+                continue
+            if hashlib.sha256(header_raw).hexdigest().encode() != header_sum:
+                continue
+            try:
+                header = msgspec.json.decode(header_raw, type=_SnapshotHeader)
+            except msgspec.DecodeError:  # pragma: no cover - the header checksum matched
+                continue
+            state = blob[len(magic) + len(header_raw) + len(header_sum) + 3 :]
+            if header.seq != _file_seq(file) or len(state) != header.size:
+                continue
+            if hashlib.sha256(state).hexdigest() == header.sha256:
+                return header.seq, header.format, state
+        return None
 
     def reject_snapshots(self) -> list[Path]:
         """Move every snapshot file into ``<journal>.snapshots/rejected/``; return the new paths."""
@@ -740,7 +777,9 @@ class JournaledVenue:
         self._snapshot_child: tuple[int, int] | None = None  # (writer pid, its seq)
         # recovery: the newest usable snapshot, then the commands after it
         self.snapshot_seq = 0
+        floor = None
         if not use_snapshots:
+            floor = self._lost_floor(journal, backend)
             moved = journal.reject_snapshots()
             if moved:
                 log.warning(
@@ -775,6 +814,33 @@ class JournaledVenue:
             self.recovered += 1
         # from now on, history rows go to the journal with their commands
         self.venue.risk.sink = self._audit_row
+        if floor is not None:
+            log.warning(
+                "the journal ends at command %d, before the snapshot of command %d: order ids,"
+                " client order ids and sequence numbers go on above what that snapshot had"
+                " handed out",
+                journal.durable_seq,
+                floor[0],
+            )
+            # journaled, so every later replay of this journal hands out the same ids
+            self._run(0, "floor", msgspec.json.encode(floor[1]))
+            self.flush()
+
+    @staticmethod
+    def _lost_floor(journal: Journal, backend: str | None) -> tuple[int, IdFloor] | None:
+        """What an intact snapshot ahead of the journal had handed out, with its command."""
+        lost = journal.lost_tail()
+        if lost is None:
+            return None
+        seq, fmt, state = lost
+        if fmt != SNAPSHOT_FORMAT:
+            log.warning("snapshot %d of format %s: its ids cannot be read", seq, fmt)
+            return None
+        try:
+            return seq, Venue.restore(state, backend=backend).id_floor()
+        except DataError as exc:
+            log.warning("snapshot %d: its ids cannot be read (%s)", seq, exc)
+            return None
 
     # ------------------------------------------------------------------ commands
 
@@ -873,6 +939,9 @@ class JournaledVenue:
             return None
         if kind == "allow_short":
             venue.set_allow_short(msgspec.json.decode(payload)["allow_short"])
+            return None
+        if kind == "floor":
+            venue.raise_floor(msgspec.json.decode(payload, type=IdFloor))
             return None
         msg = f"journal: unknown command kind {kind!r}"
         raise ValueError(msg)

@@ -31,6 +31,7 @@ __all__ = [
     "Event",
     "FeeSchedule",
     "FillReport",
+    "IdFloor",
     "ModifyOrder",
     "NewOrder",
     "OrderUpdate",
@@ -142,6 +143,21 @@ class ModifyOrder(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     client_order_id: str | None = None
     price: int | None = None
     qty: int | None = None
+
+
+class IdFloor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a venue has handed out: ids and sequence numbers no later answer may repeat.
+
+    A venue rebuilt from a journal that lost its tail (recovery's safe path)
+    raises itself to the floor of a snapshot that saw more, so an order id,
+    a client order id or a sequence number a client was told is never told
+    again for something else.
+    """
+
+    order_id: int  # the last order id given
+    public_seq: dict[str, int]  # symbol -> its last public sequence number
+    private_seq: dict[int, int]  # account -> its last private sequence number
+    client_ids: list[tuple[int, str, int]]  # (account, client order id, order id)
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True, tag="order"):

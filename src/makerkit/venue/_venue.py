@@ -47,6 +47,7 @@ from makerkit.venue._model import (
     Event,
     FeeSchedule,
     FillReport,
+    IdFloor,
     ModifyOrder,
     NewOrder,
     OrderUpdate,
@@ -738,6 +739,37 @@ class Venue:
         if order is None or order.account != account:
             return None
         return self._snapshot(order, self.clock.now_ns())
+
+    def id_floor(self) -> IdFloor:
+        """The ids and sequence numbers handed out so far (see ``raise_floor``)."""
+        client_ids = [(a, c, oid) for (a, c), oid in self._by_client.items()]
+        client_ids += [(a, c, oid) for (a, c), oid in self._retired.items()]
+        return IdFloor(
+            order_id=self._next_order_id,
+            public_seq={symbol: listing.seq for symbol, listing in self._listings.items()},
+            private_seq=dict(self._account_seq),
+            client_ids=client_ids,
+        )
+
+    def raise_floor(self, floor: IdFloor) -> None:
+        """Hand out nothing at or below ``floor`` again: later ids and numbers start above it.
+
+        Only this venue's accounts and symbols are raised (an account the floor
+        knows and this venue does not was lost with it: created again, it is a
+        new account); a client order id of the floor is refused as a duplicate.
+        """
+        self._next_order_id = max(self._next_order_id, floor.order_id)
+        for symbol, seq in floor.public_seq.items():
+            listing = self._listings.get(symbol)
+            if listing is not None and seq > listing.seq:
+                listing.seq = seq
+        for account, seq in floor.private_seq.items():
+            if account in self._account_seq and seq > self._account_seq[account]:
+                self._account_seq[account] = seq
+        for account, cid, order_id in floor.client_ids:
+            key = (account, cid)
+            if account in self._accounts and key not in self._by_client and key not in self._acks:
+                self._retired.setdefault(key, order_id)
 
     def order_id_for(self, account: int, client_order_id: str) -> int | None:
         """The id of the account's order placed with ``client_order_id`` (None: none remembered)."""

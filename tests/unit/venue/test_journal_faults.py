@@ -22,10 +22,11 @@ from makerkit.core import (
     Instrument,
     JournalUnavailable,
     RecoveryRefused,
+    RejectReason,
     Side,
     SimClock,
 )
-from makerkit.venue import CancelOrder, Journal, JournaledVenue, NewOrder
+from makerkit.venue import BookDelta, CancelOrder, Journal, JournaledVenue, NewOrder
 from makerkit.venue._journal import JournalWriteError
 from makerkit.venue._journal import _NativeWriter as NativeWriter
 from makerkit.venue._venue import SNAPSHOT_FORMAT
@@ -241,6 +242,25 @@ def snapshotted(path: Path, commands: int = 60) -> tuple[JournaledVenue, Path]:
     return jv, path.parent / f"{path.name}.snapshots" / f"snapshot-{seq:020d}.bin"
 
 
+def checkpointed(path: Path, clock: SimClock) -> JournaledVenue:
+    """A venue of 40 orders, all in the database file (its -wal emptied)."""
+    jv = venue(path, clock)
+    accounts(jv)
+    orders(jv, clock, 40)
+    jv.flush()
+    jv.journal._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return jv
+
+
+def without_wal(path: Path, folder: Path) -> Path:
+    """A copy of the journal's database file and snapshots into ``folder``, its -wal lost."""
+    folder.mkdir()
+    shutil.copy(path, folder / path.name)
+    snapshots = f"{path.name}.snapshots"
+    shutil.copytree(path.parent / snapshots, folder / snapshots)
+    return folder / path.name
+
+
 def test_a_snapshot_ahead_of_the_journal_is_refused_and_no_snapshot_recovers(
     tmp_path: Path,
 ) -> None:
@@ -248,19 +268,12 @@ def test_a_snapshot_ahead_of_the_journal_is_refused_and_no_snapshot_recovers(
     # written, so the database file ends before the snapshot
     path = tmp_path / "live" / "venue.db"
     clock = SimClock(T0)
-    jv = venue(path, clock)
-    accounts(jv)
-    orders(jv, clock, 40)
-    jv.flush()
-    jv.journal._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    jv = checkpointed(path, clock)
     kept = jv.journal.durable_seq
     want = state(jv)
     orders(jv, clock, 30, start=40)
     ahead = jv.snapshot()
-    crashed = tmp_path / "crashed" / "venue.db"
-    crashed.parent.mkdir()
-    shutil.copy(path, crashed)  # the database file only: its -wal is gone
-    shutil.copytree(path.parent / "venue.db.snapshots", crashed.parent / "venue.db.snapshots")
+    crashed = without_wal(path, tmp_path / "crashed")
     snapshot = crashed.parent / "venue.db.snapshots" / f"snapshot-{ahead:020d}.bin"
 
     with pytest.raises(RecoveryRefused) as refused:
@@ -273,9 +286,11 @@ def test_a_snapshot_ahead_of_the_journal_is_refused_and_no_snapshot_recovers(
     assert f"{crashed}.snapshots/rejected/" in message and "That path loses" in message
     assert refused.value.snapshot == str(snapshot) and refused.value.journal == str(crashed)
 
-    # the safe path: the whole journal replayed, the snapshot files kept aside
+    # the safe path: the whole journal replayed, the snapshot files kept aside; the
+    # sequence numbers go on above the snapshot's (see the test below)
     safe = venue(crashed, use_snapshots=False)
-    assert safe.snapshot_seq == 0 and safe.recovered == kept and state(safe) == want
+    assert safe.snapshot_seq == 0 and safe.recovered == kept
+    assert state(safe) == want | {"seq": jv.venue.public_seq("AAA")}
     folder = crashed.parent / "venue.db.snapshots"
     assert list(folder.glob("*.bin")) == []
     assert (folder / "rejected" / snapshot.name).read_bytes() == snapshot_bytes(path, ahead)
@@ -286,6 +301,40 @@ def test_a_snapshot_ahead_of_the_journal_is_refused_and_no_snapshot_recovers(
     safe.close()
     restarted = venue(crashed)
     assert restarted.snapshot_seq == last > kept and state(restarted) == after
+
+
+def test_the_safe_path_never_hands_out_what_the_lost_commands_did(tmp_path: Path) -> None:
+    path = tmp_path / "live" / "venue.db"
+    clock = SimClock(T0)
+    jv = checkpointed(path, clock)
+    orders(jv, clock, 30, start=40)  # o40-o69: acknowledged, then lost with the -wal
+    jv.snapshot()
+    told = jv.venue
+    last_id, public = told.last_order_id, told.public_seq("AAA")
+    private = {a: told.id_floor().private_seq[a] for a in (1, 2)}
+    crashed = without_wal(path, tmp_path / "crashed")
+
+    safe = venue(crashed, use_snapshots=False)
+    assert safe.venue.last_order_id == last_id and safe.venue.public_seq("AAA") == public
+    clock = SimClock(T0 + 10**12)
+    order = NewOrder(symbol="AAA", side=Side.BUY, price=90, qty=1, client_order_id="n0")
+    new = safe.submit(1, order)
+    assert new.update.order_id == last_id + 1  # never an id a client was told of
+    assert new.update.seq == private[1] + 1
+    assert [e.seq for e in new.events if isinstance(e, BookDelta)] == [public + 1]
+    for n in (41, 69, 3):  # a lost client order id is refused; a replayed one answers again
+        again = safe.submit(1 + n % 2, msgspec.structs.replace(order, client_order_id=f"o{n}"))
+        if n < 40:
+            assert again.update.order_id > 0 and again.events == ()
+        else:
+            assert again.update.reason == RejectReason.DUPLICATE_ORDER_ID
+    after = state(safe)
+    safe.close()
+    # the floor is a journaled command: a replay without snapshots, or another safe-path
+    # start (the files are aside by now), rebuilds the same venue
+    replayed = venue(crashed, use_snapshots=False)
+    assert state(replayed) == after and replayed.venue.last_order_id == last_id + 1
+    replayed.close()
 
 
 def snapshot_bytes(journal: Path, seq: int) -> bytes:
