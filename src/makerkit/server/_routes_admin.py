@@ -8,11 +8,14 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from makerkit.core import ConfigError
 from makerkit.risk import RiskLimits
+from makerkit.server._convert import _json
 from makerkit.server._deps import AdminDep, ServiceDep, errors
 from makerkit.server._routes_account import balances_out
+from makerkit.server._routes_orders import orders_out
 from makerkit.server._service import VenueService
 from makerkit.server._strict import StrictJSONRoute
 from makerkit.venue import Account, Role
@@ -35,10 +38,14 @@ router = APIRouter(responses=errors, route_class=StrictJSONRoute)  # type: ignor
 
 
 @router.post("/admin/kill", response_model=CancelAllOut, tags=["admin"], name="admin_kill")
-async def admin_kill(req: KillRequest, service: ServiceDep, _: AdminDep) -> dict[str, Any]:
-    """Trip a kill switch (an account's, or venue-wide) and cancel the affected orders."""
+async def admin_kill(req: KillRequest, service: ServiceDep, _: AdminDep) -> Response:
+    """Trip a kill switch (an account's, or venue-wide) and cancel the affected orders.
+
+    The kill is one command (it takes effect at once, whatever the count); its
+    answer is built a slice per turn.
+    """
     outs = await service.execute(lambda: service.jv.kill(req.account_id, req.reason))
-    return {"canceled": [service.order_out(o.update) for o in outs]}
+    return _json({"canceled": await orders_out(service, [o.update for o in outs])})
 
 
 @router.post("/admin/reset", response_model=HealthOut, tags=["admin"], name="admin_reset")

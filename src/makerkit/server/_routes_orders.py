@@ -6,6 +6,7 @@ of orders never stall the venue.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Annotated, Any
 
@@ -24,10 +25,10 @@ from makerkit.server._convert import (
 from makerkit.server._deps import AccountDep, Limit, OrderId, ServiceDep, SymbolQuery, errors
 from makerkit.server._service import VenueService
 from makerkit.server._strict import StrictJSONRoute
-from makerkit.venue import CancelAll, CancelOrder, Outcome, Venue
+from makerkit.venue import CancelAll, CancelOrder, OrderUpdate, Outcome, Venue
 from makerkit.wire import CancelAllOut, ModifyRequest, OrderOut, OrderRequest
 
-__all__ = ["CANCEL_SLICE", "cancel_all", "router"]
+__all__ = ["CANCEL_SLICE", "cancel_all", "orders_out", "router"]
 
 router = APIRouter(responses=errors, route_class=StrictJSONRoute)  # type: ignore[arg-type]
 
@@ -53,7 +54,7 @@ async def list_open_orders(
     page = await service.durable(
         lambda: service.venue.open_orders(acc, symbol, after=after, limit=limit)
     )
-    return _json([service.order_out(o) for o in page])
+    return _json(await orders_out(service, page))
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="get_order")
@@ -86,15 +87,30 @@ async def cancel_all_orders(
     service: ServiceDep,
     account: AccountDep,
     symbol: SymbolQuery = None,
-) -> dict[str, Any]:
+) -> Response:
     """Cancel every open order of the account (in one symbol when given)."""
     if symbol is not None:
         _instrument(service, symbol)
     outs = await cancel_all(service, account.account_id, symbol)
-    return {"canceled": [service.order_out(o.update) for o in outs]}
+    return _json({"canceled": await orders_out(service, [o.update for o in outs])})
 
 
 CANCEL_SLICE = 500  # orders cancelled per turn of the event loop
+OUT_SLICE = 1000  # order bodies built per turn of the event loop
+
+
+async def orders_out(service: VenueService, updates: list[OrderUpdate]) -> list[dict[str, Any]]:
+    """The bodies of ``updates``, built a slice per turn: thousands never stall the venue.
+
+    The updates are immutable snapshots, so a body built a turn later still
+    shows the state they were read in.
+    """
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(updates), OUT_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        out += [service.order_out(u) for u in updates[start : start + OUT_SLICE]]
+    return out
 
 
 async def cancel_all(

@@ -26,7 +26,7 @@ from makerkit.server._convert import (
 from makerkit.server._deps import _address, _gate, admit_at
 from makerkit.server._errors import log, status_for
 from makerkit.server._gate import Bucket, Refused
-from makerkit.server._routes_orders import cancel_all
+from makerkit.server._routes_orders import cancel_all, orders_out
 from makerkit.server._service import Subscriber, VenueService
 from makerkit.server._settings import Settings
 from makerkit.server._wsproto import raw_reader, raw_sender
@@ -154,7 +154,7 @@ async def _cancel_all(
     if req.symbol is not None:
         _instrument(service, req.symbol)
     outs = await cancel_all(service, account.account_id, req.symbol)
-    canceled = [service.order_out(o.update) for o in outs]
+    canceled = await orders_out(service, [o.update for o in outs])
     sub.push(_encode({"type": "ack", "req_id": req.req_id, "canceled": canceled}))
 
 

@@ -235,6 +235,38 @@ def test_cancel_all_of_thousands_runs_in_slices_and_only_the_request_counts(
     assert c.delete("/orders", headers=venue.h("carol")).status_code == 429
 
 
+def test_thousands_of_order_bodies_are_built_a_slice_per_turn(venue: Venue) -> None:
+    import asyncio
+
+    from makerkit.server._routes_orders import OUT_SLICE, orders_out
+
+    service = venue.client.app.state.service  # type: ignore[attr-defined]
+    ids = [venue.order("bob", symbol="AAA", side="buy", qty="1", price="90").json()["order_id"]
+           for _ in range(3)]  # fmt: skip
+    updates = [service.venue.order(venue.ids["bob"], ids[i % 3]) for i in range(2 * OUT_SLICE + 1)]
+
+    async def run() -> tuple[list[Any], int]:
+        turns = 0
+
+        async def other() -> None:  # another client's work, one step a turn
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        await asyncio.sleep(0)
+        start = turns
+        bodies = await orders_out(service, updates)
+        task.cancel()
+        return bodies, turns - start
+
+    bodies, turns = asyncio.run(run())
+    assert turns == 2  # three slices, and the loop ran in between
+    assert [b["order_id"] for b in bodies] == [ids[i % 3] for i in range(2 * OUT_SLICE + 1)]
+    assert bodies[0] == service.order_out(updates[0])
+
+
 def test_the_open_order_cap_and_an_unknown_account(tmp_path: Any, backend: str) -> None:
     from fastapi.testclient import TestClient
 
