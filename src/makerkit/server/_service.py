@@ -467,6 +467,11 @@ class VenueService:
         self._writer = _JournalThread()
         self._flusher = asyncio.create_task(self._flush_loop(), name="makerkit-journal-flusher")
         self._looping = True
+        if self.failure is None:
+            try:  # a journal that cannot write is told now (/health, every order), not at
+                self.jv.journal.check_headroom()  # the first command
+            except JournalUnavailable as exc:
+                self._fail(exc)
         if self.failure is not None:
             self._start_recovery()
 

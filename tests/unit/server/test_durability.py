@@ -256,6 +256,32 @@ def test_the_background_task_recovers_when_space_comes_back(tmp_path: Path, disk
     run(scenario)
 
 
+def test_a_venue_started_on_a_full_disk_says_so_before_any_order(
+    tmp_path: Path, disk: Disk
+) -> None:
+    path = tmp_path / "venue.db"
+
+    async def scenario() -> None:
+        svc = service(path)
+        alice, _, _ = await open_venue(svc)
+        want = state(svc)
+        await svc.stop()
+        disk.full = True  # every journal opened from now on finds no room
+        svc = service(path)
+        await svc.start()
+        assert svc.health()["failure"] is not None  # /health fails before any command
+        with pytest.raises(JournalUnavailable):
+            await svc.execute(order(svc, alice, 99))
+        assert not svc.try_recover()  # still full
+        disk.free()
+        assert svc.try_recover()
+        assert svc.health()["failure"] is None and state(svc) == want
+        await svc.execute(order(svc, alice, 99))
+        await svc.stop()
+
+    run(scenario)
+
+
 # ---------------------------------------------------------------------- a failing fsync
 
 
@@ -382,8 +408,11 @@ def test_the_app_answers_503_and_refuses_websocket_orders_with_their_req_id(
         body = {"symbol": "AAA", "side": "buy", "qty": "1", "price": "1.00"}
         assert client.post("/orders", json=body, headers={"X-API-Key": key}).status_code == 200
         disk.fill()
-        # each order is its own batch: the first ones fit in the file's free pages
-        answers = [client.post("/orders", json=body, headers={"X-API-Key": key}) for _ in range(80)]
+        # each order is its own batch: the first ones fit in the file's free pages (the
+        # start's 64 KiB headroom probe left some)
+        answers = [
+            client.post("/orders", json=body, headers={"X-API-Key": key}) for _ in range(400)
+        ]
         failed = next(i for i, a in enumerate(answers) if a.status_code != 200)
         assert {a.status_code for a in answers[failed:]} == {503}
         assert {a.json()["code"] for a in answers[failed:]} == {"JOURNAL_UNAVAILABLE"}

@@ -116,12 +116,14 @@ def test_a_failed_batch_fails_every_batch_handed_over_after_it(
         held = Held(monkeypatch, svc)
         acks: list[int] = []
         errors: list[JournalUnavailable] = []
-        for batch in range(2):  # bursts: each needs pages the full disk no longer has
-            for i in range(150):
-                svc.execute_then(order(svc, alice, 100 + i), acks.append, errors.append)
+        # bursts: each needs more pages than the full disk has free (the start's 64 KiB
+        # headroom probe left some)
+        for batch in range(2):
+            for i in range(600):
+                svc.execute_then(order(svc, alice, 1000 * batch + i), acks.append, errors.append)
             await until(lambda b=batch: len(held.handed) == b + 1)
         held.release()
-        await until(lambda: len(errors) == 300)
+        await until(lambda: len(errors) == 1200)
         assert all("database or disk is full" in str(e) for e in errors)
         assert acks == [] and sub.queue.empty()  # nothing told, nothing published
         assert svc.health()["status"] == "failed" and journal.durable_seq == durable
