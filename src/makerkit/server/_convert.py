@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from makerkit.core import (
     Instrument,
+    InvalidQuantity,
     OrderRejected,
     OrderType,
     RejectReason,
@@ -50,7 +51,7 @@ def _instrument(service: VenueService, symbol: str) -> Instrument:
 def to_new_order(service: VenueService, req: OrderRequest | WsOrder) -> NewOrder:
     """Convert a wire order (decimal strings) into a venue command (ticks, lots)."""
     inst = _instrument(service, req.symbol)
-    qty = inst.to_lots(req.qty)
+    qty = _qty_lots(inst, req.qty)
     if req.type == "limit":
         if req.price is None:
             msg = "invalid `price`, required for a limit order, was null"
@@ -68,6 +69,14 @@ def to_new_order(service: VenueService, req: OrderRequest | WsOrder) -> NewOrder
         client_order_id=req.client_order_id,
         stp=_STP[req.stp],
     )
+
+
+def _qty_lots(inst: Instrument, qty: str) -> int:
+    """Lots of a wire ``qty``; a refusal names the wire's field, not the instrument's ``size``."""
+    try:
+        return inst.to_lots(qty)
+    except InvalidQuantity as exc:
+        raise InvalidQuantity(str(exc).replace("`size`", "`qty`", 1), exc.reason) from None
 
 
 def _order_symbol(
@@ -105,7 +114,7 @@ def _modify_command(
         order_id=order_id,
         client_order_id=client_order_id,
         price=inst.to_ticks(req.price) if req.price is not None else None,
-        qty=inst.to_lots(req.qty) if req.qty is not None else None,
+        qty=_qty_lots(inst, req.qty) if req.qty is not None else None,
     )
 
 

@@ -307,6 +307,24 @@ def test_ws_orders_follow_the_rest_rules(venue: Venue, fields: dict[str, Any]) -
     assert no_open_orders(venue)
 
 
+@pytest.mark.parametrize(
+    ("qty", "code"), [("-1", "NON_POSITIVE_QTY"), ("0", "NON_POSITIVE_QTY"), ("1.5", "OFF_LOT")]
+)
+def test_a_refused_quantity_is_named_by_its_wire_field(venue: Venue, qty: str, code: str) -> None:
+    r = venue.order("alice", symbol="AAA", side="buy", qty=qty, price="99")
+    assert r.status_code == 422 and r.json()["code"] == code
+    assert "invalid `qty`" in r.json()["message"]
+    with private(venue) as ws:
+        frames = Frames(ws)
+        ws.send_text(order_frame(qty=qty))
+        err = next_of(frames, "error")
+        assert err["code"] == code and "invalid `qty`" in err["message"]
+        ws.send_text(json.dumps({"op": "modify", "symbol": "AAA", "order_id": 1, "qty": qty}))
+        err = next_of(frames, "error")
+        assert err["code"] == code and "invalid `qty`" in err["message"]
+    assert no_open_orders(venue)
+
+
 def test_ws_book_snapshot_depth_is_capped(venue: Venue) -> None:
     for i in range(5):
         venue.order("alice", symbol="AAA", side="buy", qty="1", price=f"{90 + i}")
