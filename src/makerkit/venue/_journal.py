@@ -777,18 +777,6 @@ class JournaledVenue:
         self._snapshot_child: tuple[int, int] | None = None  # (writer pid, its seq)
         # recovery: the newest usable snapshot, then the commands after it
         self.snapshot_seq = 0
-        floor = None
-        if not use_snapshots:
-            floor = self._lost_floor(journal, backend)
-            moved = journal.reject_snapshots()
-            if moved:
-                log.warning(
-                    "not using snapshots: %d snapshot files moved aside into %s; replaying"
-                    " the whole journal %s",
-                    len(moved),
-                    moved[0].parent,
-                    journal.path,
-                )
         for seq, _, fmt, state in journal.snapshots() if use_snapshots else ():
             if fmt != SNAPSHOT_FORMAT:  # another release's state: replaying more is safe
                 log.warning("skipping snapshot %d of format %s", seq, fmt)
@@ -814,6 +802,17 @@ class JournaledVenue:
             self.recovered += 1
         # from now on, history rows go to the journal with their commands
         self.venue.risk.sink = self._audit_row
+        if not use_snapshots:
+            self._set_snapshots_aside(backend)
+
+    def _set_snapshots_aside(self, backend: str | None) -> None:
+        """The safe path's last step: the floor of a lost tail made durable, then the files moved.
+
+        In that order, so a crash in between leaves the snapshot where the next
+        ``--no-snapshot`` start reads its floor again (a second floor changes nothing).
+        """
+        journal = self.journal
+        floor = self._lost_floor(journal, backend)
         if floor is not None:
             log.warning(
                 "the journal ends at command %d, before the snapshot of command %d: order ids,"
@@ -824,7 +823,16 @@ class JournaledVenue:
             )
             # journaled, so every later replay of this journal hands out the same ids
             self._run(0, "floor", msgspec.json.encode(floor[1]))
-            self.flush()
+            journal.flush()
+        moved = journal.reject_snapshots()
+        if moved:
+            log.warning(
+                "not using snapshots: %d snapshot files moved aside into %s; the whole journal"
+                " %s was replayed",
+                len(moved),
+                moved[0].parent,
+                journal.path,
+            )
 
     @staticmethod
     def _lost_floor(journal: Journal, backend: str | None) -> tuple[int, IdFloor] | None:
