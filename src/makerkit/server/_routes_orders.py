@@ -64,7 +64,7 @@ async def get_order(order_id: OrderId, service: ServiceDep, account: AccountDep)
     if order is None:
         msg = f"invalid `order_id`, no such order of this account, was {order_id}"
         raise UnknownOrder(msg)
-    return service.order_out(order)
+    return service.order_body(order)
 
 
 @router.delete("/orders/{order_id}", response_model=OrderOut, tags=["orders"], name="cancel_order")
@@ -109,7 +109,7 @@ async def orders_out(service: VenueService, updates: list[OrderUpdate]) -> list[
     for start in range(0, len(updates), OUT_SLICE):
         if start:
             await asyncio.sleep(0)
-        out += [service.order_out(u) for u in updates[start : start + OUT_SLICE]]
+        out += [service.order_body(u) for u in updates[start : start + OUT_SLICE]]
     return out
 
 

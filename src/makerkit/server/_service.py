@@ -1081,12 +1081,21 @@ class VenueService:
         seen = self._out_memo.get(id(u))
         if seen is not None and seen[0] is u:
             return seen[1]
+        out = self.order_body(u)
+        self._out_memo[id(u)] = (u, out)  # holding `u` keeps its id unique until cleared
+        return out
+
+    def order_body(self, u: OrderUpdate) -> dict[str, Any]:
+        """``order_out`` without the memo, for reads.
+
+        The memo is emptied only by a commit: on a quiet venue every read would stay in it.
+        """
         grid = self._grids.get(u.symbol)
         if grid is None:  # an unlisted symbol (a refused order): integers as they are
             tick, price_places, lot, size_places = 1, 0, 1, 0
         else:
             tick, price_places, lot, size_places = grid
-        out = {
+        return {
             "order_id": u.order_id,
             "client_order_id": u.client_order_id,
             "symbol": u.symbol,
@@ -1100,8 +1109,6 @@ class VenueService:
             "seq": u.seq,
             "ts": u.ts_event,
         }
-        self._out_memo[id(u)] = (u, out)  # holding `u` keeps its id unique until cleared
-        return out
 
     def order_json(self, u: OrderUpdate) -> bytes:
         """``order_out(u)`` encoded, once per batch: the private frame and the ack share it."""

@@ -267,6 +267,16 @@ def test_thousands_of_order_bodies_are_built_a_slice_per_turn(venue: Venue) -> N
     assert bodies[0] == service.order_out(updates[0])
 
 
+def test_reads_on_a_quiet_venue_keep_nothing(venue: Venue) -> None:
+    service = venue.client.app.state.service  # type: ignore[attr-defined]
+    oid = venue.order("bob", symbol="AAA", side="buy", qty="1", price="90").json()["order_id"]
+    held = len(service._out_memo)
+    for _ in range(20):  # no command in between: nothing would ever empty what they left
+        assert len(venue.client.get("/orders", headers=venue.h("bob")).json()) == 1
+        assert venue.client.get(f"/orders/{oid}", headers=venue.h("bob")).status_code == 200
+    assert len(service._out_memo) == held
+
+
 def test_the_open_order_cap_and_an_unknown_account(tmp_path: Any, backend: str) -> None:
     from fastapi.testclient import TestClient
 
