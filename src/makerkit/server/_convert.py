@@ -94,7 +94,7 @@ def _order_symbol(
 def _client_order_symbol(service: VenueService, account: Account, client_order_id: str) -> str:
     """The symbol of the account's order with that client id (a cancel may leave it out)."""
     order_id = service.venue.order_id_for(account.account_id, client_order_id)
-    order = service.venue.order(account.account_id, order_id) if order_id is not None else None
+    order = service.jv.order(account.account_id, order_id) if order_id else None
     if order is None:
         msg = f"invalid `client_order_id`, no such order of this account, was {client_order_id!r}"
         raise UnknownOrder(msg)

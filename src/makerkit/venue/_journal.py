@@ -616,13 +616,21 @@ class Journal:
     def _check_not_ahead(self, file: Path, seq: int) -> None:
         if seq > self.durable_seq:
             first = self.durable_seq + 1
+            floor = next((t for t in self.lost_tails() if t[1] == SNAPSHOT_FORMAT), None)
+            ids = (
+                f"the order ids, client order ids and sequence numbers handed out up to command"
+                f" {floor[0]} are read from its snapshot and not given again; any after it may be"
+                if floor is not None
+                else "no snapshot ahead of the journal is intact, so their order ids, client order"
+                " ids and sequence numbers may be"
+            )
             raise self._refusal(
                 file,
                 f"covers commands up to {seq} but the journal ends at {self.durable_seq}:"
-                f" commands {first}-{seq} were lost from the journal (a lost -wal file?)",
-                lost=f"commands {first}-{seq}: orders and fills that may have been acknowledged"
-                " (the ids and sequence numbers they were given are not given again, read from"
-                " the newest snapshot whose checksums hold)",
+                f" commands {first}-{seq} (and any after them) were lost from the journal"
+                " (a lost -wal file?)",
+                lost=f"those commands: orders and fills that may have been acknowledged ({ids}"
+                " handed out again)",
             )
 
     def _refusal(self, file: Path, problem: str, *, lost: str = "") -> RecoveryRefused:
@@ -640,19 +648,19 @@ class Journal:
         )
         return RecoveryRefused(msg, snapshot=str(file), journal=self.path)
 
-    def lost_tail(self) -> tuple[int, str, bytes] | None:
-        """The newest intact snapshot that covers more than the journal holds: (seq, format, state).
+    def lost_tails(self) -> Iterator[tuple[int, str, bytes]]:
+        """Yield the intact snapshots that cover more than the journal holds: (seq, format, state).
 
-        Such a snapshot is refused for recovery, yet it is the only record of
-        what the lost commands handed out; None when there is none (or none
-        whose checksums hold: a damaged file proves nothing).
+        Newest first. Such a snapshot is refused for recovery, yet it is the
+        only record of what the lost commands up to it handed out; a damaged
+        file (its checksums do not hold) proves nothing and is not yielded.
         """
         folder = self.snapshot_dir
         if folder is None or not folder.is_dir():
-            return None
+            return
         for file in _snapshot_files(folder):
             if _file_seq(file) <= self.durable_seq:
-                return None  # newest first: the rest are older still
+                return  # newest first: the rest are older still
             try:
                 blob = file.read_bytes()
             except OSError:
@@ -672,8 +680,11 @@ class Journal:
             if header.seq != _file_seq(file) or len(state) != header.size:
                 continue
             if hashlib.sha256(state).hexdigest() == header.sha256:
-                return header.seq, header.format, state
-        return None
+                yield header.seq, header.format, state
+
+    def sync_now(self) -> None:
+        """Put what is committed on the disk whatever ``sync`` says (a checkpoint syncs it)."""
+        self._write_sql("PRAGMA wal_checkpoint(FULL)")
 
     def reject_snapshots(self) -> list[Path]:
         """Move every snapshot file into ``<journal>.snapshots/rejected/``; return the new paths."""
@@ -817,13 +828,23 @@ class JournaledVenue:
             log.warning(
                 "the journal ends at command %d, before the snapshot of command %d: order ids,"
                 " client order ids and sequence numbers go on above what that snapshot had"
-                " handed out",
+                " handed out (what commands after it handed out left no trace)",
                 journal.durable_seq,
                 floor[0],
             )
             # journaled, so every later replay of this journal hands out the same ids
             self._run(0, "floor", msgspec.json.encode(floor[1]))
             journal.flush()
+            journal.sync_now()  # on the disk before the files move, even with sync=normal
+        elif journal.snapshot_dir is not None and any(
+            _file_seq(f) > journal.durable_seq for f in _snapshot_files(journal.snapshot_dir)
+        ):
+            log.warning(
+                "the journal ends at command %d, before a snapshot, and no snapshot ahead of it"
+                " can be read: order ids, client order ids and sequence numbers the lost"
+                " commands handed out may be handed out again",
+                journal.durable_seq,
+            )
         moved = journal.reject_snapshots()
         if moved:
             log.warning(
@@ -836,19 +857,16 @@ class JournaledVenue:
 
     @staticmethod
     def _lost_floor(journal: Journal, backend: str | None) -> tuple[int, IdFloor] | None:
-        """What an intact snapshot ahead of the journal had handed out, with its command."""
-        lost = journal.lost_tail()
-        if lost is None:
-            return None
-        seq, fmt, state = lost
-        if fmt != SNAPSHOT_FORMAT:
-            log.warning("snapshot %d of format %s: its ids cannot be read", seq, fmt)
-            return None
-        try:
-            return seq, Venue.restore(state, backend=backend).id_floor()
-        except DataError as exc:
-            log.warning("snapshot %d: its ids cannot be read (%s)", seq, exc)
-            return None
+        """What the newest readable snapshot ahead of the journal handed out, and its command."""
+        for seq, fmt, state in journal.lost_tails():
+            if fmt != SNAPSHOT_FORMAT:
+                log.warning("snapshot %d of format %s: its ids cannot be read", seq, fmt)
+                continue
+            try:
+                return seq, Venue.restore(state, backend=backend).id_floor()
+            except DataError as exc:
+                log.warning("snapshot %d: its ids cannot be read (%s)", seq, exc)
+        return None
 
     # ------------------------------------------------------------------ commands
 

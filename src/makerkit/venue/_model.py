@@ -149,9 +149,9 @@ class IdFloor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """What a venue has handed out: ids and sequence numbers no later answer may repeat.
 
     A venue rebuilt from a journal that lost its tail (recovery's safe path)
-    raises itself to the floor of a snapshot that saw more, so an order id,
-    a client order id or a sequence number a client was told is never told
-    again for something else.
+    raises itself to the floor of a snapshot that saw more, so an order id, a
+    client order id or a sequence number handed out up to that snapshot is
+    never told again for something else.
     """
 
     order_id: int  # the last order id given

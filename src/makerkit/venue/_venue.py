@@ -742,8 +742,13 @@ class Venue:
 
     def id_floor(self) -> IdFloor:
         """The ids and sequence numbers handed out so far (see ``raise_floor``)."""
-        client_ids = [(a, c, oid) for (a, c), oid in self._by_client.items()]
-        client_ids += [(a, c, oid) for (a, c), oid in self._retired.items()]
+        # every client id that took an order id: resting or done, retired, or refused by the
+        # book after its id was given (an ack that is kept); a refusal before an id (order
+        # id 0) may be tried again, so it is no floor
+        taken = {key: oid for key, ack in self._acks.items() if (oid := ack.order_id)}
+        taken.update(self._by_client)
+        taken.update(self._retired)
+        client_ids = [(a, c, oid) for (a, c), oid in taken.items()]
         return IdFloor(
             order_id=self._next_order_id,
             public_seq={symbol: listing.seq for symbol, listing in self._listings.items()},
@@ -768,12 +773,19 @@ class Venue:
                 self._account_seq[account] = seq
         for account, cid, order_id in floor.client_ids:
             key = (account, cid)
-            if account in self._accounts and key not in self._by_client and key not in self._acks:
+            if account not in self._accounts or key in self._by_client:
+                continue
+            ack = self._acks.get(key)
+            if ack is None or not ack.order_id:  # unknown here, or only refused: taken there
                 self._retired.setdefault(key, order_id)
 
     def order_id_for(self, account: int, client_order_id: str) -> int | None:
-        """The id of the account's order placed with ``client_order_id`` (None: none remembered)."""
-        return self._by_client.get((account, client_order_id))
+        """The id of the account's order placed with ``client_order_id`` (None: none remembered).
+
+        A finished order forgotten from memory is still found (its history is in the journal).
+        """
+        key = (account, client_order_id)
+        return self._by_client.get(key) or self._retired.get(key)
 
     def open_orders(
         self,

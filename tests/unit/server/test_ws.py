@@ -202,6 +202,42 @@ def test_a_cancel_names_its_order_by_either_id_with_or_without_the_symbol(venue:
         assert c.get("/orders", headers=venue.h("alice")).json() == []
 
 
+def test_a_cancel_of_a_forgotten_order_is_answered_alike_by_either_id(
+    tmp_path: Path, backend: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from makerkit.server import create_app
+    from tests.unit.server.conftest import make_settings
+
+    settings = make_settings(tmp_path, backend)
+    settings.history_limit = 2  # finished orders leave memory after a few more
+    with TestClient(create_app(settings)) as c:
+        v = Venue(c)
+        first = v.order(
+            "alice", symbol="AAA", side="buy", qty="1", price="90", client_order_id="c0"
+        )
+        oid = first.json()["order_id"]
+        assert c.delete(f"/orders/{oid}", headers=v.h("alice")).status_code == 200
+        for n in range(1, 8):  # more finished orders than the history keeps
+            r = v.order(
+                "alice", symbol="AAA", side="buy", qty="1", price="90", client_order_id=f"c{n}"
+            )
+            c.delete(f"/orders/{r.json()['order_id']}", headers=v.h("alice"))
+        service = c.app.state.service  # type: ignore[attr-defined]
+        assert service.venue.order(v.ids["alice"], oid) is None  # forgotten: in the journal only
+        with c.websocket_connect(f"/ws/private?api_key={v.keys['alice']}") as ws:
+            frames = Frames(ws)
+            answers = []
+            for req_id, target in ((1, {"order_id": oid}), (2, {"client_order_id": "c0"})):
+                ws.send_text(json.dumps({"op": "cancel", "req_id": req_id, **target}))
+                update = frames.next()
+                assert update["type"] == "order", update  # not an error frame with no event
+                assert frames.next()["req_id"] == req_id
+                answers.append((update["status"], update["reason"]))
+        assert answers[0] == answers[1] == ("rejected", "UNKNOWN_ORDER")
+
+
 def test_private_stream_needs_a_key(venue: Venue) -> None:
     with (
         pytest.raises(WebSocketDisconnect) as info,

@@ -22,12 +22,22 @@ from makerkit.core import (
     ConfigError,
     Instrument,
     JournalUnavailable,
+    OrderStatus,
     RecoveryRefused,
     RejectReason,
     Side,
     SimClock,
+    TimeInForce,
 )
-from makerkit.venue import BookDelta, CancelOrder, Journal, JournaledVenue, NewOrder
+from makerkit.venue import (
+    BookDelta,
+    CancelOrder,
+    IdFloor,
+    Journal,
+    JournaledVenue,
+    NewOrder,
+    Venue,
+)
 from makerkit.venue._journal import JournalWriteError
 from makerkit.venue._journal import _NativeWriter as NativeWriter
 from makerkit.venue._venue import SNAPSHOT_FORMAT
@@ -282,7 +292,8 @@ def test_a_snapshot_ahead_of_the_journal_is_refused_and_no_snapshot_recovers(
     message = str(refused.value)
     assert f"snapshot {snapshot} covers commands up to {ahead}" in message
     assert f"journal {crashed}" in message and f"the journal ends at {kept}" in message
-    assert f"commands {kept + 1}-{ahead} were lost from the journal (a lost -wal file?)" in message
+    assert f"commands {kept + 1}-{ahead} (and any after them) were lost from the journal" in message
+    assert f"handed out up to command {ahead} are read from its snapshot" in message
     assert "makerkit serve --no-snapshot" in message
     assert f"{crashed}.snapshots/rejected/" in message and "That path loses" in message
     assert refused.value.snapshot == str(snapshot) and refused.value.journal == str(crashed)
@@ -312,6 +323,17 @@ def test_the_safe_path_never_hands_out_what_the_lost_commands_did(
     clock = SimClock(T0)
     jv = checkpointed(path, clock)
     orders(jv, clock, 30, start=40)  # o40-o69: acknowledged, then lost with the -wal
+    jv.submit(2, NewOrder(symbol="AAA", side=Side.SELL, price=200, qty=1))
+    crossing = NewOrder(
+        symbol="AAA",
+        side=Side.BUY,
+        price=200,
+        qty=1,
+        tif=TimeInForce.POST_ONLY,
+        client_order_id="po",
+    )
+    refused = jv.submit(1, crossing)  # refused by the book after it took an order id
+    assert refused.update.order_id > 0 and refused.update.status == OrderStatus.REJECTED
     jv.snapshot()
     told = jv.venue
     last_id, public = told.last_order_id, told.public_seq("AAA")
@@ -337,6 +359,8 @@ def test_the_safe_path_never_hands_out_what_the_lost_commands_did(
             assert again.update.order_id > 0 and again.events == ()
         else:
             assert again.update.reason == RejectReason.DUPLICATE_ORDER_ID
+    again = safe.submit(1, msgspec.structs.replace(crossing, price=80))  # placeable now
+    assert again.update.reason == RejectReason.DUPLICATE_ORDER_ID and not again.accepted
     after = state(safe)
     safe.close()
     # the floor is a journaled command: a replay without snapshots, or another safe-path
@@ -344,6 +368,39 @@ def test_the_safe_path_never_hands_out_what_the_lost_commands_did(
     replayed = venue(crashed, use_snapshots=False)
     assert state(replayed) == after and replayed.venue.last_order_id == last_id + 1
     replayed.close()
+
+
+def test_a_damaged_snapshot_ahead_promises_no_floor(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "live" / "venue.db"
+    clock = SimClock(T0)
+    jv = checkpointed(path, clock)
+    orders(jv, clock, 30, start=40)
+    ahead = jv.snapshot()
+    crashed = without_wal(path, tmp_path / "crashed")
+    file = crashed.parent / "venue.db.snapshots" / f"snapshot-{ahead:020d}.bin"
+    blob = bytearray(file.read_bytes())
+    blob[-1] ^= 1  # its state no longer matches its checksum
+    file.write_bytes(bytes(blob))
+
+    with pytest.raises(RecoveryRefused) as refused:
+        venue(crashed)
+    assert "no snapshot ahead of the journal is intact" in str(refused.value)
+    assert "read from its snapshot" not in str(refused.value)
+    safe = venue(crashed, use_snapshots=False)
+    assert safe.venue.last_order_id < jv.venue.last_order_id  # nothing to raise it from
+    assert "no snapshot ahead of it can be read" in caplog.text
+
+
+def test_a_floor_takes_client_ids_only_refused_here_but_placed_there() -> None:
+    v = Venue(INSTRUMENTS, clock=SimClock(T0))
+    a = v.add_account("a", api_key="k")[0].account_id
+    cmd = NewOrder(symbol="ZZZ", side=Side.BUY, price=90, qty=1, client_order_id="r1")
+    assert v.submit(a, cmd).update.order_id == 0  # refused before an id: may be tried again
+    v.raise_floor(IdFloor(order_id=10, public_seq={}, private_seq={}, client_ids=[(a, "r1", 7)]))
+    assert (a, "r1", 7) in v.id_floor().client_ids  # once its refusal is forgotten: a duplicate
+    assert v.last_order_id == 10
 
 
 def snapshot_bytes(journal: Path, seq: int) -> bytes:
