@@ -805,7 +805,7 @@ class JournaledVenue:
             break
         self.recovered = 0
         for seq, ts, account, kind, payload in journal.records(after=self.snapshot_seq):
-            self._sim.advance_to(max(ts, self._sim.now_ns()))
+            self._sim.catch_up(ts)
             try:
                 self._apply(account, kind, payload)
             except UnknownAccount as exc:  # older journals kept resets and limits of no one

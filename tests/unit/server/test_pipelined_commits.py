@@ -70,6 +70,15 @@ class Held:
         self.lock.close()
 
 
+async def stopped_and_replayed(svc: VenueService, path: Path) -> None:
+    """Stop ``svc``; the whole journal, replayed, must rebuild the venue it left."""
+    want = state(svc)
+    await svc.stop()
+    again = service(path, use_snapshots=False)
+    assert state(again) == want
+    again.jv.close()
+
+
 def test_batches_handed_over_during_a_commit_are_told_in_order_once_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,11 +102,7 @@ def test_batches_handed_over_during_a_commit_are_told_in_order_once_durable(
         await until(lambda: len(acks) == 3)
         assert acks == [0, 1, 2] and journal.durable_seq == journal.appended_seq
         assert await read == svc.venue.public_seq("AAA")
-        want = state(svc)
-        await svc.stop()
-        again = service(tmp_path / "venue.db", use_snapshots=False)
-        assert state(again) == want
-        again.jv.close()
+        await stopped_and_replayed(svc, tmp_path / "venue.db")
 
     run(scenario)
 
@@ -164,10 +169,6 @@ def test_a_batch_reported_after_the_venue_was_rebuilt_stops_nothing(
         assert svc.health()["status"] == "ok" and state(svc) == want
         placed = await svc.execute(order(svc, alice, 60))
         assert placed.accepted
-        want = state(svc)
-        await svc.stop()
-        again = service(tmp_path / "venue.db", use_snapshots=False)
-        assert state(again) == want
-        again.jv.close()
+        await stopped_and_replayed(svc, tmp_path / "venue.db")
 
     run(scenario)
